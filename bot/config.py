@@ -1,0 +1,263 @@
+"""Settings read once at start-up from the environment (and an optional ``.env``).
+
+The variable names are the public interface of the product (see README.md). Settings are built
+once by the CLI and passed down; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "CITYBOT_"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///citybot.db"
+TELEGRAM_API_URL = "https://api.telegram.org"
+VIBER_API_URL = "https://chatapi.viber.com/pa"
+# Viber rejects a sender name longer than 28 characters.
+VIBER_NAME_MAX = 28
+# What aiogram and the Bot API accept: "<digits>:<secret>" with no whitespace.
+_TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+# setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class SettingsError(Exception):
+    """A configuration problem, reported to the operator as one line."""
+
+
+def _http_url(value: str, *, allow_local_http: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    if parts.scheme == "http" and not (allow_local_http and parts.hostname in _LOCAL_HOSTS):
+        raise ValueError(f"must use https (http is allowed only for 127.0.0.1), got {value!r}")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+    telegram_token: str | None = Field(default=None, repr=False)
+    telegram_api_url: str = TELEGRAM_API_URL
+    telegram_mode: TelegramMode = TelegramMode.POLLING
+
+    viber_token: str | None = Field(default=None, repr=False)
+    viber_api_url: str = VIBER_API_URL
+    viber_name: str = "Криворізька міська рада"
+    viber_avatar: str | None = None
+
+    public_url: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+
+    operator_chat_id: int | None = None
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    timezone: str = "Europe/Kyiv"
+    language: str = "uk"
+
+    @field_validator(
+        "telegram_token",
+        "viber_token",
+        "public_url",
+        "webhook_secret",
+        "viber_avatar",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty variable (``CITYBOT_VIBER_TOKEN=``) means "not configured", as in most tools.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("operator_chat_id", mode="before")
+    @classmethod
+    def _empty_chat(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://, "
+                f"got {value.split('://')[0]!r}"
+            )
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _telegram_token(cls, value: str | None) -> str | None:
+        if value is not None and not _TELEGRAM_TOKEN.match(value):
+            raise ValueError("is not a Telegram bot token (expected 123456:ABC… from @BotFather)")
+        return value
+
+    @field_validator("viber_token")
+    @classmethod
+    def _viber_token(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) < 8 or any(ch.isspace() for ch in value)):
+            raise ValueError("is not a Viber auth token")
+        return value
+
+    @field_validator("telegram_api_url", "viber_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url(value, allow_local_http=True)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _http_url(value, allow_local_http=True)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and not _WEBHOOK_SECRET.match(value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("viber_name")
+    @classmethod
+    def _viber_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or len(value) > VIBER_NAME_MAX:
+            raise ValueError(f"must be 1-{VIBER_NAME_MAX} characters (Viber's limit)")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            for item in items:
+                if not item.isdigit():
+                    raise ValueError(f"must be comma-separated Telegram user ids, got {item!r}")
+            return tuple(int(item) for item in items)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"is not a known time zone, got {value!r}") from None
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in ("uk", "en"):
+            raise ValueError(f"must be uk or en, got {value!r}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None
+
+    @property
+    def viber_enabled(self) -> bool:
+        return self.viber_token is not None
+
+
+class _ExplicitSettings(Settings):
+    """Settings from the given values only: neither the process environment nor a .env file."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's report into one line naming each variable and what is wrong."""
+    parts: list[str] = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["loc"]:
+            variable = ENV_PREFIX + str(item["loc"][0]).upper()
+            parts.append(f"{variable}: {message}")
+        else:
+            parts.append(message)
+    return "; ".join(parts)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | None = ".env"
+) -> Settings:
+    """Build the settings from ``environ`` (default: the environment) or raise SettingsError.
+
+    Passing ``environ`` makes tests independent of the real environment and of any ``.env``.
+    """
+    try:
+        if environ is None:
+            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        values: dict[str, Any] = {
+            key.removeprefix(ENV_PREFIX).lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX)
+        }
+        return _ExplicitSettings(**values)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+def require_channels(settings: Settings) -> None:
+    """What ``citybot run`` needs beyond valid values (``migrate`` and ``staff`` need only the
+    database)."""
+    if not settings.telegram_token and not settings.viber_token:
+        raise SettingsError(
+            "CITYBOT_TELEGRAM_TOKEN or CITYBOT_VIBER_TOKEN: at least one channel must be configured"
+        )
+    if (
+        settings.telegram_token
+        and settings.telegram_mode is TelegramMode.WEBHOOK
+        and not settings.public_url
+    ):
+        raise SettingsError("CITYBOT_PUBLIC_URL: required when CITYBOT_TELEGRAM_MODE=webhook")
+    if settings.viber_token and not settings.public_url:
+        raise SettingsError(
+            "CITYBOT_PUBLIC_URL: required with CITYBOT_VIBER_TOKEN (Viber calls back a public "
+            "https address)"
+        )

@@ -1,0 +1,190 @@
+"""The Telegram channel: the Bot client, the Dispatcher, start-up registration, long polling
+and the webhook route."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections import defaultdict
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.telegram.router import resident_router
+from bot.telegram.sender import TelegramSender
+from handlers.actions import PUBLIC_COMMANDS
+from handlers.i18n import Catalog
+from handlers.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/telegram/webhook"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+POLL_TIMEOUT = 25
+# Back-off for a failing getUpdates or a failing update: capped, so the poller keeps trying
+# while the network or the database is down without spinning.
+BACKOFF_START = 1.0
+BACKOFF_CAP = 30.0
+
+
+def create_bot(token: str, api_url: str, *, default_api_url: str) -> Bot:
+    if api_url == default_api_url:
+        return Bot(token)
+    # A self-hosted Bot API server (or the test stand-in).
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url, is_local=False))
+    return Bot(token, session=session)
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        pipeline: Pipeline,
+        catalog: Catalog,
+        webhook_secret: str | None,
+    ) -> None:
+        self.bot = bot
+        self.sender = TelegramSender(bot)
+        self._catalog = catalog
+        self._secret = webhook_secret
+        self.dispatcher = Dispatcher()
+        self.dispatcher["pipeline"] = pipeline
+        self.dispatcher["sender"] = self.sender
+        self.dispatcher.include_router(resident_router())
+
+    async def set_commands(self) -> None:
+        """The command menu in every catalog language; the default (no language) is Ukrainian."""
+        scope = BotCommandScopeAllPrivateChats()
+        for language in (None, *self._catalog.languages):
+            texts_language = language or self._catalog.default
+            commands = [
+                BotCommand(command=name, description=self._catalog.text(texts_language, key))
+                for name, key in PUBLIC_COMMANDS
+            ]
+            await self.bot.set_my_commands(commands, scope=scope, language_code=language)
+
+    async def use_webhook(self, url: str) -> None:
+        await self.bot.set_webhook(
+            url,
+            secret_token=self._secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+
+    async def use_polling(self) -> None:
+        # getUpdates answers 409 while a webhook is set; keep pending updates.
+        await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+    # -- webhook ----------------------------------------------------------------------------
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        if self._secret is not None:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self._secret.encode()):
+                return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        try:
+            payload = json.loads(await request.read())
+            update = Update.model_validate(payload, context={"bot": self.bot})
+        except (ValueError, ValidationError):
+            return web.json_response({"ok": False, "error": "bad update"}, status=400)
+        # Processed before answering: a non-2xx (database down) makes Telegram redeliver.
+        await self.dispatcher.feed_update(self.bot, update)
+        return web.json_response({"ok": True})
+
+    # -- long polling -----------------------------------------------------------------------
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long polling that confirms an update (``offset``) only after it was stored.
+
+        aiogram's own polling confirms updates whether or not handling succeeded; here an update
+        whose handling failed (database down) is fetched again, and the ones after it are
+        de-duplicated by their stored claims. On ``stop`` an idle long poll is cancelled (it has
+        received nothing) and a batch in progress is finished first.
+        """
+        offset: int | None = None
+        backoff = BACKOFF_START
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.create_task(
+                    self.bot.get_updates(
+                        offset=offset,
+                        timeout=POLL_TIMEOUT,
+                        allowed_updates=ALLOWED_UPDATES,
+                        request_timeout=POLL_TIMEOUT + 10,
+                    )
+                )
+                await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    await asyncio.gather(fetch, return_exceptions=True)
+                    break
+                try:
+                    updates = fetch.result()
+                except TelegramRetryAfter as error:
+                    await self._pause(stop, float(error.retry_after))
+                    continue
+                except TelegramAPIError as error:
+                    log.warning("getUpdates failed: %s; retrying in %.0fs", error, backoff)
+                    await self._pause(stop, backoff)
+                    backoff = min(backoff * 2, BACKOFF_CAP)
+                    continue
+                failed = await self._process_batch(updates)
+                if updates:
+                    offset = min(failed) if failed else updates[-1].update_id + 1
+                if failed:
+                    await self._pause(stop, backoff)
+                    backoff = min(backoff * 2, BACKOFF_CAP)
+                else:
+                    backoff = BACKOFF_START
+        finally:
+            stopper.cancel()
+            await asyncio.gather(stopper, return_exceptions=True)
+
+    async def _process_batch(self, updates: list[Update]) -> list[int]:
+        """Process updates, one chat after another in order, different chats concurrently.
+        Returns the ids of updates that failed (not stored)."""
+        by_chat: dict[object, list[Update]] = defaultdict(list)
+        for update in updates:
+            by_chat[_chat_key(update)].append(update)
+
+        async def run_chat(chat_updates: list[Update]) -> list[int]:
+            for position, update in enumerate(chat_updates):
+                try:
+                    await self.dispatcher.feed_update(self.bot, update)
+                except Exception:
+                    # Keep this chat's order: its later updates wait for the failed one.
+                    log.exception("update %s failed; it will be fetched again", update.update_id)
+                    return [u.update_id for u in chat_updates[position:]]
+            return []
+
+        results = await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
+        return [update_id for failed in results for update_id in failed]
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _chat_key(update: Update) -> object:
+    for event in (update.message, update.callback_query, update.my_chat_member):
+        if event is None:
+            continue
+        user = getattr(event, "from_user", None)
+        if user is not None:
+            return user.id
+    return ("update", update.update_id)

@@ -1,0 +1,157 @@
+"""``Sender`` for Telegram: renders ``Reply`` values as Bot API calls and maps aiogram's errors
+onto the neutral channel errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+
+from handlers.contract import (
+    KeyboardKind,
+    PermanentChannelError,
+    RateLimited,
+    RecipientBlocked,
+    Reply,
+    Sent,
+    TransientChannelError,
+)
+from handlers.text import split_text
+from storage.vocabulary import Channel
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
+
+
+def render_markup(reply: Reply) -> Markup | None:
+    if not reply.buttons:
+        return None
+    if reply.keyboard is KeyboardKind.MENU:
+        return ReplyKeyboardMarkup(
+            keyboard=[[KeyboardButton(text=b.label) for b in row] for row in reply.buttons],
+            resize_keyboard=True,
+            is_persistent=True,
+        )
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+@asynccontextmanager
+async def channel_errors() -> AsyncIterator[None]:
+    """Translate aiogram exceptions into the contract's typed errors."""
+    channel = Channel.TELEGRAM
+    try:
+        yield
+    except TelegramRetryAfter as error:
+        raise RateLimited(
+            error.message, channel=channel, retry_after=float(error.retry_after)
+        ) from error
+    except TelegramForbiddenError as error:
+        # "bot was blocked by the user", "user is deactivated", "bot can't initiate conversation"
+        raise RecipientBlocked(error.message, channel=channel) from error
+    except (TelegramServerError, TelegramNetworkError) as error:
+        raise TransientChannelError(str(error), channel=channel) from error
+    except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as error:
+        raise PermanentChannelError(error.message, channel=channel) from error
+
+
+def _is_not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
+
+
+class TelegramSender:
+    channel = Channel.TELEGRAM.value
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def send(self, recipient: str, reply: Reply) -> Sent:
+        chat_id = int(recipient)
+        markup = render_markup(reply)
+        async with channel_errors():
+            if reply.media is not None:
+                return await self._send_media(chat_id, reply, markup)
+            parts = split_text(reply.text, TEXT_LIMIT)
+            message = None
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                message = await self._bot.send_message(
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
+                )
+            assert message is not None
+            return Sent(message_id=str(message.message_id))
+
+    async def _send_media(self, chat_id: int, reply: Reply, markup: Markup | None) -> Sent:
+        assert reply.media is not None
+        caption_fits = len(reply.text) <= CAPTION_LIMIT
+        caption = reply.text if caption_fits else None
+        if reply.media.kind == "photo":
+            message = await self._bot.send_photo(
+                chat_id,
+                reply.media.ref,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if caption_fits else None,
+            )
+        else:
+            message = await self._bot.send_document(
+                chat_id,
+                reply.media.ref,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if caption_fits else None,
+            )
+        if caption_fits:
+            return Sent(message_id=str(message.message_id))
+        # A long text follows the media as its own message(s).
+        return await self.send(
+            str(chat_id), Reply(text=reply.text, buttons=reply.buttons, keyboard=reply.keyboard)
+        )
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+        """Edit a message in place (inline keyboards only); send anew if it cannot be edited."""
+        markup = render_markup(reply)
+        if reply.media is not None or not isinstance(markup, InlineKeyboardMarkup | None):
+            return await self.send(recipient, reply)
+        try:
+            async with channel_errors():
+                try:
+                    await self._bot.edit_message_text(
+                        text=reply.text,
+                        chat_id=int(recipient),
+                        message_id=int(message_id),
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                    )
+                except TelegramBadRequest as error:
+                    if _is_not_modified(error):
+                        return Sent(message_id=message_id)
+                    raise
+        except PermanentChannelError as error:
+            if isinstance(error, RecipientBlocked):
+                raise
+            # Too old to edit, deleted, …: the resident still gets the screen.
+            return await self.send(recipient, reply)
+        return Sent(message_id=message_id)

@@ -1,0 +1,125 @@
+"""The Viber channel: the signed webhook route, webhook registration and the ``Sender``."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from viberbot.api.viber_requests import (
+    ViberConversationStartedRequest,
+    ViberFailedRequest,
+    ViberMessageRequest,
+    ViberSubscribedRequest,
+    ViberUnsubscribedRequest,
+    create_request,
+)
+
+from bot.viber import convert, render
+from bot.viber.client import ViberClient
+from handlers.contract import Incoming, Reply, Sent
+from handlers.pipeline import Pipeline
+from storage.vocabulary import Channel
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+WEBHOOK_PATH = "/viber/webhook"
+# ``message`` and ``webhook`` callbacks always come; these are the optional ones we want.
+EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
+
+
+def signature(token: str, body: bytes) -> str:
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+class ViberSender:
+    channel = Channel.VIBER.value
+
+    def __init__(self, client: ViberClient, *, name: str, avatar: str | None) -> None:
+        self._client = client
+        self._sender = {"name": name, **({"avatar": avatar} if avatar else {})}
+
+    @property
+    def sender_info(self) -> dict[str, str]:
+        return dict(self._sender)
+
+    async def send(self, recipient: str, reply: Reply) -> Sent:
+        token = ""
+        for message in render.messages(reply):
+            payload: dict[str, Any] = {"receiver": recipient, "sender": self._sender, **message}
+            answer = await self._client.call("send_message", payload)
+            token = str(answer.get("message_token", ""))
+        return Sent(message_id=token)
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+        # Viber cannot edit a sent message: the new state goes out as a new message.
+        return await self.send(recipient, reply)
+
+
+class ViberChannel:
+    def __init__(
+        self, *, client: ViberClient, pipeline: Pipeline, token: str, name: str, avatar: str | None
+    ) -> None:
+        self.client = client
+        self.sender = ViberSender(client, name=name, avatar=avatar)
+        self._pipeline = pipeline
+        self._token = token
+
+    async def register_webhook(self, url: str) -> None:
+        """Viber calls the URL (a signed ``webhook`` event) before it answers, so the HTTP server
+        must already be listening."""
+        await self.client.set_webhook(url, EVENT_TYPES)
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        # Verified before anything else is done with the body, in constant time.
+        if not given or not hmac.compare_digest(given.lower(), signature(self._token, body)):
+            return web.json_response({"status": "forbidden"}, status=403)
+        try:
+            raw = json.loads(body)
+            if not isinstance(raw, dict):
+                raise ValueError("not an object")
+            parsed = create_request(raw)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            return _bad_request(error)
+        except Exception as error:
+            return _bad_request(error)
+        key = convert.update_key(raw, body)
+        if isinstance(parsed, ViberMessageRequest):
+            await self._run(convert.message_event(parsed, raw, key))
+        elif isinstance(parsed, ViberConversationStartedRequest):
+            return await self._welcome(convert.opened_event(parsed, key))
+        elif isinstance(parsed, ViberSubscribedRequest):
+            await self._run(convert.subscribed_event(parsed, key))
+        elif isinstance(parsed, ViberUnsubscribedRequest):
+            await self._run(convert.unsubscribed_event(parsed, key))
+        elif isinstance(parsed, ViberFailedRequest):
+            log.info("viber delivery failed for %s: %s", parsed.user_id, parsed.desc)
+        # delivered, seen and webhook need nothing from us but a 200.
+        return web.json_response({"status": 0})
+
+    async def _run(self, event: Incoming) -> None:
+        result = await self._pipeline.process(event)
+        if result.replies:
+            await self._pipeline.deliver(self.sender, event, result.replies)
+
+    async def _welcome(self, event: Incoming) -> web.Response:
+        """conversation_started may be answered with one message in the response body: the only
+        way to greet someone who has not subscribed yet."""
+        result = await self._pipeline.process(event)
+        if not result.replies:
+            return web.json_response({"status": 0})
+        messages = render.messages(result.replies[0])
+        if len(result.replies) > 1 or len(messages) > 1:
+            log.warning("welcome message trimmed to one message")
+        return web.json_response({"sender": self.sender.sender_info, **messages[0]})
+
+
+def _bad_request(error: Exception) -> web.Response:
+    log.warning("unparseable viber callback: %s", error)
+    return web.json_response({"status": "bad request"}, status=400)

@@ -1,0 +1,85 @@
+"""An asynchronous client for Viber's REST Bot API on one shared aiohttp session.
+
+viberbot's own sender is synchronous (``requests`` without a timeout) and would block the event
+loop, so we keep its message classes and send with aiohttp. Viber answers HTTP 200 with a JSON
+``status``; non-zero statuses become the neutral channel errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from handlers.contract import (
+    PermanentChannelError,
+    RateLimited,
+    RecipientBlocked,
+    TransientChannelError,
+)
+from storage.vocabulary import Channel
+
+log = logging.getLogger(__name__)
+
+STATUS_OK = 0
+# 5 receiver not registered, 6 receiver not subscribed: nobody to deliver to.
+BLOCKED_STATUSES = frozenset({5, 6})
+STATUS_TOO_MANY_REQUESTS = 12
+# Viber gives no retry-after; its limits are counted over a few seconds, so pause one second.
+RATE_LIMIT_PAUSE = 1.0
+AUTH_HEADER = "X-Viber-Auth-Token"
+
+
+class ViberClient:
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        api_url: str,
+        token: str,
+        timeout: float = 15.0,
+    ) -> None:
+        self._session = session
+        self._api_url = api_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = Channel.VIBER
+        url = f"{self._api_url}/{endpoint}"
+        try:
+            async with self._session.post(
+                url, json=payload, headers={AUTH_HEADER: self._token}, timeout=self._timeout
+            ) as response:
+                if response.status >= 500:
+                    raise TransientChannelError(
+                        f"{endpoint}: HTTP {response.status}", channel=channel
+                    )
+                if response.status != 200:
+                    raise PermanentChannelError(
+                        f"{endpoint}: HTTP {response.status}", channel=channel
+                    )
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise TransientChannelError(f"{endpoint}: {error!r}", channel=channel) from error
+        if not isinstance(body, dict):
+            raise TransientChannelError(f"{endpoint}: unexpected answer", channel=channel)
+        status = body.get("status")
+        message = f"{endpoint}: status {status} {body.get('status_message', '')}".strip()
+        if status == STATUS_OK:
+            return body
+        if status in BLOCKED_STATUSES:
+            raise RecipientBlocked(message, channel=channel)
+        if status == STATUS_TOO_MANY_REQUESTS:
+            raise RateLimited(message, channel=channel, retry_after=RATE_LIMIT_PAUSE)
+        raise PermanentChannelError(message, channel=channel)
+
+    async def set_webhook(self, url: str, event_types: list[str]) -> dict[str, Any]:
+        return await self.call(
+            "set_webhook",
+            {"url": url, "event_types": event_types, "send_name": True, "send_photo": False},
+        )
+
+    async def account_info(self) -> dict[str, Any]:
+        return await self.call("get_account_info", {})

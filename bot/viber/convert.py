@@ -1,0 +1,110 @@
+"""Viber callbacks (parsed by viberbot) -> neutral ``Incoming`` events."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from viberbot.api.messages import (
+    ContactMessage,
+    FileMessage,
+    LocationMessage,
+    PictureMessage,
+    TextMessage,
+    URLMessage,
+)
+from viberbot.api.viber_requests import (
+    ViberConversationStartedRequest,
+    ViberMessageRequest,
+    ViberSubscribedRequest,
+    ViberUnsubscribedRequest,
+)
+
+from bot.viber.render import ACTION_PREFIX
+from handlers.contract import Attachment, Contact, EventKind, Identity, Incoming, Location
+from storage.vocabulary import Channel
+
+
+def update_key(raw: dict[str, Any], body: bytes) -> str:
+    """Viber's ``message_token`` identifies a callback; without one, the body's hash does."""
+    token = raw.get("message_token")
+    if token is not None:
+        return f"{raw.get('event')}:{token}"
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _identity(user: Any) -> Identity:
+    return Identity(
+        channel=Channel.VIBER,
+        external_id=str(user.id),
+        name=user.name or None,
+        language_code=user.language,
+    )
+
+
+def _command(text: str) -> tuple[str, str] | None:
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, args = text[1:].partition(" ")
+    if not head.replace("_", "").isalnum():
+        return None
+    return head.lower(), args.strip()
+
+
+def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -> Incoming:
+    identity = _identity(request.sender)
+    message = request.message
+    raw_message = raw.get("message") or {}
+
+    def event(kind: EventKind, **fields: Any) -> Incoming:
+        return Incoming(identity=identity, kind=kind, update_key=key, **fields)
+
+    if isinstance(message, TextMessage):
+        text = message.text or ""
+        if text.startswith(ACTION_PREFIX):
+            return event(EventKind.BUTTON, action=text[len(ACTION_PREFIX) :])
+        command = _command(text)
+        if command is not None:
+            return event(EventKind.COMMAND, text=text, command=command[0], command_args=command[1])
+        return event(EventKind.TEXT, text=text)
+    if isinstance(message, PictureMessage):
+        attachment = Attachment(
+            kind="photo",
+            ref=message.media,
+            file_name=raw_message.get("file_name"),
+            size=raw_message.get("size"),
+        )
+        return event(EventKind.PHOTO, text=message.text or None, attachment=attachment)
+    if isinstance(message, FileMessage):
+        attachment = Attachment(
+            kind="document",
+            ref=raw_message.get("media", ""),
+            file_name=raw_message.get("file_name"),
+            size=raw_message.get("size"),
+        )
+        return event(EventKind.DOCUMENT, attachment=attachment)
+    if isinstance(message, ContactMessage) and message.contact is not None:
+        contact = Contact(phone=message.contact.phone_number or "", name=message.contact.name)
+        return event(EventKind.CONTACT, contact=contact)
+    if isinstance(message, LocationMessage) and message.location is not None:
+        location = Location(
+            latitude=message.location.latitude, longitude=message.location.longitude
+        )
+        return event(EventKind.LOCATION, location=location)
+    if isinstance(message, URLMessage):
+        return event(EventKind.TEXT, text=message.media)
+    # Stickers, video, rich media: answered politely.
+    return event(EventKind.UNSUPPORTED)
+
+
+def opened_event(request: ViberConversationStartedRequest, key: str) -> Incoming:
+    return Incoming(identity=_identity(request.user), kind=EventKind.OPENED, update_key=key)
+
+
+def subscribed_event(request: ViberSubscribedRequest, key: str) -> Incoming:
+    return Incoming(identity=_identity(request.user), kind=EventKind.SUBSCRIBED, update_key=key)
+
+
+def unsubscribed_event(request: ViberUnsubscribedRequest, key: str) -> Incoming:
+    identity = Identity(channel=Channel.VIBER, external_id=str(request.user_id))
+    return Incoming(identity=identity, kind=EventKind.BLOCKED, update_key=key)

@@ -1,0 +1,68 @@
+"""``Reply`` -> Viber message dicts, built with viberbot's message classes."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from viberbot.api.messages import FileMessage, PictureMessage, TextMessage
+
+from handlers.contract import Reply
+from handlers.text import markup_to_plain, split_text
+
+# Viber's limit for a text message.
+TEXT_LIMIT = 7000
+# Buttons in a Viber keyboard row share six columns.
+ROW_COLUMNS = 6
+# A pressed button arrives as a text message carrying its ActionBody; the prefix tells a press
+# from typed text.
+ACTION_PREFIX = "act:"
+
+
+def keyboard(reply: Reply) -> dict[str, Any] | None:
+    if not reply.buttons:
+        return None
+    buttons: list[dict[str, Any]] = []
+    for row in reply.buttons:
+        columns = max(1, ROW_COLUMNS // len(row))
+        for button in row:
+            buttons.append(
+                {
+                    "Columns": columns,
+                    "Rows": 1,
+                    "ActionType": "reply",
+                    "ActionBody": ACTION_PREFIX + button.action,
+                    # Viber renders a little HTML in button text.
+                    "Text": html.escape(button.label, quote=False),
+                    # Do not echo the ActionBody into the chat as if the resident typed it.
+                    "Silent": True,
+                }
+            )
+    return {"Type": "keyboard", "DefaultHeight": False, "Buttons": buttons}
+
+
+def messages(reply: Reply) -> list[dict[str, Any]]:
+    """One or more message dicts (long texts are split; the keyboard goes on the last)."""
+    board = keyboard(reply)
+    text = markup_to_plain(reply.text)
+    result: list[dict[str, Any]] = []
+    if reply.media is not None:
+        if reply.media.kind == "photo" and len(text) <= 120:
+            # A picture's description is limited (120 characters); longer text follows it.
+            message = PictureMessage(media=reply.media.ref, text=text, keyboard=board)
+            return [message.to_dict()]
+        if reply.media.kind == "photo":
+            result.append(PictureMessage(media=reply.media.ref, text="").to_dict())
+        else:
+            result.append(
+                FileMessage(
+                    media=reply.media.ref, size=0, file_name=reply.media.file_name or "document"
+                ).to_dict()
+            )
+    parts = split_text(text, TEXT_LIMIT) if text else []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        result.append(TextMessage(text=part, keyboard=board if last else None).to_dict())
+    if not parts and board is not None and result:
+        result[-1]["keyboard"] = board
+    return [{k: v for k, v in message.items() if v is not None} for message in result]

@@ -1,0 +1,43 @@
+"""The one aiohttp application: webhooks and the health check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import __version__
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# A Telegram update or a Viber callback is small; refuse anything huge before reading it.
+MAX_BODY = 1024 * 1024
+
+
+def build_web_app(
+    *,
+    engine: AsyncEngine,
+    channels: list[str],
+    routes: dict[str, Handler],
+) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError):
+            return web.json_response(
+                {"status": "error", "database": "unavailable", "version": __version__}, status=503
+            )
+        return web.json_response(
+            {"status": "ok", "database": "ok", "channels": channels, "version": __version__}
+        )
+
+    app.router.add_get("/healthz", healthz)
+    for path, handler in routes.items():
+        app.router.add_post(path, handler)
+    return app

@@ -1,0 +1,53 @@
+"""Button actions and commands: named constants, so adapters and flows agree on one spelling.
+
+An action is ``<verb>`` or ``<verb>:<argument>``; it fits Telegram's 64-byte callback_data.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CONSENT_YES: Final = "consent:yes"
+CONSENT_NO: Final = "consent:no"
+CONSENT_POLICY: Final = "consent:policy"
+CONSENT_WITHDRAW: Final = "consent:withdraw"
+LANGUAGE: Final = "lang"  # lang:uk, lang:en
+TOPIC_TOGGLE: Final = "topic"  # topic:<code>
+TOPICS_DONE: Final = "topics:done"
+DISTRICT: Final = "district"  # district:<code>
+DIGEST: Final = "digest"  # digest:<code>
+MENU_SETTINGS: Final = "menu:settings"
+MENU_HELP: Final = "menu:help"
+MENU_POLICY: Final = "menu:policy"
+MENU_STOP: Final = "menu:stop"
+MENU_SUBSCRIBE: Final = "menu:subscribe"
+SETTINGS_LANGUAGE: Final = "settings:language"
+SETTINGS_TOPICS: Final = "settings:topics"
+SETTINGS_DISTRICT: Final = "settings:district"
+SETTINGS_DIGEST: Final = "settings:digest"
+SETTINGS_CONSENT: Final = "settings:consent"
+SETTINGS_BACK: Final = "settings:back"
+
+CMD_START: Final = "start"
+CMD_HELP: Final = "help"
+CMD_SETTINGS: Final = "settings"
+CMD_STOP: Final = "stop"
+CMD_MENU: Final = "menu"
+
+# The command menu the Telegram adapter publishes (setMyCommands): command -> catalog key.
+PUBLIC_COMMANDS: Final = (
+    (CMD_START, "command.start"),
+    (CMD_SETTINGS, "command.settings"),
+    (CMD_HELP, "command.help"),
+    (CMD_STOP, "command.stop"),
+)
+
+
+def split(action: str) -> tuple[str, str]:
+    """``"district:pokrovskyi"`` -> ``("district", "pokrovskyi")``; no argument -> ``""``."""
+    verb, _, argument = action.partition(":")
+    return verb, argument
+
+
+def with_arg(verb: str, argument: str) -> str:
+    return f"{verb}:{argument}"

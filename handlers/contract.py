@@ -1,0 +1,164 @@
+"""The neutral contract between the conversation core and the messenger adapters.
+
+Adapters turn a Telegram update or a Viber callback into an ``Incoming`` event, hand it to the
+core, and render the ``Reply`` values it returns through their ``Sender``. Nothing here knows
+aiogram or viberbot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    CONTACT = "contact"
+    LOCATION = "location"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    # Stickers, voice, video, anything we cannot use: answered politely, never dropped silently.
+    UNSUPPORTED = "unsupported"
+    # The resident opened the chat (Viber conversation_started) — may be answered with one message.
+    OPENED = "opened"
+    # The messenger told us the resident blocked/unsubscribed, or came back.
+    BLOCKED = "blocked"
+    UNBLOCKED = "unblocked"
+    # The resident subscribed to the bot (Viber): reachable now, may be greeted.
+    SUBSCRIBED = "subscribed"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    channel: str
+    external_id: str
+    name: str | None = None
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A reference to a file held by the messenger (Telegram file_id, Viber media URL)."""
+
+    kind: str  # "photo" | "document"
+    ref: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    identity: Identity
+    kind: EventKind
+    # Unique per messenger delivery: the same key twice means a redelivery.
+    update_key: str
+    text: str | None = None
+    command: str | None = None
+    command_args: str = ""
+    action: str | None = None
+    contact: Contact | None = None
+    location: Location | None = None
+    attachment: Attachment | None = None
+    # The message whose button was pressed (lets Telegram edit it in place).
+    source_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    kind: str  # "photo" | "document"
+    ref: str  # a Telegram file_id or an https URL
+    file_name: str | None = None
+
+
+class KeyboardKind(StrEnum):
+    # Buttons attached to one message (Telegram inline keyboard).
+    INLINE = "inline"
+    # The persistent main menu (Telegram reply keyboard).
+    MENU = "menu"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to a resident. ``text`` is markup: catalog HTML (b, i) with every value that
+    came from a person already escaped; adapters render it for their messenger."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    keyboard: KeyboardKind = KeyboardKind.INLINE
+    media: Media | None = None
+    # Replace the message whose button was pressed, where the messenger can edit messages.
+    replace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the core decided for one event: the replies, and the message they may replace."""
+
+    replies: tuple[Reply, ...] = ()
+    duplicate: bool = False
+    replace_message_id: str | None = field(default=None)
+
+
+class Sender(Protocol):
+    """Delivers replies through one messenger. Raises ``ChannelError`` subclasses."""
+
+    channel: str
+
+    async def send(self, recipient: str, reply: Reply) -> Sent: ...
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent: ...
+
+
+class ChannelError(Exception):
+    """A messenger refused or failed a call."""
+
+    def __init__(self, message: str, *, channel: str) -> None:
+        super().__init__(message)
+        self.channel = channel
+
+
+class TransientChannelError(ChannelError):
+    """Worth retrying later: network failure, timeout, a 5xx."""
+
+
+class PermanentChannelError(ChannelError):
+    """Retrying the same call cannot succeed: bad request, bad token, too long."""
+
+
+class RecipientBlocked(PermanentChannelError):
+    """The resident blocked the bot or is not subscribed; stop sending to them."""
+
+
+class RateLimited(TransientChannelError):
+    """The messenger asks us to slow down for ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, channel: str, retry_after: float) -> None:
+        super().__init__(message, channel=channel)
+        self.retry_after = retry_after

@@ -1,0 +1,371 @@
+"""The resident conversation: onboarding, settings, menu, help — written once for every messenger.
+
+``Conversation.handle`` runs inside the caller's database transaction: it reads and changes the
+resident and their conversation state and returns the replies to send after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import actions as act
+from handlers import screens
+from handlers.contract import Button, EventKind, Incoming, Reply
+from handlers.i18n import LANGUAGES, Catalog, Markup
+from storage import audit, conversations
+from storage.models import Resident
+from storage.residents import mark_blocked, mark_reachable, set_topics
+from storage.vocabulary import POLICY_VERSION, Digest, District, Topic
+
+FLOW_ONBOARDING = "onboarding"
+FLOW_SETTINGS = "settings"
+FLOW_IDLE = "idle"
+
+STEP_CONSENT = "consent"
+STEP_LANGUAGE = "language"
+STEP_TOPICS = "topics"
+STEP_DISTRICT = "district"
+STEP_DIGEST = "digest"
+STEP_MENU = "menu"
+
+_TOPICS = frozenset(t.value for t in Topic)
+_DISTRICTS = frozenset(d.value for d in District)
+_DIGESTS = frozenset(d.value for d in Digest)
+
+
+@dataclass
+class Turn:
+    """Everything one event's handling reads and changes."""
+
+    session: AsyncSession
+    resident: Resident
+    event: Incoming
+    now: datetime
+    flow: str = FLOW_IDLE
+    step: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lang(self) -> str:
+        return self.resident.language
+
+    @property
+    def actor(self) -> str:
+        return f"resident:{self.resident.id}"
+
+    def go(self, flow: str, step: str = "") -> None:
+        self.flow, self.step = flow, step
+
+
+class Conversation:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    async def handle(
+        self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
+    ) -> list[Reply]:
+        state = await conversations.load_state(session, resident_id=resident.id)
+        turn = Turn(session=session, resident=resident, event=event, now=now)
+        if state is not None:
+            turn.flow, turn.step, turn.data = state.flow, state.step, dict(state.data)
+        replies = self._dispatch(turn)
+        if turn.flow == FLOW_IDLE:
+            await conversations.clear_state(session, resident_id=resident.id)
+        else:
+            await conversations.save_state(
+                session,
+                resident_id=resident.id,
+                flow=turn.flow,
+                step=turn.step,
+                data=turn.data,
+                now=now,
+            )
+        return replies
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, turn: Turn) -> list[Reply]:
+        event, resident = turn.event, turn.resident
+        if event.kind is EventKind.BLOCKED:
+            if resident.is_active:
+                audit.record(
+                    turn.session, actor=turn.actor, action="resident.blocked", now=turn.now
+                )
+            mark_blocked(resident, now=turn.now)
+            return []
+        if event.kind in (EventKind.UNBLOCKED, EventKind.SUBSCRIBED):
+            if not resident.is_active:
+                audit.record(
+                    turn.session, actor=turn.actor, action="resident.unblocked", now=turn.now
+                )
+            mark_reachable(resident)
+            if (
+                event.kind is EventKind.SUBSCRIBED
+                and resident.onboarded_at is None
+                and turn.flow == FLOW_IDLE
+            ):
+                # Subscribed without writing: now we may send, so start the onboarding.
+                return self._begin_onboarding(turn)
+            return []
+        # They wrote to us, so the messenger can reach them again.
+        mark_reachable(resident)
+
+        if event.kind is EventKind.OPENED:
+            return self._opened(turn)
+        if event.kind is EventKind.COMMAND:
+            return self._command(turn, (event.command or "").lower())
+        action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
+        if action:
+            replies = self._action(turn, action)
+            if replies is not None:
+                return replies
+        return self._unexpected(turn)
+
+    def _label_action(self, turn: Turn) -> str | None:
+        """A typed text equal to a visible button's label counts as pressing it (Telegram's menu
+        keyboard sends labels as text; residents also type them)."""
+        text = (turn.event.text or "").strip().casefold()
+        if turn.event.kind is not EventKind.TEXT or not text:
+            return None
+        screen = self._current_screen(turn)
+        candidates: list[Button] = [b for row in screen.buttons for b in row] if screen else []
+        for key, action in screens.MENU_ITEMS:
+            candidates.extend(Button(label, action) for label in self.catalog.all_labels(key))
+        for button in candidates:
+            if button.label.strip().casefold() == text:
+                return button.action
+        return None
+
+    def _current_screen(self, turn: Turn) -> Reply | None:
+        """The screen the resident is looking at, rebuilt from their state."""
+        c, r, lang = self.catalog, turn.resident, turn.lang
+        if turn.flow not in (FLOW_ONBOARDING, FLOW_SETTINGS):
+            return None
+        return {
+            STEP_CONSENT: lambda: screens.consent(c, lang, with_greeting=False),
+            STEP_LANGUAGE: lambda: screens.language(c, lang),
+            STEP_TOPICS: lambda: screens.topics(c, lang, r.topic_codes),
+            STEP_DISTRICT: lambda: screens.district(c, lang),
+            STEP_DIGEST: lambda: screens.digest(c, lang),
+            STEP_MENU: lambda: screens.settings(c, r),
+        }.get(turn.step, lambda: None)()
+
+    def _text(self, turn: Turn, key: str, **params: Any) -> Markup:
+        return self.catalog.text(turn.lang, key, **params)
+
+    def _menu(self, turn: Turn, key: str | None = None, **params: Any) -> Reply:
+        text = self._text(turn, key, **params) if key else None
+        return screens.main_menu(self.catalog, turn.resident, text)
+
+    # -- entry points -----------------------------------------------------------------------
+
+    def _begin_onboarding(self, turn: Turn) -> list[Reply]:
+        turn.go(FLOW_ONBOARDING, STEP_CONSENT)
+        return [screens.consent(self.catalog, turn.lang, with_greeting=True)]
+
+    def _opened(self, turn: Turn) -> list[Reply]:
+        if turn.resident.onboarded_at is None:
+            return self._begin_onboarding(turn)
+        turn.go(FLOW_IDLE)
+        return [self._menu(turn, "start.welcome_back")]
+
+    def _command(self, turn: Turn, command: str) -> list[Reply]:
+        resident = turn.resident
+        if command == act.CMD_START:
+            if resident.onboarded_at is None:
+                return self._begin_onboarding(turn)
+            turn.go(FLOW_IDLE)
+            if not resident.subscribed:
+                self._set_subscribed(turn, True)
+                return [self._menu(turn, "subscribe.done")]
+            return [self._menu(turn, "start.welcome_back")]
+        if command == act.CMD_HELP:
+            return [self._text_then_screen(turn, self._text(turn, "help.text"))]
+        if command == act.CMD_SETTINGS:
+            turn.go(FLOW_SETTINGS, STEP_MENU)
+            return [screens.settings(self.catalog, resident)]
+        if command == act.CMD_STOP:
+            self._set_subscribed(turn, False)
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "stop.done")]
+        if command == act.CMD_MENU and resident.onboarded_at is not None:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn)]
+        return [self._text_then_screen(turn, self._text(turn, "unknown.command"))]
+
+    def _unexpected(self, turn: Turn) -> list[Reply]:
+        """Anything that is not a known command or button: a helpful answer, never silence."""
+        kind = turn.event.kind
+        if turn.resident.onboarded_at is None and turn.flow == FLOW_IDLE:
+            # First contact without /start (Viber residents often just write).
+            return self._begin_onboarding(turn)
+        if kind is EventKind.UNSUPPORTED:
+            key = "unsupported.media"
+        elif kind in (EventKind.PHOTO, EventKind.DOCUMENT, EventKind.CONTACT, EventKind.LOCATION):
+            key = "attachment.not_expected"
+        elif self._current_screen(turn) is not None:
+            key = "use_buttons"
+        else:
+            key = "unknown.text"
+        return [self._text_then_screen(turn, self._text(turn, key))]
+
+    def _text_then_screen(self, turn: Turn, text: Markup) -> Reply:
+        """``text`` with the buttons of the current step, or the main menu when idle."""
+        screen = self._current_screen(turn)
+        if screen is None:
+            if turn.resident.onboarded_at is None:
+                return Reply(text=text)
+            return screens.main_menu(self.catalog, turn.resident, text)
+        return Reply(text=Markup(text + "\n\n" + screen.text), buttons=screen.buttons)
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """Handle a button action; None when the action is unknown or its argument invalid."""
+        c, resident = self.catalog, turn.resident
+        verb, arg = act.split(action)
+        onboarding = turn.flow == FLOW_ONBOARDING
+        if action == act.CONSENT_YES:
+            self._give_consent(turn)
+            head = Reply(text=self._text(turn, "consent.given", version=POLICY_VERSION))
+            return [head, *self._after_consent(turn)]
+        if action == act.CONSENT_NO:
+            if not onboarding:
+                return self._back_to_settings_or_menu(turn)
+            return [Reply(text=self._text(turn, "consent.declined")), *self._after_consent(turn)]
+        if action == act.CONSENT_POLICY:
+            screen = self._current_screen(turn)
+            return [screens.policy(c, turn.lang), screen or self._menu(turn)]
+        if verb == act.LANGUAGE and arg in LANGUAGES:
+            resident.language = arg
+            if onboarding:
+                turn.go(FLOW_ONBOARDING, STEP_TOPICS)
+                return [screens.topics(c, arg, resident.topic_codes)]
+            return [
+                Reply(text=self._text(turn, "language.set")),
+                *self._back_to_settings_or_menu(turn),
+            ]
+        if verb == act.TOPIC_TOGGLE and arg in _TOPICS:
+            set_topics(resident, resident.topic_codes ^ {arg})
+            return [screens.topics(c, turn.lang, resident.topic_codes, replace=True)]
+        if action == act.TOPICS_DONE:
+            notes = [] if resident.topic_codes else [Reply(text=self._text(turn, "topics.none"))]
+            if onboarding:
+                turn.go(FLOW_ONBOARDING, STEP_DISTRICT)
+                return [*notes, screens.district(c, turn.lang)]
+            return [*notes, *self._saved(turn)]
+        if verb == act.DISTRICT and arg in _DISTRICTS:
+            resident.district = arg
+            if onboarding:
+                return self._finish_onboarding(turn)
+            return self._saved(turn)
+        if verb == act.DIGEST and arg in _DIGESTS:
+            resident.digest = arg
+            return self._saved(turn)
+        return self._menu_action(turn, action)
+
+    def _menu_action(self, turn: Turn, action: str) -> list[Reply] | None:
+        c, resident = self.catalog, turn.resident
+        settings_steps = {
+            act.SETTINGS_LANGUAGE: (STEP_LANGUAGE, lambda: screens.language(c, turn.lang)),
+            act.SETTINGS_TOPICS: (
+                STEP_TOPICS,
+                lambda: screens.topics(c, turn.lang, resident.topic_codes),
+            ),
+            act.SETTINGS_DISTRICT: (STEP_DISTRICT, lambda: screens.district(c, turn.lang)),
+            act.SETTINGS_DIGEST: (STEP_DIGEST, lambda: screens.digest(c, turn.lang)),
+        }
+        if action in settings_steps:
+            step, render = settings_steps[action]
+            turn.go(FLOW_SETTINGS, step)
+            return [render()]
+        if action == act.SETTINGS_CONSENT:
+            if resident.has_consent:
+                resident.consent_at = None
+                resident.policy_version = None
+                audit.record(
+                    turn.session, actor=turn.actor, action="consent.withdrawn", now=turn.now
+                )
+                turn.go(FLOW_SETTINGS, STEP_MENU)
+                return [
+                    Reply(text=self._text(turn, "consent.withdrawn")),
+                    screens.settings(c, resident),
+                ]
+            turn.go(FLOW_SETTINGS, STEP_CONSENT)
+            return [screens.consent(c, turn.lang, with_greeting=False)]
+        if action == act.SETTINGS_BACK:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn)]
+        if resident.onboarded_at is None:
+            # Menu buttons mean nothing before onboarding is finished.
+            return None
+        if action == act.MENU_SETTINGS:
+            turn.go(FLOW_SETTINGS, STEP_MENU)
+            return [screens.settings(c, resident)]
+        if action == act.MENU_HELP:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "help.text")]
+        if action == act.MENU_POLICY:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "consent.policy", version=POLICY_VERSION)]
+        if action == act.MENU_STOP:
+            self._set_subscribed(turn, False)
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "stop.done")]
+        if action == act.MENU_SUBSCRIBE:
+            self._set_subscribed(turn, True)
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "subscribe.done")]
+        return None
+
+    # -- state changes ----------------------------------------------------------------------
+
+    def _after_consent(self, turn: Turn) -> list[Reply]:
+        if turn.flow == FLOW_ONBOARDING:
+            turn.go(FLOW_ONBOARDING, STEP_LANGUAGE)
+            return [screens.language(self.catalog, turn.lang)]
+        return self._back_to_settings_or_menu(turn)
+
+    def _saved(self, turn: Turn) -> list[Reply]:
+        return [
+            Reply(text=self._text(turn, "settings.saved")),
+            *self._back_to_settings_or_menu(turn),
+        ]
+
+    def _back_to_settings_or_menu(self, turn: Turn) -> list[Reply]:
+        if turn.flow == FLOW_SETTINGS:
+            turn.go(FLOW_SETTINGS, STEP_MENU)
+            return [screens.settings(self.catalog, turn.resident)]
+        if turn.resident.onboarded_at is None:
+            return []
+        turn.go(FLOW_IDLE)
+        return [self._menu(turn)]
+
+    def _finish_onboarding(self, turn: Turn) -> list[Reply]:
+        resident = turn.resident
+        resident.onboarded_at = turn.now
+        turn.go(FLOW_IDLE)
+        audit.record(turn.session, actor=turn.actor, action="resident.onboarded", now=turn.now)
+        text = self._text(turn, "onboarding.done", summary=screens.summary(self.catalog, resident))
+        return [screens.main_menu(self.catalog, resident, text)]
+
+    def _give_consent(self, turn: Turn) -> None:
+        turn.resident.consent_at = turn.now
+        turn.resident.policy_version = POLICY_VERSION
+        audit.record(
+            turn.session,
+            actor=turn.actor,
+            action="consent.given",
+            now=turn.now,
+            details={"policy_version": POLICY_VERSION},
+        )
+
+    def _set_subscribed(self, turn: Turn, subscribed: bool) -> None:
+        if turn.resident.subscribed != subscribed:
+            turn.resident.subscribed = subscribed
+            action = "resident.subscribed" if subscribed else "resident.unsubscribed"
+            audit.record(turn.session, actor=turn.actor, action=action, now=turn.now)

@@ -1,0 +1,66 @@
+"""Message catalogs: every text a resident or staff member reads, Ukrainian first, then English.
+
+Catalog texts are trusted markup (a little HTML: <b>, <i>); values interpolated into them come
+from people and are escaped here, so a resident who types ``<b>`` sees ``<b>``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("uk", "en")
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+
+
+class Markup(str):
+    """Text that is already safe markup and must not be escaped again."""
+
+    __slots__ = ()
+
+
+class Catalog:
+    def __init__(self, messages: Mapping[str, Mapping[str, str]], *, default: str = "uk") -> None:
+        if default not in messages:
+            raise ValueError(f"no catalog for default language {default!r}")
+        self._messages = messages
+        self.default = default
+
+    @classmethod
+    def load(cls, directory: Path = LOCALES_DIR, *, default: str = "uk") -> Catalog:
+        messages = {
+            language: json.loads((directory / f"{language}.json").read_text(encoding="utf-8"))
+            for language in LANGUAGES
+        }
+        return cls(messages, default=default)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._messages)
+
+    def keys(self, language: str) -> frozenset[str]:
+        return frozenset(self._messages[language])
+
+    def raw(self, language: str, key: str) -> str:
+        """The catalog string itself (for tests and for checking placeholders)."""
+        return self._messages[language][key]
+
+    def text(self, language: str, key: str, /, **params: Any) -> Markup:
+        catalog = self._messages.get(language) or self._messages[self.default]
+        template = catalog.get(key)
+        if template is None:
+            # A missing translation falls back to the default language rather than failing a
+            # resident's conversation; the catalog test keeps both complete.
+            template = self._messages[self.default][key]
+        safe = {
+            name: value if isinstance(value, Markup) else html.escape(str(value), quote=False)
+            for name, value in params.items()
+        }
+        return Markup(template.format(**safe) if safe else template)
+
+    def all_labels(self, key: str) -> set[str]:
+        """The label in every language (a reply-keyboard press arrives as its label)."""
+        return {catalog[key] for catalog in self._messages.values() if key in catalog}

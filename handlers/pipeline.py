@@ -1,0 +1,191 @@
+"""The edge of every incoming event: one transaction that claims the update, loads the resident,
+runs the conversation and commits; then the replies go out.
+
+Order matters: the update is acknowledged to the messenger only after this returns, and this
+returns only after the commit, so nothing is acknowledged that was not stored. A database error
+propagates (the webhook answers 5xx, the poller does not confirm the offset) so the messenger
+delivers the update again; the claim row makes that redelivery a no-op once it did commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.contract import (
+    ChannelError,
+    EventKind,
+    Incoming,
+    RateLimited,
+    RecipientBlocked,
+    Reply,
+    Sender,
+)
+from handlers.conversation import Conversation
+from handlers.i18n import Catalog
+from storage import audit, dedup
+from storage.residents import get_or_create_resident, get_resident, mark_blocked
+from storage.vocabulary import Clock
+
+log = logging.getLogger(__name__)
+
+# Waiting out one 429 inline is fine for an interactive answer; a longer pause is not.
+MAX_INLINE_RETRY_AFTER = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    replies: tuple[Reply, ...]
+    duplicate: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        conversation: Conversation,
+        catalog: Catalog,
+        clock: Clock,
+        default_language: str,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._conversation = conversation
+        self._catalog = catalog
+        self._clock = clock
+        self._default_language = default_language
+
+    async def process(self, event: Incoming) -> Processed:
+        """Store the effects of ``event`` and return the replies to send (after the commit)."""
+        try:
+            return await self._process(event)
+        except IntegrityError:
+            # A concurrent delivery of the same update (or the same resident's first contact)
+            # committed first. If it was the same update, it is done; otherwise let the
+            # messenger redeliver this one.
+            if await self._already_processed(event):
+                return Processed(replies=(), duplicate=True)
+            raise
+        except (SQLAlchemyError, OSError, TimeoutError):
+            # The database is unreachable or failed: nothing was stored, so the messenger must
+            # deliver this update again.
+            raise
+        except Exception:
+            # A bug in a flow must not make the messenger redeliver the update forever: record
+            # it as processed with the failure in the audit log and apologise to the resident.
+            log.exception(
+                "handler failed for %s update %s", event.identity.channel, event.update_key
+            )
+            return await self._record_failure(event)
+
+    async def _process(self, event: Incoming) -> Processed:
+        now = self._clock()
+        identity = event.identity
+        async with self._sessionmaker() as session, session.begin():
+            claimed = await dedup.claim_update(
+                session, channel=identity.channel, update_key=event.update_key, now=now
+            )
+            if not claimed:
+                return Processed(replies=(), duplicate=True)
+            if event.kind is EventKind.BLOCKED:
+                # Someone who blocked us before ever writing leaves no profile behind.
+                existing = await get_resident(
+                    session, channel=identity.channel, external_id=identity.external_id
+                )
+                if existing is None:
+                    return Processed(replies=())
+            resident, _created = await get_or_create_resident(
+                session,
+                channel=identity.channel,
+                external_id=identity.external_id,
+                name=identity.name,
+                language=self._default_language,
+                now=now,
+            )
+            replies = await self._conversation.handle(session, resident, event, now=now)
+        return Processed(replies=tuple(replies))
+
+    async def _already_processed(self, event: Incoming) -> bool:
+        async with self._sessionmaker() as session:
+            return not await dedup.claim_update(
+                session,
+                channel=event.identity.channel,
+                update_key=event.update_key,
+                now=self._clock(),
+            )
+
+    async def _record_failure(self, event: Incoming) -> Processed:
+        now = self._clock()
+        identity = event.identity
+        async with self._sessionmaker() as session, session.begin():
+            if not await dedup.claim_update(
+                session, channel=identity.channel, update_key=event.update_key, now=now
+            ):
+                return Processed(replies=(), duplicate=True)
+            resident = await get_resident(
+                session, channel=identity.channel, external_id=identity.external_id
+            )
+            audit.record(
+                session,
+                actor=f"resident:{resident.id}" if resident else "system",
+                action="handler.failed",
+                now=now,
+                subject=f"{identity.channel}:{event.update_key}",
+                details={"kind": event.kind.value},
+            )
+            language = resident.language if resident else self._default_language
+        return Processed(replies=(Reply(text=self._catalog.text(language, "error.generic")),))
+
+    async def deliver(self, sender: Sender, event: Incoming, replies: tuple[Reply, ...]) -> int:
+        """Send ``replies`` to the resident who caused ``event``; returns how many went out.
+
+        Stops at the first failure: later replies usually depend on the earlier ones.
+        """
+        recipient = event.identity.external_id
+        sent = 0
+        for reply in replies:
+            try:
+                await self._send_one(sender, event, recipient, reply)
+            except RecipientBlocked:
+                await self._mark_blocked(event)
+                return sent
+            except ChannelError as error:
+                log.warning("could not answer %s:%s: %s", sender.channel, recipient, error)
+                return sent
+            sent += 1
+        return sent
+
+    async def _send_one(
+        self, sender: Sender, event: Incoming, recipient: str, reply: Reply
+    ) -> None:
+        for attempt in range(2):
+            try:
+                if reply.replace and event.source_message_id:
+                    await sender.edit(recipient, event.source_message_id, reply)
+                else:
+                    await sender.send(recipient, reply)
+                return
+            except RateLimited as error:
+                if attempt or error.retry_after > MAX_INLINE_RETRY_AFTER:
+                    raise
+                await asyncio.sleep(error.retry_after)
+
+    async def _mark_blocked(self, event: Incoming) -> None:
+        identity = event.identity
+        async with self._sessionmaker() as session, session.begin():
+            resident = await get_resident(
+                session, channel=identity.channel, external_id=identity.external_id
+            )
+            if resident is not None and resident.is_active:
+                mark_blocked(resident, now=self._clock())
+                audit.record(
+                    session,
+                    actor=f"resident:{resident.id}",
+                    action="resident.blocked",
+                    now=self._clock(),
+                    details={"detected": "send"},
+                )

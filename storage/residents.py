@@ -1,0 +1,77 @@
+"""Resident repository: keyword-only functions over an AsyncSession; the caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Resident, ResidentTopic
+from storage.vocabulary import Topic
+
+NAME_MAX = 256
+
+
+async def get_resident(session: AsyncSession, *, channel: str, external_id: str) -> Resident | None:
+    result = await session.execute(
+        select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_or_create_resident(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    name: str | None,
+    language: str,
+    now: datetime,
+) -> tuple[Resident, bool]:
+    """Return the resident for this messenger identity, creating it on first contact.
+
+    Returns ``(resident, created)``. Two first messages racing are serialised by the unique
+    constraint: the loser's transaction fails and the messenger redelivers its update.
+    """
+    resident = await get_resident(session, channel=channel, external_id=external_id)
+    if resident is not None:
+        resident.last_seen_at = now
+        if name and not resident.name:
+            resident.name = name[:NAME_MAX]
+        return resident, False
+    resident = Resident(
+        channel=channel,
+        external_id=external_id,
+        name=name[:NAME_MAX] if name else None,
+        language=language,
+        digest="instant",
+        subscribed=True,
+        is_active=True,
+        created_at=now,
+        last_seen_at=now,
+        # Every topic by default: residents untick what they do not want.
+        topics=[ResidentTopic(topic=topic.value) for topic in Topic],
+    )
+    session.add(resident)
+    await session.flush()
+    return resident, True
+
+
+def set_topics(resident: Resident, topics: Iterable[str]) -> None:
+    wanted = set(topics)
+    resident.topics = [item for item in resident.topics if item.topic in wanted] + [
+        ResidentTopic(topic=topic) for topic in sorted(wanted - resident.topic_codes)
+    ]
+
+
+def mark_blocked(resident: Resident, *, now: datetime) -> None:
+    if resident.is_active:
+        resident.is_active = False
+        resident.blocked_at = now
+
+
+def mark_reachable(resident: Resident) -> None:
+    resident.is_active = True
+    resident.blocked_at = None

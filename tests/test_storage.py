@@ -1,0 +1,147 @@
+"""Repositories on SQLite and PostgreSQL: the same tests against both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import audit, conversations, dedup
+from storage.models import AuditEntry, Resident
+from storage.residents import get_or_create_resident, get_resident, set_topics
+from storage.staff import ensure_admins, list_staff, remove_staff, upsert_staff
+from storage.vocabulary import Role, Topic
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+async def test_resident_created_once_with_every_topic(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        first, created = await get_or_create_resident(
+            session, channel="telegram", external_id="42", name="Олена 🌻", language="uk", now=NOW
+        )
+        assert created
+    async with sessionmaker() as session, session.begin():
+        again, created = await get_or_create_resident(
+            session,
+            channel="telegram",
+            external_id="42",
+            name="Other",
+            language="en",
+            now=NOW + timedelta(hours=1),
+        )
+        assert not created and again.id == first.id
+        assert again.name == "Олена 🌻"
+        assert again.topic_codes == {t.value for t in Topic}
+    async with sessionmaker() as session:
+        stored = await get_resident(session, channel="telegram", external_id="42")
+        assert stored is not None
+        # Timezone-aware on both databases.
+        assert stored.last_seen_at == NOW + timedelta(hours=1)
+        assert stored.last_seen_at.tzinfo is not None
+        # The same id on the other messenger is another identity.
+        assert await get_resident(session, channel="viber", external_id="42") is None
+
+
+async def test_identity_is_unique(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def make() -> Resident:
+        return Resident(
+            channel="viber",
+            external_id="abc==",
+            language="uk",
+            digest="instant",
+            subscribed=True,
+            is_active=True,
+            created_at=NOW,
+            last_seen_at=NOW,
+        )
+
+    async with sessionmaker() as session, session.begin():
+        session.add(make())
+    with pytest.raises(IntegrityError):
+        async with sessionmaker() as session, session.begin():
+            session.add(make())
+
+
+async def test_topics_replace(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        resident, _ = await get_or_create_resident(
+            session, channel="telegram", external_id="1", name=None, language="uk", now=NOW
+        )
+        set_topics(resident, {"outages"})
+    async with sessionmaker() as session:
+        stored = await get_resident(session, channel="telegram", external_id="1")
+        assert stored is not None and stored.topic_codes == {"outages"}
+
+
+async def test_claim_update_once(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        assert await dedup.claim_update(session, channel="telegram", update_key="7", now=NOW)
+    async with sessionmaker() as session, session.begin():
+        assert not await dedup.claim_update(session, channel="telegram", update_key="7", now=NOW)
+        assert await dedup.claim_update(session, channel="viber", update_key="7", now=NOW)
+    async with sessionmaker() as session, session.begin():
+        removed = await dedup.prune_processed(
+            session, older_than=timedelta(days=7), now=NOW + timedelta(days=8)
+        )
+        assert removed == 2
+
+
+async def test_claim_rolls_back_with_its_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A failed handling leaves the update unclaimed, so its redelivery is processed."""
+    with pytest.raises(RuntimeError):
+        async with sessionmaker() as session, session.begin():
+            await dedup.claim_update(session, channel="telegram", update_key="9", now=NOW)
+            raise RuntimeError("handler failed")
+    async with sessionmaker() as session, session.begin():
+        assert await dedup.claim_update(session, channel="telegram", update_key="9", now=NOW)
+
+
+async def test_staff_roles(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        _, created = await upsert_staff(session, telegram_id=5, role=Role.OPERATOR, now=NOW)
+        assert created
+        _, created = await upsert_staff(session, telegram_id=5, role=Role.EDITOR, now=NOW)
+        assert not created
+        assert await ensure_admins(session, telegram_ids=[5, 6], now=NOW) == [5, 6]
+        assert await ensure_admins(session, telegram_ids=[5, 6], now=NOW) == []
+    async with sessionmaker() as session, session.begin():
+        assert [(s.telegram_id, s.role) for s in await list_staff(session)] == [
+            (5, "admin"),
+            (6, "admin"),
+        ]
+        assert await remove_staff(session, telegram_id=6)
+        assert not await remove_staff(session, telegram_id=6)
+
+
+async def test_conversation_state_and_audit(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker() as session, session.begin():
+        resident, _ = await get_or_create_resident(
+            session, channel="viber", external_id="u1", name=None, language="uk", now=NOW
+        )
+        await conversations.save_state(
+            session,
+            resident_id=resident.id,
+            flow="onboarding",
+            step="topics",
+            data={"draft": "текст <b>"},
+            now=NOW,
+        )
+        audit.record(session, actor="system", action="test", now=NOW, details={"k": [1, 2]})
+        resident_id = resident.id
+    async with sessionmaker() as session, session.begin():
+        state = await conversations.load_state(session, resident_id=resident_id)
+        assert state is not None and (state.flow, state.step) == ("onboarding", "topics")
+        assert state.data == {"draft": "текст <b>"}
+        await conversations.clear_state(session, resident_id=resident_id)
+        count = await session.scalar(select(func.count()).select_from(AuditEntry))
+        assert count == 1
+    async with sessionmaker() as session:
+        assert await conversations.load_state(session, resident_id=resident_id) is None
