@@ -3,6 +3,7 @@ fake messenger servers on 127.0.0.1, and a running bot wired to them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -41,22 +42,51 @@ async def _pg_connect() -> asyncpg.Connection:
     )
 
 
-@pytest.fixture(params=DATABASES)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of each kind. PostgreSQL being down fails the tests; it never skips."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'citybot.db'}"
-        return
+@contextlib.asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards. PostgreSQL being down fails the test."""
     name = f"citybot_test_{uuid.uuid4().hex[:12]}"
     admin = await _pg_connect()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = await _pg_connect()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind: every test using it runs on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'citybot.db'}"
+        return
+    async with pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    async with pg_database() as url:
+        yield url
+
+
+async def set_connections_allowed(database_url: str, allowed: bool) -> None:
+    """Simulate a database outage: refuse new connections and cut the existing ones."""
+    name = make_url(database_url).database
     admin = await _pg_connect()
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
     finally:
         await admin.close()
 

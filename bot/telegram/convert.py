@@ -12,6 +12,11 @@ from handlers.contract import Attachment, Contact, EventKind, Identity, Incoming
 from storage.vocabulary import Channel
 
 
+def update_key(bot_id: int, update_id: int) -> str:
+    """update_id is unique per bot only: a new bot token starts again from small numbers."""
+    return f"{bot_id}:{update_id}"
+
+
 def identity_of(user: User) -> Identity:
     name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
     return Identity(
@@ -33,13 +38,13 @@ def _command(text: str) -> tuple[str, str] | None:
     return name.lower(), args.strip()
 
 
-def message_event(message: Message, update_id: int) -> Incoming | None:
+def message_event(message: Message, update_key: str) -> Incoming | None:
     if message.chat.type != ChatType.PRIVATE or message.from_user is None:
         return None
     user = message.from_user
 
     def event(kind: EventKind, **fields: Any) -> Incoming:
-        return Incoming(identity=identity_of(user), update_key=str(update_id), kind=kind, **fields)
+        return Incoming(identity=identity_of(user), update_key=update_key, kind=kind, **fields)
 
     caption = message.caption
     if message.text is not None:
@@ -74,20 +79,20 @@ def message_event(message: Message, update_id: int) -> Incoming | None:
     return event(EventKind.UNSUPPORTED, text=caption)
 
 
-def callback_event(query: CallbackQuery, update_id: int) -> Incoming | None:
+def callback_event(query: CallbackQuery, update_key: str) -> Incoming | None:
     message = query.message
     if message is None or message.chat.type != ChatType.PRIVATE or not query.data:
         return None
     return Incoming(
         identity=identity_of(query.from_user),
         kind=EventKind.BUTTON,
-        update_key=str(update_id),
+        update_key=update_key,
         action=query.data,
         source_message_id=str(message.message_id),
     )
 
 
-def member_event(update: ChatMemberUpdated, update_id: int) -> Incoming | None:
+def member_event(update: ChatMemberUpdated, update_key: str) -> Incoming | None:
     """The resident blocked (``kicked``) or unblocked (``member``) the bot in their private chat."""
     if update.chat.type != ChatType.PRIVATE:
         return None
@@ -98,4 +103,4 @@ def member_event(update: ChatMemberUpdated, update_id: int) -> Incoming | None:
         kind = EventKind.UNBLOCKED
     else:
         return None
-    return Incoming(identity=identity_of(update.from_user), kind=kind, update_key=str(update_id))
+    return Incoming(identity=identity_of(update.from_user), kind=kind, update_key=update_key)

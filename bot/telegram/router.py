@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
 
-from bot.telegram.convert import callback_event, member_event, message_event
+from bot.telegram.convert import callback_event, member_event, message_event, update_key
 from bot.telegram.sender import TelegramSender
 from handlers.contract import Incoming
 from handlers.pipeline import Pipeline
@@ -35,15 +35,25 @@ def resident_router() -> Router:
 
     @router.message(private)
     async def on_message(
-        message: Message, event_update: Update, pipeline: Pipeline, sender: TelegramSender
+        message: Message,
+        event_update: Update,
+        bot: Bot,
+        pipeline: Pipeline,
+        sender: TelegramSender,
     ) -> None:
-        await _run(message_event(message, event_update.update_id), pipeline, sender)
+        key = update_key(bot.id, event_update.update_id)
+        await _run(message_event(message, key), pipeline, sender)
 
     @router.callback_query()
     async def on_callback(
-        query: CallbackQuery, event_update: Update, pipeline: Pipeline, sender: TelegramSender
+        query: CallbackQuery,
+        event_update: Update,
+        bot: Bot,
+        pipeline: Pipeline,
+        sender: TelegramSender,
     ) -> None:
-        await _run(callback_event(query, event_update.update_id), pipeline, sender)
+        key = update_key(bot.id, event_update.update_id)
+        await _run(callback_event(query, key), pipeline, sender)
         try:
             # Stops the button's spinner; after a redelivery the query may be too old — harmless.
             await query.answer()
@@ -52,8 +62,13 @@ def resident_router() -> Router:
 
     @router.my_chat_member(private)
     async def on_member(
-        update: ChatMemberUpdated, event_update: Update, pipeline: Pipeline, sender: TelegramSender
+        update: ChatMemberUpdated,
+        event_update: Update,
+        bot: Bot,
+        pipeline: Pipeline,
+        sender: TelegramSender,
     ) -> None:
-        await _run(member_event(update, event_update.update_id), pipeline, sender)
+        key = update_key(bot.id, event_update.update_id)
+        await _run(member_event(update, key), pipeline, sender)
 
     return router

@@ -1,0 +1,175 @@
+"""Test harness: run the real bot (``serve``) against the fake messenger servers, and drive a
+resident through either messenger with the same vocabulary."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import Runtime, build_runtime, serve
+from bot.config import Settings, load_settings
+from storage.models import Resident
+from storage.vocabulary import Clock, system_clock
+from tests.conftest import free_port
+from tests.fakes.telegram_api import FakeTelegram, SimUpdate
+from tests.fakes.viber_api import FakeViber
+
+TELEGRAM_TOKEN = "123456789:AAF_fake-telegram-token-for-tests_0123"
+VIBER_TOKEN = "4f2a9c1e8b7d6a50-0123456789abcdef-fedcba9876543210"
+SERVE_TIMEOUT = 15.0
+
+
+def bot_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a bot on a free local port; channels are added by ``overrides``."""
+    port = free_port()
+    environ = {
+        "CITYBOT_DATABASE_URL": database_url,
+        "CITYBOT_HTTP_PORT": str(port),
+        "CITYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    environ.update({f"CITYBOT_{key.upper()}": str(value) for key, value in overrides.items()})
+    return load_settings(environ)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[Runtime]:
+    """The bot as ``citybot run`` runs it, until the block ends (then a clean shutdown)."""
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    async with build_runtime(settings, clock=clock) as runtime:
+        task = asyncio.create_task(serve(runtime, stop, clock=clock, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait(
+            {task, waiter}, timeout=SERVE_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if task.done():
+            waiter.cancel()
+            task.result()  # start-up failed: raise its error
+        if not ready.is_set():
+            raise TimeoutError("the bot did not start")
+        try:
+            yield runtime
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=SERVE_TIMEOUT)
+
+
+async def find_resident(
+    sessionmaker: async_sessionmaker[AsyncSession], channel: str, external_id: str
+) -> Resident | None:
+    async with sessionmaker() as session:
+        result = await session.execute(
+            select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+        )
+        return result.scalar_one_or_none()
+
+
+class ViberResident:
+    """A Viber user driven through the fake Viber server."""
+
+    channel = "viber"
+
+    def __init__(self, fake: FakeViber, user_id: str, name: str = "Оксана Петренко") -> None:
+        self.fake = fake
+        self.external_id = user_id
+        fake.user(user_id, name=name)
+
+    async def start(self) -> None:
+        status, welcome = await self.fake.conversation_started(self.external_id)
+        assert status == 200, status
+        assert welcome is not None, "conversation_started got no welcome message"
+
+    async def press(self, label: str) -> None:
+        status = await self.fake.press_button(self.external_id, label)
+        assert status == 200, status
+
+    async def say(self, text: str) -> None:
+        status = await self.fake.send_text(self.external_id, text)
+        assert status == 200, status
+
+    async def command(self, name: str) -> None:
+        await self.say(f"/{name}")
+
+    def texts(self) -> list[str]:
+        return self.fake.texts(self.external_id)
+
+    def last_text(self) -> str:
+        return self.texts()[-1]
+
+    def labels(self) -> list[str]:
+        keyboard = self.fake.current_keyboard(self.external_id) or {}
+        return [str(button.get("Text")) for button in keyboard.get("Buttons", [])]
+
+
+class TelegramResident:
+    """A Telegram user in a private chat with the bot, driven through the fake Bot API.
+
+    In webhook mode a simulated update returns after the bot answered it; in polling mode we
+    wait until the bot confirmed the update (it confirms only after storing and answering).
+    """
+
+    channel = "telegram"
+
+    def __init__(self, fake: FakeTelegram, user_id: int, *, polling: bool) -> None:
+        self.fake = fake
+        self.user_id = user_id
+        self.external_id = str(user_id)
+        self.polling = polling
+        fake.user(user_id, first_name="Оксана", last_name="Петренко")
+
+    async def _settle(self, update: SimUpdate) -> None:
+        if not self.polling:
+            assert update.status == 200, update.status
+            return
+        deadline = asyncio.get_running_loop().time() + SERVE_TIMEOUT
+        wanted = update.get("update_id")
+        while any(u.get("update_id") == wanted for u in self.fake.pending_updates()):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"update {wanted} was not confirmed")
+            await asyncio.sleep(0.01)
+
+    async def start(self) -> None:
+        await self.command("start")
+
+    async def command(self, name: str) -> None:
+        await self.say(f"/{name}")
+
+    async def say(self, text: str) -> None:
+        await self._settle(await self.fake.send_text(self.user_id, text))
+
+    async def press(self, label: str) -> None:
+        for message in reversed(self.fake.messages(self.user_id)):
+            for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+                for button in row:
+                    if button.get("text") == label:
+                        update = await self.fake.press_button(
+                            self.user_id, message["message_id"], button["callback_data"]
+                        )
+                        await self._settle(update)
+                        return
+        if label in self._reply_labels():
+            await self.say(label)
+            return
+        raise LookupError(f"no button {label!r}; visible: {self.labels()}")
+
+    def _reply_labels(self) -> list[str]:
+        keyboard = self.fake.reply_keyboard(self.user_id) or {}
+        return [button["text"] for row in keyboard.get("keyboard", []) for button in row]
+
+    def texts(self) -> list[str]:
+        return [m.get("text") or m.get("caption") or "" for m in self.fake.messages(self.user_id)]
+
+    def last_text(self) -> str:
+        return self.texts()[-1]
+
+    def labels(self) -> list[str]:
+        messages = self.fake.messages(self.user_id)
+        inline = (
+            (messages[-1].get("reply_markup") or {}).get("inline_keyboard", []) if messages else []
+        )
+        return [button["text"] for row in inline for button in row] + self._reply_labels()

@@ -1,0 +1,210 @@
+"""The Telegram adapter: registration, webhook secret, de-duplication, blocking, odd input,
+outages in polling mode."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from storage.models import ProcessedUpdate, Resident
+from tests.conftest import set_connections_allowed
+from tests.fakes.telegram_api import FakeTelegram
+from tests.harness import (
+    TELEGRAM_TOKEN,
+    TelegramResident,
+    bot_settings,
+    find_resident,
+    running_bot,
+)
+
+SECRET = "Webhook_secret-123"
+OTHER_TOKEN = "987654321:AAF_second-bot-token-for-tests_98765"
+
+
+def _settings(database_url: str, fake: FakeTelegram, **extra: Any) -> Settings:
+    values = {"telegram_token": TELEGRAM_TOKEN, "telegram_api_url": fake.base_url, **extra}
+    return bot_settings(database_url, **values)
+
+
+async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as resp:
+        return resp.status
+
+
+def _update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1_780_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": "X"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "X"},
+            "text": text,
+        },
+    }
+
+
+async def test_webhook_mode_registers_with_secret_and_commands(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook", webhook_secret=SECRET)
+        async with running_bot(settings):
+            info = fake.webhook_info
+            assert info["url"] == f"{settings.public_url}/telegram/webhook"
+            assert fake.calls_to("setWebhook")[-1]["secret_token"] == SECRET
+            uk = fake.get_commands("all_private_chats", "uk")
+            en = fake.get_commands("all_private_chats", "en")
+            default = fake.get_commands("all_private_chats", "")
+            assert [c["command"] for c in uk] == ["start", "settings", "help", "stop"]
+            assert uk[2]["description"] == "Довідка" and en[2]["description"] == "Help"
+            assert default == uk
+
+
+async def test_webhook_rejects_a_missing_or_wrong_secret(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook", webhook_secret=SECRET)
+        async with running_bot(settings) as runtime:
+            url = f"{settings.public_url}/telegram/webhook"
+            body = json.dumps(_update(1000, 77, "/start")).encode()
+            plain = {"Content-Type": "application/json"}
+            assert await _post(url, body, plain) == 403
+            wrong = {**plain, "X-Telegram-Bot-Api-Secret-Token": "guess"}
+            assert await _post(url, body, wrong) == 403
+            assert await _count(runtime.sessionmaker, ProcessedUpdate) == 0
+            assert await _count(runtime.sessionmaker, Resident) == 0
+            right = {**plain, "X-Telegram-Bot-Api-Secret-Token": SECRET}
+            assert await _post(url, b"{not json", right) == 400
+            # The fake sends the right secret: accepted.
+            fake.user(77, first_name="X")
+            update = await fake.send_text(77, "/start")
+            assert update.status == 200
+
+
+async def test_webhook_without_a_secret_accepts_updates(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook")
+        async with running_bot(settings) as runtime:
+            assert "secret_token" not in fake.calls_to("setWebhook")[-1]
+            update = await fake.send_text(88, "/start")
+            assert update.status == 200
+            assert await find_resident(runtime.sessionmaker, "telegram", "88") is not None
+
+
+async def test_duplicate_update_is_processed_once_in_both_modes(database_url: str) -> None:
+    # Both runs share one database, each with its own bot whose update ids start again at 1
+    # (as after a change of bot token): claims are per bot, so the second run is not mistaken
+    # for duplicates of the first.
+    for mode, token in (("webhook", TELEGRAM_TOKEN), ("polling", OTHER_TOKEN)):
+        async with FakeTelegram(token) as fake:
+            settings = _settings(database_url, fake, telegram_mode=mode, telegram_token=token)
+            async with running_bot(settings) as runtime:
+                resident = TelegramResident(fake, 4242, polling=mode == "polling")
+                await resident.start()
+                before = len(fake.messages(4242))
+                first = await fake.send_text(4242, "/help")
+                await resident._settle(first)
+                after_first = len(fake.messages(4242))
+                assert after_first == before + 1
+                again = await fake.push_update(dict(first))
+                await resident._settle(again)
+                assert len(fake.messages(4242)) == after_first, mode
+                async with runtime.sessionmaker() as session:
+                    claims = await session.scalar(
+                        select(func.count())
+                        .select_from(ProcessedUpdate)
+                        .where(ProcessedUpdate.update_key == f"{fake.bot_id}:{first['update_id']}")
+                    )
+                assert claims == 1
+
+
+async def test_block_and_unblock_via_my_chat_member(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook")
+        async with running_bot(settings) as runtime:
+            resident = TelegramResident(fake, 31337, polling=False)
+            await resident.start()
+            assert (await fake.block(31337)).status == 200
+            stored = await find_resident(runtime.sessionmaker, "telegram", "31337")
+            assert stored is not None and not stored.is_active and stored.blocked_at is not None
+            assert (await fake.unblock(31337)).status == 200
+            stored = await find_resident(runtime.sessionmaker, "telegram", "31337")
+            assert stored is not None and stored.is_active and stored.blocked_at is None
+
+
+async def test_a_failed_send_to_a_blocked_user_marks_them_inactive(database_url: str) -> None:
+    """The answer could not be delivered (403): the resident is marked blocked, the webhook
+    still acknowledges (the update itself was stored)."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook")
+        async with running_bot(settings) as runtime:
+            resident = TelegramResident(fake, 999, polling=False)
+            await resident.start()
+            update = _update(5_000_000, 999, "/help")
+            fake.deactivate(999)
+            assert (await fake.push_update(update)).status == 200
+            stored = await find_resident(runtime.sessionmaker, "telegram", "999")
+            assert stored is not None and not stored.is_active
+
+
+async def test_odd_input_gets_a_polite_answer(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook")
+        async with running_bot(settings):
+            resident = TelegramResident(fake, 1234, polling=False)
+            await resident.start()
+            cases = [
+                fake.send_sticker(1234),
+                fake.send_voice(1234),
+                fake.send_photo(1234, caption="<b>фото</b>"),
+                fake.send_document(1234, file_name="скан.pdf"),
+                fake.send_location(1234, 47.91, 33.39),
+                fake.send_contact(1234),
+                fake.send_text(1234, "<i>unclosed & <b>" + "я" * 4000),
+                fake.send_text(1234, "🙂" * 2000),
+                fake.send_text(1234, "/start@citybot_test_bot"),
+            ]
+            for call in cases:
+                before = len(fake.messages(1234))
+                update = await call
+                assert update.status == 200
+                assert len(fake.messages(1234)) == before + 1
+            assert not [e for e in fake.errors if "parse entities" in e.description]
+
+
+async def test_group_messages_are_not_resident_messages(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(database_url, fake, telegram_mode="webhook")
+        async with running_bot(settings) as runtime:
+            fake.add_group(-1001234, "Оператори", members=(501,), admins=(501,))
+            update = await fake.send_text(501, "/start", chat_id=-1001234)
+            assert update.status == 200
+            assert await _count(runtime.sessionmaker, Resident) == 0
+            assert fake.messages(-1001234) == []
+
+
+async def test_polling_database_outage_loses_no_update(pg_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            resident = TelegramResident(fake, 2024, polling=True)
+            await set_connections_allowed(pg_url, False)
+            try:
+                await fake.send_text(2024, "/start")
+                # The bot tries, fails, and does not confirm the update.
+                await fake.wait_for_calls("getUpdates", count=3, timeout=10)
+                assert fake.pending_updates()
+                assert fake.messages(2024) == []
+            finally:
+                await set_connections_allowed(pg_url, True)
+            await fake.wait_for_messages(2024, 1, timeout=40)
+            assert "Криворізької міської ради" in resident.last_text()
+            assert await find_resident(runtime.sessionmaker, "telegram", "2024") is not None
