@@ -1,0 +1,113 @@
+"""The pipeline's promises, with a recording Sender standing in for a messenger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.contract import (
+    EventKind,
+    Identity,
+    Incoming,
+    PermanentChannelError,
+    RateLimited,
+    RecipientBlocked,
+    Reply,
+    Sent,
+)
+from handlers.conversation import Conversation
+from handlers.i18n import Catalog
+from handlers.pipeline import Pipeline
+from storage.models import AuditEntry, Resident
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class RecordingSender:
+    channel = "telegram"
+
+    def __init__(self, failures: list[Exception] | None = None) -> None:
+        self.sent: list[tuple[str, Reply]] = []
+        self.failures = list(failures or [])
+
+    async def send(self, recipient: str, reply: Reply) -> Sent:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((recipient, reply))
+        return Sent(message_id=str(len(self.sent)))
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+        return await self.send(recipient, reply)
+
+
+class BrokenConversation(Conversation):
+    """A flow with a bug in it."""
+
+    async def handle(self, *args: object, **kwargs: object) -> list[Reply]:
+        raise ZeroDivisionError("a bug")
+
+
+def _event(key: str, text: str = "/start") -> Incoming:
+    return Incoming(
+        identity=Identity(channel="telegram", external_id="77", name="Test"),
+        kind=EventKind.COMMAND,
+        update_key=key,
+        text=text,
+        command=text.lstrip("/"),
+    )
+
+
+def _pipeline(
+    sessionmaker: async_sessionmaker[AsyncSession], conversation: Conversation | None = None
+) -> Pipeline:
+    catalog = Catalog.load()
+    return Pipeline(
+        sessionmaker=sessionmaker,
+        conversation=conversation or Conversation(catalog),
+        catalog=catalog,
+        clock=lambda: NOW,
+        default_language="uk",
+    )
+
+
+async def test_a_bug_in_a_flow_is_audited_and_answered_with_an_apology(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker, BrokenConversation(Catalog.load()))
+    result = await pipeline.process(_event("1"))
+    assert len(result.replies) == 1 and "сталася помилка" in result.replies[0].text
+    # Redelivered: not processed (and not apologised for) again.
+    assert (await pipeline.process(_event("1"))).duplicate
+    async with sessionmaker() as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions == ["handler.failed"]
+
+
+async def test_blocked_on_send_marks_the_resident_inactive(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker)
+    event = _event("2")
+    result = await pipeline.process(event)
+    sender = RecordingSender([RecipientBlocked("blocked", channel="telegram")])
+    assert await pipeline.deliver(sender, event, result.replies) == 0
+    async with sessionmaker() as session:
+        resident = (await session.scalars(select(Resident))).one()
+    assert not resident.is_active and resident.blocked_at == NOW
+
+
+async def test_a_short_rate_limit_is_waited_out_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker)
+    event = _event("3")
+    result = await pipeline.process(event)
+    sender = RecordingSender([RateLimited("slow down", channel="telegram", retry_after=0.01)])
+    assert await pipeline.deliver(sender, event, result.replies) == 1
+    # A second 429 in a row, or a long retry_after, gives up instead of blocking the webhook.
+    sender = RecordingSender([RateLimited("x", channel="telegram", retry_after=60)])
+    assert await pipeline.deliver(sender, event, result.replies) == 0
+    sender = RecordingSender([PermanentChannelError("bad request", channel="telegram")])
+    assert await pipeline.deliver(sender, event, result.replies) == 0
