@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +13,11 @@ from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
 from tests.fakes.viber_api import FakeViber
 from tests.harness import VIBER_TOKEN, ViberResident, bot_settings, find_resident, running_bot
+
+
+async def _health(base_url: str | None) -> int:
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/healthz") as response:
+        return response.status
 
 
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -142,8 +148,10 @@ async def test_database_outage_answers_5xx_and_the_redelivery_is_processed(pg_ur
                 status = await fake.send_text(resident.external_id, "/start")
                 assert status >= 500
                 assert fake.messages(resident.external_id) == []
+                assert await _health(settings.public_url) == 503
             finally:
                 await set_connections_allowed(pg_url, True)
+            assert await _health(settings.public_url) == 200
             assert await fake.redeliver() == [200]
             assert len(fake.messages(resident.external_id)) == 1
             assert await find_resident(runtime.sessionmaker, "viber", "outage==") is not None
