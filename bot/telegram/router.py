@@ -7,11 +7,13 @@ each handler only the arguments it declares), so nothing here is global.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
+from aiogram.types import CallbackQuery, Update
 
 from bot.telegram.convert import callback_event, member_event, message_event, update_key
 from bot.telegram.sender import TelegramSender
@@ -20,55 +22,35 @@ from handlers.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+EventT = TypeVar("EventT")
+Handler = Callable[[Any, Update, Bot, Pipeline, TelegramSender], Awaitable[None]]
 
-async def _run(event: Incoming | None, pipeline: Pipeline, sender: TelegramSender) -> None:
-    if event is None:
-        return
-    result = await pipeline.process(event)
-    if result.replies:
-        await pipeline.deliver(sender, event, result.replies)
+
+def _handler(convert: Callable[[EventT, str], Incoming | None]) -> Handler:
+    """An aiogram handler: convert the update, store its effects, send the replies."""
+
+    async def handle(
+        event: EventT, event_update: Update, bot: Bot, pipeline: Pipeline, sender: TelegramSender
+    ) -> None:
+        incoming = convert(event, update_key(bot.id, event_update.update_id))
+        if incoming is not None:
+            result = await pipeline.process(incoming)
+            if result.replies:
+                await pipeline.deliver(sender, incoming, result.replies)
+        if isinstance(event, CallbackQuery):
+            try:
+                # Stops the button's spinner; after a redelivery the query may be too old.
+                await event.answer()
+            except TelegramAPIError as error:
+                log.debug("answerCallbackQuery failed: %s", error)
+
+    return handle
 
 
 def resident_router() -> Router:
     router = Router(name="residents")
     private = F.chat.type == ChatType.PRIVATE
-
-    @router.message(private)
-    async def on_message(
-        message: Message,
-        event_update: Update,
-        bot: Bot,
-        pipeline: Pipeline,
-        sender: TelegramSender,
-    ) -> None:
-        key = update_key(bot.id, event_update.update_id)
-        await _run(message_event(message, key), pipeline, sender)
-
-    @router.callback_query()
-    async def on_callback(
-        query: CallbackQuery,
-        event_update: Update,
-        bot: Bot,
-        pipeline: Pipeline,
-        sender: TelegramSender,
-    ) -> None:
-        key = update_key(bot.id, event_update.update_id)
-        await _run(callback_event(query, key), pipeline, sender)
-        try:
-            # Stops the button's spinner; after a redelivery the query may be too old — harmless.
-            await query.answer()
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-
-    @router.my_chat_member(private)
-    async def on_member(
-        update: ChatMemberUpdated,
-        event_update: Update,
-        bot: Bot,
-        pipeline: Pipeline,
-        sender: TelegramSender,
-    ) -> None:
-        key = update_key(bot.id, event_update.update_id)
-        await _run(member_event(update, key), pipeline, sender)
-
+    router.message.register(_handler(message_event), private)
+    router.callback_query.register(_handler(callback_event))
+    router.my_chat_member.register(_handler(member_event), private)
     return router

@@ -107,22 +107,14 @@ class TelegramSender:
         assert reply.media is not None
         caption_fits = len(reply.text) <= CAPTION_LIMIT
         caption = reply.text if caption_fits else None
-        if reply.media.kind == "photo":
-            message = await self._bot.send_photo(
-                chat_id,
-                reply.media.ref,
-                caption=caption,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if caption_fits else None,
-            )
-        else:
-            message = await self._bot.send_document(
-                chat_id,
-                reply.media.ref,
-                caption=caption,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if caption_fits else None,
-            )
+        send = self._bot.send_photo if reply.media.kind == "photo" else self._bot.send_document
+        message = await send(
+            chat_id,
+            reply.media.ref,
+            caption=caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if caption_fits else None,
+        )
         if caption_fits:
             return Sent(message_id=str(message.message_id))
         # A long text follows the media as its own message(s).

@@ -10,8 +10,11 @@ from viberbot.api.messages import FileMessage, PictureMessage, TextMessage
 from handlers.contract import Reply
 from handlers.text import markup_to_plain, split_text
 
-# Viber's limit for a text message.
+# Viber's limit for a text message, in characters...
 TEXT_LIMIT = 7000
+# ...and for a whole request, 30 KB: the text's UTF-8 bytes stay well under it so the keyboard
+# and the envelope fit too (7,000 emoji would be 28 KB).
+TEXT_BYTES_LIMIT = 24_000
 # Buttons in a Viber keyboard row share six columns.
 ROW_COLUMNS = 6
 # A pressed button arrives as a text message carrying its ActionBody; the prefix tells a press
@@ -59,10 +62,21 @@ def messages(reply: Reply) -> list[dict[str, Any]]:
                     media=reply.media.ref, size=0, file_name=reply.media.file_name or "document"
                 ).to_dict()
             )
-    parts = split_text(text, TEXT_LIMIT) if text else []
+    parts = _split(text) if text else []
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         result.append(TextMessage(text=part, keyboard=board if last else None).to_dict())
     if not parts and board is not None and result:
         result[-1]["keyboard"] = board
     return [{k: v for k, v in message.items() if v is not None} for message in result]
+
+
+def _split(text: str) -> list[str]:
+    limit = TEXT_LIMIT
+    parts = split_text(text, limit)
+    # Shrink the character limit until every part fits the byte budget (at 1,000 characters
+    # even 4-byte characters fit, so this ends).
+    while any(len(part.encode()) > TEXT_BYTES_LIMIT for part in parts):
+        limit = max(1000, limit * 4 // 5)
+        parts = split_text(text, limit)
+    return parts
