@@ -66,7 +66,8 @@ async def test_telegram_media_and_edit() -> None:
             await sender.send("10", Reply(text="Варіант 1", buttons=BUTTONS))
             last = fake.messages(10)[-1]["message_id"]
             await sender.edit("10", str(last), Reply(text="Варіант 2", buttons=BUTTONS))
-            assert fake.message(10, last)["text"] == "Варіант 2"
+            edited = fake.message(10, last)
+            assert edited is not None and edited["text"] == "Варіант 2"
             await sender.edit("10", str(last), Reply(text="Варіант 2", buttons=BUTTONS))
             count = len(fake.messages(10))
             await sender.edit("10", "999999", Reply(text="Новий", buttons=BUTTONS))
