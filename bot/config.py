@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Kyiv"
     language: str = "uk"
 
+    # Flood limits: new tickets per resident.
+    tickets_per_hour: int = Field(default=3, ge=1, le=1000)
+    tickets_per_day: int = Field(default=10, ge=1, le=10000)
+    # Service targets where the law sets no deadline (calendar days / working days).
+    feedback_target_days: int = Field(default=10, ge=1, le=365)
+    legal_aid_target_days: int = Field(default=10, ge=1, le=365)
+
     @field_validator(
         "telegram_token",
         "viber_token",

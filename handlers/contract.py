@@ -7,7 +7,7 @@ aiogram or viberbot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -118,12 +118,33 @@ class Sent:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the core decided for one event: the replies, and the message they may replace."""
+class TicketFiled:
+    """A resident filed a ticket: the staff side posts its card."""
 
-    replies: tuple[Reply, ...] = ()
-    duplicate: bool = False
-    replace_message_id: str | None = field(default=None)
+    ticket_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentWrote:
+    """A resident added a message to a ticket's thread: the staff side shows it."""
+
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRated:
+    ticket_id: int
+
+
+# What must happen elsewhere once a resident's event is stored (after the commit).
+Effect = TicketFiled | ResidentWrote | TicketRated
+
+
+class EffectSink(Protocol):
+    """Carries out effects (the staff desk). A failure is logged and retried by a job: the data
+    is already stored, nothing is lost."""
+
+    async def apply(self, effect: Effect) -> None: ...
 
 
 class Sender(Protocol):

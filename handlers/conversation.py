@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
 from handlers import screens
-from handlers.contract import Button, EventKind, Incoming, Reply
+from handlers.contract import Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from storage import audit, conversations
 from storage.models import Resident
@@ -48,6 +48,8 @@ class Turn:
     flow: str = FLOW_IDLE
     step: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # Work for the staff side once this turn is committed.
+    effects: list[Effect] = field(default_factory=list)
 
     @property
     def lang(self) -> str:
@@ -67,12 +69,12 @@ class Conversation:
 
     async def handle(
         self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
-    ) -> list[Reply]:
+    ) -> tuple[list[Reply], list[Effect]]:
         state = await conversations.load_state(session, resident_id=resident.id)
         turn = Turn(session=session, resident=resident, event=event, now=now)
         if state is not None:
             turn.flow, turn.step, turn.data = state.flow, state.step, dict(state.data)
-        replies = self._dispatch(turn)
+        replies = await self._dispatch(turn)
         if turn.flow == FLOW_IDLE:
             await conversations.clear_state(session, resident_id=resident.id)
         else:
@@ -84,11 +86,11 @@ class Conversation:
                 data=turn.data,
                 now=now,
             )
-        return replies
+        return replies, turn.effects
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _dispatch(self, turn: Turn) -> list[Reply]:
+    async def _dispatch(self, turn: Turn) -> list[Reply]:
         event, resident = turn.event, turn.resident
         if event.kind is EventKind.BLOCKED:
             if resident.is_active:

@@ -31,10 +31,19 @@ class Catalog:
 
     @classmethod
     def load(cls, directory: Path = LOCALES_DIR, *, default: str = "uk") -> Catalog:
-        messages = {
-            language: json.loads((directory / f"{language}.json").read_text(encoding="utf-8"))
-            for language in LANGUAGES
-        }
+        """``uk.json`` plus every ``<part>.uk.json`` (and the same for each language); a key
+        defined twice is an error, so parts written by different people cannot collide."""
+        messages: dict[str, dict[str, str]] = {}
+        for language in LANGUAGES:
+            merged: dict[str, str] = {}
+            files = [directory / f"{language}.json", *sorted(directory.glob(f"*.{language}.json"))]
+            for path in files:
+                part = json.loads(path.read_text(encoding="utf-8"))
+                clash = merged.keys() & part.keys()
+                if clash:
+                    raise ValueError(f"{path.name}: keys defined twice: {sorted(clash)}")
+                merged.update(part)
+            messages[language] = merged
         return cls(messages, default=default)
 
     @property

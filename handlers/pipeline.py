@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.contract import (
     ChannelError,
+    Effect,
+    EffectSink,
     EventKind,
     Incoming,
     RateLimited,
@@ -41,6 +43,7 @@ MAX_INLINE_RETRY_AFTER = 5.0
 class Processed:
     replies: tuple[Reply, ...]
     duplicate: bool = False
+    effects: tuple[Effect, ...] = ()
 
 
 class Pipeline:
@@ -52,7 +55,9 @@ class Pipeline:
         catalog: Catalog,
         clock: Clock,
         default_language: str,
+        effects: EffectSink | None = None,
     ) -> None:
+        self._effects = effects
         self._sessionmaker = sessionmaker
         self._conversation = conversation
         self._catalog = catalog
@@ -106,8 +111,8 @@ class Pipeline:
                 language=self._default_language,
                 now=now,
             )
-            replies = await self._conversation.handle(session, resident, event, now=now)
-        return Processed(replies=tuple(replies))
+            replies, effects = await self._conversation.handle(session, resident, event, now=now)
+        return Processed(replies=tuple(replies), effects=tuple(effects))
 
     async def _already_processed(self, event: Incoming) -> bool:
         async with self._sessionmaker() as session:
@@ -139,6 +144,24 @@ class Pipeline:
             )
             language = resident.language if resident else self._default_language
         return Processed(replies=(Reply(text=self._catalog.text(language, "error.generic")),))
+
+    async def handle(self, event: Incoming, sender: Sender) -> Processed:
+        """Store the event, answer the resident, then carry out the effects."""
+        result = await self.process(event)
+        if result.replies:
+            await self.deliver(sender, event, result.replies)
+        await self.apply_effects(result.effects)
+        return result
+
+    async def apply_effects(self, effects: tuple[Effect, ...]) -> None:
+        if self._effects is None:
+            return
+        for effect in effects:
+            try:
+                await self._effects.apply(effect)
+            except Exception:
+                # Stored already; the staff desk's catch-up job posts it later.
+                log.exception("effect %r failed; it will be retried", effect)
 
     async def deliver(self, sender: Sender, event: Incoming, replies: tuple[Reply, ...]) -> int:
         """Send ``replies`` to the resident who caused ``event``; returns how many went out.

@@ -6,13 +6,14 @@ UTC on the way out; PostgreSQL stores ``timestamptz``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -86,6 +88,10 @@ class Resident(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
+    # Banned from filing new tickets (by staff, with /ban in a ticket's thread).
+    banned_at: Mapped[datetime | None]
+    banned_by: Mapped[int | None] = mapped_column(BigInteger)
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
 
@@ -162,3 +168,140 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Department(Base):
+    """A queue: the department that answers a kind of ticket, in its own Telegram chat (or the
+    operator chat when ``chat_id`` is empty)."""
+
+    __tablename__ = "queues"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CategoryRoute(Base):
+    """Which queue a resident-chosen category goes to."""
+
+    __tablename__ = "category_routes"
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    queue_code: Mapped[str] = mapped_column(String(32), ForeignKey("queues.code"))
+
+
+class TicketCounter(Base):
+    """The last registration number per prefix and year (ЗІ-2026-000123)."""
+
+    __tablename__ = "ticket_counters"
+
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    resident_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("residents.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    queue_code: Mapped[str] = mapped_column(String(32), ForeignKey("queues.code"), index=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    appeal_type: Mapped[str | None] = mapped_column(String(16))
+    appeal_term: Mapped[str | None] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgent_reason: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Personal data, erased by /forget (the council keeps number, kind, dates and status).
+    full_name: Mapped[str | None] = mapped_column(String(256))
+    address: Mapped[str | None] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(256))
+    subject: Mapped[str | None] = mapped_column(String(256))
+    body: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)
+    extended_at: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    refusal_ground: Mapped[str | None] = mapped_column(String(32))
+    refusal_comment: Mapped[str | None] = mapped_column(Text)
+    assignee_id: Mapped[int | None] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime | None]
+    first_answer_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    erased_at: Mapped[datetime | None]
+    # Where the ticket lives in Telegram: the chat, its forum topic, and the card message.
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    messages: Mapped[list[TicketMessage]] = relationship(
+        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketMessage.id",
+        lazy="raise",
+    )
+
+
+class TicketMessage(Base):
+    """One message of a ticket's thread: the resident's, a staff answer, a note, a notice."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    attachment_kind: Mapped[str | None] = mapped_column(String(16))
+    attachment_ref: Mapped[str | None] = mapped_column(Text)
+    attachment_name: Mapped[str | None] = mapped_column(String(256))
+    # The copy of this message in the staff chat, so a reply to it finds the ticket.
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    staff_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+Index("ix_ticket_messages_staff_message", TicketMessage.staff_chat_id, TicketMessage.staff_message_id)
+Index("ix_tickets_thread", Ticket.staff_chat_id, Ticket.thread_id)
+
+
+class Template(Base):
+    """A canned answer staff send with ``/t NAME``."""
+
+    __tablename__ = "templates"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Holiday(Base):
+    """A public holiday (data, not code: administrators may change the list)."""
+
+    __tablename__ = "holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+
+
+class AppSetting(Base):
+    """Small runtime switches kept in the database (e.g. martial law)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)

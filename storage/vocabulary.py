@@ -50,3 +50,60 @@ class District(StrEnum):
     TERNIVSKYI = "ternivskyi"
     TSENTRALNO_MISKYI = "tsentralno_miskyi"
     WHOLE_CITY = "city"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    REFUSED = "refused"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = frozenset({TicketStatus.NEW, TicketStatus.IN_PROGRESS, TicketStatus.ANSWERED})
+
+
+class AppealType(StrEnum):
+    PROPOSAL = "proposal"  # пропозиція (зауваження)
+    APPLICATION = "application"  # заява (клопотання)
+    COMPLAINT = "complaint"  # скарга
+
+
+class MessageDirection(StrEnum):
+    RESIDENT = "resident"  # from the resident
+    STAFF = "staff"  # a staff answer relayed to the resident
+    NOTE = "note"  # an internal note, never relayed
+    SYSTEM = "system"  # status changes and notices
+
+
+# Registration number prefixes per ticket kind: ЗІ-2026-000123.
+NUMBER_PREFIXES = {
+    "feedback": "ВД",
+    "appeal": "ЗВ",
+    "info_request": "ЗІ",
+    "legal_aid": "ПД",
+}
+
+
+class Queue(StrEnum):
+    """The departments seeded at the first migration (editable later with `citybot queue`)."""
+
+    INFORMATION_POLICY = "information_policy"
+    HOUSING = "housing"
+    TRANSPORT = "transport"
+    IMPROVEMENT = "improvement"
+    SOCIAL = "social"
+    LEGAL_AID = "legal_aid"
+    PUBLIC_INFO = "public_info"
+    OTHER = "other"
+
+
+# Categories residents choose for feedback and appeals, and the queue each goes to.
+CATEGORY_QUEUES = {
+    "housing": Queue.HOUSING,
+    "roads_transport": Queue.TRANSPORT,
+    "improvement": Queue.IMPROVEMENT,
+    "social": Queue.SOCIAL,
+    "council_work": Queue.INFORMATION_POLICY,
+    "other": Queue.OTHER,
+}

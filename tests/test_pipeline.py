@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.contract import (
+    Effect,
     EventKind,
     Identity,
     Incoming,
@@ -45,7 +46,7 @@ class RecordingSender:
 class BrokenConversation(Conversation):
     """A flow with a bug in it."""
 
-    async def handle(self, *args: object, **kwargs: object) -> list[Reply]:
+    async def handle(self, *args: object, **kwargs: object) -> tuple[list[Reply], list[Effect]]:
         raise ZeroDivisionError("a bug")
 
 

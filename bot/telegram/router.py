@@ -34,9 +34,7 @@ def _handler(convert: Callable[[EventT, str], Incoming | None]) -> Handler:
     ) -> None:
         incoming = convert(event, update_key(bot.id, event_update.update_id))
         if incoming is not None:
-            result = await pipeline.process(incoming)
-            if result.replies:
-                await pipeline.deliver(sender, incoming, result.replies)
+            await pipeline.handle(incoming, sender)
         if isinstance(event, CallbackQuery):
             try:
                 # Stops the button's spinner; after a redelivery the query may be too old.

@@ -104,14 +104,13 @@ class ViberChannel:
         return web.json_response({"status": 0})
 
     async def _run(self, event: Incoming) -> None:
-        result = await self._pipeline.process(event)
-        if result.replies:
-            await self._pipeline.deliver(self.sender, event, result.replies)
+        await self._pipeline.handle(event, self.sender)
 
     async def _welcome(self, event: Incoming) -> web.Response:
         """conversation_started may be answered with one message in the response body: the only
         way to greet someone who has not subscribed yet."""
         result = await self._pipeline.process(event)
+        await self._pipeline.apply_effects(result.effects)
         if not result.replies:
             return web.json_response({"status": 0})
         messages = render.messages(result.replies[0])

@@ -1,0 +1,70 @@
+"""Messages to residents that no event of theirs caused: staff answers and status notices.
+
+Chooses the resident's own messenger, and marks the resident blocked when the messenger says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.contract import ChannelError, RecipientBlocked, Reply, Sent, Sender
+from storage import audit
+from storage.models import Resident
+from storage.residents import mark_blocked
+from storage.vocabulary import Clock
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """The resident could not be reached; ``reason`` is shown to staff."""
+
+    def __init__(self, reason: str, *, blocked: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.blocked = blocked
+
+
+class Notifier:
+    def __init__(
+        self,
+        *,
+        senders: Mapping[str, Sender],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+    ) -> None:
+        self._senders = senders
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+
+    @property
+    def channels(self) -> frozenset[str]:
+        return frozenset(self._senders)
+
+    async def send(self, resident: Resident, reply: Reply) -> Sent:
+        """Send ``reply`` to the resident's messenger or raise DeliveryFailed."""
+        sender = self._senders.get(resident.channel)
+        if sender is None:
+            raise DeliveryFailed(f"channel {resident.channel} is not configured", blocked=False)
+        try:
+            return await sender.send(resident.external_id, reply)
+        except RecipientBlocked as error:
+            await self._mark_blocked(resident.id)
+            raise DeliveryFailed(str(error), blocked=True) from error
+        except ChannelError as error:
+            log.warning("could not notify resident %s: %s", resident.id, error)
+            raise DeliveryFailed(str(error), blocked=False) from error
+
+    async def _mark_blocked(self, resident_id: int) -> None:
+        now = self._clock()
+        async with self._sessionmaker() as session, session.begin():
+            resident = await session.get(Resident, resident_id)
+            if resident is not None and resident.is_active:
+                mark_blocked(resident, now=now)
+                audit.record(
+                    session, actor=f"resident:{resident.id}", action="resident.blocked", now=now,
+                    details={"detected": "notify"},
+                )

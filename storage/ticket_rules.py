@@ -1,0 +1,117 @@
+"""Ticket states and transitions: what staff may do to a ticket, and what it changes.
+
+Deadlines are computed by ``storage.deadlines`` and passed in; these functions only check that a
+step is allowed and record it on the ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.models import Ticket
+from storage.vocabulary import OPEN_STATUSES, TicketStatus
+
+# Legal grounds for refusing, per kind (the catalog explains each one to the resident).
+REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
+    # Law 2939-VI art. 22.
+    "info_request": ("not_holder", "restricted", "incomplete", "unpaid_costs"),
+    # Law 393/96-ВР art. 5 (requisites), 7 (not competent: forwarded), 8 (anonymous, repeated).
+    "appeal": ("incomplete", "anonymous", "repeated", "not_competent"),
+    # Law 3460-VI art. 7: outside primary legal aid.
+    "legal_aid": ("not_legal_aid", "incomplete"),
+    "feedback": ("not_actionable",),
+}
+
+STARS = range(1, 6)
+
+
+class TransitionError(Exception):
+    """A staff action that does not apply to the ticket in its current state."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _require_open(ticket: Ticket) -> None:
+    if TicketStatus(ticket.status) not in OPEN_STATUSES:
+        raise TransitionError("not_open")
+
+
+def take(ticket: Ticket, *, staff_id: int, now: datetime) -> None:
+    _require_open(ticket)
+    if ticket.assignee_id == staff_id and ticket.status != TicketStatus.NEW:
+        raise TransitionError("already_taken")
+    ticket.assignee_id = staff_id
+    ticket.taken_at = ticket.taken_at or now
+    if ticket.status == TicketStatus.NEW:
+        ticket.status = TicketStatus.IN_PROGRESS.value
+    ticket.updated_at = now
+
+
+def record_answer(ticket: Ticket, *, staff_id: int, now: datetime) -> bool:
+    """A staff answer went out. Returns True when this changed the status (first answer)."""
+    _require_open(ticket)
+    ticket.first_answer_at = ticket.first_answer_at or now
+    ticket.assignee_id = ticket.assignee_id or staff_id
+    ticket.updated_at = now
+    if ticket.status != TicketStatus.ANSWERED:
+        ticket.status = TicketStatus.ANSWERED.value
+        return True
+    return False
+
+
+def extend(ticket: Ticket, *, new_deadline: datetime, reason: str, now: datetime) -> None:
+    _require_open(ticket)
+    if ticket.extended_at is not None:
+        raise TransitionError("already_extended")
+    if ticket.deadline_at is not None and new_deadline <= ticket.deadline_at:
+        raise TransitionError("already_at_maximum")
+    ticket.deadline_at = new_deadline
+    ticket.extended_at = now
+    ticket.extension_reason = reason
+    ticket.updated_at = now
+
+
+def refuse(ticket: Ticket, *, ground: str, comment: str, now: datetime) -> None:
+    _require_open(ticket)
+    if ground not in REFUSAL_GROUNDS.get(ticket.kind, ()):
+        raise TransitionError("bad_ground")
+    ticket.status = TicketStatus.REFUSED.value
+    ticket.refusal_ground = ground
+    ticket.refusal_comment = comment
+    ticket.closed_at = now
+    ticket.updated_at = now
+
+
+def close(ticket: Ticket, *, now: datetime) -> None:
+    _require_open(ticket)
+    ticket.status = TicketStatus.CLOSED.value
+    ticket.closed_at = now
+    ticket.updated_at = now
+
+
+def hand_over(ticket: Ticket, *, queue_code: str, now: datetime) -> None:
+    _require_open(ticket)
+    if ticket.queue_code == queue_code:
+        raise TransitionError("same_queue")
+    ticket.queue_code = queue_code
+    # The new department starts afresh: its own topic/card and its own assignee.
+    ticket.assignee_id = None
+    ticket.staff_chat_id = None
+    ticket.thread_id = None
+    ticket.card_message_id = None
+    if ticket.status == TicketStatus.IN_PROGRESS:
+        ticket.status = TicketStatus.NEW.value
+    ticket.updated_at = now
+
+
+def rate(ticket: Ticket, *, stars: int, now: datetime) -> None:
+    if ticket.status not in (TicketStatus.CLOSED, TicketStatus.REFUSED):
+        raise TransitionError("not_closed")
+    if stars not in STARS:
+        raise TransitionError("bad_rating")
+    if ticket.rating is not None:
+        raise TransitionError("already_rated")
+    ticket.rating = stars
+    ticket.updated_at = now

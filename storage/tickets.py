@@ -1,0 +1,252 @@
+"""Ticket repository: registration numbers, tickets, their threads, lookups. The caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import CategoryRoute, Department, Ticket, TicketCounter, TicketMessage
+from storage.vocabulary import NUMBER_PREFIXES, OPEN_STATUSES, MessageDirection, TicketStatus
+
+NUMBER_DIGITS = 6
+
+
+async def next_number(session: AsyncSession, *, kind: str, year: int) -> str:
+    """The next registration number for ``kind`` in ``year``, e.g. ``ЗІ-2026-000123``.
+
+    An UPDATE … RETURNING takes the row lock, so concurrent filings (several processes on
+    PostgreSQL) never get the same number; the first number of a year inserts the row.
+    """
+    prefix = NUMBER_PREFIXES[kind]
+    for _attempt in range(3):
+        result = await session.execute(
+            update(TicketCounter)
+            .where(TicketCounter.prefix == prefix, TicketCounter.year == year)
+            .values(last=TicketCounter.last + 1)
+            .returning(TicketCounter.last)
+        )
+        last = result.scalar_one_or_none()
+        if last is not None:
+            return f"{prefix}-{year}-{last:0{NUMBER_DIGITS}d}"
+        try:
+            async with session.begin_nested():
+                session.add(TicketCounter(prefix=prefix, year=year, last=1))
+            return f"{prefix}-{year}-{1:0{NUMBER_DIGITS}d}"
+        except IntegrityError:
+            # Another transaction created this year's counter first: increment it instead.
+            continue
+    raise RuntimeError(f"could not allocate a number for {prefix}-{year}")
+
+
+async def queue_for_category(session: AsyncSession, *, category: str) -> str | None:
+    route = await session.get(CategoryRoute, category)
+    return route.queue_code if route else None
+
+
+async def get_queue(session: AsyncSession, *, code: str) -> Department | None:
+    return await session.get(Department, code)
+
+
+async def list_queues(session: AsyncSession, *, active_only: bool = False) -> Sequence[Department]:
+    query = select(Department).order_by(Department.code)
+    if active_only:
+        query = query.where(Department.is_active.is_(True))
+    return (await session.scalars(query)).all()
+
+
+async def upsert_queue(
+    session: AsyncSession, *, code: str, name: str | None = None, chat_id: int | None = None,
+    clear_chat: bool = False, is_active: bool | None = None,
+) -> tuple[Department, bool]:
+    queue = await session.get(Department, code)
+    created = queue is None
+    if queue is None:
+        queue = Department(code=code, name=name or code, chat_id=chat_id, is_active=True)
+        session.add(queue)
+    if name is not None:
+        queue.name = name
+    if chat_id is not None or clear_chat:
+        queue.chat_id = chat_id
+    if is_active is not None:
+        queue.is_active = is_active
+    await session.flush()
+    return queue, created
+
+
+async def set_route(session: AsyncSession, *, category: str, queue_code: str) -> None:
+    route = await session.get(CategoryRoute, category)
+    if route is None:
+        session.add(CategoryRoute(category=category, queue_code=queue_code))
+    else:
+        route.queue_code = queue_code
+    await session.flush()
+
+
+async def list_routes(session: AsyncSession) -> Sequence[CategoryRoute]:
+    return (await session.scalars(select(CategoryRoute).order_by(CategoryRoute.category))).all()
+
+
+def add_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    direction: MessageDirection,
+    now: datetime,
+    text: str | None = None,
+    author_id: int | None = None,
+    attachment: tuple[str, str, str | None] | None = None,
+    staff_chat_id: int | None = None,
+    staff_message_id: int | None = None,
+) -> TicketMessage:
+    kind, ref, name = attachment if attachment else (None, None, None)
+    message = TicketMessage(
+        ticket_id=ticket.id,
+        direction=direction.value,
+        author_id=author_id,
+        text=text,
+        attachment_kind=kind,
+        attachment_ref=ref,
+        attachment_name=name,
+        staff_chat_id=staff_chat_id,
+        staff_message_id=staff_message_id,
+        created_at=now,
+    )
+    session.add(message)
+    ticket.updated_at = now
+    return message
+
+
+async def get_ticket(session: AsyncSession, *, ticket_id: int, for_update: bool = False) -> Ticket | None:
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        # PostgreSQL: serialise work on one ticket across processes (SQLite has one writer).
+        query = query.with_for_update()
+    return (await session.scalars(query)).one_or_none()
+
+
+async def get_ticket_by_number(session: AsyncSession, *, number: str) -> Ticket | None:
+    normalized = number.strip().upper()
+    return (await session.scalars(select(Ticket).where(Ticket.number == normalized))).one_or_none()
+
+
+async def get_resident_ticket(
+    session: AsyncSession, *, ticket_id: int, resident_id: int
+) -> Ticket | None:
+    """A ticket only if it belongs to this resident: residents never see others' tickets."""
+    query = select(Ticket).where(Ticket.id == ticket_id, Ticket.resident_id == resident_id)
+    return (await session.scalars(query)).one_or_none()
+
+
+async def resident_tickets(
+    session: AsyncSession, *, resident_id: int, limit: int = 10
+) -> Sequence[Ticket]:
+    query = (
+        select(Ticket)
+        .where(Ticket.resident_id == resident_id)
+        .order_by(Ticket.received_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def thread(session: AsyncSession, *, ticket_id: int, limit: int = 20) -> list[TicketMessage]:
+    """The last ``limit`` messages of a ticket's thread, oldest first."""
+    query = (
+        select(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket_id)
+        .order_by(TicketMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.scalars(query)).all()))
+
+
+async def ticket_by_staff_message(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> Ticket | None:
+    """The ticket whose card or thread message is ``message_id`` in the staff chat."""
+    card = await session.scalars(
+        select(Ticket).where(Ticket.staff_chat_id == chat_id, Ticket.card_message_id == message_id)
+    )
+    found = card.one_or_none()
+    if found is not None:
+        return found
+    query = (
+        select(Ticket)
+        .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+        .where(TicketMessage.staff_chat_id == chat_id, TicketMessage.staff_message_id == message_id)
+        .limit(1)
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def ticket_by_thread(session: AsyncSession, *, chat_id: int, thread_id: int) -> Ticket | None:
+    query = select(Ticket).where(Ticket.staff_chat_id == chat_id, Ticket.thread_id == thread_id)
+    return (await session.scalars(query)).one_or_none()
+
+
+async def count_filed_since(session: AsyncSession, *, resident_id: int, since: datetime) -> int:
+    query = select(func.count()).select_from(Ticket).where(
+        Ticket.resident_id == resident_id, Ticket.received_at >= since
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def open_tickets(session: AsyncSession) -> Sequence[Ticket]:
+    query = select(Ticket).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+    return (await session.scalars(query.order_by(Ticket.deadline_at))).all()
+
+
+async def find_tickets(session: AsyncSession, *, text: str, limit: int = 10) -> Sequence[Ticket]:
+    """Tickets whose number, name, subject or text contains ``text`` (case-insensitive)."""
+    pattern = f"%{text.strip().lower()}%"
+    query = (
+        select(Ticket)
+        .where(
+            or_(
+                func.lower(Ticket.number).like(pattern),
+                func.lower(Ticket.full_name).like(pattern),
+                func.lower(Ticket.subject).like(pattern),
+                func.lower(Ticket.body).like(pattern),
+            )
+        )
+        .order_by(Ticket.received_at.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def unposted_messages(session: AsyncSession, *, limit: int = 100) -> Sequence[TicketMessage]:
+    """Residents' messages not yet copied to the staff chat (Telegram was unreachable)."""
+    query = (
+        select(TicketMessage)
+        .options(selectinload(TicketMessage.ticket))
+        .where(
+            TicketMessage.direction == MessageDirection.RESIDENT.value,
+            TicketMessage.staff_message_id.is_(None),
+        )
+        .order_by(TicketMessage.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+def personal_fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "full_name": ticket.full_name,
+        "address": ticket.address,
+        "contact": ticket.contact,
+        "subject": ticket.subject,
+        "body": ticket.body,
+        "urgent_reason": ticket.urgent_reason,
+        "rating_comment": ticket.rating_comment,
+    }
+
+
+def is_open(ticket: Ticket) -> bool:
+    return TicketStatus(ticket.status) in OPEN_STATUSES
