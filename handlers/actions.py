@@ -28,6 +28,19 @@ SETTINGS_DIGEST: Final = "settings:digest"
 SETTINGS_CONSENT: Final = "settings:consent"
 SETTINGS_BACK: Final = "settings:back"
 
+# Tickets (resident side).
+FILE: Final = "file"  # file (choose a kind) or file:<kind>
+FORM_BACK: Final = "form:back"
+FORM_CANCEL: Final = "form:cancel"
+FORM_NEXT: Final = "form:next"
+FORM_SUBMIT: Final = "form:submit"
+CHOOSE: Final = "choose"  # choose:<value>
+MY_LIST: Final = "my:list"
+MY_OPEN: Final = "myopen"  # myopen:<ticket id>
+MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
+RATE: Final = "rate"  # rate:<ticket id>:<stars>
+FORGET_YES: Final = "forget:yes"
+
 CMD_START: Final = "start"
 CMD_HELP: Final = "help"
 CMD_SETTINGS: Final = "settings"
@@ -37,9 +50,16 @@ CMD_MENU: Final = "menu"
 # The command menu the Telegram adapter publishes (setMyCommands): command -> catalog key.
 PUBLIC_COMMANDS: Final = (
     (CMD_START, "command.start"),
+    ("appeal", "command.appeal"),
+    ("inforequest", "command.inforequest"),
+    ("legalaid", "command.legalaid"),
+    ("feedback", "command.feedback"),
+    ("mytickets", "command.mytickets"),
     (CMD_SETTINGS, "command.settings"),
     (CMD_HELP, "command.help"),
     (CMD_STOP, "command.stop"),
+    ("mydata", "command.mydata"),
+    ("forget", "command.forget"),
 )
 
 

@@ -6,9 +6,10 @@ resident and their conversation state and returns the replies to send after the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,9 @@ from handlers import actions as act
 from handlers import screens
 from handlers.contract import Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
+from handlers.tickets.flows import FLOWS as TICKET_FLOWS
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, conversations
 from storage.models import Resident
 from storage.residents import mark_blocked, mark_reachable, set_topics
@@ -23,7 +27,6 @@ from storage.vocabulary import POLICY_VERSION, Digest, District, Topic
 
 FLOW_ONBOARDING = "onboarding"
 FLOW_SETTINGS = "settings"
-FLOW_IDLE = "idle"
 
 STEP_CONSENT = "consent"
 STEP_LANGUAGE = "language"
@@ -37,35 +40,12 @@ _DISTRICTS = frozenset(d.value for d in District)
 _DIGESTS = frozenset(d.value for d in Digest)
 
 
-@dataclass
-class Turn:
-    """Everything one event's handling reads and changes."""
-
-    session: AsyncSession
-    resident: Resident
-    event: Incoming
-    now: datetime
-    flow: str = FLOW_IDLE
-    step: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    # Work for the staff side once this turn is committed.
-    effects: list[Effect] = field(default_factory=list)
-
-    @property
-    def lang(self) -> str:
-        return self.resident.language
-
-    @property
-    def actor(self) -> str:
-        return f"resident:{self.resident.id}"
-
-    def go(self, flow: str, step: str = "") -> None:
-        self.flow, self.step = flow, step
-
-
 class Conversation:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, tickets: ResidentTickets | None = None) -> None:
         self.catalog = catalog
+        self.tickets = tickets or ResidentTickets(
+            catalog, TicketPolicy(zone=ZoneInfo("Europe/Kyiv"))
+        )
 
     async def handle(
         self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
@@ -73,7 +53,9 @@ class Conversation:
         state = await conversations.load_state(session, resident_id=resident.id)
         turn = Turn(session=session, resident=resident, event=event, now=now)
         if state is not None:
-            turn.flow, turn.step, turn.data = state.flow, state.step, dict(state.data)
+            # A deep copy: flows change nested values in place, and the JSON column is only
+            # written when its new value differs from the loaded one.
+            turn.flow, turn.step, turn.data = state.flow, state.step, copy.deepcopy(state.data)
         replies = await self._dispatch(turn)
         if turn.flow == FLOW_IDLE:
             await conversations.clear_state(session, resident_id=resident.id)
@@ -119,10 +101,16 @@ class Conversation:
         if event.kind is EventKind.OPENED:
             return self._opened(turn)
         if event.kind is EventKind.COMMAND:
-            return self._command(turn, (event.command or "").lower())
+            return await self._command(turn, (event.command or "").lower())
         action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
         if action:
-            replies = self._action(turn, action)
+            replies = await self.tickets.action(turn, action)
+            if replies is None:
+                replies = self._action(turn, action)
+            if replies is not None:
+                return replies
+        if turn.flow in TICKET_FLOWS and event.kind is not EventKind.BUTTON:
+            replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
         return self._unexpected(turn)
@@ -145,6 +133,8 @@ class Conversation:
     def _current_screen(self, turn: Turn) -> Reply | None:
         """The screen the resident is looking at, rebuilt from their state."""
         c, r, lang = self.catalog, turn.resident, turn.lang
+        if turn.flow in TICKET_FLOWS:
+            return self.tickets.current_screen(turn)
         if turn.flow not in (FLOW_ONBOARDING, FLOW_SETTINGS):
             return None
         return {
@@ -175,7 +165,7 @@ class Conversation:
         turn.go(FLOW_IDLE)
         return [self._menu(turn, "start.welcome_back")]
 
-    def _command(self, turn: Turn, command: str) -> list[Reply]:
+    async def _command(self, turn: Turn, command: str) -> list[Reply]:
         resident = turn.resident
         if command == act.CMD_START:
             if resident.onboarded_at is None:
@@ -197,6 +187,9 @@ class Conversation:
         if command == act.CMD_MENU and resident.onboarded_at is not None:
             turn.go(FLOW_IDLE)
             return [self._menu(turn)]
+        replies = await self.tickets.command(turn, command)
+        if replies is not None:
+            return replies
         return [self._text_then_screen(turn, self._text(turn, "unknown.command"))]
 
     def _unexpected(self, turn: Turn) -> list[Reply]:
@@ -327,6 +320,9 @@ class Conversation:
     # -- state changes ----------------------------------------------------------------------
 
     def _after_consent(self, turn: Turn) -> list[Reply]:
+        resumed = self.tickets.after_consent(turn)
+        if resumed is not None:
+            return resumed
         if turn.flow == FLOW_ONBOARDING:
             turn.go(FLOW_ONBOARDING, STEP_LANGUAGE)
             return [screens.language(self.catalog, turn.lang)]

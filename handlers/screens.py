@@ -120,6 +120,8 @@ def settings(catalog: Catalog, resident: Resident) -> Reply:
 
 # Main-menu items as (catalog key, action); the reply keyboard sends the label as text.
 MENU_ITEMS = (
+    ("menu.file", act.FILE),
+    ("menu.mytickets", act.MY_LIST),
     ("menu.settings", act.MENU_SETTINGS),
     ("menu.help", act.MENU_HELP),
     ("menu.policy", act.MENU_POLICY),
@@ -138,6 +140,10 @@ def main_menu(catalog: Catalog, resident: Resident, text: Markup | None = None) 
     return Reply(
         text=text or catalog.text(lang, "menu.prompt"),
         buttons=(
+            (
+                Button(catalog.text(lang, "menu.file"), act.FILE),
+                Button(catalog.text(lang, "menu.mytickets"), act.MY_LIST),
+            ),
             (
                 Button(catalog.text(lang, "menu.settings"), act.MENU_SETTINGS),
                 Button(catalog.text(lang, "menu.help"), act.MENU_HELP),

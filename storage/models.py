@@ -246,7 +246,9 @@ class Ticket(Base):
     updated_at: Mapped[datetime]
 
     messages: Mapped[list[TicketMessage]] = relationship(
-        back_populates="ticket", cascade="all, delete-orphan", order_by="TicketMessage.id",
+        back_populates="ticket",
+        cascade="all, delete-orphan",
+        order_by="TicketMessage.id",
         lazy="raise",
     )
 
@@ -275,7 +277,9 @@ class TicketMessage(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
 
 
-Index("ix_ticket_messages_staff_message", TicketMessage.staff_chat_id, TicketMessage.staff_message_id)
+Index(
+    "ix_ticket_messages_staff_message", TicketMessage.staff_chat_id, TicketMessage.staff_message_id
+)
 Index("ix_tickets_thread", Ticket.staff_chat_id, Ticket.thread_id)
 
 
@@ -305,3 +309,27 @@ class AppSetting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DeskPost(Base):
+    """A bot message in a staff chat that belongs to a ticket but is neither its card nor a copy
+    of a thread message: the rest of a long text, notices to staff, and prompts (ForceReply)
+    waiting for a staff member's answer. A reply to any of them finds the ticket, and a prompt's
+    pending action (extend, refuse) survives a restart."""
+
+    __tablename__ = "desk_posts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    # "text" (part of a long text), "notice", "prompt", "rating".
+    purpose: Mapped[str] = mapped_column(String(16))
+    # For prompts: the staff action the answer completes ("extend", "refuse").
+    action: Mapped[str | None] = mapped_column(String(32))
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    # A prompt that was answered (or abandoned) is done; a second answer is refused.
+    done_at: Mapped[datetime | None]

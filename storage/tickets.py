@@ -61,8 +61,13 @@ async def list_queues(session: AsyncSession, *, active_only: bool = False) -> Se
 
 
 async def upsert_queue(
-    session: AsyncSession, *, code: str, name: str | None = None, chat_id: int | None = None,
-    clear_chat: bool = False, is_active: bool | None = None,
+    session: AsyncSession,
+    *,
+    code: str,
+    name: str | None = None,
+    chat_id: int | None = None,
+    clear_chat: bool = False,
+    is_active: bool | None = None,
 ) -> tuple[Department, bool]:
     queue = await session.get(Department, code)
     created = queue is None
@@ -122,7 +127,9 @@ def add_message(
     return message
 
 
-async def get_ticket(session: AsyncSession, *, ticket_id: int, for_update: bool = False) -> Ticket | None:
+async def get_ticket(
+    session: AsyncSession, *, ticket_id: int, for_update: bool = False
+) -> Ticket | None:
     query = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
         # PostgreSQL: serialise work on one ticket across processes (SQLite has one writer).
@@ -191,8 +198,10 @@ async def ticket_by_thread(session: AsyncSession, *, chat_id: int, thread_id: in
 
 
 async def count_filed_since(session: AsyncSession, *, resident_id: int, since: datetime) -> int:
-    query = select(func.count()).select_from(Ticket).where(
-        Ticket.resident_id == resident_id, Ticket.received_at >= since
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.resident_id == resident_id, Ticket.received_at >= since)
     )
     return int(await session.scalar(query) or 0)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -95,6 +96,14 @@ class ViberResident:
     async def command(self, name: str) -> None:
         await self.say(f"/{name}")
 
+    async def photo(self, caption: str | None = None) -> None:
+        status = await self.fake.send_picture(self.external_id, text=caption)
+        assert status == 200, status
+
+    async def location(self, latitude: float, longitude: float) -> None:
+        status = await self.fake.send_location(self.external_id, latitude, longitude)
+        assert status == 200, status
+
     def texts(self) -> list[str]:
         return self.fake.texts(self.external_id)
 
@@ -142,6 +151,12 @@ class TelegramResident:
     async def say(self, text: str) -> None:
         await self._settle(await self.fake.send_text(self.user_id, text))
 
+    async def photo(self, caption: str | None = None) -> None:
+        await self._settle(await self.fake.send_photo(self.user_id, caption=caption))
+
+    async def location(self, latitude: float, longitude: float) -> None:
+        await self._settle(await self.fake.send_location(self.user_id, latitude, longitude))
+
     async def press(self, label: str) -> None:
         for message in reversed(self.fake.messages(self.user_id)):
             for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
@@ -173,3 +188,76 @@ class TelegramResident:
             (messages[-1].get("reply_markup") or {}).get("inline_keyboard", []) if messages else []
         )
         return [button["text"] for row in inline for button in row] + self._reply_labels()
+
+
+class Resident_(Protocol):
+    channel: str
+    external_id: str
+
+    async def start(self) -> None: ...
+    async def press(self, label: str) -> None: ...
+    async def say(self, text: str) -> None: ...
+    async def command(self, name: str) -> None: ...
+    def texts(self) -> list[str]: ...
+    def last_text(self) -> str: ...
+    def labels(self) -> list[str]: ...
+    async def photo(self, caption: str | None = None) -> None: ...
+    async def location(self, latitude: float, longitude: float) -> None: ...
+
+
+async def onboard(resident: Resident_, *, consent: bool = True) -> None:
+    """The shortest onboarding: Ukrainian, every topic, the whole city."""
+    await resident.start()
+    await resident.press("✅ Погоджуюсь" if consent else "Продовжити без згоди")
+    await resident.press("Українська")
+    await resident.press("Готово ✔️")
+    await resident.press("Усе місто")
+    assert "Готово!" in resident.last_text()
+
+
+@dataclass
+class World:
+    """One messenger's fake server and a way to (re)start the bot against it."""
+
+    settings: Settings
+    resident: Resident_
+    restart: Callable[[], contextlib.AbstractAsyncContextManager[async_sessionmaker[AsyncSession]]]
+
+
+@contextlib.asynccontextmanager
+async def _bot(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with running_bot(settings) as runtime:
+        yield runtime.sessionmaker
+
+
+@contextlib.asynccontextmanager
+async def viber_world(database_url: str, **extra: Any) -> AsyncIterator[World]:
+    async with FakeViber(VIBER_TOKEN) as fake:
+        settings = bot_settings(
+            database_url, viber_token=VIBER_TOKEN, viber_api_url=fake.base_url, **extra
+        )
+        yield World(
+            settings, ViberResident(fake, "Rr8bGz1kQ0m7yKp3vN2wXg=="), lambda: _bot(settings)
+        )
+
+
+@contextlib.asynccontextmanager
+async def telegram_world(database_url: str, mode: str, **extra: Any) -> AsyncIterator[World]:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = bot_settings(
+            database_url,
+            **extra,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_url=fake.base_url,
+            telegram_mode=mode,
+            webhook_secret="s3cr3t-Token_x",
+        )
+        resident = TelegramResident(fake, 5550001, polling=mode == "polling")
+        yield World(settings, resident, lambda: _bot(settings))
+
+
+WORLDS: dict[str, Callable[..., contextlib.AbstractAsyncContextManager[World]]] = {
+    "viber": viber_world,
+    "telegram-polling": lambda url, **extra: telegram_world(url, "polling", **extra),
+    "telegram-webhook": lambda url, **extra: telegram_world(url, "webhook", **extra),
+}

@@ -3,86 +3,12 @@ Viber, each on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Protocol
-
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
 from storage.models import Resident
 from storage.vocabulary import POLICY_VERSION
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
-from tests.harness import (
-    TELEGRAM_TOKEN,
-    VIBER_TOKEN,
-    TelegramResident,
-    ViberResident,
-    bot_settings,
-    find_resident,
-    running_bot,
-)
-
-
-class Resident_(Protocol):
-    channel: str
-    external_id: str
-
-    async def start(self) -> None: ...
-    async def press(self, label: str) -> None: ...
-    async def say(self, text: str) -> None: ...
-    async def command(self, name: str) -> None: ...
-    def texts(self) -> list[str]: ...
-    def last_text(self) -> str: ...
-    def labels(self) -> list[str]: ...
-
-
-@dataclass
-class World:
-    """One messenger's fake server and a way to (re)start the bot against it."""
-
-    settings: Settings
-    resident: Resident_
-    restart: Callable[[], contextlib.AbstractAsyncContextManager[async_sessionmaker[AsyncSession]]]
-
-
-@contextlib.asynccontextmanager
-async def _bot(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with running_bot(settings) as runtime:
-        yield runtime.sessionmaker
-
-
-@contextlib.asynccontextmanager
-async def viber_world(database_url: str) -> AsyncIterator[World]:
-    async with FakeViber(VIBER_TOKEN) as fake:
-        settings = bot_settings(database_url, viber_token=VIBER_TOKEN, viber_api_url=fake.base_url)
-        yield World(
-            settings, ViberResident(fake, "Rr8bGz1kQ0m7yKp3vN2wXg=="), lambda: _bot(settings)
-        )
-
-
-@contextlib.asynccontextmanager
-async def telegram_world(database_url: str, mode: str) -> AsyncIterator[World]:
-    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
-        settings = bot_settings(
-            database_url,
-            telegram_token=TELEGRAM_TOKEN,
-            telegram_api_url=fake.base_url,
-            telegram_mode=mode,
-            webhook_secret="s3cr3t-Token_x",
-        )
-        resident = TelegramResident(fake, 5550001, polling=mode == "polling")
-        yield World(settings, resident, lambda: _bot(settings))
-
-
-WORLDS = {
-    "viber": viber_world,
-    "telegram-polling": lambda url: telegram_world(url, "polling"),
-    "telegram-webhook": lambda url: telegram_world(url, "webhook"),
-}
+from tests.harness import WORLDS, Resident_, find_resident
 
 
 async def _stored(sessionmaker: async_sessionmaker[AsyncSession], r: Resident_) -> Resident:
