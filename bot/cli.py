@@ -1,4 +1,4 @@
-"""The ``citybot`` command: run, migrate, staff, --version."""
+"""The ``citybot`` command: run, migrate, the administration commands, --version."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.admin import add_parsers, run_admin
 from bot.config import Settings, SettingsError, load_settings, require_channels
 from bot.migrate import upgrade_to_head
-from storage import audit
-from storage.db import create_engine, create_sessionmaker
-from storage.staff import list_staff, remove_staff, upsert_staff
-from storage.vocabulary import Role, system_clock
+from storage.db import create_engine
 
 EXIT_CONFIG = 2
 log = logging.getLogger("citybot")
@@ -32,15 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="migrate if needed, then serve every configured channel")
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
-    staff = commands.add_parser("staff", help="manage staff (Telegram user ids and roles)")
-    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
-    add = staff_commands.add_parser("add", help="add a staff member or change their role")
-    add.add_argument("telegram_id", type=int)
-    add.add_argument("role", choices=[role.value for role in Role])
-    add.add_argument("--name", default=None)
-    staff_commands.add_parser("list", help="list staff")
-    remove = staff_commands.add_parser("remove", help="remove a staff member")
-    remove.add_argument("telegram_id", type=int)
+    add_parsers(commands)
     return parser
 
 
@@ -63,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(settings))
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
-    return asyncio.run(_staff(settings, args))
+    return asyncio.run(run_admin(settings, args))
 
 
 async def _run(settings: Settings) -> int:
@@ -91,52 +81,6 @@ async def _migrate(settings: Settings) -> int:
     else:
         print(f"database migrated from {before or 'empty'} to {after}")
     return 0
-
-
-async def _staff(settings: Settings, args: argparse.Namespace) -> int:
-    engine = create_engine(settings.database_url)
-    try:
-        await upgrade_to_head(engine)
-        sessionmaker = create_sessionmaker(engine)
-        now = system_clock()
-        async with sessionmaker() as session, session.begin():
-            if args.staff_command == "list":
-                members = await list_staff(session)
-                if not members:
-                    print("no staff yet: citybot staff add TELEGRAM_ID admin|editor|operator")
-                for member in members:
-                    print(f"{member.telegram_id}\t{member.role}\t{member.name or ''}")
-                return 0
-            if args.staff_command == "add":
-                role = Role(args.role)
-                _, created = await upsert_staff(
-                    session, telegram_id=args.telegram_id, role=role, now=now, name=args.name
-                )
-                audit.record(
-                    session,
-                    actor="cli",
-                    action="staff.added" if created else "staff.role_changed",
-                    subject=f"staff:{args.telegram_id}",
-                    details={"role": role.value},
-                    now=now,
-                )
-                print(f"{'added' if created else 'updated'} {args.telegram_id} as {role.value}")
-                return 0
-            removed = await remove_staff(session, telegram_id=args.telegram_id)
-            if not removed:
-                print(f"{args.telegram_id} is not staff", file=sys.stderr)
-                return 1
-            audit.record(
-                session,
-                actor="cli",
-                action="staff.removed",
-                subject=f"staff:{args.telegram_id}",
-                now=now,
-            )
-            print(f"removed {args.telegram_id}")
-            return 0
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":

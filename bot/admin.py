@@ -1,0 +1,227 @@
+"""Administration from the shell: staff, queues and routes, the holiday list, martial law.
+
+Every change is written to the audit log with the actor ``cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.migrate import upgrade_to_head
+from storage import audit
+from storage.calendar_store import (
+    add_holiday,
+    list_holidays,
+    load_calendar,
+    recompute_open_deadlines,
+    remove_holiday,
+    set_martial_law,
+)
+from storage.db import create_engine, create_sessionmaker
+from storage.staff import list_staff, remove_staff, upsert_staff
+from storage.tickets import list_queues, list_routes, set_route, upsert_queue
+from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
+
+ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law")
+Action = Callable[[AsyncSession, argparse.Namespace, Settings], Awaitable[int]]
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    staff = commands.add_parser("staff", help="manage staff (Telegram user ids and roles)")
+    actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a staff member or change their role")
+    add.add_argument("telegram_id", type=int)
+    add.add_argument("role", choices=[role.value for role in Role])
+    add.add_argument("--name", default=None)
+    actions.add_parser("list", help="list staff")
+    remove = actions.add_parser("remove", help="remove a staff member")
+    remove.add_argument("telegram_id", type=int)
+
+    queue = commands.add_parser("queue", help="departments (queues), their chats and routes")
+    actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="list queues and category routes")
+    add = actions.add_parser("add", help="add a queue or rename it")
+    add.add_argument("code")
+    add.add_argument("name")
+    chat = actions.add_parser("chat", help="set the queue's Telegram chat (or 'none')")
+    chat.add_argument("code")
+    chat.add_argument("chat_id")
+    for name in ("enable", "disable"):
+        toggle = actions.add_parser(name, help=f"{name} a queue")
+        toggle.add_argument("code")
+    route = actions.add_parser("route", help="send a category to a queue")
+    route.add_argument("category", choices=sorted(CATEGORY_QUEUES))
+    route.add_argument("code")
+
+    holiday = commands.add_parser("holiday", help="the public holiday list")
+    actions = holiday.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list holidays")
+    listing.add_argument("--year", type=int, default=None)
+    add = actions.add_parser("add", help="add a holiday (YYYY-MM-DD NAME)")
+    add.add_argument("day", type=date.fromisoformat)
+    add.add_argument("name")
+    remove = actions.add_parser("remove", help="remove a holiday")
+    remove.add_argument("day", type=date.fromisoformat)
+
+    martial = commands.add_parser(
+        "martial-law", help="martial law makes holidays working days (on by default)"
+    )
+    martial.add_argument("state", choices=["on", "off", "status"])
+
+
+async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+        sessionmaker = create_sessionmaker(engine)
+        handler = _HANDLERS[args.command]
+        async with sessionmaker() as session, session.begin():
+            return await handler(session, args, settings)
+    finally:
+        await engine.dispose()
+
+
+async def _staff(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    now = system_clock()
+    if args.action == "list":
+        members = await list_staff(session)
+        if not members:
+            print("no staff yet: citybot staff add TELEGRAM_ID admin|editor|operator")
+        for member in members:
+            print(f"{member.telegram_id}\t{member.role}\t{member.name or ''}")
+        return 0
+    subject = f"staff:{args.telegram_id}"
+    if args.action == "add":
+        role = Role(args.role)
+        _, created = await upsert_staff(
+            session, telegram_id=args.telegram_id, role=role, now=now, name=args.name
+        )
+        action = "staff.added" if created else "staff.role_changed"
+        audit.record(
+            session,
+            actor="cli",
+            action=action,
+            subject=subject,
+            details={"role": role.value},
+            now=now,
+        )
+        print(f"{'added' if created else 'updated'} {args.telegram_id} as {role.value}")
+        return 0
+    if not await remove_staff(session, telegram_id=args.telegram_id):
+        print(f"{args.telegram_id} is not staff", file=sys.stderr)
+        return 1
+    audit.record(session, actor="cli", action="staff.removed", subject=subject, now=now)
+    print(f"removed {args.telegram_id}")
+    return 0
+
+
+async def _queue(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    now = system_clock()
+    if args.action == "list":
+        for queue in await list_queues(session):
+            chat = queue.chat_id if queue.chat_id is not None else "(operator chat)"
+            state = "" if queue.is_active else "\tdisabled"
+            print(f"{queue.code}\t{queue.name}\t{chat}{state}")
+        for route in await list_routes(session):
+            print(f"route\t{route.category}\t-> {route.queue_code}")
+        return 0
+    known = {queue.code for queue in await list_queues(session)}
+    if args.action != "add" and args.code not in known:
+        print(f"no queue {args.code!r}; see: citybot queue list", file=sys.stderr)
+        return 1
+    if args.action == "add":
+        _, created = await upsert_queue(session, code=args.code, name=args.name)
+        print(f"{'added' if created else 'renamed'} {args.code}")
+    elif args.action == "chat":
+        if args.chat_id == "none":
+            await upsert_queue(session, code=args.code, clear_chat=True)
+        else:
+            try:
+                chat_id = int(args.chat_id)
+            except ValueError:
+                print(f"chat id must be a number or 'none', got {args.chat_id!r}", file=sys.stderr)
+                return 2
+            await upsert_queue(session, code=args.code, chat_id=chat_id)
+        print(f"{args.code} now posts to {args.chat_id}")
+    elif args.action in ("enable", "disable"):
+        await upsert_queue(session, code=args.code, is_active=args.action == "enable")
+        print(f"{args.code} {args.action}d")
+    else:
+        await set_route(session, category=args.category, queue_code=args.code)
+        print(f"{args.category} -> {args.code}")
+    audit.record(
+        session,
+        actor="cli",
+        action=f"queue.{args.action}",
+        subject=f"queue:{args.code}",
+        details={k: str(v) for k, v in vars(args).items() if k not in ("command", "action")},
+        now=now,
+    )
+    return 0
+
+
+async def _recompute(session: AsyncSession, settings: Settings) -> int:
+    return await recompute_open_deadlines(
+        session,
+        zone=settings.zone,
+        feedback_days=settings.feedback_target_days,
+        legal_aid_days=settings.legal_aid_target_days,
+    )
+
+
+async def _holiday(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    now = system_clock()
+    if args.action == "list":
+        for holiday in await list_holidays(session, year=args.year):
+            print(f"{holiday.day.isoformat()}\t{holiday.day.strftime('%a')}\t{holiday.name}")
+        return 0
+    if args.action == "add":
+        await add_holiday(session, day=args.day, name=args.name)
+    elif not await remove_holiday(session, day=args.day):
+        print(f"{args.day.isoformat()} is not in the holiday list", file=sys.stderr)
+        return 1
+    moved = await _recompute(session, settings)
+    audit.record(
+        session,
+        actor="cli",
+        action=f"holiday.{args.action}",
+        subject=args.day.isoformat(),
+        details={"deadlines_moved": moved},
+        now=now,
+    )
+    print(
+        f"holiday {args.action}: {args.day.isoformat()}; open tickets with a new deadline: {moved}"
+    )
+    return 0
+
+
+async def _martial_law(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    if args.state == "status":
+        calendar = await load_calendar(session)
+        print(f"martial law: {'on' if calendar.martial_law else 'off'}")
+        return 0
+    await set_martial_law(session, on=args.state == "on")
+    moved = await _recompute(session, settings)
+    audit.record(
+        session,
+        actor="cli",
+        action=f"martial_law.{args.state}",
+        details={"deadlines_moved": moved},
+        now=system_clock(),
+    )
+    print(f"martial law: {args.state}; open tickets with a new deadline: {moved}")
+    return 0
+
+
+_HANDLERS: dict[str, Action] = {
+    "staff": _staff,
+    "queue": _queue,
+    "holiday": _holiday,
+    "martial-law": _martial_law,
+}
