@@ -1,0 +1,103 @@
+"""Deadline reminders with an injected clock on seeded tickets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broadcasts.sla import SlaJobs
+from handlers.i18n import Catalog
+from storage.models import Ticket
+from storage.tickets import upsert_queue
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+class RecordingPoster:
+    def __init__(self) -> None:
+        self.posts: list[tuple[int, str]] = []
+
+    async def post(self, chat_id: int, text: str) -> None:
+        self.posts.append((chat_id, text))
+
+
+def _kyiv(*args: int) -> datetime:
+    return datetime(*args, tzinfo=KYIV).astimezone(UTC)
+
+
+async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    end_of = lambda y, m, d: datetime(y, m, d, 23, 59, 59, 999999, tzinfo=KYIV)  # noqa: E731
+    rows = [
+        # number, queue, status, deadline
+        ("ЗІ-2026-000001", "public_info", "new", end_of(2026, 11, 24)),  # overdue since Tue night
+        ("ЗІ-2026-000002", "public_info", "in_progress", end_of(2026, 11, 25)),  # due today (Wed)
+        ("ЗІ-2026-000003", "public_info", "answered", end_of(2026, 11, 26)),  # due tomorrow
+        ("ЗІ-2026-000004", "public_info", "new", end_of(2026, 12, 2)),  # not yet
+        ("ЗІ-2026-000005", "public_info", "closed", end_of(2026, 11, 20)),  # closed: never listed
+        ("ЗВ-2026-000001", "housing", "new", end_of(2026, 11, 24)),  # overdue, its own chat
+    ]
+    async with sessionmaker() as session, session.begin():
+        await upsert_queue(session, code="housing", chat_id=-100500)
+        for number, queue, status, deadline in rows:
+            received = _kyiv(2026, 11, 1, 9, 0)
+            session.add(
+                Ticket(
+                    number=number,
+                    kind="info_request" if number.startswith("ЗІ") else "appeal",
+                    status=status,
+                    channel="viber",
+                    queue_code=queue,
+                    received_at=received,
+                    deadline_at=deadline,
+                    created_at=received,
+                    updated_at=received,
+                )
+            )
+
+
+def _jobs(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, poster: RecordingPoster
+) -> SlaJobs:
+    return SlaJobs(
+        sessionmaker=sessionmaker,
+        poster=poster,
+        catalog=Catalog.load(),
+        zone=KYIV,
+        language="uk",
+        operator_chat_id=-100100,
+        clock=lambda: now,
+    )
+
+
+async def test_hourly_lists_each_crossing_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await _seed(sessionmaker)
+    poster = RecordingPoster()
+    # Wednesday 00:30 in Kyiv: two tickets became overdue at midnight; at midnight the window
+    # "today or the next working day" also moved to include Thursday's deadline.
+    assert await _jobs(sessionmaker, _kyiv(2026, 11, 25, 0, 30), poster).hourly() == 2
+    by_chat = dict(poster.posts)
+    operator = by_chat[-100100]
+    assert "Доступ до публічної інформації" in operator
+    assert "Прострочено: 1" in operator and "ЗІ-2026-000001" in operator
+    assert "ЗІ-2026-000003" in operator and "ЗІ-2026-000002" not in operator
+    assert "ЗІ-2026-000004" not in operator and "ЗІ-2026-000005" not in operator
+    assert "ЗВ-2026-000001" in by_chat[-100500]
+    # An hour later nothing new crossed: no post.
+    later = RecordingPoster()
+    assert await _jobs(sessionmaker, _kyiv(2026, 11, 25, 1, 30), later).hourly() == 0
+    assert later.posts == []
+
+
+async def test_morning_summary_per_queue(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    await _seed(sessionmaker)
+    poster = RecordingPoster()
+    assert await _jobs(sessionmaker, _kyiv(2026, 11, 25, 8, 0), poster).morning() == 2
+    by_chat = dict(poster.posts)
+    summary = by_chat[-100100]
+    assert "Відкритих: 4, нових: 2, строк спливає: 2, прострочено: 1" in summary
+    assert "ЗІ-2026-000002" in summary and "ЗІ-2026-000003" in summary
+    assert "Відкритих: 1" in by_chat[-100500]
