@@ -23,8 +23,8 @@ class RecordingPoster:
         self.posts.append((chat_id, text))
 
 
-def _kyiv(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KYIV).astimezone(UTC)
+def _kyiv(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=KYIV).astimezone(UTC)
 
 
 async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
