@@ -385,3 +385,22 @@ async def test_long_text_gets_a_clear_answer(database_url: str) -> None:
             assert "Задовго: 5000" in r.last_text()
             await r.say("   ")
             assert "Порожнє" in r.last_text()
+
+
+async def test_the_same_submit_delivered_twice_files_one_ticket(database_url: str) -> None:
+    async with FakeViber(VIBER_TOKEN) as fake:
+        settings = bot_settings(database_url, viber_token=VIBER_TOKEN, viber_api_url=fake.base_url)
+        async with running_bot(settings) as runtime:
+            r = ViberResident(fake, "twice==")
+            await onboard(r)
+            await r.command("feedback")
+            await r.press("Інше")
+            await r.say("Відгук, надісланий двічі мережею")
+            await r.press("Далі ➡️")
+            await r.press("Так")
+            status = await fake.send_text(r.external_id, "act:form:submit", message_token=424242)
+            assert status == 200
+            assert await fake.send_text(r.external_id, "act:form:submit", message_token=424242) == 200
+            assert await fake.replay() == 200
+            assert len(await _tickets(runtime.sessionmaker)) == 1
+            assert sum("Зареєстровано" in t for t in r.texts()) == 1
