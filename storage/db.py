@@ -34,7 +34,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # No pre-ping (a round trip per transaction): a connection that died with the server fails
+    # its transaction, SQLAlchemy then discards the whole pool, and the messenger redelivers the
+    # update. A pool a little larger than the default serves bursts of webhook calls.
+    return create_async_engine(url, pool_size=10, max_overflow=20, **kwargs)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

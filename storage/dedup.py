@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate
@@ -16,19 +17,20 @@ async def claim_update(
     """Record the update as processed in the caller's transaction; False if it already was.
 
     The row commits together with everything the update changed, so a crash before the commit
-    leaves the update unclaimed and its redelivery is processed in full. A concurrent duplicate
-    blocks on the primary key and fails at flush; the caller treats that as "already processed".
+    leaves the update unclaimed and its redelivery is processed in full. One statement: a
+    concurrent duplicate waits on the primary key until the first transaction ends, then
+    inserts nothing (committed) or claims it itself (rolled back).
     """
-    existing = await session.execute(
-        select(ProcessedUpdate.update_key).where(
-            ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == update_key
-        )
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ProcessedUpdate)
+        .values(channel=channel, update_key=update_key, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+        .returning(ProcessedUpdate.update_key)
     )
-    if existing.first() is not None:
-        return False
-    session.add(ProcessedUpdate(channel=channel, update_key=update_key, processed_at=now))
-    await session.flush()
-    return True
+    result = await session.execute(statement)
+    return result.first() is not None
 
 
 async def prune_processed(session: AsyncSession, *, older_than: timedelta, now: datetime) -> int:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic
 
 NAME_MAX = 256
+# "Last seen" to the minute is enough, and saves an UPDATE on every message of a conversation.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
 
 
 async def get_resident(session: AsyncSession, *, channel: str, external_id: str) -> Resident | None:
+    # One round trip for the resident and their topics (every event reads both).
     result = await session.execute(
-        select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+        select(Resident)
+        .options(joinedload(Resident.topics))
+        .where(Resident.channel == channel, Resident.external_id == external_id)
     )
-    return result.scalar_one_or_none()
+    return result.unique().scalar_one_or_none()
 
 
 async def get_or_create_resident(
@@ -37,7 +43,8 @@ async def get_or_create_resident(
     """
     resident = await get_resident(session, channel=channel, external_id=external_id)
     if resident is not None:
-        resident.last_seen_at = now
+        if now - resident.last_seen_at >= LAST_SEEN_PRECISION:
+            resident.last_seen_at = now
         if name and not resident.name:
             resident.name = name[:NAME_MAX]
         return resident, False
