@@ -6,27 +6,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
 from bot.migrate import upgrade_to_head
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
+from bot.telegram.files import ROUTE as MEDIA_ROUTE
+from bot.telegram.files import MediaProxy
+from bot.telegram.sender import ChatPoster, TelegramSender
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
+from broadcasts.sla import SlaJobs
+from handlers.contract import ChannelError, Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
+from handlers.notify import Notifier
 from handlers.pipeline import Pipeline
+from handlers.staff.desk import Desk
+from handlers.staff.media import MediaLinks, derive_key
+from handlers.staff.notices import Notices
+from handlers.staff.service import StaffService
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage import audit
+from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
 from storage.dedup import prune_processed
 from storage.staff import ensure_admins
@@ -36,6 +49,8 @@ log = logging.getLogger(__name__)
 
 # Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
 DEDUP_RETENTION = timedelta(days=7)
+# How often the staff desk posts what did not reach Telegram.
+CATCH_UP_SECONDS = 60
 
 
 @dataclass
@@ -47,7 +62,20 @@ class Runtime:
     telegram: TelegramChannel | None = None
     viber: ViberChannel | None = None
     http: aiohttp.ClientSession | None = None
+    desk: Desk | None = None
+    notifier: Notifier | None = None
+    staff: StaffService | None = None
     web_app: web.Application = field(init=False)
+
+
+def ticket_policy(settings: Settings) -> TicketPolicy:
+    return TicketPolicy(
+        zone=settings.zone,
+        per_hour=settings.tickets_per_hour,
+        per_day=settings.tickets_per_day,
+        feedback_days=settings.feedback_target_days,
+        legal_aid_days=settings.legal_aid_target_days,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -59,28 +87,53 @@ async def build_runtime(
     try:
         sessionmaker = create_sessionmaker(engine)
         catalog = Catalog.load(default=settings.language)
+        bot = (
+            create_bot(
+                settings.telegram_token, settings.telegram_api_url, default_api_url=TELEGRAM_API_URL
+            )
+            if settings.telegram_token
+            else None
+        )
+        # Staff work in Telegram: without it tickets are stored but no operator sees them.
+        desk = (
+            Desk(
+                bot=bot,
+                sessionmaker=sessionmaker,
+                catalog=catalog,
+                clock=clock,
+                zone=settings.zone,
+                operator_chat_id=settings.operator_chat_id,
+            )
+            if bot is not None
+            else None
+        )
+        if desk is None:
+            log.warning(
+                "Telegram is not configured: the staff desk is off; residents' tickets are "
+                "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
+            )
         pipeline = Pipeline(
             sessionmaker=sessionmaker,
-            conversation=Conversation(catalog),
+            conversation=Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings))),
             catalog=catalog,
             clock=clock,
             default_language=settings.language,
+            effects=desk,
         )
         runtime = Runtime(
-            settings=settings, engine=engine, sessionmaker=sessionmaker, pipeline=pipeline
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            pipeline=pipeline,
+            desk=desk,
         )
         routes: dict[str, Handler] = {}
         channels: list[str] = []
-        if settings.telegram_token:
-            bot = create_bot(
-                settings.telegram_token, settings.telegram_api_url, default_api_url=TELEGRAM_API_URL
-            )
-            runtime.telegram = TelegramChannel(
-                bot=bot, pipeline=pipeline, catalog=catalog, webhook_secret=settings.webhook_secret
-            )
-            channels.append("telegram")
-            if settings.telegram_mode is TelegramMode.WEBHOOK:
-                routes[TELEGRAM_PATH] = runtime.telegram.handle_webhook
+        # Staff answers and notices go to a resident's own messenger.
+        senders: dict[str, Sender] = {}
+        telegram_sender = TelegramSender(bot) if bot is not None else None
+        if telegram_sender is not None:
+            senders[telegram_sender.channel] = telegram_sender
         if settings.viber_token:
             runtime.http = aiohttp.ClientSession()
             client = ViberClient(
@@ -93,14 +146,49 @@ async def build_runtime(
                 name=settings.viber_name,
                 avatar=settings.viber_avatar,
             )
-            channels.append("viber")
             routes[VIBER_PATH] = runtime.viber.handle_webhook
+            senders[runtime.viber.sender.channel] = runtime.viber.sender
+        runtime.notifier = Notifier(senders=senders, sessionmaker=sessionmaker, clock=clock)
+        links: MediaLinks | None = None
+        if bot is not None and desk is not None:
+            if settings.public_url:
+                links = MediaLinks(key=derive_key(bot.token), public_url=settings.public_url)
+            runtime.staff = StaffService(
+                desk=desk,
+                notices=Notices(
+                    notifier=runtime.notifier, catalog=catalog, zone=settings.zone, media=links
+                ),
+                sessionmaker=sessionmaker,
+                catalog=catalog,
+                clock=clock,
+                zone=settings.zone,
+                operator_chat_id=settings.operator_chat_id,
+                feedback_days=settings.feedback_target_days,
+                legal_aid_days=settings.legal_aid_target_days,
+            )
+            runtime.telegram = TelegramChannel(
+                bot=bot,
+                pipeline=pipeline,
+                catalog=catalog,
+                webhook_secret=settings.webhook_secret,
+                sender=telegram_sender,
+                staff=runtime.staff,
+            )
+            channels.append("telegram")
+            if settings.telegram_mode is TelegramMode.WEBHOOK:
+                routes[TELEGRAM_PATH] = runtime.telegram.handle_webhook
+        if runtime.viber is not None:
+            channels.append("viber")
         runtime.web_app = build_web_app(engine=engine, channels=channels, routes=routes)
+        if bot is not None and links is not None:
+            # Staff files reach Viber residents through this route (a GET, not a webhook).
+            proxy = MediaProxy(bot=bot, links=links)
+            runtime.web_app.router.add_get(MEDIA_ROUTE, proxy.handle)
         try:
             yield runtime
         finally:
-            if runtime.telegram is not None:
-                await runtime.telegram.close()
+            if bot is not None:
+                await bot.session.close()
             if runtime.http is not None:
                 await runtime.http.close()
     finally:
@@ -114,6 +202,9 @@ async def prepare_database(runtime: Runtime, *, clock: Clock = system_clock) -> 
         log.info("database migrated from %s to %s", before or "empty", after)
     async with runtime.sessionmaker() as session, session.begin():
         changed = await ensure_admins(session, telegram_ids=runtime.settings.admin_ids, now=clock())
+        # The holiday list is data: seeded once with the statutory holidays, then administered.
+        year = clock().astimezone(runtime.settings.zone).year
+        await ensure_holidays(session, years=range(year - 1, year + 6))
         for telegram_id in changed:
             audit.record(
                 session,
@@ -128,6 +219,49 @@ async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         removed = await prune_processed(session, older_than=DEDUP_RETENTION, now=clock())
     log.info("pruned %d processed-update claims", removed)
+
+
+async def post_pending(runtime: Runtime) -> None:
+    """The staff desk's catch-up: what did not reach the staff chats (Telegram was down)."""
+    if runtime.desk is None:
+        return
+    try:
+        handled = await runtime.desk.post_pending()
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        log.warning("staff catch-up skipped, database unavailable: %s", error)
+        return
+    if handled:
+        log.info("staff catch-up posted %d ticket(s)", handled)
+
+
+# Deadline reminders: every hour at :05, and a summary per queue every morning (council time).
+SLA_HOURLY_MINUTE = 5
+SLA_MORNING = (8, 30)
+
+
+def sla_jobs(runtime: Runtime, clock: Clock) -> SlaJobs | None:
+    if runtime.telegram is None:
+        return None
+    return SlaJobs(
+        sessionmaker=runtime.sessionmaker,
+        poster=ChatPoster(runtime.telegram.bot),
+        catalog=Catalog.load(default=runtime.settings.language),
+        zone=runtime.settings.zone,
+        language=runtime.settings.language,
+        operator_chat_id=runtime.settings.operator_chat_id,
+        clock=clock,
+    )
+
+
+async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
+    """A reminder job that must not take the scheduler down: failures are logged."""
+    try:
+        posted = await job()
+    except (SQLAlchemyError, OSError, TimeoutError, ChannelError) as error:
+        log.warning("deadline reminders skipped: %s", error)
+        return
+    if posted:
+        log.info("posted %d deadline reminder(s)", posted)
 
 
 async def serve(
@@ -161,6 +295,42 @@ async def serve(
         coalesce=True,
         max_instances=1,
     )
+    if runtime.desk is not None:
+        if settings.operator_chat_id is None:
+            log.warning(
+                "CITYBOT_OPERATOR_CHAT_ID is not set: tickets of queues without their own chat "
+                "are not posted to staff"
+            )
+        scheduler.add_job(
+            post_pending,
+            "interval",
+            seconds=CATCH_UP_SECONDS,
+            args=[runtime],
+            id="staff-catch-up",
+            coalesce=True,
+            max_instances=1,
+        )
+    sla = sla_jobs(runtime, clock)
+    if sla is not None:
+        scheduler.add_job(
+            run_sla,
+            "cron",
+            minute=SLA_HOURLY_MINUTE,
+            args=[sla.hourly],
+            id="sla-hourly",
+            coalesce=True,
+            max_instances=1,
+        )
+        scheduler.add_job(
+            run_sla,
+            "cron",
+            hour=SLA_MORNING[0],
+            minute=SLA_MORNING[1],
+            args=[sla.morning],
+            id="sla-morning",
+            coalesce=True,
+            max_instances=1,
+        )
     tasks: list[asyncio.Task[None]] = []
     try:
         if runtime.telegram is not None:

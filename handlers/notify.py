@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import ChannelError, RecipientBlocked, Reply, Sent, Sender
+from handlers.contract import ChannelError, RecipientBlocked, Reply, Sender, Sent
 from storage import audit
 from storage.models import Resident
 from storage.residents import mark_blocked
@@ -65,6 +65,9 @@ class Notifier:
             if resident is not None and resident.is_active:
                 mark_blocked(resident, now=now)
                 audit.record(
-                    session, actor=f"resident:{resident.id}", action="resident.blocked", now=now,
+                    session,
+                    actor=f"resident:{resident.id}",
+                    action="resident.blocked",
+                    now=now,
                     details={"detected": "notify"},
                 )

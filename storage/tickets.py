@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from storage.models import CategoryRoute, Department, Ticket, TicketCounter, TicketMessage
 from storage.vocabulary import NUMBER_PREFIXES, OPEN_STATUSES, MessageDirection, TicketStatus
@@ -209,40 +208,6 @@ async def count_filed_since(session: AsyncSession, *, resident_id: int, since: d
 async def open_tickets(session: AsyncSession) -> Sequence[Ticket]:
     query = select(Ticket).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     return (await session.scalars(query.order_by(Ticket.deadline_at))).all()
-
-
-async def find_tickets(session: AsyncSession, *, text: str, limit: int = 10) -> Sequence[Ticket]:
-    """Tickets whose number, name, subject or text contains ``text`` (case-insensitive)."""
-    pattern = f"%{text.strip().lower()}%"
-    query = (
-        select(Ticket)
-        .where(
-            or_(
-                func.lower(Ticket.number).like(pattern),
-                func.lower(Ticket.full_name).like(pattern),
-                func.lower(Ticket.subject).like(pattern),
-                func.lower(Ticket.body).like(pattern),
-            )
-        )
-        .order_by(Ticket.received_at.desc())
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
-
-
-async def unposted_messages(session: AsyncSession, *, limit: int = 100) -> Sequence[TicketMessage]:
-    """Residents' messages not yet copied to the staff chat (Telegram was unreachable)."""
-    query = (
-        select(TicketMessage)
-        .options(selectinload(TicketMessage.ticket))
-        .where(
-            TicketMessage.direction == MessageDirection.RESIDENT.value,
-            TicketMessage.staff_message_id.is_(None),
-        )
-        .order_by(TicketMessage.id)
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
 
 
 def personal_fields(ticket: Ticket) -> dict[str, Any]:

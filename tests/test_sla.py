@@ -7,10 +7,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import run_sla, sla_jobs
 from broadcasts.sla import SlaJobs
 from handlers.i18n import Catalog
 from storage.models import Ticket
 from storage.tickets import upsert_queue
+from tests.fakes.telegram_api import FakeTelegram
+from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -101,3 +104,24 @@ async def test_morning_summary_per_queue(sessionmaker: async_sessionmaker[AsyncS
     assert "Відкритих: 4, нових: 2, строк спливає: 2, прострочено: 1" in summary
     assert "ЗІ-2026-000002" in summary and "ЗІ-2026-000003" in summary
     assert "Відкритих: 1" in by_chat[-100500]
+
+
+async def test_reminders_reach_the_staff_chat_through_telegram(database_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        fake.add_group(-100100, "Оператори")
+        fake.add_group(-100500, "ЖКГ")
+        settings = bot_settings(
+            database_url,
+            telegram_token=TELEGRAM_TOKEN,
+            telegram_api_url=fake.base_url,
+            operator_chat_id=-100100,
+        )
+        async with running_bot(settings) as runtime:
+            await _seed(runtime.sessionmaker)
+            jobs = sla_jobs(runtime, lambda: _kyiv(2026, 11, 25, 0, 30))
+            assert jobs is not None
+            await run_sla(jobs.hourly)
+            operator = fake.messages(-100100)
+            assert len(operator) == 1 and "ЗІ-2026-000001" in operator[0]["text"]
+            assert any(e["type"] == "bold" for e in operator[0]["entities"])
+            assert "ЗВ-2026-000001" in fake.messages(-100500)[0]["text"]

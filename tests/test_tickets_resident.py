@@ -400,7 +400,9 @@ async def test_the_same_submit_delivered_twice_files_one_ticket(database_url: st
             await r.press("Так")
             status = await fake.send_text(r.external_id, "act:form:submit", message_token=424242)
             assert status == 200
-            assert await fake.send_text(r.external_id, "act:form:submit", message_token=424242) == 200
+            assert (
+                await fake.send_text(r.external_id, "act:form:submit", message_token=424242) == 200
+            )
             assert await fake.replay() == 200
             assert len(await _tickets(runtime.sessionmaker)) == 1
             assert sum("Зареєстровано" in t for t in r.texts()) == 1

@@ -23,6 +23,8 @@ from bot.telegram.sender import TelegramSender
 from handlers.actions import PUBLIC_COMMANDS
 from handlers.i18n import Catalog
 from handlers.pipeline import Pipeline
+from handlers.staff.router import staff_router
+from handlers.staff.service import StaffService
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +54,21 @@ class TelegramChannel:
         pipeline: Pipeline,
         catalog: Catalog,
         webhook_secret: str | None,
+        sender: TelegramSender | None = None,
+        staff: StaffService | None = None,
     ) -> None:
         self.bot = bot
-        self.sender = TelegramSender(bot)
+        self.sender = sender or TelegramSender(bot)
         self._catalog = catalog
         self._secret = webhook_secret
         self.dispatcher = Dispatcher()
         self.dispatcher["pipeline"] = pipeline
         self.dispatcher["sender"] = self.sender
+        if staff is not None:
+            # First: the residents' router takes every button press it sees, the staff router
+            # only those in group chats.
+            self.dispatcher["staff"] = staff
+            self.dispatcher.include_router(staff_router())
         self.dispatcher.include_router(resident_router())
 
     async def set_commands(self) -> None:

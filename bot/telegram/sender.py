@@ -147,3 +147,15 @@ class TelegramSender:
             # Too old to edit, deleted, …: the resident still gets the screen.
             return await self.send(recipient, reply)
         return Sent(message_id=message_id)
+
+
+class ChatPoster:
+    """Posts staff-facing HTML to a Telegram chat (reminders, summaries), split at the limit."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def post(self, chat_id: int, text: str) -> None:
+        async with channel_errors():
+            for part in split_text(text, TEXT_LIMIT):
+                await self._bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)

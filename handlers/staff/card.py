@@ -1,0 +1,287 @@
+"""The ticket card staff see in their chat, its buttons, and the small formatting helpers the
+staff side shares. Pure functions: no database, no network.
+
+Every value that came from a person goes through the catalog's escaping (``Catalog.text``) or
+``html.escape``: residents and staff type ``<`` and ``&``, and Telegram must never answer
+"can't parse entities".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers.i18n import Catalog, Markup
+from handlers.staff import callbacks as cb
+from handlers.text import markup_to_plain, utf16_len
+from storage.deadlines import AppealTerm, TicketKind
+from storage.models import Department, Resident, Ticket, TicketMessage
+from storage.ticket_rules import REFUSAL_GROUNDS
+from storage.tickets import is_open
+from storage.vocabulary import TicketStatus
+
+# Telegram's limits (characters after entity parsing, UTF-16 units).
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+TOPIC_NAME_LIMIT = 128
+# The card keeps some room below the limit for what the markup adds when parsed.
+CARD_BUDGET = 3900
+# A long text shows its beginning on the card; the whole text follows in the thread.
+CARD_BODY_LIMIT = 2500
+# Other free-text fields are short by nature; a very long one is cut on the card.
+FIELD_LIMIT = 300
+# How many attachments the card lists by name.
+ATTACHMENTS_LISTED = 10
+
+STATUS_ICONS = {
+    TicketStatus.NEW: "🆕",
+    TicketStatus.IN_PROGRESS: "🛠",
+    TicketStatus.ANSWERED: "💬",
+    TicketStatus.REFUSED: "⛔",
+    TicketStatus.CLOSED: "✅",
+}
+EXTENDABLE_KINDS = frozenset({TicketKind.APPEAL, TicketKind.INFO_REQUEST})
+
+
+def shorten(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` UTF-16 units with an ellipsis; and whether it was cut."""
+    if utf16_len(text) <= limit:
+        return text, False
+    units = 0
+    cut = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit - 1:
+            break
+        cut = index + 1
+    return text[:cut].rstrip() + "…", True
+
+
+def format_when(moment: datetime | None, zone: ZoneInfo, *, exact: bool = False) -> str:
+    """A deadline as the council reads it: the local date (a legal term ends at the end of its
+    last day), or date and time for the exact 48-hour term."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(zone)
+    return local.strftime("%d.%m.%Y %H:%M" if exact else "%d.%m.%Y")
+
+
+def label(catalog: Catalog, language: str, prefix: str, code: str | None) -> str:
+    """A catalog label for a code, or the code itself when the catalog has none (categories are
+    data the resident side may extend)."""
+    if not code:
+        return "—"
+    key = f"{prefix}.{code}"
+    return catalog.text(language, key) if key in catalog.keys(language) else code
+
+
+def can_extend(ticket: Ticket) -> bool:
+    """Whether the card offers "extend" at all; the legal checks run when it is pressed."""
+    return (
+        is_open(ticket)
+        and ticket.kind in EXTENDABLE_KINDS
+        and not (ticket.kind == TicketKind.INFO_REQUEST and ticket.urgent)
+        and ticket.extended_at is None
+    )
+
+
+def can_change_term(ticket: Ticket) -> bool:
+    return is_open(ticket) and ticket.kind == TicketKind.APPEAL and ticket.extended_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class CardData:
+    ticket: Ticket
+    resident: Resident | None
+    queue: Department | None
+    assignee: str | None
+    attachments: Sequence[TicketMessage] = ()
+
+
+class CardRenderer:
+    """Renders cards and buttons in the staff language (the council's default language)."""
+
+    def __init__(self, catalog: Catalog, *, zone: ZoneInfo) -> None:
+        self.catalog = catalog
+        self.language = catalog.default
+        self.zone = zone
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.catalog.text(self.language, key, **params)
+
+    def label(self, prefix: str, code: str | None) -> str:
+        return label(self.catalog, self.language, prefix, code)
+
+    def when(self, moment: datetime | None, *, exact: bool = False) -> str:
+        return format_when(moment, self.zone, exact=exact)
+
+    def resident_name(self, ticket: Ticket, resident: Resident | None) -> str:
+        if ticket.anonymous:
+            return self.t("staff.anonymous")
+        name = ticket.full_name or (resident.name if resident else None)
+        return name or self.t("staff.unknown_resident")
+
+    # -- text -------------------------------------------------------------------------------
+
+    def topic_name(self, ticket: Ticket) -> str:
+        topic = self.label("staff.category", ticket.category)
+        if topic == "—":
+            topic = self.label("staff.kind", ticket.kind)
+        name, _cut = shorten(f"{ticket.number} · {topic}", TOPIC_NAME_LIMIT)
+        return name
+
+    def card_text(self, data: CardData) -> tuple[Markup, bool]:
+        """The card, and whether the text was too long for it (the thread then gets it whole)."""
+        lines, body_at = self._lines(data)
+        body = data.ticket.body or ""
+        if not body:
+            return Markup("\n".join(lines)), False
+        used = utf16_len(markup_to_plain("\n".join(lines)))
+        # Every other field is bounded, so the budget never drops below a useful beginning.
+        budget = max(200, min(CARD_BODY_LIMIT, CARD_BUDGET - used - 100))
+        short, cut = shorten(body, budget)
+        block = self.t("staff.card.body", text=short)
+        if cut:
+            block = Markup(block + "\n" + self.t("staff.card.body_cut"))
+        lines.insert(body_at, block)
+        return Markup("\n".join(lines)), cut
+
+    def _lines(self, data: CardData) -> tuple[list[str], int]:
+        """The card's lines without the text, and the position the text goes to."""
+        ticket = data.ticket
+        t = self.t
+        status = TicketStatus(ticket.status)
+        lines: list[str] = [
+            t(
+                "staff.card.title",
+                icon=STATUS_ICONS[status],
+                number=ticket.number,
+                kind=self.label("staff.kind", ticket.kind),
+            )
+        ]
+        if ticket.urgent:
+            reason, _ = shorten(ticket.urgent_reason or "—", FIELD_LIMIT)
+            lines.append(t("staff.card.urgent", reason=reason))
+        if ticket.category:
+            lines.append(
+                t("staff.card.category", value=self.label("staff.category", ticket.category))
+            )
+        if ticket.appeal_type:
+            value = self.label("staff.appeal_type", ticket.appeal_type)
+            lines.append(t("staff.card.appeal_type", value=value))
+        queue_name = data.queue.name if data.queue else ticket.queue_code
+        lines.append(t("staff.card.queue", value=queue_name))
+        channel = self.label("staff.channel", ticket.channel)
+        name, _ = shorten(self.resident_name(ticket, data.resident), FIELD_LIMIT)
+        lines.append(t("staff.card.resident", name=name, channel=channel))
+        if data.resident is not None and data.resident.banned_at is not None:
+            lines.append(t("staff.card.banned"))
+        for key, field in (
+            ("staff.card.address", ticket.address),
+            ("staff.card.contact", ticket.contact),
+            ("staff.card.subject", ticket.subject),
+        ):
+            if field:
+                lines.append(t(key, value=shorten(field, FIELD_LIMIT)[0]))
+        body_at = len(lines)
+        if data.attachments:
+            lines.append(t("staff.card.attachments", items=self._attachments(data.attachments)))
+        lines.append(t("staff.card.received", date=self.when(ticket.received_at, exact=True)))
+        deadline = self.when(ticket.deadline_at, exact=ticket.urgent)
+        if ticket.extended_at is not None:
+            reason, _ = shorten(ticket.extension_reason or "—", FIELD_LIMIT)
+            lines.append(t("staff.card.deadline_extended", date=deadline, reason=reason))
+        else:
+            lines.append(t("staff.card.deadline", date=deadline))
+        if ticket.kind == TicketKind.APPEAL:
+            term = AppealTerm(ticket.appeal_term or AppealTerm.STANDARD)
+            lines.append(t("staff.card.term", value=self.label("staff.term", term.value)))
+        lines.append(t("staff.card.status", value=self.label("staff.status", ticket.status)))
+        if data.assignee:
+            lines.append(t("staff.card.assignee", name=data.assignee))
+        else:
+            lines.append(t("staff.card.unassigned"))
+        if status is TicketStatus.REFUSED:
+            ground = self.label("staff.ground", ticket.refusal_ground)
+            comment, _ = shorten(ticket.refusal_comment or "—", FIELD_LIMIT)
+            lines.append(t("staff.card.refusal", ground=ground, comment=comment))
+        if ticket.rating is not None:
+            lines.append(t("staff.card.rating", stars="⭐" * ticket.rating, n=ticket.rating))
+        return lines, body_at
+
+    def _attachments(self, attachments: Sequence[TicketMessage]) -> Markup:
+        items: list[str] = []
+        for message in attachments[:ATTACHMENTS_LISTED]:
+            kind = self.label("staff.attachment", message.attachment_kind)
+            if message.attachment_name:
+                name, _ = shorten(message.attachment_name, 60)
+                items.append(self.t("staff.card.attachment_named", kind=kind, name=name))
+            else:
+                items.append(self.t("staff.card.attachment", kind=kind))
+        if len(attachments) > ATTACHMENTS_LISTED:
+            items.append("…")
+        return Markup(", ".join(items))
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    def _button(
+        self, key: str, verb: str, ticket_id: int, argument: str = ""
+    ) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=markup_to_plain(self.t(key)), callback_data=cb.pack(verb, ticket_id, argument)
+        )
+
+    def card_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup | None:
+        if not is_open(ticket):
+            return None
+        b = self._button
+        rows = [[b("staff.btn.take", cb.TAKE, ticket.id), b("staff.btn.hand", cb.HAND, ticket.id)]]
+        middle: list[InlineKeyboardButton] = []
+        if can_extend(ticket):
+            middle.append(b("staff.btn.extend", cb.EXTEND, ticket.id))
+        if can_change_term(ticket):
+            if (ticket.appeal_term or AppealTerm.STANDARD) == AppealTerm.STANDARD:
+                middle.append(b("staff.btn.term_simple", cb.TERM, ticket.id, AppealTerm.SIMPLE))
+            else:
+                middle.append(b("staff.btn.term_standard", cb.TERM, ticket.id, AppealTerm.STANDARD))
+        if middle:
+            rows.append(middle)
+        rows.append(
+            [b("staff.btn.refuse", cb.REFUSE, ticket.id), b("staff.btn.close", cb.CLOSE, ticket.id)]
+        )
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    def queue_buttons(self, ticket: Ticket, queues: Sequence[Department]) -> InlineKeyboardMarkup:
+        buttons = [
+            InlineKeyboardButton(
+                text=shorten(queue.name, 60)[0],
+                callback_data=cb.pack(cb.HAND_TO, ticket.id, queue.code),
+            )
+            for queue in queues
+            if queue.code != ticket.queue_code
+        ]
+        rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
+        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    def ground_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
+        rows = [
+            [self._button(f"staff.ground.{ground}", cb.GROUND, ticket.id, ground)]
+            for ground in REFUSAL_GROUNDS.get(ticket.kind, ())
+        ]
+        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    def close_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    self._button("staff.btn.close_confirm", cb.CLOSE_OK, ticket.id),
+                    self._button("staff.btn.back", cb.CARD, ticket.id),
+                ]
+            ]
+        )

@@ -1,0 +1,552 @@
+"""The staff desk: puts tickets and residents' messages into the staff Telegram chats.
+
+Each ticket lives in its queue's chat (``Department.chat_id``, else the operator chat). In a
+forum supergroup it gets its own topic; in an ordinary group its card is the root and everything
+after it is a reply to the card. Where it lives is stored on the ticket (``staff_chat_id``,
+``thread_id``, ``card_message_id``) and on each copied message (``staff_message_id``), so a staff
+reply finds its ticket, and what did not reach Telegram is found and posted by ``post_pending``.
+
+Posting one ticket is serialised twice: an ``asyncio.Lock`` per ticket inside this process, and
+the ticket's row lock (``SELECT … FOR UPDATE``) across processes on PostgreSQL. So two effects of
+the same ticket arriving together create one topic and one card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.contract import Effect, ResidentWrote, TicketFiled, TicketRated
+from handlers.i18n import Catalog, Markup
+from handlers.staff.card import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    CardData,
+    CardRenderer,
+    shorten,
+)
+from handlers.text import markup_to_plain, split_text, utf16_len
+from storage import staff_desk
+from storage.models import Department, Resident, Staff, Ticket, TicketMessage
+from storage.tickets import get_ticket
+from storage.vocabulary import Clock
+
+log = logging.getLogger(__name__)
+
+# One catch-up run posts at most this many tickets: a group takes about 20 messages a minute,
+# and the job runs every minute.
+PENDING_TICKETS = 10
+# Messages of one ticket copied in one go; the rest waits for the next run.
+MESSAGES_PER_TICKET = 20
+# A ticket whose posting failed for a reason retrying will not fix soon (a wrong chat id, the
+# bot removed from the group) is skipped by the catch-up job for a while, so it cannot starve
+# the others.
+FAILED_BACKOFF = timedelta(minutes=15)
+MAX_FAILED_TRACKED = 1000
+# Room for the header of a resident's message or of a continuation part.
+HEADER_ROOM = 200
+
+Markup_ = InlineKeyboardMarkup | ForceReply
+
+
+class DeskUnavailable(Exception):
+    """The ticket has no staff chat to go to (no queue chat, no operator chat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a ticket's thread is: a forum topic, or replies to the card in an ordinary group."""
+
+    chat_id: int
+    thread_id: int | None = None
+    root_id: int | None = None
+
+    def kwargs(self, *, reply_to: int | None = None) -> dict[str, Any]:
+        """Arguments that put a message into the thread (and reply to ``reply_to``)."""
+        out: dict[str, Any] = {}
+        if self.thread_id is not None:
+            out["message_thread_id"] = self.thread_id
+        target = (
+            reply_to if reply_to is not None else (self.root_id if self.thread_id is None else None)
+        )
+        if target is not None:
+            out["reply_parameters"] = ReplyParameters(
+                message_id=target, allow_sending_without_reply=True
+            )
+        return out
+
+
+def place_of(ticket: Ticket) -> Place | None:
+    if ticket.staff_chat_id is None or (
+        ticket.thread_id is None and ticket.card_message_id is None
+    ):
+        return None
+    root = ticket.card_message_id if ticket.thread_id is None else None
+    return Place(chat_id=ticket.staff_chat_id, thread_id=ticket.thread_id, root_id=root)
+
+
+def _is_not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
+
+
+TRANSIENT_ERRORS = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
+
+
+class Desk:
+    """Implements ``handlers.contract.EffectSink`` for the staff side."""
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        clock: Clock,
+        zone: ZoneInfo,
+        operator_chat_id: int | None,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.catalog = catalog
+        self.clock = clock
+        self.zone = zone
+        self.operator_chat_id = operator_chat_id
+        self.cards = CardRenderer(catalog, zone=zone)
+        # Locks live as long as someone holds or waits for them: no unbounded growth.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._forums: dict[int, bool] = {}
+        self._failed: dict[int, datetime] = {}
+        self._warned_queues: set[str] = set()
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.cards.t(key, **params)
+
+    @contextlib.asynccontextmanager
+    async def locked(self, ticket_id: int) -> AsyncIterator[None]:
+        lock = self._locks.get(ticket_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[ticket_id] = lock
+        async with lock:
+            yield
+
+    # -- EffectSink -------------------------------------------------------------------------
+
+    async def apply(self, effect: Effect) -> None:
+        if isinstance(effect, TicketFiled):
+            await self.post_ticket(effect.ticket_id)
+        elif isinstance(effect, ResidentWrote):
+            async with self.sessionmaker() as session:
+                message = await session.get(TicketMessage, effect.message_id)
+                ticket_id = message.ticket_id if message is not None else None
+            if ticket_id is not None:
+                await self.post_ticket(ticket_id)
+        elif isinstance(effect, TicketRated):
+            await self.post_rating(effect.ticket_id)
+
+    # -- where tickets go -------------------------------------------------------------------
+
+    async def is_forum(self, chat_id: int) -> bool:
+        """Whether the chat is a forum supergroup (asked once per chat and process)."""
+        known = self._forums.get(chat_id)
+        if known is None:
+            chat = await self.bot.get_chat(chat_id)
+            known = bool(chat.is_forum)
+            self._forums[chat_id] = known
+        return known
+
+    async def _target_chat(self, session: AsyncSession, ticket: Ticket) -> int | None:
+        queue = await session.get(Department, ticket.queue_code)
+        if queue is not None and queue.chat_id is not None:
+            return queue.chat_id
+        if self.operator_chat_id is None and ticket.queue_code not in self._warned_queues:
+            # Warn once per queue and process, not every minute from the catch-up job.
+            self._warned_queues.add(ticket.queue_code)
+            log.warning(
+                "queue %s has no chat and CITYBOT_OPERATOR_CHAT_ID is not set: its tickets are "
+                "not posted to staff",
+                ticket.queue_code,
+            )
+        return self.operator_chat_id
+
+    async def card_data(self, session: AsyncSession, ticket: Ticket) -> CardData:
+        resident = await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+        queue = await session.get(Department, ticket.queue_code)
+        assignee: str | None = None
+        if ticket.assignee_id is not None:
+            staff = await session.get(Staff, ticket.assignee_id)
+            assignee = (
+                staff.name if staff is not None and staff.name else f"id {ticket.assignee_id}"
+            )
+        attachments = await staff_desk.resident_attachments(session, ticket_id=ticket.id, limit=20)
+        return CardData(
+            ticket=ticket,
+            resident=resident,
+            queue=queue,
+            assignee=assignee,
+            attachments=attachments,
+        )
+
+    # -- posting a ticket -------------------------------------------------------------------
+
+    async def post_ticket(self, ticket_id: int) -> Place | None:
+        """Make sure the ticket's card is in its chat, then copy the resident's messages that are
+        not there yet. Safe to call any number of times, also concurrently. Returns where the
+        ticket lives, or None when it has nowhere to go. Telegram errors propagate (the
+        catch-up job tries again)."""
+        async with self.locked(ticket_id):
+            place = await self._ensure_card(ticket_id)
+            if place is None:
+                return None
+            for _ in range(MESSAGES_PER_TICKET):
+                if not await self._post_next_message(ticket_id, place):
+                    break
+        self._failed.pop(ticket_id, None)
+        return place
+
+    async def _ensure_card(self, ticket_id: int) -> Place | None:
+        failure: TelegramAPIError | None = None
+        async with self.sessionmaker() as session, session.begin():
+            ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
+            if ticket is None:
+                return None
+            if ticket.card_message_id is not None:
+                return place_of(ticket)
+            chat_id = ticket.staff_chat_id or await self._target_chat(session, ticket)
+            if chat_id is None:
+                return None
+            if ticket.thread_id is None and await self.is_forum(chat_id):
+                try:
+                    topic = await self.bot.create_forum_topic(
+                        chat_id, self.cards.topic_name(ticket)
+                    )
+                except TelegramBadRequest as error:
+                    # Typically the bot lacks the "manage topics" right. The ticket must still
+                    # reach staff: its card goes to the General topic and the thread is the
+                    # replies to it, as in an ordinary group.
+                    log.warning("no topic for %s in %s: %s", ticket.number, chat_id, error)
+                else:
+                    ticket.staff_chat_id = chat_id
+                    ticket.thread_id = topic.message_thread_id
+            data = await self.card_data(session, ticket)
+            text, cut = self.cards.card_text(data)
+            place = Place(chat_id=chat_id, thread_id=ticket.thread_id)
+            try:
+                card = await self.bot.send_message(
+                    chat_id,
+                    text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=self.cards.card_buttons(ticket),
+                    **place.kwargs(),
+                )
+            except TelegramAPIError as error:
+                # The topic (if one was just made) is kept: the next attempt posts into it
+                # instead of creating a second one.
+                failure = error
+            else:
+                ticket.staff_chat_id = chat_id
+                ticket.card_message_id = card.message_id
+                if cut and ticket.body:
+                    await self._post_full_text(session, ticket, place_of(ticket))
+        if failure is not None:
+            raise failure
+        return place_of(ticket)
+
+    async def _post_full_text(
+        self, session: AsyncSession, ticket: Ticket, place: Place | None
+    ) -> None:
+        """The whole text of a ticket too long for its card, in parts after the card."""
+        if place is None or not ticket.body:
+            return
+        parts = split_text(ticket.body, TEXT_LIMIT - HEADER_ROOM)
+        for index, part in enumerate(parts, start=1):
+            text = self.t(
+                "staff.full_text", number=ticket.number, part=index, total=len(parts), text=part
+            )
+            try:
+                sent = await self.bot.send_message(
+                    place.chat_id, text, parse_mode=ParseMode.HTML, **place.kwargs()
+                )
+            except TelegramAPIError as error:
+                # The card (with the beginning) is posted; the rest stays readable in
+                # /ticket and the resident's data, so this is not worth failing the card for.
+                log.warning("could not post the full text of %s: %s", ticket.number, error)
+                return
+            staff_desk.remember_post(
+                session,
+                chat_id=place.chat_id,
+                message_id=sent.message_id,
+                ticket_id=ticket.id,
+                purpose=staff_desk.PURPOSE_TEXT,
+                now=self.clock(),
+            )
+
+    async def _post_next_message(self, ticket_id: int, place: Place) -> bool:
+        """Copy the oldest resident message not yet in the staff chat; False when none is left.
+        One transaction per message, so a failure never re-posts the ones before it."""
+        async with self.sessionmaker() as session, session.begin():
+            ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
+            if ticket is None:
+                return False
+            pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=1)
+            if not pending:
+                return False
+            message = pending[0]
+            resident = (
+                await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
+            )
+            name = self.cards.resident_name(ticket, resident)
+            sent_id = await self._send_resident_message(place, ticket, name, message)
+            message.staff_chat_id = place.chat_id
+            message.staff_message_id = sent_id
+        return True
+
+    async def _send_resident_message(
+        self, place: Place, ticket: Ticket, name: str, message: TicketMessage
+    ) -> int:
+        text = message.text or ""
+        kind = message.attachment_kind
+        ref = message.attachment_ref or ""
+        if kind in ("photo", "document"):
+            caption = self.t(
+                "staff.from_resident.caption", name=name, number=ticket.number, text=text
+            )
+            fits = utf16_len(markup_to_plain(caption)) <= CAPTION_LIMIT
+            if not fits:
+                caption = self.t(
+                    "staff.from_resident.caption", name=name, number=ticket.number, text=""
+                )
+            try:
+                sent = await self._send_file(place, kind, ref, caption)
+            except TelegramBadRequest as error:
+                # A file Telegram cannot take (an expired Viber link, a type it will not fetch
+                # by URL): staff get a line with the link instead of losing the message.
+                log.info("attachment of %s not shown: %s", ticket.number, error)
+                sent = await self._send_text(
+                    place,
+                    self.t(
+                        "staff.attachment_failed",
+                        name=name,
+                        kind=self.cards.label("staff.attachment", kind),
+                        file=message.attachment_name or "",
+                        ref=ref if ref.startswith("https://") else "",
+                    ),
+                )
+            if text and not fits:
+                await self._send_long(place, name, ticket, text)
+            return sent.message_id
+        if kind == "location":
+            first = await self._send_location(place, ref)
+            if first is None:
+                first = await self._send_text(
+                    place, self.t("staff.location_text", name=name, ref=ref)
+                )
+            if text:
+                await self._send_long(place, name, ticket, text)
+            return first.message_id
+        if kind is not None:
+            label = self.cards.label("staff.attachment", kind)
+            text = f"{text}\n[{label}]" if text else f"[{label}]"
+        return (await self._send_long(place, name, ticket, text or "—")).message_id
+
+    async def _send_long(self, place: Place, name: str, ticket: Ticket, text: str) -> Message:
+        """A resident's text, split at Telegram's limit; returns the first part."""
+        first: Message | None = None
+        for part in split_text(text, TEXT_LIMIT - HEADER_ROOM):
+            sent = await self._send_text(
+                place, self.t("staff.from_resident", name=name, number=ticket.number, text=part)
+            )
+            first = first or sent
+        assert first is not None
+        return first
+
+    async def _send_text(self, place: Place, text: str, **extra: Any) -> Message:
+        return await self.bot.send_message(
+            place.chat_id, text, parse_mode=ParseMode.HTML, **place.kwargs(), **extra
+        )
+
+    async def _send_file(self, place: Place, kind: str, ref: str, caption: str) -> Message:
+        if kind == "photo":
+            return await self.bot.send_photo(
+                place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
+            )
+        return await self.bot.send_document(
+            place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
+        )
+
+    async def _send_location(self, place: Place, ref: str) -> Message | None:
+        latitude, _, longitude = ref.partition(",")
+        try:
+            lat, lon = float(latitude), float(longitude)
+        except ValueError:
+            return None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        return await self.bot.send_location(place.chat_id, lat, lon, **place.kwargs())
+
+    # -- the card and the thread, after staff actions -----------------------------------------
+
+    async def refresh_card(self, ticket_id: int) -> None:
+        """Edit the card in place to show the ticket as it is now."""
+        async with self.locked(ticket_id):
+            async with self.sessionmaker() as session:
+                ticket = await get_ticket(session, ticket_id=ticket_id)
+                if ticket is None or ticket.card_message_id is None or ticket.staff_chat_id is None:
+                    return
+                text, _cut = self.cards.card_text(await self.card_data(session, ticket))
+                markup = self.cards.card_buttons(ticket)
+                chat_id, card_id = ticket.staff_chat_id, ticket.card_message_id
+            await self.edit_text(chat_id, card_id, text, markup)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as error:
+            if not _is_not_modified(error):
+                log.warning("could not edit card %s in %s: %s", message_id, chat_id, error)
+        except TelegramAPIError as error:
+            log.warning("could not edit card %s in %s: %s", message_id, chat_id, error)
+
+    async def set_buttons(
+        self, chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=markup
+            )
+        except TelegramBadRequest as error:
+            if not _is_not_modified(error):
+                log.warning("could not change buttons of %s in %s: %s", message_id, chat_id, error)
+        except TelegramAPIError as error:
+            log.warning("could not change buttons of %s in %s: %s", message_id, chat_id, error)
+
+    async def post_to_thread(
+        self,
+        ticket_id: int,
+        text: str,
+        *,
+        purpose: str = staff_desk.PURPOSE_NOTICE,
+        reply_to: int | None = None,
+        markup: Markup_ | None = None,
+        action: str | None = None,
+        staff_id: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Post a staff-facing message into the ticket's thread and remember it, so a reply to
+        it finds the ticket (and a prompt's answer finds its action). None when the ticket is not
+        in any staff chat or Telegram refused."""
+        async with self.sessionmaker() as session:
+            ticket = await get_ticket(session, ticket_id=ticket_id)
+            place = place_of(ticket) if ticket is not None else None
+        if place is None:
+            return None
+        try:
+            sent = await self.bot.send_message(
+                place.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                **place.kwargs(reply_to=reply_to),
+            )
+        except TelegramAPIError as error:
+            log.warning("could not post to the thread of ticket %s: %s", ticket_id, error)
+            return None
+        async with self.sessionmaker() as session, session.begin():
+            staff_desk.remember_post(
+                session,
+                chat_id=place.chat_id,
+                message_id=sent.message_id,
+                ticket_id=ticket_id,
+                purpose=purpose,
+                now=self.clock(),
+                action=action,
+                staff_id=staff_id,
+                data=data,
+            )
+        return sent.message_id
+
+    async def post_rating(self, ticket_id: int) -> None:
+        """Show the resident's rating in the thread (once per rating and comment) and on the
+        card."""
+        async with self.sessionmaker() as session:
+            ticket = await get_ticket(session, ticket_id=ticket_id)
+            if ticket is None or ticket.rating is None:
+                return
+            shown = {"rating": ticket.rating, "comment": ticket.rating_comment or ""}
+            last = await staff_desk.last_post(
+                session, ticket_id=ticket_id, purpose=staff_desk.PURPOSE_RATING
+            )
+            if last is not None and last.data == shown:
+                return
+        text = self.t("staff.rated", stars="⭐" * ticket.rating, n=ticket.rating)
+        if ticket.rating_comment:
+            comment, _ = shorten(ticket.rating_comment, 3000)
+            text = Markup(text + "\n" + self.t("staff.rated_comment", text=comment))
+        await self.post_to_thread(ticket_id, text, purpose=staff_desk.PURPOSE_RATING, data=shown)
+        await self.refresh_card(ticket_id)
+
+    # -- catch-up ---------------------------------------------------------------------------
+
+    async def post_pending(self, *, limit: int = PENDING_TICKETS) -> int:
+        """Post what did not reach the staff chats (cards, residents' messages); run every
+        minute. Stops at the first sign that Telegram is down. Returns the tickets handled."""
+        now = self.clock()
+        for ticket_id, retry_at in list(self._failed.items()):
+            if retry_at <= now:
+                del self._failed[ticket_id]
+        async with self.sessionmaker() as session:
+            fetch = limit + len(self._failed)
+            without_card = await staff_desk.tickets_without_card(
+                session, limit=fetch, with_chat_only=self.operator_chat_id is None
+            )
+            with_messages = await staff_desk.tickets_with_unposted_messages(
+                session, limit=fetch, with_chat_only=self.operator_chat_id is None
+            )
+        candidates = [ticket.id for ticket in without_card] + with_messages
+        queue = [tid for tid in dict.fromkeys(candidates) if tid not in self._failed][:limit]
+        handled = 0
+        for ticket_id in queue:
+            try:
+                await self.post_ticket(ticket_id)
+            except TRANSIENT_ERRORS as error:
+                log.warning("catch-up stopped, Telegram unavailable: %s", error)
+                break
+            except TelegramAPIError as error:
+                log.warning("catch-up: ticket %s not posted: %s", ticket_id, error)
+                if len(self._failed) < MAX_FAILED_TRACKED:
+                    self._failed[ticket_id] = now + FAILED_BACKOFF
+                continue
+            handled += 1
+        return handled

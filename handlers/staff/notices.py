@@ -1,0 +1,138 @@
+"""What residents are told when staff act on their ticket: taken, answered, extended, refused,
+closed, banned. In the resident's own language and messenger, with dates in the council's zone.
+
+Texts come from the ``notice.*`` catalog keys; values typed by people (answers, reasons,
+comments) are escaped by the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from handlers.contract import Button, Media, Reply
+from handlers.i18n import Catalog, Markup
+from handlers.notify import DeliveryFailed, Notifier
+from handlers.staff.card import format_when
+from handlers.staff.media import MediaLinks
+from storage.models import Resident, Ticket
+from storage.vocabulary import Channel
+
+# The resident side handles ``rate:<ticket id>:<stars>`` (the rating flow); we only offer it.
+RATE_ACTION: Final = "rate"
+STARS: Final = range(1, 6)
+
+
+def rate_action(ticket_id: int, stars: int) -> str:
+    return f"{RATE_ACTION}:{ticket_id}:{stars}"
+
+
+class Notices:
+    def __init__(
+        self,
+        *,
+        notifier: Notifier,
+        catalog: Catalog,
+        zone: ZoneInfo,
+        media: MediaLinks | None,
+    ) -> None:
+        self._notifier = notifier
+        self._catalog = catalog
+        self._zone = zone
+        self._media = media
+
+    def t(self, resident: Resident, key: str, /, **params: object) -> Markup:
+        return self._catalog.text(resident.language, key, **params)
+
+    def _about(self, resident: Resident, ticket: Ticket) -> dict[str, object]:
+        return {
+            "subject": self.t(resident, f"notice.subject.{ticket.kind}"),
+            "number": ticket.number,
+        }
+
+    def deadline(self, ticket: Ticket) -> str:
+        return format_when(ticket.deadline_at, self._zone, exact=ticket.urgent)
+
+    async def deliver(self, resident: Resident, reply: Reply) -> str | None:
+        """Send; None when delivered, else the reason to show staff."""
+        try:
+            await self._notifier.send(resident, reply)
+        except DeliveryFailed as error:
+            return error.reason
+        return None
+
+    # -- files ------------------------------------------------------------------------------
+
+    def can_send_files(self, resident: Resident) -> bool:
+        """Telegram file_ids work for Telegram residents; Viber needs our signed links."""
+        return resident.channel != Channel.VIBER or self._media is not None
+
+    def _media_for(self, resident: Resident, kind: str, file_id: str, name: str | None) -> Media:
+        if resident.channel == Channel.VIBER:
+            assert self._media is not None, "check can_send_files first"
+            return Media(kind=kind, ref=self._media.url(file_id), file_name=name)
+        return Media(kind=kind, ref=file_id, file_name=name)
+
+    # -- the notices ------------------------------------------------------------------------
+
+    def taken(self, resident: Resident, ticket: Ticket) -> Reply:
+        return Reply(
+            text=self.t(
+                resident,
+                "notice.taken",
+                deadline=self.deadline(ticket),
+                **self._about(resident, ticket),
+            )
+        )
+
+    def answer(
+        self,
+        resident: Resident,
+        ticket: Ticket,
+        *,
+        text: str,
+        attachment: tuple[str, str, str | None] | None,
+        first: bool,
+    ) -> Reply:
+        key = "notice.answer_first" if first else "notice.answer"
+        head = self.t(resident, key, **self._about(resident, ticket))
+        body = Markup(head + "\n\n" + self.t(resident, "notice.text", text=text)) if text else head
+        media = None
+        if attachment is not None:
+            kind, file_id, name = attachment
+            media = self._media_for(resident, kind, file_id, name)
+        return Reply(text=body, media=media)
+
+    def extended(self, resident: Resident, ticket: Ticket) -> Reply:
+        return Reply(
+            text=self.t(
+                resident,
+                f"notice.extended.{ticket.kind}",
+                deadline=self.deadline(ticket),
+                reason=ticket.extension_reason or "—",
+                **self._about(resident, ticket),
+            )
+        )
+
+    def refused(self, resident: Resident, ticket: Ticket) -> Reply:
+        parts = [
+            self.t(resident, "notice.refused", **self._about(resident, ticket)),
+            self.t(resident, f"notice.ground.{ticket.kind}.{ticket.refusal_ground}"),
+        ]
+        if ticket.refusal_comment:
+            parts.append(self.t(resident, "notice.refused_comment", comment=ticket.refusal_comment))
+        parts.append(self.t(resident, f"notice.appeal_how.{ticket.kind}"))
+        return Reply(text=Markup("\n\n".join(parts)))
+
+    def closed(self, resident: Resident, ticket: Ticket) -> Reply:
+        stars = tuple(Button(label="⭐" * n, action=rate_action(ticket.id, n)) for n in STARS)
+        return Reply(
+            text=self.t(resident, "notice.closed", **self._about(resident, ticket)),
+            buttons=(stars,),
+        )
+
+    def banned(self, resident: Resident) -> Reply:
+        return Reply(text=self.t(resident, "notice.banned"))
+
+    def unbanned(self, resident: Resident) -> Reply:
+        return Reply(text=self.t(resident, "notice.unbanned"))

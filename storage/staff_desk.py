@@ -1,0 +1,229 @@
+"""Repository functions of the staff desk (the operator side in Telegram): where a ticket lives in
+the staff chats, prompts waiting for a staff answer, canned answers. The caller commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Department, DeskPost, Template, Ticket, TicketMessage
+from storage.tickets import ticket_by_staff_message
+from storage.vocabulary import OPEN_STATUSES, MessageDirection
+
+PURPOSE_TEXT = "text"
+PURPOSE_NOTICE = "notice"
+PURPOSE_PROMPT = "prompt"
+PURPOSE_RATING = "rating"
+
+TEMPLATE_NAME_MAX = 64
+
+
+async def is_staff_chat(
+    session: AsyncSession, *, chat_id: int, operator_chat_id: int | None
+) -> bool:
+    """The operator chat or the chat of any queue (queues are edited at runtime, so this asks
+    the database every time)."""
+    if operator_chat_id is not None and chat_id == operator_chat_id:
+        return True
+    query = select(exists().where(Department.chat_id == chat_id))
+    return bool(await session.scalar(query))
+
+
+async def lock_ticket(session: AsyncSession, *, ticket_id: int) -> Ticket | None:
+    """The ticket with its row locked for this transaction (PostgreSQL; SQLite has one writer)
+    and its attributes read again under the lock, even if the session had loaded it before."""
+    query = (
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def tickets_without_card(
+    session: AsyncSession, *, limit: int, with_chat_only: bool = False
+) -> Sequence[Ticket]:
+    """Open tickets whose card never reached a staff chat (Telegram was down, or just filed).
+
+    ``with_chat_only``: only tickets whose queue has its own chat (when there is no operator
+    chat to fall back to, the others have nowhere to go and would only fill the batch).
+    """
+    query = select(Ticket).where(
+        Ticket.card_message_id.is_(None),
+        Ticket.status.in_([status.value for status in OPEN_STATUSES]),
+    )
+    if with_chat_only:
+        query = query.join(Department, Department.code == Ticket.queue_code).where(
+            Department.chat_id.is_not(None)
+        )
+    return (await session.scalars(query.order_by(Ticket.id).limit(limit))).all()
+
+
+async def unposted_of_ticket(
+    session: AsyncSession, *, ticket_id: int, limit: int
+) -> Sequence[TicketMessage]:
+    """The resident's messages of one ticket not yet copied to the staff chat, oldest first."""
+    query = (
+        select(TicketMessage)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.direction == MessageDirection.RESIDENT.value,
+            TicketMessage.staff_message_id.is_(None),
+        )
+        .order_by(TicketMessage.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def tickets_with_unposted_messages(
+    session: AsyncSession, *, limit: int, with_chat_only: bool = False
+) -> list[int]:
+    """Ids of tickets that have resident messages not yet shown to staff (``with_chat_only``:
+    as in :func:`tickets_without_card`)."""
+    query = select(TicketMessage.ticket_id).where(
+        TicketMessage.direction == MessageDirection.RESIDENT.value,
+        TicketMessage.staff_message_id.is_(None),
+    )
+    if with_chat_only:
+        query = (
+            query.join(Ticket, Ticket.id == TicketMessage.ticket_id)
+            .join(Department, Department.code == Ticket.queue_code)
+            .where(Department.chat_id.is_not(None))
+        )
+    query = query.group_by(TicketMessage.ticket_id).order_by(TicketMessage.ticket_id).limit(limit)
+    return [int(ticket_id) for ticket_id in (await session.scalars(query)).all()]
+
+
+async def resident_attachments(
+    session: AsyncSession, *, ticket_id: int, limit: int
+) -> Sequence[TicketMessage]:
+    query = (
+        select(TicketMessage)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.direction == MessageDirection.RESIDENT.value,
+            TicketMessage.attachment_kind.is_not(None),
+        )
+        .order_by(TicketMessage.id)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def forget_staff_copies(session: AsyncSession, *, ticket_id: int) -> None:
+    """After a hand-over: the new queue's chat gets the thread again, and nothing in the old
+    chat leads to the ticket any more."""
+    await session.execute(
+        update(TicketMessage)
+        .where(TicketMessage.ticket_id == ticket_id)
+        .values(staff_chat_id=None, staff_message_id=None)
+    )
+    await session.execute(delete(DeskPost).where(DeskPost.ticket_id == ticket_id))
+
+
+def remember_post(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    message_id: int,
+    ticket_id: int,
+    purpose: str,
+    now: datetime,
+    action: str | None = None,
+    staff_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> DeskPost:
+    post = DeskPost(
+        chat_id=chat_id,
+        message_id=message_id,
+        ticket_id=ticket_id,
+        purpose=purpose,
+        action=action,
+        staff_id=staff_id,
+        data=data or {},
+        created_at=now,
+    )
+    session.add(post)
+    return post
+
+
+async def get_post(session: AsyncSession, *, chat_id: int, message_id: int) -> DeskPost | None:
+    return await session.get(DeskPost, (chat_id, message_id))
+
+
+async def last_post(session: AsyncSession, *, ticket_id: int, purpose: str) -> DeskPost | None:
+    query = (
+        select(DeskPost)
+        .where(DeskPost.ticket_id == ticket_id, DeskPost.purpose == purpose)
+        .order_by(DeskPost.created_at.desc(), DeskPost.message_id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def ticket_for_message(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> Ticket | None:
+    """The ticket whose card, thread message or desk post is ``message_id`` in ``chat_id``."""
+    found = await ticket_by_staff_message(session, chat_id=chat_id, message_id=message_id)
+    if found is not None:
+        return found
+    post = await get_post(session, chat_id=chat_id, message_id=message_id)
+    if post is None:
+        return None
+    return await session.get(Ticket, post.ticket_id)
+
+
+async def search_tickets(session: AsyncSession, *, text: str, limit: int) -> Sequence[Ticket]:
+    """Tickets whose number, name, subject or text contains ``text``, ignoring case.
+
+    SQL ``lower()`` on SQLite folds ASCII only, so "петренко" would not find "Петренко"
+    there. Matching the usual spellings of the
+    query (as typed, lower, upper, capitalised) as well keeps Cyrillic searches working on both
+    databases; PostgreSQL's ``lower()`` handles the rest.
+    """
+    needle = text.strip()
+    variants = {needle, needle.lower(), needle.upper(), needle.capitalize(), needle.title()}
+    columns = (Ticket.number, Ticket.full_name, Ticket.subject, Ticket.body)
+    conditions = [func.lower(column).like(f"%{needle.lower()}%") for column in columns]
+    conditions += [column.like(f"%{variant}%") for column in columns for variant in variants]
+    query = select(Ticket).where(or_(*conditions)).order_by(Ticket.received_at.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def list_templates(session: AsyncSession, *, limit: int = 100) -> Sequence[Template]:
+    return (await session.scalars(select(Template).order_by(Template.name).limit(limit))).all()
+
+
+async def get_template(session: AsyncSession, *, name: str) -> Template | None:
+    return await session.get(Template, name.lower())
+
+
+async def save_template(
+    session: AsyncSession, *, name: str, text: str, now: datetime
+) -> tuple[Template, bool]:
+    """Add a canned answer or replace its text; returns ``(template, created)``."""
+    key = name.lower()
+    template = await session.get(Template, key)
+    if template is None:
+        template = Template(name=key, text=text, created_at=now)
+        session.add(template)
+        await session.flush()
+        return template, True
+    template.text = text
+    return template, False
+
+
+async def delete_template(session: AsyncSession, *, name: str) -> bool:
+    template = await session.get(Template, name.lower())
+    if template is None:
+        return False
+    await session.delete(template)
+    await session.flush()
+    return True
