@@ -129,6 +129,7 @@ class ResidentWrote:
     """A resident added a message to a ticket's thread: the staff side shows it."""
 
     message_id: int
+    ticket_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,7 @@ async def test_replies_in_an_ordinary_group_reach_a_viber_resident_with_files(
 
         # A reply to the resident's own message (its copy in the chat) is an answer too.
         follow_up = await add_resident_message(world.runtime, ticket_id, "Коли?")
-        await world.desk.apply(ResidentWrote(follow_up))
+        await world.desk.apply(ResidentWrote(follow_up, ticket_id))
         copy_id = world.chat()[-1]["message_id"]
         await world.say(OPERATOR, "Завтра", reply_to=copy_id)
         assert "Завтра" in world.viber.texts(VIBER_RESIDENT)[-1]

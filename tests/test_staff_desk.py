@@ -79,7 +79,7 @@ async def test_card_in_an_ordinary_group_is_the_root_of_the_thread(database_url:
         assert len(world.chat()) == before
         # A follow-up from the resident joins the thread.
         message_id = await add_resident_message(world.runtime, ticket_id, "А ще <i>світла</i> нема")
-        await world.desk.apply(ResidentWrote(message_id))
+        await world.desk.apply(ResidentWrote(message_id, ticket_id))
         last = world.chat()[-1]
         assert "А ще <i>світла</i> нема" in last["text"]
         assert last["reply_to_message"]["message_id"] == card["message_id"]
@@ -92,7 +92,7 @@ async def test_forum_topic_is_created_once_when_effects_race(database_url: str) 
         message_id = await add_resident_message(world.runtime, ticket_id, "Доповнення")
         await asyncio.gather(
             world.desk.apply(TicketFiled(ticket_id)),
-            world.desk.apply(ResidentWrote(message_id)),
+            world.desk.apply(ResidentWrote(message_id, ticket_id)),
             world.desk.apply(TicketFiled(ticket_id)),
             world.desk.post_pending(),
         )

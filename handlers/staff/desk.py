@@ -160,11 +160,7 @@ class Desk:
         if isinstance(effect, TicketFiled):
             await self.post_ticket(effect.ticket_id)
         elif isinstance(effect, ResidentWrote):
-            async with self.sessionmaker() as session:
-                message = await session.get(TicketMessage, effect.message_id)
-                ticket_id = message.ticket_id if message is not None else None
-            if ticket_id is not None:
-                await self.post_ticket(ticket_id)
+            await self.post_ticket(effect.ticket_id)
         elif isinstance(effect, TicketRated):
             await self.post_rating(effect.ticket_id)
 
@@ -229,6 +225,13 @@ class Desk:
         return place
 
     async def _ensure_card(self, ticket_id: int) -> Place | None:
+        # The common case (the card exists) needs no row lock and no write.
+        async with self.sessionmaker() as session:
+            ticket = await get_ticket(session, ticket_id=ticket_id)
+            if ticket is None:
+                return None
+            if ticket.card_message_id is not None:
+                return place_of(ticket)
         failure: TelegramAPIError | None = None
         async with self.sessionmaker() as session, session.begin():
             ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
@@ -306,13 +309,15 @@ class Desk:
             )
 
     async def _post_next_message(self, ticket_id: int, place: Place) -> bool:
-        """Copy the oldest resident message not yet in the staff chat; False when none is left.
+        """Copy the oldest resident message not yet in the staff chat; True while more are left.
         One transaction per message, so a failure never re-posts the ones before it."""
         async with self.sessionmaker() as session, session.begin():
             ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
             if ticket is None:
                 return False
-            pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=1)
+            # Two: the one to post now, and whether another is waiting (saves a transaction
+            # that would only find nothing).
+            pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=2)
             if not pending:
                 return False
             message = pending[0]
@@ -323,7 +328,7 @@ class Desk:
             sent_id = await self._send_resident_message(place, ticket, name, message)
             message.staff_chat_id = place.chat_id
             message.staff_message_id = sent_id
-        return True
+        return len(pending) > 1
 
     async def _send_resident_message(
         self, place: Place, ticket: Ticket, name: str, message: TicketMessage

@@ -661,7 +661,7 @@ class ResidentTickets:
             attachment=attachment,
         )
         await turn.session.flush()
-        turn.effects.append(ResidentWrote(message.id))
+        turn.effects.append(ResidentWrote(message.id, ticket.id))
         turn.go(FLOW_IDLE)
         return [self._menu(turn, "my.added", number=ticket.number)]
 
