@@ -120,6 +120,11 @@ async def test_term_hand_over_and_close_of_an_appeal(database_url: str) -> None:
         assert "15 днів" in card_of(world, ticket)["text"]
         assert "📅 Строк 1 місяць" in world.buttons(card_id)
         assert len(await world.audit("ticket.term")) == 1
+        # The resident was given a deadline at registration: they are told it moved.
+        await world.telegram.wait_for_messages(TG_RESIDENT, 2)
+        told = world.resident_texts()[-1]
+        assert ticket.number in told and "15 днів" in told
+        assert simple.astimezone(world.runtime.settings.zone).strftime("%d.%m.%Y") in told
 
         # Hand over to the transport queue, which has its own (ordinary) group.
         await world.press(OPERATOR, card_id, "✋ Взяти")

@@ -157,9 +157,7 @@ class Desk:
     # -- EffectSink -------------------------------------------------------------------------
 
     async def apply(self, effect: Effect) -> None:
-        if isinstance(effect, TicketFiled):
-            await self.post_ticket(effect.ticket_id)
-        elif isinstance(effect, ResidentWrote):
+        if isinstance(effect, TicketFiled | ResidentWrote):
             await self.post_ticket(effect.ticket_id)
         elif isinstance(effect, TicketRated):
             await self.post_rating(effect.ticket_id)

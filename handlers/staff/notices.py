@@ -114,6 +114,17 @@ class Notices:
             )
         )
 
+    def term_changed(self, resident: Resident, ticket: Ticket) -> Reply:
+        """Staff chose the appeal's term: the deadline the resident was given has moved."""
+        return Reply(
+            text=self.t(
+                resident,
+                f"notice.term.{ticket.appeal_term}",
+                deadline=self.deadline(ticket),
+                **self._about(resident, ticket),
+            )
+        )
+
     def refused(self, resident: Resident, ticket: Ticket) -> Reply:
         parts = [
             self.t(resident, "notice.refused", **self._about(resident, ticket)),

@@ -848,6 +848,7 @@ class StaffService:
         if not can_change_term(ticket) or term not in (AppealTerm.SIMPLE, AppealTerm.STANDARD):
             raise TransitionError("bad_term")
         calendar = await load_calendar(work.session)
+        previous_deadline = ticket.deadline_at
         ticket.appeal_term = AppealTerm(term).value
         ticket.deadline_at = initial_deadline(
             ticket.kind,
@@ -862,5 +863,7 @@ class StaffService:
         self._audit(
             work, staff, "ticket.term", ticket, term=term, deadline=ticket.deadline_at.isoformat()
         )
+        if ticket.deadline_at != previous_deadline:
+            await self._notify(work, ticket, self.notices.term_changed)
         work.answer = self.t("staff.cb.term", date=self.cards.when(ticket.deadline_at))
         work.later(self.desk.refresh_card, ticket.id)
