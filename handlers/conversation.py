@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from handlers import screens
 from handlers.contract import Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.tickets.flows import FLOWS as TICKET_FLOWS
-from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from handlers.tickets.flows import ResidentTickets
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, conversations
 from storage.models import Resident

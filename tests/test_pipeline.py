@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +22,7 @@ from handlers.contract import (
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.pipeline import Pipeline
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage.models import AuditEntry, Resident
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -50,6 +52,10 @@ class BrokenConversation(Conversation):
         raise ZeroDivisionError("a bug")
 
 
+def _tickets(catalog: Catalog) -> ResidentTickets:
+    return ResidentTickets(catalog, TicketPolicy(zone=ZoneInfo("Europe/Kyiv")))
+
+
 def _event(key: str, text: str = "/start") -> Incoming:
     return Incoming(
         identity=Identity(channel="telegram", external_id="77", name="Test"),
@@ -66,7 +72,7 @@ def _pipeline(
     catalog = Catalog.load()
     return Pipeline(
         sessionmaker=sessionmaker,
-        conversation=conversation or Conversation(catalog),
+        conversation=conversation or Conversation(catalog, _tickets(catalog)),
         catalog=catalog,
         clock=lambda: NOW,
         default_language="uk",
@@ -76,7 +82,8 @@ def _pipeline(
 async def test_a_bug_in_a_flow_is_audited_and_answered_with_an_apology(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    pipeline = _pipeline(sessionmaker, BrokenConversation(Catalog.load()))
+    catalog = Catalog.load()
+    pipeline = _pipeline(sessionmaker, BrokenConversation(catalog, _tickets(catalog)))
     result = await pipeline.process(_event("1"))
     assert len(result.replies) == 1 and "сталася помилка" in result.replies[0].text
     # Redelivered: not processed (and not apologised for) again.
