@@ -40,11 +40,9 @@ _DIGESTS = frozenset(d.value for d in Digest)
 
 
 class Conversation:
-    def __init__(self, catalog: Catalog, tickets: ResidentTickets | None = None) -> None:
+    def __init__(self, catalog: Catalog, tickets: ResidentTickets) -> None:
         self.catalog = catalog
-        self.tickets = tickets or ResidentTickets(
-            catalog, TicketPolicy(zone=ZoneInfo("Europe/Kyiv"))
-        )
+        self.tickets = tickets
 
     async def handle(
         self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
