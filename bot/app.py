@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,10 +30,12 @@ from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
 from bot.telegram.sender import ChatPoster, TelegramSender
+from bot.viber import render as viber_render
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
+from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from broadcasts.sla import SlaJobs
 from handlers.contract import ChannelError, Sender
 from handlers.conversation import Conversation
@@ -264,6 +273,71 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         log.info("posted %d deadline reminder(s)", posted)
 
 
+class _PaidBroadcast(BaseRequestMiddleware):
+    """Marks the broadcast bot's sends ``allow_paid_broadcast`` (up to 1,000/s, paid in Stars);
+    staff answers and conversations keep using the ordinary bot."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if isinstance(method, SendMessage | SendPhoto | SendDocument):
+            method.allow_paid_broadcast = True
+        return await make_request(bot, method)
+
+
+def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | None, Bot | None]:
+    """The delivery engine over the configured channels, and the paid-broadcast bot it owns (to
+    be closed after the engine stops)."""
+    settings = runtime.settings
+    paid_bot: Bot | None = None
+    telegram: Sender | None = None
+    if runtime.telegram is not None:
+        telegram = runtime.telegram.sender
+        if settings.telegram_paid_broadcast and settings.telegram_token:
+            paid_bot = create_bot(
+                settings.telegram_token,
+                settings.telegram_api_url,
+                default_api_url=TELEGRAM_API_URL,
+            )
+            paid_bot.session.middleware(_PaidBroadcast())
+            telegram = TelegramSender(paid_bot)
+    viber = (
+        ViberTransport(
+            api=runtime.viber.client,
+            render=viber_render.messages,
+            sender_info=runtime.viber.sender.sender_info,
+        )
+        if runtime.viber is not None
+        else None
+    )
+    if telegram is None and viber is None:
+        return None, paid_bot
+    config = EngineConfig(
+        telegram_rate=settings.telegram_rate,
+        telegram_paid=settings.telegram_paid_broadcast,
+        viber_broadcast=settings.viber_broadcast,
+    )
+    engine = DeliveryEngine(
+        sessionmaker=runtime.sessionmaker,
+        telegram=telegram,
+        viber=viber,
+        config=config,
+        clock=clock,
+    )
+    return engine, paid_bot
+
+
+async def run_broadcasts(engine: DeliveryEngine, stop: asyncio.Event) -> None:
+    """The engine as an owned task: a crash is logged, never silent (deliveries stay queued)."""
+    try:
+        await engine.run(stop)
+    except Exception:
+        log.exception("broadcast delivery stopped")
+
+
 async def serve(
     runtime: Runtime,
     stop: asyncio.Event,
@@ -332,6 +406,7 @@ async def serve(
             max_instances=1,
         )
     tasks: list[asyncio.Task[None]] = []
+    delivery, paid_bot = broadcast_engine(runtime, clock)
     try:
         if runtime.telegram is not None:
             await runtime.telegram.set_commands()
@@ -343,6 +418,11 @@ async def serve(
                 tasks.append(asyncio.create_task(runtime.telegram.poll(stop), name="telegram-poll"))
         if runtime.viber is not None and settings.public_url:
             await runtime.viber.register_webhook(settings.public_url + VIBER_PATH)
+        if delivery is not None:
+            # Stopped with the poller below (stop is set), before the HTTP server goes away.
+            tasks.append(
+                asyncio.create_task(run_broadcasts(delivery, stop), name="broadcast-delivery")
+            )
         scheduler.start()
         if ready is not None:
             ready.set()
@@ -356,4 +436,6 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if paid_bot is not None:
+            await paid_bot.session.close()
         await runner.cleanup()

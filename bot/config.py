@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     feedback_target_days: int = Field(default=10, ge=1, le=365)
     legal_aid_target_days: int = Field(default=10, ge=1, le=365)
 
+    # Broadcast delivery: Telegram's overall rate (messages/s; about 30 is the free limit),
+    # paid broadcasts (allow_paid_broadcast, up to 1,000/s, charged in Stars), and whether the
+    # Viber account may use broadcast_message (otherwise one send_message per resident).
+    telegram_rate: float = Field(default=30.0, gt=0, le=1000)
+    telegram_paid_broadcast: bool = False
+    viber_broadcast: bool = True
+
     @field_validator(
         "telegram_token",
         "viber_token",

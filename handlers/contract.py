@@ -159,11 +159,13 @@ class Sender(Protocol):
 
 
 class ChannelError(Exception):
-    """A messenger refused or failed a call."""
+    """A messenger refused or failed a call; ``code`` is the messenger's own error code where it
+    gives one (Viber's ``status``, Telegram's ``error_code``)."""
 
-    def __init__(self, message: str, *, channel: str) -> None:
+    def __init__(self, message: str, *, channel: str, code: int | None = None) -> None:
         super().__init__(message)
         self.channel = channel
+        self.code = code
 
 
 class TransientChannelError(ChannelError):
@@ -181,6 +183,8 @@ class RecipientBlocked(PermanentChannelError):
 class RateLimited(TransientChannelError):
     """The messenger asks us to slow down for ``retry_after`` seconds."""
 
-    def __init__(self, message: str, *, channel: str, retry_after: float) -> None:
-        super().__init__(message, channel=channel)
+    def __init__(
+        self, message: str, *, channel: str, retry_after: float, code: int | None = None
+    ) -> None:
+        super().__init__(message, channel=channel, code=code)
         self.retry_after = retry_after

@@ -333,3 +333,72 @@ class DeskPost(Base):
     created_at: Mapped[datetime]
     # A prompt that was answered (or abandoned) is done; a second answer is refused.
     done_at: Mapped[datetime | None]
+
+
+class Broadcast(Base):
+    """A message pushed to many residents (news, an urgent notice): what to send and to whom.
+
+    Its recipients are planned into ``deliveries`` in one statement; the engine works from there.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(256))
+    # Catalog-free markup (b, i; values from people already escaped), as in ``Reply.text``.
+    text: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_ref: Mapped[str | None] = mapped_column(Text)
+    media_name: Mapped[str | None] = mapped_column(String(256))
+    # Empty lists mean "no filter" (every topic / the whole city / every channel).
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    districts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    # draft → sending → finished; or cancelled (then finished_at when nothing is in flight).
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    # Final counts, recorded once when the broadcast finishes (progress is computed live).
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Delivery(Base):
+    """One recipient of one broadcast: the persistent queue the delivery engine works from."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "resident_id", name="uq_deliveries_recipient"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE")
+    )
+    # SET NULL: a resident erased by /forget leaves the delivery's outcome for the statistics.
+    resident_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("residents.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    # pending | sending | sent | failed | blocked | cancelled
+    state: Mapped[str] = mapped_column(String(16))
+    # Failed attempts (transient errors); a 429 is not a failure and counts in ``deferrals``.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime]
+    # While ``sending``: the claim is valid until then; past it the delivery is pending again.
+    lease_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(64))
+
+
+Index("ix_deliveries_due", Delivery.broadcast_id, Delivery.state, Delivery.next_attempt_at)

@@ -152,7 +152,8 @@ async def test_viber_statuses_are_typed() -> None:
         with pytest.raises(TransientChannelError):
             await sender.send("v3==", Reply(text="proxy down"))
         fake.fail_next("send_message", status=2)
-        with pytest.raises(PermanentChannelError):
+        with pytest.raises(PermanentChannelError) as bad_token:
             await sender.send("v3==", Reply(text="bad token"))
+        assert bad_token.value.code == 2
         await sender.send("v3==", Reply(text="ok"))
         assert fake.texts("v3==") == ["ok"]

@@ -71,11 +71,12 @@ class ViberClient:
         message = f"{endpoint}: status {status} {body.get('status_message', '')}".strip()
         if status == STATUS_OK:
             return body
+        code = status if isinstance(status, int) else None
         if status in BLOCKED_STATUSES:
-            raise RecipientBlocked(message, channel=channel)
+            raise RecipientBlocked(message, channel=channel, code=code)
         if status == STATUS_TOO_MANY_REQUESTS:
-            raise RateLimited(message, channel=channel, retry_after=RATE_LIMIT_PAUSE)
-        raise PermanentChannelError(message, channel=channel)
+            raise RateLimited(message, channel=channel, retry_after=RATE_LIMIT_PAUSE, code=code)
+        raise PermanentChannelError(message, channel=channel, code=code)
 
     async def set_webhook(self, url: str, event_types: list[str]) -> dict[str, Any]:
         return await self.call(

@@ -1,0 +1,221 @@
+"""Telegram broadcast throughput: the delivery engine against the plain loop most bots use, on
+PostgreSQL, against a fake Bot API that enforces the real limits.
+
+    python -m bench.broadcast_telegram [--residents 10000] [--baseline 1000] [--paid 10000]
+
+The fake answers every call after ``--latency`` (default 50 ms, a round trip from Ukraine) and
+answers 429 with retry_after past 30 messages/s overall or 1/s per chat (1,000/s with
+allow_paid_broadcast). Reported: messages/s from the first claim to the broadcast's end, and the
+429s the server answered. The baseline sends to each resident in turn and sleeps 1/30 s after
+each message; its rate is steady from the first message, so a shorter run (``--baseline``)
+measures it as well as 10,000 would. The fake server runs in its own process (as Telegram would
+be elsewhere), so the benchmark measures our process, not the fake's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import resource
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+
+from sqlalchemy import insert
+
+from bot.config import TELEGRAM_API_URL
+from bot.migrate import upgrade_to_head
+from bot.telegram.channel import create_bot
+from bot.telegram.sender import TelegramSender
+from broadcasts.engine import DeliveryEngine, EngineConfig
+from broadcasts.planning import plan_broadcast
+from handlers.contract import RateLimited, Reply
+from storage.broadcasts import broadcast_progress, create_broadcast
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Resident
+from tests.conftest import pg_database
+from tests.fakes.telegram_api import FakeTelegram
+from tests.harness import TELEGRAM_TOKEN
+
+FIRST_USER = 20_000_000
+TEXT = "<b>Новини міста</b>: графік відключень на завтра"
+
+
+async def seed(url: str, count: int) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade_to_head(engine)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "channel": "telegram",
+                "external_id": str(FIRST_USER + index),
+                "language": "uk",
+                "consent_at": now,
+                "district": "city",
+                "digest": "instant",
+                "subscribed": True,
+                "is_active": True,
+                "created_at": now,
+                "last_seen_at": now,
+            }
+            for index in range(count)
+        ]
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await session.execute(insert(Resident), rows)
+    finally:
+        await engine.dispose()
+
+
+async def open_chats(fake: FakeTelegram, count: int) -> None:
+    for index in range(count):
+        await fake.send_text(FIRST_USER + index, "/start")
+
+
+@dataclass
+class FakeStats:
+    sent: int = 0
+    rate_limited: int = 0
+    paid: int = 0
+
+
+def _serve_fake(latency: float, users: int, conn: Connection) -> None:
+    async def serve() -> None:
+        async with FakeTelegram(
+            TELEGRAM_TOKEN, global_rate=30, per_chat_rate=1, latency=latency
+        ) as fake:
+            await open_chats(fake, users)
+            conn.send(fake.base_url)
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+            conn.send((fake.sent_count, fake.rate_limited_count, fake.paid_broadcast_count))
+
+    asyncio.run(serve())
+
+
+@contextlib.asynccontextmanager
+async def fake_process(latency: float, users: int) -> AsyncIterator[tuple[str, FakeStats]]:
+    """The fake Bot API in a child process; its counters are filled in when the block ends."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_fake, args=(latency, users, child), daemon=True)
+    process.start()
+    loop = asyncio.get_running_loop()
+    stats = FakeStats()
+    try:
+        base_url = await loop.run_in_executor(None, parent.recv)
+        yield str(base_url), stats
+        parent.send("stop")
+        stats.sent, stats.rate_limited, stats.paid = await loop.run_in_executor(None, parent.recv)
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+
+
+async def run_engine(url: str, base_url: str, *, paid: bool) -> tuple[int, float]:
+    engine = create_engine(url)
+    bot = create_bot(TELEGRAM_TOKEN, base_url, default_api_url=TELEGRAM_API_URL)
+    if paid:
+        # As citybot run does in paid mode (bot/app.py): every send is a paid broadcast.
+        from bot.app import _PaidBroadcast
+
+        bot.session.middleware(_PaidBroadcast())
+    sessionmaker = create_sessionmaker(engine)
+    stop = asyncio.Event()
+    try:
+        async with sessionmaker() as session, session.begin():
+            broadcast = await create_broadcast(session, text=TEXT, now=datetime.now(UTC))
+            broadcast_id = broadcast.id
+        started = time.perf_counter()
+        async with sessionmaker() as session, session.begin():
+            await plan_broadcast(session, broadcast_id=broadcast_id, now=datetime.now(UTC))
+        planned = time.perf_counter()
+        delivery = DeliveryEngine(
+            sessionmaker=sessionmaker,
+            telegram=TelegramSender(bot),
+            config=EngineConfig(telegram_paid=paid, idle_poll=0.2),
+        )
+        task = asyncio.create_task(delivery.run(stop))
+        while True:
+            await asyncio.sleep(0.2)
+            async with sessionmaker() as session:
+                state = await broadcast_progress(
+                    session, broadcast_id=broadcast_id, now=datetime.now(UTC)
+                )
+            assert state is not None
+            if state.done and state.status == "finished":
+                break
+        elapsed = time.perf_counter() - planned
+        print(f"  planning: {planned - started:.2f} s; failed {state.failed}")
+        stop.set()
+        await task
+        return state.sent, elapsed
+    finally:
+        await bot.session.close()
+        await engine.dispose()
+
+
+async def run_baseline(base_url: str, count: int) -> tuple[int, float, int]:
+    bot = create_bot(TELEGRAM_TOKEN, base_url, default_api_url=TELEGRAM_API_URL)
+    sender = TelegramSender(bot)
+    sent = failed = 0
+    started = time.perf_counter()
+    try:
+        for index in range(count):
+            try:
+                await sender.send(str(FIRST_USER + index), Reply(text=TEXT))
+                sent += 1
+            except RateLimited:
+                # What the plain loop does: the message is lost.
+                failed += 1
+            await asyncio.sleep(1 / 30)
+    finally:
+        await bot.session.close()
+    return sent, time.perf_counter() - started, failed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--residents", type=int, default=10_000)
+    parser.add_argument("--baseline", type=int, default=1_000)
+    parser.add_argument("--paid", type=int, default=10_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; latency {args.latency * 1000:.0f} ms")
+    if args.residents:
+        async with pg_database() as url:
+            await seed(url, args.residents)
+            async with fake_process(args.latency, args.residents) as (base_url, stats):
+                sent, elapsed = await run_engine(url, base_url, paid=False)
+            print(
+                f"engine, 30/s: {sent} sent in {elapsed:.1f} s = {sent / elapsed:.2f}/s; "
+                f"429s: {stats.rate_limited}; server counted {stats.sent} messages"
+            )
+    if args.baseline:
+        async with fake_process(args.latency, args.baseline) as (base_url, stats):
+            sent, elapsed, failed = await run_baseline(base_url, args.baseline)
+        print(
+            f"baseline (send, sleep 1/30 s): {sent} sent in {elapsed:.1f} s = "
+            f"{sent / elapsed:.2f}/s; 429s: {stats.rate_limited}, lost {failed}"
+        )
+    if args.paid:
+        async with pg_database() as url:
+            await seed(url, args.paid)
+            async with fake_process(args.latency, args.paid) as (base_url, stats):
+                sent, elapsed = await run_engine(url, base_url, paid=True)
+            print(
+                f"engine, paid (1,000/s): {sent} sent in {elapsed:.1f} s = "
+                f"{sent / elapsed:.1f}/s; 429s: {stats.rate_limited}; "
+                f"paid calls: {stats.paid}"
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the benchmark process (engine, without the fake): {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

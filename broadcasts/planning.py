@@ -1,0 +1,96 @@
+"""Planning: a broadcast's recipients written into ``deliveries`` by one set-based
+``INSERT … SELECT`` (the same SQL on SQLite and PostgreSQL), never a Python loop over residents.
+
+Who gets a broadcast:
+- reachable residents (``is_active``) who want pushes (``subscribed``), gave consent and were not
+  erased, on one of the broadcast's channels (no channels: every channel);
+- with at least one of its topics (``resident_topics``; no topics: everyone);
+- whose district is one of its districts, or "city" (they asked for everything); no districts:
+  city-wide news for everyone;
+- instant-digest residents only, unless the broadcast is urgent: digest residents get ordinary
+  news in their next digest, urgent news at once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.broadcasts import BroadcastStatus, DeliveryState
+from storage.models import Broadcast, Delivery, Resident, ResidentTopic, UTCDateTime
+from storage.vocabulary import Digest, District
+
+
+def audience(broadcast: Broadcast) -> ColumnElement[bool]:
+    """The WHERE clause selecting a broadcast's recipients from ``residents``."""
+    conditions: list[ColumnElement[bool]] = [
+        Resident.is_active.is_(True),
+        Resident.subscribed.is_(True),
+        Resident.consent_at.is_not(None),
+        Resident.erased_at.is_(None),
+    ]
+    if broadcast.channels:
+        conditions.append(Resident.channel.in_(broadcast.channels))
+    if broadcast.topics:
+        conditions.append(
+            exists().where(
+                ResidentTopic.resident_id == Resident.id,
+                ResidentTopic.topic.in_(broadcast.topics),
+            )
+        )
+    if broadcast.districts:
+        conditions.append(
+            or_(
+                Resident.district.in_(broadcast.districts),
+                Resident.district == District.WHOLE_CITY.value,
+            )
+        )
+    if not broadcast.urgent:
+        conditions.append(Resident.digest == Digest.INSTANT.value)
+    return and_(true(), *conditions)
+
+
+async def plan_broadcast(session: AsyncSession, *, broadcast_id: int, now: datetime) -> int | None:
+    """Start a draft broadcast: queue one pending delivery per recipient. Returns how many, or
+    None when the broadcast is not a draft (already planned, cancelled, unknown) — planning twice
+    is a no-op, even from two processes (the status change is the guard)."""
+    started = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT.value)
+        .values(status=BroadcastStatus.SENDING.value, started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(started, "rowcount", 0):
+        return None
+    broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
+    assert broadcast is not None
+    recipients = select(
+        literal(broadcast_id),
+        Resident.id,
+        Resident.channel,
+        Resident.external_id,
+        literal(DeliveryState.PENDING.value),
+        literal(0),
+        literal(0),
+        literal(now, UTCDateTime()),
+    ).where(audience(broadcast))
+    result = await session.execute(
+        insert(Delivery).from_select(
+            [
+                Delivery.broadcast_id,
+                Delivery.resident_id,
+                Delivery.channel,
+                Delivery.external_id,
+                Delivery.state,
+                Delivery.attempts,
+                Delivery.deferrals,
+                Delivery.next_attempt_at,
+            ],
+            recipients,
+        )
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    broadcast.recipients = count
+    return count
