@@ -10,11 +10,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.migrate import upgrade_to_head
 from storage import audit
+from storage.broadcasts import Progress, broadcast_progress, cancel_broadcast
 from storage.calendar_store import (
     add_holiday,
     list_holidays,
@@ -24,11 +26,15 @@ from storage.calendar_store import (
     set_martial_law,
 )
 from storage.db import create_engine, create_sessionmaker
+from storage.models import Broadcast
 from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
 from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
 
-ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law")
+ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast")
+# Width of the progress bar in `citybot broadcast status`.
+BAR = 30
+RECENT_BROADCASTS = 10
 Action = Callable[[AsyncSession, argparse.Namespace, Settings], Awaitable[int]]
 
 
@@ -73,6 +79,13 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "martial-law", help="martial law makes holidays working days (on by default)"
     )
     martial.add_argument("state", choices=["on", "off", "status"])
+
+    broadcast = commands.add_parser("broadcast", help="progress of broadcasts; cancel one")
+    actions = broadcast.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="progress of one broadcast, or the recent ones")
+    status.add_argument("broadcast_id", type=int, nargs="?")
+    cancel = actions.add_parser("cancel", help="cancel what is still pending")
+    cancel.add_argument("broadcast_id", type=int)
 
 
 async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -219,9 +232,59 @@ async def _martial_law(session: AsyncSession, args: argparse.Namespace, settings
     return 0
 
 
+def progress_line(progress: Progress) -> str:
+    """``#12 sending [██████░░░░] 60% sent 600 blocked 3 failed 1 left 396 · 29.9/s · ETA 13 s``"""
+    done = progress.sent + progress.blocked + progress.failed + progress.cancelled
+    share = done / progress.total if progress.total else 1.0
+    filled = round(share * BAR)
+    eta = ""
+    if progress.pending and progress.rate > 0:
+        eta = f" · ETA {progress.pending / progress.rate:.0f} s"
+    return (
+        f"#{progress.broadcast_id} {progress.status} [{'█' * filled}{'░' * (BAR - filled)}] "
+        f"{share:.0%} sent {progress.sent} blocked {progress.blocked} failed {progress.failed} "
+        f"cancelled {progress.cancelled} left {progress.pending} · {progress.rate:.1f}/s{eta}"
+    )
+
+
+async def _broadcast(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    now = system_clock()
+    if args.action == "cancel":
+        if await session.get(Broadcast, args.broadcast_id) is None:
+            print(f"no broadcast #{args.broadcast_id}", file=sys.stderr)
+            return 1
+        cancelled = await cancel_broadcast(session, broadcast_id=args.broadcast_id, now=now)
+        audit.record(
+            session,
+            actor="cli",
+            action="broadcast.cancel",
+            subject=f"broadcast:{args.broadcast_id}",
+            details={"cancelled": cancelled},
+            now=now,
+        )
+        print(f"#{args.broadcast_id}: {cancelled} pending deliveries cancelled")
+        return 0
+    if args.broadcast_id is not None:
+        ids = [args.broadcast_id]
+    else:
+        query = select(Broadcast.id).order_by(Broadcast.id.desc()).limit(RECENT_BROADCASTS)
+        ids = list((await session.scalars(query)).all())
+        if not ids:
+            print("no broadcasts yet")
+            return 0
+    for broadcast_id in ids:
+        progress = await broadcast_progress(session, broadcast_id=broadcast_id, now=now)
+        if progress is None:
+            print(f"no broadcast #{broadcast_id}", file=sys.stderr)
+            return 1
+        print(progress_line(progress))
+    return 0
+
+
 _HANDLERS: dict[str, Action] = {
     "staff": _staff,
     "queue": _queue,
     "holiday": _holiday,
     "martial-law": _martial_law,
+    "broadcast": _broadcast,
 }

@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.admin import run_admin
 from bot.cli import _parser
 from bot.config import load_settings
+from broadcasts.planning import plan_broadcast
+from storage.broadcasts import create_broadcast
 from storage.calendar_store import ensure_holidays
-from storage.models import AuditEntry, Ticket
+from storage.models import AuditEntry, Delivery, Resident, ResidentTopic, Ticket
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -100,3 +102,43 @@ async def test_calendar_changes_recompute_open_tickets(
     async with sessionmaker() as session:
         actions = (await session.scalars(select(AuditEntry.action))).all()
     assert {"martial_law.off", "martial_law.on", "holiday.add", "holiday.remove"} <= set(actions)
+
+
+async def test_broadcast_status_and_cancel(
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        for index in range(4):
+            session.add(
+                Resident(
+                    channel="telegram",
+                    external_id=str(index),
+                    language="uk",
+                    consent_at=now,
+                    district="city",
+                    digest="instant",
+                    subscribed=True,
+                    is_active=True,
+                    created_at=now,
+                    last_seen_at=now,
+                    topics=[ResidentTopic(topic="outages")],
+                )
+            )
+        broadcast = await create_broadcast(session, text="Відключення", now=now, topics=["outages"])
+    async with sessionmaker() as session, session.begin():
+        assert await plan_broadcast(session, broadcast_id=broadcast.id, now=now) == 4
+        first = (await session.scalars(select(Delivery).order_by(Delivery.id))).first()
+        assert first is not None
+        first.state, first.sent_at = "sent", now
+    assert await _admin(database_url, "broadcast", "status") == 0
+    line = capsys.readouterr().out
+    assert f"#{broadcast.id} sending [" in line and "25%" in line and "left 3" in line
+    assert await _admin(database_url, "broadcast", "cancel", str(broadcast.id)) == 0
+    assert "3 pending deliveries cancelled" in capsys.readouterr().out
+    assert await _admin(database_url, "broadcast", "status", str(broadcast.id)) == 0
+    assert "cancelled 3 left 0" in capsys.readouterr().out
+    assert await _admin(database_url, "broadcast", "status", "999") == 1
+    assert await _admin(database_url, "broadcast", "cancel", "999") == 1
