@@ -122,9 +122,9 @@ async def run_engine(url: str, base_url: str, *, paid: bool) -> tuple[int, float
     bot = create_bot(TELEGRAM_TOKEN, base_url, default_api_url=TELEGRAM_API_URL)
     if paid:
         # As citybot run does in paid mode (bot/app.py): every send is a paid broadcast.
-        from bot.app import _PaidBroadcast
+        from bot.app import PaidBroadcast
 
-        bot.session.middleware(_PaidBroadcast())
+        bot.session.middleware(PaidBroadcast())
     sessionmaker = create_sessionmaker(engine)
     stop = asyncio.Event()
     try:

@@ -68,6 +68,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     pipeline: Pipeline
+    catalog: Catalog
     telegram: TelegramChannel | None = None
     viber: ViberChannel | None = None
     http: aiohttp.ClientSession | None = None
@@ -133,6 +134,7 @@ async def build_runtime(
             settings=settings,
             engine=engine,
             sessionmaker=sessionmaker,
+            catalog=catalog,
             pipeline=pipeline,
             desk=desk,
         )
@@ -254,7 +256,7 @@ def sla_jobs(runtime: Runtime, clock: Clock) -> SlaJobs | None:
     return SlaJobs(
         sessionmaker=runtime.sessionmaker,
         poster=ChatPoster(runtime.telegram.bot),
-        catalog=Catalog.load(default=runtime.settings.language),
+        catalog=runtime.catalog,
         zone=runtime.settings.zone,
         language=runtime.settings.language,
         operator_chat_id=runtime.settings.operator_chat_id,
@@ -273,7 +275,7 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         log.info("posted %d deadline reminder(s)", posted)
 
 
-class _PaidBroadcast(BaseRequestMiddleware):
+class PaidBroadcast(BaseRequestMiddleware):
     """Marks the broadcast bot's sends ``allow_paid_broadcast`` (up to 1,000/s, paid in Stars);
     staff answers and conversations keep using the ordinary bot."""
 
@@ -302,7 +304,7 @@ def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | N
                 settings.telegram_api_url,
                 default_api_url=TELEGRAM_API_URL,
             )
-            paid_bot.session.middleware(_PaidBroadcast())
+            paid_bot.session.middleware(PaidBroadcast())
             telegram = TelegramSender(paid_bot)
     viber = (
         ViberTransport(

@@ -79,6 +79,12 @@ class Incoming:
     source_message_id: str | None = None
 
 
+def telegram_update_key(bot_id: int, update_id: int) -> str:
+    """The claim key of a Telegram update (resident and staff chats share one claim table).
+    update_id is unique per bot only: a new bot token starts again from small numbers."""
+    return f"{bot_id}:{update_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     label: str

@@ -12,11 +12,6 @@ from handlers.contract import Attachment, Contact, EventKind, Identity, Incoming
 from storage.vocabulary import Channel
 
 
-def update_key(bot_id: int, update_id: int) -> str:
-    """update_id is unique per bot only: a new bot token starts again from small numbers."""
-    return f"{bot_id}:{update_id}"
-
-
 def identity_of(user: User) -> Identity:
     name = " ".join(part for part in (user.first_name, user.last_name) if part) or None
     return Identity(

@@ -15,9 +15,9 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Update
 
-from bot.telegram.convert import callback_event, member_event, message_event, update_key
+from bot.telegram.convert import callback_event, member_event, message_event
 from bot.telegram.sender import TelegramSender
-from handlers.contract import Incoming
+from handlers.contract import Incoming, telegram_update_key
 from handlers.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _handler(convert: Callable[[EventT, str], Incoming | None]) -> Handler:
     async def handle(
         event: EventT, event_update: Update, bot: Bot, pipeline: Pipeline, sender: TelegramSender
     ) -> None:
-        incoming = convert(event, update_key(bot.id, event_update.update_id))
+        incoming = convert(event, telegram_update_key(bot.id, event_update.update_id))
         if incoming is not None:
             await pipeline.handle(incoming, sender)
         if isinstance(event, CallbackQuery):

@@ -15,18 +15,13 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, Update
 from sqlalchemy.exc import SQLAlchemyError
 
+from handlers.contract import telegram_update_key
 from handlers.staff import callbacks as cb
 from handlers.staff.service import StaffService
 
 log = logging.getLogger(__name__)
 
 GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
-
-
-def _update_key(bot: Bot, update: Update) -> str:
-    # The same spelling as the residents' adapter (bot/telegram/convert.update_key), so one
-    # claim table covers both.
-    return f"{bot.id}:{update.update_id}"
 
 
 async def _on_message(
@@ -37,7 +32,9 @@ async def _on_message(
     me = await bot.me()
     try:
         await staff.on_message(
-            message, update_key=_update_key(bot, event_update), bot_username=me.username or ""
+            message,
+            update_key=telegram_update_key(bot.id, event_update.update_id),
+            bot_username=me.username or "",
         )
     except (SQLAlchemyError, OSError, TimeoutError):
         # Nothing was stored: let Telegram deliver the update again.
@@ -58,7 +55,7 @@ async def _on_button(
             log.debug("answerCallbackQuery failed: %s", error)
         return
     try:
-        await staff.on_button(query, update_key=_update_key(bot, event_update))
+        await staff.on_button(query, update_key=telegram_update_key(bot.id, event_update.update_id))
     except (SQLAlchemyError, OSError, TimeoutError):
         raise
     except Exception:
