@@ -21,8 +21,17 @@ from storage.models import Broadcast, Delivery, Resident, UTCDateTime
 from storage.residents import mark_blocked
 
 
+class BroadcastKind(StrEnum):
+    NEWS = "news"
+    DIGEST = "digest"
+
+
 class BroadcastStatus(StrEnum):
     DRAFT = "draft"
+    # Under the two-person rule: waiting for a second editor's approval.
+    PENDING_APPROVAL = "pending_approval"
+    # Approved (or no approval needed), to be planned at ``scheduled_at``.
+    SCHEDULED = "scheduled"
     SENDING = "sending"
     FINISHED = "finished"
     CANCELLED = "cancelled"

@@ -94,6 +94,8 @@ class Resident(Base):
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # The news a daily/weekly digest covers starts here (None: since the resident subscribed).
+    last_digest_at: Mapped[datetime | None]
 
     topics: Mapped[list[ResidentTopic]] = relationship(
         back_populates="resident", cascade="all, delete-orphan", lazy="selectin"
@@ -344,6 +346,8 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # news | digest (one per digest run; each delivery carries its resident's own ``body``)
+    kind: Mapped[str] = mapped_column(String(16), default="news", server_default="news")
     title: Mapped[str | None] = mapped_column(String(256))
     # Catalog-free markup (b, i; values from people already escaped), as in ``Reply.text``.
     text: Mapped[str] = mapped_column(Text)
@@ -356,9 +360,21 @@ class Broadcast(Base):
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    # draft → sending → finished; or cancelled (then finished_at when nothing is in flight).
+    # draft → (awaiting_approval →) scheduled | sending → finished; or cancelled (then
+    # finished_at when nothing is in flight).
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     created_at: Mapped[datetime]
+    # When a scheduled broadcast starts; None for "send now".
+    scheduled_at: Mapped[datetime | None]
+    # The second editor under the two-person rule (None when the rule is off).
+    approved_by: Mapped[int | None] = mapped_column(BigInteger)
+    approved_at: Mapped[datetime | None]
+    # Where it came from: None (composed by hand) or "rss" with the item's link in source_ref.
+    source: Mapped[str | None] = mapped_column(String(16))
+    source_ref: Mapped[str | None] = mapped_column(Text)
+    # The composer's message in the operator chat that shows live progress and the Cancel button.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
@@ -399,6 +415,36 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(64))
+    # A text of this recipient's own (a digest); None: the broadcast's text.
+    body: Mapped[str | None] = mapped_column(Text)
 
 
 Index("ix_deliveries_due", Delivery.broadcast_id, Delivery.state, Delivery.next_attempt_at)
+
+
+class FeedItem(Base):
+    """An RSS/Atom item already seen, so each becomes at most one draft (or auto-published
+    broadcast). Keys are SHA-256 hex digests: feed URLs and item ids can be long."""
+
+    __tablename__ = "feed_items"
+
+    feed_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    link: Mapped[str | None] = mapped_column(Text)
+    broadcast_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="SET NULL")
+    )
+    seen_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """One row per scheduled job per fire time: the process that inserts it runs the job, the
+    others skip it, so scheduled jobs run once however many ``citybot run`` processes there are."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fire_at: Mapped[datetime] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    runner: Mapped[str | None] = mapped_column(String(128))
