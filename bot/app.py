@@ -35,7 +35,9 @@ from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
+from broadcasts.election import election_for
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
+from broadcasts.jobs import OnceJobs
 from broadcasts.sla import SlaJobs
 from handlers.contract import ChannelError, Sender
 from handlers.conversation import Conversation
@@ -44,6 +46,8 @@ from handlers.notify import Notifier
 from handlers.pipeline import Pipeline
 from handlers.staff.desk import Desk
 from handlers.staff.media import MediaLinks, derive_key
+from handlers.staff.news.jobs import register_jobs as register_news_jobs
+from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
 from handlers.staff.service import StaffService
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
@@ -51,6 +55,7 @@ from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
 from storage.dedup import prune_processed
+from storage.job_runs import prune_runs
 from storage.staff import ensure_admins
 from storage.vocabulary import Clock, system_clock
 
@@ -58,8 +63,10 @@ log = logging.getLogger(__name__)
 
 # Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
 DEDUP_RETENTION = timedelta(days=7)
-# How often the staff desk posts what did not reach Telegram.
-CATCH_UP_SECONDS = 60
+# The staff desk posts what did not reach Telegram every minute, at this second.
+CATCH_UP_SECOND = 30
+# Fire times of scheduled jobs are kept this long (an administrator's record of what ran).
+JOB_RUN_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -185,6 +192,18 @@ async def build_runtime(
                 sender=telegram_sender,
                 staff=runtime.staff,
             )
+            install_news(
+                runtime.telegram.dispatcher,
+                bot=bot,
+                sender=runtime.telegram.sender,
+                sessionmaker=sessionmaker,
+                catalog=catalog,
+                clock=clock,
+                zone=settings.zone,
+                operator_chat_id=settings.operator_chat_id,
+                editors_chat_id=settings.editors_chat_id,
+                two_person=settings.news_two_person,
+            )
             channels.append("telegram")
             if settings.telegram_mode is TelegramMode.WEBHOOK:
                 routes[TELEGRAM_PATH] = runtime.telegram.handle_webhook
@@ -229,7 +248,8 @@ async def prepare_database(runtime: Runtime, *, clock: Clock = system_clock) -> 
 async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         removed = await prune_processed(session, older_than=DEDUP_RETENTION, now=clock())
-    log.info("pruned %d processed-update claims", removed)
+        runs = await prune_runs(session, older_than=JOB_RUN_RETENTION, now=clock())
+    log.info("pruned %d processed-update claims and %d job runs", removed, runs)
 
 
 async def post_pending(runtime: Runtime) -> None:
@@ -328,6 +348,8 @@ def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | N
         viber=viber,
         config=config,
         clock=clock,
+        # On PostgreSQL one process per channel sends (several processes share one rate limit).
+        election=election_for(runtime.engine),
     )
     return engine, paid_bot
 
@@ -361,54 +383,33 @@ async def serve(
     await site.start()
     log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
     scheduler = AsyncIOScheduler(timezone=settings.zone)
-    scheduler.add_job(
-        prune_claims,
-        "cron",
-        hour=4,
-        minute=17,
-        args=[runtime, clock],
-        id="prune-claims",
-        coalesce=True,
-        max_instances=1,
-    )
+    # Every job runs once per fire time even with several processes (see broadcasts.jobs).
+    jobs = OnceJobs(scheduler=scheduler, sessionmaker=runtime.sessionmaker, zone=settings.zone)
+    jobs.add("prune-claims", lambda _at: prune_claims(runtime, clock), hour=4, minute=17)
     if runtime.desk is not None:
         if settings.operator_chat_id is None:
             log.warning(
                 "CITYBOT_OPERATOR_CHAT_ID is not set: tickets of queues without their own chat "
                 "are not posted to staff"
             )
-        scheduler.add_job(
-            post_pending,
-            "interval",
-            seconds=CATCH_UP_SECONDS,
-            args=[runtime],
-            id="staff-catch-up",
-            coalesce=True,
-            max_instances=1,
-        )
+        jobs.add("staff-catch-up", lambda _at: post_pending(runtime), second=CATCH_UP_SECOND)
     sla = sla_jobs(runtime, clock)
     if sla is not None:
-        scheduler.add_job(
-            run_sla,
-            "cron",
-            minute=SLA_HOURLY_MINUTE,
-            args=[sla.hourly],
-            id="sla-hourly",
-            coalesce=True,
-            max_instances=1,
-        )
-        scheduler.add_job(
-            run_sla,
-            "cron",
-            hour=SLA_MORNING[0],
-            minute=SLA_MORNING[1],
-            args=[sla.morning],
-            id="sla-morning",
-            coalesce=True,
-            max_instances=1,
+        hourly, morning = sla.hourly, sla.morning
+        jobs.add("sla-hourly", lambda _at: run_sla(hourly), minute=SLA_HOURLY_MINUTE)
+        jobs.add(
+            "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
         )
     tasks: list[asyncio.Task[None]] = []
     delivery, paid_bot = broadcast_engine(runtime, clock)
+    # News composer jobs: scheduled news, live progress messages, RSS import.
+    register_news_jobs(
+        scheduler,
+        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        wake=delivery.wake if delivery is not None else None,
+        feeds=settings.rss_feeds,
+        rss_minutes=settings.rss_interval_minutes,
+    )
     try:
         if runtime.telegram is not None:
             await runtime.telegram.set_commands()

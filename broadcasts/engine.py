@@ -47,6 +47,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import SlidingWindow, TokenBucket
 from handlers.contract import (
     Media,
@@ -470,7 +471,8 @@ class ViberLoop(_Loop):
 
 
 class DeliveryEngine:
-    """Runs one sender loop per configured channel until ``stop`` is set."""
+    """Runs one sender loop per configured channel until ``stop`` is set, in the process that
+    leads that channel (``election``; see broadcasts.election)."""
 
     def __init__(
         self,
@@ -480,12 +482,14 @@ class DeliveryEngine:
         viber: ViberTransport | None = None,
         config: EngineConfig | None = None,
         clock: Clock = system_clock,
+        election: Election | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._telegram = telegram
         self._viber = viber
         self._config = config or EngineConfig()
         self._clock = clock
+        self._election: Election = election or AlwaysLeader()
         self._wake: list[asyncio.Event] = []
 
     def wake(self) -> None:
@@ -494,20 +498,28 @@ class DeliveryEngine:
             event.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        loops: list[_Loop] = []
         common = {"sessionmaker": self._sessionmaker, "config": self._config, "clock": self._clock}
-        if self._telegram is not None:
-            wake = asyncio.Event()
-            self._wake.append(wake)
-            loops.append(TelegramLoop(sender=self._telegram, stop=stop, wake=wake, **common))
-        if self._viber is not None:
-            wake = asyncio.Event()
-            self._wake.append(wake)
-            loops.append(ViberLoop(transport=self._viber, stop=stop, wake=wake, **common))
-        if not loops:
+        terms: dict[str, Term] = {}
+        telegram, viber = self._telegram, self._viber
+        if telegram is not None:
+            terms["telegram"] = self._term(
+                lambda term_stop, wake: TelegramLoop(
+                    sender=telegram, stop=term_stop, wake=wake, **common
+                )
+            )
+        if viber is not None:
+            terms["viber"] = self._term(
+                lambda term_stop, wake: ViberLoop(
+                    transport=viber, stop=term_stop, wake=wake, **common
+                )
+            )
+        if not terms:
             return
         tasks = [
-            asyncio.create_task(loop.run(), name=f"broadcast-{loop.channel}") for loop in loops
+            asyncio.create_task(
+                self._election.lead(f"sender:{channel}", stop, term), name=f"broadcast-{channel}"
+            )
+            for channel, term in terms.items()
         ]
         stopper = asyncio.create_task(self._relay(stop))
         try:
@@ -519,7 +531,27 @@ class DeliveryEngine:
             await asyncio.gather(stopper, *tasks, return_exceptions=True)
             self._wake.clear()
 
+    def _term(self, make: Callable[[asyncio.Event, asyncio.Event], _Loop]) -> Term:
+        """One leadership term of a channel: its loop runs until the term's stop is set."""
+        wake = asyncio.Event()
+        self._wake.append(wake)
+
+        async def term(term_stop: asyncio.Event) -> None:
+            # An idle loop sleeps on its wake event: the end of the term must wake it too.
+            relay = asyncio.create_task(_set_when(term_stop, wake))
+            try:
+                await make(term_stop, wake).run()
+            finally:
+                relay.cancel()
+
+        return term
+
     async def _relay(self, stop: asyncio.Event) -> None:
         # Idle loops sleep on their wake event: stopping must wake them too.
         await stop.wait()
         self.wake()
+
+
+async def _set_when(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
