@@ -21,6 +21,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from broadcasts.digest import parse_daily_at, parse_weekly_at
+from broadcasts.quiet import QuietHours, parse_window
+
 ENV_PREFIX = "CITYBOT_"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///citybot.db"
 TELEGRAM_API_URL = "https://api.telegram.org"
@@ -96,6 +99,20 @@ class Settings(BaseSettings):
     telegram_paid_broadcast: bool = False
     viber_broadcast: bool = True
 
+    # The news composer: the two-person rule (a second editor approves before anything is
+    # sent), the chat RSS drafts are posted to (default: the operator chat), and RSS/Atom feeds
+    # (comma-separated; an ``auto:`` prefix publishes a feed's new items without a person).
+    news_two_person: bool = False
+    editors_chat_id: int | None = None
+    rss_feeds: Annotated[tuple[str, ...], NoDecode] = ()
+    rss_interval_minutes: int = Field(default=15, ge=1, le=1440)
+
+    # Digests (council time): the daily one at HH:MM, the weekly one at "DAY HH:MM".
+    digest_daily_at: str = "09:00"
+    digest_weekly_at: str = "mon 09:00"
+    # Non-urgent pushes wait outside this window (council time, HH:MM-HH:MM; empty: never).
+    quiet_hours: str = "22:00-08:00"
+
     @field_validator(
         "telegram_token",
         "viber_token",
@@ -111,7 +128,7 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("operator_chat_id", mode="before")
+    @field_validator("operator_chat_id", "editors_chat_id", mode="before")
     @classmethod
     def _empty_chat(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -180,6 +197,19 @@ class Settings(BaseSettings):
             return tuple(int(item) for item in items)
         return value
 
+    @field_validator("rss_feeds", mode="before")
+    @classmethod
+    def _rss_feeds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        feeds: list[str] = []
+        for item in value:
+            url = str(item).strip()
+            auto = url.lower().startswith("auto:")
+            plain = url[len("auto:") :].strip() if auto else url
+            feeds.append(("auto:" if auto else "") + _http_url(plain, allow_local_http=True))
+        return tuple(feeds)
+
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
@@ -188,6 +218,24 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"is not a known time zone, got {value!r}") from None
         return value
+
+    @field_validator("digest_daily_at")
+    @classmethod
+    def _digest_daily_at(cls, value: str) -> str:
+        parse_daily_at(value)
+        return value.strip()
+
+    @field_validator("digest_weekly_at")
+    @classmethod
+    def _digest_weekly_at(cls, value: str) -> str:
+        parse_weekly_at(value)
+        return value.strip()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_window(value)
+        return value.strip()
 
     @field_validator("language")
     @classmethod
@@ -199,6 +247,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        return QuietHours.parse(self.quiet_hours, self.zone)
 
     @property
     def telegram_enabled(self) -> bool:

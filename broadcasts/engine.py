@@ -30,12 +30,20 @@ about to expire (it puts it back instead), so a slow process and its successor d
 The same window applies when a batch's outcomes cannot be written (database down).
 Long texts split by the messenger adapters into several messages are retried whole after a 429
 in the middle: the parts already sent may arrive twice (news is meant to fit one message).
+
+Per-recipient texts and quiet hours
+-----------------------------------
+A delivery with a ``body`` of its own (a digest) is sent with that text instead of the
+broadcast's; Viber broadcast calls group receivers by body, so identical digests still go out
+300 at a time. During quiet hours (``EngineConfig.quiet``) only urgent broadcasts are claimed:
+the deliveries of the others stay pending and go out when the window ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -49,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import SlidingWindow, TokenBucket
+from broadcasts.quiet import QuietHours
 from handlers.contract import (
     Media,
     PermanentChannelError,
@@ -106,6 +115,8 @@ class EngineConfig:
     idle_poll: float = 1.0
     # A database error makes the loop wait this long before the next try.
     error_pause: float = 2.0
+    # Quiet hours: only urgent broadcasts are sent inside the window (None: never quiet).
+    quiet: QuietHours | None = None
 
     @property
     def effective_telegram_rate(self) -> float:
@@ -195,13 +206,16 @@ class _Loop:
         self._wake.clear()
 
     async def _claim(self) -> list[Claimed]:
+        now = self._clock()
+        quiet = self._config.quiet is not None and self._config.quiet.contains(now)
         async with self._sessionmaker() as session, session.begin():
             batch = await claim_due(
                 session,
                 channel=self.channel,
                 limit=self.batch_size,
-                now=self._clock(),
+                now=now,
                 lease=self._config.lease,
+                urgent_only=quiet,
             )
             missing = {item.broadcast_id for item in batch} - self._replies.keys()
             for broadcast_id in missing:
@@ -209,6 +223,13 @@ class _Loop:
                 if broadcast is not None:
                     self._replies[broadcast_id] = reply_for(broadcast)
         return batch
+
+    def reply_for_item(self, item: Claimed) -> Reply | None:
+        """What to send to this recipient: their own body (a digest) or the broadcast's reply."""
+        reply = self._replies.get(item.broadcast_id)
+        if reply is None or item.body is None:
+            return reply
+        return dataclasses.replace(reply, text=item.body)
 
     async def _finish(self) -> None:
         try:
@@ -342,7 +363,7 @@ class TelegramLoop(_Loop):
                 return self.release(item)
             if await self.is_cancelled(item.broadcast_id):
                 return self.cancelled(item)
-            reply = self._replies.get(item.broadcast_id)
+            reply = self.reply_for_item(item)
             if reply is None:
                 return self.failed(item, "broadcast not found")
 
@@ -365,17 +386,19 @@ class ViberLoop(_Loop):
 
     async def send_batch(self, batch: list[Claimed]) -> list[Outcome]:
         chunks: list[list[Claimed]] = []
-        by_broadcast: dict[int, list[Claimed]] = {}
+        # One broadcast call carries one text: receivers are grouped by broadcast and body.
+        by_text: dict[tuple[int, str | None], list[Claimed]] = {}
         for item in batch:
-            by_broadcast.setdefault(item.broadcast_id, []).append(item)
+            by_text.setdefault((item.broadcast_id, item.body), []).append(item)
         size = self._config.viber_batch
-        for items in by_broadcast.values():
+        for items in by_text.values():
             chunks.extend(items[start : start + size] for start in range(0, len(items), size))
         results = await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
         return [outcome for chunk_outcomes in results for outcome in chunk_outcomes]
 
     async def _chunk(self, items: list[Claimed]) -> list[Outcome]:
-        reply = self._replies.get(items[0].broadcast_id)
+        # Every item of a chunk shares the broadcast and the body.
+        reply = self.reply_for_item(items[0])
         if reply is None:
             return [self.failed(item, "broadcast not found") for item in items]
         if not self._broadcast_allowed:

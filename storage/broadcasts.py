@@ -33,6 +33,9 @@ class BroadcastStatus(StrEnum):
     # Approved (or no approval needed), to be planned at ``scheduled_at``.
     SCHEDULED = "scheduled"
     SENDING = "sending"
+    # A digest run writing its deliveries batch by batch: the engine does not claim from it
+    # until the run marks it ``sending`` (a crashed run's is released by the next run).
+    PLANNING = "planning"
     FINISHED = "finished"
     CANCELLED = "cancelled"
 
@@ -63,6 +66,8 @@ class Claimed:
     attempts: int
     deferrals: int
     lease_until: datetime
+    # This recipient's own text (a digest); None: the broadcast's text.
+    body: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +136,13 @@ async def create_broadcast(
     return broadcast
 
 
-async def live_broadcast_ids(session: AsyncSession) -> list[int]:
-    """Broadcasts being delivered, urgent ones first, then oldest first."""
-    result = await session.execute(
-        select(Broadcast.id)
-        .where(Broadcast.status == BroadcastStatus.SENDING.value)
-        .order_by(Broadcast.urgent.desc(), Broadcast.id)
-    )
+async def live_broadcast_ids(session: AsyncSession, *, urgent_only: bool = False) -> list[int]:
+    """Broadcasts being delivered, urgent ones first, then oldest first. ``urgent_only`` (quiet
+    hours): only urgent ones; the others' deliveries stay pending until it is no longer quiet."""
+    statement = select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING.value)
+    if urgent_only:
+        statement = statement.where(Broadcast.urgent.is_(True))
+    result = await session.execute(statement.order_by(Broadcast.urgent.desc(), Broadcast.id))
     return list(result.scalars())
 
 
@@ -158,13 +163,15 @@ async def claim_due(
     limit: int,
     now: datetime,
     lease: timedelta,
+    urgent_only: bool = False,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries of ``channel``: mark them ``sending`` until
     ``now + lease`` and return them. Deliveries whose lease expired (their process died while
-    sending) become claimable again first."""
+    sending) become claimable again first. ``urgent_only`` (quiet hours): only deliveries of
+    urgent broadcasts."""
     lease_until = now + lease
     claimed: list[Claimed] = []
-    for broadcast_id in await live_broadcast_ids(session):
+    for broadcast_id in await live_broadcast_ids(session, urgent_only=urgent_only):
         if len(claimed) >= limit:
             break
         await session.execute(
@@ -201,6 +208,7 @@ async def claim_due(
                 Delivery.external_id,
                 Delivery.attempts,
                 Delivery.deferrals,
+                Delivery.body,
             )
             .execution_options(synchronize_session=False)
         )
@@ -213,6 +221,7 @@ async def claim_due(
                 attempts=row.attempts,
                 deferrals=row.deferrals,
                 lease_until=lease_until,
+                body=row.body,
             )
             for row in result
         )
