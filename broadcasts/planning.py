@@ -13,6 +13,7 @@ Who gets a broadcast:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, true, update
@@ -52,13 +53,20 @@ def audience(broadcast: Broadcast) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
-async def plan_broadcast(session: AsyncSession, *, broadcast_id: int, now: datetime) -> int | None:
+async def plan_broadcast(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    now: datetime,
+    statuses: Sequence[str] = (BroadcastStatus.DRAFT.value,),
+) -> int | None:
     """Start a draft broadcast: queue one pending delivery per recipient. Returns how many, or
     None when the broadcast is not a draft (already planned, cancelled, unknown) — planning twice
-    is a no-op, even from two processes (the status change is the guard)."""
+    is a no-op, even from two processes (the status change is the guard). ``statuses``: what it
+    may be started from (the news scheduler starts ``scheduled`` broadcasts)."""
     started = await session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.DRAFT.value)
+        .where(Broadcast.id == broadcast_id, Broadcast.status.in_(tuple(statuses)))
         .values(status=BroadcastStatus.SENDING.value, started_at=now)
         .execution_options(synchronize_session=False)
     )

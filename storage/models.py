@@ -448,3 +448,36 @@ class JobRun(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     runner: Mapped[str | None] = mapped_column(String(128))
+
+
+class NewsPrompt(Base):
+    """A question the news composer asked in a staff chat (ForceReply): the news text, a new
+    text, or a time. The answer is a reply to this message; the row survives a restart and a
+    second answer is refused (``done_at``)."""
+
+    __tablename__ = "news_prompts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # "compose" (a new news item), "text" (replace a draft's text), "time" (schedule it).
+    action: Mapped[str] = mapped_column(String(16))
+    broadcast_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE")
+    )
+    staff_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class NewsReport(Base):
+    """The live progress message of a broadcast (``broadcasts.progress_*``): when it was last
+    edited (claimed, so several processes edit it at most once per interval) and when the final
+    report replaced it (then it is left alone)."""
+
+    __tablename__ = "news_reports"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    edited_at: Mapped[datetime | None]
+    final_at: Mapped[datetime | None]

@@ -1,0 +1,126 @@
+"""The composer's scheduled jobs: start scheduled news, keep progress messages live, import RSS.
+
+Registered on the app's scheduler by the composition root (``register_jobs``); each job logs its
+failures and never raises into the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from aiogram import Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from sqlalchemy.exc import SQLAlchemyError
+
+from broadcasts.rss import RssImporter, parse_feed_list
+from broadcasts.scheduled import INTERVAL_SECONDS, ScheduledNews
+from handlers.staff.news import callbacks as cb
+from handlers.staff.news.composer import NewsComposer
+from handlers.staff.news.progress import ProgressReporter
+from handlers.staff.news.router import KEY
+
+log = logging.getLogger(__name__)
+
+JOBS_KEY: Final = "news_jobs"
+PROGRESS_SECONDS: Final = 2
+# The first RSS fetch soon after start rather than a whole interval later.
+RSS_FIRST_DELAY: Final = timedelta(seconds=30)
+
+
+class NewsJobs:
+    def __init__(
+        self,
+        composer: NewsComposer,
+        *,
+        feeds: Sequence[str] = (),
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.composer = composer
+        if wake is not None:
+            composer.wake = wake
+        self.reporter = ProgressReporter(
+            bot=composer.bot,
+            sessionmaker=composer.sessionmaker,
+            previews=composer.previews,
+            clock=composer.clock,
+        )
+        self.scheduler = ScheduledNews(
+            sessionmaker=composer.sessionmaker, clock=composer.clock, wake=self._wake
+        )
+        self.rss = RssImporter(
+            sessionmaker=composer.sessionmaker,
+            feeds=parse_feed_list(feeds),
+            clock=composer.clock,
+            report_chat_id=composer.settings.editors_chat,
+        )
+
+    def _wake(self) -> None:
+        self.composer.wake()
+
+    async def start_scheduled(self) -> list[int]:
+        started = await self.scheduler.run_once()
+        for broadcast_id in started:
+            await self._guard(self.reporter.post(broadcast_id))
+        return started
+
+    async def update_progress(self) -> int:
+        return int(await self._guard(self.reporter.run_once()) or 0)
+
+    async def import_feeds(self) -> list[int]:
+        """Fetch the feeds; post each new draft to the editors' chat. Returns the new ids."""
+        imported = await self.rss.run_once()
+        chat_id = self.composer.settings.editors_chat
+        for item in imported:
+            if item.published:
+                self._wake()
+                await self._guard(self.reporter.post(item.broadcast_id))
+            elif chat_id is not None:
+                await self._guard(
+                    self.composer.post_preview(chat_id, item.broadcast_id, cb.PAGE_COMPACT)
+                )
+        return [item.broadcast_id for item in imported]
+
+    @staticmethod
+    async def _guard(step: Any) -> Any:
+        try:
+            return await step
+        except (TelegramAPIError, SQLAlchemyError, OSError) as error:
+            # Stored already: the next round (or /drafts) shows it.
+            log.warning("news job step failed: %s", error)
+            return None
+
+
+def register_jobs(
+    scheduler: Any,
+    dispatcher: Dispatcher | None,
+    *,
+    wake: Callable[[], None] | None,
+    feeds: Sequence[str],
+    rss_minutes: int,
+) -> NewsJobs | None:
+    """Add the news jobs to the app's APScheduler (nothing without the Telegram composer)."""
+    composer = dispatcher.get(KEY) if dispatcher is not None else None
+    if not isinstance(composer, NewsComposer) or dispatcher is None:
+        return None
+    jobs = NewsJobs(composer, feeds=feeds, wake=wake)
+    dispatcher[JOBS_KEY] = jobs
+    common: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+    scheduler.add_job(
+        jobs.start_scheduled, "interval", seconds=INTERVAL_SECONDS, id="news-scheduled", **common
+    )
+    scheduler.add_job(
+        jobs.update_progress, "interval", seconds=PROGRESS_SECONDS, id="news-progress", **common
+    )
+    if jobs.rss.feeds:
+        scheduler.add_job(
+            jobs.import_feeds,
+            "interval",
+            minutes=rss_minutes,
+            id="news-rss",
+            next_run_time=datetime.now(UTC) + RSS_FIRST_DELAY,
+            **common,
+        )
+    return jobs

@@ -1,0 +1,181 @@
+"""The preview's inline keyboards (targets, actions) and the texts about a news item."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from handlers.contract import Button
+from handlers.i18n import Catalog, Markup
+from handlers.staff.news import callbacks as cb
+from handlers.staff.news.text import local_time
+from storage.broadcasts import BroadcastStatus
+from storage.models import Broadcast
+from storage.vocabulary import Channel, District, Topic
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+CHECKED = "✅"
+UNCHECKED = "▫️"
+# Districts a news item can target: a resident who chose "the whole city" gets every district's
+# news anyway, so it is not a target of its own.
+TARGET_DISTRICTS = tuple(d for d in District if d is not District.WHOLE_CITY)
+SOURCE_RSS = "rss"
+
+
+class Previews:
+    def __init__(self, catalog: Catalog, *, zone: ZoneInfo) -> None:
+        self.catalog = catalog
+        self.zone = zone
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.catalog.text(self.catalog.default, key, **params)
+
+    def status(self, broadcast: Broadcast) -> str:
+        return self.t(f"news.status.{broadcast.status}")
+
+    def keyboard(self, broadcast: Broadcast, page: str, audience: int) -> Keyboard:
+        """The buttons under a preview; none once the news is sent or cancelled."""
+        status = broadcast.status
+        bid = broadcast.id
+        info = (Button(self.t("news.btn.audience", count=audience), cb.pack(cb.AUDIENCE, bid)),)
+        if status == BroadcastStatus.PENDING_APPROVAL.value:
+            rows: list[tuple[Button, ...]] = [info]
+            if broadcast.scheduled_at is not None:
+                when = local_time(broadcast.scheduled_at, self.zone)
+                rows.append(
+                    (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, bid)),)
+                )
+            rows.append(
+                (
+                    Button(self.t("news.btn.approve"), cb.pack(cb.APPROVE, bid)),
+                    Button(self.t("news.btn.edit"), cb.pack(cb.EDIT, bid)),
+                )
+            )
+            rows.append((Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, bid)),))
+            return tuple(rows)
+        if status == BroadcastStatus.SCHEDULED.value:
+            assert broadcast.scheduled_at is not None
+            when = local_time(broadcast.scheduled_at, self.zone)
+            return (
+                info,
+                (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, bid)),),
+                (
+                    Button(self.t("news.btn.edit"), cb.pack(cb.EDIT, bid)),
+                    Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, bid)),
+                ),
+            )
+        if status != BroadcastStatus.DRAFT.value:
+            return ()
+        if page == cb.PAGE_TOPICS:
+            return self._topics(broadcast)
+        if page == cb.PAGE_DISTRICTS:
+            return self._districts(broadcast)
+        if page == cb.PAGE_COMPACT:
+            if broadcast.source == SOURCE_RSS:
+                return (
+                    info,
+                    (
+                        Button(self.t("news.btn.publish"), cb.pack(cb.SEND, bid)),
+                        Button(self.t("news.btn.edit"), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),
+                    ),
+                    (Button(self.t("news.btn.discard"), cb.pack(cb.CANCEL, bid)),),
+                )
+            return (
+                (Button(self.t("news.btn.open", id=bid), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),),
+            )
+        return self._main(broadcast, info)
+
+    def _main(self, broadcast: Broadcast, info: tuple[Button, ...]) -> Keyboard:
+        bid = broadcast.id
+        every = self.t("news.all")
+        topics = ", ".join(self.t(f"topic.{code}") for code in broadcast.topics) or every
+        districts = ", ".join(self.t(f"district.{code}") for code in broadcast.districts) or every
+        channels = tuple(
+            Button(
+                f"{self._mark(not broadcast.channels or channel.value in broadcast.channels)} "
+                + self.t(f"news.channel.{channel.value}"),
+                cb.pack(cb.CHANNEL, bid, channel.value),
+            )
+            for channel in Channel
+        )
+        urgent = self.t("news.btn.urgent_on" if broadcast.urgent else "news.btn.urgent_off")
+        return (
+            info,
+            (
+                Button(
+                    self.t("news.btn.topics", value=_cut(topics)),
+                    cb.pack(cb.PAGE, bid, cb.PAGE_TOPICS),
+                ),
+            ),
+            (
+                Button(
+                    self.t("news.btn.districts", value=_cut(districts)),
+                    cb.pack(cb.PAGE, bid, cb.PAGE_DISTRICTS),
+                ),
+            ),
+            channels,
+            (
+                Button(urgent, cb.pack(cb.URGENT, bid)),
+                Button(self.t("news.btn.text"), cb.pack(cb.TEXT, bid)),
+            ),
+            (
+                Button(self.t("news.btn.send"), cb.pack(cb.SEND, bid)),
+                Button(self.t("news.btn.schedule"), cb.pack(cb.SCHEDULE, bid)),
+            ),
+            (
+                Button(self.t("news.btn.save"), cb.pack(cb.SAVE, bid)),
+                Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, bid)),
+            ),
+        )
+
+    def _topics(self, broadcast: Broadcast) -> Keyboard:
+        bid = broadcast.id
+        rows: list[tuple[Button, ...]] = [
+            (
+                Button(
+                    f"{self._mark(not broadcast.topics)} {self.t('news.all_topics')}",
+                    cb.pack(cb.TOPIC, bid, "all"),
+                ),
+            )
+        ]
+        rows.extend(
+            (
+                Button(
+                    f"{self._mark(topic.value in broadcast.topics)} "
+                    + self.t(f"topic.{topic.value}"),
+                    cb.pack(cb.TOPIC, bid, topic.value),
+                ),
+            )
+            for topic in Topic
+        )
+        rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),))
+        return tuple(rows)
+
+    def _districts(self, broadcast: Broadcast) -> Keyboard:
+        bid = broadcast.id
+        rows: list[tuple[Button, ...]] = [
+            (
+                Button(
+                    f"{self._mark(not broadcast.districts)} {self.t('news.all_districts')}",
+                    cb.pack(cb.DISTRICT, bid, "all"),
+                ),
+            )
+        ]
+        buttons = [
+            Button(
+                f"{self._mark(d.value in broadcast.districts)} {self.t(f'district.{d.value}')}",
+                cb.pack(cb.DISTRICT, bid, d.value),
+            )
+            for d in TARGET_DISTRICTS
+        ]
+        rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+        rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),))
+        return tuple(rows)
+
+    @staticmethod
+    def _mark(on: bool) -> str:
+        return CHECKED if on else UNCHECKED
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,108 @@
+"""What the editor wrote, as the markup residents get; times typed by editors.
+
+Telegram gives a message's formatting as entities. We keep what both messengers can show
+(bold, italic, underline, strikethrough, code, pre: Viber's adapter strips exactly these tags)
+and turn the rest into plain text (a link becomes ``text (url)``). Everything typed is escaped, so
+``<b>`` typed by an editor reaches residents as ``<b>``, not as bold.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from aiogram.types import MessageEntity
+from aiogram.utils.text_decorations import HtmlDecoration
+
+# Telegram's limit for a message text (characters after entity parsing). Markup adds tags and
+# escapes, so the stored markup is held to it too: the adapters split longer texts, and news is
+# meant to be one message.
+TEXT_MAX = 4096
+# A photo's or document's caption.
+CAPTION_MAX = 1024
+# How far ahead news may be scheduled.
+SCHEDULE_HORIZON = timedelta(days=366)
+
+
+class _NewsDecoration(HtmlDecoration):
+    def link(self, value: str, link: str) -> str:
+        if html.unescape(value) == link:
+            return value
+        return f"{value} ({html.escape(link, quote=False)})"
+
+    def spoiler(self, value: str) -> str:
+        return value
+
+    def custom_emoji(self, value: str, custom_emoji_id: str) -> str:
+        return value
+
+    def blockquote(self, value: str) -> str:
+        return value
+
+    def expandable_blockquote(self, value: str) -> str:
+        return value
+
+    def pre_language(self, value: str, language: str) -> str:
+        return self.pre(value)
+
+    def date_time(
+        self, value: str, unix_time: int | datetime, date_time_format: str | None = None
+    ) -> str:
+        return value
+
+
+_DECORATION = _NewsDecoration()
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]+)?(?:\s+|$)")
+
+
+def news_markup(text: str, entities: list[MessageEntity] | None, *, command: bool) -> str:
+    """The editor's text as markup; ``command``: drop a leading ``/news`` (a bot command entity
+    is rendered as plain text, so it can be cut from the markup)."""
+    markup = _DECORATION.unparse(text, entities or None)
+    if command:
+        markup = _COMMAND.sub("", markup, count=1)
+    return markup.strip()
+
+
+class TimeProblem(StrEnum):
+    FORMAT = "format"
+    PAST = "past"
+    TOO_FAR = "too_far"
+
+
+_TIME = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})(?:\.(\d{4}))?\s+(\d{1,2})[:.](\d{2})\s*$")
+
+
+def parse_time(text: str, *, now: datetime, zone: ZoneInfo) -> datetime | TimeProblem:
+    """``27.11 09:30`` or ``27.11.2026 09:30`` in the council's time zone, as UTC. Without a year,
+    the current one (a time already past is refused, not moved to next year: say the year)."""
+    match = _TIME.match(text)
+    if match is None:
+        return TimeProblem.FORMAT
+    day, month, year, hour, minute = match.groups()
+    local_now = now.astimezone(zone)
+    try:
+        when = datetime.combine(
+            date(int(year) if year else local_now.year, int(month), int(day)),
+            time(int(hour), int(minute)),
+            tzinfo=zone,
+        )
+    except ValueError:
+        return TimeProblem.FORMAT
+    if when <= now:
+        return TimeProblem.PAST
+    if when - now > SCHEDULE_HORIZON:
+        return TimeProblem.TOO_FAR
+    return when.astimezone(now.tzinfo)
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,288 @@
+"""News repository: drafts, approval, scheduling and listing of news broadcasts, the composer's
+prompts, the live progress reports, and the RSS items already seen.
+
+Keyword-only functions over an ``AsyncSession``; the caller commits. Every status change is a
+conditional UPDATE (``WHERE status IN …``), so a button pressed twice, or in two processes, changes
+a news item once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.broadcasts import BroadcastKind, BroadcastStatus
+from storage.models import Broadcast, FeedItem, NewsPrompt, NewsReport
+
+# What the composer can still change, list, send or cancel.
+OPEN_STATUSES = (
+    BroadcastStatus.DRAFT.value,
+    BroadcastStatus.PENDING_APPROVAL.value,
+    BroadcastStatus.SCHEDULED.value,
+)
+LIVE_STATUSES = (BroadcastStatus.SENDING.value,)
+DONE_STATUSES = (BroadcastStatus.FINISHED.value, BroadcastStatus.CANCELLED.value)
+
+
+class PromptAction(StrEnum):
+    COMPOSE = "compose"  # the text of a new news item
+    TEXT = "text"  # a new text for a draft
+    TIME = "time"  # when to send it
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+async def get_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
+    broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
+    if broadcast is None or broadcast.kind != BroadcastKind.NEWS.value:
+        return None
+    return broadcast
+
+
+async def lock_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
+    """The news item with its row locked for this transaction (PostgreSQL)."""
+    result = await session.execute(
+        select(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.kind == BroadcastKind.NEWS.value)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_open_news(session: AsyncSession, *, limit: int) -> Sequence[Broadcast]:
+    """Drafts, news waiting for approval and scheduled news, the newest first."""
+    result = await session.execute(
+        select(Broadcast)
+        .where(Broadcast.kind == BroadcastKind.NEWS.value, Broadcast.status.in_(OPEN_STATUSES))
+        .order_by(Broadcast.id.desc())
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def change_status(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    allowed: Sequence[str],
+    status: str,
+    **values: Any,
+) -> bool:
+    """Move a news item to ``status`` if it is in one of the ``allowed`` statuses; False if it
+    was not (already sent, cancelled, or changed by someone else meanwhile)."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,
+            Broadcast.kind == BroadcastKind.NEWS.value,
+            Broadcast.status.in_(allowed),
+        )
+        .values(status=status, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def due_scheduled(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[int]:
+    """Scheduled broadcasts whose time has come, the oldest time first."""
+    result = await session.execute(
+        select(Broadcast.id)
+        .where(
+            Broadcast.status == BroadcastStatus.SCHEDULED.value,
+            Broadcast.scheduled_at <= now,
+        )
+        .order_by(Broadcast.scheduled_at, Broadcast.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+# -- prompts ----------------------------------------------------------------------------------
+
+
+def add_prompt(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    message_id: int,
+    action: PromptAction,
+    staff_id: int,
+    now: datetime,
+    broadcast_id: int | None = None,
+) -> NewsPrompt:
+    prompt = NewsPrompt(
+        chat_id=chat_id,
+        message_id=message_id,
+        action=action.value,
+        broadcast_id=broadcast_id,
+        staff_id=staff_id,
+        created_at=now,
+    )
+    session.add(prompt)
+    return prompt
+
+
+async def get_prompt(session: AsyncSession, *, chat_id: int, message_id: int) -> NewsPrompt | None:
+    return await session.get(NewsPrompt, (chat_id, message_id))
+
+
+async def close_prompt(
+    session: AsyncSession, *, chat_id: int, message_id: int, now: datetime
+) -> bool:
+    """Mark the prompt answered; False if it already was."""
+    result = await session.execute(
+        update(NewsPrompt)
+        .where(
+            NewsPrompt.chat_id == chat_id,
+            NewsPrompt.message_id == message_id,
+            NewsPrompt.done_at.is_(None),
+        )
+        .values(done_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# -- progress reports -------------------------------------------------------------------------
+
+# progress_message_id while one process posts the progress message (nobody else posts it).
+POSTING = 0
+
+
+async def claim_progress_post(session: AsyncSession, *, broadcast_id: int) -> bool:
+    """Whether this process posts the broadcast's progress message (once, whoever asks)."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,
+            Broadcast.progress_chat_id.is_not(None),
+            Broadcast.progress_message_id.is_(None),
+        )
+        .values(progress_message_id=POSTING)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_progress_message(
+    session: AsyncSession, *, broadcast_id: int, message_id: int | None
+) -> None:
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id)
+        .values(progress_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def unposted_progress(session: AsyncSession, *, limit: int = 50) -> list[int]:
+    """Started broadcasts whose progress message was not posted yet (Telegram was down)."""
+    result = await session.execute(
+        select(Broadcast.id)
+        .where(
+            Broadcast.progress_chat_id.is_not(None),
+            Broadcast.progress_message_id.is_(None),
+            Broadcast.started_at.is_not(None),
+        )
+        .order_by(Broadcast.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def reports_to_update(session: AsyncSession, *, limit: int = 50) -> list[Broadcast]:
+    """Broadcasts with a posted progress message that has not got its final report yet."""
+    final = exists().where(
+        NewsReport.broadcast_id == Broadcast.id, NewsReport.final_at.is_not(None)
+    )
+    result = await session.execute(
+        select(Broadcast)
+        .where(
+            Broadcast.progress_chat_id.is_not(None),
+            Broadcast.progress_message_id > POSTING,
+            Broadcast.started_at.is_not(None),
+            ~final,
+        )
+        .order_by(Broadcast.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def claim_report_edit(
+    session: AsyncSession, *, broadcast_id: int, now: datetime, interval: timedelta, final: bool
+) -> bool:
+    """Whether this process may edit the progress message now: at most once per ``interval``
+    (whichever process asks), and never again after the final report."""
+    await session.execute(
+        _insert(session)(NewsReport)
+        .values(broadcast_id=broadcast_id)
+        .on_conflict_do_nothing(index_elements=["broadcast_id"])
+    )
+    values: dict[str, Any] = {"edited_at": now}
+    if final:
+        values["final_at"] = now
+    conditions = [NewsReport.broadcast_id == broadcast_id, NewsReport.final_at.is_(None)]
+    if not final:
+        conditions.append(
+            (NewsReport.edited_at.is_(None)) | (NewsReport.edited_at <= now - interval)
+        )
+    result = await session.execute(
+        update(NewsReport)
+        .where(*conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+# -- RSS items --------------------------------------------------------------------------------
+
+
+async def feed_seen_before(session: AsyncSession, *, feed_key: str) -> bool:
+    result = await session.execute(select(exists().where(FeedItem.feed_key == feed_key)))
+    return bool(result.scalar())
+
+
+async def remember_items(
+    session: AsyncSession,
+    *,
+    feed_key: str,
+    items: Sequence[tuple[str, str | None]],
+    now: datetime,
+) -> set[str]:
+    """Record ``(item_key, link)`` pairs as seen; returns the keys that were new. One INSERT …
+    ON CONFLICT DO NOTHING: of two processes fetching the same feed, one gets each item."""
+    if not items:
+        return set()
+    rows = [
+        {"feed_key": feed_key, "item_key": key, "link": link, "seen_at": now} for key, link in items
+    ]
+    result = await session.execute(
+        _insert(session)(FeedItem)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["feed_key", "item_key"])
+        .returning(FeedItem.item_key)
+    )
+    return set(result.scalars())
+
+
+async def link_item(
+    session: AsyncSession, *, feed_key: str, item_key: str, broadcast_id: int
+) -> None:
+    await session.execute(
+        update(FeedItem)
+        .where(FeedItem.feed_key == feed_key, FeedItem.item_key == item_key)
+        .values(broadcast_id=broadcast_id)
+        .execution_options(synchronize_session=False)
+    )
