@@ -35,6 +35,8 @@ from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
+from broadcasts.digest import Digests
+from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.election import election_for
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from broadcasts.jobs import OnceJobs
@@ -341,6 +343,7 @@ def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | N
         telegram_rate=settings.telegram_rate,
         telegram_paid=settings.telegram_paid_broadcast,
         viber_broadcast=settings.viber_broadcast,
+        quiet=settings.quiet,
     )
     engine = DeliveryEngine(
         sessionmaker=runtime.sessionmaker,
@@ -409,6 +412,19 @@ async def serve(
         wake=delivery.wake if delivery is not None else None,
         feeds=settings.rss_feeds,
         rss_minutes=settings.rss_interval_minutes,
+    )
+    # Daily and weekly digests (see broadcasts.digest), each fire time once.
+    register_digest_jobs(
+        jobs,
+        Digests(
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            zone=settings.zone,
+            clock=clock,
+            wake=delivery.wake if delivery is not None else None,
+        ),
+        daily_at=settings.digest_daily_at,
+        weekly_at=settings.digest_weekly_at,
     )
     try:
         if runtime.telegram is not None:
