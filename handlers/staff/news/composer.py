@@ -44,6 +44,7 @@ from handlers.contract import ChannelError, Reply, Sender
 from handlers.i18n import Catalog, Markup
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import TARGET_DISTRICTS, Keyboard, Previews
+from handlers.staff.news.progress import ProgressReporter, is_not_modified
 from handlers.staff.news.text import (
     TEXT_MAX,
     TimeProblem,
@@ -110,10 +111,6 @@ def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     )
 
 
-def is_not_modified(error: TelegramBadRequest) -> bool:
-    return "message is not modified" in error.message
-
-
 async def count_audience(session: AsyncSession, broadcast: Broadcast) -> int:
     """How many residents the news item would reach now (the planner's own WHERE clause)."""
     result = await session.execute(
@@ -139,6 +136,9 @@ class NewsComposer:
         self.clock = clock
         self.settings = settings
         self.previews = Previews(catalog, zone=settings.zone)
+        self.progress = ProgressReporter(
+            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
+        )
         # Set by the composition root once the delivery engine exists: a planned broadcast
         # starts at once rather than at the engine's next poll.
         self.wake: Callable[[], None] = _no_wake
@@ -581,11 +581,12 @@ class NewsComposer:
             work.session, broadcast_id=broadcast.id, now=work.now, statuses=statuses
         )
         self._audit(work, staff, action, broadcast, recipients=count)
-        work.later(self._started)
+        work.later(self._started, broadcast.id)
         return self.t("news.sending", id=broadcast.id, count=count or 0)
 
-    async def _started(self) -> None:
+    async def _started(self, broadcast_id: int) -> None:
         self.wake()
+        await self.progress.post(broadcast_id)
 
     async def _approve(
         self, work: Work, staff: Staff, broadcast: Broadcast, chat_id: int, message_id: int

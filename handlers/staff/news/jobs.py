@@ -19,7 +19,6 @@ from broadcasts.rss import RssImporter, parse_feed_list
 from broadcasts.scheduled import INTERVAL_SECONDS, ScheduledNews
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.composer import NewsComposer
-from handlers.staff.news.progress import ProgressReporter
 from handlers.staff.news.router import KEY
 
 log = logging.getLogger(__name__)
@@ -41,12 +40,7 @@ class NewsJobs:
         self.composer = composer
         if wake is not None:
             composer.wake = wake
-        self.reporter = ProgressReporter(
-            bot=composer.bot,
-            sessionmaker=composer.sessionmaker,
-            previews=composer.previews,
-            clock=composer.clock,
-        )
+        self.reporter = composer.progress
         self.scheduler = ScheduledNews(
             sessionmaker=composer.sessionmaker, clock=composer.clock, wake=self._wake
         )

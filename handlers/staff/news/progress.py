@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.i18n import Markup
 from handlers.staff.news import callbacks as cb
-from handlers.staff.news.composer import is_not_modified
 from handlers.staff.news.preview import Previews
 from storage import news
 from storage.broadcasts import BroadcastStatus, Progress, broadcast_progress
@@ -36,6 +35,10 @@ EDIT_INTERVAL: Final = timedelta(seconds=3)
 BAR: Final = 20
 # Broadcasts followed per round (the oldest first).
 ROUND_LIMIT: Final = 20
+
+
+def is_not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
 
 
 def bar(share: float) -> str:
