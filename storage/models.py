@@ -395,13 +395,12 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE")
-    )
-    # SET NULL: a resident erased by /forget leaves the delivery's outcome for the statistics.
-    resident_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("residents.id", ondelete="SET NULL")
-    )
+    # No foreign keys: PostgreSQL checks one with a trigger per inserted row, which made most of
+    # the cost of planning a million recipients. Broadcasts and residents are never deleted
+    # (``/forget`` erases a resident's data, not the row), and planning reads both in the same
+    # statement that writes the deliveries (migration 0007).
+    broadcast_id: Mapped[int] = mapped_column(BigId)
+    resident_id: Mapped[int | None] = mapped_column(BigId)
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     # pending | sending | sent | failed | blocked | cancelled
