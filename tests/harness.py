@@ -32,6 +32,9 @@ def bot_settings(database_url: str, **overrides: Any) -> Settings:
         "CITYBOT_DATABASE_URL": database_url,
         "CITYBOT_HTTP_PORT": str(port),
         "CITYBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # The bot runs on the real clock here: no quiet hours, or news would wait at night.
+        # (Quiet hours are tested with an injected clock: tests/test_quiet_hours.py.)
+        "CITYBOT_QUIET_HOURS": "",
     }
     environ.update({f"CITYBOT_{key.upper()}": str(value) for key, value in overrides.items()})
     return load_settings(environ)
