@@ -22,8 +22,8 @@ from tests.conftest import set_connections_allowed
 KYIV = ZoneInfo("Europe/Kyiv")
 
 
-def kyiv(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KYIV).astimezone(UTC)  # type: ignore[misc]
+def kyiv(year: int, month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=KYIV).astimezone(UTC)
 
 
 def test_latest_fire_of_an_hourly_job() -> None:
