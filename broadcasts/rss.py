@@ -126,11 +126,8 @@ def parse(data: bytes) -> list[Item] | None:
     """The feed's items, newest first; None if it is not a feed we can read."""
     parsed = feedparser.parse(data)
     entries = list(parsed.get("entries") or [])
-    if parsed.get("bozo") and not entries:
-        log.warning("feed not readable: %s", parsed.get("bozo_exception"))
-        return None
     if not entries and not parsed.get("version"):
-        log.warning("not an RSS or Atom feed")
+        log.warning("not an RSS or Atom feed: %s", parsed.get("bozo_exception"))
         return None
     items: list[Item] = []
     for entry in entries:
@@ -142,6 +139,12 @@ def parse(data: bytes) -> list[Item] | None:
             continue
         key = hashlib.sha256(identity.encode()).hexdigest()
         items.append(Item(key, link, title, summary, _published(entry)))
+    if parsed.get("bozo"):
+        if not items:
+            log.warning("feed not readable: %s", parsed.get("bozo_exception"))
+            return None
+        # feedparser's lenient parser recovered the items: use them, but say so.
+        log.info("feed not well-formed, %d item(s) recovered", len(items))
     # Newest first: by date where the feed gives one, otherwise in feed order (newest first).
     dated = all(item.published is not None for item in items)
     if dated:
