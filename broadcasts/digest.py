@@ -152,17 +152,22 @@ class Digests:
         local_end = fire_at.astimezone(self._zone)
         if frequency is Digest.WEEKLY:
             start = (local_end - PERIOD[Digest.WEEKLY]).strftime("%d.%m")
-            title = c.text(
+            heading = c.text(
                 language, "digest.title.weekly", start=start, end=local_end.strftime("%d.%m.%Y")
             )
         else:
-            title = c.text(language, "digest.title.daily", date=local_end.strftime("%d.%m.%Y"))
-        paragraphs: list[str] = [title]
+            heading = c.text(language, "digest.title.daily", date=local_end.strftime("%d.%m.%Y"))
+        paragraphs: list[str] = [heading]
         for item in items[:MAX_ITEMS]:
             when = item.published_at.astimezone(self._zone).strftime("%d.%m %H:%M")
-            text = Markup(_shorten(_paragraph_text(item.text), ITEM_TEXT_MAX))
-            if item.title and item.title.strip():
-                title_text = Markup(_shorten(item.title.replace("\n", " "), TITLE_MAX))
+            plain = _paragraph_text(item.text)
+            title = (item.title or "").replace("\n", " ").strip()
+            if title and plain.startswith(title):
+                # Imported news starts with its title: shown once, as the title.
+                plain = plain[len(title) :].lstrip()
+            text = Markup(_shorten(plain, ITEM_TEXT_MAX))
+            if title:
+                title_text = Markup(_shorten(title, TITLE_MAX))
                 paragraphs.append(
                     c.text(language, "digest.item", when=when, title=title_text, text=text)
                 )

@@ -21,6 +21,7 @@ MENU_HELP: Final = "menu:help"
 MENU_POLICY: Final = "menu:policy"
 MENU_STOP: Final = "menu:stop"
 MENU_SUBSCRIBE: Final = "menu:subscribe"
+MENU_NEWS: Final = "menu:news"
 SETTINGS_LANGUAGE: Final = "settings:language"
 SETTINGS_TOPICS: Final = "settings:topics"
 SETTINGS_DISTRICT: Final = "settings:district"
@@ -46,10 +47,12 @@ CMD_HELP: Final = "help"
 CMD_SETTINGS: Final = "settings"
 CMD_STOP: Final = "stop"
 CMD_MENU: Final = "menu"
+CMD_NEWS: Final = "news"
 
 # The command menu the Telegram adapter publishes (setMyCommands): command -> catalog key.
 PUBLIC_COMMANDS: Final = (
     (CMD_START, "command.start"),
+    (CMD_NEWS, "command.news"),
     ("appeal", "command.appeal"),
     ("inforequest", "command.inforequest"),
     ("legalaid", "command.legalaid"),

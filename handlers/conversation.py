@@ -16,6 +16,7 @@ from handlers import actions as act
 from handlers import screens
 from handlers.contract import Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
+from handlers.news import latest_screen
 from handlers.tickets.flows import FLOWS as TICKET_FLOWS
 from handlers.tickets.flows import ResidentTickets
 from handlers.turn import FLOW_IDLE, Turn
@@ -100,6 +101,8 @@ class Conversation:
         if event.kind is EventKind.COMMAND:
             return await self._command(turn, (event.command or "").lower())
         action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
+        if action == act.MENU_NEWS and resident.onboarded_at is not None:
+            return await self._news(turn)
         if action:
             replies = await self.tickets.action(turn, action)
             if replies is None:
@@ -181,6 +184,8 @@ class Conversation:
             self._set_subscribed(turn, False)
             turn.go(FLOW_IDLE)
             return [self._menu(turn, "stop.done")]
+        if command == act.CMD_NEWS:
+            return await self._news(turn)
         if command == act.CMD_MENU and resident.onboarded_at is not None:
             turn.go(FLOW_IDLE)
             return [self._menu(turn)]
@@ -188,6 +193,18 @@ class Conversation:
         if replies is not None:
             return replies
         return [self._text_then_screen(turn, self._text(turn, "unknown.command"))]
+
+    async def _news(self, turn: Turn) -> list[Reply]:
+        """The latest news for this resident (readable before onboarding and without consent;
+        an onboarding in progress is left where it was)."""
+        if turn.resident.onboarded_at is not None:
+            turn.go(FLOW_IDLE)
+        return await latest_screen(
+            turn.session,
+            catalog=self.catalog,
+            resident=turn.resident,
+            zone=self.tickets.policy.zone,
+        )
 
     def _unexpected(self, turn: Turn) -> list[Reply]:
         """Anything that is not a known command or button: a helpful answer, never silence."""

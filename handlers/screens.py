@@ -122,6 +122,7 @@ def settings(catalog: Catalog, resident: Resident) -> Reply:
 MENU_ITEMS = (
     ("menu.file", act.FILE),
     ("menu.mytickets", act.MY_LIST),
+    ("menu.news", act.MENU_NEWS),
     ("menu.settings", act.MENU_SETTINGS),
     ("menu.help", act.MENU_HELP),
     ("menu.policy", act.MENU_POLICY),
@@ -145,10 +146,14 @@ def main_menu(catalog: Catalog, resident: Resident, text: Markup | None = None) 
                 Button(catalog.text(lang, "menu.mytickets"), act.MY_LIST),
             ),
             (
+                Button(catalog.text(lang, "menu.news"), act.MENU_NEWS),
                 Button(catalog.text(lang, "menu.settings"), act.MENU_SETTINGS),
-                Button(catalog.text(lang, "menu.help"), act.MENU_HELP),
             ),
-            (Button(catalog.text(lang, "menu.policy"), act.MENU_POLICY), toggle),
+            (
+                Button(catalog.text(lang, "menu.help"), act.MENU_HELP),
+                Button(catalog.text(lang, "menu.policy"), act.MENU_POLICY),
+            ),
+            (toggle,),
         ),
         keyboard=KeyboardKind.MENU,
     )

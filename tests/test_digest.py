@@ -28,11 +28,13 @@ from handlers.i18n import Catalog
 from storage.broadcasts import BroadcastKind, BroadcastStatus, cancel_broadcast, create_broadcast
 from storage.digests import (
     DigestBody,
+    NewsItem,
     add_digest_deliveries,
     advance_last_digest,
     create_digest,
 )
 from storage.models import Broadcast, Delivery, Resident
+from storage.vocabulary import Digest
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.viber_api import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
@@ -497,3 +499,23 @@ def test_the_cron_jobs(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 async def test_instant_is_not_a_digest(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     with pytest.raises(ValueError, match="instant"):
         await digests(sessionmaker, Clock(FIRE)).run("instant", FIRE)
+
+
+def test_an_imported_items_title_is_shown_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    item = NewsItem(
+        id=1,
+        title="Сесія міської ради",
+        text="<b>Сесія міської ради</b>\nРішення &amp; протоколи",
+        topics=frozenset(),
+        districts=frozenset(),
+        channels=frozenset(),
+        urgent=False,
+        published_at=kyiv(9, 10),
+    )
+    body = digests(sessionmaker, Clock(FIRE)).body(
+        language="uk", frequency=Digest.DAILY, fire_at=FIRE, items=[item]
+    )
+    assert body.count("Сесія міської ради") == 1
+    assert "<b>09.12 10:00</b> · <b>Сесія міської ради</b>\nРішення &amp; протоколи" in body
