@@ -157,3 +157,18 @@ async def test_viber_statuses_are_typed() -> None:
         assert bad_token.value.code == 2
         await sender.send("v3==", Reply(text="ok"))
         assert fake.texts("v3==") == ["ok"]
+
+
+def test_response_models_stay_cached() -> None:
+    """aiogram parses each answer with Response[T]; pinned, the model is built once."""
+    import gc
+
+    from aiogram.methods.base import Response
+    from aiogram.types import Message
+
+    from bot.telegram.response_models import pin_response_models
+
+    assert pin_response_models() > 20
+    first = id(Response[Message])
+    gc.collect()
+    assert id(Response[Message]) == first

@@ -18,6 +18,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot.telegram.response_models import pin_response_models
 from bot.telegram.router import resident_router
 from bot.telegram.sender import TelegramSender
 from handlers.actions import PUBLIC_COMMANDS
@@ -39,6 +40,7 @@ BACKOFF_CAP = 30.0
 
 
 def create_bot(token: str, api_url: str, *, default_api_url: str) -> Bot:
+    pin_response_models()
     if api_url == default_api_url:
         return Bot(token)
     # A self-hosted Bot API server (or the test stand-in).
