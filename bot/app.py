@@ -84,6 +84,8 @@ class Runtime:
     desk: Desk | None = None
     notifier: Notifier | None = None
     staff: StaffService | None = None
+    # Signed links through which Viber fetches files that live in Telegram (needs a public URL).
+    media_links: MediaLinks | None = None
     web_app: web.Application = field(init=False)
 
 
@@ -173,6 +175,7 @@ async def build_runtime(
         if bot is not None and desk is not None:
             if settings.public_url:
                 links = MediaLinks(key=derive_key(bot.token), public_url=settings.public_url)
+                runtime.media_links = links
             runtime.staff = StaffService(
                 desk=desk,
                 notices=Notices(
@@ -331,7 +334,10 @@ def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | N
     viber = (
         ViberTransport(
             api=runtime.viber.client,
-            render=viber_render.messages,
+            # Composed news carries a Telegram file_id; Viber needs a public link to it.
+            render=viber_render.with_public_media(
+                runtime.media_links.url if runtime.media_links is not None else None
+            ),
             sender_info=runtime.viber.sender.sender_info,
         )
         if runtime.viber is not None

@@ -52,6 +52,13 @@ class DeliveryState(StrEnum):
 # Broadcasts whose deliveries the engine still works on (a cancelled one may have some in flight).
 LIVE_STATUSES = (BroadcastStatus.SENDING.value, BroadcastStatus.CANCELLED.value)
 OPEN_STATES = (DeliveryState.PENDING.value, DeliveryState.SENDING.value)
+# Everything not yet over: from the shell and the operator chat alike.
+CANCELLABLE_STATUSES = (
+    BroadcastStatus.DRAFT.value,
+    BroadcastStatus.PENDING_APPROVAL.value,
+    BroadcastStatus.SCHEDULED.value,
+    BroadcastStatus.SENDING.value,
+)
 ERROR_MAX = 500
 
 
@@ -360,7 +367,7 @@ async def cancel_broadcast(session: AsyncSession, *, broadcast_id: int, now: dat
         update(Broadcast)
         .where(
             Broadcast.id == broadcast_id,
-            Broadcast.status.in_((BroadcastStatus.DRAFT.value, BroadcastStatus.SENDING.value)),
+            Broadcast.status.in_(CANCELLABLE_STATUSES),
         )
         .values(status=BroadcastStatus.CANCELLED.value, cancelled_at=now)
         .execution_options(synchronize_session=False)

@@ -3,7 +3,7 @@ tickets' deadlines recomputed when the calendar changes."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ from bot.config import load_settings
 from broadcasts.planning import plan_broadcast
 from storage.broadcasts import create_broadcast
 from storage.calendar_store import ensure_holidays
-from storage.models import AuditEntry, Delivery, Resident, ResidentTopic, Ticket
+from storage.models import AuditEntry, Broadcast, Delivery, Resident, ResidentTopic, Ticket
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -142,3 +142,26 @@ async def test_broadcast_status_and_cancel(
     assert "cancelled 3 left 0" in capsys.readouterr().out
     assert await _admin(database_url, "broadcast", "status", "999") == 1
     assert await _admin(database_url, "broadcast", "cancel", "999") == 1
+
+
+async def test_broadcast_cancel_stops_a_scheduled_one(
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        broadcast = await create_broadcast(session, text="Завтра", now=now)
+        broadcast.status, broadcast.scheduled_at = "scheduled", now + timedelta(hours=3)
+    assert await _admin(database_url, "broadcast", "cancel", str(broadcast.id)) == 0
+    capsys.readouterr()
+    async with sessionmaker() as session:
+        stored = await session.get(Broadcast, broadcast.id)
+        assert stored is not None and stored.status == "cancelled"
+        # The scheduler no longer starts it.
+        assert (
+            await plan_broadcast(
+                session, broadcast_id=broadcast.id, now=now, statuses=("scheduled",)
+            )
+            is None
+        )

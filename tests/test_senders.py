@@ -172,3 +172,20 @@ def test_response_models_stay_cached() -> None:
     first = id(Response[Message])
     gc.collect()
     assert id(Response[Message]) == first
+
+
+def test_viber_broadcast_media_from_telegram_goes_through_our_public_link() -> None:
+    from bot.viber.render import with_public_media
+    from handlers.contract import Media, Reply
+
+    photo = Reply(text="Новина", media=Media(kind="photo", ref="AgACAgIAAxkBAAIB"))
+    linked = with_public_media(lambda file_id: f"https://council.example/media/{file_id}")
+    (message,) = linked(photo)
+    assert message["type"] == "picture"
+    assert message["media"] == "https://council.example/media/AgACAgIAAxkBAAIB"
+    assert message["text"] == "Новина"
+    # A public URL is used as it is; without a link maker the text goes alone.
+    hosted = Reply(text="Новина", media=Media(kind="photo", ref="https://example.org/a.jpg"))
+    assert linked(hosted)[0]["media"] == "https://example.org/a.jpg"
+    (alone,) = with_public_media(None)(photo)
+    assert alone["type"] == "text" and alone["text"] == "Новина"

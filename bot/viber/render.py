@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from viberbot.api.messages import FileMessage, PictureMessage, TextMessage
@@ -80,3 +82,20 @@ def _split(text: str) -> list[str]:
         limit = max(1000, limit * 4 // 5)
         parts = split_text(text, limit)
     return parts
+
+
+def with_public_media(
+    to_url: Callable[[str], str] | None,
+) -> Callable[[Reply], list[dict[str, Any]]]:
+    """``messages`` for replies whose media may be a Telegram ``file_id`` (news composed in the
+    operator chat): Viber fetches media from a public URL, so a file_id becomes a signed link to
+    our media proxy (``to_url``). Without one (no public URL), the text goes alone."""
+
+    def render(reply: Reply) -> list[dict[str, Any]]:
+        media = reply.media
+        if media is not None and not media.ref.startswith(("https://", "http://")):
+            public = replace(media, ref=to_url(media.ref)) if to_url is not None else None
+            reply = replace(reply, media=public)
+        return messages(reply)
+
+    return render
