@@ -37,7 +37,7 @@ from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
-from broadcasts.election import election_for
+from broadcasts.election import Election, election_for
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from broadcasts.jobs import OnceJobs
 from broadcasts.sla import SlaJobs
@@ -315,7 +315,9 @@ class PaidBroadcast(BaseRequestMiddleware):
         return await make_request(bot, method)
 
 
-def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | None, Bot | None]:
+def broadcast_engine(
+    runtime: Runtime, clock: Clock, election: Election
+) -> tuple[DeliveryEngine | None, Bot | None]:
     """The delivery engine over the configured channels, and the paid-broadcast bot it owns (to
     be closed after the engine stops)."""
     settings = runtime.settings
@@ -358,7 +360,7 @@ def broadcast_engine(runtime: Runtime, clock: Clock) -> tuple[DeliveryEngine | N
         config=config,
         clock=clock,
         # On PostgreSQL one process per channel sends (several processes share one rate limit).
-        election=election_for(runtime.engine),
+        election=election,
     )
     return engine, paid_bot
 
@@ -410,7 +412,10 @@ async def serve(
             "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
         )
     tasks: list[asyncio.Task[None]] = []
-    delivery, paid_bot = broadcast_engine(runtime, clock)
+    # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
+    # each channel's broadcasts; the others take over if it dies (broadcasts.election).
+    election = election_for(runtime.engine)
+    delivery, paid_bot = broadcast_engine(runtime, clock, election)
     # News composer jobs: scheduled news, live progress messages, RSS import.
     register_news_jobs(
         scheduler,
@@ -440,7 +445,13 @@ async def serve(
                 await runtime.telegram.use_webhook(settings.public_url + TELEGRAM_PATH)
             else:
                 await runtime.telegram.use_polling()
-                tasks.append(asyncio.create_task(runtime.telegram.poll(stop), name="telegram-poll"))
+                # getUpdates allows one consumer per bot (Telegram answers 409 to a second one).
+                tasks.append(
+                    asyncio.create_task(
+                        election.lead("telegram:poll", stop, runtime.telegram.poll),
+                        name="telegram-poll",
+                    )
+                )
         if runtime.viber is not None and settings.public_url:
             await runtime.viber.register_webhook(settings.public_url + VIBER_PATH)
         if delivery is not None:

@@ -8,12 +8,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+# An arbitrary constant advisory-lock key for "migrating citybot's schema".
+MIGRATE_LOCK = 0x63697479626F74
 
 
 def alembic_config(url: str) -> Config:
@@ -49,5 +52,10 @@ async def upgrade_to_head(engine: AsyncEngine) -> tuple[str | None, str | None]:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several `citybot run` processes starting at once: one migrates, the others wait
+            # here and then find the schema at head (Alembic reads the version after the lock).
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            await connection.execute(lock, {"key": MIGRATE_LOCK})
         await connection.run_sync(_upgrade)
     return before, head

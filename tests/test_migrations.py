@@ -44,3 +44,20 @@ async def test_upgrade_from_empty_matches_models(database_url: str) -> None:
         assert differences == []
     finally:
         await engine.dispose()
+
+
+async def test_processes_starting_together_migrate_once(pg_url: str) -> None:
+    """Three `citybot run` processes start at once on an empty PostgreSQL database: one
+    migrates, the others wait for it and find the schema at head."""
+    import asyncio
+
+    from bot.migrate import head_revision, upgrade_to_head
+    from storage.db import create_engine
+
+    engines = [create_engine(pg_url) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(upgrade_to_head(engine) for engine in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert {after for _, after in results} == {head_revision()}
