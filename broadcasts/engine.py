@@ -35,8 +35,11 @@ Per-recipient texts and quiet hours
 -----------------------------------
 A delivery with a ``body`` of its own (a digest) is sent with that text instead of the
 broadcast's; Viber broadcast calls group receivers by body, so identical digests still go out
-300 at a time. During quiet hours (``EngineConfig.quiet``) only urgent broadcasts are claimed:
-the deliveries of the others stay pending and go out when the window ends.
+300 at a time. A long digest is split by the adapters like any text, so the duplicate note
+above applies to its parts (a 429 after the first part resends the parts already sent; digests
+are kept to a few parts: see broadcasts.digest). During quiet hours (``EngineConfig.quiet``)
+only urgent broadcasts are claimed: the deliveries of the others stay pending and go out when
+the window ends.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import SlidingWindow, TokenBucket
 from broadcasts.quiet import QuietHours
 from handlers.contract import (
+    Button,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -143,7 +147,13 @@ def reply_for(broadcast: Broadcast) -> Reply:
         if broadcast.media_kind and broadcast.media_ref
         else None
     )
-    return Reply(text=broadcast.text, media=media)
+    # A poll's options: the same buttons for every recipient (inline in Telegram, a keyboard in
+    # Viber); each press comes back to the conversation as the button's action.
+    buttons = tuple(
+        tuple(Button(label=label, action=action) for label, action in row)
+        for row in broadcast.buttons or ()
+    )
+    return Reply(text=broadcast.text, media=media, buttons=buttons)
 
 
 class _Loop:
