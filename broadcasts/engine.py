@@ -62,7 +62,6 @@ from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import SlidingWindow, TokenBucket
 from broadcasts.quiet import QuietHours
 from handlers.contract import (
-    Button,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -147,13 +146,7 @@ def reply_for(broadcast: Broadcast) -> Reply:
         if broadcast.media_kind and broadcast.media_ref
         else None
     )
-    # A poll's options: the same buttons for every recipient (inline in Telegram, a keyboard in
-    # Viber); each press comes back to the conversation as the button's action.
-    buttons = tuple(
-        tuple(Button(label=label, action=action) for label, action in row)
-        for row in broadcast.buttons or ()
-    )
-    return Reply(text=broadcast.text, media=media, buttons=buttons)
+    return Reply(text=broadcast.text, media=media)
 
 
 class _Loop:
