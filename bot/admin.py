@@ -6,9 +6,11 @@ Every change is written to the audit log with the actor ``cli``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,12 +28,13 @@ from storage.calendar_store import (
     set_martial_law,
 )
 from storage.db import create_engine, create_sessionmaker
+from storage.export import AVAILABLE, ExportKind, export_csv, parse_period
 from storage.models import Broadcast
 from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
 from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
 
-ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast")
+ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast", "export")
 # Width of the progress bar in `citybot broadcast status`.
 BAR = 30
 RECENT_BROADCASTS = 10
@@ -86,6 +89,15 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     status.add_argument("broadcast_id", type=int, nargs="?")
     cancel = actions.add_parser("cancel", help="cancel what is still pending")
     cancel.add_argument("broadcast_id", type=int)
+
+    export = commands.add_parser("export", help="CSV (UTF-8 with BOM) of tickets or residents")
+    export.add_argument("kind", choices=[kind.value for kind in AVAILABLE])
+    export.add_argument("first", metavar="FROM", help="first day, YYYY-MM-DD or DD.MM.YYYY")
+    export.add_argument("last", metavar="TO", help="last day (inclusive)")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument(
+        "--no-personal", action="store_true", help="leave out names, contacts, addresses, texts"
+    )
 
 
 async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -281,10 +293,41 @@ async def _broadcast(session: AsyncSession, args: argparse.Namespace, settings: 
     return 0
 
 
+async def _export(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    """The shell is an administrator's: personal data is in unless ``--no-personal``."""
+    try:
+        period = parse_period(args.first, args.last)
+    except ValueError as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 2
+    result = await export_csv(
+        session,
+        kind=ExportKind(args.kind),
+        period=period,
+        zone=settings.zone,
+        personal=not args.no_personal,
+    )
+    audit.record(
+        session,
+        actor="cli",
+        action=f"export.{args.kind}",
+        now=system_clock(),
+        details={**result.audit_details(), "file": args.out},
+    )
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_bytes, result.data)
+    else:
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.flush()
+    print(f"exported {result.rows} rows to {args.out or 'stdout'}", file=sys.stderr)
+    return 0
+
+
 _HANDLERS: dict[str, Action] = {
     "staff": _staff,
     "queue": _queue,
     "holiday": _holiday,
     "martial-law": _martial_law,
     "broadcast": _broadcast,
+    "export": _export,
 }

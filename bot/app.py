@@ -52,6 +52,7 @@ from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
 from handlers.staff.service import StaffService
+from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage import audit
 from storage.calendar_store import ensure_holidays
@@ -208,6 +209,15 @@ async def build_runtime(
                 operator_chat_id=settings.operator_chat_id,
                 editors_chat_id=settings.editors_chat_id,
                 two_person=settings.news_two_person,
+            )
+            install_stats(
+                runtime.telegram.dispatcher,
+                bot=bot,
+                sessionmaker=sessionmaker,
+                catalog=catalog,
+                clock=clock,
+                zone=settings.zone,
+                operator_chat_id=settings.operator_chat_id,
             )
             channels.append("telegram")
             if settings.telegram_mode is TelegramMode.WEBHOOK:

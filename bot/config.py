@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     # Non-urgent pushes wait outside this window (council time, HH:MM-HH:MM; empty: never).
     quiet_hours: str = "22:00-08:00"
 
+    # Analytics: the officials' summary (weekly at "DAY HH:MM", daily at HH:MM or empty for
+    # none; council time) goes to this chat (default: the operator chat); a spike alert when a
+    # category or district gets more than ``spike_multiple`` times its usual hourly rate in the
+    # last hour, and at least ``spike_min_count`` tickets.
+    officials_chat_id: int | None = None
+    summary_weekly_at: str = "mon 08:00"
+    summary_daily_at: str = ""
+    spike_multiple: float = Field(default=3.0, gt=1, le=100)
+    spike_min_count: int = Field(default=5, ge=2, le=10000)
+
     @field_validator(
         "telegram_token",
         "viber_token",
@@ -128,7 +138,7 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("operator_chat_id", "editors_chat_id", mode="before")
+    @field_validator("operator_chat_id", "editors_chat_id", "officials_chat_id", mode="before")
     @classmethod
     def _empty_chat(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -229,6 +239,19 @@ class Settings(BaseSettings):
     @classmethod
     def _digest_weekly_at(cls, value: str) -> str:
         parse_weekly_at(value)
+        return value.strip()
+
+    @field_validator("summary_weekly_at")
+    @classmethod
+    def _summary_weekly_at(cls, value: str) -> str:
+        parse_weekly_at(value)
+        return value.strip()
+
+    @field_validator("summary_daily_at")
+    @classmethod
+    def _summary_daily_at(cls, value: str) -> str:
+        if value.strip():
+            parse_daily_at(value)
         return value.strip()
 
     @field_validator("quiet_hours")

@@ -1,0 +1,254 @@
+"""``/stats`` and ``/export`` in the staff chats, and the Telegram poster of reports and files.
+
+``/stats`` works in any staff chat for any registered staff member. ``/export tickets|residents
+FROM TO`` works in the operator chat: the CSV is uploaded as a document; names, contacts,
+addresses and texts are in it only for administrators. Every event is one transaction opened
+here: the update is claimed (a redelivered update does nothing twice), the sender is checked
+(non-staff are refused and audited), the figures are read and the export audited; Telegram is
+called after the commit.
+
+The handlers sit on the Dispatcher's own observers (run before the staff router), filtered to
+these two commands in group chats, like the news composer's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, Dispatcher, F
+from aiogram.enums import ChatType, ParseMode
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile, Message, Update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.contract import telegram_update_key
+from handlers.i18n import Catalog, Markup
+from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
+from handlers.staff.stats_text import StatsTexts
+from handlers.text import split_text
+from storage import audit, dedup, staff_desk
+from storage.export import AVAILABLE, Export, ExportKind, export_csv, parse_period
+from storage.models import Staff
+from storage.staff import get_staff
+from storage.stats import stats_report
+from storage.vocabulary import Clock, Role
+
+log = logging.getLogger(__name__)
+
+CMD_STATS: Final = "stats"
+CMD_EXPORT: Final = "export"
+COMMANDS: Final = frozenset({CMD_STATS, CMD_EXPORT})
+GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}
+KEY: Final = "stats"
+TEXT_LIMIT: Final = 4096
+CAPTION_LIMIT: Final = 1024
+
+
+class TelegramFiles:
+    """Posts staff-facing HTML, PNG images and documents to Telegram chats."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    async def post(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
+        for part in split_text(text, TEXT_LIMIT):
+            await self._bot.send_message(
+                chat_id, part, parse_mode=ParseMode.HTML, message_thread_id=thread_id
+            )
+
+    async def post_photo(self, chat_id: int, png: bytes, *, filename: str, caption: str) -> None:
+        await self._bot.send_photo(
+            chat_id,
+            BufferedInputFile(png, filename=filename),
+            caption=caption[:CAPTION_LIMIT],
+            parse_mode=ParseMode.HTML,
+        )
+
+    async def post_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        *,
+        filename: str,
+        caption: str,
+        thread_id: int | None = None,
+    ) -> None:
+        await self._bot.send_document(
+            chat_id,
+            BufferedInputFile(data, filename=filename),
+            caption=caption[:CAPTION_LIMIT],
+            parse_mode=ParseMode.HTML,
+            message_thread_id=thread_id,
+        )
+
+
+class StatsDesk:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        clock: Clock,
+        zone: ZoneInfo,
+        operator_chat_id: int | None,
+    ) -> None:
+        self.files = TelegramFiles(bot)
+        self.sessionmaker = sessionmaker
+        self.texts = StatsTexts(catalog, zone=zone)
+        self.clock = clock
+        self.zone = zone
+        self.operator_chat_id = operator_chat_id
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.texts.t(key, **params)
+
+    async def wants(self, message: Message, bot_username: str) -> bool:
+        text = message.text or ""
+        command = parse_command(text, bot_username) if text.startswith("/") else None
+        if command is None or command.name not in COMMANDS:
+            return False
+        async with self.sessionmaker() as session:
+            return await staff_desk.is_staff_chat(
+                session, chat_id=message.chat.id, operator_chat_id=self.operator_chat_id
+            )
+
+    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
+        user = message.from_user
+        command = parse_command(message.text or "", bot_username)
+        if user is None or command is None or command.name not in COMMANDS:
+            return
+        thread = message.message_thread_id if message.is_topic_message else None
+        reply: Markup | None = None
+        export: Export | None = None
+        async with self.sessionmaker() as session, session.begin():
+            now = self.clock()
+            if not await dedup.claim_update(
+                session, channel=CLAIM_CHANNEL, update_key=update_key, now=now
+            ):
+                return
+            staff = await get_staff(session, telegram_id=user.id)
+            if staff is None:
+                audit.record(
+                    session,
+                    actor=f"telegram:{user.id}",
+                    action="stats.denied",
+                    now=now,
+                    details={
+                        "chat": message.chat.id,
+                        "what": f"/{command.name}",
+                        "name": full_name(user)[:128],
+                    },
+                )
+                log.info("/%s by non-staff user %s refused", command.name, user.id)
+                reply = self.t("stats.denied")
+            elif command.name == CMD_STATS:
+                report = await stats_report(session, now=now)
+                reply = self.texts.report(report)
+                audit.record(
+                    session,
+                    actor=f"staff:{staff.telegram_id}",
+                    action="stats.viewed",
+                    now=now,
+                    details={"chat": message.chat.id},
+                )
+            else:
+                reply, export = await self._export(session, staff, message, command)
+        if export is not None:
+            caption = self.t(
+                "stats.export.caption",
+                kind=self.t(f"stats.export.kind.{export.kind.value}"),
+                first=export.period.first.strftime("%d.%m.%Y"),
+                last=export.period.last.strftime("%d.%m.%Y"),
+                rows=export.rows,
+                personal=self.t(
+                    "stats.export.personal" if export.personal else "stats.export.no_personal"
+                ),
+            )
+            await self.files.post_document(
+                message.chat.id,
+                export.data,
+                filename=export.filename,
+                caption=caption,
+                thread_id=thread,
+            )
+        elif reply is not None:
+            await self.files.post(message.chat.id, reply, thread_id=thread)
+
+    async def _export(
+        self, session: AsyncSession, staff: Staff, message: Message, command: Command
+    ) -> tuple[Markup | None, Export | None]:
+        if self.operator_chat_id is None or message.chat.id != self.operator_chat_id:
+            return self.t("stats.export.operator_chat"), None
+        args = command.args.split()
+        if len(args) != 3 or args[0].lower() not in {k.value for k in ExportKind}:
+            return self.t("stats.export.usage"), None
+        kind = ExportKind(args[0].lower())
+        if kind not in AVAILABLE:
+            return self.t("stats.export.polls_later"), None
+        try:
+            period = parse_period(args[1], args[2])
+        except ValueError as error:
+            return self.t("stats.export.bad_period", problem=str(error)), None
+        personal = staff.role == Role.ADMIN.value
+        export = await export_csv(
+            session, kind=kind, period=period, zone=self.zone, personal=personal
+        )
+        audit.record(
+            session,
+            actor=f"staff:{staff.telegram_id}",
+            action=f"export.{kind.value}",
+            now=self.clock(),
+            details={**export.audit_details(), "chat": message.chat.id, "role": staff.role},
+        )
+        return None, export
+
+
+async def _is_ours(message: Message, bot: Bot, stats: StatsDesk) -> bool:
+    me = await bot.me()
+    return await stats.wants(message, me.username or "")
+
+
+async def _on_message(message: Message, event_update: Update, bot: Bot, stats: StatsDesk) -> None:
+    me = await bot.me()
+    try:
+        await stats.on_message(
+            message,
+            update_key=telegram_update_key(bot.id, event_update.update_id),
+            bot_username=me.username or "",
+        )
+    except (SQLAlchemyError, OSError, TimeoutError):
+        # Nothing was stored: let Telegram deliver the update again.
+        raise
+    except TelegramAPIError as error:
+        log.warning("stats answer %s not posted: %s", event_update.update_id, error)
+    except Exception:
+        # A bug must not make Telegram redeliver the update forever.
+        log.exception("stats message %s failed", event_update.update_id)
+
+
+def install_stats(
+    dispatcher: Dispatcher,
+    *,
+    bot: Bot,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    clock: Clock,
+    zone: ZoneInfo,
+    operator_chat_id: int | None,
+) -> StatsDesk:
+    """Build the analytics commands and register them (the composition root's one call)."""
+    desk = StatsDesk(
+        bot=bot,
+        sessionmaker=sessionmaker,
+        catalog=catalog,
+        clock=clock,
+        zone=zone,
+        operator_chat_id=operator_chat_id,
+    )
+    dispatcher[KEY] = desk
+    dispatcher.message.register(_on_message, F.chat.type.in_(GROUP_CHATS), _is_ours)
+    return desk

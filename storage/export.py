@@ -1,0 +1,259 @@
+"""CSV exports of tickets and residents (UTF-8 with a BOM, so Excel shows Ukrainian text).
+
+Personal data — names, messenger ids, contacts, addresses, the texts residents wrote — is in
+the file only when ``personal`` is set (administrators); everybody else gets the same rows
+without those columns. Times are in the council's time zone. Writing the audit entry is the
+caller's job (it knows who asked).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Resident, ResidentTopic, Ticket
+
+BOM = "\ufeff"
+BATCH = 1000
+
+
+class ExportKind(StrEnum):
+    TICKETS = "tickets"
+    RESIDENTS = "residents"
+    # Polls are exported once their tables exist (see the polls issue).
+    POLLS = "polls"
+
+
+AVAILABLE = (ExportKind.TICKETS, ExportKind.RESIDENTS)
+
+TICKET_COLUMNS = (
+    "number",
+    "kind",
+    "status",
+    "category",
+    "queue",
+    "channel",
+    "district",
+    "appeal_type",
+    "urgent",
+    "anonymous",
+    "received_at",
+    "deadline_at",
+    "first_answer_at",
+    "closed_at",
+    "rating",
+    "refusal_ground",
+)
+TICKET_PERSONAL = ("full_name", "contact", "address", "subject", "body", "rating_comment")
+RESIDENT_COLUMNS = (
+    "id",
+    "channel",
+    "language",
+    "district",
+    "topics",
+    "digest",
+    "subscribed",
+    "active",
+    "created_at",
+    "consent_at",
+    "onboarded_at",
+    "blocked_at",
+    "erased_at",
+)
+RESIDENT_PERSONAL = ("external_id", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole council days, ``first`` to ``last`` inclusive."""
+
+    first: date
+    last: date
+
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.first, time(), zone)
+        end = datetime.combine(self.last + timedelta(days=1), time(), zone)
+        return start, end
+
+
+_DATE = re.compile(r"^(?:(\d{4})-(\d{2})-(\d{2})|(\d{1,2})\.(\d{1,2})\.(\d{4}))$")
+
+
+def parse_day(value: str) -> date:
+    """``2026-11-27`` or ``27.11.2026``; ValueError otherwise."""
+    match = _DATE.match(value.strip())
+    if match is None:
+        raise ValueError(f"not a date: {value!r}")
+    y, m, d, d2, m2, y2 = match.groups()
+    if y is not None:
+        return date(int(y), int(m), int(d))
+    return date(int(y2), int(m2), int(d2))
+
+
+def parse_period(first: str, last: str) -> Period:
+    period = Period(parse_day(first), parse_day(last))
+    if period.last < period.first:
+        raise ValueError("the period ends before it starts")
+    return period
+
+
+def columns(kind: ExportKind, *, personal: bool) -> tuple[str, ...]:
+    if kind is ExportKind.TICKETS:
+        return TICKET_COLUMNS + (TICKET_PERSONAL if personal else ())
+    if kind is ExportKind.RESIDENTS:
+        return RESIDENT_COLUMNS + (RESIDENT_PERSONAL if personal else ())
+    raise ValueError(f"{kind.value} cannot be exported yet")
+
+
+def _time(value: datetime | None, zone: ZoneInfo) -> str:
+    return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    kind: ExportKind
+    period: Period
+    personal: bool
+    rows: int
+    data: bytes
+
+    @property
+    def filename(self) -> str:
+        return f"{self.kind.value}_{self.period.first:%Y%m%d}_{self.period.last:%Y%m%d}.csv"
+
+    def audit_details(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "from": self.period.first.isoformat(),
+            "to": self.period.last.isoformat(),
+            "rows": self.rows,
+            "personal": self.personal,
+        }
+
+
+async def _ticket_rows(
+    session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
+) -> Any:
+    query = (
+        select(Ticket, Resident.district)
+        .outerjoin(Resident, Resident.id == Ticket.resident_id)
+        .where(Ticket.received_at >= start, Ticket.received_at < end)
+        .order_by(Ticket.received_at, Ticket.id)
+        .execution_options(yield_per=BATCH)
+    )
+    async for ticket, district in await session.stream(query):
+        row: list[Any] = [
+            ticket.number,
+            ticket.kind,
+            ticket.status,
+            ticket.category,
+            ticket.queue_code,
+            ticket.channel,
+            district,
+            ticket.appeal_type,
+            ticket.urgent,
+            ticket.anonymous,
+            _time(ticket.received_at, zone),
+            _time(ticket.deadline_at, zone),
+            _time(ticket.first_answer_at, zone),
+            _time(ticket.closed_at, zone),
+            ticket.rating,
+            ticket.refusal_ground,
+        ]
+        if personal:
+            row += [
+                ticket.full_name,
+                ticket.contact,
+                ticket.address,
+                ticket.subject,
+                ticket.body,
+                ticket.rating_comment,
+            ]
+        yield row
+
+
+async def _resident_rows(
+    session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
+) -> Any:
+    # Topics as one "a;b" cell, aggregated in Python per batch (no string_agg on SQLite).
+    query = (
+        select(Resident)
+        .where(Resident.created_at >= start, Resident.created_at < end)
+        .order_by(Resident.created_at, Resident.id)
+        .execution_options(yield_per=BATCH)
+    )
+    async for partition in (await session.stream_scalars(query)).partitions(BATCH):
+        ids = [r.id for r in partition]
+        topics: dict[int, list[str]] = {}
+        found = await session.execute(
+            select(ResidentTopic.resident_id, ResidentTopic.topic)
+            .where(ResidentTopic.resident_id.in_(ids))
+            .order_by(ResidentTopic.topic)
+        )
+        for resident_id, topic in found:
+            topics.setdefault(resident_id, []).append(topic)
+        for resident in partition:
+            row: list[Any] = [
+                resident.id,
+                resident.channel,
+                resident.language,
+                resident.district,
+                ";".join(topics.get(resident.id, [])),
+                resident.digest,
+                resident.subscribed,
+                resident.is_active,
+                _time(resident.created_at, zone),
+                _time(resident.consent_at, zone),
+                _time(resident.onboarded_at, zone),
+                _time(resident.blocked_at, zone),
+                _time(resident.erased_at, zone),
+            ]
+            if personal:
+                row += [resident.external_id, resident.name]
+            yield row
+
+
+async def export_csv(
+    session: AsyncSession,
+    *,
+    kind: ExportKind,
+    period: Period,
+    zone: ZoneInfo,
+    personal: bool,
+) -> Export:
+    """The rows of ``kind`` created (tickets: received) in ``period`` as CSV bytes."""
+    header = columns(kind, personal=personal)
+    start, end = period.bounds(zone)
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    source = _ticket_rows if kind is ExportKind.TICKETS else _resident_rows
+    count = 0
+    async for row in source(session, start, end, zone, personal):
+        writer.writerow([_cell(value) for value in row])
+        count += 1
+    return Export(
+        kind=kind,
+        period=period,
+        personal=personal,
+        rows=count,
+        data=buffer.getvalue().encode("utf-8"),
+    )
