@@ -51,6 +51,7 @@ from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
+from handlers.staff.polls.router import install_polls, register_poll_jobs
 from handlers.staff.service import StaffService
 from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
@@ -209,6 +210,16 @@ async def build_runtime(
                 operator_chat_id=settings.operator_chat_id,
                 editors_chat_id=settings.editors_chat_id,
                 two_person=settings.news_two_person,
+            )
+            install_polls(
+                runtime.telegram.dispatcher,
+                bot=bot,
+                sessionmaker=sessionmaker,
+                catalog=catalog,
+                clock=clock,
+                zone=settings.zone,
+                operator_chat_id=settings.operator_chat_id,
+                editors_chat_id=settings.editors_chat_id,
             )
             install_stats(
                 runtime.telegram.dispatcher,
@@ -446,6 +457,12 @@ async def serve(
         ),
         daily_at=settings.digest_daily_at,
         weekly_at=settings.digest_weekly_at,
+    )
+    # Polls: the closing job posts results and charts, and publishes them to voters.
+    register_poll_jobs(
+        jobs,
+        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        wake=delivery.wake if delivery is not None else None,
     )
     try:
         if runtime.telegram is not None:

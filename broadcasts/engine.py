@@ -62,6 +62,7 @@ from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import SlidingWindow, TokenBucket
 from broadcasts.quiet import QuietHours
 from handlers.contract import (
+    Button,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -146,7 +147,13 @@ def reply_for(broadcast: Broadcast) -> Reply:
         if broadcast.media_kind and broadcast.media_ref
         else None
     )
-    return Reply(text=broadcast.text, media=media)
+    # A poll's options: the same buttons for every recipient (inline in Telegram, a keyboard in
+    # Viber); each press comes back to the conversation as the button's action.
+    buttons = tuple(
+        tuple(Button(label=label, action=action) for label, action in row)
+        for row in broadcast.buttons or ()
+    )
+    return Reply(text=broadcast.text, media=media, buttons=buttons)
 
 
 class _Loop:
@@ -154,6 +161,9 @@ class _Loop:
 
     channel: str
     batch_size: int
+    # Claimed batches in flight at once: while one waits for the messenger, the next is claimed
+    # and the one before is recorded.
+    batches_in_flight = 2
 
     def __init__(
         self,
@@ -177,7 +187,7 @@ class _Loop:
         inflight: set[asyncio.Task[None]] = set()
         try:
             while not self._stop.is_set():
-                if len(inflight) < 2:
+                if len(inflight) < self.batches_in_flight:
                     try:
                         batch = await self._claim()
                     except (SQLAlchemyError, OSError) as error:
@@ -378,6 +388,7 @@ class TelegramLoop(_Loop):
 
 class ViberLoop(_Loop):
     channel = Channel.VIBER.value
+    batches_in_flight = 4
 
     def __init__(self, *, transport: ViberTransport, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -42,6 +42,9 @@ MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
 RATE: Final = "rate"  # rate:<ticket id>:<stars>
 FORGET_YES: Final = "forget:yes"
 
+# Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
+POLL_VOTE: Final = "pv"
+
 CMD_START: Final = "start"
 CMD_HELP: Final = "help"
 CMD_SETTINGS: Final = "settings"

@@ -17,6 +17,7 @@ from handlers import screens
 from handlers.contract import Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.news import latest_screen
+from handlers.polls import ResidentPolls
 from handlers.tickets.flows import FLOWS as TICKET_FLOWS
 from handlers.tickets.flows import ResidentTickets
 from handlers.turn import FLOW_IDLE, Turn
@@ -44,6 +45,7 @@ class Conversation:
     def __init__(self, catalog: Catalog, tickets: ResidentTickets) -> None:
         self.catalog = catalog
         self.tickets = tickets
+        self.polls = ResidentPolls(catalog, tickets.policy.zone)
 
     async def handle(
         self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
@@ -101,6 +103,9 @@ class Conversation:
         if event.kind is EventKind.COMMAND:
             return await self._command(turn, (event.command or "").lower())
         action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
+        if action and event.kind is EventKind.BUTTON and self.polls.wants(action):
+            # A vote leaves whatever flow the resident is in where it was.
+            return await self.polls.vote(turn, action)
         if action == act.MENU_NEWS and resident.onboarded_at is not None:
             return await self._news(turn)
         if action:

@@ -346,7 +346,8 @@ class Broadcast(Base):
     __tablename__ = "broadcasts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # news | digest (one per digest run; each delivery carries its resident's own ``body``)
+    # news | digest (one per digest run; each delivery carries its resident's own ``body``) |
+    # poll | poll_results
     kind: Mapped[str] = mapped_column(String(16), default="news", server_default="news")
     title: Mapped[str | None] = mapped_column(String(256))
     # Catalog-free markup (b, i; values from people already escaped), as in ``Reply.text``.
@@ -384,6 +385,8 @@ class Broadcast(Base):
     blocked_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Buttons every recipient gets under the text (a poll's options): rows of [label, action].
+    buttons: Mapped[list[list[list[str]]] | None] = mapped_column(JSON)
 
 
 class Delivery(Base):
@@ -480,3 +483,67 @@ class NewsReport(Base):
     )
     edited_at: Mapped[datetime | None]
     final_at: Mapped[datetime | None]
+
+
+class Poll(Base):
+    """A poll: its question goes out as a broadcast (kind ``poll``) whose recipients get one
+    button per option. ``status`` is ``open`` until the closing job (or staff) closes it, once:
+    ``UPDATE … WHERE status = 'open'``."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE"), unique=True
+    )
+    question: Mapped[str] = mapped_column(Text)
+    # The option labels, in order; votes refer to them by position.
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether a resident sees the current results after voting, and the final ones after closing.
+    results_after_vote: Mapped[bool] = mapped_column(Boolean, default=True)
+    results_after_close: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Publish the results to the voters (a broadcast of kind ``poll_results``) when it closes.
+    publish_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    # open | closed (a cancelled poll's broadcast is cancelled; the poll is closed with it).
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    closes_at: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    # The staff chat the poll was composed in (results and the chart go there too).
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    results_broadcast_id: Mapped[int | None] = mapped_column(BigId)
+
+
+class PollVote(Base):
+    """One chosen option of one resident in one poll (a multiple-choice poll: one row per chosen
+    option). The primary key makes the same vote written twice one row. ``channel`` and
+    ``district`` are the resident's at voting time, for the breakdowns."""
+
+    __tablename__ = "poll_votes"
+
+    poll_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    resident_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    option: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    channel: Mapped[str] = mapped_column(String(16))
+    district: Mapped[str | None] = mapped_column(String(32))
+    voted_at: Mapped[datetime]
+
+
+class PollPrompt(Base):
+    """A question the poll composer asked in a staff chat (ForceReply): the poll's text, its
+    closing time, or when to send it. A second answer is refused (``done_at``)."""
+
+    __tablename__ = "poll_prompts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # "compose" | "closes" | "time"
+    action: Mapped[str] = mapped_column(String(16))
+    poll_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("polls.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]

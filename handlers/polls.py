@@ -1,0 +1,271 @@
+"""Polls on the resident side: the poll message every recipient gets, voting with its buttons
+(in Telegram and Viber alike), and the results texts (residents' and staff's).
+
+A poll message carries one button per option, ``pv:<poll id>:<option>`` ("choose this one").
+After a vote the resident's copy shows their choice: chosen options are marked and, in a
+multiple-choice poll, carry ``pv:<poll id>:<option>:-`` ("unchoose it"). Every vote is therefore
+a "set", never a "flip": the same press written twice (a redelivered update, a double tap) is
+the same vote. Votes are accepted from residents the poll was sent to, for its options, until it
+closes; anything else gets a clear answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from handlers import actions as act
+from handlers.contract import Button, Reply
+from handlers.i18n import Catalog, Markup
+from handlers.turn import Turn
+from storage import audit, polls
+from storage.models import Poll
+from storage.vocabulary import District
+
+CHOSEN: Final = "✅"
+UNCHOSEN: Final = "▫️"
+UNSELECT: Final = "-"
+QUESTION_MAX: Final = 1000
+OPTION_MAX: Final = 100
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    poll_id: int
+    option: int
+    selected: bool
+
+
+def vote_action(poll_id: int, option: int, *, selected: bool = True) -> str:
+    argument = f"{poll_id}:{option}" + ("" if selected else f":{UNSELECT}")
+    return act.with_arg(act.POLL_VOTE, argument)
+
+
+def parse_vote(action: str) -> Vote | None:
+    """The vote a button carries, or None for anything malformed (it comes from the client)."""
+    verb, argument = act.split(action)
+    if verb != act.POLL_VOTE:
+        return None
+    parts = argument.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != UNSELECT):
+        return None
+    number, option = parts[0], parts[1]
+    if not (number.isdigit() and option.isdigit()) or len(number) > 18 or len(option) > 3:
+        return None
+    return Vote(poll_id=int(number), option=int(option), selected=len(parts) == 2)
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def poll_keyboard(poll: Poll, chosen: frozenset[int] = frozenset()) -> Keyboard:
+    """One button per option; a resident's own copy marks what they chose."""
+    rows: list[tuple[Button, ...]] = []
+    for index, label in enumerate(poll.options):
+        if index in chosen:
+            rows.append(
+                (
+                    Button(
+                        f"{CHOSEN} {label}",
+                        vote_action(poll.id, index, selected=not poll.multiple),
+                    ),
+                )
+            )
+        elif chosen and poll.multiple:
+            rows.append((Button(f"{UNCHOSEN} {label}", vote_action(poll.id, index)),))
+        else:
+            rows.append((Button(label, vote_action(poll.id, index)),))
+    return tuple(rows)
+
+
+def poll_text(catalog: Catalog, lang: str, poll: Poll, zone: ZoneInfo) -> Markup:
+    """The poll message (the question is a person's text: escaped)."""
+    return catalog.text(
+        lang,
+        "poll.message",
+        question=poll.question,
+        how=catalog.text(lang, "poll.how.multiple" if poll.multiple else "poll.how.single"),
+        when=local_time(poll.closes_at, zone),
+    )
+
+
+def poll_buttons_json(poll: Poll) -> list[list[list[str]]]:
+    """The poll's buttons as stored on its broadcast (``broadcasts.buttons``)."""
+    return [[[button.label, button.action] for button in row] for row in poll_keyboard(poll)]
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def resident_results(catalog: Catalog, lang: str, found: polls.Results) -> Markup:
+    lines = [
+        catalog.text(
+            lang,
+            "poll.results.option",
+            label=label,
+            count=found.total.votes[index],
+            percent=_percent(found.total.share(index)),
+        )
+        for index, label in enumerate(found.options)
+    ]
+    return catalog.text(
+        lang,
+        "poll.results.resident",
+        voters=found.total.voters,
+        lines=Markup("\n".join(lines)),
+    )
+
+
+def _district_name(catalog: Catalog, lang: str, code: str) -> str:
+    if code in {d.value for d in District}:
+        return catalog.text(lang, f"district.{code}")
+    return catalog.text(lang, "poll.results.no_district")
+
+
+def staff_results(catalog: Catalog, found: polls.Results, zone: ZoneInfo) -> Markup:
+    """The full results for the operator chat: totals and shares, reach, and the breakdowns."""
+    lang = catalog.default
+    t = catalog.text
+
+    def lines(tally: polls.Tally) -> str:
+        return "\n".join(
+            t(
+                lang,
+                "poll.results.option",
+                label=label,
+                count=tally.votes[index],
+                percent=_percent(tally.share(index)),
+            )
+            for index, label in enumerate(found.options)
+        )
+
+    def group(title: Markup, tally: polls.Tally) -> str:
+        return t(lang, "poll.results.group", name=title, voters=tally.voters) + "\n" + lines(tally)
+
+    districts = [
+        group(
+            Markup(t(lang, "poll.results.district", name=_district_name(catalog, lang, code))),
+            tally,
+        )
+        for code, tally in sorted(found.by_district.items())
+    ]
+    channels = [
+        group(Markup(t(lang, "poll.results.channel", name=t(lang, f"news.channel.{code}"))), tally)
+        for code, tally in sorted(found.by_channel.items())
+    ]
+    status = t(
+        lang,
+        "poll.results.closed"
+        if found.status == polls.PollStatus.CLOSED.value
+        else "poll.results.open",
+        when=local_time(found.closes_at, zone),
+    )
+    return t(
+        lang,
+        "poll.results.staff",
+        id=found.poll_id,
+        question=found.question,
+        status=status,
+        reached=found.reached,
+        voters=found.total.voters,
+        kind=t(lang, "poll.kind.multiple" if found.multiple else "poll.kind.single"),
+        totals=Markup(lines(found.total)),
+        districts=Markup("\n\n".join(districts) or t(lang, "poll.results.none")),
+        channels=Markup("\n\n".join(channels) or t(lang, "poll.results.none")),
+    )
+
+
+class ResidentPolls:
+    """Votes from residents' buttons, inside the pipeline's transaction."""
+
+    def __init__(self, catalog: Catalog, zone: ZoneInfo) -> None:
+        self.catalog = catalog
+        self.zone = zone
+
+    def wants(self, action: str) -> bool:
+        return act.split(action)[0] == act.POLL_VOTE
+
+    def _t(self, turn: Turn, key: str, /, **params: object) -> Markup:
+        return self.catalog.text(turn.lang, key, **params)
+
+    def _refuse(self, turn: Turn, reason: str, action: str) -> None:
+        audit.record(
+            turn.session,
+            actor=turn.actor,
+            action="poll.vote_refused",
+            now=turn.now,
+            details={"reason": reason, "action": action[:64]},
+        )
+
+    async def vote(self, turn: Turn, action: str) -> list[Reply]:
+        vote = parse_vote(action)
+        if vote is None:
+            self._refuse(turn, "malformed", action)
+            return [Reply(text=self._t(turn, "poll.vote.unknown"))]
+        session = turn.session
+        poll = await polls.get_poll(session, poll_id=vote.poll_id)
+        if poll is None or not await polls.received(
+            session, poll=poll, resident_id=turn.resident.id
+        ):
+            # Unknown, or not sent to this resident: a forged press.
+            self._refuse(turn, "not_received", action)
+            return [Reply(text=self._t(turn, "poll.vote.unknown"))]
+        if not 0 <= vote.option < len(poll.options):
+            self._refuse(turn, "bad_option", action)
+            return [Reply(text=self._t(turn, "poll.vote.bad_option"))]
+        if polls.is_closed(poll, turn.now):
+            text = self._t(turn, "poll.vote.closed", question=poll.question)
+            if poll.results_after_close:
+                found = await polls.results(session, poll_id=poll.id)
+                assert found is not None
+                text = Markup(text + "\n\n" + resident_results(self.catalog, turn.lang, found))
+            return [Reply(text=text)]
+        before = await polls.chosen(session, poll_id=poll.id, resident_id=turn.resident.id)
+        mine = await polls.choose(
+            session,
+            poll=poll,
+            resident=turn.resident,
+            option=vote.option,
+            selected=vote.selected,
+            now=turn.now,
+        )
+        if mine != before:
+            audit.record(
+                session,
+                actor=turn.actor,
+                action="poll.voted",
+                now=turn.now,
+                subject=f"poll:{poll.id}",
+                details={"options": sorted(mine)},
+            )
+        return [self._after_vote(turn, poll, mine, await self._results(turn, poll))]
+
+    async def _results(self, turn: Turn, poll: Poll) -> polls.Results | None:
+        if not poll.results_after_vote:
+            return None
+        return await polls.results(turn.session, poll_id=poll.id)
+
+    def _after_vote(
+        self, turn: Turn, poll: Poll, mine: frozenset[int], found: polls.Results | None
+    ) -> Reply:
+        """The resident's copy of the poll with their choice (Telegram edits it in place; Viber
+        gets it as a new message with the marked keyboard)."""
+        if mine:
+            choice = ", ".join(poll.options[index] for index in sorted(mine))
+            status = self._t(turn, "poll.vote.counted", choice=choice)
+        else:
+            status = self._t(turn, "poll.vote.none")
+        parts = [poll_text(self.catalog, turn.lang, poll, self.zone), status]
+        if found is not None:
+            parts.append(resident_results(self.catalog, turn.lang, found))
+        return Reply(
+            text=Markup("\n\n".join(parts)),
+            buttons=poll_keyboard(poll, mine),
+            replace=True,
+        )

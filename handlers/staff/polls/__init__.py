@@ -1,0 +1,1 @@
+"""The poll composer in the staff chats (``/poll``) and results on request (``/pollresults``)."""

@@ -1,0 +1,76 @@
+"""Callback data of the poll composer's buttons: ``pl:<verb>:<poll id>[:<argument>]``.
+
+The longest argument is a district code (17 characters), so every button fits Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+PREFIX: Final = "pl"
+MAX_BYTES: Final = 64
+
+AUDIENCE: Final = "aud"  # recount the audience
+PAGE: Final = "pg"  # pl:pg:<id>:main|topics|districts
+TOPIC: Final = "tp"  # pl:tp:<id>:<topic>|all
+DISTRICT: Final = "ds"  # pl:ds:<id>:<district>|all
+CHANNEL: Final = "ch"  # pl:ch:<id>:telegram|viber
+MULTIPLE: Final = "mul"  # single <-> multiple choice
+AFTER_VOTE: Final = "rv"  # results after voting: on/off
+AFTER_CLOSE: Final = "rc"  # results after closing: on/off
+PUBLISH: Final = "pub"  # publish the results to the voters at closing: on/off
+CLOSES: Final = "cl"  # ask for the closing time
+SEND: Final = "send"
+SCHEDULE: Final = "sch"  # ask for the sending time
+CANCEL: Final = "cancel"
+
+VERBS: Final = frozenset(
+    {
+        AUDIENCE,
+        PAGE,
+        TOPIC,
+        DISTRICT,
+        CHANNEL,
+        MULTIPLE,
+        AFTER_VOTE,
+        AFTER_CLOSE,
+        PUBLISH,
+        CLOSES,
+        SEND,
+        SCHEDULE,
+        CANCEL,
+    }
+)
+TOGGLES: Final = frozenset({MULTIPLE, AFTER_VOTE, AFTER_CLOSE, PUBLISH})
+
+PAGE_MAIN: Final = "main"
+PAGE_TOPICS: Final = "topics"
+PAGE_DISTRICTS: Final = "districts"
+PAGES: Final = frozenset({PAGE_MAIN, PAGE_TOPICS, PAGE_DISTRICTS})
+
+
+@dataclass(frozen=True, slots=True)
+class PollAction:
+    verb: str
+    poll_id: int
+    argument: str = ""
+
+
+def pack(verb: str, poll_id: int, argument: str = "") -> str:
+    data = f"{PREFIX}:{verb}:{poll_id}" + (f":{argument}" if argument else "")
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def unpack(data: str) -> PollAction | None:
+    """The pressed button's action, or None for anything malformed (not trusted)."""
+    prefix, _, rest = data.partition(":")
+    if prefix != PREFIX:
+        return None
+    verb, _, rest = rest.partition(":")
+    number, _, argument = rest.partition(":")
+    if verb not in VERBS or not number.isdigit() or len(number) > 18 or len(argument) > 32:
+        return None
+    return PollAction(verb=verb, poll_id=int(number), argument=argument)

@@ -1,0 +1,757 @@
+"""The poll composer in the staff chats (editors and administrators) and ``/pollresults``.
+
+``/poll`` with the question on its first line and one option per following line (2-10; list
+markers like ``-``, ``•``, ``1.`` are dropped), or ``/poll`` alone, which asks for that text.
+The preview shows the poll message as residents will get it and the composer's buttons:
+audience, topics, districts and channels (the news targeting rules: ``broadcasts.planning``),
+single or multiple choice, whether residents see results after voting and after closing,
+publication of the results to the voters, the closing time, send now, schedule, cancel.
+
+Every event is one transaction opened here, as in the news composer: the update is claimed (a
+redelivered update does nothing twice), the sender is checked (non-staff and operators are
+refused and audited), the poll changed with its row locked, the audit entry written; Telegram is
+called after the commit. A poll can be changed while its broadcast is a draft; what was sent or
+scheduled is what residents get. ``/pollresults ID`` (any staff) posts the results and chart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    ForceReply,
+    Message,
+    User,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broadcasts.planning import plan_broadcast
+from broadcasts.polls import PollCloser
+from handlers.contract import Button
+from handlers.i18n import Catalog, Markup
+from handlers.polls import (
+    OPTION_MAX,
+    QUESTION_MAX,
+    local_time,
+    poll_buttons_json,
+    poll_text,
+)
+from handlers.staff.news.composer import count_audience, inline_markup
+from handlers.staff.news.preview import TARGET_DISTRICTS
+from handlers.staff.news.progress import is_not_modified
+from handlers.staff.news.text import TimeProblem, parse_time
+from handlers.staff.polls import callbacks as cb
+from handlers.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
+from handlers.text import markup_to_plain, split_text
+from storage import audit, dedup, polls, staff_desk
+from storage.broadcasts import BroadcastStatus
+from storage.models import Broadcast, Poll, PollPrompt, Staff
+from storage.polls import PollPromptAction
+from storage.staff import get_staff
+from storage.vocabulary import Channel, Clock, Role, Topic
+
+log = logging.getLogger(__name__)
+
+CMD_POLL: Final = "poll"
+CMD_RESULTS: Final = "pollresults"
+COMMANDS: Final = frozenset({CMD_POLL, CMD_RESULTS})
+EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
+DRAFT: Final = BroadcastStatus.DRAFT.value
+SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
+CHECKED: Final = "✅"
+UNCHECKED: Final = "▫️"
+# A new poll closes this long after it was composed unless the editor changes it.
+DEFAULT_DAYS: Final = 7
+TEXT_LIMIT: Final = 4096
+_MARKER = re.compile(r"^\s*(?:[-•*–—]|\d{1,2}[.)])\s*")
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PollSettings:
+    zone: ZoneInfo
+    operator_chat_id: int | None = None
+    editors_chat_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Draft:
+    question: str
+    options: tuple[str, ...]
+
+
+def parse_poll(text: str) -> Draft | str:
+    """The question (first line) and options (following lines), or the catalog key of what is
+    wrong. Plain text: anything typed as HTML stays text (escaped when shown)."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return "poll.compose.empty"
+    question, options = lines[0], [_MARKER.sub("", line).strip() for line in lines[1:]]
+    options = [option for option in options if option]
+    if len(question) > QUESTION_MAX:
+        return "poll.compose.question_long"
+    if len(options) < polls.OPTIONS_MIN:
+        return "poll.compose.few"
+    if len(options) > polls.OPTIONS_MAX:
+        return "poll.compose.many"
+    if any(len(option) > OPTION_MAX for option in options):
+        return "poll.compose.option_long"
+    if len({option.casefold() for option in options}) != len(options):
+        return "poll.compose.duplicate"
+    return Draft(question=question, options=tuple(options))
+
+
+class TelegramResultsPoster:
+    """``ResultsPoster`` on aiogram: the results text, then the chart as a photo."""
+
+    def __init__(self, bot: Bot, catalog: Catalog) -> None:
+        self.bot = bot
+        self.catalog = catalog
+
+    async def post_results(self, chat_id: int, text: str, chart: bytes, file_name: str) -> None:
+        for part in split_text(text, TEXT_LIMIT):
+            await self.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
+        await self.bot.send_photo(chat_id, BufferedInputFile(chart, filename=file_name))
+
+
+def _no_wake() -> None:
+    return None
+
+
+class PollComposer:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        clock: Clock,
+        settings: PollSettings,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self.wake: Callable[[], None] = _no_wake
+        self.closer = PollCloser(
+            sessionmaker=sessionmaker,
+            catalog=catalog,
+            zone=settings.zone,
+            clock=clock,
+            poster=TelegramResultsPoster(bot, catalog),
+            operator_chat_id=settings.operator_chat_id,
+            wake=self._wake,
+        )
+
+    def _wake(self) -> None:
+        self.wake()
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.catalog.text(self.catalog.default, key, **params)
+
+    # -- which updates are ours -----------------------------------------------------------
+
+    async def is_staff_chat(self, chat_id: int) -> bool:
+        if chat_id == self.settings.editors_chat_id:
+            return True
+        async with self.sessionmaker() as session:
+            return await staff_desk.is_staff_chat(
+                session, chat_id=chat_id, operator_chat_id=self.settings.operator_chat_id
+            )
+
+    async def wants(self, message: Message, bot_username: str) -> bool:
+        text = message.text if message.text is not None else (message.caption or "")
+        command = parse_command(text, bot_username) if text.startswith("/") else None
+        if command is not None:
+            if command.name not in COMMANDS:
+                return False
+        else:
+            reply = message.reply_to_message
+            if reply is None or reply.from_user is None or reply.from_user.id != self.bot.id:
+                return False
+            async with self.sessionmaker() as session:
+                prompt = await polls.get_prompt(
+                    session, chat_id=message.chat.id, message_id=reply.message_id
+                )
+            if prompt is None:
+                return False
+        return await self.is_staff_chat(message.chat.id)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
+        user = message.from_user
+        if user is None:
+            return
+        text = message.text if message.text is not None else (message.caption or "")
+        command = parse_command(text, bot_username) if text.startswith("/") else None
+        if command is not None and command.name not in COMMANDS:
+            return
+        results_for: int | None = None
+        async with self.sessionmaker() as session, session.begin():
+            work = Work(session=session, now=self.clock())
+            prompt: PollPrompt | None = None
+            if command is None:
+                reply = message.reply_to_message
+                if reply is None:
+                    return
+                prompt = await polls.get_prompt(
+                    session, chat_id=message.chat.id, message_id=reply.message_id
+                )
+                if prompt is None:
+                    return
+            if not await dedup.claim_update(
+                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
+            ):
+                return
+            if command is not None and command.name == CMD_RESULTS:
+                results_for = await self._results_command(work, user, message, command)
+            else:
+                what = f"/{command.name}" if command else f"prompt:{prompt and prompt.action}"
+                staff = await self._allowed(work, user, message.chat.id, what, EDITORS)
+                if staff is None:
+                    work.later(self._reply, message, await self._refusal(session, user))
+                elif command is not None:
+                    await self._compose(work, staff, message, command.args)
+                elif prompt is not None:
+                    await self._answer_prompt(work, staff, message, prompt)
+        await self._run_after(work)
+        if results_for is not None:
+            await self._post_results(message.chat.id, results_for)
+
+    async def _results_command(
+        self, work: Work, user: User, message: Message, command: Command
+    ) -> int | None:
+        """``/pollresults ID`` (any staff): the poll's id if it exists."""
+        staff = await self._allowed(
+            work, user, message.chat.id, "/pollresults", frozenset(r.value for r in Role)
+        )
+        if staff is None:
+            work.later(self._reply, message, self.t("poll.denied_results"))
+            return None
+        argument = command.args.strip().lstrip("№#")
+        if not argument.isdigit() or len(argument) > 18:
+            work.later(self._reply, message, self.t("poll.results.usage"))
+            return None
+        poll = await polls.get_poll(work.session, poll_id=int(argument))
+        if poll is None:
+            work.later(self._reply, message, self.t("poll.not_found", id=argument))
+            return None
+        return poll.id
+
+    async def _post_results(self, chat_id: int, poll_id: int) -> None:
+        try:
+            await self.closer.post(poll_id, chat_id=chat_id)
+        except TelegramAPIError as error:
+            log.warning("poll %d: results not posted: %s", poll_id, error)
+
+    async def _refusal(self, session: AsyncSession, user: User) -> Markup:
+        staff = await get_staff(session, telegram_id=user.id)
+        return self.t("poll.denied" if staff is None else "poll.denied_role")
+
+    async def _allowed(
+        self, work: Work, user: User, chat_id: int, what: str, roles: frozenset[str]
+    ) -> Staff | None:
+        """The sender if their role is one of ``roles``; otherwise the refusal is audited."""
+        staff = await get_staff(work.session, telegram_id=user.id)
+        if staff is not None and staff.role in roles:
+            return staff
+        audit.record(
+            work.session,
+            actor=f"telegram:{user.id}",
+            action="poll.denied",
+            now=work.now,
+            details={
+                "chat": chat_id,
+                "what": what[:100],
+                "role": staff.role if staff is not None else None,
+                "name": full_name(user)[:128],
+            },
+        )
+        log.info("poll action %s by %s refused", what, user.id)
+        return None
+
+    async def _compose(self, work: Work, staff: Staff, message: Message, text: str) -> bool:
+        if message.text is None:
+            work.later(self._reply, message, self.t("poll.compose.text_only"))
+            return False
+        if not text.strip():
+            work.later(
+                self._ask, message.chat.id, PollPromptAction.COMPOSE, staff.telegram_id, None
+            )
+            return False
+        draft = parse_poll(text)
+        if isinstance(draft, str):
+            work.later(self._reply, message, self._problem(draft))
+            return False
+        poll = await polls.create_poll(
+            work.session,
+            question=draft.question,
+            options=draft.options,
+            closes_at=work.now + timedelta(days=DEFAULT_DAYS),
+            now=work.now,
+            created_by=staff.telegram_id,
+            chat_id=message.chat.id,
+        )
+        self._audit(work, staff, "poll.draft", poll)
+        work.later(self.post_preview, message.chat.id, poll.id)
+        return True
+
+    def _problem(self, key: str) -> Markup:
+        return self.t(
+            key,
+            min=polls.OPTIONS_MIN,
+            max=polls.OPTIONS_MAX,
+            question_max=QUESTION_MAX,
+            option_max=OPTION_MAX,
+        )
+
+    async def _answer_prompt(
+        self, work: Work, staff: Staff, message: Message, prompt: PollPrompt
+    ) -> None:
+        if prompt.done_at is not None:
+            work.later(self._reply, message, self.t("poll.prompt.done"))
+            return
+        chat_id, prompt_id = prompt.chat_id, prompt.message_id
+        if prompt.action == PollPromptAction.COMPOSE.value:
+            if await self._compose(work, staff, message, message.text or ""):
+                await polls.close_prompt(
+                    work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
+                )
+            return
+        poll = (
+            await polls.lock_poll(work.session, poll_id=prompt.poll_id)
+            if prompt.poll_id is not None
+            else None
+        )
+        broadcast = await polls.poll_broadcast(work.session, poll) if poll is not None else None
+        if poll is None or broadcast is None or broadcast.status != DRAFT:
+            await polls.close_prompt(
+                work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
+            )
+            work.later(self._reply, message, self.t("poll.not_draft", id=prompt.poll_id))
+            return
+        when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
+        if isinstance(when, TimeProblem):
+            # The question stays open: the editor answers it again.
+            work.later(self._reply, message, self.t(f"news.time.{when.value}"))
+            return
+        if prompt.action == PollPromptAction.CLOSES.value:
+            poll.closes_at = when
+            self._audit(work, staff, "poll.closes", poll, at=when.isoformat())
+            notice = self.t(
+                "poll.closes_set", id=poll.id, when=local_time(when, self.settings.zone)
+            )
+        else:
+            if poll.closes_at <= when:
+                work.later(self._reply, message, self.t("poll.closes_before_start"))
+                return
+            self._freeze(broadcast, poll)
+            broadcast.status = SCHEDULED
+            broadcast.scheduled_at = when
+            self._audit(work, staff, "poll.scheduled", poll, at=when.isoformat())
+            notice = self.t("poll.scheduled", id=poll.id, when=local_time(when, self.settings.zone))
+        await polls.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+        work.later(self._reply, message, notice)
+        work.later(self.post_preview, message.chat.id, poll.id)
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    async def on_button(self, query: CallbackQuery, *, update_key: str) -> None:
+        message = query.message
+        action = cb.unpack(query.data or "")
+        if action is None or message is None:
+            await self._answer_query(query, self.t("news.bad_button"), alert=True)
+            return
+        chat_id, message_id = message.chat.id, message.message_id
+        async with self.sessionmaker() as session, session.begin():
+            work = Work(session=session, now=self.clock())
+            if not await dedup.claim_update(
+                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
+            ):
+                await self._answer_query(query, None)
+                return
+            staff = await self._allowed(
+                work, query.from_user, chat_id, f"button:{action.verb}", EDITORS
+            )
+            poll = await polls.lock_poll(session, poll_id=action.poll_id)
+            if staff is None:
+                work.answer, work.alert = await self._refusal(session, query.from_user), True
+            elif poll is None:
+                work.answer, work.alert = self.t("poll.not_found", id=action.poll_id), True
+            else:
+                await self._button(work, staff, poll, action, chat_id, message_id)
+        await self._answer_query(query, work.answer, alert=work.alert)
+        await self._run_after(work)
+
+    async def _button(
+        self,
+        work: Work,
+        staff: Staff,
+        poll: Poll,
+        action: cb.PollAction,
+        chat_id: int,
+        message_id: int,
+    ) -> None:
+        broadcast = await polls.poll_broadcast(work.session, poll)
+        verb = action.verb
+        if verb == cb.CANCEL:
+            if broadcast.status not in (DRAFT, SCHEDULED):
+                work.answer, work.alert = self.t("poll.not_draft", id=poll.id), True
+                return
+            broadcast.status = BroadcastStatus.CANCELLED.value
+            broadcast.cancelled_at = work.now
+            await polls.close_poll(work.session, poll_id=poll.id, now=work.now)
+            self._audit(work, staff, "poll.cancelled", poll)
+            work.answer = self.t("poll.cancelled", id=poll.id)
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
+            return
+        if broadcast.status != DRAFT:
+            work.answer, work.alert = self.t("poll.not_draft", id=poll.id), True
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
+            return
+        if verb in (cb.AUDIENCE, cb.PAGE):
+            page = action.argument if action.argument in cb.PAGES else cb.PAGE_MAIN
+            work.answer = self.t(
+                "news.audience", count=await count_audience(work.session, broadcast)
+            )
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, page)
+        elif verb in (cb.TOPIC, cb.DISTRICT, cb.CHANNEL):
+            problem = self._target(broadcast, verb, action.argument)
+            if problem is not None:
+                work.answer, work.alert = problem, True
+                return
+            await work.session.flush()
+            work.answer = self.t(
+                "news.audience", count=await count_audience(work.session, broadcast)
+            )
+            page = {cb.TOPIC: cb.PAGE_TOPICS, cb.DISTRICT: cb.PAGE_DISTRICTS}.get(
+                verb, cb.PAGE_MAIN
+            )
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, page)
+        elif verb in cb.TOGGLES:
+            if verb == cb.MULTIPLE:
+                poll.multiple = not poll.multiple
+            elif verb == cb.AFTER_VOTE:
+                poll.results_after_vote = not poll.results_after_vote
+            elif verb == cb.AFTER_CLOSE:
+                poll.results_after_close = not poll.results_after_close
+            else:
+                poll.publish_results = not poll.publish_results
+            work.later(self.post_preview_edit, chat_id, message_id, poll.id)
+        elif verb == cb.CLOSES:
+            work.later(self._ask, chat_id, PollPromptAction.CLOSES, staff.telegram_id, poll.id)
+        elif verb == cb.SCHEDULE:
+            work.later(self._ask, chat_id, PollPromptAction.TIME, staff.telegram_id, poll.id)
+        elif verb == cb.SEND:
+            await self._send_now(work, staff, poll, broadcast, chat_id, message_id)
+
+    def _target(self, broadcast: Broadcast, verb: str, argument: str) -> Markup | None:
+        """Change the topics, districts or channels (the news composer's rules)."""
+        if verb == cb.CHANNEL:
+            if argument not in {c.value for c in Channel}:
+                return self.t("news.bad_button")
+            chosen = set(broadcast.channels or [c.value for c in Channel]) ^ {argument}
+            if not chosen:
+                return self.t("news.one_channel")
+            broadcast.channels = [] if len(chosen) == len(Channel) else sorted(chosen)
+            return None
+        codes = (
+            [t.value for t in Topic] if verb == cb.TOPIC else [d.value for d in TARGET_DISTRICTS]
+        )
+        current = list(broadcast.topics if verb == cb.TOPIC else broadcast.districts)
+        if argument == "all":
+            updated: list[str] = []
+        elif argument in codes:
+            picked = set(current) ^ {argument}
+            updated = [] if len(picked) == len(codes) else [c for c in codes if c in picked]
+        else:
+            return self.t("news.bad_button")
+        if verb == cb.TOPIC:
+            broadcast.topics = updated
+        else:
+            broadcast.districts = updated
+        return None
+
+    def _freeze(self, broadcast: Broadcast, poll: Poll) -> None:
+        """What residents get: the poll message and its buttons, fixed when it is submitted."""
+        broadcast.text = poll_text(self.catalog, self.catalog.default, poll, self.settings.zone)
+        broadcast.buttons = poll_buttons_json(poll)
+
+    async def _send_now(
+        self,
+        work: Work,
+        staff: Staff,
+        poll: Poll,
+        broadcast: Broadcast,
+        chat_id: int,
+        message_id: int,
+    ) -> None:
+        if poll.closes_at <= work.now:
+            work.answer, work.alert = self.t("poll.closes_before_start"), True
+            return
+        if not await count_audience(work.session, broadcast):
+            work.answer, work.alert = self.t("poll.nobody"), True
+            return
+        self._freeze(broadcast, poll)
+        await work.session.flush()
+        count = await plan_broadcast(
+            work.session, broadcast_id=broadcast.id, now=work.now, statuses=(DRAFT,)
+        )
+        self._audit(work, staff, "poll.sent", poll, recipients=count)
+        notice = self.t("poll.sending", id=poll.id, count=count or 0)
+        work.answer = notice
+        work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
+        work.later(self._send, chat_id, notice)
+        work.later(self._started)
+
+    async def _started(self) -> None:
+        self.wake()
+
+    # -- preview ----------------------------------------------------------------------------
+
+    def _mark(self, on: bool) -> str:
+        return CHECKED if on else UNCHECKED
+
+    def _yes_no(self, on: bool) -> Markup:
+        return self.t("poll.yes" if on else "poll.no")
+
+    def keyboard(self, poll: Poll, broadcast: Broadcast, page: str, audience: int) -> Keyboard:
+        pid = poll.id
+        status = broadcast.status
+        info = (Button(self.t("news.btn.audience", count=audience), cb.pack(cb.AUDIENCE, pid)),)
+        if status == SCHEDULED:
+            assert broadcast.scheduled_at is not None
+            when = local_time(broadcast.scheduled_at, self.settings.zone)
+            return (
+                (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, pid)),),
+                (Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, pid)),),
+            )
+        if status != DRAFT:
+            return ()
+        if page == cb.PAGE_TOPICS:
+            rows: list[tuple[Button, ...]] = [
+                (
+                    Button(
+                        f"{self._mark(not broadcast.topics)} {self.t('news.all_topics')}",
+                        cb.pack(cb.TOPIC, pid, "all"),
+                    ),
+                )
+            ]
+            rows.extend(
+                (
+                    Button(
+                        f"{self._mark(topic.value in broadcast.topics)} "
+                        + self.t(f"topic.{topic.value}"),
+                        cb.pack(cb.TOPIC, pid, topic.value),
+                    ),
+                )
+                for topic in Topic
+            )
+            rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN)),))
+            return tuple(rows)
+        if page == cb.PAGE_DISTRICTS:
+            rows = [
+                (
+                    Button(
+                        f"{self._mark(not broadcast.districts)} {self.t('news.all_districts')}",
+                        cb.pack(cb.DISTRICT, pid, "all"),
+                    ),
+                )
+            ]
+            buttons = [
+                Button(
+                    f"{self._mark(d.value in broadcast.districts)} {self.t(f'district.{d.value}')}",
+                    cb.pack(cb.DISTRICT, pid, d.value),
+                )
+                for d in TARGET_DISTRICTS
+            ]
+            rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+            rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN)),))
+            return tuple(rows)
+        every = self.t("news.all")
+        topics = ", ".join(self.t(f"topic.{code}") for code in broadcast.topics) or every
+        districts = ", ".join(self.t(f"district.{code}") for code in broadcast.districts) or every
+        channels = tuple(
+            Button(
+                f"{self._mark(not broadcast.channels or channel.value in broadcast.channels)} "
+                + self.t(f"news.channel.{channel.value}"),
+                cb.pack(cb.CHANNEL, pid, channel.value),
+            )
+            for channel in Channel
+        )
+        when = local_time(poll.closes_at, self.settings.zone)
+        return (
+            info,
+            (
+                Button(
+                    self.t("news.btn.topics", value=_cut(topics)),
+                    cb.pack(cb.PAGE, pid, cb.PAGE_TOPICS),
+                ),
+            ),
+            (
+                Button(
+                    self.t("news.btn.districts", value=_cut(districts)),
+                    cb.pack(cb.PAGE, pid, cb.PAGE_DISTRICTS),
+                ),
+            ),
+            channels,
+            (
+                Button(
+                    self.t("poll.btn.multiple" if poll.multiple else "poll.btn.single"),
+                    cb.pack(cb.MULTIPLE, pid),
+                ),
+            ),
+            (
+                Button(
+                    self.t("poll.btn.after_vote", value=self._yes_no(poll.results_after_vote)),
+                    cb.pack(cb.AFTER_VOTE, pid),
+                ),
+            ),
+            (
+                Button(
+                    self.t("poll.btn.after_close", value=self._yes_no(poll.results_after_close)),
+                    cb.pack(cb.AFTER_CLOSE, pid),
+                ),
+            ),
+            (
+                Button(
+                    self.t("poll.btn.publish", value=self._yes_no(poll.publish_results)),
+                    cb.pack(cb.PUBLISH, pid),
+                ),
+            ),
+            (Button(self.t("poll.btn.closes", when=when), cb.pack(cb.CLOSES, pid)),),
+            (
+                Button(self.t("news.btn.send"), cb.pack(cb.SEND, pid)),
+                Button(self.t("news.btn.schedule"), cb.pack(cb.SCHEDULE, pid)),
+            ),
+            (Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, pid)),),
+        )
+
+    async def _preview(self, poll_id: int, page: str) -> tuple[Markup, Keyboard] | None:
+        async with self.sessionmaker() as session:
+            poll = await polls.get_poll(session, poll_id=poll_id)
+            if poll is None:
+                return None
+            broadcast = await polls.poll_broadcast(session, poll)
+            count = await count_audience(session, broadcast)
+            options = "\n".join(
+                self.t("poll.preview.option", number=index + 1, label=label)
+                for index, label in enumerate(poll.options)
+            )
+            text = self.t(
+                "poll.preview",
+                id=poll.id,
+                message=poll_text(self.catalog, self.catalog.default, poll, self.settings.zone),
+                options=Markup(options),
+            )
+            return text, self.keyboard(poll, broadcast, page, count)
+
+    async def post_preview(self, chat_id: int, poll_id: int, page: str = cb.PAGE_MAIN) -> None:
+        found = await self._preview(poll_id, page)
+        if found is None:
+            return
+        text, keyboard = found
+        await self.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
+        )
+
+    async def post_preview_edit(self, chat_id: int, message_id: int, poll_id: int) -> None:
+        """The preview's text and keyboard after a setting changed."""
+        found = await self._preview(poll_id, cb.PAGE_MAIN)
+        if found is None:
+            return
+        text, keyboard = found
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_markup(keyboard),
+            )
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise
+
+    async def _set_keyboard(self, chat_id: int, message_id: int, poll_id: int, page: str) -> None:
+        found = await self._preview(poll_id, page)
+        if found is None:
+            return
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(found[1])
+            )
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise
+
+    # -- Telegram ---------------------------------------------------------------------------
+
+    async def _ask(
+        self, chat_id: int, action: PollPromptAction, staff_id: int, poll_id: int | None
+    ) -> None:
+        key = f"poll.prompt.{action.value}"
+        text = self.t(key, id=poll_id) if poll_id is not None else self.t(key)
+        sent = await self.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            polls.add_prompt(
+                session,
+                chat_id=chat_id,
+                message_id=sent.message_id,
+                action=action,
+                staff_id=staff_id,
+                poll_id=poll_id,
+                now=self.clock(),
+            )
+
+    async def _reply(self, message: Message, text: str) -> None:
+        await message.reply(text, parse_mode=ParseMode.HTML)
+
+    async def _send(self, chat_id: int, text: str) -> None:
+        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+
+    async def _answer_query(
+        self, query: CallbackQuery, text: str | None, *, alert: bool = False
+    ) -> None:
+        try:
+            await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
+        except TelegramAPIError as error:
+            log.debug("answerCallbackQuery failed: %s", error)
+
+    async def _run_after(self, work: Work) -> None:
+        for step in work.after:
+            try:
+                await step()
+            except TelegramAPIError as error:
+                log.warning("poll follow-up step failed: %s", error)
+
+    def _audit(self, work: Work, staff: Staff, action: str, poll: Poll, **details: object) -> None:
+        audit.record(
+            work.session,
+            actor=f"staff:{staff.telegram_id}",
+            action=action,
+            now=work.now,
+            subject=f"poll:{poll.id}",
+            details={key: value for key, value in details.items() if value is not None},
+        )
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
