@@ -4,9 +4,9 @@ messenger's rate limit, records every outcome, and survives crashes and several 
 One sender loop per channel. A loop claims a batch of due deliveries (pending, next_attempt_at
 passed), leasing them (state ``sending``, ``lease_until``) in one transaction — on PostgreSQL with
 ``FOR UPDATE SKIP LOCKED``, so several processes share a broadcast and each delivery is claimed by
-one of them — sends the batch, and writes the outcomes of the whole batch in one transaction. At
-most two batches per channel are in flight, so the next one is claimed while the last responses
-of the previous one arrive and the rate does not dip between batches.
+one of them — sends the batch, and writes the outcomes of the whole batch in one transaction. A
+few batches per channel are in flight (Telegram 2, Viber 4), so the next one is claimed while the
+last responses of the previous one arrive and the rate does not dip between batches.
 
 Telegram: a token bucket at the configured rate (30/s; 1,000/s in paid-broadcast mode), enough
 concurrent requests to keep it busy with 50 ms round trips. Viber: ``broadcast_message`` with up
@@ -23,10 +23,11 @@ A delivery is ``sending`` only while a process holds its lease. If the process d
 deliveries stay ``sending`` until ``lease_until`` passes; the next claim (by any process, or the
 restarted one) puts them back to pending and sends them. Nothing is lost. A resident can get a
 message twice only if it was actually sent but its outcome was not yet committed at the moment
-of the crash: at most the deliveries of the batches in flight, i.e. ``2 × batch size`` per
-channel (Telegram: 2 × the rate × 1 s, 60 at 30/s; Viber: 2 × 1,500 receivers), and only after
-the lease (default 60 s) has expired. A process never starts sending a delivery whose lease is
-about to expire (it puts it back instead), so a slow process and its successor do not overlap.
+of the crash: at most the deliveries of the batches in flight, i.e. ``batches_in_flight × batch
+size`` per channel (Telegram: 2 × the rate × 1 s, 60 at 30/s; Viber: 4 × 1,500 receivers), and
+only after the lease (default 60 s) has expired. A process never starts sending a delivery whose
+lease is about to expire (it puts it back instead), so a slow process and its successor do not
+overlap.
 The same window applies when a batch's outcomes cannot be written (database down).
 Long texts split by the messenger adapters into several messages are retried whole after a 429
 in the middle: the parts already sent may arrive twice (news is meant to fit one message).
@@ -388,6 +389,7 @@ class TelegramLoop(_Loop):
 
 class ViberLoop(_Loop):
     channel = Channel.VIBER.value
+    # Measured: 4 batches in flight sent 37 % more than 2 (bench/broadcast_viber.py).
     batches_in_flight = 4
 
     def __init__(self, *, transport: ViberTransport, **kwargs: Any) -> None:
