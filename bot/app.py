@@ -41,6 +41,7 @@ from broadcasts.election import Election, election_for
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from broadcasts.jobs import OnceJobs
 from broadcasts.sla import SlaJobs
+from broadcasts.summary import register_analytics
 from handlers.contract import ChannelError, Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
@@ -53,7 +54,7 @@ from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
 from handlers.staff.polls.router import install_polls, register_poll_jobs
 from handlers.staff.service import StaffService
-from handlers.staff.stats import install_stats
+from handlers.staff.stats import TelegramFiles, install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage import audit
 from storage.calendar_store import ensure_holidays
@@ -458,6 +459,22 @@ async def serve(
         daily_at=settings.digest_daily_at,
         weekly_at=settings.digest_weekly_at,
     )
+    # Analytics: summaries for officials and spike alerts (broadcasts.summary, .spikes).
+    if runtime.telegram is not None:
+        register_analytics(
+            jobs,
+            poster=TelegramFiles(runtime.telegram.bot),
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            zone=settings.zone,
+            clock=clock,
+            officials_chat_id=settings.officials_chat_id,
+            operator_chat_id=settings.operator_chat_id,
+            weekly_at=settings.summary_weekly_at,
+            daily_at=settings.summary_daily_at,
+            spike_multiple=settings.spike_multiple,
+            spike_min_count=settings.spike_min_count,
+        )
     # Polls: the closing job posts results and charts, and publishes them to voters.
     register_poll_jobs(
         jobs,
