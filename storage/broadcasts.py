@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, Delivery, Resident, UTCDateTime
@@ -334,9 +334,18 @@ async def finish_done(session: AsyncSession, *, now: datetime) -> list[int]:
     )
     closed: list[int] = []
     for broadcast_id, status in result.all():
-        counts = await state_counts(session, broadcast_id=broadcast_id)
-        if any(counts.get(state, 0) for state in OPEN_STATES):
+        # An index probe, not a count: a broadcast held back overnight by quiet hours is looked
+        # at every idle poll, and counting its 100,000 pending deliveries each time is waste.
+        still_open = await session.scalar(
+            select(
+                exists().where(
+                    Delivery.broadcast_id == broadcast_id, Delivery.state.in_(OPEN_STATES)
+                )
+            )
+        )
+        if still_open:
             continue
+        counts = await state_counts(session, broadcast_id=broadcast_id)
         final = (
             BroadcastStatus.CANCELLED.value
             if status == BroadcastStatus.CANCELLED.value
