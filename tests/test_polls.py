@@ -13,7 +13,7 @@ from handlers.staff.polls.router import KEY
 from storage import polls
 from storage.models import Broadcast, Poll, PollVote
 from tests.fakes.telegram_api import UploadedFile
-from tests.news_world import EDITOR, add_people, label, news_world, wait_for
+from tests.news_world import EDITOR, add_people, jobs, label, news_world, wait_for
 from tests.staff_world import ADMIN, OPERATOR, OUTSIDER, World
 from tests.test_broadcast_helpers import Person, wait_done
 
@@ -355,3 +355,29 @@ def test_parse_poll() -> None:
     assert draft.question == "Питання?" and draft.options == ("Так", "Ні", "Можливо")
     assert parse_poll("") == "poll.compose.empty"
     assert parse_poll("П\n-\nА") == "poll.compose.few"
+
+
+async def test_scheduled_poll_is_started_by_the_scheduler(database_url: str) -> None:
+    async with news_world(database_url) as world:
+        await add_people(world, [TG_POKROVSKYI])
+        await world.say(EDITOR, POLL)
+        pid = poll_previews(world)[-1]["message_id"]
+        when = (world.clock() + timedelta(days=1)).astimezone(world.runtime.settings.zone)
+        # Scheduling after the closing time is refused (the poll would be closed on arrival).
+        await press(world, EDITOR, pid, "🕒")
+        prompt = world.chat()[-1]["message_id"]
+        await world.say(
+            EDITOR, (when + timedelta(days=8)).strftime("%d.%m.%Y %H:%M"), reply_to=prompt
+        )
+        assert "має закриватися пізніше" in world.texts()[-1]
+        await world.say(EDITOR, when.strftime("%d.%m.%Y %H:%M"), reply_to=prompt)
+        assert "заплановане на" in world.texts()[-2]
+        poll = await only_poll(world)
+        assert world.telegram.messages(int(TG_POKROVSKYI.external_id)) == []
+
+        assert await jobs(world).start_scheduled() == []
+        world.clock.advance(timedelta(days=1, minutes=1))
+        assert await jobs(world).start_scheduled() == [poll.broadcast_id]
+        await wait_done(world.runtime.sessionmaker, poll.broadcast_id)
+        edited = await tg_vote(world, TG_POKROVSKYI, "Ні")
+        assert "Ваш голос враховано: Ні" in edited["text"]
