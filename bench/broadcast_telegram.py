@@ -26,15 +26,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
+import aiohttp
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, TelegramMethod
+from aiogram.methods.base import TelegramType
 from sqlalchemy import insert
 
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
+from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
 from broadcasts.planning import plan_broadcast
-from handlers.contract import RateLimited, Reply
+from handlers.contract import RateLimited, Reply, Sender
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
@@ -117,14 +126,49 @@ async def fake_process(latency: float, users: int) -> AsyncIterator[tuple[str, F
             process.terminate()
 
 
-async def run_engine(url: str, base_url: str, *, paid: bool) -> tuple[int, float]:
-    engine = create_engine(url)
+class PaidBroadcast(BaseRequestMiddleware):
+    """The aiogram baseline in paid mode: marks sends ``allow_paid_broadcast`` (citybot itself
+    broadcasts through ``bot.telegram.bulk.BulkTelegramSender``)."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if isinstance(method, SendMessage | SendPhoto | SendDocument):
+            method.allow_paid_broadcast = True
+        return await make_request(bot, method)
+
+
+@dataclass
+class EngineRun:
+    sent: int
+    elapsed: float
+    # CPU seconds of this process per message while the engine ran: robust on a busy machine,
+    # and 1 / cpu_per_message is the rate one core could sustain.
+    cpu_per_message: float
+
+
+def make_sender(
+    http: aiohttp.ClientSession, base_url: str, *, kind: str, paid: bool
+) -> tuple[Sender, Bot | None]:
+    """The engine's Telegram sender, and the aiogram Bot to close afterwards (if any)."""
+    if kind == "bulk":
+        # What citybot run uses for broadcasts (bot/app.py).
+        bulk = BulkTelegramSender(http=http, api_url=base_url, token=TELEGRAM_TOKEN, paid=paid)
+        return bulk, None
+    # aiogram, as staff answers and conversations are sent.
     bot = create_bot(TELEGRAM_TOKEN, base_url, default_api_url=TELEGRAM_API_URL)
     if paid:
-        # As citybot run does in paid mode (bot/app.py): every send is a paid broadcast.
-        from bot.app import PaidBroadcast
-
         bot.session.middleware(PaidBroadcast())
+    return TelegramSender(bot), bot
+
+
+async def run_engine(url: str, base_url: str, *, paid: bool, kind: str = "bulk") -> EngineRun:
+    engine = create_engine(url)
+    http = aiohttp.ClientSession()
+    sender, bot = make_sender(http, base_url, kind=kind, paid=paid)
     sessionmaker = create_sessionmaker(engine)
     stop = asyncio.Event()
     try:
@@ -135,9 +179,10 @@ async def run_engine(url: str, base_url: str, *, paid: bool) -> tuple[int, float
         async with sessionmaker() as session, session.begin():
             await plan_broadcast(session, broadcast_id=broadcast_id, now=datetime.now(UTC))
         planned = time.perf_counter()
+        cpu_started = time.process_time()
         delivery = DeliveryEngine(
             sessionmaker=sessionmaker,
-            telegram=TelegramSender(bot),
+            telegram=sender,
             config=EngineConfig(telegram_paid=paid, idle_poll=0.2),
         )
         task = asyncio.create_task(delivery.run(stop))
@@ -151,12 +196,15 @@ async def run_engine(url: str, base_url: str, *, paid: bool) -> tuple[int, float
             if state.done and state.status == "finished":
                 break
         elapsed = time.perf_counter() - planned
+        cpu = time.process_time() - cpu_started
         print(f"  planning: {planned - started:.2f} s; failed {state.failed}")
         stop.set()
         await task
-        return state.sent, elapsed
+        return EngineRun(state.sent, elapsed, cpu / max(1, state.sent))
     finally:
-        await bot.session.close()
+        if bot is not None:
+            await bot.session.close()
+        await http.close()
         await engine.dispose()
 
 
@@ -185,16 +233,18 @@ async def main() -> None:
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--paid", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--kinds", type=int, default=2, help="paid runs: 1 = bulk sender only")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; latency {args.latency * 1000:.0f} ms")
     if args.residents:
         async with pg_database() as url:
             await seed(url, args.residents)
             async with fake_process(args.latency, args.residents) as (base_url, stats):
-                sent, elapsed = await run_engine(url, base_url, paid=False)
+                run = await run_engine(url, base_url, paid=False)
             print(
-                f"engine, 30/s: {sent} sent in {elapsed:.1f} s = {sent / elapsed:.2f}/s; "
-                f"429s: {stats.rate_limited}; server counted {stats.sent} messages"
+                f"engine, 30/s: {run.sent} sent in {run.elapsed:.1f} s = "
+                f"{run.sent / run.elapsed:.2f}/s; 429s: {stats.rate_limited}; "
+                f"server counted {stats.sent} messages"
             )
     if args.baseline:
         async with fake_process(args.latency, args.baseline) as (base_url, stats):
@@ -203,15 +253,18 @@ async def main() -> None:
             f"baseline (send, sleep 1/30 s): {sent} sent in {elapsed:.1f} s = "
             f"{sent / elapsed:.2f}/s; 429s: {stats.rate_limited}, lost {failed}"
         )
-    if args.paid:
+    for kind in (("bulk", "aiogram") if args.paid else ())[: args.kinds]:
+        # The same paid run with the aiogram sender, as a second baseline for the bulk sender.
         async with pg_database() as url:
             await seed(url, args.paid)
             async with fake_process(args.latency, args.paid) as (base_url, stats):
-                sent, elapsed = await run_engine(url, base_url, paid=True)
+                run = await run_engine(url, base_url, paid=True, kind=kind)
             print(
-                f"engine, paid (1,000/s): {sent} sent in {elapsed:.1f} s = "
-                f"{sent / elapsed:.1f}/s; 429s: {stats.rate_limited}; "
-                f"paid calls: {stats.paid}"
+                f"engine, paid (1,000/s), {kind} sender: {run.sent} sent in {run.elapsed:.1f} s"
+                f" = {run.sent / run.elapsed:.1f}/s; engine CPU "
+                f"{run.cpu_per_message * 1000:.2f} ms/message "
+                f"(one core: {1 / max(run.cpu_per_message, 1e-9):.0f}/s); "
+                f"429s: {stats.rate_limited}; paid calls: {stats.paid}"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process (engine, without the fake): {peak:.0f} MB")

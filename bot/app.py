@@ -11,13 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
-from aiogram import Bot
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
-from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
 from bot.migrate import upgrade_to_head
+from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
@@ -322,39 +316,24 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         log.info("posted %d deadline reminder(s)", posted)
 
 
-class PaidBroadcast(BaseRequestMiddleware):
-    """Marks the broadcast bot's sends ``allow_paid_broadcast`` (up to 1,000/s, paid in Stars);
-    staff answers and conversations keep using the ordinary bot."""
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        if isinstance(method, SendMessage | SendPhoto | SendDocument):
-            method.allow_paid_broadcast = True
-        return await make_request(bot, method)
-
-
 def broadcast_engine(
     runtime: Runtime, clock: Clock, election: Election
-) -> tuple[DeliveryEngine | None, Bot | None]:
-    """The delivery engine over the configured channels, and the paid-broadcast bot it owns (to
-    be closed after the engine stops)."""
+) -> tuple[DeliveryEngine | None, aiohttp.ClientSession | None]:
+    """The delivery engine over the configured channels, and the HTTP client its Telegram sender
+    owns (to be closed after the engine stops)."""
     settings = runtime.settings
-    paid_bot: Bot | None = None
+    http: aiohttp.ClientSession | None = None
     telegram: Sender | None = None
-    if runtime.telegram is not None:
-        telegram = runtime.telegram.sender
-        if settings.telegram_paid_broadcast and settings.telegram_token:
-            paid_bot = create_bot(
-                settings.telegram_token,
-                settings.telegram_api_url,
-                default_api_url=TELEGRAM_API_URL,
-            )
-            paid_bot.session.middleware(PaidBroadcast())
-            telegram = TelegramSender(paid_bot)
+    if runtime.telegram is not None and settings.telegram_token:
+        # Broadcasts go through the lean JSON sender (half aiogram's CPU per message, which
+        # matters at 1,000/s in paid mode); staff answers and conversations keep aiogram.
+        http = aiohttp.ClientSession()
+        telegram = BulkTelegramSender(
+            http=http,
+            api_url=settings.telegram_api_url,
+            token=settings.telegram_token,
+            paid=settings.telegram_paid_broadcast,
+        )
     viber = (
         ViberTransport(
             api=runtime.viber.client,
@@ -368,7 +347,7 @@ def broadcast_engine(
         else None
     )
     if telegram is None and viber is None:
-        return None, paid_bot
+        return None, http
     config = EngineConfig(
         telegram_rate=settings.telegram_rate,
         telegram_paid=settings.telegram_paid_broadcast,
@@ -384,7 +363,7 @@ def broadcast_engine(
         # On PostgreSQL one process per channel sends (several processes share one rate limit).
         election=election,
     )
-    return engine, paid_bot
+    return engine, http
 
 
 async def run_broadcasts(engine: DeliveryEngine, stop: asyncio.Event) -> None:
@@ -437,7 +416,7 @@ async def serve(
     # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
     # each channel's broadcasts; the others take over if it dies (broadcasts.election).
     election = election_for(runtime.engine)
-    delivery, paid_bot = broadcast_engine(runtime, clock, election)
+    delivery, broadcast_http = broadcast_engine(runtime, clock, election)
     # News composer jobs: scheduled news, live progress messages, RSS import.
     register_news_jobs(
         scheduler,
@@ -516,6 +495,6 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if paid_bot is not None:
-            await paid_bot.session.close()
+        if broadcast_http is not None:
+            await broadcast_http.close()
         await runner.cleanup()

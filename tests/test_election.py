@@ -73,11 +73,14 @@ async def terminate_lock_holder(url: str, role: str) -> None:
     try:
         # pg_locks splits a bigint advisory key into two 32-bit halves.
         high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+        # Advisory locks are per database: other tests' databases hold the same keys.
         killed = await admin.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-            "AND classid::bigint = $1 AND objid::bigint = $2 AND granted",
+            "AND classid::bigint = $1 AND objid::bigint = $2 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = $3)",
             high,
             low,
+            parsed.database,
         )
     finally:
         await admin.close()
