@@ -9,6 +9,7 @@ poll is closed once however many processes run the job.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -189,6 +190,64 @@ async def choose(
             .execution_options(synchronize_session=False)
         )
     return await chosen(session, poll_id=poll.id, resident_id=resident.id)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnVote:
+    """One poll a resident voted in, for /mydata."""
+
+    poll_id: int
+    question: str
+    chosen: tuple[str, ...]
+    voted_at: datetime
+
+
+async def resident_votes(session: AsyncSession, *, resident_id: int) -> list[OwnVote]:
+    rows = (
+        await session.execute(
+            select(Poll.id, Poll.question, Poll.options, PollVote.option, PollVote.voted_at)
+            .join(Poll, Poll.id == PollVote.poll_id)
+            .where(PollVote.resident_id == resident_id)
+            .order_by(Poll.id, PollVote.option)
+        )
+    ).all()
+    grouped: dict[int, OwnVote] = {}
+    for poll_id, question, options, option, voted_at in rows:
+        label = options[option] if 0 <= option < len(options) else str(option)
+        previous = grouped.get(poll_id)
+        grouped[poll_id] = OwnVote(
+            poll_id=poll_id,
+            question=question,
+            chosen=(*previous.chosen, label) if previous else (label,),
+            voted_at=max(previous.voted_at, voted_at) if previous else voted_at,
+        )
+    return list(grouped.values())
+
+
+async def unlink_votes(session: AsyncSession, *, resident_id: int, now: datetime) -> int:
+    """/forget: a vote in a poll still open is withdrawn (the resident may vote again); a vote
+    in a closed poll stays in its published totals under a random negative id that nothing
+    links back to the resident. Returns how many polls were touched."""
+    polls = (
+        await session.execute(
+            select(Poll.id, Poll.status, Poll.closes_at)
+            .join(PollVote, PollVote.poll_id == Poll.id)
+            .where(PollVote.resident_id == resident_id)
+            .distinct()
+        )
+    ).all()
+    for poll_id, status, closes_at in polls:
+        mine = (PollVote.poll_id == poll_id) & (PollVote.resident_id == resident_id)
+        if status == PollStatus.OPEN.value and closes_at > now:
+            await session.execute(delete(PollVote).where(mine))
+        else:
+            await session.execute(
+                update(PollVote)
+                .where(mine)
+                .values(resident_id=-(secrets.randbits(62) + 1))
+                .execution_options(synchronize_session=False)
+            )
+    return len(polls)
 
 
 # -- results ----------------------------------------------------------------------------------

@@ -381,3 +381,43 @@ async def test_scheduled_poll_is_started_by_the_scheduler(database_url: str) -> 
         await wait_done(world.runtime.sessionmaker, poll.broadcast_id)
         edited = await tg_vote(world, TG_POKROVSKYI, "Ні")
         assert "Ваш голос враховано: Ні" in edited["text"]
+
+
+async def test_mydata_shows_votes_and_forget_unlinks_them(database_url: str) -> None:
+    async with news_world(database_url, viber=True) as world:
+        ids = await add_people(world, PEOPLE)
+        resident = ids[TG_POKROVSKYI.external_id]
+        user = int(TG_POKROVSKYI.external_id)
+        closed = await send_poll(world)
+        await tg_vote(world, TG_POKROVSKYI, "Так 🌳")
+        await tg_vote(world, TG_TERNIVSKYI, "Ні")
+        async with world.runtime.sessionmaker() as session, session.begin():
+            assert await polls.close_poll(session, poll_id=closed.id, now=world.clock())
+        still_open = await send_poll(world, text="/poll Друге питання\n- Так 🌳\n- Ні")
+        messages = [
+            m for m in world.telegram.messages(user) if "Друге питання" in (m.get("text") or "")
+        ]
+        data = next(
+            button["callback_data"]
+            for row in messages[0]["reply_markup"]["inline_keyboard"]
+            for button in row
+            if button["text"] == "Ні"
+        )
+        await world.telegram.press_button(user, messages[0]["message_id"], data)
+        assert await votes(world, still_open.id) == [(resident, 1)]
+
+        await world.telegram.send_text(user, "/mydata")
+        export = world.telegram.messages(user)[-1]["text"]
+        assert '"poll_votes"' in export and "Друге питання" in export and '"Так 🌳"' in export
+
+        await world.telegram.send_text(user, "/forget")
+        confirm = world.telegram.messages(user)[-1]
+        yes = confirm["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        await world.telegram.press_button(user, confirm["message_id"], yes)
+        # The open poll's vote is withdrawn; the closed poll keeps its totals, unlinked.
+        assert await votes(world, still_open.id) == []
+        kept = await votes(world, closed.id)
+        assert len(kept) == 2 and all(voter != resident for voter, _ in kept)
+        assert (await results(world, closed.id)).total.votes == [1, 1, 0]
+        async with world.runtime.sessionmaker() as session:
+            assert await polls.resident_votes(session, resident_id=resident) == []

@@ -29,7 +29,7 @@ from handlers.tickets.forms import (
     normalize_phone,
 )
 from handlers.turn import FLOW_IDLE, Turn
-from storage import audit, tickets
+from storage import audit, polls, tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
 from storage.models import Ticket, TicketMessage
@@ -753,6 +753,15 @@ class ResidentTickets:
                 }
                 for t in own
             ],
+            "poll_votes": [
+                {
+                    "poll": vote.poll_id,
+                    "question": vote.question,
+                    "chosen": list(vote.chosen),
+                    "at": _iso(vote.voted_at),
+                }
+                for vote in await polls.resident_votes(turn.session, resident_id=resident.id)
+            ],
         }
         summary = self._t(
             turn,
@@ -787,6 +796,7 @@ class ResidentTickets:
                 message.text = None
                 message.attachment_ref = None
                 message.attachment_name = None
+        votes = await polls.unlink_votes(turn.session, resident_id=resident.id, now=now)
         resident.name = None
         resident.consent_at = None
         resident.policy_version = None
@@ -796,7 +806,7 @@ class ResidentTickets:
             actor=turn.actor,
             action="resident.forget",
             now=now,
-            details={"tickets": len(own), "policy_version": POLICY_VERSION},
+            details={"tickets": len(own), "polls": votes, "policy_version": POLICY_VERSION},
         )
         turn.go(FLOW_IDLE)
         return [self._menu(turn, "forget.done", tickets=len(own))]
