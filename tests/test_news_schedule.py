@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers.staff.news.text import local_time
+from storage.models import Broadcast
 from tests.news_world import (
     EDITOR,
     EDITOR_2,
@@ -177,6 +178,14 @@ async def test_stop_button_cancels_what_is_pending(database_url: str) -> None:
         assert done.sent + done.cancelled == 12
         got = sum(len(world.resident_texts(int(p.external_id))) for p in people)
         assert got == done.sent
+
+        async def closed() -> bool:
+            # The engine records the end at its next idle poll; the report follows it.
+            async with world.runtime.sessionmaker() as session:
+                broadcast = await session.get(Broadcast, item.id)
+                return broadcast is not None and broadcast.finished_at is not None
+
+        await wait_for(closed)
         world.clock.advance(timedelta(seconds=5))
         await jobs(world).update_progress()
         final = world.message(progress["message_id"])
