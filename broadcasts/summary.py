@@ -5,8 +5,8 @@ of the same length, overdue tickets now, the most frequent words and phrases of 
 tickets (``broadcasts.textfreq``: no personal data), polls closed in the period, and the reach
 of the period's broadcasts; then a bar chart (PNG) of the new tickets by category.
 
-Poll results come from a ``ClosedPolls`` function; the default reports none, so the summary
-works before the poll tables exist (the composition root passes the polls' own function).
+Poll results come from a ``ClosedPolls`` function (``polls_closed_between`` unless a test passes
+its own).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from broadcasts.spikes import SpikeJob
 from broadcasts.textfreq import Term, frequent_terms
 from handlers.i18n import Catalog, Markup
 from handlers.staff.stats_text import StatsTexts
+from storage import polls
 from storage.models import Resident, Ticket
 from storage.stats import (
     BroadcastReach,
@@ -57,9 +58,19 @@ class PollLine:
 ClosedPolls = Callable[[AsyncSession, datetime, datetime], Awaitable[list[PollLine]]]
 
 
-async def no_polls(session: AsyncSession, start: datetime, end: datetime) -> list[PollLine]:
-    """Before the poll tables exist there is nothing to report."""
-    return []
+async def polls_closed_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[PollLine]:
+    """Polls closed in [start, end): the question, how many voted, the leading option."""
+    lines: list[PollLine] = []
+    for poll_id in await polls.closed_between(session, start=start, end=end):
+        found = await polls.results(session, poll_id=poll_id)
+        if found is None:
+            continue
+        votes = found.total.votes
+        leader = found.options[votes.index(max(votes))] if votes and max(votes) > 0 else "—"
+        lines.append(PollLine(question=found.question, votes=found.total.voters, leader=leader))
+    return lines
 
 
 class ReportPoster(Protocol):
@@ -96,7 +107,7 @@ async def collect(
     *,
     start: datetime,
     end: datetime,
-    closed_polls: ClosedPolls = no_polls,
+    closed_polls: ClosedPolls = polls_closed_between,
 ) -> Summary:
     previous_start = start - (end - start)
     texts = await ticket_texts(session, start=start, end=end)
@@ -220,7 +231,7 @@ class SummaryJob:
     zone: ZoneInfo
     chat_id: int
     clock: Clock
-    closed_polls: ClosedPolls = no_polls
+    closed_polls: ClosedPolls = polls_closed_between
     texts: SummaryTexts = field(init=False)
 
     def __post_init__(self) -> None:
@@ -294,7 +305,7 @@ def register_analytics(
     daily_at: str,
     spike_multiple: float,
     spike_min_count: int,
-    closed_polls: ClosedPolls = no_polls,
+    closed_polls: ClosedPolls = polls_closed_between,
 ) -> None:
     """The composition root's one call: summaries to the officials' chat (default: the operator
     chat), spike alerts to the operator chat; nothing without a chat."""

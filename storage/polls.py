@@ -28,6 +28,8 @@ OPTIONS_MAX = 10
 # A resident may vote once the poll was sent to them (or is being sent: a fast press may beat
 # the recording of the outcome).
 RECEIVED_STATES = (DeliveryState.SENT.value, DeliveryState.SENDING.value)
+# A summary lists at most this many closed polls.
+CLOSED_LISTED = 20
 
 
 class BroadcastKinds(StrEnum):
@@ -336,6 +338,17 @@ async def results(session: AsyncSession, *, poll_id: int) -> Results | None:
 
 
 # -- closing and publication ------------------------------------------------------------------
+
+
+async def closed_between(session: AsyncSession, *, start: datetime, end: datetime) -> list[int]:
+    """Ids of the polls closed in [start, end), oldest first (for the officials' summary)."""
+    result = await session.execute(
+        select(Poll.id)
+        .where(Poll.closed_at >= start, Poll.closed_at < end)
+        .order_by(Poll.closed_at)
+        .limit(CLOSED_LISTED)
+    )
+    return [int(poll_id) for poll_id in result.scalars()]
 
 
 async def close_due(session: AsyncSession, *, now: datetime) -> list[int]:

@@ -421,3 +421,21 @@ async def test_mydata_shows_votes_and_forget_unlinks_them(database_url: str) -> 
         assert (await results(world, closed.id)).total.votes == [1, 1, 0]
         async with world.runtime.sessionmaker() as session:
             assert await polls.resident_votes(session, resident_id=resident) == []
+
+
+async def test_the_officials_summary_lists_polls_closed_in_the_period(database_url: str) -> None:
+    from broadcasts.summary import PollLine, polls_closed_between
+
+    async with news_world(database_url, viber=True) as world:
+        await add_people(world, PEOPLE)
+        poll = await send_poll(world)
+        await tg_vote(world, TG_POKROVSKYI, "Ні")
+        await tg_vote(world, TG_TERNIVSKYI, "Ні")
+        now = world.clock()
+        async with world.runtime.sessionmaker() as session, session.begin():
+            assert await polls.close_poll(session, poll_id=poll.id, now=now)
+        async with world.runtime.sessionmaker() as session:
+            week = await polls_closed_between(session, now - timedelta(days=7), now + timedelta(1))
+            before = await polls_closed_between(session, now - timedelta(days=14), now)
+        assert week == [PollLine(question=QUESTION, votes=2, leader="Ні")]
+        assert before == []
