@@ -90,7 +90,9 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cancel = actions.add_parser("cancel", help="cancel what is still pending")
     cancel.add_argument("broadcast_id", type=int)
 
-    export = commands.add_parser("export", help="CSV (UTF-8 with BOM) of tickets or residents")
+    export = commands.add_parser(
+        "export", help="CSV (UTF-8 with BOM) of tickets, residents or polls"
+    )
     export.add_argument("kind", choices=[kind.value for kind in AVAILABLE])
     export.add_argument("first", metavar="FROM", help="first day, YYYY-MM-DD or DD.MM.YYYY")
     export.add_argument("last", metavar="TO", help="last day (inclusive)")

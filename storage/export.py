@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Resident, ResidentTopic, Ticket
+from storage import polls
+from storage.models import Poll, Resident, ResidentTopic, Ticket
 
 BOM = "\ufeff"
 BATCH = 1000
@@ -29,11 +30,10 @@ BATCH = 1000
 class ExportKind(StrEnum):
     TICKETS = "tickets"
     RESIDENTS = "residents"
-    # Polls are exported once their tables exist (see the polls issue).
     POLLS = "polls"
 
 
-AVAILABLE = (ExportKind.TICKETS, ExportKind.RESIDENTS)
+AVAILABLE = tuple(ExportKind)
 
 TICKET_COLUMNS = (
     "number",
@@ -70,6 +70,22 @@ RESIDENT_COLUMNS = (
     "erased_at",
 )
 RESIDENT_PERSONAL = ("external_id", "name")
+# One row per option of each poll created in the period. Votes are opinions: never per resident,
+# for administrators neither, only the totals that the results show.
+POLL_COLUMNS = (
+    "poll",
+    "question",
+    "multiple",
+    "status",
+    "created_at",
+    "closes_at",
+    "closed_at",
+    "reached",
+    "voters",
+    "option",
+    "votes",
+    "share_percent",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +127,7 @@ def columns(kind: ExportKind, *, personal: bool) -> tuple[str, ...]:
         return TICKET_COLUMNS + (TICKET_PERSONAL if personal else ())
     if kind is ExportKind.RESIDENTS:
         return RESIDENT_COLUMNS + (RESIDENT_PERSONAL if personal else ())
-    raise ValueError(f"{kind.value} cannot be exported yet")
+    return POLL_COLUMNS
 
 
 def _time(value: datetime | None, zone: ZoneInfo) -> str:
@@ -230,6 +246,35 @@ async def _resident_rows(
             yield row
 
 
+async def _poll_rows(
+    session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
+) -> Any:
+    found = await session.execute(
+        select(Poll.id, Poll.created_at, Poll.closed_at)
+        .where(Poll.created_at >= start, Poll.created_at < end)
+        .order_by(Poll.created_at, Poll.id)
+    )
+    for poll_id, created_at, closed_at in found.all():
+        tally = await polls.results(session, poll_id=poll_id)
+        if tally is None:
+            continue
+        for index, option in enumerate(tally.options):
+            yield [
+                tally.poll_id,
+                tally.question,
+                tally.multiple,
+                tally.status,
+                _time(created_at, zone),
+                _time(tally.closes_at, zone),
+                _time(closed_at, zone),
+                tally.reached,
+                tally.total.voters,
+                option,
+                tally.total.votes[index],
+                f"{tally.total.share(index):.1f}",
+            ]
+
+
 async def export_csv(
     session: AsyncSession,
     *,
@@ -245,7 +290,11 @@ async def export_csv(
     buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(header)
-    source = _ticket_rows if kind is ExportKind.TICKETS else _resident_rows
+    source = {
+        ExportKind.TICKETS: _ticket_rows,
+        ExportKind.RESIDENTS: _resident_rows,
+        ExportKind.POLLS: _poll_rows,
+    }[kind]
     count = 0
     async for row in source(session, start, end, zone, personal):
         writer.writerow([_cell(value) for value in row])

@@ -81,8 +81,6 @@ async def test_export_refusals(database_url: str) -> None:
         assert "Не розумію період" in world.texts()[-1]
         await world.say(ADMIN, "/export everything")
         assert "Формат" in world.texts()[-1]
-        await world.say(ADMIN, f"/export polls {period}")
-        assert "опитувань" in world.texts()[-1]
         assert await world.audit("export.tickets") == []
         # Not a staff chat at all: the command is left alone.
         before = len(world.chat(OTHER_GROUP))

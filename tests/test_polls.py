@@ -439,3 +439,37 @@ async def test_the_officials_summary_lists_polls_closed_in_the_period(database_u
             before = await polls_closed_between(session, now - timedelta(days=14), now)
         assert week == [PollLine(question=QUESTION, votes=2, leader="Ні")]
         assert before == []
+
+
+async def test_poll_export_has_totals_and_no_voters(database_url: str) -> None:
+    import csv
+    import io
+
+    from storage.export import ExportKind, Period, export_csv
+
+    async with news_world(database_url, viber=True) as world:
+        await add_people(world, PEOPLE)
+        poll = await send_poll(world)
+        await tg_vote(world, TG_POKROVSKYI, "Ні")
+        await tg_vote(world, TG_TERNIVSKYI, "Так 🌳")
+        day = world.clock().astimezone(world.runtime.settings.zone).date()
+        async with world.runtime.sessionmaker() as session:
+            export = await export_csv(
+                session,
+                kind=ExportKind.POLLS,
+                period=Period(day, day),
+                zone=world.runtime.settings.zone,
+                personal=True,
+            )
+        text = export.data.decode("utf-8")
+        assert text.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+        assert export.rows == 3 == len(rows)
+        assert [(r["option"], r["votes"], r["voters"]) for r in rows] == [
+            ("Так 🌳", "1", "2"),
+            ("Ні", "1", "2"),
+            ("Байдуже", "0", "2"),
+        ]
+        assert {r["poll"] for r in rows} == {str(poll.id)} and rows[0]["reached"] == "3"
+        # Even for an administrator: totals only, nobody's vote.
+        assert TG_POKROVSKYI.external_id not in text and "resident" not in text

@@ -30,7 +30,7 @@ from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_comm
 from handlers.staff.stats_text import StatsTexts
 from handlers.text import split_text
 from storage import audit, dedup, staff_desk
-from storage.export import AVAILABLE, Export, ExportKind, export_csv, parse_period
+from storage.export import Export, ExportKind, export_csv, parse_period
 from storage.models import Staff
 from storage.staff import get_staff
 from storage.stats import stats_report
@@ -187,8 +187,6 @@ class StatsDesk:
         if len(args) != 3 or args[0].lower() not in {k.value for k in ExportKind}:
             return self.t("stats.export.usage"), None
         kind = ExportKind(args[0].lower())
-        if kind not in AVAILABLE:
-            return self.t("stats.export.polls_later"), None
         try:
             period = parse_period(args[1], args[2])
         except ValueError as error:
