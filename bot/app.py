@@ -6,66 +6,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.broadcasting import broadcast_engine, run_broadcasts
 from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
 from bot.migrate import upgrade_to_head
-from bot.telegram.bulk import BulkTelegramSender
+from bot.schedule import schedule_jobs
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
-from bot.telegram.sender import ChatPoster, TelegramSender
-from bot.viber import render as viber_render
+from bot.telegram.sender import TelegramSender
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
-from broadcasts.digest import Digests
-from broadcasts.digest import register_jobs as register_digest_jobs
-from broadcasts.election import Election, election_for
-from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
-from broadcasts.jobs import OnceJobs
-from broadcasts.sla import SlaJobs
-from broadcasts.summary import register_analytics
-from handlers.contract import ChannelError, Sender
+from broadcasts.election import election_for
+from handlers.contract import Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.notify import Notifier
 from handlers.pipeline import Pipeline
 from handlers.staff.desk import Desk
 from handlers.staff.media import MediaLinks, derive_key
-from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
-from handlers.staff.polls.router import install_polls, register_poll_jobs
+from handlers.staff.polls.router import install_polls
 from handlers.staff.service import StaffService
-from handlers.staff.stats import TelegramFiles, install_stats
+from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
-from storage.dedup import prune_processed
-from storage.job_runs import prune_runs
 from storage.staff import ensure_admins
 from storage.vocabulary import Clock, system_clock
 
 log = logging.getLogger(__name__)
-
-# Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
-DEDUP_RETENTION = timedelta(days=7)
-# The staff desk posts what did not reach Telegram every minute, at this second.
-CATCH_UP_SECOND = 30
-# Fire times of scheduled jobs are kept this long (an administrator's record of what ran).
-JOB_RUN_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -266,114 +248,6 @@ async def prepare_database(runtime: Runtime, *, clock: Clock = system_clock) -> 
             )
 
 
-async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
-        removed = await prune_processed(session, older_than=DEDUP_RETENTION, now=clock())
-        runs = await prune_runs(session, older_than=JOB_RUN_RETENTION, now=clock())
-    log.info("pruned %d processed-update claims and %d job runs", removed, runs)
-
-
-async def post_pending(runtime: Runtime) -> None:
-    """The staff desk's catch-up: what did not reach the staff chats (Telegram was down)."""
-    if runtime.desk is None:
-        return
-    try:
-        handled = await runtime.desk.post_pending()
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
-        log.warning("staff catch-up skipped, database unavailable: %s", error)
-        return
-    if handled:
-        log.info("staff catch-up posted %d ticket(s)", handled)
-
-
-# Deadline reminders: every hour at :05, and a summary per queue every morning (council time).
-SLA_HOURLY_MINUTE = 5
-SLA_MORNING = (8, 30)
-
-
-def sla_jobs(runtime: Runtime, clock: Clock) -> SlaJobs | None:
-    if runtime.telegram is None:
-        return None
-    return SlaJobs(
-        sessionmaker=runtime.sessionmaker,
-        poster=ChatPoster(runtime.telegram.bot),
-        catalog=runtime.catalog,
-        zone=runtime.settings.zone,
-        language=runtime.settings.language,
-        operator_chat_id=runtime.settings.operator_chat_id,
-        clock=clock,
-    )
-
-
-async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
-    """A reminder job that must not take the scheduler down: failures are logged."""
-    try:
-        posted = await job()
-    except (SQLAlchemyError, OSError, TimeoutError, ChannelError) as error:
-        log.warning("deadline reminders skipped: %s", error)
-        return
-    if posted:
-        log.info("posted %d deadline reminder(s)", posted)
-
-
-def broadcast_engine(
-    runtime: Runtime, clock: Clock, election: Election
-) -> tuple[DeliveryEngine | None, aiohttp.ClientSession | None]:
-    """The delivery engine over the configured channels, and the HTTP client its Telegram sender
-    owns (to be closed after the engine stops)."""
-    settings = runtime.settings
-    http: aiohttp.ClientSession | None = None
-    telegram: Sender | None = None
-    if runtime.telegram is not None and settings.telegram_token:
-        # Broadcasts go through the lean JSON sender (half aiogram's CPU per message, which
-        # matters at 1,000/s in paid mode); staff answers and conversations keep aiogram.
-        http = aiohttp.ClientSession()
-        telegram = BulkTelegramSender(
-            http=http,
-            api_url=settings.telegram_api_url,
-            token=settings.telegram_token,
-            paid=settings.telegram_paid_broadcast,
-        )
-    viber = (
-        ViberTransport(
-            api=runtime.viber.client,
-            # Composed news carries a Telegram file_id; Viber needs a public link to it.
-            render=viber_render.with_public_media(
-                runtime.media_links.url if runtime.media_links is not None else None
-            ),
-            sender_info=runtime.viber.sender.sender_info,
-        )
-        if runtime.viber is not None
-        else None
-    )
-    if telegram is None and viber is None:
-        return None, http
-    config = EngineConfig(
-        telegram_rate=settings.telegram_rate,
-        telegram_paid=settings.telegram_paid_broadcast,
-        viber_broadcast=settings.viber_broadcast,
-        quiet=settings.quiet,
-    )
-    engine = DeliveryEngine(
-        sessionmaker=runtime.sessionmaker,
-        telegram=telegram,
-        viber=viber,
-        config=config,
-        clock=clock,
-        # On PostgreSQL one process per channel sends (several processes share one rate limit).
-        election=election,
-    )
-    return engine, http
-
-
-async def run_broadcasts(engine: DeliveryEngine, stop: asyncio.Event) -> None:
-    """The engine as an owned task: a crash is logged, never silent (deliveries stay queued)."""
-    try:
-        await engine.run(stop)
-    except Exception:
-        log.exception("broadcast delivery stopped")
-
-
 async def serve(
     runtime: Runtime,
     stop: asyncio.Event,
@@ -394,72 +268,13 @@ async def serve(
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
-    scheduler = AsyncIOScheduler(timezone=settings.zone)
-    # Every job runs once per fire time even with several processes (see broadcasts.jobs).
-    jobs = OnceJobs(scheduler=scheduler, sessionmaker=runtime.sessionmaker, zone=settings.zone)
-    jobs.add("prune-claims", lambda _at: prune_claims(runtime, clock), hour=4, minute=17)
-    if runtime.desk is not None:
-        if settings.operator_chat_id is None:
-            log.warning(
-                "CITYBOT_OPERATOR_CHAT_ID is not set: tickets of queues without their own chat "
-                "are not posted to staff"
-            )
-        jobs.add("staff-catch-up", lambda _at: post_pending(runtime), second=CATCH_UP_SECOND)
-    sla = sla_jobs(runtime, clock)
-    if sla is not None:
-        hourly, morning = sla.hourly, sla.morning
-        jobs.add("sla-hourly", lambda _at: run_sla(hourly), minute=SLA_HOURLY_MINUTE)
-        jobs.add(
-            "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
-        )
     tasks: list[asyncio.Task[None]] = []
     # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
     # each channel's broadcasts; the others take over if it dies (broadcasts.election).
     election = election_for(runtime.engine)
     delivery, broadcast_http = broadcast_engine(runtime, clock, election)
-    # News composer jobs: scheduled news, live progress messages, RSS import.
-    register_news_jobs(
-        scheduler,
-        runtime.telegram.dispatcher if runtime.telegram is not None else None,
-        wake=delivery.wake if delivery is not None else None,
-        feeds=settings.rss_feeds,
-        rss_minutes=settings.rss_interval_minutes,
-    )
-    # Daily and weekly digests (see broadcasts.digest), each fire time once.
-    register_digest_jobs(
-        jobs,
-        Digests(
-            sessionmaker=runtime.sessionmaker,
-            catalog=runtime.catalog,
-            zone=settings.zone,
-            clock=clock,
-            wake=delivery.wake if delivery is not None else None,
-        ),
-        daily_at=settings.digest_daily_at,
-        weekly_at=settings.digest_weekly_at,
-    )
-    # Analytics: summaries for officials and spike alerts (broadcasts.summary, .spikes).
-    if runtime.telegram is not None:
-        register_analytics(
-            jobs,
-            poster=TelegramFiles(runtime.telegram.bot),
-            sessionmaker=runtime.sessionmaker,
-            catalog=runtime.catalog,
-            zone=settings.zone,
-            clock=clock,
-            officials_chat_id=settings.officials_chat_id,
-            operator_chat_id=settings.operator_chat_id,
-            weekly_at=settings.summary_weekly_at,
-            daily_at=settings.summary_daily_at,
-            spike_multiple=settings.spike_multiple,
-            spike_min_count=settings.spike_min_count,
-        )
-    # Polls: the closing job posts results and charts, and publishes them to voters.
-    register_poll_jobs(
-        jobs,
-        runtime.telegram.dispatcher if runtime.telegram is not None else None,
-        wake=delivery.wake if delivery is not None else None,
-    )
+    scheduler = AsyncIOScheduler(timezone=settings.zone)
+    schedule_jobs(scheduler, runtime, clock=clock, wake=delivery.wake if delivery else None)
     try:
         if runtime.telegram is not None:
             await runtime.telegram.set_commands()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import run_sla, sla_jobs
+from bot.schedule import run_sla, sla_jobs
 from broadcasts.sla import SlaJobs
 from handlers.i18n import Catalog
 from storage.models import Ticket

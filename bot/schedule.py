@@ -1,0 +1,158 @@
+"""Every scheduled job of ``citybot run``, registered on one APScheduler scheduler.
+
+Jobs that must run once per fire time across processes go through ``OnceJobs``
+(broadcasts.jobs); the news composer's jobs claim their work in the database instead (each
+step is atomic), so they run on plain interval triggers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.telegram.sender import ChatPoster
+from broadcasts.digest import Digests
+from broadcasts.digest import register_jobs as register_digest_jobs
+from broadcasts.jobs import OnceJobs
+from broadcasts.sla import SlaJobs
+from broadcasts.summary import register_analytics
+from handlers.contract import ChannelError
+from handlers.staff.news.jobs import register_jobs as register_news_jobs
+from handlers.staff.polls.router import register_poll_jobs
+from handlers.staff.stats import TelegramFiles
+from storage.dedup import prune_processed
+from storage.job_runs import prune_runs
+from storage.vocabulary import Clock, system_clock
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger(__name__)
+
+# Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
+DEDUP_RETENTION = timedelta(days=7)
+# The staff desk posts what did not reach Telegram every minute, at this second.
+CATCH_UP_SECOND = 30
+# Fire times of scheduled jobs are kept this long (an administrator's record of what ran).
+JOB_RUN_RETENTION = timedelta(days=30)
+
+
+async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        removed = await prune_processed(session, older_than=DEDUP_RETENTION, now=clock())
+        runs = await prune_runs(session, older_than=JOB_RUN_RETENTION, now=clock())
+    log.info("pruned %d processed-update claims and %d job runs", removed, runs)
+
+
+async def post_pending(runtime: Runtime) -> None:
+    """The staff desk's catch-up: what did not reach the staff chats (Telegram was down)."""
+    if runtime.desk is None:
+        return
+    try:
+        handled = await runtime.desk.post_pending()
+    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        log.warning("staff catch-up skipped, database unavailable: %s", error)
+        return
+    if handled:
+        log.info("staff catch-up posted %d ticket(s)", handled)
+
+
+# Deadline reminders: every hour at :05, and a summary per queue every morning (council time).
+SLA_HOURLY_MINUTE = 5
+SLA_MORNING = (8, 30)
+
+
+def sla_jobs(runtime: Runtime, clock: Clock) -> SlaJobs | None:
+    if runtime.telegram is None:
+        return None
+    return SlaJobs(
+        sessionmaker=runtime.sessionmaker,
+        poster=ChatPoster(runtime.telegram.bot),
+        catalog=runtime.catalog,
+        zone=runtime.settings.zone,
+        language=runtime.settings.language,
+        operator_chat_id=runtime.settings.operator_chat_id,
+        clock=clock,
+    )
+
+
+async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
+    """A reminder job that must not take the scheduler down: failures are logged."""
+    try:
+        posted = await job()
+    except (SQLAlchemyError, OSError, TimeoutError, ChannelError) as error:
+        log.warning("deadline reminders skipped: %s", error)
+        return
+    if posted:
+        log.info("posted %d deadline reminder(s)", posted)
+
+
+def schedule_jobs(
+    scheduler: Any, runtime: Runtime, *, clock: Clock, wake: Callable[[], None] | None
+) -> None:
+    """Register every job; ``wake`` tells the delivery engine that something was planned."""
+    settings = runtime.settings
+    # Every job runs once per fire time even with several processes (see broadcasts.jobs).
+    jobs = OnceJobs(scheduler=scheduler, sessionmaker=runtime.sessionmaker, zone=settings.zone)
+    jobs.add("prune-claims", lambda _at: prune_claims(runtime, clock), hour=4, minute=17)
+    if runtime.desk is not None:
+        if settings.operator_chat_id is None:
+            log.warning(
+                "CITYBOT_OPERATOR_CHAT_ID is not set: tickets of queues without their own chat "
+                "are not posted to staff"
+            )
+        jobs.add("staff-catch-up", lambda _at: post_pending(runtime), second=CATCH_UP_SECOND)
+    sla = sla_jobs(runtime, clock)
+    if sla is not None:
+        hourly, morning = sla.hourly, sla.morning
+        jobs.add("sla-hourly", lambda _at: run_sla(hourly), minute=SLA_HOURLY_MINUTE)
+        jobs.add(
+            "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
+        )
+    # News composer jobs: scheduled news, live progress messages, RSS import.
+    register_news_jobs(
+        scheduler,
+        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        wake=wake,
+        feeds=settings.rss_feeds,
+        rss_minutes=settings.rss_interval_minutes,
+    )
+    # Daily and weekly digests (see broadcasts.digest), each fire time once.
+    register_digest_jobs(
+        jobs,
+        Digests(
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            zone=settings.zone,
+            clock=clock,
+            wake=wake,
+        ),
+        daily_at=settings.digest_daily_at,
+        weekly_at=settings.digest_weekly_at,
+    )
+    # Analytics: summaries for officials and spike alerts (broadcasts.summary, .spikes).
+    if runtime.telegram is not None:
+        register_analytics(
+            jobs,
+            poster=TelegramFiles(runtime.telegram.bot),
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            zone=settings.zone,
+            clock=clock,
+            officials_chat_id=settings.officials_chat_id,
+            operator_chat_id=settings.operator_chat_id,
+            weekly_at=settings.summary_weekly_at,
+            daily_at=settings.summary_daily_at,
+            spike_multiple=settings.spike_multiple,
+            spike_min_count=settings.spike_min_count,
+        )
+    # Polls: the closing job posts results and charts, and publishes them to voters.
+    register_poll_jobs(
+        jobs,
+        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        wake=wake,
+    )
