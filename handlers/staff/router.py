@@ -9,57 +9,19 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, Update
-from sqlalchemy.exc import SQLAlchemyError
+from aiogram import F, Router
 
-from handlers.contract import telegram_update_key
 from handlers.staff import callbacks as cb
+from handlers.staff.chat_router import GROUP_CHATS, button_handler, message_handler
 from handlers.staff.service import StaffService
 
 log = logging.getLogger(__name__)
 
-GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
+# The Dispatcher's workflow-data key of the StaffService.
+KEY = "staff"
 
-
-async def _on_message(
-    message: Message, event_update: Update, bot: Bot, staff: StaffService
-) -> None:
-    if not await staff.is_staff_chat(message.chat.id):
-        return
-    me = await bot.me()
-    try:
-        await staff.on_message(
-            message,
-            update_key=telegram_update_key(bot.id, event_update.update_id),
-            bot_username=me.username or "",
-        )
-    except (SQLAlchemyError, OSError, TimeoutError):
-        # Nothing was stored: let Telegram deliver the update again.
-        raise
-    except Exception:
-        # A bug must not make Telegram redeliver the update forever.
-        log.exception("staff message %s failed", event_update.update_id)
-
-
-async def _on_button(
-    query: CallbackQuery, event_update: Update, bot: Bot, staff: StaffService
-) -> None:
-    message = query.message
-    if message is None or not await staff.is_staff_chat(message.chat.id):
-        try:
-            await query.answer()
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-        return
-    try:
-        await staff.on_button(query, update_key=telegram_update_key(bot.id, event_update.update_id))
-    except (SQLAlchemyError, OSError, TimeoutError):
-        raise
-    except Exception:
-        log.exception("staff button %s failed", event_update.update_id)
+_on_message = message_handler(KEY, what="staff", log=log, in_chat=StaffService.is_staff_chat)
+_on_button = button_handler(KEY, what="staff", log=log, in_chat=StaffService.is_staff_chat)
 
 
 def staff_router() -> Router:

@@ -12,70 +12,31 @@ import logging
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Dispatcher, F
-from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, Update
-from sqlalchemy.exc import SQLAlchemyError
+from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Sender, telegram_update_key
+from handlers.contract import Sender
 from handlers.i18n import Catalog
+from handlers.staff.chat_router import install_composer
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.composer import NewsComposer, NewsSettings
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
-GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}
 # The Dispatcher's workflow-data key of the composer (tests and jobs find it there).
 KEY: Final = "news"
 
 
-async def _is_ours(message: Message, bot: Bot, news: NewsComposer) -> bool:
-    me = await bot.me()
-    return await news.wants(message, me.username or "")
-
-
-async def _on_message(message: Message, event_update: Update, bot: Bot, news: NewsComposer) -> None:
-    me = await bot.me()
-    try:
-        await news.on_message(
-            message,
-            update_key=telegram_update_key(bot.id, event_update.update_id),
-            bot_username=me.username or "",
-        )
-    except (SQLAlchemyError, OSError, TimeoutError):
-        # Nothing was stored: let Telegram deliver the update again.
-        raise
-    except Exception:
-        # A bug must not make Telegram redeliver the update forever.
-        log.exception("news message %s failed", event_update.update_id)
-
-
-async def _on_button(
-    query: CallbackQuery, event_update: Update, bot: Bot, news: NewsComposer
-) -> None:
-    message = query.message
-    if message is None or not await news.is_news_chat(message.chat.id):
-        try:
-            await query.answer()
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-        return
-    try:
-        await news.on_button(query, update_key=telegram_update_key(bot.id, event_update.update_id))
-    except (SQLAlchemyError, OSError, TimeoutError):
-        raise
-    except Exception:
-        log.exception("news button %s failed", event_update.update_id)
-
-
 def install(dispatcher: Dispatcher, composer: NewsComposer) -> None:
-    dispatcher[KEY] = composer
-    dispatcher.message.register(_on_message, F.chat.type.in_(GROUP_CHATS), _is_ours)
-    dispatcher.callback_query.register(
-        _on_button, F.data.startswith(cb.PREFIX + ":"), F.message.chat.type.in_(GROUP_CHATS)
+    install_composer(
+        dispatcher,
+        composer,
+        key=KEY,
+        prefix=cb.PREFIX,
+        what="news",
+        log=log,
+        in_chat=NewsComposer.is_news_chat,
     )
 
 

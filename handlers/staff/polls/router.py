@@ -12,67 +12,21 @@ from collections.abc import Callable
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Dispatcher, F
-from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, Update
-from sqlalchemy.exc import SQLAlchemyError
+from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.jobs import OnceJobs
 from broadcasts.polls import CLOSE_SECOND, JOB_NAME
-from handlers.contract import telegram_update_key
 from handlers.i18n import Catalog
+from handlers.staff.chat_router import install_composer
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.polls.composer import PollComposer, PollSettings
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
-GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}
 # The Dispatcher's workflow-data key of the composer (tests and jobs find it there).
 KEY: Final = "polls"
-
-
-async def _is_ours(message: Message, bot: Bot, polls: PollComposer) -> bool:
-    me = await bot.me()
-    return await polls.wants(message, me.username or "")
-
-
-async def _on_message(
-    message: Message, event_update: Update, bot: Bot, polls: PollComposer
-) -> None:
-    me = await bot.me()
-    try:
-        await polls.on_message(
-            message,
-            update_key=telegram_update_key(bot.id, event_update.update_id),
-            bot_username=me.username or "",
-        )
-    except (SQLAlchemyError, OSError, TimeoutError):
-        # Nothing was stored: let Telegram deliver the update again.
-        raise
-    except Exception:
-        # A bug must not make Telegram redeliver the update forever.
-        log.exception("poll message %s failed", event_update.update_id)
-
-
-async def _on_button(
-    query: CallbackQuery, event_update: Update, bot: Bot, polls: PollComposer
-) -> None:
-    message = query.message
-    if message is None or not await polls.is_staff_chat(message.chat.id):
-        try:
-            await query.answer()
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-        return
-    try:
-        await polls.on_button(query, update_key=telegram_update_key(bot.id, event_update.update_id))
-    except (SQLAlchemyError, OSError, TimeoutError):
-        raise
-    except Exception:
-        log.exception("poll button %s failed", event_update.update_id)
 
 
 def install_polls(
@@ -96,10 +50,14 @@ def install_polls(
             zone=zone, operator_chat_id=operator_chat_id, editors_chat_id=editors_chat_id
         ),
     )
-    dispatcher[KEY] = composer
-    dispatcher.message.register(_on_message, F.chat.type.in_(GROUP_CHATS), _is_ours)
-    dispatcher.callback_query.register(
-        _on_button, F.data.startswith(cb.PREFIX + ":"), F.message.chat.type.in_(GROUP_CHATS)
+    install_composer(
+        dispatcher,
+        composer,
+        key=KEY,
+        prefix=cb.PREFIX,
+        what="poll",
+        log=log,
+        in_chat=PollComposer.is_staff_chat,
     )
     return composer
 
