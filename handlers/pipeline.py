@@ -30,7 +30,7 @@ from handlers.contract import (
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from storage import audit, dedup
-from storage.residents import get_or_create_resident, get_resident, mark_blocked
+from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class Pipeline:
                 )
                 if existing is None:
                     return Processed(replies=())
-            resident, _created = await get_or_create_resident(
+            known = await resident_for_event(
                 session,
                 channel=identity.channel,
                 external_id=identity.external_id,
@@ -111,7 +111,9 @@ class Pipeline:
                 language=self._default_language,
                 now=now,
             )
-            replies, effects = await self._conversation.handle(session, resident, event, now=now)
+            replies, effects = await self._conversation.handle(
+                session, known.resident, event, now=now, state=known.state
+            )
         return Processed(replies=tuple(replies), effects=tuple(effects))
 
     async def _already_processed(self, event: Incoming) -> bool:
