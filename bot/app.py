@@ -41,6 +41,7 @@ from handlers.contract import ChannelError, Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.notify import Notifier
+from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.staff.desk import Desk
 from handlers.staff.media import MediaLinks, derive_key
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 
 # Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
 DEDUP_RETENTION = timedelta(days=7)
+# How long a shutdown waits for the replies of webhooks already answered.
+OUTBOX_SHUTDOWN_TIMEOUT = 30.0
 # How often the staff desk posts what did not reach Telegram.
 CATCH_UP_SECONDS = 60
 
@@ -68,6 +71,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     pipeline: Pipeline
+    outbox: Outbox
     catalog: Catalog
     telegram: TelegramChannel | None = None
     viber: ViberChannel | None = None
@@ -122,7 +126,9 @@ async def build_runtime(
                 "Telegram is not configured: the staff desk is off; residents' tickets are "
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
+        outbox = Outbox()
         pipeline = Pipeline(
+            outbox=outbox,
             sessionmaker=sessionmaker,
             conversation=Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings))),
             catalog=catalog,
@@ -136,6 +142,7 @@ async def build_runtime(
             sessionmaker=sessionmaker,
             catalog=catalog,
             pipeline=pipeline,
+            outbox=outbox,
             desk=desk,
         )
         routes: dict[str, Handler] = {}
@@ -441,3 +448,6 @@ async def serve(
         if paid_bot is not None:
             await paid_bot.session.close()
         await runner.cleanup()
+        # The webhooks answered so far still owe their replies and staff copies: sent before
+        # the clients close (the caller closes them after this returns).
+        await runtime.outbox.close(OUTBOX_SHUTDOWN_TIMEOUT)
