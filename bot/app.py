@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 
 # Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
 DEDUP_RETENTION = timedelta(days=7)
+# Webhooks answered whose replies are not sent yet, at most; past it a webhook waits. About
+# twice the database pool (pool_size + max_overflow): each reply may hold a connection.
+OUTBOX_LIMIT = 64
 # How long a shutdown waits for the replies of webhooks already answered.
 OUTBOX_SHUTDOWN_TIMEOUT = 30.0
 # How often the staff desk posts what did not reach Telegram.
@@ -126,7 +129,7 @@ async def build_runtime(
                 "Telegram is not configured: the staff desk is off; residents' tickets are "
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
-        outbox = Outbox()
+        outbox = Outbox(limit=OUTBOX_LIMIT)
         pipeline = Pipeline(
             outbox=outbox,
             sessionmaker=sessionmaker,

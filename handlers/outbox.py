@@ -24,7 +24,12 @@ Work = Callable[[], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self) -> None:
+    """``limit``: work submitted and not ended; a submit beyond it waits for room. So an
+    overloaded bot slows its webhook answers down (Telegram then sends less) instead of
+    answering fast while replies pile up in memory and wait for database connections."""
+
+    def __init__(self, *, limit: int = 64) -> None:
+        self._room = asyncio.Semaphore(limit)
         self._tasks: set[asyncio.Task[None]] = set()
         # The last task of each key: the next one of that key waits for it.
         self._tails: dict[str, asyncio.Task[None]] = {}
@@ -33,10 +38,12 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def submit(self, key: str, work: Work) -> None:
-        """Run ``work`` after every earlier work of ``key`` ended (however it ended)."""
+    async def submit(self, key: str, work: Work) -> None:
+        """Run ``work`` after every earlier work of ``key`` ended (however it ended); waits
+        while ``limit`` works are outstanding (waiters get room in the order they came)."""
         if self._closed:
             raise RuntimeError("the outbox is closed")
+        await self._room.acquire()
         previous = self._tails.get(key)
         task = asyncio.create_task(self._run(key, previous, work), name=f"outbox:{key}")
         self._tails[key] = task
@@ -54,6 +61,7 @@ class Outbox:
 
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._room.release()
         if self._tails.get(key) is task:
             del self._tails[key]
 

@@ -162,7 +162,7 @@ class Pipeline:
             return result
         if later and self._outbox is not None:
             identity = event.identity
-            self._outbox.submit(
+            await self._outbox.submit(
                 f"{identity.channel}:{identity.external_id}",
                 lambda: self._after_commit(sender, event, result),
             )

@@ -26,9 +26,9 @@ async def test_one_key_in_submission_order_even_when_the_first_is_slow() -> None
     outbox = Outbox()
     log: list[str] = []
     gate = asyncio.Event()
-    outbox.submit("telegram:1", _record(log, "a", gate))
-    outbox.submit("telegram:1", _record(log, "b"))
-    outbox.submit("telegram:1", _record(log, "c"))
+    await outbox.submit("telegram:1", _record(log, "a", gate))
+    await outbox.submit("telegram:1", _record(log, "b"))
+    await outbox.submit("telegram:1", _record(log, "c"))
     for _ in range(5):
         await asyncio.sleep(0)
     # b and c wait for a, however long a takes.
@@ -43,8 +43,8 @@ async def test_other_keys_do_not_wait() -> None:
     outbox = Outbox()
     log: list[str] = []
     gate = asyncio.Event()
-    outbox.submit("telegram:1", _record(log, "slow", gate))
-    outbox.submit("telegram:2", _record(log, "other"))
+    await outbox.submit("telegram:1", _record(log, "slow", gate))
+    await outbox.submit("telegram:2", _record(log, "other"))
     for _ in range(5):
         await asyncio.sleep(0)
     assert log == ["slow start", "other start", "other end"]
@@ -61,8 +61,8 @@ async def test_a_failure_is_logged_and_the_next_work_still_runs(
     async def broken() -> None:
         raise RuntimeError("Bot API said no")
 
-    outbox.submit("viber:x", broken)
-    outbox.submit("viber:x", _record(log, "next"))
+    await outbox.submit("viber:x", broken)
+    await outbox.submit("viber:x", _record(log, "next"))
     with caplog.at_level(logging.ERROR, logger="handlers.outbox"):
         await outbox.drain()
     assert log == ["next start", "next end"]
@@ -74,10 +74,10 @@ async def test_drain_waits_for_work_submitted_while_draining() -> None:
     log: list[str] = []
 
     async def first() -> None:
-        outbox.submit("telegram:1", _record(log, "second"))
+        await outbox.submit("telegram:1", _record(log, "second"))
         log.append("first")
 
-    outbox.submit("telegram:1", first)
+    await outbox.submit("telegram:1", first)
     await outbox.drain()
     assert log == ["first", "second start", "second end"]
 
@@ -88,12 +88,29 @@ async def test_close_finishes_what_fits_in_the_grace_and_cancels_the_rest(
     outbox = Outbox()
     log: list[str] = []
     never = asyncio.Event()
-    outbox.submit("telegram:1", _record(log, "quick"))
-    outbox.submit("telegram:2", _record(log, "stuck", never))
+    await outbox.submit("telegram:1", _record(log, "quick"))
+    await outbox.submit("telegram:2", _record(log, "stuck", never))
     with caplog.at_level(logging.WARNING, logger="handlers.outbox"):
         await outbox.close(0.05)
     assert log == ["quick start", "quick end", "stuck start"]
     assert len(outbox) == 0
     assert "cancelling 1 unfinished deliveries" in caplog.text
     with pytest.raises(RuntimeError):
-        outbox.submit("telegram:1", _record(log, "late"))
+        await outbox.submit("telegram:1", _record(log, "late"))
+
+
+async def test_a_full_outbox_makes_the_next_submit_wait() -> None:
+    outbox = Outbox(limit=2)
+    log: list[str] = []
+    gate = asyncio.Event()
+    await outbox.submit("telegram:1", _record(log, "a", gate))
+    await outbox.submit("telegram:2", _record(log, "b", gate))
+    third = asyncio.create_task(outbox.submit("telegram:3", _record(log, "c")))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # No room: the third submit (and so its webhook's answer) waits.
+    assert not third.done() and len(outbox) == 2
+    gate.set()
+    await third
+    await outbox.drain()
+    assert log[-2:] == ["c start", "c end"] and len(outbox) == 0

@@ -61,7 +61,9 @@ class TelegramChannel:
         self.sender = sender or TelegramSender(bot)
         self._catalog = catalog
         self._secret = webhook_secret
-        self.dispatcher = Dispatcher()
+        # No handler uses aiogram's FSM (conversation state lives in the database): without it
+        # every update skips building an FSM context in memory.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher["pipeline"] = pipeline
         self.dispatcher["sender"] = self.sender
         if staff is not None:
