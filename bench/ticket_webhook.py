@@ -8,8 +8,9 @@ same load generator, also on 127.0.0.1:
 - a fixed-rate run (open loop, ``--rate`` updates/s) gives latency percentiles at that load;
 - a saturation run (closed loop, ``--concurrency`` requests in flight) gives updates/s.
 Every update of ours is stored (claimed, appended to the resident's open ticket) before the
-webhook answers, answered to the resident and copied to the ticket's thread in the staff chat;
-the echo handler stores nothing and makes one Bot API call.
+webhook answers, answered to the resident and copied to the ticket's thread in the staff chat
+(these two Bot API calls may follow the webhook's answer: a run ends when they all arrived);
+the echo handler stores nothing and makes one Bot API call before it answers.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class Result:
     rate_latencies_ms: list[float]
     saturation_per_s: float
     errors: int
+    # How long after the last webhook answer of the fixed-rate run the last Bot API call of
+    # that run arrived (replies sent after the answer, from citybot's outbox).
+    rate_tail_ms: float = 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.rate_latencies_ms)
@@ -222,6 +226,18 @@ async def _reset(sessionmaker: Any) -> None:
             )
 
 
+async def _delivered(fake: FakeTelegram, before: int, expected: int) -> float:
+    """Wait until the fake Bot API got ``expected`` calls after the first ``before``; returns
+    the time it did. citybot answers a webhook once the update is stored and sends its reply
+    and staff copy after that, so an update counts as done when both calls arrived."""
+    deadline = time.perf_counter() + 300
+    while len(fake.calls) - before < expected:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {len(fake.calls) - before} of {expected} Bot API calls")
+        await asyncio.sleep(0.005)
+    return time.perf_counter()
+
+
 async def _ours(args: argparse.Namespace, fake: FakeTelegram) -> Result:
     async with pg_database() as url:
         engine = create_engine(url)
@@ -246,6 +262,7 @@ async def _ours(args: argparse.Namespace, fake: FakeTelegram) -> Result:
             try:
                 endpoint = f"http://127.0.0.1:{port}/telegram/webhook"
                 runs: list[tuple[list[float], float, int]] = []
+                tails: list[float] = []
                 for round_, rate in ((0, None), (1, args.rate), (2, None)):
                     await _reset(sessionmaker)
                     # Round 0 (not measured) also posts each ticket's card to the staff chat, so
@@ -260,9 +277,20 @@ async def _ours(args: argparse.Namespace, fake: FakeTelegram) -> Result:
                         )
                         for i in range(count)
                     ]
-                    runs.append(
-                        await _load(endpoint, bodies, rate=rate, concurrency=args.concurrency)
+                    before = len(fake.calls)
+                    begin = time.perf_counter()
+                    latencies, answered, errors = await _load(
+                        endpoint, bodies, rate=rate, concurrency=args.concurrency
                     )
+                    # At least the reply and the staff copy of every update (round 0 also
+                    # posts the cards); throughput counts until both went out.
+                    done = await _delivered(fake, before, 2 * count)
+                    elapsed = max(answered, done - begin)
+                    tails.append(max(0.0, (done - begin - answered) * 1000))
+                    runs.append((latencies, elapsed, errors))
+                    if round_ == 0:
+                        # Let round 0's cards finish before the measured rounds.
+                        await _quiet(fake)
             finally:
                 await _stop_server(server)
             async with sessionmaker() as session:
@@ -277,7 +305,17 @@ async def _ours(args: argparse.Namespace, fake: FakeTelegram) -> Result:
         runs[1][0],
         args.updates / runs[2][1],
         runs[1][2] + runs[2][2],
+        rate_tail_ms=tails[1],
     )
+
+
+async def _quiet(fake: FakeTelegram, period: float = 0.5) -> None:
+    """Wait until the fake Bot API got no call for ``period`` seconds."""
+    while True:
+        seen = len(fake.calls)
+        await asyncio.sleep(period)
+        if len(fake.calls) == seen:
+            return
 
 
 async def _echo(args: argparse.Namespace, fake: FakeTelegram) -> Result:
@@ -331,6 +369,7 @@ async def main(args: argparse.Namespace) -> None:
             f"{result.name:36s} saturation {result.saturation_per_s:7.1f} updates/s | "
             f"at {args.rate:.0f}/s: p50 {result.percentile(0.50):6.1f} ms  "
             f"p99 {result.percentile(0.99):6.1f} ms  max {max(result.rate_latencies_ms):6.1f} ms"
+            f" | last call {result.rate_tail_ms:6.1f} ms after the last answer"
             f" | errors {result.errors}"
         )
     print(f"throughput ratio (citybot / echo): {ours.saturation_per_s / echo.saturation_per_s:.2f}")

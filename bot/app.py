@@ -32,6 +32,7 @@ from handlers.contract import Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.notify import Notifier
+from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.staff.desk import Desk
 from handlers.staff.media import MediaLinks, derive_key
@@ -49,6 +50,12 @@ from storage.vocabulary import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
+# Webhooks answered whose replies are not sent yet, at most; past it a webhook waits. About
+# twice the database pool (pool_size + max_overflow): each reply may hold a connection.
+OUTBOX_LIMIT = 64
+# How long a shutdown waits for the replies of webhooks already answered.
+OUTBOX_SHUTDOWN_TIMEOUT = 30.0
+
 
 @dataclass
 class Runtime:
@@ -56,6 +63,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     pipeline: Pipeline
+    outbox: Outbox
     catalog: Catalog
     telegram: TelegramChannel | None = None
     viber: ViberChannel | None = None
@@ -112,7 +120,9 @@ async def build_runtime(
                 "Telegram is not configured: the staff desk is off; residents' tickets are "
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
+        outbox = Outbox(limit=OUTBOX_LIMIT)
         pipeline = Pipeline(
+            outbox=outbox,
             sessionmaker=sessionmaker,
             conversation=Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings))),
             catalog=catalog,
@@ -126,6 +136,7 @@ async def build_runtime(
             sessionmaker=sessionmaker,
             catalog=catalog,
             pipeline=pipeline,
+            outbox=outbox,
             desk=desk,
         )
         routes: dict[str, Handler] = {}
@@ -313,3 +324,6 @@ async def serve(
         if broadcast_http is not None:
             await broadcast_http.close()
         await runner.cleanup()
+        # The webhooks answered so far still owe their replies and staff copies: sent before
+        # the clients close (the caller closes them after this returns).
+        await runtime.outbox.close(OUTBOX_SHUTDOWN_TIMEOUT)

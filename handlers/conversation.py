@@ -22,7 +22,7 @@ from handlers.tickets.flows import FLOWS as TICKET_FLOWS
 from handlers.tickets.flows import ResidentTickets
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, conversations
-from storage.models import Resident
+from storage.models import ConversationState, Resident
 from storage.residents import mark_blocked, mark_reachable, set_topics
 from storage.vocabulary import POLICY_VERSION, Digest, District, Topic
 
@@ -48,9 +48,15 @@ class Conversation:
         self.polls = ResidentPolls(catalog, tickets.policy.zone)
 
     async def handle(
-        self, session: AsyncSession, resident: Resident, event: Incoming, *, now: datetime
+        self,
+        session: AsyncSession,
+        resident: Resident,
+        event: Incoming,
+        *,
+        now: datetime,
+        state: ConversationState | None,
     ) -> tuple[list[Reply], list[Effect]]:
-        state = await conversations.load_state(session, resident_id=resident.id)
+        """``state``: the resident's conversation state as loaded in ``session`` with them."""
         turn = Turn(session=session, resident=resident, event=event, now=now)
         if state is not None:
             # A deep copy: flows change nested values in place, and the JSON column is only
@@ -58,10 +64,11 @@ class Conversation:
             turn.flow, turn.step, turn.data = state.flow, state.step, copy.deepcopy(state.data)
         replies = await self._dispatch(turn)
         if turn.flow == FLOW_IDLE:
-            await conversations.clear_state(session, resident_id=resident.id)
+            await conversations.drop_state(session, state)
         else:
-            await conversations.save_state(
+            conversations.put_state(
                 session,
+                state,
                 resident_id=resident.id,
                 flow=turn.flow,
                 step=turn.step,

@@ -29,8 +29,9 @@ from handlers.contract import (
 )
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
+from handlers.outbox import Outbox
 from storage import audit, dedup
-from storage.residents import get_or_create_resident, get_resident, mark_blocked
+from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class Pipeline:
         clock: Clock,
         default_language: str,
         effects: EffectSink | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._effects = effects
+        self._outbox = outbox
         self._sessionmaker = sessionmaker
         self._conversation = conversation
         self._catalog = catalog
@@ -103,7 +106,7 @@ class Pipeline:
                 )
                 if existing is None:
                     return Processed(replies=())
-            resident, _created = await get_or_create_resident(
+            known = await resident_for_event(
                 session,
                 channel=identity.channel,
                 external_id=identity.external_id,
@@ -111,7 +114,9 @@ class Pipeline:
                 language=self._default_language,
                 now=now,
             )
-            replies, effects = await self._conversation.handle(session, resident, event, now=now)
+            replies, effects = await self._conversation.handle(
+                session, known.resident, event, now=now, state=known.state
+            )
         return Processed(replies=tuple(replies), effects=tuple(effects))
 
     async def _already_processed(self, event: Incoming) -> bool:
@@ -145,13 +150,30 @@ class Pipeline:
             language = resident.language if resident else self._default_language
         return Processed(replies=(Reply(text=self._catalog.text(language, "error.generic")),))
 
-    async def handle(self, event: Incoming, sender: Sender) -> Processed:
-        """Store the event, answer the resident, then carry out the effects."""
+    async def handle(self, event: Incoming, sender: Sender, *, later: bool = False) -> Processed:
+        """Store the event, answer the resident, then carry out the effects.
+
+        ``later`` (a webhook that wants its answer as soon as the event is stored): the answer
+        and the effects go to the outbox, in order with the resident's earlier events, and this
+        returns right after the commit. Without an outbox they are done here.
+        """
         result = await self.process(event)
+        if not (result.replies or result.effects):
+            return result
+        if later and self._outbox is not None:
+            identity = event.identity
+            await self._outbox.submit(
+                f"{identity.channel}:{identity.external_id}",
+                lambda: self._after_commit(sender, event, result),
+            )
+        else:
+            await self._after_commit(sender, event, result)
+        return result
+
+    async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
             await self.deliver(sender, event, result.replies)
         await self.apply_effects(result.effects)
-        return result
 
     async def apply_effects(self, effects: tuple[Effect, ...]) -> None:
         if self._effects is None:

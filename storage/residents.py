@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from storage.models import Resident, ResidentTopic
+from storage.models import ConversationState, Resident, ResidentTopic
 from storage.vocabulary import Topic
 
 NAME_MAX = 256
@@ -27,6 +28,15 @@ async def get_resident(session: AsyncSession, *, channel: str, external_id: str)
     return result.unique().scalar_one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The resident an event comes from, with their conversation state (None when idle)."""
+
+    resident: Resident
+    state: ConversationState | None
+    created: bool
+
+
 async def get_or_create_resident(
     session: AsyncSession,
     *,
@@ -41,13 +51,37 @@ async def get_or_create_resident(
     Returns ``(resident, created)``. Two first messages racing are serialised by the unique
     constraint: the loser's transaction fails and the messenger redelivers its update.
     """
-    resident = await get_resident(session, channel=channel, external_id=external_id)
-    if resident is not None:
+    known = await resident_for_event(
+        session, channel=channel, external_id=external_id, name=name, language=language, now=now
+    )
+    return known.resident, known.created
+
+
+async def resident_for_event(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    name: str | None,
+    language: str,
+    now: datetime,
+) -> Known:
+    """As :func:`get_or_create_resident`, and the conversation state in the same round trip
+    (every event reads the resident, their topics and their state)."""
+    result = await session.execute(
+        select(Resident, ConversationState)
+        .outerjoin(ConversationState, ConversationState.resident_id == Resident.id)
+        .options(joinedload(Resident.topics))
+        .where(Resident.channel == channel, Resident.external_id == external_id)
+    )
+    row = result.unique().one_or_none()
+    if row is not None:
+        resident, state = row
         if now - resident.last_seen_at >= LAST_SEEN_PRECISION:
             resident.last_seen_at = now
         if name and not resident.name:
             resident.name = name[:NAME_MAX]
-        return resident, False
+        return Known(resident=resident, state=state, created=False)
     resident = Resident(
         channel=channel,
         external_id=external_id,
@@ -63,7 +97,7 @@ async def get_or_create_resident(
     )
     session.add(resident)
     await session.flush()
-    return resident, True
+    return Known(resident=resident, state=None, created=True)
 
 
 def set_topics(resident: Resident, topics: Iterable[str]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Department, DeskPost, Template, Ticket, TicketMessage
+from storage.models import Department, DeskPost, Resident, Template, Ticket, TicketMessage
 from storage.tickets import ticket_by_staff_message
 from storage.vocabulary import OPEN_STATUSES, MessageDirection
 
@@ -43,6 +43,24 @@ async def lock_ticket(session: AsyncSession, *, ticket_id: int) -> Ticket | None
         .execution_options(populate_existing=True)
     )
     return (await session.scalars(query)).one_or_none()
+
+
+async def lock_ticket_with_name(
+    session: AsyncSession, *, ticket_id: int
+) -> tuple[Ticket, str | None] | None:
+    """The ticket with its row locked (as :func:`storage.tickets.get_ticket` ``for_update``) and
+    its resident's stored name, in one round trip (copying a resident's message needs both)."""
+    query = (
+        select(Ticket, Resident.name)
+        .outerjoin(Resident, Resident.id == Ticket.resident_id)
+        .where(Ticket.id == ticket_id)
+        .with_for_update(of=Ticket)
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        return None
+    ticket, name = row
+    return ticket, name
 
 
 async def tickets_without_card(

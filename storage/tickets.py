@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -124,6 +124,123 @@ def add_message(
     session.add(message)
     ticket.updated_at = now
     return message
+
+
+async def append_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    direction: MessageDirection,
+    now: datetime,
+    text: str | None = None,
+    attachment: tuple[str, str, str | None] | None = None,
+) -> int:
+    """As :func:`add_message`, for a message nobody reads back in this transaction: one
+    ``INSERT … RETURNING id`` straight away instead of a unit-of-work flush (the hot path of a
+    resident writing to their ticket). Returns the new message's id."""
+    kind, ref, name = attachment if attachment else (None, None, None)
+    statement = (
+        insert(TicketMessage)
+        .values(
+            ticket_id=ticket.id,
+            direction=direction.value,
+            text=text,
+            attachment_kind=kind,
+            attachment_ref=ref,
+            attachment_name=name,
+            created_at=now,
+        )
+        .returning(TicketMessage.id)
+    )
+    message_id = int((await session.execute(statement)).scalar_one())
+    ticket.updated_at = now
+    return message_id
+
+
+async def append_to_open_ticket(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    resident_id: int,
+    direction: MessageDirection,
+    now: datetime,
+    text: str | None,
+    attachment: tuple[str, str, str | None] | None,
+) -> tuple[int, str] | None:
+    """Add a message to the resident's own open ticket and touch the ticket. Returns (message
+    id, ticket number); None when the ticket is not theirs or not open (nothing written).
+
+    On PostgreSQL one round trip (the UPDATE and the INSERT as CTEs) instead of three: this is
+    what every follow-up of a resident does."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = (
+            await session.execute(
+                _append_statement(ticket_id, resident_id, direction, now, text, attachment)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        message_id, number = row
+        return message_id, number
+    ticket = await get_resident_ticket(session, ticket_id=ticket_id, resident_id=resident_id)
+    if ticket is None or not is_open(ticket):
+        return None
+    message_id = await append_message(
+        session, ticket, direction=direction, now=now, text=text, attachment=attachment
+    )
+    return message_id, ticket.number
+
+
+def _append_statement(
+    ticket_id: int,
+    resident_id: int,
+    direction: MessageDirection,
+    now: datetime,
+    text: str | None,
+    attachment: tuple[str, str, str | None] | None,
+) -> Select[int, str]:
+    kind, ref, name = attachment if attachment else (None, None, None)
+    columns = TicketMessage.__table__.c
+    touched = (
+        update(Ticket)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.resident_id == resident_id,
+            Ticket.status.in_([status.value for status in OPEN_STATUSES]),
+        )
+        .values(updated_at=now)
+        .returning(Ticket.id, Ticket.number)
+        .cte("touched")
+    )
+    values = select(
+        touched.c.id,
+        literal(direction.value, columns.direction.type),
+        literal(text, columns.text.type),
+        literal(kind, columns.attachment_kind.type),
+        literal(ref, columns.attachment_ref.type),
+        literal(name, columns.attachment_name.type),
+        literal(now, columns.created_at.type),
+    )
+    added = (
+        insert(TicketMessage)
+        .from_select(
+            [
+                "ticket_id",
+                "direction",
+                "text",
+                "attachment_kind",
+                "attachment_ref",
+                "attachment_name",
+                "created_at",
+            ],
+            values,
+        )
+        .returning(TicketMessage.id, TicketMessage.ticket_id)
+        .cte("added")
+    )
+    return select(added.c.id, touched.c.number).join_from(
+        added, touched, touched.c.id == added.c.ticket_id
+    )
 
 
 async def get_ticket(

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,12 +42,34 @@ def bot_settings(database_url: str, **overrides: Any) -> Settings:
     return load_settings(environ)
 
 
+def settle_after_webhooks(runtime: Runtime) -> None:
+    """Make every webhook answer wait until the replies and staff copies it caused were sent.
+
+    The bot answers a webhook once the event is stored and sends the replies after that (its
+    outbox); the tests read the replies as soon as the fake messenger got its answer, so the
+    harness, not the bot, waits for the outbox to drain before the answer leaves."""
+
+    @web.middleware
+    async def settle(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        await runtime.outbox.drain()
+        return response
+
+    runtime.web_app.middlewares.append(settle)
+
+
 @contextlib.asynccontextmanager
-async def running_bot(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[Runtime]:
-    """The bot as ``citybot run`` runs it, until the block ends (then a clean shutdown)."""
+async def running_bot(
+    settings: Settings, *, clock: Clock = system_clock, settle: bool = True
+) -> AsyncIterator[Runtime]:
+    """The bot as ``citybot run`` runs it, until the block ends (then a clean shutdown).
+
+    ``settle``: webhooks answer after their replies went out (see ``settle_after_webhooks``)."""
     stop = asyncio.Event()
     ready = asyncio.Event()
     async with build_runtime(settings, clock=clock) as runtime:
+        if settle:
+            settle_after_webhooks(runtime)
         task = asyncio.create_task(serve(runtime, stop, clock=clock, ready=ready))
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait(

@@ -63,7 +63,9 @@ class TelegramChannel:
         self.sender = sender or TelegramSender(bot)
         self._catalog = catalog
         self._secret = webhook_secret
-        self.dispatcher = Dispatcher()
+        # No handler uses aiogram's FSM (conversation state lives in the database): without it
+        # every update skips building an FSM context in memory.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher["pipeline"] = pipeline
         self.dispatcher["sender"] = self.sender
         if staff is not None:
@@ -111,8 +113,10 @@ class TelegramChannel:
             update = Update.model_validate(payload, context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        # Processed before answering: a non-2xx (database down) makes Telegram redeliver.
-        await self.dispatcher.feed_update(self.bot, update)
+        # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
+        # replies may follow the answer (the pipeline's outbox); long polling keeps them before
+        # the offset is confirmed.
+        await self.dispatcher.feed_update(self.bot, update, answer_first=True)
         return web.json_response({"ok": True})
 
     # -- long polling -----------------------------------------------------------------------

@@ -23,18 +23,23 @@ from handlers.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT")
-Handler = Callable[[Any, Update, Bot, Pipeline, TelegramSender], Awaitable[None]]
+Handler = Callable[[Any, Update, Bot, Pipeline, TelegramSender, bool], Awaitable[None]]
 
 
 def _handler(convert: Callable[[EventT, str], Incoming | None]) -> Handler:
     """An aiogram handler: convert the update, store its effects, send the replies."""
 
     async def handle(
-        event: EventT, event_update: Update, bot: Bot, pipeline: Pipeline, sender: TelegramSender
+        event: EventT,
+        event_update: Update,
+        bot: Bot,
+        pipeline: Pipeline,
+        sender: TelegramSender,
+        answer_first: bool = False,
     ) -> None:
         incoming = convert(event, telegram_update_key(bot.id, event_update.update_id))
         if incoming is not None:
-            await pipeline.handle(incoming, sender)
+            await pipeline.handle(incoming, sender, later=answer_first)
         if isinstance(event, CallbackQuery):
             try:
                 # Stops the button's spinner; after a redelivery the query may be too old.

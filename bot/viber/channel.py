@@ -104,7 +104,8 @@ class ViberChannel:
         return web.json_response({"status": 0})
 
     async def _run(self, event: Incoming) -> None:
-        await self._pipeline.handle(event, self.sender)
+        # Stored before answering; the replies may follow the answer (the pipeline's outbox).
+        await self._pipeline.handle(event, self.sender, later=True)
 
     async def _welcome(self, event: Incoming) -> web.Response:
         """conversation_started may be answered with one message in the response body: the only

@@ -120,10 +120,14 @@ class CardRenderer:
         return format_when(moment, self.zone, exact=exact)
 
     def resident_name(self, ticket: Ticket, resident: Resident | None) -> str:
+        return self.author_name(ticket, resident.name if resident else None)
+
+    def author_name(self, ticket: Ticket, stored_name: str | None) -> str:
+        """How staff see the author: anonymous, the name given in the ticket, or the
+        resident's messenger name (``stored_name``)."""
         if ticket.anonymous:
             return self.t("staff.anonymous")
-        name = ticket.full_name or (resident.name if resident else None)
-        return name or self.t("staff.unknown_resident")
+        return ticket.full_name or stored_name or self.t("staff.unknown_resident")
 
     # -- text -------------------------------------------------------------------------------
 

@@ -100,6 +100,16 @@ class Place:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One attempt to copy a resident's message: where the ticket lives (None: no card yet),
+    whether a message was posted, and whether more are waiting."""
+
+    place: Place | None
+    posted: bool = False
+    more: bool = False
+
+
 def place_of(ticket: Ticket) -> Place | None:
     if ticket.staff_chat_id is None or (
         ticket.thread_id is None and ticket.card_message_id is None
@@ -213,23 +223,27 @@ class Desk:
         ticket lives, or None when it has nowhere to go. Telegram errors propagate (the
         catch-up job tries again)."""
         async with self.locked(ticket_id):
-            place = await self._ensure_card(ticket_id)
-            if place is None:
+            # The common case (the card exists, a message waits) starts with the message's own
+            # transaction: no separate read of the ticket first.
+            step = await self._post_next_message(ticket_id)
+            if step is None:
                 return None
-            for _ in range(MESSAGES_PER_TICKET):
-                if not await self._post_next_message(ticket_id, place):
+            if step.place is None:
+                place = await self._ensure_card(ticket_id)
+                if place is None:
+                    return None
+                posted, more = 0, True
+            else:
+                place, posted, more = step.place, int(step.posted), step.more
+            while more and posted < MESSAGES_PER_TICKET:
+                step = await self._post_next_message(ticket_id)
+                if step is None or step.place is None:
                     break
+                posted, more = posted + int(step.posted), step.more
         self._failed.pop(ticket_id, None)
         return place
 
     async def _ensure_card(self, ticket_id: int) -> Place | None:
-        # The common case (the card exists) needs no row lock and no write.
-        async with self.sessionmaker() as session:
-            ticket = await get_ticket(session, ticket_id=ticket_id)
-            if ticket is None:
-                return None
-            if ticket.card_message_id is not None:
-                return place_of(ticket)
         failure: TelegramAPIError | None = None
         async with self.sessionmaker() as session, session.begin():
             ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
@@ -306,27 +320,30 @@ class Desk:
                 now=self.clock(),
             )
 
-    async def _post_next_message(self, ticket_id: int, place: Place) -> bool:
-        """Copy the oldest resident message not yet in the staff chat; True while more are left.
-        One transaction per message, so a failure never re-posts the ones before it."""
+    async def _post_next_message(self, ticket_id: int) -> Step | None:
+        """Copy the oldest resident message not yet in the staff chat. Returns None when the
+        ticket is gone; else where the ticket lives (None while it has no card: nothing is
+        posted before the card) and whether more messages are waiting. One transaction per
+        message, so a failure never re-posts the ones before it."""
         async with self.sessionmaker() as session, session.begin():
-            ticket = await get_ticket(session, ticket_id=ticket_id, for_update=True)
-            if ticket is None:
-                return False
+            found = await staff_desk.lock_ticket_with_name(session, ticket_id=ticket_id)
+            if found is None:
+                return None
+            ticket, stored_name = found
+            place = place_of(ticket)
+            if ticket.card_message_id is None or place is None:
+                return Step(place=None)
             # Two: the one to post now, and whether another is waiting (saves a transaction
             # that would only find nothing).
             pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=2)
             if not pending:
-                return False
+                return Step(place=place)
             message = pending[0]
-            resident = (
-                await session.get(Resident, ticket.resident_id) if ticket.resident_id else None
-            )
-            name = self.cards.resident_name(ticket, resident)
+            name = self.cards.author_name(ticket, stored_name)
             sent_id = await self._send_resident_message(place, ticket, name, message)
             message.staff_chat_id = place.chat_id
             message.staff_message_id = sent_id
-        return len(pending) > 1
+        return Step(place=place, posted=True, more=len(pending) > 1)
 
     async def _send_resident_message(
         self, place: Place, ticket: Ticket, name: str, message: TicketMessage

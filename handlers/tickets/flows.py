@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 
 from handlers import actions as act
 from handlers import screens
-from handlers.contract import Button, EventKind, Reply, ResidentWrote, TicketFiled, TicketRated
+from handlers.contract import (
+    Button,
+    EventKind,
+    Incoming,
+    Reply,
+    ResidentWrote,
+    TicketFiled,
+    TicketRated,
+)
 from handlers.i18n import Catalog, Markup
 from handlers.tickets.forms import (
     MAX_ATTACHMENTS,
@@ -628,42 +636,33 @@ class ResidentTickets:
         )
 
     async def _followup(self, turn: Turn) -> list[Reply]:
-        event = turn.event
-        ticket = await tickets.get_resident_ticket(
-            turn.session, ticket_id=int(turn.data["ticket_id"]), resident_id=turn.resident.id
-        )
-        if ticket is None or not tickets.is_open(ticket):
-            turn.go(FLOW_IDLE)
-            return [self._menu(turn, "my.not_found")]
-        text: str | None = None
-        attachment: tuple[str, str, str | None] | None = None
-        if event.kind is EventKind.TEXT:
-            text = (event.text or "").strip()
-            if not text:
-                return [self._again_prompt(turn, "form.error.empty")]
-            if len(text) > 4000:
-                return [
-                    self._again_prompt(turn, "form.error.too_long", length=len(text), limit=4000)
-                ]
-        elif event.attachment is not None:
-            attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
-            text = (event.text or "").strip()[:1024] or None
-        elif event.location is not None:
-            attachment = ("location", f"{event.location.latitude},{event.location.longitude}", None)
-        else:
-            return [self._again_prompt(turn, "form.error.text_expected")]
-        message = tickets.add_message(
+        ticket_id = int(turn.data["ticket_id"])
+        parsed = _followup_input(turn.event)
+        if isinstance(parsed, _Invalid):
+            # A closed or foreign ticket is reported before a bad input.
+            ticket = await tickets.get_resident_ticket(
+                turn.session, ticket_id=ticket_id, resident_id=turn.resident.id
+            )
+            if ticket is None or not tickets.is_open(ticket):
+                turn.go(FLOW_IDLE)
+                return [self._menu(turn, "my.not_found")]
+            return [self._again_prompt(turn, parsed.key, **parsed.params)]
+        text, attachment = parsed
+        appended = await tickets.append_to_open_ticket(
             turn.session,
-            ticket,
+            ticket_id=ticket_id,
+            resident_id=turn.resident.id,
             direction=MessageDirection.RESIDENT,
             now=turn.now,
             text=text,
             attachment=attachment,
         )
-        await turn.session.flush()
-        turn.effects.append(ResidentWrote(message.id, ticket.id))
         turn.go(FLOW_IDLE)
-        return [self._menu(turn, "my.added", number=ticket.number)]
+        if appended is None:
+            return [self._menu(turn, "my.not_found")]
+        message_id, number = appended
+        turn.effects.append(ResidentWrote(message_id, ticket_id))
+        return [self._menu(turn, "my.added", number=number)]
 
     def _again_prompt(self, turn: Turn, key: str, **params: Any) -> Reply:
         screen = self._prompt_screen(turn)
@@ -824,6 +823,35 @@ def erase_ticket(ticket: Ticket, *, now: datetime) -> None:
     ticket.extension_reason = None
     ticket.refusal_comment = None
     ticket.erased_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class _Invalid:
+    """A follow-up input that cannot be added: the catalog key of the error, its parameters."""
+
+    key: str
+    params: dict[str, Any]
+
+
+FollowupInput = tuple[str | None, tuple[str, str, str | None] | None]
+
+
+def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
+    """What a follow-up adds to the thread: (text, attachment), or why it cannot be added."""
+    if event.kind is EventKind.TEXT:
+        text = (event.text or "").strip()
+        if not text:
+            return _Invalid("form.error.empty", {})
+        if len(text) > 4000:
+            return _Invalid("form.error.too_long", {"length": len(text), "limit": 4000})
+        return text, None
+    if event.attachment is not None:
+        attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
+        return (event.text or "").strip()[:1024] or None, attachment
+    if event.location is not None:
+        location = f"{event.location.latitude},{event.location.longitude}"
+        return None, ("location", location, None)
+    return _Invalid("form.error.text_expected", {})
 
 
 def _shorten(text: str, limit: int = 600) -> str:
