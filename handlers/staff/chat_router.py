@@ -47,6 +47,19 @@ MessageHandler = Callable[..., Awaitable[None]]
 ButtonHandler = Callable[..., Awaitable[None]]
 
 
+async def _guarded(
+    handled: Awaitable[None], log: logging.Logger, what: str, update_id: int
+) -> None:
+    try:
+        await handled
+    except RETRYABLE:
+        # Nothing was stored: let Telegram deliver the update again.
+        raise
+    except Exception:
+        # A bug must not make Telegram redeliver the update forever.
+        log.exception("%s %s failed", what, update_id)
+
+
 def message_handler(
     key: str,
     *,
@@ -63,16 +76,12 @@ def message_handler(
         if in_chat is not None and not await in_chat(feature, message.chat.id):
             return
         me = await bot.me()
-        try:
-            await feature.on_message(
-                message,
-                update_key=telegram_update_key(bot.id, event_update.update_id),
-                bot_username=me.username or "",
-            )
-        except RETRYABLE:
-            raise
-        except Exception:
-            log.exception("%s message %s failed", what, event_update.update_id)
+        handled = feature.on_message(
+            message,
+            update_key=telegram_update_key(bot.id, event_update.update_id),
+            bot_username=me.username or "",
+        )
+        await _guarded(handled, log, f"{what} message", event_update.update_id)
 
     return on_message
 
@@ -92,14 +101,10 @@ def button_handler(
             except TelegramAPIError as error:
                 log.debug("answerCallbackQuery failed: %s", error)
             return
-        try:
-            await feature.on_button(
-                query, update_key=telegram_update_key(bot.id, event_update.update_id)
-            )
-        except RETRYABLE:
-            raise
-        except Exception:
-            log.exception("%s button %s failed", what, event_update.update_id)
+        handled = feature.on_button(
+            query, update_key=telegram_update_key(bot.id, event_update.update_id)
+        )
+        await _guarded(handled, log, f"{what} button", event_update.update_id)
 
     return on_button
 

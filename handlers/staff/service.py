@@ -171,6 +171,16 @@ class Work:
     ) -> None:
         self.after.append(functools.partial(step, *args, **kwargs))
 
+    async def run_after(self, log: logging.Logger, what: str) -> None:
+        """Run the steps queued with ``later`` once the transaction committed. The data is
+        stored already: a Telegram message or edit that did not go out is logged (as ``what``'s
+        follow-up) and is not worth failing the other steps for."""
+        for step in self.after:
+            try:
+                await step()
+            except TelegramAPIError as error:
+                log.warning("%s follow-up step failed: %s", what, error)
+
 
 class StaffService:
     def __init__(
@@ -204,15 +214,6 @@ class StaffService:
             return await staff_desk.is_staff_chat(
                 session, chat_id=chat_id, operator_chat_id=self.operator_chat_id
             )
-
-    async def _run_after(self, work: Work) -> None:
-        for step in work.after:
-            try:
-                await step()
-            except TelegramAPIError as error:
-                # Stored already; a card edit or a confirmation that did not go out is not worth
-                # failing the others for.
-                log.warning("staff follow-up step failed: %s", error)
 
     # -- finding the ticket of a message ------------------------------------------------------
 
@@ -285,7 +286,7 @@ class StaffService:
                         await self._note(work, staff, message, ticket, text[len(NOTE_PREFIX) :])
                     else:
                         await self._answer(work, staff, message, ticket, text)
-        await self._run_after(work)
+        await work.run_after(log, "staff")
 
     def _deny(self, work: Work, user: User, chat_id: int, what: str, ticket: Ticket | None) -> None:
         audit.record(
@@ -737,7 +738,7 @@ class StaffService:
                     work.answer, work.alert = self.t(f"staff.error.{error.code}"), True
                     work.after.clear()
         await self._answer_query(query, work.answer, alert=work.alert)
-        await self._run_after(work)
+        await work.run_after(log, "staff")
 
     async def _answer_query(
         self, query: CallbackQuery, text: str | None, *, alert: bool = False

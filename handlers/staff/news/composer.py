@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
@@ -42,8 +42,9 @@ from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
 from handlers.contract import ChannelError, Reply, Sender
 from handlers.i18n import Catalog, Markup
+from handlers.staff import composing, targeting
 from handlers.staff.news import callbacks as cb
-from handlers.staff.news.preview import TARGET_DISTRICTS, Keyboard, Previews
+from handlers.staff.news.preview import Keyboard, Previews
 from handlers.staff.news.progress import ProgressReporter, is_not_modified
 from handlers.staff.news.text import (
     TEXT_MAX,
@@ -53,14 +54,14 @@ from handlers.staff.news.text import (
     parse_time,
     shorten,
 )
-from handlers.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
+from handlers.staff.service import CLAIM_CHANNEL, Command, Work, full_name
 from handlers.text import markup_to_plain
-from storage import audit, dedup, news, staff_desk
+from storage import audit, dedup, news
 from storage.broadcasts import BroadcastStatus, cancel_broadcast, create_broadcast
 from storage.models import Broadcast, NewsPrompt, Resident, Staff
 from storage.news import OPEN_STATUSES, PromptAction
 from storage.staff import get_staff
-from storage.vocabulary import Channel, Clock, Role, Topic
+from storage.vocabulary import Clock, Role
 
 log = logging.getLogger(__name__)
 
@@ -149,31 +150,24 @@ class NewsComposer:
     # -- which updates are ours -----------------------------------------------------------
 
     async def is_news_chat(self, chat_id: int) -> bool:
-        if chat_id == self.settings.editors_chat_id:
-            return True
-        async with self.sessionmaker() as session:
-            return await staff_desk.is_staff_chat(
-                session, chat_id=chat_id, operator_chat_id=self.settings.operator_chat_id
-            )
+        return await composing.is_composer_chat(
+            self.sessionmaker,
+            chat_id,
+            editors_chat_id=self.settings.editors_chat_id,
+            operator_chat_id=self.settings.operator_chat_id,
+        )
 
     async def wants(self, message: Message, bot_username: str) -> bool:
         """A composer command, or an answer to one of the composer's questions, in a staff chat."""
-        text = message.text if message.text is not None else (message.caption or "")
-        command = parse_command(text, bot_username) if text.startswith("/") else None
-        if command is not None:
-            if command.name not in COMMANDS:
-                return False
-        else:
-            reply = message.reply_to_message
-            if reply is None or reply.from_user is None or reply.from_user.id != self.bot.id:
-                return False
-            async with self.sessionmaker() as session:
-                prompt = await news.get_prompt(
-                    session, chat_id=message.chat.id, message_id=reply.message_id
-                )
-            if prompt is None:
-                return False
-        return await self.is_news_chat(message.chat.id)
+        return await composing.wants(
+            message,
+            bot_username,
+            bot_id=self.bot.id,
+            commands=COMMANDS,
+            sessionmaker=self.sessionmaker,
+            find_prompt=news.get_prompt,
+            in_chat=self.is_news_chat,
+        )
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -181,8 +175,7 @@ class NewsComposer:
         user = message.from_user
         if user is None:
             return
-        text = message.text if message.text is not None else (message.caption or "")
-        command = parse_command(text, bot_username) if text.startswith("/") else None
+        command = composing.command_of(message, bot_username)
         if command is not None and command.name not in COMMANDS:
             return
         async with self.sessionmaker() as session, session.begin():
@@ -212,7 +205,7 @@ class NewsComposer:
                 await self._command(work, staff, message, command)
             elif prompt is not None:
                 await self._answer_prompt(work, staff, message, prompt)
-        await self._run_after(work)
+        await work.run_after(log, "news")
 
     async def _refusal(self, session: AsyncSession, user: User) -> Markup:
         staff = await get_staff(session, telegram_id=user.id)
@@ -226,19 +219,9 @@ class NewsComposer:
             if staff.name is None:
                 staff.name = full_name(user)[:256]
             return staff
-        audit.record(
-            work.session,
-            actor=f"telegram:{user.id}",
-            action="news.denied",
-            now=work.now,
-            details={
-                "chat": chat_id,
-                "what": what[:100],
-                "role": staff.role if staff is not None else None,
-                "name": full_name(user)[:128],
-            },
+        composing.record_refusal(
+            work, user, staff, chat_id=chat_id, what=what, feature="news", log=log
         )
-        log.info("news action %s by %s refused", what, user.id)
         return None
 
     async def _command(self, work: Work, staff: Staff, message: Message, command: Command) -> None:
@@ -413,7 +396,7 @@ class NewsComposer:
         action = cb.unpack(query.data or "")
         message = query.message
         if action is None or message is None:
-            await self._answer_query(query, None)
+            await composing.answer_query(log, query, None)
             return
         chat_id, message_id = message.chat.id, message.message_id
         async with self.sessionmaker() as session, session.begin():
@@ -431,8 +414,8 @@ class NewsComposer:
                 work.alert = True
             else:
                 await self._button(work, staff, broadcast, action, chat_id, message_id)
-        await self._answer_query(query, work.answer, alert=work.alert)
-        await self._run_after(work)
+        await composing.answer_query(log, query, work.answer, alert=work.alert)
+        await work.run_after(log, "news")
 
     async def _button(
         self,
@@ -515,31 +498,10 @@ class NewsComposer:
             broadcast.urgent = not broadcast.urgent
             return None
         if verb == cb.CHANNEL:
-            if argument not in {c.value for c in Channel}:
-                return self.t("news.bad_button")
-            chosen = set(broadcast.channels or [c.value for c in Channel])
-            chosen ^= {argument}
-            if not chosen:
-                return self.t("news.one_channel")
-            broadcast.channels = [] if len(chosen) == len(Channel) else sorted(chosen)
-            return None
-        codes = (
-            [t.value for t in Topic] if verb == cb.TOPIC else [d.value for d in TARGET_DISTRICTS]
-        )
-        current = list(broadcast.topics if verb == cb.TOPIC else broadcast.districts)
-        if argument == "all":
-            updated: list[str] = []
-        elif argument in codes:
-            chosen = set(current) ^ {argument}
-            # Every code chosen is the same as none: everyone.
-            updated = [] if len(chosen) == len(codes) else [c for c in codes if c in chosen]
+            problem = targeting.toggle_channel(broadcast, argument)
         else:
-            return self.t("news.bad_button")
-        if verb == cb.TOPIC:
-            broadcast.topics = updated
-        else:
-            broadcast.districts = updated
-        return None
+            problem = targeting.toggle_code(broadcast, argument, topics=verb == cb.TOPIC)
+        return None if problem is None else self.t(problem)
 
     # -- send, schedule, approve, cancel, stop ---------------------------------------------
 
@@ -716,23 +678,6 @@ class NewsComposer:
 
     async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
         await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-
-    async def _answer_query(
-        self, query: CallbackQuery, text: str | None, *, alert: bool = False
-    ) -> None:
-        try:
-            await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-
-    async def _run_after(self, work: Work) -> None:
-        for step in work.after:
-            try:
-                await step()
-            except TelegramAPIError as error:
-                # Stored already: a preview or a keyboard that did not go out is not worth
-                # failing the other steps for.
-                log.warning("news follow-up step failed: %s", error)
 
     def _audit(
         self, work: Work, staff: Staff, action: str, broadcast: Broadcast, **details: object

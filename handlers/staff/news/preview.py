@@ -6,19 +6,13 @@ from zoneinfo import ZoneInfo
 
 from handlers.contract import Button
 from handlers.i18n import Catalog, Markup
+from handlers.staff import targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.text import local_time
+from handlers.staff.targeting import Keyboard
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast
-from storage.vocabulary import Channel, District, Topic
 
-Keyboard = tuple[tuple[Button, ...], ...]
-
-CHECKED = "✅"
-UNCHECKED = "▫️"
-# Districts a news item can target: a resident who chose "the whole city" gets every district's
-# news anyway, so it is not a target of its own.
-TARGET_DISTRICTS = tuple(d for d in District if d is not District.WHOLE_CITY)
 SOURCE_RSS = "rss"
 
 
@@ -87,29 +81,22 @@ class Previews:
 
     def _main(self, broadcast: Broadcast, info: tuple[Button, ...]) -> Keyboard:
         bid = broadcast.id
-        every = self.t("news.all")
-        topics = ", ".join(self.t(f"topic.{code}") for code in broadcast.topics) or every
-        districts = ", ".join(self.t(f"district.{code}") for code in broadcast.districts) or every
-        channels = tuple(
-            Button(
-                f"{self._mark(not broadcast.channels or channel.value in broadcast.channels)} "
-                + self.t(f"news.channel.{channel.value}"),
-                cb.pack(cb.CHANNEL, bid, channel.value),
-            )
-            for channel in Channel
+        topics, districts = targeting.summary(broadcast, self.t)
+        channels = targeting.channels_row(
+            broadcast, self.t, lambda code: cb.pack(cb.CHANNEL, bid, code)
         )
         urgent = self.t("news.btn.urgent_on" if broadcast.urgent else "news.btn.urgent_off")
         return (
             info,
             (
                 Button(
-                    self.t("news.btn.topics", value=_cut(topics)),
+                    self.t("news.btn.topics", value=targeting.cut(topics)),
                     cb.pack(cb.PAGE, bid, cb.PAGE_TOPICS),
                 ),
             ),
             (
                 Button(
-                    self.t("news.btn.districts", value=_cut(districts)),
+                    self.t("news.btn.districts", value=targeting.cut(districts)),
                     cb.pack(cb.PAGE, bid, cb.PAGE_DISTRICTS),
                 ),
             ),
@@ -128,54 +115,17 @@ class Previews:
             ),
         )
 
+    def _back(self, broadcast: Broadcast) -> Button:
+        return Button(self.t("news.btn.back"), cb.pack(cb.PAGE, broadcast.id, cb.PAGE_MAIN))
+
     def _topics(self, broadcast: Broadcast) -> Keyboard:
         bid = broadcast.id
-        rows: list[tuple[Button, ...]] = [
-            (
-                Button(
-                    f"{self._mark(not broadcast.topics)} {self.t('news.all_topics')}",
-                    cb.pack(cb.TOPIC, bid, "all"),
-                ),
-            )
-        ]
-        rows.extend(
-            (
-                Button(
-                    f"{self._mark(topic.value in broadcast.topics)} "
-                    + self.t(f"topic.{topic.value}"),
-                    cb.pack(cb.TOPIC, bid, topic.value),
-                ),
-            )
-            for topic in Topic
+        return targeting.topics_page(
+            broadcast, self.t, lambda code: cb.pack(cb.TOPIC, bid, code), self._back(broadcast)
         )
-        rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),))
-        return tuple(rows)
 
     def _districts(self, broadcast: Broadcast) -> Keyboard:
         bid = broadcast.id
-        rows: list[tuple[Button, ...]] = [
-            (
-                Button(
-                    f"{self._mark(not broadcast.districts)} {self.t('news.all_districts')}",
-                    cb.pack(cb.DISTRICT, bid, "all"),
-                ),
-            )
-        ]
-        buttons = [
-            Button(
-                f"{self._mark(d.value in broadcast.districts)} {self.t(f'district.{d.value}')}",
-                cb.pack(cb.DISTRICT, bid, d.value),
-            )
-            for d in TARGET_DISTRICTS
-        ]
-        rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
-        rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),))
-        return tuple(rows)
-
-    @staticmethod
-    def _mark(on: bool) -> str:
-        return CHECKED if on else UNCHECKED
-
-
-def _cut(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        return targeting.districts_page(
+            broadcast, self.t, lambda code: cb.pack(cb.DISTRICT, bid, code), self._back(broadcast)
+        )

@@ -47,19 +47,20 @@ from handlers.polls import (
     poll_buttons_json,
     poll_text,
 )
+from handlers.staff import composing, targeting
 from handlers.staff.news.composer import count_audience, inline_markup
-from handlers.staff.news.preview import TARGET_DISTRICTS
 from handlers.staff.news.progress import is_not_modified
 from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
-from handlers.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
-from handlers.text import markup_to_plain, split_text
-from storage import audit, dedup, polls, staff_desk
+from handlers.staff.service import CLAIM_CHANNEL, Command, Work
+from handlers.staff.targeting import Keyboard
+from handlers.text import split_text
+from storage import audit, dedup, polls
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast, Poll, PollPrompt, Staff
 from storage.polls import PollPromptAction
 from storage.staff import get_staff
-from storage.vocabulary import Channel, Clock, Role, Topic
+from storage.vocabulary import Clock, Role
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,10 @@ COMMANDS: Final = frozenset({CMD_POLL, CMD_RESULTS})
 EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 DRAFT: Final = BroadcastStatus.DRAFT.value
 SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
-CHECKED: Final = "✅"
-UNCHECKED: Final = "▫️"
 # A new poll closes this long after it was composed unless the editor changes it.
 DEFAULT_DAYS: Final = 7
 TEXT_LIMIT: Final = 4096
 _MARKER = re.compile(r"^\s*(?:[-•*–—]|\d{1,2}[.)])\s*")
-
-Keyboard = tuple[tuple[Button, ...], ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,30 +163,23 @@ class PollComposer:
     # -- which updates are ours -----------------------------------------------------------
 
     async def is_staff_chat(self, chat_id: int) -> bool:
-        if chat_id == self.settings.editors_chat_id:
-            return True
-        async with self.sessionmaker() as session:
-            return await staff_desk.is_staff_chat(
-                session, chat_id=chat_id, operator_chat_id=self.settings.operator_chat_id
-            )
+        return await composing.is_composer_chat(
+            self.sessionmaker,
+            chat_id,
+            editors_chat_id=self.settings.editors_chat_id,
+            operator_chat_id=self.settings.operator_chat_id,
+        )
 
     async def wants(self, message: Message, bot_username: str) -> bool:
-        text = message.text if message.text is not None else (message.caption or "")
-        command = parse_command(text, bot_username) if text.startswith("/") else None
-        if command is not None:
-            if command.name not in COMMANDS:
-                return False
-        else:
-            reply = message.reply_to_message
-            if reply is None or reply.from_user is None or reply.from_user.id != self.bot.id:
-                return False
-            async with self.sessionmaker() as session:
-                prompt = await polls.get_prompt(
-                    session, chat_id=message.chat.id, message_id=reply.message_id
-                )
-            if prompt is None:
-                return False
-        return await self.is_staff_chat(message.chat.id)
+        return await composing.wants(
+            message,
+            bot_username,
+            bot_id=self.bot.id,
+            commands=COMMANDS,
+            sessionmaker=self.sessionmaker,
+            find_prompt=polls.get_prompt,
+            in_chat=self.is_staff_chat,
+        )
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -197,8 +187,7 @@ class PollComposer:
         user = message.from_user
         if user is None:
             return
-        text = message.text if message.text is not None else (message.caption or "")
-        command = parse_command(text, bot_username) if text.startswith("/") else None
+        command = composing.command_of(message, bot_username)
         if command is not None and command.name not in COMMANDS:
             return
         results_for: int | None = None
@@ -229,7 +218,7 @@ class PollComposer:
                     await self._compose(work, staff, message, command.args)
                 elif prompt is not None:
                     await self._answer_prompt(work, staff, message, prompt)
-        await self._run_after(work)
+        await work.run_after(log, "poll")
         if results_for is not None:
             await self._post_results(message.chat.id, results_for)
 
@@ -270,19 +259,9 @@ class PollComposer:
         staff = await get_staff(work.session, telegram_id=user.id)
         if staff is not None and staff.role in roles:
             return staff
-        audit.record(
-            work.session,
-            actor=f"telegram:{user.id}",
-            action="poll.denied",
-            now=work.now,
-            details={
-                "chat": chat_id,
-                "what": what[:100],
-                "role": staff.role if staff is not None else None,
-                "name": full_name(user)[:128],
-            },
+        composing.record_refusal(
+            work, user, staff, chat_id=chat_id, what=what, feature="poll", log=log
         )
-        log.info("poll action %s by %s refused", what, user.id)
         return None
 
     async def _compose(self, work: Work, staff: Staff, message: Message, text: str) -> bool:
@@ -375,7 +354,7 @@ class PollComposer:
         message = query.message
         action = cb.unpack(query.data or "")
         if action is None or message is None:
-            await self._answer_query(query, self.t("news.bad_button"), alert=True)
+            await composing.answer_query(log, query, self.t("news.bad_button"), alert=True)
             return
         chat_id, message_id = message.chat.id, message.message_id
         async with self.sessionmaker() as session, session.begin():
@@ -383,7 +362,7 @@ class PollComposer:
             if not await dedup.claim_update(
                 session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
             ):
-                await self._answer_query(query, None)
+                await composing.answer_query(log, query, None)
                 return
             staff = await self._allowed(
                 work, query.from_user, chat_id, f"button:{action.verb}", EDITORS
@@ -395,8 +374,8 @@ class PollComposer:
                 work.answer, work.alert = self.t("poll.not_found", id=action.poll_id), True
             else:
                 await self._button(work, staff, poll, action, chat_id, message_id)
-        await self._answer_query(query, work.answer, alert=work.alert)
-        await self._run_after(work)
+        await composing.answer_query(log, query, work.answer, alert=work.alert)
+        await work.run_after(log, "poll")
 
     async def _button(
         self,
@@ -463,29 +442,10 @@ class PollComposer:
     def _target(self, broadcast: Broadcast, verb: str, argument: str) -> Markup | None:
         """Change the topics, districts or channels (the news composer's rules)."""
         if verb == cb.CHANNEL:
-            if argument not in {c.value for c in Channel}:
-                return self.t("news.bad_button")
-            chosen = set(broadcast.channels or [c.value for c in Channel]) ^ {argument}
-            if not chosen:
-                return self.t("news.one_channel")
-            broadcast.channels = [] if len(chosen) == len(Channel) else sorted(chosen)
-            return None
-        codes = (
-            [t.value for t in Topic] if verb == cb.TOPIC else [d.value for d in TARGET_DISTRICTS]
-        )
-        current = list(broadcast.topics if verb == cb.TOPIC else broadcast.districts)
-        if argument == "all":
-            updated: list[str] = []
-        elif argument in codes:
-            picked = set(current) ^ {argument}
-            updated = [] if len(picked) == len(codes) else [c for c in codes if c in picked]
+            problem = targeting.toggle_channel(broadcast, argument)
         else:
-            return self.t("news.bad_button")
-        if verb == cb.TOPIC:
-            broadcast.topics = updated
-        else:
-            broadcast.districts = updated
-        return None
+            problem = targeting.toggle_code(broadcast, argument, topics=verb == cb.TOPIC)
+        return None if problem is None else self.t(problem)
 
     def _freeze(self, broadcast: Broadcast, poll: Poll) -> None:
         """What residents get: the poll message and its buttons, fixed when it is submitted."""
@@ -524,9 +484,6 @@ class PollComposer:
 
     # -- preview ----------------------------------------------------------------------------
 
-    def _mark(self, on: bool) -> str:
-        return CHECKED if on else UNCHECKED
-
     def _yes_no(self, on: bool) -> Markup:
         return self.t("poll.yes" if on else "poll.no")
 
@@ -543,69 +500,31 @@ class PollComposer:
             )
         if status != DRAFT:
             return ()
+        back = Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN))
         if page == cb.PAGE_TOPICS:
-            rows: list[tuple[Button, ...]] = [
-                (
-                    Button(
-                        f"{self._mark(not broadcast.topics)} {self.t('news.all_topics')}",
-                        cb.pack(cb.TOPIC, pid, "all"),
-                    ),
-                )
-            ]
-            rows.extend(
-                (
-                    Button(
-                        f"{self._mark(topic.value in broadcast.topics)} "
-                        + self.t(f"topic.{topic.value}"),
-                        cb.pack(cb.TOPIC, pid, topic.value),
-                    ),
-                )
-                for topic in Topic
+            return targeting.topics_page(
+                broadcast, self.t, lambda code: cb.pack(cb.TOPIC, pid, code), back
             )
-            rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN)),))
-            return tuple(rows)
         if page == cb.PAGE_DISTRICTS:
-            rows = [
-                (
-                    Button(
-                        f"{self._mark(not broadcast.districts)} {self.t('news.all_districts')}",
-                        cb.pack(cb.DISTRICT, pid, "all"),
-                    ),
-                )
-            ]
-            buttons = [
-                Button(
-                    f"{self._mark(d.value in broadcast.districts)} {self.t(f'district.{d.value}')}",
-                    cb.pack(cb.DISTRICT, pid, d.value),
-                )
-                for d in TARGET_DISTRICTS
-            ]
-            rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
-            rows.append((Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN)),))
-            return tuple(rows)
-        every = self.t("news.all")
-        topics = ", ".join(self.t(f"topic.{code}") for code in broadcast.topics) or every
-        districts = ", ".join(self.t(f"district.{code}") for code in broadcast.districts) or every
-        channels = tuple(
-            Button(
-                f"{self._mark(not broadcast.channels or channel.value in broadcast.channels)} "
-                + self.t(f"news.channel.{channel.value}"),
-                cb.pack(cb.CHANNEL, pid, channel.value),
+            return targeting.districts_page(
+                broadcast, self.t, lambda code: cb.pack(cb.DISTRICT, pid, code), back
             )
-            for channel in Channel
+        topics, districts = targeting.summary(broadcast, self.t)
+        channels = targeting.channels_row(
+            broadcast, self.t, lambda code: cb.pack(cb.CHANNEL, pid, code)
         )
         when = local_time(poll.closes_at, self.settings.zone)
         return (
             info,
             (
                 Button(
-                    self.t("news.btn.topics", value=_cut(topics)),
+                    self.t("news.btn.topics", value=targeting.cut(topics)),
                     cb.pack(cb.PAGE, pid, cb.PAGE_TOPICS),
                 ),
             ),
             (
                 Button(
-                    self.t("news.btn.districts", value=_cut(districts)),
+                    self.t("news.btn.districts", value=targeting.cut(districts)),
                     cb.pack(cb.PAGE, pid, cb.PAGE_DISTRICTS),
                 ),
             ),
@@ -727,21 +646,6 @@ class PollComposer:
     async def _send(self, chat_id: int, text: str) -> None:
         await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
 
-    async def _answer_query(
-        self, query: CallbackQuery, text: str | None, *, alert: bool = False
-    ) -> None:
-        try:
-            await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
-        except TelegramAPIError as error:
-            log.debug("answerCallbackQuery failed: %s", error)
-
-    async def _run_after(self, work: Work) -> None:
-        for step in work.after:
-            try:
-                await step()
-            except TelegramAPIError as error:
-                log.warning("poll follow-up step failed: %s", error)
-
     def _audit(self, work: Work, staff: Staff, action: str, poll: Poll, **details: object) -> None:
         audit.record(
             work.session,
@@ -751,7 +655,3 @@ class PollComposer:
             subject=f"poll:{poll.id}",
             details={key: value for key, value in details.items() if value is not None},
         )
-
-
-def _cut(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
