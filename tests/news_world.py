@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -22,6 +22,8 @@ from tests.fakes.viber_api import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.staff_world import ADMIN, GROUP_CHAT, OPERATOR, OUTSIDER, Clock, World
 from tests.test_broadcast_helpers import Person, add_residents
+
+T = TypeVar("T")
 
 EDITOR = 7004
 EDITOR_2 = 7005
@@ -97,31 +99,39 @@ async def add_people(world: World, people: Sequence[Person]) -> dict[str, int]:
     return ids
 
 
-def composer(world: World) -> NewsComposer:
+def workflow(world: World, key: str, kind: type[T]) -> T:
+    """What the composition root stored under ``key`` in the Dispatcher's workflow data."""
     assert world.runtime.telegram is not None
-    found = world.runtime.telegram.dispatcher[KEY]
-    assert isinstance(found, NewsComposer)
+    found = world.runtime.telegram.dispatcher[key]
+    assert isinstance(found, kind)
     return found
+
+
+def composer(world: World) -> NewsComposer:
+    return workflow(world, KEY, NewsComposer)
 
 
 def jobs(world: World) -> NewsJobs:
-    assert world.runtime.telegram is not None
-    found = world.runtime.telegram.dispatcher[JOBS_KEY]
-    assert isinstance(found, NewsJobs)
-    return found
+    return workflow(world, JOBS_KEY, NewsJobs)
 
 
-def previews(world: World) -> list[dict[str, Any]]:
-    """Bot messages in the staff chat that carry composer buttons."""
+def with_buttons(world: World, prefix: str) -> list[dict[str, Any]]:
+    """Bot messages in the staff chat that carry buttons whose callback data starts with
+    ``prefix`` (a composer's previews)."""
     return [
         message
         for message in world.chat()
         if any(
-            str(button.get("callback_data", "")).startswith("nw:")
+            str(button.get("callback_data", "")).startswith(prefix)
             for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
             for button in row
         )
     ]
+
+
+def previews(world: World) -> list[dict[str, Any]]:
+    """Bot messages in the staff chat that carry composer buttons."""
+    return with_buttons(world, "nw:")
 
 
 def last_preview(world: World) -> dict[str, Any]:

@@ -13,7 +13,16 @@ from handlers.staff.polls.router import KEY
 from storage import polls
 from storage.models import Broadcast, Poll, PollVote
 from tests.fakes.telegram_api import UploadedFile
-from tests.news_world import EDITOR, add_people, jobs, label, news_world, wait_for
+from tests.news_world import (
+    EDITOR,
+    add_people,
+    jobs,
+    label,
+    news_world,
+    wait_for,
+    with_buttons,
+    workflow,
+)
 from tests.staff_world import ADMIN, OPERATOR, OUTSIDER, World
 from tests.test_broadcast_helpers import Person, wait_done
 
@@ -28,22 +37,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def composer(world: World) -> PollComposer:
-    assert world.runtime.telegram is not None
-    found = world.runtime.telegram.dispatcher[KEY]
-    assert isinstance(found, PollComposer)
-    return found
+    return workflow(world, KEY, PollComposer)
 
 
 def poll_previews(world: World) -> list[dict[str, Any]]:
-    return [
-        message
-        for message in world.chat()
-        if any(
-            str(button.get("callback_data", "")).startswith("pl:")
-            for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
-            for button in row
-        )
-    ]
+    return with_buttons(world, "pl:")
 
 
 async def press(world: World, user_id: int, message_id: int, prefix: str) -> str | None:
