@@ -164,6 +164,11 @@ async def run_baseline(base_url: str, count: int) -> tuple[int, float]:
     return sent, time.perf_counter() - started
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--residents", type=int, default=100_000)
@@ -175,8 +180,12 @@ async def main() -> None:
     if args.residents:
         async with pg_database() as url:
             await seed(url, args.residents)
+            children = _children_cpu()
             async with fake_process(args.latency, args.residents) as (base_url, stats):
                 sent, elapsed, planning, cpu = await run_engine(url, base_url, args.calls_per_batch)
+            # The fake's CPU (its whole life, registering its users included): on 2 cores it
+            # competes with the engine and PostgreSQL.
+            print(f"  fake Viber server CPU: {_children_cpu() - children:.1f} s")
             print(
                 f"engine: {sent} recipients in {elapsed:.1f} s = {sent / elapsed:.0f}/s "
                 f"(planning {planning:.2f} s); engine CPU {cpu:.1f} s "
