@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from handlers.staff import callback_data
+
 PREFIX: Final = "tk"
-MAX_BYTES: Final = 64
+MAX_BYTES: Final = callback_data.MAX_BYTES
 
 TAKE: Final = "take"
 HAND: Final = "hand"  # show the queues
@@ -34,20 +36,14 @@ class CardAction:
 
 
 def pack(verb: str, ticket_id: int, argument: str = "") -> str:
-    data = f"{PREFIX}:{verb}:{ticket_id}" + (f":{argument}" if argument else "")
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
-    return data
+    return callback_data.pack(PREFIX, verb, ticket_id, argument)
 
 
 def unpack(data: str) -> CardAction | None:
     """The action of a pressed button, or None for anything that is not ours or is malformed
     (callback data comes from the client and is not trusted)."""
-    prefix, _, rest = data.partition(":")
-    if prefix != PREFIX:
+    parts = callback_data.split(data, PREFIX, VERBS)
+    if parts is None:
         return None
-    verb, _, rest = rest.partition(":")
-    number, _, argument = rest.partition(":")
-    if verb not in VERBS or not number.isdigit() or len(number) > 18:
-        return None
-    return CardAction(verb=verb, ticket_id=int(number), argument=argument)
+    verb, number, argument = parts
+    return CardAction(verb=verb, ticket_id=number, argument=argument)

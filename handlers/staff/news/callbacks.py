@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from handlers.staff import callback_data
+
 PREFIX: Final = "nw"
-MAX_BYTES: Final = 64
+MAX_BYTES: Final = callback_data.MAX_BYTES
 
 AUDIENCE: Final = "aud"  # recount the audience (the first row)
 PAGE: Final = "pg"  # nw:pg:<id>:main|topics|districts|compact
@@ -62,20 +64,14 @@ class NewsAction:
 
 
 def pack(verb: str, broadcast_id: int, argument: str = "") -> str:
-    data = f"{PREFIX}:{verb}:{broadcast_id}" + (f":{argument}" if argument else "")
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
-    return data
+    return callback_data.pack(PREFIX, verb, broadcast_id, argument)
 
 
 def unpack(data: str) -> NewsAction | None:
     """The pressed button's action, or None for anything malformed (callback data comes from the
     client and is not trusted)."""
-    prefix, _, rest = data.partition(":")
-    if prefix != PREFIX:
+    parts = callback_data.split(data, PREFIX, VERBS, max_argument=32)
+    if parts is None:
         return None
-    verb, _, rest = rest.partition(":")
-    number, _, argument = rest.partition(":")
-    if verb not in VERBS or not number.isdigit() or len(number) > 18 or len(argument) > 32:
-        return None
-    return NewsAction(verb=verb, broadcast_id=int(number), argument=argument)
+    verb, number, argument = parts
+    return NewsAction(verb=verb, broadcast_id=number, argument=argument)

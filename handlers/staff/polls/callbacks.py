@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from handlers.staff import callback_data
+
 PREFIX: Final = "pl"
-MAX_BYTES: Final = 64
+MAX_BYTES: Final = callback_data.MAX_BYTES
 
 AUDIENCE: Final = "aud"  # recount the audience
 PAGE: Final = "pg"  # pl:pg:<id>:main|topics|districts
@@ -58,19 +60,13 @@ class PollAction:
 
 
 def pack(verb: str, poll_id: int, argument: str = "") -> str:
-    data = f"{PREFIX}:{verb}:{poll_id}" + (f":{argument}" if argument else "")
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
-    return data
+    return callback_data.pack(PREFIX, verb, poll_id, argument)
 
 
 def unpack(data: str) -> PollAction | None:
     """The pressed button's action, or None for anything malformed (not trusted)."""
-    prefix, _, rest = data.partition(":")
-    if prefix != PREFIX:
+    parts = callback_data.split(data, PREFIX, VERBS, max_argument=32)
+    if parts is None:
         return None
-    verb, _, rest = rest.partition(":")
-    number, _, argument = rest.partition(":")
-    if verb not in VERBS or not number.isdigit() or len(number) > 18 or len(argument) > 32:
-        return None
-    return PollAction(verb=verb, poll_id=int(number), argument=argument)
+    verb, number, argument = parts
+    return PollAction(verb=verb, poll_id=number, argument=argument)
