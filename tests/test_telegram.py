@@ -223,3 +223,16 @@ async def test_polling_database_outage_loses_no_update(pg_url: str) -> None:
             await fake.wait_for_messages(2024, 1, timeout=40)
             assert "Криворізької міської ради" in resident.last_text()
             assert await find_resident(runtime.sessionmaker, "telegram", "2024") is not None
+
+
+async def test_stopping_right_after_a_batch_confirms_it(tmp_path: Any) -> None:
+    """Stop arrives while the reply to an update is in flight: the poller finishes the batch
+    and confirms it on the way out, so the next start is not handed it again."""
+    async with FakeTelegram(TELEGRAM_TOKEN, latency=0.3) as fake:
+        settings = _settings(f"sqlite+aiosqlite:///{tmp_path}/bot.db", fake)
+        async with running_bot(settings):
+            update = await fake.send_text(4242, "/help")
+            # The reply has reached the fake, which answers it 0.3 s later: stop now.
+            await fake.wait_for_messages(4242, 1, timeout=20)
+        assert len(fake.messages(4242)) == 1
+        assert all(u["update_id"] != update["update_id"] for u in fake.pending_updates())

@@ -37,6 +37,8 @@ POLL_TIMEOUT = 25
 # while the network or the database is down without spinning.
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
+# The last getUpdates on the way out only confirms what was stored: it must not hold shutdown.
+CONFIRM_TIMEOUT = 5
 
 
 def create_bot(token: str, api_url: str, *, default_api_url: str) -> Bot:
@@ -130,6 +132,8 @@ class TelegramChannel:
         received nothing) and a batch in progress is finished first.
         """
         offset: int | None = None
+        # The offset Telegram was last given, i.e. what it knows we stored.
+        confirmed: int | None = None
         backoff = BACKOFF_START
         stopper = asyncio.create_task(stop.wait())
         try:
@@ -157,6 +161,7 @@ class TelegramChannel:
                     await self._pause(stop, backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
                     continue
+                confirmed = offset
                 failed = await self._process_batch(updates)
                 if updates:
                     offset = min(failed) if failed else updates[-1].update_id + 1
@@ -165,9 +170,27 @@ class TelegramChannel:
                     backoff = min(backoff * 2, BACKOFF_CAP)
                 else:
                     backoff = BACKOFF_START
+            if offset != confirmed:
+                await self._confirm(offset)
         finally:
             stopper.cancel()
             await asyncio.gather(stopper, return_exceptions=True)
+
+    async def _confirm(self, offset: int | None) -> None:
+        """Stopping right after a batch: tell Telegram what was stored (getUpdates confirms
+        everything below ``offset``), so the next start is not handed it again. Anything this
+        returns is not handled, so it is not confirmed either. If the call fails, Telegram
+        redelivers the batch and the stored claims make that a no-op."""
+        try:
+            await self.bot.get_updates(
+                offset=offset,
+                timeout=0,
+                limit=1,
+                allowed_updates=ALLOWED_UPDATES,
+                request_timeout=CONFIRM_TIMEOUT,
+            )
+        except (TelegramAPIError, OSError, TimeoutError) as error:
+            log.info("could not confirm updates below %s on the way out: %s", offset, error)
 
     async def _process_batch(self, updates: list[Update]) -> list[int]:
         """Process updates, one chat after another in order, different chats concurrently.
