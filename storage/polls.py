@@ -361,7 +361,25 @@ async def close_due(session: AsyncSession, *, now: datetime) -> list[int]:
         .returning(Poll.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted(int(poll_id) for poll_id in result.scalars())
+    closed = sorted(int(poll_id) for poll_id in result.scalars())
+    await _cancel_unsent(session, closed)
+    return closed
+
+
+async def _cancel_unsent(session: AsyncSession, poll_ids: Sequence[int]) -> None:
+    """A closed poll is no longer sent: deliveries still pending (held back by quiet hours, or
+    a big audience) are cancelled, so nobody gets a question they can no longer answer."""
+    if not poll_ids:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.broadcast_id.in_(select(Poll.broadcast_id).where(Poll.id.in_(poll_ids))),
+            Delivery.state == DeliveryState.PENDING.value,
+        )
+        .values(state=DeliveryState.CANCELLED.value, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def close_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> bool:
@@ -372,7 +390,10 @@ async def close_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> b
         .values(status=PollStatus.CLOSED.value, closed_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    if not getattr(result, "rowcount", 0):
+        return False
+    await _cancel_unsent(session, [poll_id])
+    return True
 
 
 async def publish_to_voters(

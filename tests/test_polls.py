@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.staff.polls.composer import PollComposer, parse_poll
 from handlers.staff.polls.router import KEY
@@ -471,3 +472,36 @@ async def test_poll_export_has_totals_and_no_voters(database_url: str) -> None:
         assert {r["poll"] for r in rows} == {str(poll.id)} and rows[0]["reached"] == "3"
         # Even for an administrator: totals only, nobody's vote.
         assert TG_POKROVSKYI.external_id not in text and "resident" not in text
+
+
+async def test_closing_cancels_what_was_not_sent_yet(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Held back (quiet hours, a long queue) when the poll closed: never sent afterwards."""
+    from datetime import UTC, datetime
+
+    from broadcasts.planning import plan_broadcast
+    from storage.broadcasts import broadcast_progress, finish_done
+    from tests.test_broadcast_helpers import add_residents
+
+    now = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)
+    await add_residents(sessionmaker, [Person("telegram", str(7100 + n)) for n in range(5)])
+    async with sessionmaker() as session, session.begin():
+        poll = await polls.create_poll(
+            session,
+            question="Сквер?",
+            options=["Так", "Ні"],
+            closes_at=now + timedelta(hours=1),
+            now=now,
+        )
+        assert await plan_broadcast(session, broadcast_id=poll.broadcast_id, now=now) == 5
+    async with sessionmaker() as session, session.begin():
+        assert await polls.close_due(session, now=now + timedelta(hours=2)) == [poll.id]
+    async with sessionmaker() as session, session.begin():
+        await finish_done(session, now=now + timedelta(hours=2))
+    async with sessionmaker() as session:
+        progress = await broadcast_progress(
+            session, broadcast_id=poll.broadcast_id, now=now + timedelta(hours=2)
+        )
+    assert progress is not None
+    assert (progress.cancelled, progress.pending, progress.status) == (5, 0, "finished")
