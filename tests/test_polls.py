@@ -505,3 +505,29 @@ async def test_closing_cancels_what_was_not_sent_yet(
         )
     assert progress is not None
     assert (progress.cancelled, progress.pending, progress.status) == (5, 0, "finished")
+
+
+async def test_editors_close_a_poll_early(database_url: str) -> None:
+    async with news_world(database_url, viber=True) as world:
+        await add_people(world, PEOPLE)
+        poll = await send_poll(world)
+        await tg_vote(world, TG_POKROVSKYI, "Ні")
+        for user, text in ((OUTSIDER, "лише зареєстровані"), (OPERATOR, "лише редактори")):
+            await world.say(user, f"/pollclose {poll.id}")
+            assert text in world.texts()[-1], user
+        await world.say(EDITOR, "/pollclose сквер")
+        assert "/pollclose 12" in world.texts()[-1]
+        await world.say(EDITOR, "/pollclose 4242")
+        assert "не знайдено" in world.texts()[-1]
+        photos = len(world.telegram.calls_to("sendPhoto"))
+        await world.say(EDITOR, f"/pollclose {poll.id}")
+        assert any(f"Опитування №{poll.id} завершено достроково" in t for t in world.texts())
+        # The final results and chart, as at the closing time.
+        assert len(world.telegram.calls_to("sendPhoto")) == photos + 1
+        assert (await only_poll(world)).status == "closed"
+        assert len(await world.audit("poll.closed_early")) == 1
+        await world.say(EDITOR, f"/pollclose {poll.id}")
+        assert f"№{poll.id} уже завершено" in world.texts()[-1]
+        # A vote now gets the clear answer and changes nothing.
+        await tg_vote(world, TG_TERNIVSKYI, "Так 🌳")
+        assert (await results(world, poll.id)).total.votes == [0, 1, 0]

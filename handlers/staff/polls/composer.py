@@ -11,7 +11,8 @@ Every event is one transaction opened here, as in the news composer: the update 
 redelivered update does nothing twice), the sender is checked (non-staff and operators are
 refused and audited), the poll changed with its row locked, the audit entry written; Telegram is
 called after the commit. A poll can be changed while its broadcast is a draft; what was sent or
-scheduled is what residents get. ``/pollresults ID`` (any staff) posts the results and chart.
+scheduled is what residents get. ``/pollresults ID`` (any staff) posts the results and chart;
+``/pollclose ID`` (editors, administrators) closes a poll before its time.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ log = logging.getLogger(__name__)
 
 CMD_POLL: Final = "poll"
 CMD_RESULTS: Final = "pollresults"
-COMMANDS: Final = frozenset({CMD_POLL, CMD_RESULTS})
+CMD_CLOSE: Final = "pollclose"
+COMMANDS: Final = frozenset({CMD_POLL, CMD_RESULTS, CMD_CLOSE})
 EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 DRAFT: Final = BroadcastStatus.DRAFT.value
 SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
@@ -191,6 +193,7 @@ class PollComposer:
         if command is not None and command.name not in COMMANDS:
             return
         results_for: int | None = None
+        closed: int | None = None
         async with self.sessionmaker() as session, session.begin():
             work = Work(session=session, now=self.clock())
             prompt: PollPrompt | None = None
@@ -209,6 +212,8 @@ class PollComposer:
                 return
             if command is not None and command.name == CMD_RESULTS:
                 results_for = await self._results_command(work, user, message, command)
+            elif command is not None and command.name == CMD_CLOSE:
+                closed = await self._close_command(work, user, message, command)
             else:
                 what = f"/{command.name}" if command else f"prompt:{prompt and prompt.action}"
                 staff = await self._allowed(work, user, message.chat.id, what, EDITORS)
@@ -221,6 +226,33 @@ class PollComposer:
         await work.run_after(log, "poll")
         if results_for is not None:
             await self._post_results(message.chat.id, results_for)
+        if closed is not None:
+            # As at its closing time: final results and chart, publication to voters if asked.
+            await self.closer.after_close(closed)
+
+    async def _close_command(
+        self, work: Work, user: User, message: Message, command: Command
+    ) -> int | None:
+        """``/pollclose ID`` (editors, administrators): close an open poll now; what was not
+        sent yet is cancelled. Returns the id if this closed it."""
+        staff = await self._allowed(work, user, message.chat.id, "/pollclose", EDITORS)
+        if staff is None:
+            work.later(self._reply, message, await self._refusal(work.session, user))
+            return None
+        argument = command.args.strip().lstrip("№#")
+        if not argument.isdigit() or len(argument) > 18:
+            work.later(self._reply, message, self.t("poll.close.usage"))
+            return None
+        poll = await polls.get_poll(work.session, poll_id=int(argument))
+        if poll is None:
+            work.later(self._reply, message, self.t("poll.not_found", id=argument))
+            return None
+        if not await polls.close_poll(work.session, poll_id=poll.id, now=work.now):
+            work.later(self._reply, message, self.t("poll.close.already", id=poll.id))
+            return None
+        self._audit(work, staff, "poll.closed_early", poll)
+        work.later(self._reply, message, self.t("poll.close.done", id=poll.id))
+        return poll.id
 
     async def _results_command(
         self, work: Work, user: User, message: Message, command: Command
