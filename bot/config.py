@@ -235,15 +235,9 @@ class Settings(BaseSettings):
         parse_daily_at(value)
         return value.strip()
 
-    @field_validator("digest_weekly_at")
+    @field_validator("digest_weekly_at", "summary_weekly_at")
     @classmethod
-    def _digest_weekly_at(cls, value: str) -> str:
-        parse_weekly_at(value)
-        return value.strip()
-
-    @field_validator("summary_weekly_at")
-    @classmethod
-    def _summary_weekly_at(cls, value: str) -> str:
+    def _weekly_at(cls, value: str) -> str:
         parse_weekly_at(value)
         return value.strip()
 

@@ -24,6 +24,9 @@ from storage.residents import mark_blocked
 class BroadcastKind(StrEnum):
     NEWS = "news"
     DIGEST = "digest"
+    POLL = "poll"
+    # A closed poll's results, sent to its voters.
+    POLL_RESULTS = "poll_results"
 
 
 class BroadcastStatus(StrEnum):

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.broadcasts import BroadcastStatus, DeliveryState
+from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Poll, PollPrompt, PollVote, Resident, UTCDateTime
 
 OPTIONS_MIN = 2
@@ -30,11 +30,6 @@ OPTIONS_MAX = 10
 RECEIVED_STATES = (DeliveryState.SENT.value, DeliveryState.SENDING.value)
 # A summary lists at most this many closed polls.
 CLOSED_LISTED = 20
-
-
-class BroadcastKinds(StrEnum):
-    POLL = "poll"
-    POLL_RESULTS = "poll_results"
 
 
 class PollStatus(StrEnum):
@@ -69,7 +64,7 @@ async def create_poll(
     if not OPTIONS_MIN <= len(options) <= OPTIONS_MAX:
         raise ValueError(f"a poll has {OPTIONS_MIN}-{OPTIONS_MAX} options, not {len(options)}")
     broadcast = Broadcast(
-        kind=BroadcastKinds.POLL.value,
+        kind=BroadcastKind.POLL.value,
         text=question,
         topics=[],
         districts=[],
@@ -404,7 +399,7 @@ async def publish_to_voters(
     the poll's results were published already (the poll row's ``results_broadcast_id`` is set
     by a conditional UPDATE, so twice is once)."""
     broadcast = Broadcast(
-        kind=BroadcastKinds.POLL_RESULTS.value,
+        kind=BroadcastKind.POLL_RESULTS.value,
         title=f"poll:{poll.id}",
         text=text,
         topics=[],
