@@ -48,7 +48,7 @@ from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
 from tests.conftest import pg_database
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 FIRST_USER = 20_000_000

@@ -34,7 +34,7 @@ from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
 from tests.conftest import pg_database
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import VIBER_TOKEN
 
 TEXT = "<b>Новини міста</b>: графік відключень на завтра"

@@ -36,7 +36,7 @@ from bot.telegram.channel import create_bot
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ConversationState, Resident, ResidentTopic, Ticket, TicketMessage
 from tests.conftest import free_port, pg_database
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 SECRET = "bench-secret"

@@ -30,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="migrate if needed, then serve every configured channel")
     commands.add_parser("migrate", help="upgrade the database schema to the newest version")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="the whole bot on this machine against local Telegram and Viber stand-ins, "
+        "shown in a web page; needs no token",
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; anything else is reachable by others)",
+    )
+    sandbox.add_argument(
+        "--seed", action="store_true", help="create a demo world (residents, staff, tickets…)"
+    )
     add_parsers(commands)
     return parser
 
@@ -42,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Alembic narrates every connection at INFO; our own line says what was migrated.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "sandbox":
+        return asyncio.run(_sandbox(args))
     try:
         settings = load_settings()
         if args.command == "run":
@@ -66,6 +82,32 @@ async def _run(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     async with build_runtime(settings) as runtime:
         await serve(runtime, stop)
+    log.info("stopped")
+    return 0
+
+
+async def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.run import SandboxOptions, run_sandbox
+
+    if not 0 < args.port < 65536:
+        print(f"citybot: --port must be 1-65535, not {args.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    # The page refreshes often and the scheduler narrates every job: keep the console readable.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    options = SandboxOptions(port=args.port, host=args.host, seed=args.seed)
+    try:
+        await run_sandbox(options, stop)
+    except SettingsError as error:
+        print(f"citybot: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as error:
+        print(f"citybot: cannot start the sandbox: {error}", file=sys.stderr)
+        return 1
     log.info("stopped")
     return 0
 

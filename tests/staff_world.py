@@ -22,8 +22,8 @@ from storage.residents import get_or_create_resident
 from storage.staff import upsert_staff
 from storage.tickets import add_message, get_ticket, next_number, upsert_queue
 from storage.vocabulary import MessageDirection, Role, TicketStatus
-from tests.fakes.telegram_api import FakeTelegram, SimUpdate
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 
 FORUM_CHAT = -1001500000001

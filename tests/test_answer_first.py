@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from storage.models import ProcessedUpdate
 from tests.conftest import free_port
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
 
 USER = 5_550_001

@@ -13,8 +13,8 @@ from broadcasts.engine import DeliveryEngine
 from storage.broadcasts import cancel_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Broadcast, Delivery, Resident
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.test_broadcast_helpers import (
     FAST,

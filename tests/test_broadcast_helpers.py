@@ -23,8 +23,8 @@ from broadcasts.planning import plan_broadcast
 from storage.broadcasts import Progress, broadcast_progress, create_broadcast
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from handlers.contract import (
     Sender,
     TransientChannelError,
 )
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 BUTTONS = ((Button("Так", "poll:1:0"), Button("Ні", "poll:1:1")),)

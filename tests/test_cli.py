@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import free_port
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 STARTUP_TIMEOUT = 30.0

@@ -35,8 +35,8 @@ from storage.digests import (
 )
 from storage.models import Broadcast, Delivery, Resident
 from storage.vocabulary import Digest
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

@@ -17,7 +17,7 @@ from broadcasts.election import AdvisoryLockElection, AlwaysLeader, election_for
 from broadcasts.engine import DeliveryEngine
 from handlers.contract import Reply, Sender, Sent
 from storage.db import create_engine, create_sessionmaker
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

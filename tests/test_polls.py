@@ -13,7 +13,7 @@ from handlers.staff.polls.composer import PollComposer, parse_poll
 from handlers.staff.polls.router import KEY
 from storage import polls
 from storage.models import Broadcast, Poll, PollVote
-from tests.fakes.telegram_api import UploadedFile
+from bot.sandbox.fake_telegram import UploadedFile
 from tests.news_world import (
     EDITOR,
     add_people,

@@ -20,8 +20,8 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic
 from tests.conftest import free_port
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     Person,

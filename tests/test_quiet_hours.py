@@ -17,8 +17,8 @@ from broadcasts.planning import plan_broadcast
 from broadcasts.quiet import QuietHours, parse_window
 from storage.broadcasts import create_broadcast
 from storage.models import Delivery
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

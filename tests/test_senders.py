@@ -21,8 +21,8 @@ from handlers.contract import (
     Reply,
     TransientChannelError,
 )
-from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 
 BUTTONS = ((Button("Так", "consent:yes"), Button("Ні", "consent:no")),)

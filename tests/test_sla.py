@@ -12,7 +12,7 @@ from broadcasts.sla import SlaJobs
 from handlers.i18n import Catalog
 from storage.models import Ticket
 from storage.tickets import upsert_queue
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
 
 KYIV = ZoneInfo("Europe/Kyiv")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from storage.models import ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
-from tests.fakes.telegram_api import FakeTelegram
+from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import (
     TELEGRAM_TOKEN,
     TelegramResident,

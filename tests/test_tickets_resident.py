@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.calendar import WorkCalendar
 from storage.deadlines import initial_deadline
 from storage.models import AuditEntry, ConversationState, Resident, Ticket, TicketMessage
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import (
     VIBER_TOKEN,
     WORLDS,

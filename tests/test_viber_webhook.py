@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
-from tests.fakes.viber_api import FakeViber
+from bot.sandbox.fake_viber import FakeViber
 from tests.harness import VIBER_TOKEN, ViberResident, bot_settings, find_resident, running_bot
 
 

@@ -55,7 +55,7 @@ import time
 import urllib.parse
 from base64 import b64encode
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -202,6 +202,16 @@ class Delivery:
     source: Literal["send_message", "broadcast_message", "welcome"]
     message_token: int
     payload: JSONDict  # the JSON the bot sent (placeholders already substituted)
+
+
+@dataclass
+class ChatEntry:
+    """One message on a user's screen: ``in`` from the user, ``out`` from the bot."""
+
+    seq: int
+    direction: Literal["in", "out"]
+    message: JSONDict
+    timestamp_ms: int
 
 
 @dataclass
@@ -530,6 +540,10 @@ class FakeViber:
         self.stats = FakeViberStats()
 
         self._deliveries: dict[str, list[Delivery]] = {}
+        # Both directions of each user's chat, in order (what the user's screen shows).
+        self._transcripts: dict[str, list[ChatEntry]] = {}
+        self._entry_seq = itertools.count(1)
+        self._listeners: list[Callable[[], None]] = []
         self._last_tracking: dict[str, str] = {}
         self._injections: dict[str, deque[_Injection]] = {}
         self._tokens = itertools.count(_FIRST_TOKEN)
@@ -622,6 +636,16 @@ class FakeViber:
         # Wake every waiter; each re-checks its own condition.
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in self._listeners:
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronously, cheaply) after every change of state."""
+        self._listeners.append(listener)
+
+    def _log_entry(self, user_id: str, direction: Literal["in", "out"], message: JSONDict) -> None:
+        entry = ChatEntry(next(self._entry_seq), direction, message, self._now_ms())
+        self._transcripts.setdefault(user_id, []).append(entry)
 
     def fail_next(
         self,
@@ -649,6 +673,7 @@ class FakeViber:
         self.public_posts.clear()
         self.welcome_rejections.clear()
         self._deliveries.clear()
+        self._transcripts.clear()
         self.stats = FakeViberStats()
 
     # ------------------------------------------------------------------ HTTP API
@@ -1009,6 +1034,7 @@ class FakeViber:
         payload: JSONDict,
     ) -> None:
         self._deliveries.setdefault(user.id, []).append(Delivery(user.id, source, token, payload))
+        self._log_entry(user.id, "out", payload)
         self.stats.recipients_reached += 1
         if self.unreplied_limit is not None:
             # Only tracked when the cap is on, so the deque stays bounded by the cap window.
@@ -1251,6 +1277,8 @@ class FakeViber:
             message["tracking_data"] = tracking_data
         event = self._base_event("message", message_token)
         event.update(sender=self._user_object(user), message=message, silent=silent)
+        self._log_entry(user.id, "in", message)
+        self._notify()
         record = await self._emit(event)
         return record.attempts[0] if record is not None else NOT_DELIVERED
 
@@ -1533,6 +1561,10 @@ class FakeViber:
 
     def deliveries(self, user_id: str) -> list[Delivery]:
         return list(self._deliveries.get(user_id, []))
+
+    def transcript(self, user_id: str) -> list[ChatEntry]:
+        """The user's chat as they see it: their messages and the bot's, in order."""
+        return list(self._transcripts.get(user_id, []))
 
     def messages(self, user_id: str) -> list[JSONDict]:
         """Every message the bot got into this user's chat, full JSON payloads, in order."""

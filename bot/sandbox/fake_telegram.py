@@ -1357,6 +1357,7 @@ class FakeTelegram:
         self._active_poll: int | None = None
         self._poll_killed: dict[int, str] = {}  # superseded long poll -> its 409 description
         self._changed = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
         self._closing = False
         self._started_at = time.monotonic()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -1570,6 +1571,12 @@ class FakeTelegram:
         event = self._changed
         self._changed = asyncio.Event()
         event.set()
+        for listener in self._listeners:
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (synchronously, cheaply) after every change of state."""
+        self._listeners.append(listener)
 
     async def _wait_until(self, predicate: Callable[[], bool], seconds: float) -> bool:
         loop = asyncio.get_running_loop()
@@ -2815,6 +2822,16 @@ class FakeTelegram:
         chat.members.update(chat.admins)
         self._chats[chat_id] = chat
         return chat.as_dict()
+
+    def add_group_member(self, chat_id: int, user_id: int, *, admin: bool = False) -> None:
+        """Add a simulated user to a registered group (as an administrator if ``admin``)."""
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.user is not None:
+            raise ValueError(f"unknown group {chat_id}: call add_group() first")
+        self._sim_user(user_id)
+        chat.members.add(user_id)
+        if admin:
+            chat.admins.add(user_id)
 
     def deactivate(self, user_id: int) -> None:
         """The user deleted their account: sends to them fail with 403."""

@@ -1,0 +1,540 @@
+"""The sandbox page's HTTP API: what each pane shows, and the people acting in it.
+
+The page never talks to the bot directly. A resident typing in the Telegram pane becomes a message
+from that user in the Telegram stand-in, which the bot polls like the real Bot API; a Viber
+resident's message becomes a signed callback to the bot's Viber webhook. What the bot sends back
+lands in the stand-ins, and the page reads it from here. ``/api/events`` (server-sent events) says
+when anything changed, so every open tab refreshes from the same state.
+
+Chats come back as the messengers' own objects (Bot API ``Message`` JSON; Viber message JSON with
+a direction), so the page renders what a real client would get. Errors are ``{"error": text}``
+with status 400 (bad input) or 404 (unknown person or message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import mimetypes
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.sandbox.world import OPERATOR_CHAT_ID, OPERATOR_CHAT_TITLE, World
+from storage.broadcasts import broadcast_progress
+from storage.models import Broadcast
+
+JSONDict = dict[str, Any]
+# Files a person attaches in the page (kept in memory; the oldest go first).
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+UPLOADS_KEPT = 100
+TEXT_MAX = 8192  # longer than either messenger allows: the stand-ins answer for their limits
+KEEPALIVE_SECONDS = 15.0
+# Broadcasts shown in the counters panel.
+RECENT_BROADCASTS = 5
+STATIC = "bot.sandbox"
+
+
+class BadInput(Exception):
+    """Something the page sent that cannot be acted on; shown to the person as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    name: str
+    content_type: str
+    data: bytes
+
+
+Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _guard(handler: Callable[[web.Request], Awaitable[JSONDict]]) -> Route:
+    """Answer JSON; bad input (ours or the stand-ins' ValueError/LookupError) as 400/404."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return web.json_response(await handler(request))
+        except BadInput as error:
+            return web.json_response({"error": str(error)}, status=400)
+        except LookupError as error:
+            return web.json_response({"error": str(error).strip("'\"")}, status=404)
+        except ValueError as error:
+            return web.json_response({"error": str(error)}, status=400)
+
+    return wrapped
+
+
+async def _json_body(request: web.Request) -> JSONDict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadInput("the request body is not JSON") from error
+    if not isinstance(body, dict):
+        raise BadInput("the request body must be a JSON object")
+    return body
+
+
+def _text(body: JSONDict, key: str = "text") -> str:
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise BadInput(f"{key} must be text")
+    if len(value) > TEXT_MAX:
+        raise BadInput(f"{key} is longer than {TEXT_MAX} characters")
+    return value
+
+
+def _int(body: JSONDict, key: str, *, required: bool = True) -> int | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadInput(f"{key} must be a number")
+    try:
+        return int(value)
+    except ValueError as error:
+        raise BadInput(f"{key} must be a number") from error
+
+
+def _float(body: JSONDict, key: str) -> float:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInput(f"{key} must be a number")
+    return float(value)
+
+
+class SandboxApi:
+    def __init__(
+        self,
+        *,
+        world: World,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        public_url: str,
+    ) -> None:
+        self.world = world
+        self.sessionmaker = sessionmaker
+        self.public_url = public_url
+        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._upload_ids = itertools.count(1)
+
+    def install(self, app: web.Application) -> None:
+        get, post = app.router.add_get, app.router.add_post
+        get("/", self.index)
+        get("/static/{name}", self.static)
+        get("/api/world", _guard(self.world_view))
+        get("/api/events", self.events)
+        get("/api/counters", _guard(self.counters))
+        post("/api/personas", _guard(self.add_persona))
+        get("/api/telegram/chat/{chat_id}", _guard(self.telegram_chat))
+        get("/api/telegram/file/{file_id}", self.telegram_file)
+        post("/api/telegram/send", _guard(self.telegram_send))
+        post("/api/telegram/press", _guard(self.telegram_press))
+        post("/api/telegram/upload", _guard(self.telegram_upload))
+        post("/api/telegram/location", _guard(self.telegram_location))
+        post("/api/telegram/contact", _guard(self.telegram_contact))
+        post("/api/telegram/block", _guard(self.telegram_block))
+        get("/api/viber/chat/{user_id}", _guard(self.viber_chat))
+        post("/api/viber/start", _guard(self.viber_start))
+        post("/api/viber/send", _guard(self.viber_send))
+        post("/api/viber/press", _guard(self.viber_press))
+        post("/api/viber/upload", _guard(self.viber_upload))
+        post("/api/viber/location", _guard(self.viber_location))
+        post("/api/viber/contact", _guard(self.viber_contact))
+        get("/sandbox/files/{upload_id}/{name}", self.uploaded_file)
+
+    # ------------------------------------------------------------------ page
+
+    async def index(self, _request: web.Request) -> web.StreamResponse:
+        return self._static_file("index.html")
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        return self._static_file(request.match_info["name"])
+
+    def _static_file(self, name: str) -> web.StreamResponse:
+        if "/" in name or name.startswith("."):
+            raise web.HTTPNotFound()
+        resource = resources.files(STATIC).joinpath("static", name)
+        if not resource.is_file():
+            raise web.HTTPNotFound()
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return web.Response(
+            body=resource.read_bytes(),
+            content_type=content_type,
+            charset="utf-8" if content_type.startswith("text/") else None,
+            headers={
+                "Cache-Control": "no-cache",
+                # The page only loads its own files; nothing inline runs.
+                "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    # ------------------------------------------------------------------ world
+
+    async def world_view(self, _request: web.Request) -> JSONDict:
+        world = self.world
+        return {
+            "version": world.version,
+            "operator_chat": {"id": OPERATOR_CHAT_ID, "title": OPERATOR_CHAT_TITLE},
+            "bot": world.telegram.bot_user,
+            "viber_bot": {"name": world.viber.account_name},
+            "telegram_residents": [p.as_json() for p in world.telegram_residents.values()],
+            "viber_residents": [p.as_json() for p in world.viber_residents.values()],
+            "staff": [p.as_json() for p in world.staff.values()],
+        }
+
+    async def add_persona(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        channel = body.get("channel")
+        if channel not in {"telegram", "viber"}:
+            raise BadInput("channel must be telegram or viber")
+        persona = self.world.new_resident(str(channel), _text(body, "name"))
+        self.world.changed()
+        return persona.as_json()
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: ``change`` with the world's version whenever anything changes."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        wake = asyncio.Event()
+        self.world.add_listener(wake.set)
+        try:
+            sent = -1
+            while True:
+                if self.world.version != sent:
+                    sent = self.world.version
+                    await response.write(f"event: change\ndata: {sent}\n\n".encode())
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), KEEPALIVE_SECONDS)
+                if not wake.is_set():
+                    await response.write(b": keep-alive\n\n")
+                # Coalesce a burst of changes (a broadcast) into one refresh.
+                await asyncio.sleep(0.05)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.world.remove_listener(wake.set)
+        return response
+
+    async def counters(self, _request: web.Request) -> JSONDict:
+        telegram, viber = self.world.telegram, self.world.viber
+        now = datetime.now(UTC)
+        broadcasts: list[JSONDict] = []
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(Broadcast.id, Broadcast.kind, Broadcast.title, Broadcast.text)
+                    .where(Broadcast.started_at.is_not(None))
+                    .order_by(Broadcast.id.desc())
+                    .limit(RECENT_BROADCASTS)
+                )
+            ).all()
+            for broadcast_id, kind, title, text in rows:
+                progress = await broadcast_progress(session, broadcast_id=broadcast_id, now=now)
+                if progress is None:
+                    continue
+                broadcasts.append(
+                    {
+                        "id": broadcast_id,
+                        "kind": kind,
+                        "title": title or text[:60],
+                        "status": progress.status,
+                        "total": progress.total,
+                        "sent": progress.sent,
+                        "blocked": progress.blocked,
+                        "failed": progress.failed,
+                        "pending": progress.pending,
+                        "cancelled": progress.cancelled,
+                        "rate": round(progress.rate, 1),
+                    }
+                )
+        return {
+            "telegram": {
+                "sent": telegram.sent_count,
+                "rate_limited": telegram.rate_limited_count,
+                "errors": len(telegram.errors),
+                "blocked_users": sum(
+                    1
+                    for p in self.world.telegram_residents.values()
+                    if telegram.is_blocked(int(p.id))
+                ),
+            },
+            "viber": {
+                "sent": viber.stats.messages_sent,
+                "recipients": viber.stats.recipients_reached,
+                "rate_limited": viber.stats.rate_limited,
+                "unsubscribed": sum(1 for u in viber.users.values() if not u.subscribed),
+                "callbacks_failed": viber.stats.callbacks_failed,
+            },
+            "broadcasts": broadcasts,
+        }
+
+    # ------------------------------------------------------------------ Telegram
+
+    def _telegram_person(self, body: JSONDict) -> int:
+        user_id = _int(body, "user_id")
+        assert user_id is not None
+        key = str(user_id)
+        if key not in self.world.telegram_residents and key not in self.world.staff:
+            raise LookupError(f"no Telegram user {user_id} in the sandbox")
+        return user_id
+
+    def _chat_of(self, body: JSONDict, user_id: int) -> int:
+        chat_id = _int(body, "chat_id", required=False)
+        if chat_id is None or chat_id == user_id:
+            return user_id
+        if chat_id != OPERATOR_CHAT_ID or str(user_id) not in self.world.staff:
+            raise BadInput("only staff write in the operator chat")
+        return chat_id
+
+    async def telegram_chat(self, request: web.Request) -> JSONDict:
+        try:
+            chat_id = int(request.match_info["chat_id"])
+        except ValueError as error:
+            raise BadInput("chat id must be a number") from error
+        fake = self.world.telegram
+        return {
+            "chat_id": chat_id,
+            "messages": fake.history(chat_id),
+            "keyboard": fake.reply_keyboard(chat_id),
+            "topics": fake.topics(chat_id),
+            "blocked": fake.is_blocked(chat_id) if chat_id > 0 else False,
+        }
+
+    async def telegram_file(self, request: web.Request) -> web.StreamResponse:
+        data = self.world.telegram.file_content(request.match_info["file_id"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type=_sniff(data))
+
+    async def telegram_send(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._telegram_person(body)
+        chat_id = self._chat_of(body, user_id)
+        update = await self.world.telegram.send_text(
+            user_id,
+            _text(body),
+            chat_id,
+            thread_id=_int(body, "thread_id", required=False),
+            reply_to=_int(body, "reply_to", required=False),
+        )
+        return {"update_id": update.get("update_id")}
+
+    async def telegram_press(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._telegram_person(body)
+        chat_id = self._chat_of(body, user_id)
+        message_id = _int(body, "message_id")
+        assert message_id is not None
+        update = await self.world.telegram.press_button(
+            user_id, message_id, _text(body, "data"), chat_id
+        )
+        return {"update_id": update.get("update_id")}
+
+    async def telegram_upload(self, request: web.Request) -> JSONDict:
+        fields, upload = await self._read_upload(request)
+        user_id = self._telegram_person(fields)
+        chat_id = self._chat_of(fields, user_id)
+        caption = fields.get("caption") or None
+        thread_id = _int(fields, "thread_id", required=False)
+        if upload.content_type.startswith("image/") and _sniff(upload.data).startswith("image/"):
+            update = await self.world.telegram.send_photo(
+                user_id, chat_id, caption=caption, content=upload.data, thread_id=thread_id
+            )
+        else:
+            update = await self.world.telegram.send_document(
+                user_id,
+                chat_id,
+                file_name=upload.name,
+                content=upload.data,
+                mime_type=upload.content_type,
+                caption=caption,
+                thread_id=thread_id,
+            )
+        return {"update_id": update.get("update_id")}
+
+    async def telegram_location(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._telegram_person(body)
+        update = await self.world.telegram.send_location(
+            user_id, _float(body, "latitude"), _float(body, "longitude")
+        )
+        return {"update_id": update.get("update_id")}
+
+    async def telegram_contact(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._telegram_person(body)
+        phone = body.get("phone_number") or "+380671234567"
+        update = await self.world.telegram.send_contact(user_id, str(phone)[:32])
+        return {"update_id": update.get("update_id")}
+
+    async def telegram_block(self, request: web.Request) -> JSONDict:
+        """Block (``blocked: true``) or restart (``false``) the bot, as the resident."""
+        body = await _json_body(request)
+        user_id = self._telegram_person(body)
+        fake = self.world.telegram
+        wanted = bool(body.get("blocked"))
+        if fake.is_blocked(user_id) != wanted:
+            await (fake.block(user_id) if wanted else fake.unblock(user_id))
+        return {"blocked": fake.is_blocked(user_id)}
+
+    # ------------------------------------------------------------------ Viber
+
+    def _viber_person(self, body: JSONDict) -> str:
+        user_id = body.get("user_id")
+        if not isinstance(user_id, str) or user_id not in self.world.viber_residents:
+            raise LookupError("no such Viber user in the sandbox")
+        return user_id
+
+    async def viber_chat(self, request: web.Request) -> JSONDict:
+        user_id = request.match_info["user_id"]
+        fake = self.world.viber
+        user = fake.users.get(user_id)
+        return {
+            "user_id": user_id,
+            "subscribed": bool(user and user.subscribed),
+            "entries": [
+                {
+                    "seq": entry.seq,
+                    "direction": entry.direction,
+                    "message": entry.message,
+                    "timestamp": entry.timestamp_ms,
+                }
+                for entry in fake.transcript(user_id)
+            ],
+            "keyboard": fake.current_keyboard(user_id),
+        }
+
+    async def viber_start(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        status, _welcome = await self.world.viber.conversation_started(self._viber_person(body))
+        return {"status": status}
+
+    async def viber_send(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._viber_person(body)
+        text = _text(body)
+        if not text.strip():
+            raise BadInput("Viber does not send empty messages")
+        return {"status": await self.world.viber.send_text(user_id, text)}
+
+    async def viber_press(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._viber_person(body)
+        return {"status": await self.world.viber.press_button(user_id, _text(body, "button"))}
+
+    async def viber_upload(self, request: web.Request) -> JSONDict:
+        fields, upload = await self._read_upload(request)
+        user_id = self._viber_person(fields)
+        upload_id = self._keep(upload)
+        url = f"{self.public_url}/sandbox/files/{upload_id}/{_safe_name(upload.name)}"
+        fake = self.world.viber
+        if _sniff(upload.data) in {"image/png", "image/jpeg"}:
+            status = await fake.send_picture(
+                user_id,
+                media=url,
+                file_name=upload.name,
+                size=len(upload.data),
+                text=fields.get("caption") or None,
+            )
+        else:
+            status = await fake.send_file(
+                user_id, media=url, file_name=upload.name, size=len(upload.data)
+            )
+        return {"status": status}
+
+    async def viber_location(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        status = await self.world.viber.send_location(
+            self._viber_person(body), _float(body, "latitude"), _float(body, "longitude")
+        )
+        return {"status": status}
+
+    async def viber_contact(self, request: web.Request) -> JSONDict:
+        body = await _json_body(request)
+        user_id = self._viber_person(body)
+        user = self.world.viber.users[user_id]
+        return {
+            "status": await self.world.viber.send_contact(user_id, user.name, user.phone_number)
+        }
+
+    async def uploaded_file(self, request: web.Request) -> web.StreamResponse:
+        upload = self._uploads.get(request.match_info["upload_id"])
+        if upload is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=upload.data, content_type=_sniff(upload.data))
+
+    # ------------------------------------------------------------------ uploads
+
+    async def _read_upload(self, request: web.Request) -> tuple[JSONDict, Upload]:
+        """Read a multipart form with one ``file`` part and small text fields, bounded."""
+        try:
+            reader = await request.multipart()
+        except (AssertionError, KeyError, ValueError) as error:
+            raise BadInput("send the file as multipart/form-data") from error
+        fields: JSONDict = {}
+        upload: Upload | None = None
+        while True:
+            part = await reader.next()
+            if part is None:
+                break
+            if not isinstance(part, BodyPartReader) or part.name is None:
+                raise BadInput("unexpected nested multipart")
+            if part.name == "file":
+                data = bytearray()
+                while chunk := await part.read_chunk():
+                    data.extend(chunk)
+                    if len(data) > UPLOAD_MAX_BYTES:
+                        raise BadInput(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
+                if not data:
+                    raise BadInput("the file is empty")
+                name = part.filename or "file"
+                content_type = part.headers.get("Content-Type", "application/octet-stream")
+                upload = Upload(name=name[:128], content_type=content_type, data=bytes(data))
+            else:
+                value = await part.text()
+                if len(value) > TEXT_MAX:
+                    raise BadInput(f"{part.name} is too long")
+                fields[part.name] = value
+        if upload is None:
+            raise BadInput("no file was attached")
+        return fields, upload
+
+    def _keep(self, upload: Upload) -> str:
+        upload_id = str(next(self._upload_ids))
+        self._uploads[upload_id] = upload
+        while len(self._uploads) > UPLOADS_KEPT:
+            self._uploads.popitem(last=False)
+        return upload_id
+
+
+def _sniff(data: bytes) -> str:
+    """The type a file really is, so nothing uploaded is served as HTML or script."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"%PDF"):
+        return "application/pdf"
+    return "application/octet-stream"
+
+
+def _safe_name(name: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    return cleaned.strip(".") or "file"

@@ -1,0 +1,193 @@
+"""``citybot sandbox``: the real bot, its stand-ins and the page, in one process.
+
+The bot is built and served exactly as ``citybot run`` does it (``bot.app``); only its settings
+differ: the Telegram and Viber API URLs point at the stand-ins, and the page's routes are added
+to the bot's own web application, so the Viber stand-in calls the same webhook a real Viber would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.app import Runtime, build_runtime, prepare_database, serve
+from bot.config import Settings, load_settings
+from bot.sandbox.api import SandboxApi
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.world import (
+    DEFAULT_ADMIN,
+    OPERATOR_CHAT_ID,
+    TELEGRAM_TOKEN,
+    VIBER_TOKEN,
+    World,
+)
+from storage.staff import upsert_staff
+from storage.vocabulary import Role
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///citybot-sandbox.db"
+# The real limits the stand-ins enforce (CONTEXT.md): Telegram's 30 messages/s for bulk sending;
+# Viber's 500 broadcast calls per 10 s.
+TELEGRAM_GLOBAL_RATE = 30.0
+VIBER_BROADCAST_WINDOW = (500, 10.0)
+# Settings the sandbox decides; anything else (language, time zone, limits…) may come from the
+# environment as for `citybot run`.
+OWN_SETTINGS = frozenset(
+    {
+        "CITYBOT_TELEGRAM_TOKEN",
+        "CITYBOT_TELEGRAM_API_URL",
+        "CITYBOT_TELEGRAM_MODE",
+        "CITYBOT_VIBER_TOKEN",
+        "CITYBOT_VIBER_API_URL",
+        "CITYBOT_PUBLIC_URL",
+        "CITYBOT_WEBHOOK_SECRET",
+        "CITYBOT_HTTP_HOST",
+        "CITYBOT_HTTP_PORT",
+        "CITYBOT_OPERATOR_CHAT_ID",
+        "CITYBOT_EDITORS_CHAT_ID",
+        "CITYBOT_OFFICIALS_CHAT_ID",
+        "CITYBOT_RSS_FEEDS",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    port: int = 8080
+    host: str = "127.0.0.1"
+    seed: bool = False
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def sandbox_settings(
+    options: SandboxOptions,
+    telegram: FakeTelegram,
+    viber: FakeViber,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The bot's settings against the stand-ins; the database and tuning from ``environ``."""
+    source = os.environ if environ is None else environ
+    values = {
+        key: value
+        for key, value in source.items()
+        if key.startswith("CITYBOT_") and key not in OWN_SETTINGS
+    }
+    values.setdefault("CITYBOT_DATABASE_URL", DEFAULT_DATABASE_URL)
+    # News should land while someone watches: no quiet hours unless asked for.
+    values.setdefault("CITYBOT_QUIET_HOURS", "")
+    values.update(
+        {
+            "CITYBOT_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+            "CITYBOT_TELEGRAM_API_URL": telegram.base_url,
+            "CITYBOT_TELEGRAM_MODE": "polling",
+            "CITYBOT_VIBER_TOKEN": VIBER_TOKEN,
+            "CITYBOT_VIBER_API_URL": viber.base_url,
+            # The stand-ins run here, so they reach the bot on loopback whatever the page binds.
+            "CITYBOT_PUBLIC_URL": f"http://127.0.0.1:{options.port}",
+            "CITYBOT_HTTP_HOST": options.host,
+            "CITYBOT_HTTP_PORT": str(options.port),
+            "CITYBOT_OPERATOR_CHAT_ID": str(OPERATOR_CHAT_ID),
+            "CITYBOT_ADMIN_IDS": ",".join(
+                filter(None, [values.get("CITYBOT_ADMIN_IDS", ""), str(DEFAULT_ADMIN[0])])
+            ),
+        }
+    )
+    return load_settings(values)
+
+
+@contextlib.asynccontextmanager
+async def stand_ins() -> AsyncIterator[tuple[FakeTelegram, FakeViber]]:
+    telegram = FakeTelegram(
+        TELEGRAM_TOKEN,
+        bot_username="kryvyirih_city_bot",
+        bot_first_name="Криворізька міська рада",
+        global_rate=TELEGRAM_GLOBAL_RATE,
+        burst=TELEGRAM_GLOBAL_RATE,
+    )
+    viber = FakeViber(
+        VIBER_TOKEN,
+        account_name="Криворізька міська рада",
+        broadcast_rate_limit=VIBER_BROADCAST_WINDOW,
+        auto_redeliver=True,
+    )
+    async with telegram, viber:
+        yield telegram, viber
+
+
+async def _prepare_world(runtime: Runtime, world: World, *, seed: bool) -> None:
+    """Migrate, seed if asked, and register everyone stored in the stand-ins."""
+    await prepare_database(runtime)
+    now = datetime.now(UTC)
+    async with runtime.sessionmaker() as session, session.begin():
+        await upsert_staff(
+            session, telegram_id=DEFAULT_ADMIN[0], role=Role.ADMIN, now=now, name=DEFAULT_ADMIN[1]
+        )
+    if seed:
+        from bot.sandbox.seed import seed_demo_world
+
+        seeded = await seed_demo_world(runtime.sessionmaker, now=now, zone=runtime.settings.zone)
+        log.info(
+            "demo world %s",
+            "created" if seeded is not None else "already in the database: left as it is",
+        )
+    await world.load(runtime.sessionmaker)
+    world.ensure_defaults()
+
+
+async def run_sandbox(
+    options: SandboxOptions,
+    stop: asyncio.Event,
+    *,
+    environ: Mapping[str, str] | None = None,
+    announce: Callable[[str], None] = print,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve the sandbox until ``stop`` is set."""
+    if not is_loopback(options.host):
+        announce(
+            f"WARNING: the sandbox listens on {options.host}, not only on this machine: anyone "
+            "who can reach it can act as any resident or staff member. It has no login."
+        )
+    async with stand_ins() as (telegram, viber):
+        settings = sandbox_settings(options, telegram, viber, environ)
+        world = World(telegram=telegram, viber=viber)
+        async with build_runtime(settings) as runtime:
+            api = SandboxApi(
+                world=world,
+                sessionmaker=runtime.sessionmaker,
+                public_url=f"http://127.0.0.1:{options.port}",
+            )
+            api.install(runtime.web_app)
+            await _prepare_world(runtime, world, seed=options.seed)
+            started = asyncio.Event()
+            task = asyncio.create_task(serve(runtime, stop, ready=started))
+            waiter = asyncio.create_task(started.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if not started.is_set():
+                waiter.cancel()
+                await task  # start-up failed: raise its error
+                return
+            shown = "127.0.0.1" if is_loopback(options.host) else options.host
+            announce(
+                f"citybot sandbox: open http://{shown}:{options.port}/ "
+                f"(database {settings.database_url}; Ctrl+C stops)"
+            )
+            if ready is not None:
+                ready.set()
+            await task
