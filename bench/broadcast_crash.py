@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from bench.broadcast_telegram import FIRST_USER, TEXT, open_chats, seed
 from bot.config import TELEGRAM_API_URL
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
@@ -37,7 +38,6 @@ from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery
 from tests.conftest import pg_database
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 TIMEOUT = 900.0

@@ -38,6 +38,7 @@ from sqlalchemy import insert
 
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
@@ -48,7 +49,6 @@ from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
 from tests.conftest import pg_database
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 FIRST_USER = 20_000_000

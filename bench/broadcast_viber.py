@@ -25,6 +25,7 @@ import aiohttp
 from sqlalchemy import insert
 
 from bot.migrate import upgrade_to_head
+from bot.sandbox.fake_viber import FakeViber
 from bot.viber import render
 from bot.viber.client import ViberClient
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
@@ -34,7 +35,6 @@ from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
 from tests.conftest import pg_database
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import VIBER_TOKEN
 
 TEXT = "<b>Новини міста</b>: графік відключень на завтра"

@@ -32,11 +32,11 @@ from sqlalchemy import delete, func, select
 
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.channel import create_bot
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ConversationState, Resident, ResidentTopic, Ticket, TicketMessage
 from tests.conftest import free_port, pg_database
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 SECRET = "bench-secret"

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import Runtime, build_runtime, serve
 from bot.config import Settings, load_settings
+from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fake_viber import FakeViber
 from storage.models import Resident
 from storage.vocabulary import Clock, system_clock
 from tests.conftest import free_port
-from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
-from bot.sandbox.fake_viber import FakeViber
 
 TELEGRAM_TOKEN = "123456789:AAF_fake-telegram-token-for-tests_0123"
 VIBER_TOKEN = "4f2a9c1e8b7d6a50-0123456789abcdef-fedcba9876543210"

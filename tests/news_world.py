@@ -11,14 +11,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from handlers.staff.news.composer import NewsComposer
 from handlers.staff.news.jobs import JOBS_KEY, NewsJobs
 from handlers.staff.news.router import KEY
 from storage.models import Broadcast
 from storage.staff import upsert_staff
 from storage.vocabulary import Role
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.staff_world import ADMIN, GROUP_CHAT, OPERATOR, OUTSIDER, Clock, World
 from tests.test_broadcast_helpers import Person, add_residents

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Runtime
+from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fake_viber import FakeViber
 from handlers.contract import TicketFiled
 from handlers.staff.desk import Desk
 from storage.calendar_store import load_calendar
@@ -22,8 +24,6 @@ from storage.residents import get_or_create_resident
 from storage.staff import upsert_staff
 from storage.tickets import add_message, get_ticket, next_number, upsert_queue
 from storage.vocabulary import MessageDirection, Role, TicketStatus
-from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 
 FORUM_CHAT = -1001500000001

@@ -12,9 +12,9 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bot.sandbox.fake_telegram import FakeTelegram
 from storage.models import ProcessedUpdate
 from tests.conftest import free_port
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
 
 USER = 5_550_001

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from broadcasts.engine import DeliveryEngine
 from storage.broadcasts import cancel_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Broadcast, Delivery, Resident
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.test_broadcast_helpers import (
     FAST,

@@ -13,6 +13,8 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from bot.viber import render
@@ -23,8 +25,6 @@ from broadcasts.planning import plan_broadcast
 from storage.broadcasts import Progress, broadcast_progress, create_broadcast
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from bot.config import TELEGRAM_API_URL
+from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
@@ -23,7 +24,6 @@ from handlers.contract import (
     Sender,
     TransientChannelError,
 )
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 
 BUTTONS = ((Button("Так", "poll:1:0"), Button("Ні", "poll:1:1")),)

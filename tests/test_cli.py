@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import free_port
 from bot.sandbox.fake_telegram import FakeTelegram
+from tests.conftest import free_port
 from tests.harness import TELEGRAM_TOKEN
 
 STARTUP_TIMEOUT = 30.0

@@ -15,6 +15,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SettingsError, load_settings
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from broadcasts.digest import (
     ITEM_TEXT_MAX,
     Digests,
@@ -35,8 +37,6 @@ from storage.digests import (
 )
 from storage.models import Broadcast, Delivery, Resident
 from storage.vocabulary import Digest
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

@@ -13,11 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.migrate import upgrade_to_head
+from bot.sandbox.fake_telegram import FakeTelegram
 from broadcasts.election import AdvisoryLockElection, AlwaysLeader, election_for, lock_key
 from broadcasts.engine import DeliveryEngine
 from handlers.contract import Reply, Sender, Sent
 from storage.db import create_engine, create_sessionmaker
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import TELEGRAM_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

@@ -16,12 +16,12 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import delete, func, select, update
 
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic
 from tests.conftest import free_port
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     Person,

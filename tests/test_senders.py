@@ -7,6 +7,8 @@ import pytest
 from aiogram.client.session.aiohttp import AiohttpSession
 
 from bot.config import TELEGRAM_API_URL
+from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fake_viber import FakeViber
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from bot.viber.channel import ViberSender
@@ -21,8 +23,6 @@ from handlers.contract import (
     Reply,
     TransientChannelError,
 )
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 
 BUTTONS = ((Button("Так", "consent:yes"), Button("Ні", "consent:no")),)

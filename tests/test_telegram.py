@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.sandbox.fake_telegram import FakeTelegram
 from storage.models import ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
-from bot.sandbox.fake_telegram import FakeTelegram
 from tests.harness import (
     TELEGRAM_TOKEN,
     TelegramResident,

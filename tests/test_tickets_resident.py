@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.fake_viber import FakeViber
 from storage.calendar import WorkCalendar
 from storage.deadlines import initial_deadline
 from storage.models import AuditEntry, ConversationState, Resident, Ticket, TicketMessage
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import (
     VIBER_TOKEN,
     WORLDS,

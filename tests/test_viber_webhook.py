@@ -9,9 +9,9 @@ import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.fake_viber import FakeViber
 from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
-from bot.sandbox.fake_viber import FakeViber
 from tests.harness import VIBER_TOKEN, ViberResident, bot_settings, find_resident, running_bot
 
 

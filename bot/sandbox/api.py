@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.world import OPERATOR_CHAT_ID, OPERATOR_CHAT_TITLE, World
+from handlers.outbox import Outbox
 from storage.broadcasts import broadcast_progress
 from storage.models import Broadcast
 
@@ -39,6 +40,8 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 UPLOADS_KEPT = 100
 TEXT_MAX = 8192  # longer than either messenger allows: the stand-ins answer for their limits
 KEEPALIVE_SECONDS = 15.0
+# How long /api/settle waits for the bot to finish with everything sent to it so far.
+SETTLE_SECONDS = 15.0
 # Broadcasts shown in the counters panel.
 RECENT_BROADCASTS = 5
 STATIC = "bot.sandbox"
@@ -118,10 +121,12 @@ class SandboxApi:
         *,
         world: World,
         sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
         public_url: str,
     ) -> None:
         self.world = world
         self.sessionmaker = sessionmaker
+        self.outbox = outbox
         self.public_url = public_url
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._upload_ids = itertools.count(1)
@@ -133,6 +138,7 @@ class SandboxApi:
         get("/api/world", _guard(self.world_view))
         get("/api/events", self.events)
         get("/api/counters", _guard(self.counters))
+        get("/api/settle", self.settle)
         post("/api/personas", _guard(self.add_persona))
         get("/api/telegram/chat/{chat_id}", _guard(self.telegram_chat))
         get("/api/telegram/file/{file_id}", self.telegram_file)
@@ -142,7 +148,8 @@ class SandboxApi:
         post("/api/telegram/location", _guard(self.telegram_location))
         post("/api/telegram/contact", _guard(self.telegram_contact))
         post("/api/telegram/block", _guard(self.telegram_block))
-        get("/api/viber/chat/{user_id}", _guard(self.viber_chat))
+        # Viber ids hold "/" and "+": the rest of the path is the id.
+        get("/api/viber/chat/{user_id:.+}", _guard(self.viber_chat))
         post("/api/viber/start", _guard(self.viber_start))
         post("/api/viber/send", _guard(self.viber_send))
         post("/api/viber/press", _guard(self.viber_press))
@@ -227,6 +234,23 @@ class SandboxApi:
         finally:
             self.world.remove_listener(wake.set)
         return response
+
+    async def settle(self, _request: web.Request) -> web.StreamResponse:
+        """Wait until the bot has handled everything people did so far and sent its answers.
+
+        For scripts, browser tests and trainers' demos that must not race the bot: every
+        Telegram update confirmed (the bot confirms only what it stored), no Viber callback
+        owed, and the replies and staff copies of both sent. 503 if that takes too long."""
+        telegram, viber = self.world.telegram, self.world.viber
+        try:
+            async with asyncio.timeout(SETTLE_SECONDS):
+                # Confirmations do not notify listeners: a short poll of two cheap checks.
+                while telegram.pending_updates() or viber.pending_callbacks:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+                await self.outbox.drain()
+        except TimeoutError:
+            return web.json_response({"error": "the bot is still busy"}, status=503)
+        return web.json_response({"settled": True, "version": self.world.version})
 
     async def counters(self, _request: web.Request) -> JSONDict:
         telegram, viber = self.world.telegram, self.world.viber

@@ -171,6 +171,7 @@ async def run_sandbox(
             api = SandboxApi(
                 world=world,
                 sessionmaker=runtime.sessionmaker,
+                outbox=runtime.outbox,
                 public_url=f"http://127.0.0.1:{options.port}",
             )
             api.install(runtime.web_app)

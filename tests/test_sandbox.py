@@ -1,0 +1,256 @@
+"""``citybot sandbox`` through its page's API: the real bot, its stand-ins, and what a person in
+the page can and cannot do. (The page itself is driven in a browser: test_sandbox_browser.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import urllib.parse
+
+import aiohttp
+import pytest
+
+from bot.sandbox.api import TEXT_MAX, UPLOAD_MAX_BYTES
+from bot.sandbox.fake_telegram import make_png
+from bot.sandbox.run import SandboxOptions, is_loopback, run_sandbox
+from tests.conftest import free_port
+from tests.harness import onboard
+from tests.sandbox_client import (
+    Sandbox,
+    SandboxTelegramResident,
+    SandboxViberResident,
+    running_sandbox,
+)
+
+
+async def _upload(
+    sandbox: Sandbox, path: str, fields: dict[str, str], name: str, data: bytes, mime: str
+) -> tuple[int, dict[str, object]]:
+    form = aiohttp.FormData()
+    for key, value in fields.items():
+        form.add_field(key, value)
+    # A stream, as a browser sends it (aiohttp refuses to inline large bytes values).
+    form.add_field("file", io.BytesIO(data), filename=name, content_type=mime)
+    async with sandbox.http.post(sandbox.url + path, data=form) as response:
+        return response.status, await response.json()
+
+
+async def test_a_viber_ticket_is_answered_from_the_operator_chat(database_url: str) -> None:
+    async with running_sandbox(database_url) as sandbox:
+        assert any("open http://127.0.0.1:" in line for line in sandbox.announced)
+        world = await sandbox.world()
+        [admin] = [s for s in world["staff"] if s["role"] == "admin"]
+        telegram = SandboxTelegramResident(sandbox, world["telegram_residents"][0]["id"])
+        viber = SandboxViberResident(sandbox, world["viber_residents"][0]["id"])
+        await onboard(telegram)
+        await onboard(viber)
+
+        await viber.command("feedback")
+        await viber.press("Інше")
+        await viber.say("Не працює ліфт <script>alert(1)</script> 🙂")
+        await viber.press("Далі ➡️")
+        await viber.press("Ні")
+        assert "<script>alert(1)</script>" in viber.last_text()
+        await viber.press("✅ Надіслати")
+        found = re.search(r"ВД-\d{4}-\d{6}", viber.last_text())
+        assert found is not None, viber.last_text()
+
+        # The ticket's topic in the operator forum; an administrator answers in it.
+        chat = await sandbox.operator_chat()
+        [topic] = [t for t in chat["topics"] if found.group() in t["name"]]
+        await sandbox.post(
+            "/api/telegram/send",
+            {
+                "user_id": admin["id"],
+                "chat_id": world["operator_chat"]["id"],
+                "thread_id": topic["message_thread_id"],
+                "text": "Дякуємо! Заявку передано до КП «Житлосервіс».",
+            },
+        )
+        await sandbox.settle()
+        await viber.say("/mytickets")
+        transcript = await sandbox.get(f"/api/viber/chat/{viber.external_id}")
+        texts = [str(e["message"].get("text", "")) for e in transcript["entries"]]
+        assert any("КП «Житлосервіс»" in text for text in texts)
+        # The resident's own messages are in the transcript too, in order, as they typed them.
+        incoming = [e for e in transcript["entries"] if e["direction"] == "in"]
+        assert any(
+            e["message"].get("text") == "Не працює ліфт <script>alert(1)</script> 🙂"
+            for e in incoming
+        )
+
+        counters = await sandbox.get("/api/counters")
+        assert counters["telegram"]["sent"] > 0 and counters["viber"]["sent"] > 0
+        assert counters["telegram"]["rate_limited"] == 0
+
+
+async def test_new_residents_staff_files_and_blocking(pg_url: str) -> None:
+    async with running_sandbox(pg_url) as sandbox:
+        made = await sandbox.post("/api/personas", {"channel": "viber", "name": "  Іван   Сірко "})
+        assert made["name"] == "Іван Сірко" and made["id"].endswith("==")
+        made_tg = await sandbox.post("/api/personas", {"channel": "telegram", "name": "Ліна"})
+        world = await sandbox.world()
+        assert made["id"] in {p["id"] for p in world["viber_residents"]}
+        assert made_tg["id"] in {p["id"] for p in world["telegram_residents"]}
+
+        # A photo from the page reaches the bot as a Telegram photo, and the page can show it.
+        user = made_tg["id"]
+        status, _ = await _upload(
+            sandbox, "/api/telegram/upload", {"user_id": user}, "a.png", make_png(4, 3), "image/png"
+        )
+        assert status == 200
+        await sandbox.settle()
+        chat = await sandbox.get(f"/api/telegram/chat/{user}")
+        [photo_message] = [m for m in chat["messages"] if "photo" in m]
+        file_id = photo_message["photo"][-1]["file_id"]
+        async with sandbox.http.get(f"{sandbox.url}/api/telegram/file/{file_id}") as response:
+            assert response.status == 200 and response.content_type == "image/png"
+
+        # A Viber file is kept by the sandbox and served under its real type, never as HTML.
+        status, _ = await _upload(
+            sandbox,
+            "/api/viber/upload",
+            {"user_id": made["id"]},
+            "page.html",
+            b"<script>alert(1)</script>",
+            "text/html",
+        )
+        assert status == 200
+        # Viber ids hold "/" and "+": the page escapes them, and the raw form works too.
+        quoted = urllib.parse.quote(made["id"], safe="")
+        transcript = await sandbox.get(f"/api/viber/chat/{quoted}")
+        assert transcript == await sandbox.get(f"/api/viber/chat/{made['id']}")
+        [sent_file] = [e for e in transcript["entries"] if e["message"].get("type") == "file"]
+        async with sandbox.http.get(sent_file["message"]["media"]) as response:
+            assert response.status == 200
+            assert response.content_type == "application/octet-stream"
+
+        # Blocking the bot is what the engine later sees as a blocked recipient.
+        blocked = await sandbox.post("/api/telegram/block", {"user_id": user, "blocked": True})
+        assert blocked == {"blocked": True}
+        counters = await sandbox.get("/api/counters")
+        assert counters["telegram"]["blocked_users"] == 1
+        # Writing again restarts the bot, as in a real client.
+        await sandbox.post("/api/telegram/send", {"user_id": user, "text": "/start"})
+        assert (await sandbox.get(f"/api/telegram/chat/{user}"))["blocked"] is False
+
+
+async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox:
+        world = await sandbox.world()
+        resident = world["telegram_residents"][0]["id"]
+        viber = world["viber_residents"][0]["id"]
+        operator_chat = world["operator_chat"]["id"]
+        cases: list[tuple[str, object, int, str]] = [
+            ("/api/telegram/send", {"user_id": resident, "text": "   "}, 400, "empty"),
+            ("/api/telegram/send", {"user_id": resident, "text": "x" * (TEXT_MAX + 1)}, 400, ""),
+            ("/api/telegram/send", {"user_id": resident, "text": 5}, 400, "text must be text"),
+            ("/api/telegram/send", {"user_id": "12ab", "text": "hi"}, 400, "number"),
+            ("/api/telegram/send", {"user_id": 42, "text": "hi"}, 404, "no Telegram user"),
+            ("/api/telegram/send", [1, 2], 400, "JSON object"),
+            # A resident cannot write in the staff chat.
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "chat_id": operator_chat, "text": "hi"},
+                400,
+                "only staff",
+            ),
+            ("/api/telegram/press", {"user_id": resident, "message_id": 999, "data": "x"}, 400, ""),
+            ("/api/viber/send", {"user_id": viber, "text": ""}, 400, "empty"),
+            ("/api/viber/send", {"user_id": "forged==", "text": "hi"}, 404, ""),
+            ("/api/viber/press", {"user_id": viber, "button": "Nope"}, 404, ""),
+            ("/api/viber/location", {"user_id": viber, "latitude": "x", "longitude": 1}, 400, ""),
+            ("/api/personas", {"channel": "whatsapp", "name": "A"}, 400, "telegram or viber"),
+        ]
+        for path, body, status, words in cases:
+            async with sandbox.http.post(sandbox.url + path, json=body) as response:
+                payload = await response.json()
+                assert response.status == status, (path, body, payload)
+                assert words in payload["error"], (path, payload)
+        async with sandbox.http.post(
+            sandbox.url + "/api/telegram/send", data=b"{not json"
+        ) as response:
+            assert response.status == 400
+        status, payload = await _upload(
+            sandbox,
+            "/api/telegram/upload",
+            {"user_id": resident},
+            "big.bin",
+            b"\0" * (UPLOAD_MAX_BYTES + 1),
+            "application/octet-stream",
+        )
+        assert status == 400 and "larger" in str(payload["error"])
+        status, payload = await _upload(
+            sandbox, "/api/telegram/upload", {"user_id": resident}, "e.txt", b"", "text/plain"
+        )
+        assert status == 400 and "empty" in str(payload["error"])
+        for path in ("/static/..%2Fapi.py", "/static/.hidden", "/api/telegram/file/nope"):
+            async with sandbox.http.get(sandbox.url + path) as response:
+                assert response.status == 404, path
+        async with sandbox.http.get(sandbox.url + "/api/telegram/chat/abc") as response:
+            assert response.status == 400
+        # Nothing above reached the bot as a message.
+        chat = await sandbox.get(f"/api/telegram/chat/{resident}")
+        assert chat["messages"] == []
+
+
+async def test_the_page_is_served_with_a_strict_policy(tmp_path: object) -> None:
+    async with (
+        running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox,
+        sandbox.http.get(sandbox.url + "/") as response,
+    ):
+        assert response.status == 200 and response.content_type == "text/html"
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+async def test_events_announce_every_change(tmp_path: object) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox:
+        world = await sandbox.world()
+        resident = world["telegram_residents"][0]["id"]
+        async with sandbox.http.get(sandbox.url + "/api/events") as stream:
+            assert stream.content_type == "text/event-stream"
+            first = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+            assert first.startswith(b"event: change\ndata: ")
+            await sandbox.post("/api/telegram/send", {"user_id": resident, "text": "/start"})
+            second = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+            assert int(second.split(b"data: ")[1]) > int(first.split(b"data: ")[1])
+
+
+async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/sb.db"
+    async with running_sandbox(url) as sandbox:
+        made = await sandbox.post("/api/personas", {"channel": "telegram", "name": "Петро"})
+        resident = SandboxTelegramResident(sandbox, made["id"])
+        await onboard(resident)
+    async with running_sandbox(url) as sandbox:
+        world = await sandbox.world()
+        assert made["id"] in {p["id"] for p in world["telegram_residents"]}
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("10.0.0.5", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+async def test_another_host_is_announced_as_reachable_by_others(tmp_path: object) -> None:
+    stop = asyncio.Event()
+    stop.set()  # stop as soon as it is up: only the warning matters here
+    said: list[str] = []
+    options = SandboxOptions(port=free_port(), host="0.0.0.0", seed=False)
+    await run_sandbox(
+        options,
+        stop,
+        environ={"CITYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/sb.db"},
+        announce=said.append,
+    )
+    assert said[0].startswith("WARNING: the sandbox listens on 0.0.0.0")
