@@ -254,3 +254,58 @@ async def test_another_host_is_announced_as_reachable_by_others(tmp_path: object
         announce=said.append,
     )
     assert said[0].startswith("WARNING: the sandbox listens on 0.0.0.0")
+
+
+async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: str) -> None:
+    async with running_sandbox(pg_url, seed=True) as sandbox:
+        world = await sandbox.world()
+        assert len(world["telegram_residents"]) > 100 and len(world["viber_residents"]) > 50
+        roles = {s["role"] for s in world["staff"]}
+        assert roles == {"admin", "editor", "operator"}
+        [editor, *_] = [s for s in world["staff"] if s["role"] == "editor"]
+        operator_chat = world["operator_chat"]["id"]
+        # Typed markup is text, for the residents and in the counters panel alike.
+        text = "Сандбокс: <b>тест</b> новин & для всіх"
+        await sandbox.post(
+            "/api/telegram/send",
+            {"user_id": editor["id"], "chat_id": operator_chat, "text": f"/news {text}"},
+        )
+        await sandbox.settle()
+        chat = await sandbox.operator_chat()
+        [(preview_id, send_data)] = [
+            (m["message_id"], b["callback_data"])
+            for m in chat["messages"][-3:]
+            for row in (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            for b in row
+            if b["text"].startswith("📨")
+        ]
+        await sandbox.post(
+            "/api/telegram/press",
+            {
+                "user_id": editor["id"],
+                "chat_id": operator_chat,
+                "message_id": preview_id,
+                "data": send_data,
+            },
+        )
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:
+            counters = await sandbox.get("/api/counters")
+            [latest, *_] = counters["broadcasts"]
+            if latest["title"] == text and latest["pending"] == 0:
+                break
+            assert asyncio.get_running_loop().time() < deadline, latest
+            await asyncio.sleep(0.5)
+        # Every planned resident of the demo world got it, in both messengers, at the limits.
+        assert latest["total"] > 100 and latest["sent"] == latest["total"], latest
+        assert counters["telegram"]["rate_limited"] <= 1
+        # Seeded residents (the first ones listed) have it in their chats, in both messengers.
+        got_telegram = got_viber = 0
+        for person in world["telegram_residents"][:20]:
+            chat = await sandbox.get(f"/api/telegram/chat/{person['id']}")
+            got_telegram += any(m.get("text") == text for m in chat["messages"])
+        for person in world["viber_residents"][:20]:
+            quoted = urllib.parse.quote(person["id"], safe="")
+            viber_chat = await sandbox.get(f"/api/viber/chat/{quoted}")
+            got_viber += any(e["message"].get("text") == text for e in viber_chat["entries"])
+        assert got_telegram > 5 and got_viber > 5, (got_telegram, got_viber)

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import json
 import mimetypes
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -273,7 +275,7 @@ class SandboxApi:
                     {
                         "id": broadcast_id,
                         "kind": kind,
-                        "title": title or text[:60],
+                        "title": _plain(title or text)[:80],
                         "status": progress.status,
                         "total": progress.total,
                         "sent": progress.sent,
@@ -557,6 +559,12 @@ def _sniff(data: bytes) -> str:
     if data.startswith(b"%PDF"):
         return "application/pdf"
     return "application/octet-stream"
+
+
+def _plain(markup: str) -> str:
+    """The first line of a broadcast's text without its tags (the page shows text only)."""
+    text = html.unescape(re.sub(r"<[^>]*>", "", markup)).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _safe_name(name: str) -> str:

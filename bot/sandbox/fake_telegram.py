@@ -2833,6 +2833,11 @@ class FakeTelegram:
         if admin:
             chat.admins.add(user_id)
 
+    def open_private_chat(self, user_id: int) -> None:
+        """The user started the bot some time ago: their private chat exists (empty here), so
+        the bot may write to them, as to any subscriber it already knows."""
+        self._sim_chat(self._sim_user(user_id), None)
+
     def deactivate(self, user_id: int) -> None:
         """The user deleted their account: sends to them fail with 403."""
         self._sim_user(user_id).deactivated = True

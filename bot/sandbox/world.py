@@ -85,17 +85,19 @@ class World:
 
     # ------------------------------------------------------------------ registration
 
-    def add_telegram_resident(self, user_id: int, name: str) -> Persona:
+    def add_telegram_resident(self, user_id: int, name: str, *, known: bool = False) -> Persona:
+        """``known``: the bot has talked to them before (their private chat exists)."""
         first, _, last = name.partition(" ")
         self.telegram.user(user_id, first_name=first or name, last_name=last or None)
+        if known:
+            self.telegram.open_private_chat(user_id)
         persona = Persona(str(user_id), name, "telegram")
         self.telegram_residents[persona.id] = persona
         return persona
 
-    def add_viber_resident(self, user_id: str, name: str) -> Persona:
-        known = self.viber.users.get(user_id)
-        if known is None:
-            self.viber.user(user_id, name=name)
+    def add_viber_resident(self, user_id: str, name: str, *, subscribed: bool = False) -> Persona:
+        if user_id not in self.viber.users:
+            self.viber.user(user_id, name=name, subscribed=subscribed)
         persona = Persona(user_id, name, "viber")
         self.viber_residents[user_id] = persona
         return persona
@@ -128,18 +130,23 @@ class World:
         async with sessionmaker() as session:
             residents = (
                 await session.execute(
-                    select(Resident.channel, Resident.external_id, Resident.name).order_by(
-                        Resident.id
-                    )
+                    select(
+                        Resident.channel,
+                        Resident.external_id,
+                        Resident.name,
+                        Resident.subscribed & Resident.is_active,
+                    ).order_by(Resident.id)
                 )
             ).all()
             staff = (await session.execute(select(Staff.telegram_id, Staff.name, Staff.role))).all()
-        for channel, external_id, name in residents:
+        for channel, external_id, name, reachable in residents:
             shown = name or ("Мешканець " + external_id[-4:])
+            # Stored residents wrote to the bot before: their chats exist and they are
+            # subscribed, unless they left; the messengers' memory of that is not kept here.
             if channel == "telegram" and external_id.lstrip("-").isdigit():
-                self.add_telegram_resident(int(external_id), shown)
+                self.add_telegram_resident(int(external_id), shown, known=True)
             elif channel == "viber":
-                self.add_viber_resident(external_id, shown)
+                self.add_viber_resident(external_id, shown, subscribed=bool(reachable))
         for telegram_id, name, role in staff:
             self.add_staff(int(telegram_id), name or f"Працівник {telegram_id}", str(role))
 
