@@ -16,6 +16,10 @@
   const HOME = { latitude: 47.9105, longitude: 33.3918 };
   const STAFF_COMMANDS = ["/news", "/drafts", "/poll", "/pollresults", "/pollclose", "/stats", "/export"];
   const ROLE_NAMES = { admin: "адміністратор", editor: "редактор", operator: "оператор" };
+  const BROADCAST_STATUS = {
+    draft: "чернетка", pending_approval: "на погодженні", scheduled: "заплановано", planning: "планується",
+    sending: "надсилається", finished: "завершено", cancelled: "зупинено",
+  };
   const SAFE_PROTOCOLS = new Set(["http:", "https:", "tg:"]);
   // Refreshes of one pane are at least this far apart, so a broadcast's burst of changes
   // does not turn into a request storm.
@@ -112,6 +116,20 @@
     return [user.first_name, user.last_name].filter(Boolean).join(" ") || user.username || String(user.id);
   }
 
+  const nearBottom = (list) => list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+
+  /**
+   * Keep a pane's list pinned to the bottom while the person is at the bottom: `pinned` follows
+   * their scrolling, and anything that changes heights later (the keyboard appearing, images and
+   * fonts loading) scrolls a pinned list down again.
+   */
+  function trackScroll(pane) {
+    pane.pinned = true;
+    pane.list.addEventListener("scroll", () => { pane.pinned = nearBottom(pane.list); }, { passive: true });
+    new ResizeObserver(() => { if (pane.pinned) scrollToBottom(pane.list); }).observe(pane.list);
+    if (document.fonts) document.fonts.ready.then(() => { if (pane.pinned) scrollToBottom(pane.list); });
+  }
+
   /**
    * Re-render a pane keeping its scroll: at the bottom if the person was there (or the pane
    * asked for it after an own action), else where it was. Keyboards are rendered inside
@@ -119,10 +137,11 @@
    */
   function repaint(pane, render) {
     const list = pane.list;
-    const atBottom = pane.stickToBottom || list.scrollHeight - list.scrollTop - list.clientHeight < 48;
+    const atBottom = pane.stickToBottom || pane.pinned;
     const top = list.scrollTop;
     render();
     list.scrollTop = atBottom ? list.scrollHeight : top;
+    pane.pinned = atBottom;
     pane.stickToBottom = false;
   }
 
@@ -733,6 +752,7 @@
       this.userId = null;
       this.errors = errorLine(root);
       this.list = $(root, "messages");
+      trackScroll(this);
       this.lastText = null;
       this.keyboardFolded = false;
       this.stickToBottom = true;
@@ -819,7 +839,7 @@
           press: (message, data, button) => act(this, () => api.post("/api/telegram/press",
             { user_id: this.userId, chat_id: Number(this.userId), message_id: message.message_id, data }), button),
           onCommand: (command) => act(this, () => api.post("/api/telegram/send", { user_id: this.userId, text: command })),
-          onLoad: () => { if (this.stickToBottom) scrollToBottom(this.list); },
+          onLoad: () => { if (this.pinned) scrollToBottom(this.list); },
         }));
         if (!items.length) {
           items.push(h("div", { class: "empty" },
@@ -897,6 +917,7 @@
       this.userId = null;
       this.errors = errorLine(root);
       this.list = $(root, "messages");
+      trackScroll(this);
       this.lastText = null;
       this.stickToBottom = true;
       this.refresh = coalesced(() => this.load());
@@ -1015,7 +1036,7 @@
       if (!out && message.type === "text" && keyboard && Array.isArray(keyboard.Buttons)) {
         silent = keyboard.Buttons.find((b) => b.Silent && b.ActionBody === message.text) || null;
       }
-      append(bubble, viberMedia(message, () => { if (this.stickToBottom) scrollToBottom(this.list); }, (b) => this.pressRich(b)));
+      append(bubble, viberMedia(message, () => { if (this.pinned) scrollToBottom(this.list); }, (b) => this.pressRich(b)));
       if (silent) {
         bubble.append(h("div", { class: "text" }, stripMarkup(silent.Text) || message.text));
       } else if (typeof message.text === "string" && message.text) {
@@ -1070,6 +1091,7 @@
       this.chat = null;
       this.errors = errorLine(root);
       this.list = $(root, "messages");
+      trackScroll(this);
       this.lastText = null;
       this.stickToBottom = true;
       this.seen = new Map(); // thread -> newest message id seen in this tab
@@ -1224,7 +1246,7 @@
               { user_id: this.userId, chat_id: this.chatId, message_id: message.message_id, data }), button),
             onReply: (message) => this.setReply(message),
             onCommand: (command) => this.insertCommand(command),
-            onLoad: () => { if (this.stickToBottom) scrollToBottom(this.list); },
+            onLoad: () => { if (this.pinned) scrollToBottom(this.list); },
           });
         });
         if (!items.length) items.push(h("div", { class: "empty" }, h("p", { class: "muted" }, "Тут ще нічого немає")));
@@ -1295,8 +1317,8 @@
         return h("div", { class: "broadcast", "data-role": "broadcast", "data-status": b.status,
           title: `#${b.id} ${b.kind}: надіслано ${b.sent}, заблокували ${b.blocked}, помилки ${b.failed}, в черзі ${b.pending}, скасовано ${b.cancelled}` },
         h("div", { class: "broadcast-line" },
-          h("span", { class: "broadcast-title" }, `${b.kind === "poll" ? "📊" : "📰"} ${b.title}`),
-          h("span", { class: `status status-${b.status}` }, b.status)),
+          h("span", { class: "broadcast-title", title: `${b.kind} #${b.id}` }, b.title),
+          h("span", { class: `status status-${b.status}`, title: b.status }, BROADCAST_STATUS[b.status] || b.status)),
         bar,
         h("div", { class: "broadcast-line small" },
           h("span", {}, `${b.sent}/${b.total} · ${percent}%`),
