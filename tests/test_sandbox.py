@@ -205,16 +205,23 @@ async def test_the_page_is_served_with_a_strict_policy(tmp_path: object) -> None
 
 
 async def test_events_announce_every_change(tmp_path: object) -> None:
-    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox:
-        world = await sandbox.world()
-        resident = world["telegram_residents"][0]["id"]
-        async with sandbox.http.get(sandbox.url + "/api/events") as stream:
+    async with aiohttp.ClientSession() as client:
+        async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox:
+            world = await sandbox.world()
+            resident = world["telegram_residents"][0]["id"]
+            stream = await client.get(sandbox.url + "/api/events")
             assert stream.content_type == "text/event-stream"
             first = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
             assert first.startswith(b"event: change\ndata: ")
             await sandbox.post("/api/telegram/send", {"user_id": resident, "text": "/start"})
             second = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
             assert int(second.split(b"data: ")[1]) > int(first.split(b"data: ")[1])
+        # A tab left open does not hold the shutdown up (it would wait 30 s, then fail above):
+        # its stream ends.
+        rest = await asyncio.wait_for(stream.content.read(), 5)
+        assert b"event: change" not in rest or rest.endswith(b"\n\n")
+        assert stream.content.at_eof()
+        stream.release()
 
 
 async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:

@@ -131,9 +131,13 @@ class SandboxApi:
         self.outbox = outbox
         self.public_url = public_url
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        # Set when the server shuts down: open event streams end instead of holding it up.
+        self._stopping = False
+        self._streams: set[asyncio.Event] = set()
         self._upload_ids = itertools.count(1)
 
     def install(self, app: web.Application) -> None:
+        app.on_shutdown.append(self._end_streams)
         get, post = app.router.add_get, app.router.add_post
         get("/", self.index)
         get("/static/{name}", self.static)
@@ -218,9 +222,10 @@ class SandboxApi:
         await response.prepare(request)
         wake = asyncio.Event()
         self.world.add_listener(wake.set)
+        self._streams.add(wake)
         try:
             sent = -1
-            while True:
+            while not self._stopping:
                 if self.world.version != sent:
                     sent = self.world.version
                     await response.write(f"event: change\ndata: {sent}\n\n".encode())
@@ -231,11 +236,17 @@ class SandboxApi:
                     await response.write(b": keep-alive\n\n")
                 # Coalesce a burst of changes (a broadcast) into one refresh.
                 await asyncio.sleep(0.05)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the tab was closed
         finally:
             self.world.remove_listener(wake.set)
+            self._streams.discard(wake)
         return response
+
+    async def _end_streams(self, _app: web.Application) -> None:
+        self._stopping = True
+        for wake in self._streams:
+            wake.set()
 
     async def settle(self, _request: web.Request) -> web.StreamResponse:
         """Wait until the bot has handled everything people did so far and sent its answers.

@@ -1,0 +1,182 @@
+"""The sandbox page in a real browser: Debian's Chromium driven by Playwright (no browser download).
+
+A newcomer's path: onboarding in both messengers, a ticket filed from the Viber pane and answered
+from the operator pane, and news sent by staff reaching both resident panes. Screenshots of each
+step are kept in ``test-artifacts/`` (or ``CITYBOT_TEST_ARTIFACTS``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright, expect
+
+from tests.sandbox_client import Sandbox, running_sandbox
+
+CHROMIUM = os.environ.get("CITYBOT_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("CITYBOT_TEST_ARTIFACTS", "test-artifacts"))
+# The flags the machine needs: no sandboxing as root, and no calls to Google's services (the
+# network is closed; without these Chromium keeps trying).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+# The bot answers within milliseconds; the page refreshes on server-sent events.
+STEP_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@dataclass
+class Tab:
+    page: Page
+    # Script errors, console errors and dialogs seen: a dialog would mean typed text ran.
+    errors: list[str]
+
+
+async def _open(browser: Browser, sandbox: Sandbox) -> Tab:
+    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    async def no_dialogs(dialog: Dialog) -> None:
+        # Anything typed by a person is text; a dialog would mean a script ran.
+        errors.append(f"dialog opened: {dialog.message}")
+        await dialog.dismiss()
+
+    page.on("dialog", no_dialogs)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(sandbox.url + "/")
+    return Tab(page, errors)
+
+
+async def _shot(page: Page, folder: Path, name: str) -> None:
+    await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _pane(page: Page, name: str) -> Locator:
+    return page.locator(f'[data-pane="{name}"]')
+
+
+async def _say(pane: Locator, text: str) -> None:
+    await pane.locator('[data-role="input"]').fill(text)
+    await pane.locator('[data-role="send"]').click()
+
+
+async def _press(pane: Locator, label: str) -> None:
+    """Press the newest button (inline or keyboard) showing exactly ``label``."""
+    button = pane.locator(
+        '[data-role="inline-button"], [data-role="keyboard-button"]',
+        has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"),
+    ).last
+    await button.click()
+
+
+def _last_bot_message(pane: Locator) -> Locator:
+    return pane.locator('[data-role="message"][data-from="bot"]').last
+
+
+async def _onboard(pane: Locator) -> None:
+    await _press(pane, "✅ Погоджуюсь")
+    await _press(pane, "Українська")
+    await _press(pane, "Готово ✔️")
+    await _press(pane, "Усе місто")
+    await expect(_last_bot_message(pane)).to_contain_text("Готово!")
+
+
+async def test_a_newcomer_files_answers_and_broadcasts(
+    browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sandbox.db") as sandbox:
+        tab = await _open(browser, sandbox)
+        page = tab.page
+        telegram, viber, staff = _pane(page, "telegram"), _pane(page, "viber"), _pane(page, "staff")
+        await expect(page.locator('[data-role="counters"]')).to_be_visible()
+        await _shot(page, artifacts, "01-empty")
+
+        # Onboarding in both messengers.
+        await _say(telegram, "/start")
+        await _onboard(telegram)
+        await viber.locator('[data-role="start"]').click()
+        await _onboard(viber)
+        await _shot(page, artifacts, "02-onboarded")
+
+        # A ticket from the Viber pane; what the resident typed is shown as text.
+        typed = "Не працює ліфт <script>alert(1)</script> у під'їзді №3"
+        await _say(viber, "/feedback")
+        await _press(viber, "Інше")
+        await _say(viber, typed)
+        await _press(viber, "Далі ➡️")
+        await _press(viber, "Ні")
+        await expect(_last_bot_message(viber)).to_contain_text(typed)
+        await _press(viber, "✅ Надіслати")
+        await expect(_last_bot_message(viber)).to_contain_text(re.compile(r"ВД-\d{4}-\d{6}"))
+        number = re.search(r"ВД-\d{4}-\d{6}", await _last_bot_message(viber).inner_text())
+        assert number is not None
+        await _shot(page, artifacts, "03-ticket-filed")
+
+        # Answered from the operator pane, in the ticket's own topic.
+        topic = staff.locator('[data-role="topic"]', has_text=number.group())
+        await topic.click()
+        await expect(staff.locator('[data-role="messages"]')).to_contain_text(typed)
+        answer = "Дякуємо! Заявку передано до КП «Житлосервіс», ліфт полагодять до п'ятниці."
+        await _say(staff, answer)
+        await expect(viber.locator('[data-role="messages"]')).to_contain_text(answer)
+        await _shot(page, artifacts, "04-answered")
+
+        # News from the operator chat (General) reaches both resident panes.
+        await staff.locator('[data-role="topic"][data-thread=""]').click()
+        news = "Завтра з 9:00 до 13:00 планове відключення води на вул. Соборності"
+        await _say(staff, f"/news {news}")
+        await _press(staff, "📨 Надіслати зараз")
+        await expect(telegram.locator('[data-role="messages"]')).to_contain_text(news)
+        await expect(viber.locator('[data-role="messages"]')).to_contain_text(news)
+        await expect(page.locator('[data-role="broadcast"]').first).to_be_visible()
+        await _shot(page, artifacts, "05-news-delivered")
+
+        # Nothing a person typed ran as a script, and the page raised no errors.
+        assert tab.errors == []
+
+
+async def test_two_tabs_on_one_resident_stay_consistent(
+    browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sandbox.db") as sandbox:
+        tab1, tab2 = await _open(browser, sandbox), await _open(browser, sandbox)
+        first, second = tab1.page, tab2.page
+        await _say(_pane(first, "telegram"), "/start")
+        # The other tab shows the same chat, pushed live, and can carry on from it.
+        await expect(_last_bot_message(_pane(second, "telegram"))).to_contain_text("Вітаємо")
+        await _press(_pane(second, "telegram"), "✅ Погоджуюсь")
+        await expect(_pane(first, "telegram").locator('[data-role="messages"]')).to_contain_text(
+            "мов"
+        )
+        await _shot(second, artifacts, "06-second-tab")
+        assert tab1.errors == [] and tab2.errors == []
