@@ -126,6 +126,13 @@ async def test_new_residents_staff_files_and_blocking(pg_url: str) -> None:
             assert response.status == 200
             assert response.content_type == "application/octet-stream"
 
+        # Unsubscribing in Viber, and subscribing again, as the resident.
+        body = {"user_id": made["id"], "subscribed": False}
+        assert await sandbox.post("/api/viber/subscription", body) == {"subscribed": False}
+        assert (await sandbox.get("/api/counters"))["viber"]["unsubscribed"] >= 1
+        body["subscribed"] = True
+        assert await sandbox.post("/api/viber/subscription", body) == {"subscribed": True}
+
         # Blocking the bot is what the engine later sees as a blocked recipient.
         blocked = await sandbox.post("/api/telegram/block", {"user_id": user, "blocked": True})
         assert blocked == {"blocked": True}
@@ -286,7 +293,7 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
             for b in row
             if b["text"].startswith("📨")
         ]
-        await sandbox.post(
+        pressed = await sandbox.post(
             "/api/telegram/press",
             {
                 "user_id": editor["id"],
@@ -295,6 +302,8 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
                 "data": send_data,
             },
         )
+        # The bot's answer to the press comes back with it (the page shows it as a toast).
+        assert "отримувачів" in pressed["answer"]["text"], pressed
         deadline = asyncio.get_running_loop().time() + 60
         while True:
             counters = await sandbox.get("/api/counters")

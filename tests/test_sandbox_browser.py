@@ -156,10 +156,20 @@ async def test_a_newcomer_files_answers_and_broadcasts(
         news = "Завтра з 9:00 до 13:00 планове відключення води на вул. Соборності"
         await _say(staff, f"/news {news}")
         await _press(staff, "📨 Надіслати зараз")
+        # The bot's answer to the press, shown as Telegram shows it (a toast by the input).
+        toast = staff.locator('[data-role="error"][data-kind="answer"]')
+        await expect(toast).to_contain_text("отримувачів 2")
         await expect(telegram.locator('[data-role="messages"]')).to_contain_text(news)
         await expect(viber.locator('[data-role="messages"]')).to_contain_text(news)
         await expect(page.locator('[data-role="broadcast"]').first).to_be_visible()
         await _shot(page, artifacts, "05-news-delivered")
+
+        # Unsubscribing in Viber (its counterpart of blocking) is one press away, and back.
+        subscription = viber.locator('[data-role="subscribed"]')
+        await subscription.click()
+        await expect(subscription).to_have_attribute("aria-pressed", "false")
+        await subscription.click()
+        await expect(subscription).to_have_attribute("aria-pressed", "true")
 
         # Nothing a person typed ran as a script, and the page raised no errors.
         assert tab.errors == []

@@ -42,6 +42,8 @@ UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 UPLOADS_KEPT = 100
 TEXT_MAX = 8192  # longer than either messenger allows: the stand-ins answer for their limits
 KEEPALIVE_SECONDS = 15.0
+# How long a button press waits for the bot's answer to it (Telegram shows it as a toast).
+ANSWER_SECONDS = 3.0
 # How long /api/settle waits for the bot to finish with everything sent to it so far.
 SETTLE_SECONDS = 15.0
 # Broadcasts shown in the counters panel.
@@ -162,6 +164,7 @@ class SandboxApi:
         post("/api/viber/upload", _guard(self.viber_upload))
         post("/api/viber/location", _guard(self.viber_location))
         post("/api/viber/contact", _guard(self.viber_contact))
+        post("/api/viber/subscription", _guard(self.viber_subscription))
         get("/sandbox/files/{upload_id}/{name}", self.uploaded_file)
 
     # ------------------------------------------------------------------ page
@@ -375,10 +378,13 @@ class SandboxApi:
         chat_id = self._chat_of(body, user_id)
         message_id = _int(body, "message_id")
         assert message_id is not None
-        update = await self.world.telegram.press_button(
-            user_id, message_id, _text(body, "data"), chat_id
-        )
-        return {"update_id": update.get("update_id")}
+        fake = self.world.telegram
+        update = await fake.press_button(user_id, message_id, _text(body, "data"), chat_id)
+        query_id = str(update["callback_query"]["id"])
+        # Telegram shows the bot's answer to a press (a toast, or an alert): wait for it briefly,
+        # so the page can show it too; a refusal to someone without rights is only said there.
+        answer = await self._when(lambda: fake.callback_answers.get(query_id), ANSWER_SECONDS)
+        return {"update_id": update.get("update_id"), "answer": answer}
 
     async def telegram_upload(self, request: web.Request) -> JSONDict:
         fields, upload = await self._read_upload(request)
@@ -426,6 +432,22 @@ class SandboxApi:
         if fake.is_blocked(user_id) != wanted:
             await (fake.block(user_id) if wanted else fake.unblock(user_id))
         return {"blocked": fake.is_blocked(user_id)}
+
+    async def _when(self, probe: Callable[[], JSONDict | None], seconds: float) -> JSONDict | None:
+        """``probe()`` once it is not None (re-checked on every change), or None after
+        ``seconds``."""
+        wake = asyncio.Event()
+        self.world.add_listener(wake.set)
+        try:
+            async with asyncio.timeout(seconds):
+                while (found := probe()) is None:
+                    wake.clear()
+                    await wake.wait()
+                return found
+        except TimeoutError:
+            return None
+        finally:
+            self.world.remove_listener(wake.set)
 
     # ------------------------------------------------------------------ Viber
 
@@ -506,6 +528,16 @@ class SandboxApi:
         return {
             "status": await self.world.viber.send_contact(user_id, user.name, user.phone_number)
         }
+
+    async def viber_subscription(self, request: web.Request) -> JSONDict:
+        """Unsubscribe (``subscribed: false``, Viber's counterpart of blocking) or subscribe."""
+        body = await _json_body(request)
+        user_id = self._viber_person(body)
+        fake = self.world.viber
+        wanted = bool(body.get("subscribed"))
+        if fake.users[user_id].subscribed != wanted:
+            await (fake.subscribe(user_id) if wanted else fake.unsubscribe(user_id))
+        return {"subscribed": fake.users[user_id].subscribed}
 
     async def uploaded_file(self, request: web.Request) -> web.StreamResponse:
         upload = self._uploads.get(request.match_info["upload_id"])

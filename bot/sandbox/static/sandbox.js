@@ -612,9 +612,20 @@
     return {
       show(message) {
         el.textContent = `⚠ ${message}`;
+        el.classList.remove("notice");
+        el.dataset.kind = "error";
         el.hidden = false;
         clearTimeout(timer);
         timer = setTimeout(() => { el.hidden = true; }, 12000);
+      },
+      /** The bot's answer to a button press: Telegram shows it as a toast (or an alert). */
+      note(message) {
+        el.textContent = `💬 ${message}`;
+        el.classList.add("notice");
+        el.dataset.kind = "answer";
+        el.hidden = false;
+        clearTimeout(timer);
+        timer = setTimeout(() => { el.hidden = true; }, 6000);
       },
       clear() {
         el.hidden = true;
@@ -628,7 +639,9 @@
     pane.errors.clear();
     if (busy) busy.disabled = true;
     try {
-      await action();
+      const result = await action();
+      const answer = result && result.answer;
+      if (answer && typeof answer.text === "string" && answer.text) pane.errors.note(answer.text);
       return true;
     } catch (error) {
       pane.errors.show(error instanceof ApiError ? error.message : String(error));
@@ -926,6 +939,9 @@
       $(root, "location").addEventListener("click", (e) => act(this, () => api.post("/api/viber/location", { user_id: this.userId, ...HOME }), e.currentTarget));
       $(root, "contact").addEventListener("click", (e) => act(this, () => api.post("/api/viber/contact", { user_id: this.userId }), e.currentTarget));
       $(root, "start").addEventListener("click", (e) => act(this, () => api.post("/api/viber/start", { user_id: this.userId }), e.currentTarget));
+      // Unsubscribing is Viber's counterpart of blocking the bot: broadcasts then skip them.
+      $(root, "subscribed").addEventListener("click", (e) => act(this, () => api.post("/api/viber/subscription",
+        { user_id: this.userId, subscribed: e.currentTarget.getAttribute("aria-pressed") !== "true" }), e.currentTarget));
     }
 
     people() {
@@ -1000,6 +1016,7 @@
       const subscribed = $(this.root, "subscribed");
       subscribed.textContent = chat.subscribed ? "підписаний" : "не підписаний";
       subscribed.classList.toggle("on", chat.subscribed);
+      subscribed.setAttribute("aria-pressed", String(Boolean(chat.subscribed)));
       const entries = chat.entries || [];
       $(this.root, "start-wrap").hidden = entries.length > 0;
       const render = () => {
