@@ -325,3 +325,9 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
             viber_chat = await sandbox.get(f"/api/viber/chat/{quoted}")
             got_viber += any(e["message"].get("text") == text for e in viber_chat["entries"])
         assert got_telegram > 5 and got_viber > 5, (got_telegram, got_viber)
+        # The demo world's open tickets are all in the operator forum, each in its own topic,
+        # soon after start (the scheduled catch-up alone would post 10 a minute).
+        deadline = asyncio.get_running_loop().time() + 30
+        while len((await sandbox.operator_chat())["topics"]) < 25:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.5)
