@@ -10,8 +10,19 @@ from sqlalchemy import Select, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.deadlines import TicketKind
 from storage.models import CategoryRoute, Department, Ticket, TicketCounter, TicketMessage
-from storage.vocabulary import NUMBER_PREFIXES, OPEN_STATUSES, MessageDirection, TicketStatus
+from storage.vocabulary import (
+    CATEGORY_QUEUES,
+    NUMBER_PREFIXES,
+    OPEN_STATUSES,
+    MessageDirection,
+    Queue,
+    TicketStatus,
+)
+
+# Kinds with a queue of their own, whatever the category.
+FIXED_QUEUES = {TicketKind.INFO_REQUEST: Queue.PUBLIC_INFO, TicketKind.LEGAL_AID: Queue.LEGAL_AID}
 
 NUMBER_DIGITS = 6
 
@@ -46,6 +57,19 @@ async def next_number(session: AsyncSession, *, kind: str, year: int) -> str:
 async def queue_for_category(session: AsyncSession, *, category: str) -> str | None:
     route = await session.get(CategoryRoute, category)
     return route.queue_code if route else None
+
+
+async def queue_for_new_ticket(
+    session: AsyncSession, *, kind: TicketKind, category: str | None
+) -> str:
+    """The queue a new ticket goes to: public-information requests and legal aid have their own;
+    the other kinds go by category (an administrator's route, else the default map)."""
+    fixed = FIXED_QUEUES.get(kind)
+    if fixed is not None:
+        return fixed.value
+    category = category or "other"
+    routed = await queue_for_category(session, category=category)
+    return routed or CATEGORY_QUEUES.get(category, Queue.OTHER).value
 
 
 async def get_queue(session: AsyncSession, *, code: str) -> Department | None:

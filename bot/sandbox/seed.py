@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.planning import plan_broadcast
 from handlers.i18n import Catalog
 from handlers.polls import poll_buttons_json, poll_text
-from handlers.tickets.flows import FIXED_QUEUES
 from storage import audit, polls, tickets
 from storage.broadcasts import (
     DeliveryState,
@@ -46,13 +45,11 @@ from storage.models import AuditEntry, Delivery, Poll, Resident, ResidentTopic, 
 from storage.staff import upsert_staff
 from storage.ticket_rules import close, rate, record_answer, take
 from storage.vocabulary import (
-    CATEGORY_QUEUES,
     POLICY_VERSION,
     Channel,
     Digest,
     District,
     MessageDirection,
-    Queue,
     Role,
     TicketStatus,
     Topic,
@@ -774,12 +771,9 @@ class _World:
         return best[2], best[3]
 
     async def _queue(self, spec: _TicketSpec) -> str:
-        fixed = FIXED_QUEUES.get(spec.kind)
-        if fixed is not None:
-            return fixed.value
-        category = spec.category or "other"
-        routed = await tickets.queue_for_category(self.session, category=category)
-        return routed or CATEGORY_QUEUES.get(category, Queue.OTHER).value
+        return await tickets.queue_for_new_ticket(
+            self.session, kind=spec.kind, category=spec.category
+        )
 
     async def _tickets(
         self, seeded: Sequence[Resident], people: Sequence[_Person], operators: Sequence[int]

@@ -43,10 +43,8 @@ from storage.deadlines import TicketKind, initial_deadline
 from storage.models import Ticket, TicketMessage
 from storage.ticket_rules import TransitionError, rate
 from storage.vocabulary import (
-    CATEGORY_QUEUES,
     POLICY_VERSION,
     MessageDirection,
-    Queue,
     TicketStatus,
 )
 
@@ -65,7 +63,6 @@ COMMAND_KINDS = {
     "inforequest": TicketKind.INFO_REQUEST,
     "legalaid": TicketKind.LEGAL_AID,
 }
-FIXED_QUEUES = {TicketKind.INFO_REQUEST: Queue.PUBLIC_INFO, TicketKind.LEGAL_AID: Queue.LEGAL_AID}
 MY_TICKETS_SHOWN = 10
 THREAD_SHOWN = 10
 
@@ -471,13 +468,9 @@ class ResidentTickets:
         answers = {k: v for k, v in self._answers(turn).items() if k in steps}
         anonymous = kind is TicketKind.FEEDBACK and answers.get("anonymous", "yes") == "yes"
         urgent = answers.get("urgent") == "yes"
-        if kind in FIXED_QUEUES:
-            queue_code = FIXED_QUEUES[kind].value
-        else:
-            category = answers.get("category", "other")
-            queue_code = await tickets.queue_for_category(session, category=category) or (
-                CATEGORY_QUEUES.get(category, Queue.OTHER).value
-            )
+        queue_code = await tickets.queue_for_new_ticket(
+            session, kind=kind, category=answers.get("category")
+        )
         calendar = await load_calendar(session)
         deadline = initial_deadline(
             kind,
