@@ -131,3 +131,14 @@ async def test_run_serves_and_stops_cleanly_on_sigterm_without_losing_updates(
     code, out, _ = await _citybot("staff", "list", env=_env(database_url), cwd=tmp_path)
     assert code == 0
     assert "700\tadmin" in out and "701\tadmin" in out
+
+
+async def test_sandbox_refuses_a_bad_port_and_a_port_in_use(tmp_path: Path) -> None:
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'sb.db'}")
+    code, _, err = await _citybot("sandbox", "--port", "70000", env=env, cwd=tmp_path)
+    assert code == 2 and "--port must be 1-65535" in err
+    port = free_port()
+    server = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", port)
+    async with server:
+        code, _, err = await _citybot("sandbox", "--port", str(port), env=env, cwd=tmp_path)
+    assert code == 1 and "cannot start the sandbox" in err and "address already in use" in err
