@@ -87,6 +87,7 @@ async def _run(settings: Settings) -> int:
 
 
 async def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.guard import NotASandboxDatabase
     from bot.sandbox.run import SandboxOptions, run_sandbox
 
     if not 0 < args.port < 65536:
@@ -104,6 +105,9 @@ async def _sandbox(args: argparse.Namespace) -> int:
         await run_sandbox(options, stop)
     except SettingsError as error:
         print(f"citybot: configuration error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except NotASandboxDatabase as error:
+        print(f"citybot: not a sandbox database: {error}", file=sys.stderr)
         return EXIT_CONFIG
     except OSError as error:
         print(f"citybot: cannot start the sandbox: {error}", file=sys.stderr)

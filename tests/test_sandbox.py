@@ -7,13 +7,20 @@ import asyncio
 import io
 import re
 import urllib.parse
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from sqlalchemy import func, select
 
+from bot.migrate import upgrade_to_head
 from bot.sandbox.api import TEXT_MAX, UPLOAD_MAX_BYTES
 from bot.sandbox.fake_telegram import make_png
+from bot.sandbox.guard import NotASandboxDatabase
 from bot.sandbox.run import SandboxOptions, is_loopback, run_sandbox
+from storage.db import create_engine, create_sessionmaker
+from storage.models import AuditEntry, Resident, Staff
+from storage.residents import get_or_create_resident
 from tests.conftest import free_port
 from tests.harness import onboard
 from tests.sandbox_client import (
@@ -331,3 +338,32 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
         while len((await sandbox.operator_chat())["topics"]) < 25:
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.5)
+
+
+async def test_a_real_deployments_database_is_refused(database_url: str) -> None:
+    # A bot that has been used: migrated, with a resident and pending news.
+    engine = create_engine(database_url)
+    try:
+        await upgrade_to_head(engine)
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await get_or_create_resident(
+                session,
+                channel="telegram",
+                external_id="5550001",
+                name="Справжня Людина",
+                language="uk",
+                now=datetime.now(UTC),
+            )
+        stop = asyncio.Event()
+        options = SandboxOptions(port=free_port(), seed=True)
+        with pytest.raises(NotASandboxDatabase, match="holds data the sandbox did not make"):
+            await run_sandbox(
+                options, stop, environ={"CITYBOT_DATABASE_URL": database_url}, announce=print
+            )
+        # Nothing was added: no demo world, no mark, no administrator.
+        async with engine.connect() as connection:
+            assert await connection.scalar(select(func.count()).select_from(Resident)) == 1
+            assert await connection.scalar(select(func.count()).select_from(Staff)) == 0
+            assert await connection.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    finally:
+        await engine.dispose()

@@ -23,6 +23,7 @@ from bot.config import Settings, load_settings
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.guard import check_database, mark_database
 from bot.sandbox.world import (
     DEFAULT_ADMIN,
     OPERATOR_CHAT_ID,
@@ -135,10 +136,13 @@ async def stand_ins() -> AsyncIterator[tuple[FakeTelegram, FakeViber]]:
 
 
 async def _prepare_world(runtime: Runtime, world: World, *, seed: bool) -> None:
-    """Migrate, seed if asked, and register everyone stored in the stand-ins."""
+    """Check the database is the sandbox's, migrate, seed if asked, and register everyone stored
+    in the stand-ins."""
+    await check_database(runtime.engine)
     await prepare_database(runtime)
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
+        await mark_database(session, now=now)
         await upsert_staff(
             session, telegram_id=DEFAULT_ADMIN[0], role=Role.ADMIN, now=now, name=DEFAULT_ADMIN[1]
         )
