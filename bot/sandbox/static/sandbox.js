@@ -757,37 +757,31 @@
     return people.length ? people[0].id : null;
   }
 
-  // ------------------------------------------------------------------ Telegram resident pane
+  // ------------------------------------------------------------------ resident panes: shared
 
-  class TelegramPane {
-    constructor(root) {
+  /** What the Telegram and Viber resident panes share: who is played, the chat, uploads. */
+  class ResidentPane {
+    constructor(root, channel) {
       this.root = root;
+      this.channel = channel;
       this.userId = null;
       this.errors = errorLine(root);
       this.list = $(root, "messages");
       trackScroll(this);
       this.lastText = null;
-      this.keyboardFolded = false;
       this.stickToBottom = true;
       this.refresh = coalesced(() => this.load());
-      wirePersonas(this, "telegram");
-      wireComposer(this, (text) => api.post("/api/telegram/send", { user_id: this.userId, text }));
-      $(root, "location").addEventListener("click", (e) => act(this, () => this.shareLocation(), e.currentTarget));
-      $(root, "contact").addEventListener("click", (e) => act(this, () => this.shareContact(), e.currentTarget));
-      $(root, "block").addEventListener("click", (e) => act(this, () => this.setBlocked(!this.blocked), e.currentTarget));
-      $(root, "unblock").addEventListener("click", (e) => act(this, () => this.setBlocked(false), e.currentTarget));
-      $(root, "keyboard-toggle").addEventListener("click", () => this.toggleKeyboard());
+      wirePersonas(this, channel);
+      wireComposer(this, (text) => api.post(`/api/${channel}/send`, { user_id: this.userId, text }));
     }
 
     people() {
-      return app.world ? app.world.telegram_residents : [];
+      return app.world ? app.world[`${this.channel}_residents`] : [];
     }
 
-    showWorld(world) {
-      $(this.root, "bot-name").textContent = world.bot.first_name;
-      $(this.root, "bot-sub").textContent = `бот · @${world.bot.username}`;
-      $(this.root, "bot-avatar").textContent = initials(world.bot.first_name);
-      const chosen = pickPersona(this.people(), this.userId || recalled("telegram"));
+    /** Show the bot's name and pick the resident (the one chosen before, if still there). */
+    showPeople() {
+      const chosen = pickPersona(this.people(), this.userId || recalled(this.channel));
       fillSelect($(this.root, "persona"), this.people(), chosen, (p) => p.name);
       if (chosen !== this.userId) this.choose(chosen);
     }
@@ -795,7 +789,7 @@
     choose(id) {
       this.userId = id;
       $(this.root, "persona").value = id;
-      remember("telegram", id);
+      remember(this.channel, id);
       this.lastText = null;
       this.stickToBottom = true;
       this.errors.clear();
@@ -807,7 +801,28 @@
       form.append("user_id", this.userId);
       if (caption) form.append("caption", caption);
       form.append("file", file, file.name);
-      return api.post("/api/telegram/upload", form);
+      return api.post(`/api/${this.channel}/upload`, form);
+    }
+  }
+
+  // ------------------------------------------------------------------ Telegram resident pane
+
+  class TelegramPane extends ResidentPane {
+    constructor(root) {
+      super(root, "telegram");
+      this.keyboardFolded = false;
+      $(root, "location").addEventListener("click", (e) => act(this, () => this.shareLocation(), e.currentTarget));
+      $(root, "contact").addEventListener("click", (e) => act(this, () => this.shareContact(), e.currentTarget));
+      $(root, "block").addEventListener("click", (e) => act(this, () => this.setBlocked(!this.blocked), e.currentTarget));
+      $(root, "unblock").addEventListener("click", (e) => act(this, () => this.setBlocked(false), e.currentTarget));
+      $(root, "keyboard-toggle").addEventListener("click", () => this.toggleKeyboard());
+    }
+
+    showWorld(world) {
+      $(this.root, "bot-name").textContent = world.bot.first_name;
+      $(this.root, "bot-sub").textContent = `бот · @${world.bot.username}`;
+      $(this.root, "bot-avatar").textContent = initials(world.bot.first_name);
+      this.showPeople();
     }
 
     shareLocation() {
@@ -924,18 +939,9 @@
 
   // ------------------------------------------------------------------ Viber resident pane
 
-  class ViberPane {
+  class ViberPane extends ResidentPane {
     constructor(root) {
-      this.root = root;
-      this.userId = null;
-      this.errors = errorLine(root);
-      this.list = $(root, "messages");
-      trackScroll(this);
-      this.lastText = null;
-      this.stickToBottom = true;
-      this.refresh = coalesced(() => this.load());
-      wirePersonas(this, "viber");
-      wireComposer(this, (text) => api.post("/api/viber/send", { user_id: this.userId, text }));
+      super(root, "viber");
       $(root, "location").addEventListener("click", (e) => act(this, () => api.post("/api/viber/location", { user_id: this.userId, ...HOME }), e.currentTarget));
       $(root, "contact").addEventListener("click", (e) => act(this, () => api.post("/api/viber/contact", { user_id: this.userId }), e.currentTarget));
       $(root, "start").addEventListener("click", (e) => act(this, () => api.post("/api/viber/start", { user_id: this.userId }), e.currentTarget));
@@ -944,34 +950,10 @@
         { user_id: this.userId, subscribed: e.currentTarget.getAttribute("aria-pressed") !== "true" }), e.currentTarget));
     }
 
-    people() {
-      return app.world ? app.world.viber_residents : [];
-    }
-
     showWorld(world) {
       $(this.root, "bot-name").textContent = world.viber_bot.name;
       $(this.root, "bot-avatar").textContent = initials(world.viber_bot.name);
-      const chosen = pickPersona(this.people(), this.userId || recalled("viber"));
-      fillSelect($(this.root, "persona"), this.people(), chosen, (p) => p.name);
-      if (chosen !== this.userId) this.choose(chosen);
-    }
-
-    choose(id) {
-      this.userId = id;
-      $(this.root, "persona").value = id;
-      remember("viber", id);
-      this.lastText = null;
-      this.stickToBottom = true;
-      this.errors.clear();
-      this.refresh();
-    }
-
-    upload(file, caption) {
-      const form = new FormData();
-      form.append("user_id", this.userId);
-      if (caption) form.append("caption", caption);
-      form.append("file", file, file.name);
-      return api.post("/api/viber/upload", form);
+      this.showPeople();
     }
 
     async load() {
