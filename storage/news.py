@@ -17,6 +17,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import prompts
 from storage.broadcasts import BroadcastKind, BroadcastStatus
 from storage.models import Broadcast, FeedItem, NewsPrompt, NewsReport
 
@@ -133,24 +134,14 @@ def add_prompt(
 
 
 async def get_prompt(session: AsyncSession, *, chat_id: int, message_id: int) -> NewsPrompt | None:
-    return await session.get(NewsPrompt, (chat_id, message_id))
+    return await prompts.find(session, NewsPrompt, chat_id=chat_id, message_id=message_id)
 
 
 async def close_prompt(
     session: AsyncSession, *, chat_id: int, message_id: int, now: datetime
 ) -> bool:
     """Mark the prompt answered; False if it already was."""
-    result = await session.execute(
-        update(NewsPrompt)
-        .where(
-            NewsPrompt.chat_id == chat_id,
-            NewsPrompt.message_id == message_id,
-            NewsPrompt.done_at.is_(None),
-        )
-        .values(done_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return await prompts.close(session, NewsPrompt, chat_id=chat_id, message_id=message_id, now=now)
 
 
 # -- progress reports -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import prompts
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Poll, PollPrompt, PollVote, Resident, UTCDateTime
 
@@ -484,20 +485,11 @@ def add_prompt(
 
 
 async def get_prompt(session: AsyncSession, *, chat_id: int, message_id: int) -> PollPrompt | None:
-    return await session.get(PollPrompt, (chat_id, message_id), populate_existing=True)
+    return await prompts.find(session, PollPrompt, chat_id=chat_id, message_id=message_id)
 
 
 async def close_prompt(
     session: AsyncSession, *, chat_id: int, message_id: int, now: datetime
 ) -> bool:
-    result = await session.execute(
-        update(PollPrompt)
-        .where(
-            PollPrompt.chat_id == chat_id,
-            PollPrompt.message_id == message_id,
-            PollPrompt.done_at.is_(None),
-        )
-        .values(done_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    """Mark the prompt answered; False if it already was."""
+    return await prompts.close(session, PollPrompt, chat_id=chat_id, message_id=message_id, now=now)
