@@ -204,6 +204,27 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
                 assert response.status == 404, path
         async with sandbox.http.get(sandbox.url + "/api/telegram/chat/abc") as response:
             assert response.status == 400
+        # Other web sites cannot drive the page from a visitor's browser, nor read it through
+        # another host name (DNS rebinding); the page's own origin works.
+        send = {"user_id": resident, "text": "hi from elsewhere"}
+        host = sandbox.url.removeprefix("http://")
+        for headers, status in (
+            ({"Origin": "https://evil.example"}, 403),
+            ({"Host": f"evil.example:{host.split(':')[1]}"}, 403),
+            ({"Origin": sandbox.url}, 200),
+        ):
+            async with sandbox.http.post(
+                sandbox.url + "/api/personas",
+                json={"channel": "telegram", "name": "Гість"},
+                headers=headers,
+            ) as response:
+                assert response.status == status, (headers, await response.text())
+            async with sandbox.http.get(sandbox.url + "/api/world", headers=headers) as response:
+                assert response.status == status, headers
+        async with sandbox.http.post(
+            sandbox.url + "/api/telegram/send", json=send, headers={"Origin": "null"}
+        ) as response:
+            assert response.status == 403
         # Nothing above reached the bot as a message.
         chat = await sandbox.get(f"/api/telegram/chat/{resident}")
         assert chat["messages"] == []

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
+from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +51,32 @@ SETTLE_SECONDS = 15.0
 # Broadcasts shown in the counters panel.
 RECENT_BROADCASTS = 5
 STATIC = "bot.sandbox"
+
+
+# The page's own paths; the bot's webhooks and /healthz on the same server are left alone.
+PAGE_PATHS = ("/api/", "/static/", "/sandbox/")
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def same_site_only(*, loopback_only: bool) -> Middleware:
+    """Refuse the page's routes to other web sites and to other host names.
+
+    The page has no login. A web page elsewhere could otherwise drive it from the visitor's
+    browser (a cross-site POST carries an ``Origin`` of another site), or read it through DNS
+    rebinding (a ``Host`` that is not this machine's, when the sandbox listens on loopback)."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path == "/" or request.path.startswith(PAGE_PATHS):
+            origin = request.headers.get("Origin")
+            if origin and urlsplit(origin).netloc != request.host:
+                return web.json_response({"error": "cross-site request refused"}, status=403)
+            hostname = urlsplit(f"//{request.host}").hostname or ""
+            if loopback_only and hostname not in LOOPBACK_NAMES:
+                return web.json_response({"error": "unknown host name refused"}, status=403)
+        return await handler(request)
+
+    return check
 
 
 class BadInput(Exception):
@@ -127,8 +155,10 @@ class SandboxApi:
         sessionmaker: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         public_url: str,
+        loopback_only: bool = True,
     ) -> None:
         self.world = world
+        self.loopback_only = loopback_only
         self.sessionmaker = sessionmaker
         self.outbox = outbox
         self.public_url = public_url
@@ -139,6 +169,7 @@ class SandboxApi:
         self._upload_ids = itertools.count(1)
 
     def install(self, app: web.Application) -> None:
+        app.middlewares.append(same_site_only(loopback_only=self.loopback_only))
         app.on_shutdown.append(self._end_streams)
         get, post = app.router.add_get, app.router.add_post
         get("/", self.index)

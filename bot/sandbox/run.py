@@ -194,6 +194,8 @@ async def run_sandbox(
                 sessionmaker=runtime.sessionmaker,
                 outbox=runtime.outbox,
                 public_url=f"http://127.0.0.1:{options.port}",
+                # Bound elsewhere (told, and warned), people arrive by this machine's other names.
+                loopback_only=is_loopback(options.host),
             )
             api.install(runtime.web_app)
             await _prepare_world(runtime, world, seed=options.seed)
