@@ -151,6 +151,16 @@ async def test_a_newcomer_files_answers_and_broadcasts(
         await expect(viber.locator('[data-role="messages"]')).to_contain_text(answer)
         await _shot(page, artifacts, "04-answered")
 
+        # Closed from the card's buttons; the resident rates the answer; staff see the rating.
+        await _press(staff, "✅ Закрити")
+        await _press(staff, "✅ Так, закрити")
+        await expect(_last_bot_message(viber)).to_contain_text("розгляд завершено")
+        await _press(viber, "⭐⭐⭐⭐⭐")
+        await expect(staff.locator('[data-role="messages"]')).to_contain_text(
+            "Заявник оцінив відповідь"
+        )
+        await _shot(page, artifacts, "04b-closed-and-rated")
+
         # News from the operator chat (General) reaches both resident panes.
         await staff.locator('[data-role="topic"][data-thread=""]').click()
         news = "Завтра з 9:00 до 13:00 планове відключення води на вул. Соборності"
