@@ -73,6 +73,8 @@ class Runtime:
     staff: StaffService | None = None
     # Signed links through which Viber fetches files that live in Telegram (needs a public URL).
     media_links: MediaLinks | None = None
+    # Each configured channel's sender of answers and notices to residents.
+    senders: dict[str, Sender] = field(default_factory=dict)
     web_app: web.Application = field(init=False)
 
 
@@ -160,6 +162,7 @@ async def build_runtime(
             )
             routes[VIBER_PATH] = runtime.viber.handle_webhook
             senders[runtime.viber.sender.channel] = runtime.viber.sender
+        runtime.senders = senders
         runtime.notifier = Notifier(senders=senders, sessionmaker=sessionmaker, clock=clock)
         links: MediaLinks | None = None
         if bot is not None and desk is not None:
@@ -327,3 +330,5 @@ async def serve(
         # The webhooks answered so far still owe their replies and staff copies: sent before
         # the clients close (the caller closes them after this returns).
         await runtime.outbox.close(OUTBOX_SHUTDOWN_TIMEOUT)
+        # Recorded as sent, so the owed-replies job of the next start does not send them again.
+        await runtime.pipeline.close()

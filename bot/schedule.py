@@ -21,6 +21,7 @@ from broadcasts.jobs import OnceJobs
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
 from handlers.contract import ChannelError
+from handlers.owed import send_owed
 from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.polls.router import register_poll_jobs
 from handlers.staff.stats import TelegramFiles
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 DEDUP_RETENTION = timedelta(days=7)
 # The staff desk posts what did not reach Telegram every minute, at this second.
 CATCH_UP_SECOND = 30
+# Replies owed by a process that died are sent every minute, at this second (handlers.owed).
+OWED_SECOND = 45
 # Fire times of scheduled jobs are kept this long (an administrator's record of what ran).
 JOB_RUN_RETENTION = timedelta(days=30)
 
@@ -99,6 +102,11 @@ def schedule_jobs(
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
     jobs = OnceJobs(scheduler=scheduler, sessionmaker=runtime.sessionmaker, zone=settings.zone)
     jobs.add("prune-claims", lambda _at: prune_claims(runtime, clock), hour=4, minute=17)
+    jobs.add(
+        "owed-replies",
+        lambda _at: send_owed(runtime.sessionmaker, runtime.senders, runtime.pipeline, clock=clock),
+        second=OWED_SECOND,
+    )
     if runtime.desk is not None:
         if settings.operator_chat_id is None:
             log.warning(

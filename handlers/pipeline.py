@@ -30,6 +30,7 @@ from handlers.contract import (
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.outbox import Outbox
+from handlers.owed import Owed, Settler, owed_to_json
 from storage import audit, dedup
 from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
@@ -45,6 +46,8 @@ class Processed:
     replies: tuple[Reply, ...]
     duplicate: bool = False
     effects: tuple[Effect, ...] = ()
+    # The update whose claim keeps these replies until they are sent (None: nothing kept).
+    owed_key: tuple[str, str] | None = None
 
 
 class Pipeline:
@@ -66,11 +69,15 @@ class Pipeline:
         self._catalog = catalog
         self._clock = clock
         self._default_language = default_language
+        self._settler = Settler(sessionmaker)
 
-    async def process(self, event: Incoming) -> Processed:
-        """Store the effects of ``event`` and return the replies to send (after the commit)."""
+    async def process(self, event: Incoming, *, owe: bool = True) -> Processed:
+        """Store the effects of ``event`` and return the replies to send (after the commit).
+
+        ``owe``: keep the replies on the update's claim until they are sent (``handlers.owed``);
+        False when the caller answers with them in the same HTTP response (Viber's welcome)."""
         try:
-            return await self._process(event)
+            return await self._process(event, owe=owe)
         except IntegrityError:
             # A concurrent delivery of the same update (or the same resident's first contact)
             # committed first. If it was the same update, it is done; otherwise let the
@@ -90,7 +97,7 @@ class Pipeline:
             )
             return await self._record_failure(event)
 
-    async def _process(self, event: Incoming) -> Processed:
+    async def _process(self, event: Incoming, *, owe: bool) -> Processed:
         now = self._clock()
         identity = event.identity
         async with self._sessionmaker() as session, session.begin():
@@ -117,7 +124,22 @@ class Pipeline:
             replies, effects = await self._conversation.handle(
                 session, known.resident, event, now=now, state=known.state
             )
-        return Processed(replies=tuple(replies), effects=tuple(effects))
+            owed_key = None
+            if replies and owe:
+                owed = Owed(
+                    channel=identity.channel,
+                    recipient=identity.external_id,
+                    replies=tuple(replies),
+                    source_message_id=event.source_message_id,
+                )
+                await dedup.owe(
+                    session,
+                    channel=identity.channel,
+                    update_key=event.update_key,
+                    owed=owed_to_json(owed),
+                )
+                owed_key = (identity.channel, event.update_key)
+        return Processed(replies=tuple(replies), effects=tuple(effects), owed_key=owed_key)
 
     async def _already_processed(self, event: Incoming) -> bool:
         async with self._sessionmaker() as session:
@@ -172,8 +194,15 @@ class Pipeline:
 
     async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
-            await self.deliver(sender, event, result.replies)
+            await self.deliver(sender, owed_for(event, result.replies))
+            if result.owed_key is not None:
+                # Sent, or never sendable (blocked, refused): nothing is owed any more.
+                self._settler.done(result.owed_key)
         await self.apply_effects(result.effects)
+
+    async def close(self) -> None:
+        """Record what was sent before the process stops (see ``Settler``)."""
+        await self._settler.close()
 
     async def apply_effects(self, effects: tuple[Effect, ...]) -> None:
         if self._effects is None:
@@ -185,18 +214,18 @@ class Pipeline:
                 # Stored already; the staff desk's catch-up job posts it later.
                 log.exception("effect %r failed; it will be retried", effect)
 
-    async def deliver(self, sender: Sender, event: Incoming, replies: tuple[Reply, ...]) -> int:
-        """Send ``replies`` to the resident who caused ``event``; returns how many went out.
+    async def deliver(self, sender: Sender, owed: Owed) -> int:
+        """Send the replies owed to a resident; returns how many went out.
 
         Stops at the first failure: later replies usually depend on the earlier ones.
         """
-        recipient = event.identity.external_id
+        recipient = owed.recipient
         sent = 0
-        for reply in replies:
+        for reply in owed.replies:
             try:
-                await self._send_one(sender, event, recipient, reply)
+                await self._send_one(sender, owed, reply)
             except RecipientBlocked:
-                await self._mark_blocked(event)
+                await self._mark_blocked(owed.channel, recipient)
                 return sent
             except ChannelError as error:
                 log.warning("could not answer %s:%s: %s", sender.channel, recipient, error)
@@ -204,27 +233,22 @@ class Pipeline:
             sent += 1
         return sent
 
-    async def _send_one(
-        self, sender: Sender, event: Incoming, recipient: str, reply: Reply
-    ) -> None:
+    async def _send_one(self, sender: Sender, owed: Owed, reply: Reply) -> None:
         for attempt in range(2):
             try:
-                if reply.replace and event.source_message_id:
-                    await sender.edit(recipient, event.source_message_id, reply)
+                if reply.replace and owed.source_message_id:
+                    await sender.edit(owed.recipient, owed.source_message_id, reply)
                 else:
-                    await sender.send(recipient, reply)
+                    await sender.send(owed.recipient, reply)
                 return
             except RateLimited as error:
                 if attempt or error.retry_after > MAX_INLINE_RETRY_AFTER:
                     raise
                 await asyncio.sleep(error.retry_after)
 
-    async def _mark_blocked(self, event: Incoming) -> None:
-        identity = event.identity
+    async def _mark_blocked(self, channel: str, external_id: str) -> None:
         async with self._sessionmaker() as session, session.begin():
-            resident = await get_resident(
-                session, channel=identity.channel, external_id=identity.external_id
-            )
+            resident = await get_resident(session, channel=channel, external_id=external_id)
             if resident is not None and resident.is_active:
                 mark_blocked(resident, now=self._clock())
                 audit.record(
@@ -234,3 +258,13 @@ class Pipeline:
                     now=self._clock(),
                     details={"detected": "send"},
                 )
+
+
+def owed_for(event: Incoming, replies: tuple[Reply, ...]) -> Owed:
+    """The replies to the resident who caused ``event``."""
+    return Owed(
+        channel=event.identity.channel,
+        recipient=event.identity.external_id,
+        replies=replies,
+        source_message_id=event.source_message_id,
+    )

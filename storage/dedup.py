@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, null, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate
+
+JSONDict = dict[str, Any]
 
 
 async def claim_update(
@@ -39,3 +43,41 @@ async def prune_processed(session: AsyncSession, *, older_than: timedelta, now: 
         delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - older_than)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- replies owed for a processed update (handlers.owed) ----------------------------------------
+
+
+async def owe(session: AsyncSession, *, channel: str, update_key: str, owed: JSONDict) -> None:
+    """Keep the replies for this update on its claim, in the caller's transaction."""
+    await session.execute(
+        update(ProcessedUpdate)
+        .where(ProcessedUpdate.channel == channel, ProcessedUpdate.update_key == update_key)
+        .values(owed=owed)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def settle(session: AsyncSession, *, keys: Sequence[tuple[str, str]]) -> None:
+    """The replies of these updates went out (or never can): nothing is owed for them."""
+    if not keys:
+        return
+    await session.execute(
+        update(ProcessedUpdate)
+        .where(tuple_(ProcessedUpdate.channel, ProcessedUpdate.update_key).in_(list(keys)))
+        .values(owed=null())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def owed_since_before(
+    session: AsyncSession, *, before: datetime, limit: int
+) -> list[tuple[str, str, JSONDict]]:
+    """Replies still owed for updates processed before ``before``, oldest first."""
+    result = await session.execute(
+        select(ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.owed)
+        .where(ProcessedUpdate.owed.is_not(None), ProcessedUpdate.processed_at < before)
+        .order_by(ProcessedUpdate.processed_at)
+        .limit(limit)
+    )
+    return [(channel, key, owed) for channel, key, owed in result.all() if owed is not None]

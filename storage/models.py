@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so Alembic migrations are the same on both databases.
@@ -159,6 +160,18 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(index=True)
+    # The replies not yet sent for this update (handlers.owed), cleared once they went out; a
+    # job sends what a process that died left here.
+    owed: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+
+    __table_args__ = (
+        Index(
+            "ix_processed_updates_owed",
+            "processed_at",
+            postgresql_where=sql_text("owed IS NOT NULL"),
+            sqlite_where=sql_text("owed IS NOT NULL"),
+        ),
+    )
 
 
 class AuditEntry(Base):

@@ -110,7 +110,8 @@ class ViberChannel:
     async def _welcome(self, event: Incoming) -> web.Response:
         """conversation_started may be answered with one message in the response body: the only
         way to greet someone who has not subscribed yet."""
-        result = await self._pipeline.process(event)
+        # The welcome travels in this HTTP answer: nothing is kept to send again later.
+        result = await self._pipeline.process(event, owe=False)
         await self._pipeline.apply_effects(result.effects)
         if not result.replies:
             return web.json_response({"status": 0})
