@@ -35,6 +35,8 @@ SETTLE_DELAY = 0.2
 # within seconds (its outbox holds at most 64 and is drained at shutdown).
 OWED_AFTER = timedelta(minutes=2)
 OWED_BATCH = 200
+# A reply that could not be sent for a day is dropped: that late, it would only confuse.
+OWED_GIVE_UP = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,19 +154,29 @@ async def send_owed(
         log.warning("owed replies not sent now, database unavailable: %s", error)
         return 0
     sent = 0
-    for channel, update_key, data in rows:
+    now = clock()
+    for channel, update_key, processed_at, data in rows:
+        key = (channel, update_key)
         sender = senders.get(channel)
         if sender is None:
             log.warning("replies owed on %s, which is not configured: dropped", channel)
+        elif now - processed_at > OWED_GIVE_UP:
+            log.warning(
+                "replies owed for %s:%s since %s: dropped", channel, update_key, processed_at
+            )
         else:
             try:
                 owed = owed_from_json(channel, data)
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 log.error("owed replies of %s:%s unreadable: %s", channel, update_key, error)
             else:
-                sent += await pipeline.deliver(sender, owed)
+                count, retry = await pipeline.deliver_owed(sender, owed)
+                sent += count
+                if retry:
+                    await pipeline.keep_owed(key, owed, count)
+                    continue
         async with sessionmaker() as session, session.begin():
-            await dedup.settle(session, keys=[(channel, update_key)])
+            await dedup.settle(session, keys=[key])
     if rows:
         log.info("sent %d owed replies of %d updates left by a stopped process", sent, len(rows))
     return sent

@@ -10,6 +10,7 @@ delivers the update again; the claim row makes that redelivery a no-op once it d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from handlers.contract import (
     RecipientBlocked,
     Reply,
     Sender,
+    TransientChannelError,
 )
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
@@ -194,11 +196,27 @@ class Pipeline:
 
     async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
-            await self.deliver(sender, owed_for(event, result.replies))
+            owed = owed_for(event, result.replies)
+            sent, retry = await self.deliver_owed(sender, owed)
             if result.owed_key is not None:
-                # Sent, or never sendable (blocked, refused): nothing is owed any more.
-                self._settler.done(result.owed_key)
+                if retry:
+                    # The messenger failed for now (a long 429, an outage): what was not sent
+                    # stays owed, and the owed-replies job tries again in a few minutes.
+                    await self.keep_owed(result.owed_key, owed, sent)
+                else:
+                    # Sent, or never sendable (blocked, refused): nothing is owed any more.
+                    self._settler.done(result.owed_key)
         await self.apply_effects(result.effects)
+
+    async def keep_owed(self, key: tuple[str, str], owed: Owed, sent: int) -> None:
+        """Keep only the replies after the first ``sent`` owed for the update ``key``."""
+        rest = dataclasses.replace(owed, replies=owed.replies[sent:])
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                await dedup.owe(session, channel=key[0], update_key=key[1], owed=owed_to_json(rest))
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            # All of them stay owed: the ones already sent go again (at least once).
+            log.warning("could not record the replies sent for %s: %s", key, error)
 
     async def close(self) -> None:
         """Record what was sent before the process stops (see ``Settler``)."""
@@ -215,7 +233,13 @@ class Pipeline:
                 log.exception("effect %r failed; it will be retried", effect)
 
     async def deliver(self, sender: Sender, owed: Owed) -> int:
-        """Send the replies owed to a resident; returns how many went out.
+        """Send the replies owed to a resident; returns how many went out."""
+        sent, _retry = await self.deliver_owed(sender, owed)
+        return sent
+
+    async def deliver_owed(self, sender: Sender, owed: Owed) -> tuple[int, bool]:
+        """Send the replies owed to a resident: how many went out, and whether the rest are
+        worth trying again later (the messenger failed for now, not for good).
 
         Stops at the first failure: later replies usually depend on the earlier ones.
         """
@@ -226,12 +250,15 @@ class Pipeline:
                 await self._send_one(sender, owed, reply)
             except RecipientBlocked:
                 await self._mark_blocked(owed.channel, recipient)
-                return sent
+                return sent, False
+            except TransientChannelError as error:
+                log.warning("could not answer %s:%s now: %s", sender.channel, recipient, error)
+                return sent, True
             except ChannelError as error:
                 log.warning("could not answer %s:%s: %s", sender.channel, recipient, error)
-                return sent
+                return sent, False
             sent += 1
-        return sent
+        return sent, False
 
     async def _send_one(self, sender: Sender, owed: Owed, reply: Reply) -> None:
         for attempt in range(2):

@@ -72,12 +72,17 @@ async def settle(session: AsyncSession, *, keys: Sequence[tuple[str, str]]) -> N
 
 async def owed_since_before(
     session: AsyncSession, *, before: datetime, limit: int
-) -> list[tuple[str, str, JSONDict]]:
+) -> list[tuple[str, str, datetime, JSONDict]]:
     """Replies still owed for updates processed before ``before``, oldest first."""
     result = await session.execute(
-        select(ProcessedUpdate.channel, ProcessedUpdate.update_key, ProcessedUpdate.owed)
+        select(
+            ProcessedUpdate.channel,
+            ProcessedUpdate.update_key,
+            ProcessedUpdate.processed_at,
+            ProcessedUpdate.owed,
+        )
         .where(ProcessedUpdate.owed.is_not(None), ProcessedUpdate.processed_at < before)
         .order_by(ProcessedUpdate.processed_at)
         .limit(limit)
     )
-    return [(channel, key, owed) for channel, key, owed in result.all() if owed is not None]
+    return [(channel, key, at, owed) for channel, key, at, owed in result.all() if owed is not None]

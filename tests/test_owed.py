@@ -8,9 +8,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Button, KeyboardKind, Media, RecipientBlocked, Reply
-from handlers.owed import OWED_AFTER, reply_from_json, reply_to_json, send_owed
-from handlers.pipeline import Pipeline
+from handlers.contract import (
+    Button,
+    KeyboardKind,
+    Media,
+    RecipientBlocked,
+    Reply,
+    Sent,
+    TransientChannelError,
+)
+from handlers.owed import OWED_AFTER, OWED_GIVE_UP, reply_from_json, reply_to_json, send_owed
+from handlers.pipeline import Pipeline, owed_for
 from storage.models import ProcessedUpdate
 from tests.test_pipeline import NOW, RecordingSender, _event, _pipeline
 
@@ -114,3 +122,56 @@ async def test_unreadable_or_unsendable_leftovers_are_dropped_not_retried_foreve
     await pipeline.process(_event("6"))
     await send_owed(sessionmaker, {}, pipeline, clock=lambda: NOW + timedelta(hours=1))
     assert await _owed(sessionmaker) == []
+
+
+async def test_replies_the_messenger_failed_for_now_are_tried_again_later(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker)
+    result = await pipeline.process(_event("7"))
+    assert result.owed_key is not None
+    # Three messages for the resident; the second meets an outage.
+    owed = owed_for(_event("7"), tuple(Reply(text=f"Частина {n}") for n in (1, 2, 3)))
+
+    class FailsSecond(RecordingSender):
+        async def send(self, recipient: str, reply: Reply) -> Sent:
+            if len(self.sent) == 1:
+                raise TransientChannelError("502 Bad Gateway", channel="telegram")
+            return await super().send(recipient, reply)
+
+    live = FailsSecond()
+    sent, retry = await pipeline.deliver_owed(live, owed)
+    assert (sent, retry) == (1, True) and [r.text for _to, r in live.sent] == ["Частина 1"]
+    await pipeline.keep_owed(result.owed_key, owed, sent)
+    # The job sends the rest, not the one that already went out.
+    later = await _recover(sessionmaker, pipeline, OWED_AFTER + timedelta(seconds=1))
+    assert [r.text for _to, r in later.sent] == ["Частина 2", "Частина 3"]
+    assert await _owed(sessionmaker) == []
+
+
+async def test_the_job_keeps_trying_through_an_outage_and_gives_up_after_a_day(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker)
+    result = await pipeline.process(_event("8"))
+    down = RecordingSender([TransientChannelError("timeout", channel="telegram")])
+    await send_owed(sessionmaker, {"telegram": down}, pipeline, clock=lambda: NOW + OWED_AFTER * 2)
+    assert down.sent == [] and await _owed(sessionmaker) == ["8"]
+    up = await _recover(sessionmaker, pipeline, OWED_AFTER * 3)
+    assert [reply for _to, reply in up.sent] == list(result.replies)
+    # Another update, never sendable for more than a day: dropped, not sent that late.
+    await pipeline.process(_event("9"))
+    late = await _recover(sessionmaker, pipeline, OWED_GIVE_UP + timedelta(minutes=1))
+    assert late.sent == [] and await _owed(sessionmaker) == []
+
+
+async def test_a_reply_that_met_an_outage_stays_owed_after_the_live_attempt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    pipeline = _pipeline(sessionmaker)
+    down = RecordingSender([TransientChannelError("timeout", channel="telegram")])
+    result = await pipeline.handle(_event("10"), down)
+    await pipeline.close()
+    assert down.sent == [] and await _owed(sessionmaker) == ["10"]
+    up = await _recover(sessionmaker, pipeline, OWED_AFTER + timedelta(seconds=1))
+    assert [reply for _to, reply in up.sent] == list(result.replies)
