@@ -6,6 +6,7 @@ once by the CLI and passed down; nothing reads the environment anywhere else.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from enum import StrEnum
@@ -34,7 +35,17 @@ VIBER_NAME_MAX = 28
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_local_host(host: str) -> bool:
+    """Whether ``host`` names this machine only (loopback): where plain http and an open
+    sandbox are acceptable."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TelegramMode(StrEnum):
@@ -50,7 +61,7 @@ def _http_url(value: str, *, allow_local_http: bool) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
-    if parts.scheme == "http" and not (allow_local_http and parts.hostname in _LOCAL_HOSTS):
+    if parts.scheme == "http" and not (allow_local_http and is_local_host(parts.hostname)):
         raise ValueError(f"must use https (http is allowed only for 127.0.0.1), got {value!r}")
     return value.rstrip("/")
 

@@ -51,17 +51,19 @@ async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
     log.info("pruned %d processed-update claims and %d job runs", removed, runs)
 
 
-async def post_pending(runtime: Runtime) -> None:
-    """The staff desk's catch-up: what did not reach the staff chats (Telegram was down)."""
+async def post_pending(runtime: Runtime) -> int:
+    """The staff desk's catch-up: what did not reach the staff chats (Telegram was down).
+    Returns the tickets handled (0 when the database is unavailable)."""
     if runtime.desk is None:
-        return
+        return 0
     try:
         handled = await runtime.desk.post_pending()
     except (SQLAlchemyError, OSError, TimeoutError) as error:
         log.warning("staff catch-up skipped, database unavailable: %s", error)
-        return
+        return 0
     if handled:
         log.info("staff catch-up posted %d ticket(s)", handled)
+    return handled
 
 
 # Deadline reminders: every hour at :05, and a summary per queue every morning (council time).

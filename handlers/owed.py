@@ -170,7 +170,7 @@ async def send_owed(
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 log.error("owed replies of %s:%s unreadable: %s", channel, update_key, error)
             else:
-                count, retry = await pipeline.deliver_owed(sender, owed)
+                count, retry = await pipeline.deliver(sender, owed)
                 sent += count
                 if retry:
                     await pipeline.keep_owed(key, owed, count)

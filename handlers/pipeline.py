@@ -197,7 +197,7 @@ class Pipeline:
     async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
             owed = owed_for(event, result.replies)
-            sent, retry = await self.deliver_owed(sender, owed)
+            sent, retry = await self.deliver(sender, owed)
             if result.owed_key is not None:
                 if retry:
                     # The messenger failed for now (a long 429, an outage): what was not sent
@@ -232,12 +232,7 @@ class Pipeline:
                 # Stored already; the staff desk's catch-up job posts it later.
                 log.exception("effect %r failed; it will be retried", effect)
 
-    async def deliver(self, sender: Sender, owed: Owed) -> int:
-        """Send the replies owed to a resident; returns how many went out."""
-        sent, _retry = await self.deliver_owed(sender, owed)
-        return sent
-
-    async def deliver_owed(self, sender: Sender, owed: Owed) -> tuple[int, bool]:
+    async def deliver(self, sender: Sender, owed: Owed) -> tuple[int, bool]:
         """Send the replies owed to a resident: how many went out, and whether the rest are
         worth trying again later (the messenger failed for now, not for good).
 

@@ -140,7 +140,7 @@ async def test_replies_the_messenger_failed_for_now_are_tried_again_later(
             return await super().send(recipient, reply)
 
     live = FailsSecond()
-    sent, retry = await pipeline.deliver_owed(live, owed)
+    sent, retry = await pipeline.deliver(live, owed)
     assert (sent, retry) == (1, True) and [r.text for _to, r in live.sent] == ["Частина 1"]
     await pipeline.keep_owed(result.owed_key, owed, sent)
     # The job sends the rest, not the one that already went out.

@@ -100,7 +100,7 @@ async def test_blocked_on_send_marks_the_resident_inactive(
     event = _event("2")
     result = await pipeline.process(event)
     sender = RecordingSender([RecipientBlocked("blocked", channel="telegram")])
-    assert await pipeline.deliver(sender, owed_for(event, result.replies)) == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0
     async with sessionmaker() as session:
         resident = (await session.scalars(select(Resident))).one()
     assert not resident.is_active and resident.blocked_at == NOW
@@ -113,9 +113,9 @@ async def test_a_short_rate_limit_is_waited_out_once(
     event = _event("3")
     result = await pipeline.process(event)
     sender = RecordingSender([RateLimited("slow down", channel="telegram", retry_after=0.01)])
-    assert await pipeline.deliver(sender, owed_for(event, result.replies)) == 1
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 1
     # A second 429 in a row, or a long retry_after, gives up instead of blocking the webhook.
     sender = RecordingSender([RateLimited("x", channel="telegram", retry_after=60)])
-    assert await pipeline.deliver(sender, owed_for(event, result.replies)) == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0
     sender = RecordingSender([PermanentChannelError("bad request", channel="telegram")])
-    assert await pipeline.deliver(sender, owed_for(event, result.replies)) == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0

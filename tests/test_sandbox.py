@@ -13,11 +13,12 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import is_local_host
 from bot.migrate import upgrade_to_head
 from bot.sandbox.api import TEXT_MAX, UPLOAD_MAX_BYTES
 from bot.sandbox.fake_telegram import make_png
 from bot.sandbox.guard import NotASandboxDatabase
-from bot.sandbox.run import SandboxOptions, is_loopback, run_sandbox
+from bot.sandbox.run import SandboxOptions, run_sandbox
 from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEntry, Resident, Staff
 from storage.residents import get_or_create_resident
@@ -281,7 +282,7 @@ async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert is_local_host(host) is loopback
 
 
 async def test_another_host_is_announced_as_reachable_by_others(tmp_path: object) -> None:

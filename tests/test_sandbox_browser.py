@@ -155,6 +155,10 @@ async def test_a_newcomer_files_answers_and_broadcasts(
         await _press(staff, "✅ Закрити")
         await _press(staff, "✅ Так, закрити")
         await expect(_last_bot_message(viber)).to_contain_text("розгляд завершено")
+        # The card was edited in place by the bot, and the page shows the edit.
+        card = staff.locator('[data-role="message"]', has_text=number.group()).first
+        await expect(card).to_contain_text("Статус: закрито")
+        await expect(card).to_contain_text("змінено")
         await _press(viber, "⭐⭐⭐⭐⭐")
         await expect(staff.locator('[data-role="messages"]')).to_contain_text(
             "Заявник оцінив відповідь"

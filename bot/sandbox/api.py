@@ -33,6 +33,7 @@ from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import is_local_host
 from bot.sandbox.world import OPERATOR_CHAT_ID, OPERATOR_CHAT_TITLE, World
 from handlers.outbox import Outbox
 from storage.broadcasts import broadcast_progress
@@ -55,7 +56,6 @@ STATIC = "bot.sandbox"
 
 # The page's own paths; the bot's webhooks and /healthz on the same server are left alone.
 PAGE_PATHS = ("/api/", "/static/", "/sandbox/")
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def same_site_only(*, loopback_only: bool) -> Middleware:
@@ -72,7 +72,7 @@ def same_site_only(*, loopback_only: bool) -> Middleware:
             if origin and urlsplit(origin).netloc != request.host:
                 return web.json_response({"error": "cross-site request refused"}, status=403)
             hostname = urlsplit(f"//{request.host}").hostname or ""
-            if loopback_only and hostname not in LOOPBACK_NAMES:
+            if loopback_only and not is_local_host(hostname):
                 return web.json_response({"error": "unknown host name refused"}, status=403)
         return await handler(request)
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.app import Runtime, build_runtime, prepare_database, serve
-from bot.config import Settings, load_settings
+from bot.config import Settings, is_local_host, load_settings
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_viber import FakeViber
@@ -31,6 +28,7 @@ from bot.sandbox.world import (
     VIBER_TOKEN,
     World,
 )
+from bot.schedule import post_pending
 from storage.staff import upsert_staff
 from storage.vocabulary import Role
 
@@ -69,15 +67,6 @@ class SandboxOptions:
     port: int = 8080
     host: str = "127.0.0.1"
     seed: bool = False
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def sandbox_settings(
@@ -159,16 +148,11 @@ async def _prepare_world(runtime: Runtime, world: World, *, seed: bool) -> None:
 
 
 async def _post_seeded_tickets(runtime: Runtime, stop: asyncio.Event) -> None:
-    """The demo world's tickets reach the operator forum now, not a batch a minute (the
-    scheduled catch-up would post them too; the desk posts each ticket once either way)."""
-    if runtime.desk is None:
-        return
-    try:
-        for _ in range(CATCH_UP_ROUNDS):
-            if stop.is_set() or not await runtime.desk.post_pending():
-                return
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
-        log.warning("demo tickets left to the scheduled catch-up: %s", error)
+    """The demo world's tickets reach the operator forum now, not a batch a minute: the
+    scheduled catch-up's rounds, back to back (the desk posts each ticket once either way)."""
+    for _ in range(CATCH_UP_ROUNDS):
+        if stop.is_set() or not await post_pending(runtime):
+            return
 
 
 async def run_sandbox(
@@ -180,7 +164,7 @@ async def run_sandbox(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve the sandbox until ``stop`` is set."""
-    if not is_loopback(options.host):
+    if not is_local_host(options.host):
         announce(
             f"WARNING: the sandbox listens on {options.host}, not only on this machine: anyone "
             "who can reach it can act as any resident or staff member. It has no login."
@@ -195,7 +179,7 @@ async def run_sandbox(
                 outbox=runtime.outbox,
                 public_url=f"http://127.0.0.1:{options.port}",
                 # Bound elsewhere (told, and warned), people arrive by this machine's other names.
-                loopback_only=is_loopback(options.host),
+                loopback_only=is_local_host(options.host),
             )
             api.install(runtime.web_app)
             await _prepare_world(runtime, world, seed=options.seed)
@@ -207,7 +191,7 @@ async def run_sandbox(
                 waiter.cancel()
                 await task  # start-up failed: raise its error
                 return
-            shown = "127.0.0.1" if is_loopback(options.host) else options.host
+            shown = "127.0.0.1" if is_local_host(options.host) else options.host
             announce(
                 f"citybot sandbox: open http://{shown}:{options.port}/ "
                 f"(database {settings.database_url}; Ctrl+C stops)"
