@@ -163,6 +163,11 @@ class Sender(Protocol):
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent: ...
 
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        """``reply`` as the single messages this messenger sends it as (``handlers.parts``):
+        ``send`` of each part makes exactly one call."""
+        ...
+
 
 class ChannelError(Exception):
     """A messenger refused or failed a call; ``code`` is the messenger's own error code where it

@@ -170,10 +170,10 @@ async def send_owed(
             except (KeyError, TypeError, ValueError, IndexError) as error:
                 log.error("owed replies of %s:%s unreadable: %s", channel, update_key, error)
             else:
-                count, retry = await pipeline.deliver(sender, owed)
-                sent += count
-                if retry:
-                    await pipeline.keep_owed(key, owed, count)
+                delivered = await pipeline.deliver(sender, owed)
+                sent += delivered.sent
+                if delivered.unsent is not None:
+                    await pipeline.keep_owed(key, delivered.unsent)
                     continue
         async with sessionmaker() as session, session.begin():
             await dedup.settle(session, keys=[key])

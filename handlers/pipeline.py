@@ -39,8 +39,11 @@ from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
-# Waiting out one 429 inline is fine for an interactive answer; a longer pause is not.
+# Waiting out a short 429 inline is fine for an interactive answer; a longer pause is not
+# (the owed-replies job sends the rest).
 MAX_INLINE_RETRY_AFTER = 5.0
+# 429s waited out in a row for one message.
+MAX_INLINE_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,15 @@ class Processed:
     effects: tuple[Effect, ...] = ()
     # The update whose claim keeps these replies until they are sent (None: nothing kept).
     owed_key: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What ``Pipeline.deliver`` did: messages sent, and those to try again later (None: all
+    sent, or the rest can never be sent)."""
+
+    sent: int
+    unsent: Owed | None = None
 
 
 class Pipeline:
@@ -196,24 +208,24 @@ class Pipeline:
 
     async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
-            owed = owed_for(event, result.replies)
-            sent, retry = await self.deliver(sender, owed)
+            delivered = await self.deliver(sender, owed_for(event, result.replies))
             if result.owed_key is not None:
-                if retry:
+                if delivered.unsent is not None:
                     # The messenger failed for now (a long 429, an outage): what was not sent
                     # stays owed, and the owed-replies job tries again in a few minutes.
-                    await self.keep_owed(result.owed_key, owed, sent)
+                    await self.keep_owed(result.owed_key, delivered.unsent)
                 else:
                     # Sent, or never sendable (blocked, refused): nothing is owed any more.
                     self._settler.done(result.owed_key)
         await self.apply_effects(result.effects)
 
-    async def keep_owed(self, key: tuple[str, str], owed: Owed, sent: int) -> None:
-        """Keep only the replies after the first ``sent`` owed for the update ``key``."""
-        rest = dataclasses.replace(owed, replies=owed.replies[sent:])
+    async def keep_owed(self, key: tuple[str, str], unsent: Owed) -> None:
+        """Keep owed, for the update ``key``, only the messages not sent yet."""
         try:
             async with self._sessionmaker() as session, session.begin():
-                await dedup.owe(session, channel=key[0], update_key=key[1], owed=owed_to_json(rest))
+                await dedup.owe(
+                    session, channel=key[0], update_key=key[1], owed=owed_to_json(unsent)
+                )
         except (SQLAlchemyError, OSError, TimeoutError) as error:
             # All of them stay owed: the ones already sent go again (at least once).
             log.warning("could not record the replies sent for %s: %s", key, error)
@@ -232,31 +244,33 @@ class Pipeline:
                 # Stored already; the staff desk's catch-up job posts it later.
                 log.exception("effect %r failed; it will be retried", effect)
 
-    async def deliver(self, sender: Sender, owed: Owed) -> tuple[int, bool]:
-        """Send the replies owed to a resident: how many went out, and whether the rest are
-        worth trying again later (the messenger failed for now, not for good).
+    async def deliver(self, sender: Sender, owed: Owed) -> Delivered:
+        """Send the replies owed to a resident, message by message (a long reply is several):
+        how many messages went out, and those worth trying again later (the messenger failed
+        for now, not for good), starting with the first one not sent.
 
-        Stops at the first failure: later replies usually depend on the earlier ones.
-        """
+        Stops at the first failure: later messages usually depend on the earlier ones."""
         recipient = owed.recipient
-        sent = 0
-        for reply in owed.replies:
+        messages = [part for reply in owed.replies for part in sender.parts(reply)]
+        for index, message in enumerate(messages):
             try:
-                await self._send_one(sender, owed, reply)
+                await self._send_one(sender, owed, message)
             except RecipientBlocked:
                 await self._mark_blocked(owed.channel, recipient)
-                return sent, False
+                return Delivered(sent=index)
             except TransientChannelError as error:
                 log.warning("could not answer %s:%s now: %s", sender.channel, recipient, error)
-                return sent, True
+                unsent = dataclasses.replace(owed, replies=tuple(messages[index:]))
+                return Delivered(sent=index, unsent=unsent)
             except ChannelError as error:
                 log.warning("could not answer %s:%s: %s", sender.channel, recipient, error)
-                return sent, False
-            sent += 1
-        return sent, False
+                return Delivered(sent=index)
+        return Delivered(sent=len(messages))
 
     async def _send_one(self, sender: Sender, owed: Owed, reply: Reply) -> None:
-        for attempt in range(2):
+        """One message; a short 429 is waited out here (a few times), so the resident gets a
+        long reply within seconds and in order, not its tail minutes later from the job."""
+        for attempt in range(MAX_INLINE_RETRIES + 1):
             try:
                 if reply.replace and owed.source_message_id:
                     await sender.edit(owed.recipient, owed.source_message_id, reply)
@@ -264,8 +278,9 @@ class Pipeline:
                     await sender.send(owed.recipient, reply)
                 return
             except RateLimited as error:
-                if attempt or error.retry_after > MAX_INLINE_RETRY_AFTER:
+                if attempt == MAX_INLINE_RETRIES or error.retry_after > MAX_INLINE_RETRY_AFTER:
                     raise
+                log.info("429 answering on %s, retry after %ss", sender.channel, error.retry_after)
                 await asyncio.sleep(error.retry_after)
 
     async def _mark_blocked(self, channel: str, external_id: str) -> None:

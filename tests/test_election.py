@@ -165,6 +165,9 @@ class CountingSender:
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         return await self._inner.edit(recipient, message_id, reply)
 
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        return self._inner.parts(reply)
+
 
 async def test_two_engines_one_sender_and_takeover(pg_url: str) -> None:
     people = [Person("telegram", str(5000 + index)) for index in range(120)]

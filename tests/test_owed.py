@@ -140,9 +140,10 @@ async def test_replies_the_messenger_failed_for_now_are_tried_again_later(
             return await super().send(recipient, reply)
 
     live = FailsSecond()
-    sent, retry = await pipeline.deliver(live, owed)
-    assert (sent, retry) == (1, True) and [r.text for _to, r in live.sent] == ["Частина 1"]
-    await pipeline.keep_owed(result.owed_key, owed, sent)
+    delivered = await pipeline.deliver(live, owed)
+    assert delivered.sent == 1 and delivered.unsent is not None
+    assert [r.text for _to, r in live.sent] == ["Частина 1"]
+    await pipeline.keep_owed(result.owed_key, delivered.unsent)
     # The job sends the rest, not the one that already went out.
     later = await _recover(sessionmaker, pipeline, OWED_AFTER + timedelta(seconds=1))
     assert [r.text for _to, r in later.sent] == ["Частина 2", "Частина 3"]

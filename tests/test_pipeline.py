@@ -21,7 +21,7 @@ from handlers.contract import (
 )
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
-from handlers.pipeline import Pipeline, owed_for
+from handlers.pipeline import MAX_INLINE_RETRIES, Pipeline, owed_for
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage.models import AuditEntry, Resident
 
@@ -43,6 +43,9 @@ class RecordingSender:
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         return await self.send(recipient, reply)
+
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        return (reply,)
 
 
 class BrokenConversation(Conversation):
@@ -100,22 +103,28 @@ async def test_blocked_on_send_marks_the_resident_inactive(
     event = _event("2")
     result = await pipeline.process(event)
     sender = RecordingSender([RecipientBlocked("blocked", channel="telegram")])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0
     async with sessionmaker() as session:
         resident = (await session.scalars(select(Resident))).one()
     assert not resident.is_active and resident.blocked_at == NOW
 
 
-async def test_a_short_rate_limit_is_waited_out_once(
+async def test_short_rate_limits_are_waited_out(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     pipeline = _pipeline(sessionmaker)
     event = _event("3")
     result = await pipeline.process(event)
-    sender = RecordingSender([RateLimited("slow down", channel="telegram", retry_after=0.01)])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 1
-    # A second 429 in a row, or a long retry_after, gives up instead of blocking the webhook.
+    short = RateLimited("slow down", channel="telegram", retry_after=0.01)
+    sender = RecordingSender([short] * MAX_INLINE_RETRIES)
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 1
+    # One 429 too many in a row, or a long retry_after, leaves the message to the owed-replies
+    # job instead of holding the resident's answers up.
+    sender = RecordingSender([short] * (MAX_INLINE_RETRIES + 1))
+    delivered = await pipeline.deliver(sender, owed_for(event, result.replies))
+    assert delivered.sent == 0 and delivered.unsent is not None
+    assert delivered.unsent.replies == result.replies
     sender = RecordingSender([RateLimited("x", channel="telegram", retry_after=60)])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0
     sender = RecordingSender([PermanentChannelError("bad request", channel="telegram")])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies)))[0] == 0
+    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0

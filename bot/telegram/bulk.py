@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup
+from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
 from handlers.contract import (
     PermanentChannelError,
     RateLimited,
@@ -69,6 +69,9 @@ class BulkTelegramSender:
                 "sendMessage", {"chat_id": chat_id, "text": part}, keyboard if last else None
             )
         return Sent(message_id=message_id)
+
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        return telegram_parts(reply)
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         """Broadcasts are never edited: a new message (the contract's fallback) is sent."""

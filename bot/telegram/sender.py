@@ -24,6 +24,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
+from bot.telegram.pacing import ChatPacer
 from handlers.contract import (
     KeyboardKind,
     PermanentChannelError,
@@ -33,6 +34,7 @@ from handlers.contract import (
     Sent,
     TransientChannelError,
 )
+from handlers.parts import split_reply
 from handlers.text import split_text
 from storage.vocabulary import Channel
 
@@ -77,6 +79,15 @@ async def channel_errors() -> AsyncIterator[None]:
         raise PermanentChannelError(error.message, channel=channel) from error
 
 
+def telegram_parts(reply: Reply) -> tuple[Reply, ...]:
+    """``reply`` as the Telegram messages it is sent as (one ``send`` call each)."""
+    return split_reply(
+        reply,
+        split=lambda text: split_text(text, TEXT_LIMIT),
+        caption_fits=lambda media_reply: len(media_reply.text) <= CAPTION_LIMIT,
+    )
+
+
 def _is_not_modified(error: TelegramBadRequest) -> bool:
     return "message is not modified" in error.message
 
@@ -84,51 +95,60 @@ def _is_not_modified(error: TelegramBadRequest) -> bool:
 class TelegramSender:
     channel = Channel.TELEGRAM.value
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, pacer: ChatPacer | None = None) -> None:
         self._bot = bot
+        # Messages to one resident are spaced as Telegram asks (a short burst, then ~1/s).
+        self._pacer = pacer or ChatPacer()
+
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        return telegram_parts(reply)
 
     async def send(self, recipient: str, reply: Reply) -> Sent:
         chat_id = int(recipient)
-        markup = render_markup(reply)
-        async with channel_errors():
-            if reply.media is not None:
-                return await self._send_media(chat_id, reply, markup)
-            parts = split_text(reply.text, TEXT_LIMIT)
-            message = None
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                message = await self._bot.send_message(
-                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup if last else None
-                )
-            assert message is not None
-            return Sent(message_id=str(message.message_id))
+        sent: Sent | None = None
+        for part in telegram_parts(reply):
+            sent = await self._send_part(chat_id, part)
+        assert sent is not None
+        return sent
 
-    async def _send_media(self, chat_id: int, reply: Reply, markup: Markup | None) -> Sent:
-        assert reply.media is not None
-        caption_fits = len(reply.text) <= CAPTION_LIMIT
-        caption = reply.text if caption_fits else None
-        send = self._bot.send_photo if reply.media.kind == "photo" else self._bot.send_document
-        message = await send(
-            chat_id,
-            reply.media.ref,
-            caption=caption,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup if caption_fits else None,
-        )
-        if caption_fits:
-            return Sent(message_id=str(message.message_id))
-        # A long text follows the media as its own message(s).
-        return await self.send(
-            str(chat_id), Reply(text=reply.text, buttons=reply.buttons, keyboard=reply.keyboard)
-        )
+    async def _send_part(self, chat_id: int, part: Reply) -> Sent:
+        markup = render_markup(part)
+        await self._pacer.wait(chat_id)
+        async with self._paced(chat_id), channel_errors():
+            if part.media is None:
+                message = await self._bot.send_message(
+                    chat_id, part.text, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+            else:
+                send = (
+                    self._bot.send_photo if part.media.kind == "photo" else self._bot.send_document
+                )
+                message = await send(
+                    chat_id,
+                    part.media.ref,
+                    caption=part.text or None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+        return Sent(message_id=str(message.message_id))
+
+    @asynccontextmanager
+    async def _paced(self, chat_id: int) -> AsyncIterator[None]:
+        """Tell the pacer when Telegram refused a message to the chat (429)."""
+        try:
+            yield
+        except RateLimited as error:
+            self._pacer.hold(chat_id, error.retry_after)
+            raise
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         """Edit a message in place (inline keyboards only); send anew if it cannot be edited."""
         markup = render_markup(reply)
         if reply.media is not None or not isinstance(markup, InlineKeyboardMarkup | None):
             return await self.send(recipient, reply)
+        await self._pacer.wait(int(recipient))
         try:
-            async with channel_errors():
+            async with self._paced(int(recipient)), channel_errors():
                 try:
                     await self._bot.edit_message_text(
                         text=reply.text,

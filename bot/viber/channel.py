@@ -55,6 +55,9 @@ class ViberSender:
             token = str(answer.get("message_token", ""))
         return Sent(message_id=token)
 
+    def parts(self, reply: Reply) -> tuple[Reply, ...]:
+        return render.parts(reply)
+
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         # Viber cannot edit a sent message: the new state goes out as a new message.
         return await self.send(recipient, reply)

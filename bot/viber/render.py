@@ -10,6 +10,7 @@ from typing import Any
 from viberbot.api.messages import FileMessage, PictureMessage, TextMessage
 
 from handlers.contract import Reply
+from handlers.parts import split_reply
 from handlers.text import markup_to_plain, split_text
 
 # Viber's limit for a text message, in characters...
@@ -17,6 +18,8 @@ TEXT_LIMIT = 7000
 # ...and for a whole request, 30 KB: the text's UTF-8 bytes stay well under it so the keyboard
 # and the envelope fit too (7,000 emoji would be 28 KB).
 TEXT_BYTES_LIMIT = 24_000
+# A picture's description.
+PICTURE_TEXT_LIMIT = 120
 # Buttons in a Viber keyboard row share six columns.
 ROW_COLUMNS = 6
 # A pressed button arrives as a text message carrying its ActionBody; the prefix tells a press
@@ -52,7 +55,7 @@ def messages(reply: Reply) -> list[dict[str, Any]]:
     text = markup_to_plain(reply.text)
     result: list[dict[str, Any]] = []
     if reply.media is not None:
-        if reply.media.kind == "photo" and len(text) <= 120:
+        if reply.media.kind == "photo" and len(text) <= PICTURE_TEXT_LIMIT:
             # A picture's description is limited (120 characters); longer text follows it.
             message = PictureMessage(media=reply.media.ref, text=text, keyboard=board)
             return [message.to_dict()]
@@ -71,6 +74,26 @@ def messages(reply: Reply) -> list[dict[str, Any]]:
     if not parts and board is not None and result:
         result[-1]["keyboard"] = board
     return [{k: v for k, v in message.items() if v is not None} for message in result]
+
+
+def parts(reply: Reply) -> tuple[Reply, ...]:
+    """``reply`` as one ``Reply`` per Viber message (``messages`` gives one dict for each)."""
+    return split_reply(
+        reply,
+        # Split as ``messages`` does (on the plain text), then back to markup.
+        split=lambda text: [
+            html.escape(part, quote=False) for part in _split(markup_to_plain(text))
+        ],
+        caption_fits=_caption_fits,
+    )
+
+
+def _caption_fits(reply: Reply) -> bool:
+    text = markup_to_plain(reply.text)
+    if not text:
+        return True
+    photo = reply.media is not None and reply.media.kind == "photo"
+    return photo and len(text) <= PICTURE_TEXT_LIMIT
 
 
 def _split(text: str) -> list[str]:
