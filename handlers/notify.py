@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.contract import ChannelError, RecipientBlocked, Reply, Sender, Sent
+from handlers.parts import patiently
 from storage import audit
 from storage.models import Resident
 from storage.residents import mark_blocked
@@ -50,7 +51,12 @@ class Notifier:
         if sender is None:
             raise DeliveryFailed(f"channel {resident.channel} is not configured", blocked=False)
         try:
-            return await sender.send(resident.external_id, reply)
+            sent: Sent | None = None
+            # Message by message, waiting out short 429s: a long answer arrives whole.
+            for part in sender.parts(reply):
+                sent = await patiently(lambda: sender.send(resident.external_id, part))  # noqa: B023
+            assert sent is not None
+            return sent
         except RecipientBlocked as error:
             await self._mark_blocked(resident.id)
             raise DeliveryFailed(str(error), blocked=True) from error

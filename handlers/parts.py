@@ -7,9 +7,22 @@ half-way (a 429, an outage) resume at the first message not sent instead of star
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from handlers.contract import Reply
+from handlers.contract import RateLimited, Reply
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Waiting out a short 429 inline is fine for an interactive answer; a longer pause is not
+# (what was not sent is left to the owed-replies job, or shown to staff as not delivered).
+MAX_INLINE_RETRY_AFTER = 5.0
+# 429s waited out in a row for one message.
+MAX_INLINE_RETRIES = 5
 
 
 def split_reply(
@@ -36,3 +49,21 @@ def split_reply(
     body = tuple(Reply(text=text) for text in texts[:-1])
     last = Reply(text=texts[-1], buttons=reply.buttons, keyboard=reply.keyboard)
     return (*head, *body, last)
+
+
+async def patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """Make one messenger call, waiting out a few short 429s (``retry_after`` up to 5 s)."""
+    for attempt in range(MAX_INLINE_RETRIES):
+        try:
+            return await call()
+        except RateLimited as error:
+            if error.retry_after > MAX_INLINE_RETRY_AFTER:
+                raise
+            log.info(
+                "429 on %s, retry after %ss (attempt %d)",
+                error.channel,
+                error.retry_after,
+                attempt + 1,
+            )
+            await asyncio.sleep(error.retry_after)
+    return await call()

@@ -9,7 +9,6 @@ delivers the update again; the claim row makes that redelivery a no-op once it d
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from handlers.contract import (
     EffectSink,
     EventKind,
     Incoming,
-    RateLimited,
     RecipientBlocked,
     Reply,
     Sender,
@@ -33,17 +31,12 @@ from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.outbox import Outbox
 from handlers.owed import Owed, Settler, owed_to_json
+from handlers.parts import patiently
 from storage import audit, dedup
 from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
-
-# Waiting out a short 429 inline is fine for an interactive answer; a longer pause is not
-# (the owed-replies job sends the rest).
-MAX_INLINE_RETRY_AFTER = 5.0
-# 429s waited out in a row for one message.
-MAX_INLINE_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,20 +261,13 @@ class Pipeline:
         return Delivered(sent=len(messages))
 
     async def _send_one(self, sender: Sender, owed: Owed, reply: Reply) -> None:
-        """One message; a short 429 is waited out here (a few times), so the resident gets a
-        long reply within seconds and in order, not its tail minutes later from the job."""
-        for attempt in range(MAX_INLINE_RETRIES + 1):
-            try:
-                if reply.replace and owed.source_message_id:
-                    await sender.edit(owed.recipient, owed.source_message_id, reply)
-                else:
-                    await sender.send(owed.recipient, reply)
-                return
-            except RateLimited as error:
-                if attempt == MAX_INLINE_RETRIES or error.retry_after > MAX_INLINE_RETRY_AFTER:
-                    raise
-                log.info("429 answering on %s, retry after %ss", sender.channel, error.retry_after)
-                await asyncio.sleep(error.retry_after)
+        """One message; short 429s are waited out here, so the resident gets a long reply
+        within seconds and in order, not its tail minutes later from the job."""
+        if reply.replace and owed.source_message_id:
+            source = owed.source_message_id
+            await patiently(lambda: sender.edit(owed.recipient, source, reply))
+        else:
+            await patiently(lambda: sender.send(owed.recipient, reply))
 
     async def _mark_blocked(self, channel: str, external_id: str) -> None:
         async with self._sessionmaker() as session, session.begin():

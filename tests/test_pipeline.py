@@ -21,7 +21,8 @@ from handlers.contract import (
 )
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
-from handlers.pipeline import MAX_INLINE_RETRIES, Pipeline, owed_for
+from handlers.parts import MAX_INLINE_RETRIES
+from handlers.pipeline import Pipeline, owed_for
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from storage.models import AuditEntry, Resident
 
