@@ -22,7 +22,9 @@ from storage import polls
 from storage.csv_safe import neutralise
 from storage.export import (
     AVAILABLE,
+    POLL_COLUMNS,
     RESIDENT_COLUMNS,
+    RESIDENT_PERSONAL,
     TICKET_COLUMNS,
     TICKET_PERSONAL,
     ExportKind,
@@ -38,12 +40,16 @@ def _rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
-async def _document(world: World) -> tuple[bytes, str]:
-    message = world.chat()[-1]
+async def _document(world: World, chat_id: int | None = None) -> tuple[bytes, str]:
+    message = world.chat(chat_id)[-1]
     document = message["document"]
     data = world.telegram.file_content(document["file_id"])
     assert data is not None
     return data, message.get("caption", "")
+
+
+def _documents(world: World, chat_id: int | None = None) -> list[dict[str, Any]]:
+    return [m for m in world.chat(chat_id) if "document" in m]
 
 
 async def _seed(world: World) -> str:
@@ -60,12 +66,19 @@ async def _seed(world: World) -> str:
 async def test_export_personal_data_only_for_admins(database_url: str) -> None:
     async with staff_world(database_url) as world:
         period = await _seed(world)
+        world.telegram.open_private_chat(ADMIN)  # the administrator has started the bot
         await world.say(ADMIN, f"/export tickets {period}")
-        data, caption = await _document(world)
+        # The file with personal data is in the administrator's private chat, not in the group,
+        # where operators and anyone else in it could download it; the group gets a notice.
+        assert _documents(world) == []
+        assert "надіслано вам в особистий чат" in world.texts()[-1]
+        assert "Ірина Адмін" in world.texts()[-1]
+        data, caption = await _document(world, ADMIN)
         rows = _rows(data)
         assert tuple(rows[0]) == TICKET_COLUMNS + TICKET_PERSONAL
         assert len(rows) == 2 and "Оксана Петренко" in rows[1] and "ternivskyi" in rows[1]
         assert "з персональними даними" in caption
+        # Without personal columns the file may stay in the group, as before.
         await world.say(OPERATOR, f"/export tickets {period}")
         data, caption = await _document(world)
         rows = _rows(data)
@@ -76,12 +89,39 @@ async def test_export_personal_data_only_for_admins(database_url: str) -> None:
         rows = _rows((await _document(world))[0])
         assert tuple(rows[0]) == RESIDENT_COLUMNS and len(rows) == 3  # and who pressed /start
         assert rows[1][RESIDENT_COLUMNS.index("topics")] == "city_news"
+        await world.say(OPERATOR, f"/export polls {period}")
+        data, caption = await _document(world)
+        assert tuple(_rows(data)[0]) == POLL_COLUMNS and caption.startswith("📎 Опитування")
+        assert len(_documents(world)) == 3 and len(_documents(world, ADMIN)) == 1
         audits = await world.audit("export.tickets")
         assert [(a.actor, a.details["personal"], a.details["rows"]) for a in audits] == [
             (f"staff:{ADMIN}", True, 1),
             (f"staff:{OPERATOR}", False, 1),
         ]
+        assert [a.details["to"] for a in audits] == [ADMIN, world.chat_id]
         assert len(await world.audit("export.residents")) == 1
+        assert await world.audit("export.undelivered") == []
+
+
+async def test_an_admin_who_never_started_the_bot_gets_no_file(database_url: str) -> None:
+    async with staff_world(database_url) as world:
+        period = await _seed(world)
+        await world.say(ADMIN, f"/export residents {period}")
+        # Telegram refuses (403): a bot cannot start a conversation. No file anywhere; the group
+        # is told how to let the bot write to them.
+        assert _documents(world) == [] and world.chat(ADMIN) == []
+        assert world.telegram.calls_to("sendDocument")[-1]["chat_id"] == ADMIN
+        text = world.texts()[-1]
+        assert "Ірина Адмін" in text and "/start" in text and "приватний чат" in text
+        [undelivered] = await world.audit("export.undelivered")
+        assert undelivered.actor == f"staff:{ADMIN}" and undelivered.details["personal"]
+        # Once they have started it, the same command delivers the file privately.
+        started = await world.telegram.send_text(ADMIN, "/start")
+        assert started.status == 200
+        await world.say(ADMIN, f"/export residents {period}")
+        assert _documents(world) == []
+        rows = _rows((await _document(world, ADMIN))[0])
+        assert tuple(rows[0]) == RESIDENT_COLUMNS + RESIDENT_PERSONAL
 
 
 async def test_export_refusals(database_url: str) -> None:
