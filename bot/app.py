@@ -21,7 +21,7 @@ from bot.schedule import schedule_jobs
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
-from bot.telegram.files import MediaProxy
+from bot.telegram.files import MediaProxy, RedactingAccessLogger
 from bot.telegram.sender import TelegramSender
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
@@ -167,7 +167,9 @@ async def build_runtime(
         links: MediaLinks | None = None
         if bot is not None and desk is not None:
             if settings.public_url:
-                links = MediaLinks(key=derive_key(bot.token), public_url=settings.public_url)
+                links = MediaLinks(
+                    key=derive_key(bot.token), public_url=settings.public_url, clock=clock
+                )
                 runtime.media_links = links
             runtime.staff = StaffService(
                 desk=desk,
@@ -277,7 +279,10 @@ async def serve(
     """
     settings = runtime.settings
     await prepare_database(runtime, clock=clock)
-    runner = web.AppRunner(runtime.web_app, shutdown_timeout=30.0)
+    # The access log must not hand out the signed /media links it sees.
+    runner = web.AppRunner(
+        runtime.web_app, shutdown_timeout=30.0, access_log_class=RedactingAccessLogger
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

@@ -2,13 +2,13 @@
 
 Personal data — names, messenger ids, contacts, addresses, the texts residents wrote — is in
 the file only when ``personal`` is set (administrators); everybody else gets the same rows
-without those columns. Times are in the council's time zone. Writing the audit entry is the
+without those columns. Times are in the council's time zone. Cells that a spreadsheet would
+evaluate as formulas are quoted (``storage.csv_safe``). Writing the audit entry is the
 caller's job (it knows who asked).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import polls
+from storage.csv_safe import SafeCsvWriter
 from storage.models import Poll, Resident, ResidentTopic, Ticket
 
 BOM = "\ufeff"
@@ -132,14 +133,6 @@ def columns(kind: ExportKind, *, personal: bool) -> tuple[str, ...]:
 
 def _time(value: datetime | None, zone: ZoneInfo) -> str:
     return "" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +281,8 @@ async def export_csv(
     start, end = period.bounds(zone)
     buffer = io.StringIO()
     buffer.write(BOM)
-    writer = csv.writer(buffer)
+    # Names, addresses and texts come from residents: no cell may be a spreadsheet formula.
+    writer = SafeCsvWriter(buffer)
     writer.writerow(header)
     source = {
         ExportKind.TICKETS: _ticket_rows,
@@ -297,7 +291,7 @@ async def export_csv(
     }[kind]
     count = 0
     async for row in source(session, start, end, zone, personal):
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow(row)
         count += 1
     return Export(
         kind=kind,

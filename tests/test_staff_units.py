@@ -3,7 +3,7 @@ limits and escaping. No database, no network."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from handlers.i18n import Catalog
 from handlers.staff import callbacks as cb
 from handlers.staff.card import CardData, CardRenderer, format_when, shorten
-from handlers.staff.media import MediaLinks, derive_key
+from handlers.staff.media import LINK_TTL, MediaLinks, derive_key
 from handlers.staff.service import COMMANDS, parse_command
 from handlers.text import markup_to_plain, utf16_len
 from storage.models import Department, Resident, Ticket
@@ -31,19 +31,41 @@ def test_media_links_round_trip_and_reject_forgeries() -> None:
     assert links.file_id(token) == FILE_ID
     other = MediaLinks(key=derive_key("456:other"), public_url="https://x")
     assert other.file_id(token) is None
-    encoded, mac = token.split(".")
+    encoded, expiry, mac = token.split(".")
     forged_id = MediaLinks(key=b"guess", public_url="https://x").token("BQAC-other-file")
     for bad in (
         "",
         encoded,
         f"{encoded}.",
-        f".{mac}",
-        f"{encoded}.{mac[:-2]}",
-        f"{forged_id.split('.')[0]}.{mac}",
-        "%%%.***",
+        f"{encoded}.{mac}",  # a v1 link (no expiry) is not accepted
+        f"{encoded}.{expiry}.",
+        f".{expiry}.{mac}",
+        f"{encoded}.{expiry}.{mac[:-2]}",
+        f"{encoded}.{int(expiry) + 86400}.{mac}",  # expiry moved: the signature covers it
+        f"{encoded}.0{expiry}.{mac}",
+        f"{encoded}.-{expiry}.{mac}",
+        f"{encoded}.{expiry}.{mac}.x",
+        f"{forged_id.split('.')[0]}.{expiry}.{mac}",
+        "%%%.1.***",
+        f"{encoded}.{'9' * 40}.{mac}",
         "x" * 5000,
     ):
         assert links.file_id(bad) is None, bad
+        assert links.verify(bad) is None, bad
+
+
+def test_media_links_expire_after_a_day() -> None:
+    now = [NOW]
+    links = MediaLinks(key=derive_key("123:token"), public_url="https://x", clock=lambda: now[0])
+    token = links.token(FILE_ID)
+    link = links.verify(token)
+    assert link is not None and not link.expired and link.file_id == FILE_ID
+    assert link.expires_at == NOW + LINK_TTL
+    now[0] = NOW + LINK_TTL - timedelta(seconds=1)
+    assert links.file_id(token) == FILE_ID
+    now[0] = NOW + LINK_TTL
+    expired = links.verify(token)
+    assert expired is not None and expired.expired and links.file_id(token) is None
 
 
 def test_every_button_fits_telegram_callback_data() -> None:

@@ -1,11 +1,13 @@
 """``/stats`` and ``/export`` in the staff chats, and the Telegram poster of reports and files.
 
-``/stats`` works in any staff chat for any registered staff member. ``/export tickets|residents
-FROM TO`` works in the operator chat: the CSV is uploaded as a document; names, contacts,
-addresses and texts are in it only for administrators. Every event is one transaction opened
-here: the update is claimed (a redelivered update does nothing twice), the sender is checked
-(non-staff are refused and audited), the figures are read and the export audited; Telegram is
-called after the commit.
+``/stats`` works in any staff chat for any registered staff member. ``/export
+tickets|residents|polls FROM TO`` works in the operator chat: the CSV is uploaded as a document;
+names, contacts, addresses and texts are in it only for administrators, and such a file goes to
+the administrator's private chat with the bot, never to the group (the group gets a short
+notice, or, when the bot may not write to them yet, how to /start it). Every event is one
+transaction opened here: the update is claimed (a redelivered update does nothing twice), the
+sender is checked (non-staff are refused and audited), the figures are read and the export
+audited; Telegram is called after the commit.
 
 The handlers sit on the Dispatcher's own observers (run before the staff router), filtered to
 these two commands in group chats, like the news composer's.
@@ -19,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ChatType, ParseMode
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, Message, Update
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import BufferedInputFile, Message, Update, User
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -168,6 +170,9 @@ class StatsDesk:
                     "stats.export.personal" if export.personal else "stats.export.no_personal"
                 ),
             )
+            if export.personal:
+                await self._send_privately(message, user, export, caption, bot_username)
+                return
             await self.files.post_document(
                 message.chat.id,
                 export.data,
@@ -177,6 +182,37 @@ class StatsDesk:
             )
         elif reply is not None:
             await self.files.post(message.chat.id, reply, thread_id=thread)
+
+    async def _send_privately(
+        self, message: Message, user: User, export: Export, caption: str, bot_username: str
+    ) -> None:
+        """Personal data never lands in the group, where every member can download it: the
+        file goes to the administrator's private chat with the bot (its id is the user's), and
+        the group hears only that it went, or how to let the bot write to them."""
+        thread = message.message_thread_id if message.is_topic_message else None
+        name = full_name(user)
+        try:
+            await self.files.post_document(
+                user.id, export.data, filename=export.filename, caption=caption
+            )
+        except (TelegramForbiddenError, TelegramBadRequest) as error:
+            # 403: never started the bot, or blocked it; 400 "chat not found": never met it.
+            if isinstance(error, TelegramBadRequest) and "chat not found" not in error.message:
+                raise
+            log.info("export for admin %s not sent privately: %s", user.id, error.message)
+            async with self.sessionmaker() as session, session.begin():
+                audit.record(
+                    session,
+                    actor=f"staff:{user.id}",
+                    action="export.undelivered",
+                    now=self.clock(),
+                    details={**export.audit_details(), "reason": error.message[:200]},
+                )
+            bot = f"@{bot_username}" if bot_username else ""
+            notice = self.t("stats.export.start_private", name=name, bot=bot)
+        else:
+            notice = self.t("stats.export.sent_privately", name=name)
+        await self.files.post(message.chat.id, notice, thread_id=thread)
 
     async def _export(
         self, session: AsyncSession, staff: Staff, message: Message, command: Command
@@ -195,12 +231,19 @@ class StatsDesk:
         export = await export_csv(
             session, kind=kind, period=period, zone=self.zone, personal=personal
         )
+        # Personal data goes to the administrator's private chat (its id is theirs), not here.
+        to = staff.telegram_id if export.personal else message.chat.id
         audit.record(
             session,
             actor=f"staff:{staff.telegram_id}",
             action=f"export.{kind.value}",
             now=self.clock(),
-            details={**export.audit_details(), "chat": message.chat.id, "role": staff.role},
+            details={
+                **export.audit_details(),
+                "chat": message.chat.id,
+                "to": to,
+                "role": staff.role,
+            },
         )
         return None, export
 
