@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
 from handlers import screens
-from handlers.contract import Button, Effect, EventKind, Incoming, Reply
+from handlers.contract import FILE_KINDS, Button, Effect, EventKind, Incoming, Reply
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.news import latest_screen
 from handlers.polls import ResidentPolls
@@ -226,7 +226,7 @@ class Conversation:
             return self._begin_onboarding(turn)
         if kind is EventKind.UNSUPPORTED:
             key = "unsupported.media"
-        elif kind in (EventKind.PHOTO, EventKind.DOCUMENT, EventKind.CONTACT, EventKind.LOCATION):
+        elif kind in FILE_KINDS or kind in (EventKind.CONTACT, EventKind.LOCATION):
             key = "attachment.not_expected"
         elif self._current_screen(turn) is not None:
             key = "use_buttons"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from handlers import actions as act
 from handlers import screens
 from handlers.contract import (
+    FILE_KINDS,
     Button,
     EventKind,
     Incoming,
@@ -65,6 +66,9 @@ COMMAND_KINDS = {
 }
 MY_TICKETS_SHOWN = 10
 THREAD_SHOWN = 10
+# The longest caption kept with a file: Telegram allows 1,024 characters (4,096 with Premium),
+# Viber less; the column is unbounded text. Longer is refused, never cut.
+CAPTION_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +373,7 @@ class ResidentTickets:
         step = self._step(turn)
         if step is None:
             return [self._form_screen(turn)]
-        if event.kind in (EventKind.PHOTO, EventKind.DOCUMENT, EventKind.LOCATION):
+        if event.kind in FILE_KINDS or event.kind is EventKind.LOCATION:
             return self._attach(turn, step)
         if step.input is Input.ATTACHMENTS:
             return [self._again(turn, "form.attachments.hint")]
@@ -398,7 +402,8 @@ class ResidentTickets:
         )
 
     def _attach(self, turn: Turn, step: Step) -> list[Reply]:
-        """Photos, documents and locations are kept during the body and attachment steps."""
+        """Photos, documents, videos and locations are kept during the body and attachment
+        steps; a file's caption is kept with it (or, at the body step, is the body)."""
         kind = self._kind(turn)
         allowed = {s.key for s in self._steps(turn, kind) if s.input is Input.ATTACHMENTS}
         if not allowed or step.key not in ("body", *allowed):
@@ -407,6 +412,12 @@ class ResidentTickets:
         if len(attachments) >= MAX_ATTACHMENTS:
             return [self._again(turn, "form.attachments.full", limit=MAX_ATTACHMENTS)]
         event = turn.event
+        caption = (event.text or "").strip()
+        if len(caption) > CAPTION_MAX:
+            return [
+                self._again(turn, "form.error.too_long", length=len(caption), limit=CAPTION_MAX)
+            ]
+        item: dict[str, Any]
         if event.location is not None:
             item = {
                 "kind": "location",
@@ -422,15 +433,18 @@ class ResidentTickets:
         else:
             return [self._again(turn, "form.error.text_expected")]
         attachments.append(item)
-        caption = (event.text or "").strip()
         if step.key == "body" and caption:
             # A photo with a caption answers the question too.
             try:
                 self._answers(turn)["body"] = check_text(step, caption)
             except Invalid as error:
+                # Not a usable body (too short…): keep the words with the file instead.
+                item["caption"] = caption
                 return [self._again(turn, error.key, **error.params)]
             self._advance(turn)
             return [self._form_screen(turn)]
+        if caption:
+            item["caption"] = caption
         key = "form.attachments.added_body" if step.key == "body" else "form.attachments.added"
         return [self._again(turn, key, count=len(attachments))]
 
@@ -513,6 +527,7 @@ class ResidentTickets:
                 ticket,
                 direction=MessageDirection.RESIDENT,
                 now=now,
+                text=item.get("caption"),
                 attachment=(item["kind"], item["ref"], item.get("name")),
             )
         audit.record(
@@ -840,7 +855,10 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         return text, None
     if event.attachment is not None:
         attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
-        return (event.text or "").strip()[:1024] or None, attachment
+        caption = (event.text or "").strip()
+        if len(caption) > CAPTION_MAX:
+            return _Invalid("form.error.too_long", {"length": len(caption), "limit": CAPTION_MAX})
+        return caption or None, attachment
     if event.location is not None:
         location = f"{event.location.latitude},{event.location.longitude}"
         return None, ("location", location, None)
