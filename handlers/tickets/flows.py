@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers import actions as act
-from handlers import screens
+from handlers import forged, screens
 from handlers.contract import (
     FILE_KINDS,
     Button,
@@ -26,6 +26,7 @@ from handlers.contract import (
     TicketFiled,
     TicketRated,
 )
+from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
 from handlers.tickets.forms import (
     MAX_ATTACHMENTS,
@@ -100,6 +101,8 @@ class ResidentTickets:
         return None
 
     async def action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """A button of ours, or None if not ours; raises ``ForgedAction`` for a ticket that is
+        not the resident's."""
         verb, arg = act.split(action)
         if action == act.FILE:
             return [self._kind_screen(turn)]
@@ -110,9 +113,9 @@ class ResidentTickets:
             return [self._menu(turn, "form.cancelled")]
         if action == act.MY_LIST:
             return await self._my_tickets(turn)
-        if verb == act.MY_OPEN and arg.isdigit():
+        if verb == act.MY_OPEN and forged.is_id(arg):
             return await self._open(turn, int(arg))
-        if verb == act.MY_WRITE and arg.isdigit():
+        if verb == act.MY_WRITE and forged.is_id(arg):
             return await self._begin_followup(turn, int(arg))
         if verb == act.RATE:
             return await self._rate(turn, arg)
@@ -564,8 +567,8 @@ class ResidentTickets:
             turn.session, ticket_id=ticket_id, resident_id=turn.resident.id
         )
         if ticket is None:
-            # Not theirs, or gone: say the same either way (never confirm others' tickets).
-            return [self._menu(turn, "my.not_found")]
+            # Not theirs, or none: one answer either way (never confirm others' tickets).
+            raise ForgedAction(act.MY_OPEN, forged.NOT_OWN, ticket_id)
         turn.go(FLOW_IDLE)
         lines = [
             self._t(
@@ -625,7 +628,7 @@ class ResidentTickets:
             turn.session, ticket_id=ticket_id, resident_id=turn.resident.id
         )
         if ticket is None:
-            return [self._menu(turn, "my.not_found")]
+            raise ForgedAction(act.MY_WRITE, forged.NOT_OWN, ticket_id)
         if not tickets.is_open(ticket):
             return [self._menu(turn, "my.closed", number=ticket.number)]
         turn.go(FLOW_FOLLOWUP, "text")
@@ -680,13 +683,13 @@ class ResidentTickets:
 
     async def _rate(self, turn: Turn, arg: str) -> list[Reply] | None:
         ticket_part, _, stars_part = arg.partition(":")
-        if not (ticket_part.isdigit() and stars_part.isdigit()):
-            return None
+        if not (forged.is_id(ticket_part) and stars_part.isdigit()):
+            raise ForgedAction(act.RATE, forged.MALFORMED)
         ticket = await tickets.get_resident_ticket(
             turn.session, ticket_id=int(ticket_part), resident_id=turn.resident.id
         )
         if ticket is None:
-            return [self._menu(turn, "my.not_found")]
+            raise ForgedAction(act.RATE, forged.NOT_OWN, int(ticket_part))
         try:
             rate(ticket, stars=int(stars_part), now=turn.now)
         except TransitionError as error:
