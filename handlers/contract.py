@@ -20,7 +20,8 @@ class EventKind(StrEnum):
     LOCATION = "location"
     PHOTO = "photo"
     DOCUMENT = "document"
-    # Stickers, voice, video, anything we cannot use: answered politely, never dropped silently.
+    VIDEO = "video"
+    # Stickers, voice, video notes, anything we cannot use: answered politely, never dropped.
     UNSUPPORTED = "unsupported"
     # The resident opened the chat (Viber conversation_started) — may be answered with one message.
     OPENED = "opened"
@@ -55,11 +56,15 @@ class Location:
 class Attachment:
     """A reference to a file held by the messenger (Telegram file_id, Viber media URL)."""
 
-    kind: str  # "photo" | "document"
+    kind: str  # "photo" | "document" | "video"
     ref: str
     file_name: str | None = None
     mime_type: str | None = None
     size: int | None = None
+
+
+# The events that carry a file (``attachment``); their ``text`` is the file's caption.
+FILE_KINDS = frozenset({EventKind.PHOTO, EventKind.DOCUMENT, EventKind.VIDEO})
 
 
 @dataclass(frozen=True, slots=True)

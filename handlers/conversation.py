@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
-from handlers import screens
-from handlers.contract import Button, Effect, EventKind, Incoming, Reply
+from handlers import forged, screens
+from handlers.contract import FILE_KINDS, Button, Effect, EventKind, Incoming, Reply
+from handlers.forged import ForgedAction
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.news import latest_screen
 from handlers.polls import ResidentPolls
@@ -110,22 +111,39 @@ class Conversation:
         if event.kind is EventKind.COMMAND:
             return await self._command(turn, (event.command or "").lower())
         action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
-        if action and event.kind is EventKind.BUTTON and self.polls.wants(action):
-            # A vote leaves whatever flow the resident is in where it was.
-            return await self.polls.vote(turn, action)
-        if action == act.MENU_NEWS and resident.onboarded_at is not None:
-            return await self._news(turn)
-        if action:
-            replies = await self.tickets.action(turn, action)
-            if replies is None:
-                replies = self._action(turn, action)
-            if replies is not None:
-                return replies
+        try:
+            replies = await self._button(turn, action) if action else None
+        except ForgedAction as refused:
+            return self._refuse(turn, refused)
+        if replies is not None:
+            return replies
         if turn.flow in TICKET_FLOWS and event.kind is not EventKind.BUTTON:
             replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
         return self._unexpected(turn)
+
+    async def _button(self, turn: Turn, action: str) -> list[Reply] | None:
+        """A pressed button (or a typed label); None when no handler takes it. Raises
+        ``ForgedAction`` for an action no button of ours carries or one the resident may not
+        take; the handlers raise it before they change anything."""
+        if turn.event.kind is EventKind.BUTTON:
+            # Typed labels are our own buttons; a button's action comes from the client.
+            forged.check(action)
+            if self.polls.wants(action):
+                # A vote leaves whatever flow the resident is in where it was.
+                return await self.polls.vote(turn, action)
+        if action == act.MENU_NEWS and turn.resident.onboarded_at is not None:
+            return await self._news(turn)
+        replies = await self.tickets.action(turn, action)
+        if replies is None:
+            replies = self._action(turn, action)
+        return replies
+
+    def _refuse(self, turn: Turn, refused: ForgedAction) -> list[Reply]:
+        """One answer for every refused action, one audit row; the flow stays where it was."""
+        forged.record(turn, refused)
+        return [self._text_then_screen(turn, self._text(turn, "action.refused"))]
 
     def _label_action(self, turn: Turn) -> str | None:
         """A typed text equal to a visible button's label counts as pressing it (Telegram's menu
@@ -226,7 +244,7 @@ class Conversation:
             return self._begin_onboarding(turn)
         if kind is EventKind.UNSUPPORTED:
             key = "unsupported.media"
-        elif kind in (EventKind.PHOTO, EventKind.DOCUMENT, EventKind.CONTACT, EventKind.LOCATION):
+        elif kind in FILE_KINDS or kind in (EventKind.CONTACT, EventKind.LOCATION):
             key = "attachment.not_expected"
         elif self._current_screen(turn) is not None:
             key = "use_buttons"

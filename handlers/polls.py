@@ -6,7 +6,8 @@ After a vote the resident's copy shows their choice: chosen options are marked a
 multiple-choice poll, carry ``pv:<poll id>:<option>:-`` ("unchoose it"). Every vote is therefore
 a "set", never a "flip": the same press written twice (a redelivered update, a double tap) is
 the same vote. Votes are accepted from residents the poll was sent to, for its options, until it
-closes; anything else gets a clear answer and changes nothing.
+closes; a late vote gets a clear answer, anything else is refused and audited as a forged action
+(``handlers.forged``); neither changes anything.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from handlers import actions as act
+from handlers import forged
 from handlers.contract import Button, Reply
+from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
 from handlers.turn import Turn
 from storage import audit, polls
@@ -194,31 +197,23 @@ class ResidentPolls:
     def _t(self, turn: Turn, key: str, /, **params: object) -> Markup:
         return self.catalog.text(turn.lang, key, **params)
 
-    def _refuse(self, turn: Turn, reason: str, action: str) -> None:
-        audit.record(
-            turn.session,
-            actor=turn.actor,
-            action="poll.vote_refused",
-            now=turn.now,
-            details={"reason": reason, "action": action[:64]},
-        )
-
     async def vote(self, turn: Turn, action: str) -> list[Reply]:
+        """Raises ``ForgedAction`` for a malformed press, a poll the resident did not get or an
+        option it does not have (the conversation refuses and audits it)."""
         vote = parse_vote(action)
         if vote is None:
-            self._refuse(turn, "malformed", action)
-            return [Reply(text=self._t(turn, "poll.vote.unknown"))]
+            poll_part = act.split(action)[1].partition(":")[0]
+            target = int(poll_part) if forged.is_id(poll_part) else None
+            raise ForgedAction(act.POLL_VOTE, forged.MALFORMED, target)
         session = turn.session
         poll = await polls.get_poll(session, poll_id=vote.poll_id)
         if poll is None or not await polls.received(
             session, poll=poll, resident_id=turn.resident.id
         ):
             # Unknown, or not sent to this resident: a forged press.
-            self._refuse(turn, "not_received", action)
-            return [Reply(text=self._t(turn, "poll.vote.unknown"))]
+            raise ForgedAction(act.POLL_VOTE, forged.NOT_RECEIVED, vote.poll_id)
         if not 0 <= vote.option < len(poll.options):
-            self._refuse(turn, "bad_option", action)
-            return [Reply(text=self._t(turn, "poll.vote.bad_option"))]
+            raise ForgedAction(act.POLL_VOTE, forged.BAD_OPTION, poll.id)
         if polls.is_closed(poll, turn.now):
             text = self._t(turn, "poll.vote.closed", question=poll.question)
             if poll.results_after_close:

@@ -127,6 +127,14 @@ class ViberResident:
         status = await self.fake.send_picture(self.external_id, text=caption)
         assert status == 200, status
 
+    async def document(self, caption: str | None = None, file_name: str = "doc.pdf") -> None:
+        status = await self.fake.send_file(self.external_id, file_name=file_name, text=caption)
+        assert status == 200, status
+
+    async def video(self, caption: str | None = None) -> None:
+        status = await self.fake.send_video(self.external_id, text=caption)
+        assert status == 200, status
+
     async def location(self, latitude: float, longitude: float) -> None:
         status = await self.fake.send_location(self.external_id, latitude, longitude)
         assert status == 200, status
@@ -180,6 +188,13 @@ class TelegramResident:
 
     async def photo(self, caption: str | None = None) -> None:
         await self._settle(await self.fake.send_photo(self.user_id, caption=caption))
+
+    async def document(self, caption: str | None = None, file_name: str = "doc.pdf") -> None:
+        update = await self.fake.send_document(self.user_id, file_name=file_name, caption=caption)
+        await self._settle(update)
+
+    async def video(self, caption: str | None = None) -> None:
+        await self._settle(await self.fake.send_video(self.user_id, caption=caption))
 
     async def location(self, latitude: float, longitude: float) -> None:
         await self._settle(await self.fake.send_location(self.user_id, latitude, longitude))

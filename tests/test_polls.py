@@ -224,21 +224,27 @@ async def test_forged_and_unknown_votes_are_refused(database_url: str) -> None:
             other = (await session.scalars(select(Poll).where(Poll.id != poll.id))).one()
         user = int(TG_POKROVSKYI.external_id)
         message = tg_poll_message(world, TG_POKROVSKYI)
-        for data, answer in (
-            (f"pv:{poll.id}:7", "Такого варіанта в опитуванні немає"),
-            (f"pv:{poll.id}:x", "не знайдено"),
-            (f"pv:{other.id}:0", "не знайдено"),
-            ("pv:999999:0", "не знайдено"),
-            (f"pv:{poll.id}:0:+", "не знайдено"),
-        ):
+        refused = "Цю дію не виконано"
+        forged = (
+            (f"pv:{poll.id}:7", poll.id, "bad_option"),
+            (f"pv:{poll.id}:x", poll.id, "malformed"),
+            (f"pv:{other.id}:0", other.id, "not_received"),
+            ("pv:999999:0", 999999, "not_received"),
+            (f"pv:{poll.id}:0:+", poll.id, "malformed"),
+        )
+        for data, _target, _reason in forged:
             await world.telegram.press_button(user, message["message_id"], data, strict=False)
-            assert answer in world.resident_texts(user)[-1], data
+            assert refused in world.resident_texts(user)[-1], data
         # Viber got no poll (channels: Telegram only): its forged press is refused.
         assert world.viber is not None
         await world.viber.send_text(VB_POKROVSKYI.external_id, f"act:pv:{poll.id}:0")
-        assert "не знайдено" in world.viber.texts(VB_POKROVSKYI.external_id)[-1]
+        assert refused in world.viber.texts(VB_POKROVSKYI.external_id)[-1]
         assert await votes(world, poll.id) == []
-        assert len(await world.audit("poll.vote_refused")) == 6
+        rows = await world.audit("resident.forged_action")
+        assert [(row.subject, row.details) for row in rows] == [
+            (f"poll:{target}", {"kind": "pv", "target": target, "reason": reason})
+            for _data, target, reason in (*forged, ("", poll.id, "not_received"))
+        ]
 
 
 async def test_closing_posts_chart_publishes_to_voters_and_refuses_late_votes(

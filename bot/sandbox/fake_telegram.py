@@ -3004,6 +3004,35 @@ class FakeTelegram:
             user_id, chat_id, body, thread_id=thread_id, reply_to=reply_to
         )
 
+    async def send_video(
+        self,
+        user_id: int,
+        chat_id: int | None = None,
+        *,
+        file_name: str = "video.mp4",
+        content: bytes = b"\x00\x00\x00\x18ftypmp42fake-video",
+        duration: int = 5,
+        caption: str | None = None,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> SimUpdate:
+        """The user sends a video (as a video, not as a file)."""
+        meta: JSON = {
+            "width": 640,
+            "height": 360,
+            "duration": duration,
+            "file_name": file_name,
+            "mime_type": "video/mp4",
+        }
+        body: JSON = {
+            "video": copy.deepcopy(self._register_file("video", content, ".mp4", meta).meta)
+        }
+        if caption:
+            body["caption"] = caption
+        return await self._user_message(
+            user_id, chat_id, body, thread_id=thread_id, reply_to=reply_to
+        )
+
     async def send_contact(
         self,
         user_id: int,

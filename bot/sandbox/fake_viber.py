@@ -1329,6 +1329,7 @@ class FakeViber:
         *,
         size: int = 2_000_000,
         duration: int = 10,
+        text: str | None = None,
         thumbnail: str | None = None,
         tracking_data: str | None = None,
         message_token: int | None = None,
@@ -1336,6 +1337,8 @@ class FakeViber:
         message: JSONDict = {"type": "video", "media": media, "size": size, "duration": duration}
         if thumbnail is not None:
             message["thumbnail"] = thumbnail
+        if text is not None:
+            message["text"] = text
         return await self.send_message_object(
             user_id, message, tracking_data=tracking_data, message_token=message_token
         )
@@ -1347,6 +1350,7 @@ class FakeViber:
         *,
         file_name: str = "doc.pdf",
         size: int = 10_240,
+        text: str | None = None,
         tracking_data: str | None = None,
         message_token: int | None = None,
     ) -> int:
@@ -1359,6 +1363,9 @@ class FakeViber:
             "size": size,
             "file_size": size,
         }
+        if text is not None:
+            # The caption a resident typed with the file.
+            message["text"] = text
         return await self.send_message_object(
             user_id, message, tracking_data=tracking_data, message_token=message_token
         )

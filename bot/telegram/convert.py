@@ -63,6 +63,16 @@ def message_event(message: Message, update_key: str) -> Incoming | None:
             size=doc.file_size,
         )
         return event(EventKind.DOCUMENT, text=caption, attachment=attachment)
+    if message.video is not None:
+        video = message.video
+        attachment = Attachment(
+            kind="video",
+            ref=video.file_id,
+            file_name=video.file_name,
+            mime_type=video.mime_type,
+            size=video.file_size,
+        )
+        return event(EventKind.VIDEO, text=caption, attachment=attachment)
     if message.contact is not None:
         contact = Contact(phone=message.contact.phone_number, name=message.contact.first_name)
         return event(EventKind.CONTACT, contact=contact)

@@ -12,6 +12,7 @@ from viberbot.api.messages import (
     PictureMessage,
     TextMessage,
     URLMessage,
+    VideoMessage,
 )
 from viberbot.api.viber_requests import (
     ViberConversationStartedRequest,
@@ -51,6 +52,11 @@ def _command(text: str) -> tuple[str, str] | None:
     return head.lower(), args.strip()
 
 
+def _caption(raw_message: dict[str, Any]) -> str | None:
+    text = raw_message.get("text")
+    return text if isinstance(text, str) and text else None
+
+
 def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -> Incoming:
     identity = _identity(request.sender)
     message = request.message
@@ -74,7 +80,7 @@ def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -
             file_name=raw_message.get("file_name"),
             size=raw_message.get("size"),
         )
-        return event(EventKind.PHOTO, text=message.text or None, attachment=attachment)
+        return event(EventKind.PHOTO, text=_caption(raw_message), attachment=attachment)
     if isinstance(message, FileMessage):
         attachment = Attachment(
             kind="document",
@@ -82,7 +88,17 @@ def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -
             file_name=raw_message.get("file_name"),
             size=raw_message.get("size"),
         )
-        return event(EventKind.DOCUMENT, attachment=attachment)
+        # Viber's file and video messages carry the resident's caption in "text", as pictures
+        # do (viberbot's FileMessage does not read it).
+        return event(EventKind.DOCUMENT, text=_caption(raw_message), attachment=attachment)
+    if isinstance(message, VideoMessage):
+        attachment = Attachment(
+            kind="video",
+            ref=message.media or "",
+            file_name=raw_message.get("file_name"),
+            size=message.size,
+        )
+        return event(EventKind.VIDEO, text=_caption(raw_message), attachment=attachment)
     if isinstance(message, ContactMessage) and message.contact is not None:
         contact = Contact(phone=message.contact.phone_number or "", name=message.contact.name)
         return event(EventKind.CONTACT, contact=contact)
@@ -93,7 +109,7 @@ def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -
         return event(EventKind.LOCATION, location=location)
     if isinstance(message, URLMessage):
         return event(EventKind.TEXT, text=message.media)
-    # Stickers, video, rich media: answered politely.
+    # Stickers, rich media: answered politely.
     return event(EventKind.UNSUPPORTED)
 
 

@@ -351,7 +351,8 @@ class Desk:
         text = message.text or ""
         kind = message.attachment_kind
         ref = message.attachment_ref or ""
-        if kind in ("photo", "document"):
+        if kind in ("photo", "document", "video"):
+            # The resident's caption goes with the file (or after it when too long).
             caption = self.t(
                 "staff.from_resident.caption", name=name, number=ticket.number, text=text
             )
@@ -412,6 +413,10 @@ class Desk:
     async def _send_file(self, place: Place, kind: str, ref: str, caption: str) -> Message:
         if kind == "photo":
             return await self.bot.send_photo(
+                place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
+            )
+        if kind == "video":
+            return await self.bot.send_video(
                 place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
             )
         return await self.bot.send_document(

@@ -15,8 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from handlers import actions as act
-from handlers import screens
+from handlers import forged, screens
 from handlers.contract import (
+    FILE_KINDS,
     Button,
     EventKind,
     Incoming,
@@ -25,6 +26,7 @@ from handlers.contract import (
     TicketFiled,
     TicketRated,
 )
+from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
 from handlers.tickets.forms import (
     MAX_ATTACHMENTS,
@@ -65,6 +67,9 @@ COMMAND_KINDS = {
 }
 MY_TICKETS_SHOWN = 10
 THREAD_SHOWN = 10
+# The longest caption kept with a file: Telegram allows 1,024 characters (4,096 with Premium),
+# Viber less; the column is unbounded text. Longer is refused, never cut.
+CAPTION_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,8 @@ class ResidentTickets:
         return None
 
     async def action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """A button of ours, or None if not ours; raises ``ForgedAction`` for a ticket that is
+        not the resident's."""
         verb, arg = act.split(action)
         if action == act.FILE:
             return [self._kind_screen(turn)]
@@ -106,9 +113,9 @@ class ResidentTickets:
             return [self._menu(turn, "form.cancelled")]
         if action == act.MY_LIST:
             return await self._my_tickets(turn)
-        if verb == act.MY_OPEN and arg.isdigit():
+        if verb == act.MY_OPEN and forged.is_id(arg):
             return await self._open(turn, int(arg))
-        if verb == act.MY_WRITE and arg.isdigit():
+        if verb == act.MY_WRITE and forged.is_id(arg):
             return await self._begin_followup(turn, int(arg))
         if verb == act.RATE:
             return await self._rate(turn, arg)
@@ -369,7 +376,7 @@ class ResidentTickets:
         step = self._step(turn)
         if step is None:
             return [self._form_screen(turn)]
-        if event.kind in (EventKind.PHOTO, EventKind.DOCUMENT, EventKind.LOCATION):
+        if event.kind in FILE_KINDS or event.kind is EventKind.LOCATION:
             return self._attach(turn, step)
         if step.input is Input.ATTACHMENTS:
             return [self._again(turn, "form.attachments.hint")]
@@ -398,7 +405,8 @@ class ResidentTickets:
         )
 
     def _attach(self, turn: Turn, step: Step) -> list[Reply]:
-        """Photos, documents and locations are kept during the body and attachment steps."""
+        """Photos, documents, videos and locations are kept during the body and attachment
+        steps; a file's caption is kept with it (or, at the body step, is the body)."""
         kind = self._kind(turn)
         allowed = {s.key for s in self._steps(turn, kind) if s.input is Input.ATTACHMENTS}
         if not allowed or step.key not in ("body", *allowed):
@@ -407,6 +415,12 @@ class ResidentTickets:
         if len(attachments) >= MAX_ATTACHMENTS:
             return [self._again(turn, "form.attachments.full", limit=MAX_ATTACHMENTS)]
         event = turn.event
+        caption = (event.text or "").strip()
+        if len(caption) > CAPTION_MAX:
+            return [
+                self._again(turn, "form.error.too_long", length=len(caption), limit=CAPTION_MAX)
+            ]
+        item: dict[str, Any]
         if event.location is not None:
             item = {
                 "kind": "location",
@@ -422,15 +436,18 @@ class ResidentTickets:
         else:
             return [self._again(turn, "form.error.text_expected")]
         attachments.append(item)
-        caption = (event.text or "").strip()
         if step.key == "body" and caption:
             # A photo with a caption answers the question too.
             try:
                 self._answers(turn)["body"] = check_text(step, caption)
             except Invalid as error:
+                # Not a usable body (too short…): keep the words with the file instead.
+                item["caption"] = caption
                 return [self._again(turn, error.key, **error.params)]
             self._advance(turn)
             return [self._form_screen(turn)]
+        if caption:
+            item["caption"] = caption
         key = "form.attachments.added_body" if step.key == "body" else "form.attachments.added"
         return [self._again(turn, key, count=len(attachments))]
 
@@ -513,6 +530,7 @@ class ResidentTickets:
                 ticket,
                 direction=MessageDirection.RESIDENT,
                 now=now,
+                text=item.get("caption"),
                 attachment=(item["kind"], item["ref"], item.get("name")),
             )
         audit.record(
@@ -549,8 +567,8 @@ class ResidentTickets:
             turn.session, ticket_id=ticket_id, resident_id=turn.resident.id
         )
         if ticket is None:
-            # Not theirs, or gone: say the same either way (never confirm others' tickets).
-            return [self._menu(turn, "my.not_found")]
+            # Not theirs, or none: one answer either way (never confirm others' tickets).
+            raise ForgedAction(act.MY_OPEN, forged.NOT_OWN, ticket_id)
         turn.go(FLOW_IDLE)
         lines = [
             self._t(
@@ -610,7 +628,7 @@ class ResidentTickets:
             turn.session, ticket_id=ticket_id, resident_id=turn.resident.id
         )
         if ticket is None:
-            return [self._menu(turn, "my.not_found")]
+            raise ForgedAction(act.MY_WRITE, forged.NOT_OWN, ticket_id)
         if not tickets.is_open(ticket):
             return [self._menu(turn, "my.closed", number=ticket.number)]
         turn.go(FLOW_FOLLOWUP, "text")
@@ -665,13 +683,13 @@ class ResidentTickets:
 
     async def _rate(self, turn: Turn, arg: str) -> list[Reply] | None:
         ticket_part, _, stars_part = arg.partition(":")
-        if not (ticket_part.isdigit() and stars_part.isdigit()):
-            return None
+        if not (forged.is_id(ticket_part) and stars_part.isdigit()):
+            raise ForgedAction(act.RATE, forged.MALFORMED)
         ticket = await tickets.get_resident_ticket(
             turn.session, ticket_id=int(ticket_part), resident_id=turn.resident.id
         )
         if ticket is None:
-            return [self._menu(turn, "my.not_found")]
+            raise ForgedAction(act.RATE, forged.NOT_OWN, int(ticket_part))
         try:
             rate(ticket, stars=int(stars_part), now=turn.now)
         except TransitionError as error:
@@ -840,7 +858,10 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         return text, None
     if event.attachment is not None:
         attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
-        return (event.text or "").strip()[:1024] or None, attachment
+        caption = (event.text or "").strip()
+        if len(caption) > CAPTION_MAX:
+            return _Invalid("form.error.too_long", {"length": len(caption), "limit": CAPTION_MAX})
+        return caption or None, attachment
     if event.location is not None:
         location = f"{event.location.latitude},{event.location.longitude}"
         return None, ("location", location, None)

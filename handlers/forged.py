@@ -1,0 +1,147 @@
+"""Resident actions no button of ours could have sent: refused the same way and audited.
+
+A button's action comes from the client: a modified Telegram client can send any
+``callback_data``, and in Viber a button sends its action as text, which anyone can type
+(``act:…``). So every resident action is checked, in two places:
+
+- ``check`` — the action's shape: a known verb with a valid argument (a language, topic,
+  district, digest, ticket kind or form choice we offer; a ticket or poll id that fits a
+  database id; stars 1–5). Anything else is malformed or unknown.
+- the handlers — the target: a ticket of another resident (or none), a poll the resident was
+  not sent, an option the poll does not have. They raise ``ForgedAction``.
+
+``Conversation`` catches ``ForgedAction`` in one place: nothing is changed, the resident gets
+one answer for every case (it never tells whether someone else's ticket exists), and one audit
+row ``resident.forged_action`` is written with the resident (the actor), the kind of action (its
+verb), the target id where the action names one, and why — never the action's text, which in
+Viber is whatever the person typed.
+
+A valid action that only came too late (a stale button of a step the resident has left) is not
+forged: the flows answer it as they always did.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from handlers import actions as act
+from handlers.i18n import LANGUAGES
+from handlers.tickets.forms import FORMS
+from handlers.turn import Turn
+from storage import audit
+from storage.deadlines import TicketKind
+from storage.vocabulary import Digest, District, Topic
+
+AUDIT_ACTION: Final = "resident.forged_action"
+
+# Reasons recorded in the audit log.
+UNKNOWN: Final = "unknown"  # no such action
+MALFORMED: Final = "malformed"  # a known action with an argument no button of ours carries
+NOT_OWN: Final = "not_own"  # a ticket that is not the resident's (or does not exist)
+NOT_RECEIVED: Final = "not_received"  # a poll not sent to the resident (or none)
+BAD_OPTION: Final = "bad_option"  # a poll option the poll does not have
+
+# Database ids are 64-bit: longer digit strings are not ids (and would overflow a query).
+_ID_DIGITS: Final = 18
+
+_EXACT: Final = frozenset(
+    {
+        act.CONSENT_YES,
+        act.CONSENT_NO,
+        act.CONSENT_POLICY,
+        act.CONSENT_WITHDRAW,
+        act.TOPICS_DONE,
+        act.MENU_SETTINGS,
+        act.MENU_HELP,
+        act.MENU_POLICY,
+        act.MENU_STOP,
+        act.MENU_SUBSCRIBE,
+        act.MENU_NEWS,
+        act.SETTINGS_LANGUAGE,
+        act.SETTINGS_TOPICS,
+        act.SETTINGS_DISTRICT,
+        act.SETTINGS_DIGEST,
+        act.SETTINGS_CONSENT,
+        act.SETTINGS_BACK,
+        act.FILE,
+        act.FORM_BACK,
+        act.FORM_CANCEL,
+        act.FORM_NEXT,
+        act.FORM_SUBMIT,
+        act.MY_LIST,
+        act.FORGET_YES,
+    }
+)
+
+_CHOICES: Final = frozenset(
+    choice for steps in FORMS.values() for s in steps for choice in s.choices
+)
+
+# Verbs with an argument: the arguments our buttons carry.
+_ARGUMENTS: Final = {
+    act.LANGUAGE: frozenset(LANGUAGES),
+    act.TOPIC_TOGGLE: frozenset(t.value for t in Topic),
+    act.DISTRICT: frozenset(d.value for d in District),
+    act.DIGEST: frozenset(d.value for d in Digest),
+    act.FILE: frozenset(k.value for k in TicketKind),
+    act.CHOOSE: _CHOICES,
+}
+
+
+class ForgedAction(Exception):
+    """An action the resident may not take: ``kind`` is its verb, ``target`` the id it names."""
+
+    def __init__(self, kind: str, reason: str, target: int | None = None) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+        self.target = target
+
+
+def is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= _ID_DIGITS
+
+
+def _target(text: str) -> int | None:
+    return int(text) if is_id(text) else None
+
+
+def check(action: str) -> None:
+    """Raise ``ForgedAction`` unless ``action`` has the shape of one of our buttons."""
+    if action in _EXACT:
+        return
+    verb, argument = act.split(action)
+    if verb in _ARGUMENTS:
+        if argument not in _ARGUMENTS[verb]:
+            raise ForgedAction(verb, MALFORMED)
+        return
+    if verb in (act.MY_OPEN, act.MY_WRITE):
+        if not is_id(argument):
+            raise ForgedAction(verb, MALFORMED)
+        return
+    if verb == act.RATE:
+        ticket, _, stars = argument.partition(":")
+        if not (is_id(ticket) and stars in ("1", "2", "3", "4", "5")):
+            raise ForgedAction(verb, MALFORMED, _target(ticket))
+        return
+    if verb == act.POLL_VOTE:
+        # Votes are parsed (and refused the same way) by handlers.polls.
+        return
+    # Not a verb of ours: recorded without any of its text.
+    raise ForgedAction(UNKNOWN, UNKNOWN)
+
+
+def record(turn: Turn, forged: ForgedAction) -> None:
+    """The one audit row of a refused action."""
+    subject = None
+    if forged.target is not None:
+        noun = "poll" if forged.kind == act.POLL_VOTE else "ticket"
+        subject = f"{noun}:{forged.target}"
+    audit.record(
+        turn.session,
+        actor=turn.actor,
+        action=AUDIT_ACTION,
+        subject=subject,
+        now=turn.now,
+        details={"kind": forged.kind, "target": forged.target, "reason": forged.reason},
+    )
