@@ -27,6 +27,7 @@ from tests.harness import (
     onboard,
     running_bot,
 )
+from tests.staff_world import OPERATOR, staff_world
 
 APOLOGY = "сталася помилка"
 # What the poisoned resident types: none of it may appear in the log.
@@ -39,13 +40,16 @@ PERSONAL = (NAME, "Отрутенко", ADDRESS, "Таємнича", BODY, MARKE
 PROMPT = 3.0
 
 
-async def refuse_marked_tickets(database_url: str) -> None:
-    """Make the database itself refuse a ticket whose text carries ``MARKER``.
+async def refuse_marked(
+    database_url: str, table: str = "tickets", checked: str = "body", quoted: str = "full_name"
+) -> None:
+    """Make the database itself refuse a row of ``table`` whose ``checked`` text carries
+    ``MARKER``.
 
     No resident input reaches the database unfit any more (the forms' limits fit the columns,
     text is cleaned where an event is built), so the test has the database refuse one, as it
-    refuses a value too long or an invalid byte sequence. PostgreSQL casts the name to an
-    integer (SQLSTATE 22P02, whose message quotes the name); SQLite asks for a blob over its
+    refuses a value too long or an invalid byte sequence. PostgreSQL casts ``quoted`` to an
+    integer (SQLSTATE 22P02, whose message quotes the value); SQLite asks for a blob over its
     length limit (SQLITE_TOOBIG, a DataError)."""
     engine = create_engine(database_url)
     try:
@@ -53,8 +57,8 @@ async def refuse_marked_tickets(database_url: str) -> None:
             if is_sqlite(database_url):
                 await connection.execute(
                     text(
-                        "CREATE TRIGGER refuse_marked BEFORE INSERT ON tickets"
-                        f" WHEN instr(NEW.body, '{MARKER}') > 0"
+                        f"CREATE TRIGGER refuse_marked BEFORE INSERT ON {table}"
+                        f" WHEN instr(NEW.{checked}, '{MARKER}') > 0"
                         " BEGIN SELECT zeroblob(2000000000); END"
                     )
                 )
@@ -62,13 +66,13 @@ async def refuse_marked_tickets(database_url: str) -> None:
                 await connection.execute(
                     text(
                         "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$"
-                        f" BEGIN IF position('{MARKER}' in NEW.body) > 0 THEN"
-                        " PERFORM NEW.full_name::integer; END IF; RETURN NEW; END $$"
+                        f" BEGIN IF position('{MARKER}' in NEW.{checked}) > 0 THEN"
+                        f" PERFORM NEW.{quoted}::integer; END IF; RETURN NEW; END $$"
                     )
                 )
                 await connection.execute(
                     text(
-                        "CREATE TRIGGER refuse_marked BEFORE INSERT ON tickets"
+                        f"CREATE TRIGGER refuse_marked BEFORE INSERT ON {table}"
                         " FOR EACH ROW EXECUTE FUNCTION refuse_marked()"
                     )
                 )
@@ -148,7 +152,7 @@ async def test_polling_a_refused_update_is_apologised_for_confirmed_and_holds_up
             other = TelegramResident(fake, 7002, polling=True)
             await onboard(poisoned)
             await _fill_info_request(poisoned)
-            await refuse_marked_tickets(database_url)
+            await refuse_marked(database_url)
             before = len(fake.messages(7001))
 
             poison = await _press_without_waiting(fake, 7001, "✅ Надіслати")
@@ -189,7 +193,7 @@ async def test_viber_a_refused_update_is_answered_200_with_an_apology_once(
             other = ViberResident(fake, "otherResidentId0000000B==", name="Богдан Коваль")
             await onboard(poisoned)
             await _fill_info_request(poisoned)
-            await refuse_marked_tickets(database_url)
+            await refuse_marked(database_url)
             before = len(fake.messages(poisoned.external_id))
 
             # A 200, not a 500: Viber does not deliver it again and again.
@@ -277,3 +281,23 @@ async def test_viber_a_postal_address_longer_than_its_column_is_refused_with_a_m
                 contact = await session.scalar(select(Ticket.contact))
             assert contact == long_address[:200].strip()
             assert await _failures(runtime.sessionmaker) == []
+
+
+async def test_a_staff_answer_the_database_refuses_is_not_retried_forever(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with staff_world(database_url, forum=True) as world:
+        ticket_id = await world.file()
+        topic = (await world.ticket(ticket_id)).thread_id
+        await refuse_marked(database_url, "ticket_messages", "text", "text")
+        before = len(world.resident_texts())
+        # Answered 200 (world.say checks it), not 500 again and again.
+        await world.say(OPERATOR, BODY, thread_id=topic)
+        assert len(world.resident_texts()) == before
+        assert [m for m in await world.thread(ticket_id) if m.direction == "staff"] == []
+        assert world.telegram.pending_updates() == []
+        # The next answer goes through.
+        await world.say(OPERATOR, "Дякуємо, розглянемо до п'ятниці", thread_id=topic)
+        assert len(world.resident_texts()) == before + 1
+    assert_not_logged(caplog.records, (BODY, MARKER))
