@@ -7,9 +7,25 @@ aiogram or viberbot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
+
+from handlers.text import clean_text, clip_file_name
+
+# The longest file name kept (ticket_messages.attachment_name holds 256; most file systems 255).
+FILE_NAME_MAX: Final = 255
+
+
+def _clean_fields(value: object) -> None:
+    """Clean every text field of a frozen dataclass built from what a messenger sent, so nothing
+    a person typed reaches the database (or a length check) before ``clean_text``."""
+    for field in fields(value):  # type: ignore[arg-type]
+        text = getattr(value, field.name)
+        if type(text) is str:
+            cleaned = clean_text(text)
+            if cleaned is not text:
+                object.__setattr__(value, field.name, cleaned)
 
 
 class EventKind(StrEnum):
@@ -39,11 +55,17 @@ class Identity:
     name: str | None = None
     language_code: str | None = None
 
+    def __post_init__(self) -> None:
+        _clean_fields(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Contact:
     phone: str
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        _clean_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +83,11 @@ class Attachment:
     file_name: str | None = None
     mime_type: str | None = None
     size: int | None = None
+
+    def __post_init__(self) -> None:
+        _clean_fields(self)
+        if self.file_name is not None and len(self.file_name) > FILE_NAME_MAX:
+            object.__setattr__(self, "file_name", clip_file_name(self.file_name, FILE_NAME_MAX))
 
 
 # The events that carry a file (``attachment``); their ``text`` is the file's caption.
@@ -82,6 +109,11 @@ class Incoming:
     attachment: Attachment | None = None
     # The message whose button was pressed (lets Telegram edit it in place).
     source_message_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Cleaned where it is built, for both messengers: NUL, lone surrogates, NFC
+        # (``handlers.text.clean_text``); the nested values clean themselves the same way.
+        _clean_fields(self)
 
 
 def telegram_update_key(bot_id: int, update_id: int) -> str:

@@ -3,8 +3,11 @@ runs the conversation and commits; then the replies go out.
 
 Order matters: the update is acknowledged to the messenger only after this returns, and this
 returns only after the commit, so nothing is acknowledged that was not stored. A database error
-propagates (the webhook answers 5xx, the poller does not confirm the offset) so the messenger
-delivers the update again; the claim row makes that redelivery a no-op once it did commit.
+that may pass (the server down or restarting, a serialization failure) propagates (the webhook
+answers 5xx, the poller does not confirm the offset) so the messenger delivers the update
+again; the claim row makes that redelivery a no-op once it did commit. A failure that cannot
+pass (a bug, data the database refuses) is apologised for and confirmed instead: redelivering
+it would fail the same way, forever, and in polling mode hold up every update after it.
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ from handlers.outbox import Outbox
 from handlers.owed import Owed, Settler, owed_to_json
 from handlers.parts import patiently
 from storage import audit, dedup
+from storage.errors import failure_reason, failure_trace, is_permanent
+from storage.models import AuditEntry
 from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
+
+_AUDIT_SUBJECT_MAX: int = AuditEntry.__table__.c.subject.type.length  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +99,43 @@ class Pipeline:
             if await self._already_processed(event):
                 return Processed(replies=(), duplicate=True)
             raise
-        except (SQLAlchemyError, OSError, TimeoutError):
-            # The database is unreachable or failed: nothing was stored, so the messenger must
-            # deliver this update again.
+        except SQLAlchemyError as error:
+            if not is_permanent(error):
+                # The database is unreachable or failed for now: nothing was stored, so the
+                # messenger must deliver this update again.
+                raise
+            failure: Exception = error
+        except (OSError, TimeoutError):
             raise
-        except Exception:
-            # A bug in a flow must not make the messenger redeliver the update forever: record
-            # it as processed with the failure in the audit log and apologise to the resident.
-            log.exception(
-                "handler failed for %s update %s", event.identity.channel, event.update_key
+        except Exception as error:
+            failure = error
+        # A bug in a flow, or data the database refuses (too long, an invalid byte sequence, a
+        # number out of range): the same update would fail the same way every time, so it must
+        # not be redelivered forever. It is recorded as processed with the failure in the audit
+        # log, and the resident gets an apology. The log names the failure and where it
+        # happened, never its message: that may quote what the resident wrote.
+        reason = failure_reason(failure)
+        log.error(
+            "handler failed for %s update %s (%s); confirmed with an apology\n%s",
+            event.identity.channel,
+            event.update_key,
+            reason,
+            failure_trace(failure),
+        )
+        try:
+            return await self._record_failure(event, reason)
+        except SQLAlchemyError as error:
+            if not is_permanent(error):
+                raise
+            # Even the failure cannot be recorded (an update key the database refuses):
+            # answering is still better than a redelivery loop.
+            log.error(
+                "could not record the failure of %s update %s (%s)",
+                event.identity.channel,
+                event.update_key,
+                failure_reason(error),
             )
-            return await self._record_failure(event)
+            return Processed(replies=(self._apology(self._default_language),))
 
     async def _process(self, event: Incoming, *, owe: bool) -> Processed:
         now = self._clock()
@@ -157,7 +190,9 @@ class Pipeline:
                 now=self._clock(),
             )
 
-    async def _record_failure(self, event: Incoming) -> Processed:
+    async def _record_failure(self, event: Incoming, reason: str) -> Processed:
+        """Claim the update (a redelivery is a no-op), audit the failure by its ``reason``
+        (``failure_reason``: a class, no personal data) and apologise."""
         now = self._clock()
         identity = event.identity
         async with self._sessionmaker() as session, session.begin():
@@ -173,11 +208,14 @@ class Pipeline:
                 actor=f"resident:{resident.id}" if resident else "system",
                 action="handler.failed",
                 now=now,
-                subject=f"{identity.channel}:{event.update_key}",
-                details={"kind": event.kind.value},
+                subject=f"{identity.channel}:{event.update_key}"[:_AUDIT_SUBJECT_MAX],
+                details={"kind": event.kind.value, "reason": reason},
             )
             language = resident.language if resident else self._default_language
-        return Processed(replies=(Reply(text=self._catalog.text(language, "error.generic")),))
+        return Processed(replies=(self._apology(language),))
+
+    def _apology(self, language: str) -> Reply:
+        return Reply(text=self._catalog.text(language, "error.generic"))
 
     async def handle(self, event: Incoming, sender: Sender, *, later: bool = False) -> Processed:
         """Store the event, answer the resident, then carry out the effects.

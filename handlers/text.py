@@ -1,9 +1,11 @@
-"""Text helpers shared by the adapters: message splitting and markup-to-plain conversion."""
+"""Text helpers shared by the adapters: cleaning what people send, message splitting and
+markup-to-plain conversion."""
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 _TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
 
@@ -50,3 +52,35 @@ def _cut_point(text: str, limit: int) -> int:
 def markup_to_plain(markup: str) -> str:
     """Catalog markup (<b>, <i>, escaped entities) as plain text, for messengers without HTML."""
     return html.unescape(_TAG.sub("", markup))
+
+
+def clean_text(text: str) -> str:
+    """``text`` as it may be stored on either database, the same every time it is given.
+
+    - NUL is removed: PostgreSQL's text types cannot hold it (``invalid byte sequence``), and
+      nobody means it;
+    - a lone surrogate (JSON may carry ``"\\ud800"``) becomes U+FFFD: it cannot be encoded in
+      UTF-8, and a pair split in two code points is joined into the character it stands for;
+    - NFC: the same words typed on different keyboards (``й`` as one code point or as ``и`` and
+      a combining breve) are stored, counted against limits and searched alike. Not NFKC, which
+      changes what was written (superscripts, ligatures, full-width forms).
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+def clip_file_name(name: str, limit: int) -> str:
+    """``name`` no longer than ``limit`` characters, keeping its extension where it can."""
+    if len(name) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if dot and stem and 0 < len(extension) < limit // 2:
+        return stem[: limit - len(extension) - 1] + "." + extension
+    return name[:limit]

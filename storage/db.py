@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -13,13 +14,26 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# aiosqlite logs every statement with its parameters at DEBUG: residents' names, addresses and
+# texts. Its own level is set, so a root logger at DEBUG (``citybot --log-level DEBUG``, a test's
+# log capture) does not bring them into the log.
+_AIOSQLITE_LOG = logging.getLogger("aiosqlite")
+if _AIOSQLITE_LOG.level < logging.INFO:
+    _AIOSQLITE_LOG.setLevel(logging.INFO)
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine; on SQLite enforce foreign keys and let writers wait instead of failing."""
+    """Create the engine; on SQLite enforce foreign keys and let writers wait instead of failing.
+
+    Every engine of the project is made here (the bot, the CLI, migrations, the sandbox, the
+    benchmarks). Statements are never logged with their parameters (``hide_parameters``): an
+    error's message would otherwise carry residents' names, addresses and texts into the log,
+    once per redelivery."""
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 

@@ -2,10 +2,11 @@
 
 Each feature has ``on_message`` and ``on_button``; this module builds the aiogram handlers around
 them, so the three share one policy: staff chats only, the update's claim key, and the failure
-rule — database and network errors are re-raised (nothing was stored, so Telegram should deliver
-the update again), any other exception is logged (a bug must not make Telegram redeliver the
-update forever). aiogram passes a handler the workflow data it declares by name; the handlers built
-here take ``**data`` and pick the feature by its key, so each feature keeps its own key.
+rule — database and network errors that may pass are re-raised (nothing was stored, so Telegram
+should deliver the update again), any other exception, and data the database refuses, is logged
+(a bug must not make Telegram redeliver the update forever). aiogram passes a handler the
+workflow data it declares by name; the handlers built here take ``**data`` and pick the feature
+by its key, so each feature keeps its own key.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiogram.types import CallbackQuery, Message, Update
 from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.contract import telegram_update_key
+from storage.errors import failure_reason, failure_trace, is_permanent
 
 GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}
 # Re-raised by the handlers: the update was not handled and Telegram should deliver it again.
@@ -52,12 +54,27 @@ async def _guarded(
 ) -> None:
     try:
         await handled
-    except RETRYABLE:
-        # Nothing was stored: let Telegram deliver the update again.
-        raise
-    except Exception:
+    except RETRYABLE as error:
+        if not is_permanent(error):
+            # Nothing was stored: let Telegram deliver the update again.
+            raise
+        # Data the database refuses fails the same way on every redelivery (and in polling
+        # mode would hold up every update after it): logged, and not retried.
+        _log_failure(log, what, update_id, error)
+    except Exception as error:
         # A bug must not make Telegram redeliver the update forever.
-        log.exception("%s %s failed", what, update_id)
+        _log_failure(log, what, update_id, error)
+
+
+def _log_failure(log: logging.Logger, what: str, update_id: int, error: BaseException) -> None:
+    # The failure's class and where it happened, not its message (it may quote what was typed).
+    log.error(
+        "%s %s failed (%s); not retried\n%s",
+        what,
+        update_id,
+        failure_reason(error),
+        failure_trace(error),
+    )
 
 
 def message_handler(

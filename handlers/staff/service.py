@@ -25,13 +25,13 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ForceReply, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Reply
+from handlers.contract import FILE_NAME_MAX, Reply
 from handlers.i18n import Catalog, Markup
 from handlers.staff import callbacks as cb
 from handlers.staff.card import CardRenderer, can_change_term, shorten
 from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
-from handlers.text import markup_to_plain
+from handlers.text import clean_text, clip_file_name, markup_to_plain
 from storage import audit, dedup, staff_desk, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
@@ -98,6 +98,8 @@ TEMPLATES_SHOWN = 50
 TEMPLATE_TEXT_MAX = 3500
 REASON_MAX = 1000
 NOTICE_TEXT_MAX = 4000
+# staff.name (a Telegram first and last name are 64 characters each).
+STAFF_NAME_MAX = 256
 _TEMPLATE_NAME = re.compile(r"^[\w-]{1,64}$")
 
 After = Callable[[], Awaitable[None]]
@@ -152,7 +154,8 @@ def actor_of(staff: Staff) -> str:
 
 
 def full_name(user: User) -> str:
-    return " ".join(part for part in (user.first_name, user.last_name) if part) or str(user.id)
+    name = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return clean_text(name) or str(user.id)
 
 
 @dataclass
@@ -254,7 +257,9 @@ class StaffService:
         user = message.from_user
         if user is None or not _is_content(message):
             return
-        text = message.text if message.text is not None else (message.caption or "")
+        # Cleaned as residents' texts are (``handlers.text.clean_text``) before anything is
+        # stored: answers, notes, templates and reasons come from here.
+        text = clean_text(message.text if message.text is not None else (message.caption or ""))
         command = parse_command(text, bot_username)
         if command is not None and command.name not in COMMANDS:
             return  # another bot's command, or a resident command typed in the group
@@ -276,7 +281,7 @@ class StaffService:
             else:
                 if staff.name is None:
                     # Cards show who took a ticket; the staff list may not have names yet.
-                    staff.name = full_name(user)[:256]
+                    staff.name = full_name(user)[:STAFF_NAME_MAX]
                 if command is not None:
                     await self._command(work, staff, message, command, ticket)
                 elif prompt is not None:
@@ -328,7 +333,10 @@ class StaffService:
         if message.photo:
             return ("photo", message.photo[-1].file_id, None)
         if message.document is not None:
-            return ("document", message.document.file_id, message.document.file_name)
+            name = message.document.file_name
+            if name is not None:
+                name = clip_file_name(clean_text(name), FILE_NAME_MAX)
+            return ("document", message.document.file_id, name)
         return None
 
     async def _answer(
@@ -731,7 +739,7 @@ class StaffService:
                 work.answer, work.alert = self.t("staff.error.not_found"), True
             else:
                 if staff.name is None:
-                    staff.name = full_name(query.from_user)[:256]
+                    staff.name = full_name(query.from_user)[:STAFF_NAME_MAX]
                 try:
                     await self._button(work, staff, ticket, action, chat_id, message_id)
                 except TransitionError as error:

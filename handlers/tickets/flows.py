@@ -29,8 +29,10 @@ from handlers.contract import (
 from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
 from handlers.tickets.forms import (
+    FOLLOWUP_MAX,
     MAX_ATTACHMENTS,
     NEEDS_CONSENT,
+    RATING_COMMENT_MAX,
     Input,
     Invalid,
     Step,
@@ -717,7 +719,7 @@ class ResidentTickets:
         turn.go(FLOW_IDLE)
         if ticket is None:
             return [self._menu(turn, "my.not_found")]
-        ticket.rating_comment = (event.text or "").strip()[:2000]
+        ticket.rating_comment = (event.text or "").strip()[:RATING_COMMENT_MAX]
         turn.effects.append(TicketRated(ticket.id))
         return [self._menu(turn, "rating.thanks")]
 
@@ -853,8 +855,8 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         text = (event.text or "").strip()
         if not text:
             return _Invalid("form.error.empty", {})
-        if len(text) > 4000:
-            return _Invalid("form.error.too_long", {"length": len(text), "limit": 4000})
+        if len(text) > FOLLOWUP_MAX:
+            return _Invalid("form.error.too_long", {"length": len(text), "limit": FOLLOWUP_MAX})
         return text, None
     if event.attachment is not None:
         attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)

@@ -17,6 +17,14 @@ from storage.vocabulary import CATEGORY_QUEUES, AppealType
 
 MAX_ATTACHMENTS = 10
 BODY_MAX = 4000
+# A follow-up to a ticket (ticket_messages.text) and the comment to a rating (tickets.
+# rating_comment, longer ones are cut). Every limit here must fit its column: checked against
+# the schema by tests/test_input_limits.py.
+FOLLOWUP_MAX = BODY_MAX
+RATING_COMMENT_MAX = 2000
+# tickets.contact holds 256: an e-mail (at most 254), a phone, or a postal address to answer to.
+CONTACT_MAX = 254
+REPLY_ADDRESS_MAX = 256
 
 
 class Input(StrEnum):
@@ -62,12 +70,12 @@ FORMS: dict[TicketKind, tuple[Step, ...]] = {
         Step("address", Input.TEXT, min_length=5, max_length=500, personal=True),
         Step("body", Input.TEXT, min_length=10, max_length=BODY_MAX),
         Step("attachments", Input.ATTACHMENTS),
-        Step("contact", Input.CONTACT, max_length=254, personal=True),
+        Step("contact", Input.CONTACT, max_length=CONTACT_MAX, personal=True),
     ),
     # Law 2939-VI art. 19(5): name; postal or e-mail address or phone; description.
     TicketKind.INFO_REQUEST: (
         Step("full_name", Input.NAME, min_length=5, max_length=256, personal=True),
-        Step("contact", Input.REPLY_ADDRESS, max_length=500, personal=True),
+        Step("contact", Input.REPLY_ADDRESS, max_length=REPLY_ADDRESS_MAX, personal=True),
         Step("body", Input.TEXT, min_length=5, max_length=BODY_MAX),
         Step("urgent", Input.CHOICE, choices=YES_NO),
         # Art. 20(2): 48 hours only with a stated reason.
@@ -83,7 +91,7 @@ FORMS: dict[TicketKind, tuple[Step, ...]] = {
         Step("legal_topic", Input.CHOICE, choices=LEGAL_TOPICS),
         Step("body", Input.TEXT, min_length=10, max_length=BODY_MAX),
         Step("attachments", Input.ATTACHMENTS),
-        Step("contact", Input.CONTACT, max_length=254, personal=True),
+        Step("contact", Input.CONTACT, max_length=CONTACT_MAX, personal=True),
     ),
 }
 
@@ -126,7 +134,14 @@ def check_text(step: Step, raw: str) -> str:
     if not text:
         raise Invalid("form.error.empty")
     if len(text) > step.max_length:
-        raise Invalid("form.error.too_long", length=len(text), limit=step.max_length)
+        # A postal address that does not fit is rare: say how to write it shorter, or what
+        # else to give.
+        key = (
+            "form.error.reply_address_too_long"
+            if step.input is Input.REPLY_ADDRESS
+            else "form.error.too_long"
+        )
+        raise Invalid(key, length=len(text), limit=step.max_length)
     if step.input is Input.NAME:
         words = text.split()
         if len(words) < 2 or not all(_NAME_WORD.match(word) for word in words):

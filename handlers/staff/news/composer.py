@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
-from handlers.contract import ChannelError, Reply, Sender
+from handlers.contract import FILE_NAME_MAX, ChannelError, Reply, Sender
 from handlers.i18n import Catalog, Markup
 from handlers.staff import composing, targeting
 from handlers.staff.news import callbacks as cb
@@ -54,8 +54,8 @@ from handlers.staff.news.text import (
     parse_time,
     shorten,
 )
-from handlers.staff.service import CLAIM_CHANNEL, Command, Work, full_name
-from handlers.text import markup_to_plain
+from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
+from handlers.text import clean_text, clip_file_name, markup_to_plain
 from storage import audit, dedup, news
 from storage.broadcasts import BroadcastStatus, cancel_broadcast, create_broadcast
 from storage.models import Broadcast, NewsPrompt, Resident, Staff
@@ -217,7 +217,7 @@ class NewsComposer:
         staff = await get_staff(work.session, telegram_id=user.id)
         if staff is not None and staff.role in EDITORS:
             if staff.name is None:
-                staff.name = full_name(user)[:256]
+                staff.name = full_name(user)[:STAFF_NAME_MAX]
             return staff
         composing.record_refusal(
             work, user, staff, chat_id=chat_id, what=what, feature="news", log=log
@@ -241,13 +241,18 @@ class NewsComposer:
         if message.photo:
             media = ("photo", message.photo[-1].file_id, None)
         elif message.document is not None:
-            media = ("document", message.document.file_id, message.document.file_name)
+            name = message.document.file_name
+            if name is not None:
+                name = clip_file_name(clean_text(name), FILE_NAME_MAX)
+            media = ("document", message.document.file_id, name)
         elif message.text is None:
             return "news.unsupported"
         if message.text is not None:
             markup = news_markup(message.text, message.entities, command=command)
         else:
             markup = news_markup(message.caption or "", message.caption_entities, command=command)
+        # Cleaned after the markup is built: the entities' offsets count the text as it came.
+        markup = clean_text(markup)
         if not markup:
             return "empty"
         # The limit holds for the markup (tags and escapes included): the adapters split longer

@@ -55,7 +55,7 @@ from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.service import CLAIM_CHANNEL, Command, Work
 from handlers.staff.targeting import Keyboard
-from handlers.text import split_text
+from handlers.text import clean_text, split_text
 from storage import audit, dedup, polls
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast, Poll, PollPrompt, Staff
@@ -300,6 +300,7 @@ class PollComposer:
         if message.text is None:
             work.later(self._reply, message, self.t("poll.compose.text_only"))
             return False
+        text = clean_text(text)
         if not text.strip():
             work.later(
                 self._ask, message.chat.id, PollPromptAction.COMPOSE, staff.telegram_id, None
