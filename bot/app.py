@@ -161,6 +161,8 @@ async def build_runtime(
                 token=settings.viber_token,
                 name=settings.viber_name,
                 avatar=settings.viber_avatar,
+                sessionmaker=sessionmaker,
+                clock=clock,
             )
             routes[VIBER_PATH] = runtime.viber.handle_webhook
             senders[runtime.viber.sender.channel] = runtime.viber.sender
