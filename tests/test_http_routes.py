@@ -54,6 +54,8 @@ CLIENT_ERROR = frozenset(range(400, 500))
 OVER_LINE = 9000
 NOT_UTF8 = b"\xff\xfe\xfa"
 NON_ASCII = "секрет".encode()
+# Valid JSON up to the depth Python's decoder gives up at (RecursionError, not ValueError).
+DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 def status(*codes: int) -> frozenset[int]:
@@ -168,6 +170,7 @@ def telegram_webhook(ctx: Context) -> list[Probe]:
         _post("malformed", "not UTF-8", path, status(400), NOT_UTF8, secret),
         _post("malformed", "a JSON array", path, status(400), b"[]", secret),
         _post("malformed", "update_id is text", path, status(400), b'{"update_id": "x"}', secret),
+        _post("malformed", "nested too deep", path, status(400), DEEP, secret),
         _post("oversized", "over MAX_BODY, signed", path, status(413), big, secret),
         # Without the secret the body is never read: refused as unauthenticated.
         _post("oversized", "over MAX_BODY, unsigned", path, FORBIDDEN, big),
@@ -191,7 +194,7 @@ def viber_webhook(ctx: Context) -> list[Probe]:
 
     number = json.dumps({**event, "message": {"type": "text", "text": 5}}).encode()
     big = b'{"event": "webhook", "x": "' + b"a" * MAX_BODY + b'"}'
-    ctx.refused += ["not JSON", "message.text is not text"]
+    ctx.refused += ["not JSON", "message.text is not text", "not JSON"]
     return [
         _post("unauthenticated", "no signature", path, FORBIDDEN, body),
         _post("unauthenticated", "zeros", path, FORBIDDEN, body, (header, b"0" * 64)),
@@ -208,6 +211,7 @@ def viber_webhook(ctx: Context) -> list[Probe]:
         # Signed, so Viber's: answered 200 (never redelivered) and recorded as refused.
         _post("malformed", "signed, not JSON", path, status(200), b"not json", signed(b"not json")),
         _post("malformed", "signed, text a number", path, status(200), number, signed(number)),
+        _post("malformed", "signed, nested too deep", path, status(200), DEEP, signed(DEEP)),
         _post("oversized", "over MAX_BODY, signed", path, status(413), big, signed(big)),
         _post("oversized", "over MAX_BODY, unsigned", path, status(413), big),
     ]
@@ -339,7 +343,12 @@ def _no_input(
 def _json(
     path: str, *bodies: tuple[str, bytes]
 ) -> Callable[[Context], list[tuple[str, bytes | str, frozenset[int], bytes]]]:
-    common = [("not JSON", b"{not json"), ("not UTF-8", NOT_UTF8), ("a JSON array", b"[]")]
+    common = [
+        ("not JSON", b"{not json"),
+        ("not UTF-8", NOT_UTF8),
+        ("a JSON array", b"[]"),
+        ("nested too deep", DEEP),
+    ]
     return lambda _ctx: [(what, path, status(400, 404), body) for what, body in (*common, *bodies)]
 
 

@@ -122,7 +122,8 @@ def _guard(handler: Callable[[web.Request], Awaitable[JSONDict]]) -> Route:
 async def _json_body(request: web.Request) -> JSONDict:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    # RecursionError: JSON nested deeper than Python's decoder goes.
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BadInput("the request body is not JSON") from error
     if not isinstance(body, dict):
         raise BadInput("the request body must be a JSON object")

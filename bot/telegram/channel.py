@@ -115,7 +115,8 @@ class TelegramChannel:
         try:
             payload = json.loads(await request.read())
             update = Update.model_validate(payload, context={"bot": self.bot})
-        except (ValueError, ValidationError):
+        # RecursionError: JSON nested deeper than Python's decoder goes.
+        except (ValueError, RecursionError, ValidationError):
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
         # replies may follow the answer (the pipeline's outbox); long polling keeps them before

@@ -96,7 +96,7 @@ class ViberChannel:
         # redelivers anything else for an hour, in vain) and recorded as refused.
         try:
             raw = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             return await self._refuse(body, None, "not JSON")
         reason = shape.problem(raw)
         if reason is None:
