@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import broadcast_engine, run_broadcasts
-from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
+from bot.config import TELEGRAM_API_URL, Settings, TelegramMode, require_webhook_secret
 from bot.migrate import upgrade_to_head
 from bot.schedule import schedule_jobs
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
@@ -93,6 +93,8 @@ async def build_runtime(
     settings: Settings, *, clock: Clock = system_clock
 ) -> AsyncIterator[Runtime]:
     """Create the engine, channels and web app; close them in reverse order on exit."""
+    # Also checked by the CLI; here too, so no caller serves an unauthenticated Telegram webhook.
+    require_webhook_secret(settings)
     engine = create_engine(settings.database_url)
     try:
         sessionmaker = create_sessionmaker(engine)
@@ -159,6 +161,8 @@ async def build_runtime(
                 token=settings.viber_token,
                 name=settings.viber_name,
                 avatar=settings.viber_avatar,
+                sessionmaker=sessionmaker,
+                clock=clock,
             )
             routes[VIBER_PATH] = runtime.viber.handle_webhook
             senders[runtime.viber.sender.channel] = runtime.viber.sender

@@ -350,8 +350,23 @@ def require_channels(settings: Settings) -> None:
         and not settings.public_url
     ):
         raise SettingsError("CITYBOT_PUBLIC_URL: required when CITYBOT_TELEGRAM_MODE=webhook")
+    require_webhook_secret(settings)
     if settings.viber_token and not settings.public_url:
         raise SettingsError(
             "CITYBOT_PUBLIC_URL: required with CITYBOT_VIBER_TOKEN (Viber calls back a public "
             "https address)"
+        )
+
+
+def require_webhook_secret(settings: Settings) -> None:
+    """Telegram's webhook proves an update comes from Telegram only by the secret it was given
+    at ``setWebhook``: without one, anyone could post an update "from" an administrator."""
+    if (
+        settings.telegram_token
+        and settings.telegram_mode is TelegramMode.WEBHOOK
+        and not settings.webhook_secret
+    ):
+        raise SettingsError(
+            "CITYBOT_WEBHOOK_SECRET: required when CITYBOT_TELEGRAM_MODE=webhook (Telegram "
+            "signs each update with it; without it anyone could post updates)"
         )

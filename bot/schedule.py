@@ -25,7 +25,7 @@ from handlers.owed import send_owed
 from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.polls.router import register_poll_jobs
 from handlers.staff.stats import TelegramFiles
-from storage.dedup import prune_processed
+from storage.dedup import DEDUP_RETENTION, prune_processed
 from storage.job_runs import prune_runs
 from storage.vocabulary import Clock, system_clock
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Telegram redelivers for up to 24 h, Viber for about an hour: a week of claims is plenty.
-DEDUP_RETENTION = timedelta(days=7)
 # The staff desk posts what did not reach Telegram every minute, at this second.
 CATCH_UP_SECOND = 30
 # Replies owed by a process that died are sent every minute, at this second (handlers.owed).

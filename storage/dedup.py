@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import ProcessedUpdate
 
 JSONDict = dict[str, Any]
+# Claims are kept this long (pruned nightly): Telegram redelivers for up to 24 h, Viber for
+# about an hour, so a week is plenty. A Viber callback older than this is refused as a replay
+# (bot.viber.shape), since its claim may be gone.
+DEDUP_RETENTION = timedelta(days=7)
 
 
 async def claim_update(

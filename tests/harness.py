@@ -24,6 +24,7 @@ from tests.conftest import free_port
 
 TELEGRAM_TOKEN = "123456789:AAF_fake-telegram-token-for-tests_0123"
 VIBER_TOKEN = "4f2a9c1e8b7d6a50-0123456789abcdef-fedcba9876543210"
+WEBHOOK_SECRET = "harness-Webhook_secret-0123456789"
 SERVE_TIMEOUT = 15.0
 
 
@@ -39,6 +40,9 @@ def bot_settings(database_url: str, **overrides: Any) -> Settings:
         "CITYBOT_QUIET_HOURS": "",
     }
     environ.update({f"CITYBOT_{key.upper()}": str(value) for key, value in overrides.items()})
+    if environ.get("CITYBOT_TELEGRAM_MODE") == "webhook":
+        # Webhook mode needs its secret (the fake Telegram sends what setWebhook was given).
+        environ.setdefault("CITYBOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
     return load_settings(environ)
 
 

@@ -142,3 +142,40 @@ async def test_sandbox_refuses_a_bad_port_and_a_port_in_use(tmp_path: Path) -> N
     async with server:
         code, _, err = await _citybot("sandbox", "--port", str(port), env=env, cwd=tmp_path)
     assert code == 1 and "cannot start the sandbox" in err and "address already in use" in err
+
+
+async def test_sandbox_says_at_once_that_another_host_is_reachable_by_others(
+    tmp_path: Path,
+) -> None:
+    """With stdout a pipe (a service's log), the warning and the address are there while the
+    sandbox runs, not only when it exits."""
+    env = _env(f"sqlite+aiosqlite:///{tmp_path / 'sb.db'}")
+    # As a service runs it: Python buffers a pipe unless told otherwise.
+    env.pop("PYTHONUNBUFFERED", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "sandbox",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    try:
+        warning = await asyncio.wait_for(process.stdout.readline(), timeout=STARTUP_TIMEOUT)
+        assert process.returncode is None
+        assert warning.decode().startswith("WARNING: the sandbox listens on 0.0.0.0")
+        address = await asyncio.wait_for(process.stdout.readline(), timeout=STARTUP_TIMEOUT)
+        assert process.returncode is None
+        assert address.decode().startswith("citybot sandbox: open http://0.0.0.0:")
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=30)
+    assert process.returncode == 0

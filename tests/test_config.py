@@ -48,6 +48,23 @@ def test_tokens_are_not_in_the_repr() -> None:
             {"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_TELEGRAM_MODE": "webhook"},
             "CITYBOT_PUBLIC_URL",
         ),
+        (
+            {
+                "CITYBOT_TELEGRAM_TOKEN": TOKEN,
+                "CITYBOT_TELEGRAM_MODE": "webhook",
+                "CITYBOT_PUBLIC_URL": "https://bot.example.org",
+            },
+            "CITYBOT_WEBHOOK_SECRET: required when CITYBOT_TELEGRAM_MODE=webhook",
+        ),
+        (
+            {
+                "CITYBOT_TELEGRAM_TOKEN": TOKEN,
+                "CITYBOT_TELEGRAM_MODE": "webhook",
+                "CITYBOT_PUBLIC_URL": "https://bot.example.org",
+                "CITYBOT_WEBHOOK_SECRET": " ",
+            },
+            "CITYBOT_WEBHOOK_SECRET: required when CITYBOT_TELEGRAM_MODE=webhook",
+        ),
         ({"CITYBOT_VIBER_TOKEN": "abcdef123456"}, "CITYBOT_PUBLIC_URL"),
         (
             {"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_PUBLIC_URL": "http://bot.example.org"},
@@ -123,6 +140,30 @@ def test_cli_configuration_error_is_one_line_exit_2(tmp_path: Path) -> None:
     assert len(lines) == 1, result.stderr
     assert "CITYBOT_TELEGRAM_TOKEN" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_webhook_mode_with_a_secret_and_polling_without_one_are_accepted() -> None:
+    webhook = {"CITYBOT_TELEGRAM_MODE": "webhook", "CITYBOT_PUBLIC_URL": "https://bot.example.org"}
+    require_channels(
+        load_settings({"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_WEBHOOK_SECRET": "s3c", **webhook})
+    )
+    require_channels(load_settings({"CITYBOT_TELEGRAM_TOKEN": TOKEN}))
+
+
+def test_cli_webhook_mode_without_a_secret_exits_2(tmp_path: Path) -> None:
+    environ = {
+        "CITYBOT_TELEGRAM_TOKEN": TOKEN,
+        "CITYBOT_TELEGRAM_MODE": "webhook",
+        "CITYBOT_PUBLIC_URL": "https://bot.example.org",
+        "CITYBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+    }
+    result = _citybot(["run"], environ, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "CITYBOT_WEBHOOK_SECRET" in lines[0] and "Traceback" not in result.stderr
+    # Refused before anything was done: no database was created.
+    assert not (tmp_path / "bot.db").exists()
 
 
 def test_cli_without_any_channel_exits_2(tmp_path: Path) -> None:

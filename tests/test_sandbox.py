@@ -195,7 +195,7 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             b"\0" * (UPLOAD_MAX_BYTES + 1),
             "application/octet-stream",
         )
-        assert status == 400 and "larger" in str(payload["error"])
+        assert status == 413 and "larger" in str(payload["error"])
         status, payload = await _upload(
             sandbox, "/api/telegram/upload", {"user_id": resident}, "e.txt", b"", "text/plain"
         )

@@ -7,11 +7,17 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
+from bot.app import build_runtime
+from bot.config import Settings, SettingsError
 from bot.sandbox.fake_telegram import FakeTelegram
+from bot.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
+from handlers.staff.stats import install_stats
 from storage.models import ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
 from tests.harness import (
@@ -21,6 +27,7 @@ from tests.harness import (
     find_resident,
     running_bot,
 )
+from tests.staff_world import ADMIN, staff_world
 
 SECRET = "Webhook_secret-123"
 OTHER_TOKEN = "987654321:AAF_second-bot-token-for-tests_98765"
@@ -104,14 +111,66 @@ async def test_webhook_rejects_a_missing_or_wrong_secret(database_url: str) -> N
             assert update.status == 200
 
 
-async def test_webhook_without_a_secret_accepts_updates(database_url: str) -> None:
+async def test_webhook_mode_without_a_secret_does_not_start(database_url: str) -> None:
+    """Without a secret anyone could post an update "from" an administrator: refused before
+    anything is built or registered (the CLI says so as a configuration error, exit 2)."""
     async with FakeTelegram(TELEGRAM_TOKEN) as fake:
-        settings = _settings(database_url, fake, telegram_mode="webhook")
-        async with running_bot(settings) as runtime:
-            assert "secret_token" not in fake.calls_to("setWebhook")[-1]
-            update = await fake.send_text(88, "/start")
-            assert update.status == 200
-            assert await find_resident(runtime.sessionmaker, "telegram", "88") is not None
+        settings = _settings(database_url, fake, telegram_mode="webhook", webhook_secret="")
+        assert settings.webhook_secret is None
+        with pytest.raises(SettingsError, match="CITYBOT_WEBHOOK_SECRET"):
+            async with build_runtime(settings):
+                pass
+        assert fake.calls_to("setWebhook") == []
+
+
+async def test_a_webhook_handler_without_a_secret_believes_no_update(database_url: str) -> None:
+    """Defence in depth: a Telegram channel built without a secret (whatever the caller) answers
+    every webhook call 403. Here an unsigned /stats "from" the administrator, in the operator
+    chat, runs nothing and audits nothing."""
+    async with staff_world(database_url) as world:
+        runtime = world.runtime
+        assert runtime.telegram is not None and runtime.staff is not None
+        channel = TelegramChannel(
+            bot=runtime.telegram.bot,
+            pipeline=runtime.pipeline,
+            catalog=runtime.catalog,
+            webhook_secret=None,
+            staff=runtime.staff,
+        )
+        install_stats(
+            channel.dispatcher,
+            bot=channel.bot,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            clock=world.clock,
+            zone=runtime.settings.zone,
+            operator_chat_id=runtime.settings.operator_chat_id,
+        )
+        app = web.Application()
+        app.router.add_post(WEBHOOK_PATH, channel.handle_webhook)
+        update = {
+            "update_id": 91_000,
+            "message": {
+                "message_id": 9_100,
+                "date": 1_780_000_000,
+                "chat": {"id": world.chat_id, "type": "supergroup", "title": "Звернення"},
+                "from": {"id": ADMIN, "is_bot": False, "first_name": "Ірина"},
+                "text": "/stats",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+            },
+        }
+        body = json.dumps(update).encode()
+        before = len(world.chat())
+        async with TestServer(app, host="127.0.0.1") as server:
+            url = str(server.make_url(WEBHOOK_PATH))
+            plain = {"Content-Type": "application/json"}
+            for extra in ({}, {SECRET_HEADER: ""}, {SECRET_HEADER: "guess"}):
+                assert await _post(url, body, {**plain, **extra}) == 403, extra
+        assert await world.audit("stats.viewed") == []
+        assert len(world.chat()) == before
+        # The same update through the bot's own webhook, signed: the administrator is obeyed.
+        assert (await world.say(ADMIN, "/stats")).status == 200
+        assert len(await world.audit("stats.viewed")) == 1
 
 
 async def test_duplicate_update_is_processed_once_in_both_modes(database_url: str) -> None:

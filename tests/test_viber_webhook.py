@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.fake_viber import FakeViber
+from bot.schedule import prune_claims
+from storage.dedup import DEDUP_RETENTION
 from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
 from tests.harness import VIBER_TOKEN, ViberResident, bot_settings, find_resident, running_bot
@@ -63,13 +69,188 @@ async def test_forged_and_unsigned_callbacks_are_rejected_and_nothing_is_written
             assert fake.messages("forger==") == []
 
 
-async def test_signed_garbage_is_a_bad_request(database_url: str) -> None:
+def _text_event(user_id: str, text: object, *, token: int, timestamp: int) -> dict[str, Any]:
+    return {
+        "event": "message",
+        "timestamp": timestamp,
+        "message_token": token,
+        "sender": {"id": user_id, "name": "Тарас", "language": "uk", "api_version": 10},
+        "message": {"type": "text", "text": text},
+    }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _bad_types() -> list[tuple[str, bytes]]:
+    """Signed callbacks the bot can never process: Viber's redelivery would not change them."""
+    good = _text_event("typed==", "/start", token=8_000_000, timestamp=_now_ms())
+
+    def variant(**changes: Any) -> bytes:
+        event = copy.deepcopy(good)
+        for path, value in changes.items():
+            target = event
+            *parents, last = path.split("__")
+            for parent in parents:
+                target = target[parent]
+            if value is _DROP:
+                del target[last]
+            else:
+                target[last] = value
+        return json.dumps(event).encode()
+
+    return [
+        ("not JSON", b"not json"),
+        ("not UTF-8", b'{"event": "message", "x": "\xff\xfe"}'),
+        ("an array", b"[]"),
+        ("an unknown event", json.dumps({"event": "teleport", "timestamp": _now_ms()}).encode()),
+        ("text is a number", variant(message__text=5)),
+        ("text is an object", variant(message__text={"a": 1})),
+        ("message is a list", variant(message=["text"])),
+        ("message type unknown", variant(message__type="hologram")),
+        ("sender missing", variant(sender=_DROP)),
+        ("sender id a number", variant(sender__id=12345)),
+        ("sender id too long", variant(sender__id="x" * 65)),
+        ("sender name a list", variant(sender__name=["a"])),
+        ("timestamp text", variant(timestamp="yesterday")),
+        ("timestamp missing", variant(timestamp=_DROP)),
+        ("timestamp a bignum", variant(timestamp=10**40)),
+        ("token missing", variant(message_token=_DROP)),
+        ("token an object", variant(message_token={"a": 1})),
+        ("token too long", variant(message_token="t" * 200)),
+        ("size a bignum", variant(message={"type": "file", "media": "https://x", "size": 10**30})),
+        ("location lat text", variant(message={"type": "location", "location": {"lat": "n"}})),
+        (
+            "location lat NaN",
+            variant(message={"type": "location", "location": {"lat": 0, "lon": 1}}).replace(
+                b'"lat": 0', b'"lat": NaN'
+            ),
+        ),
+        (
+            "contact phone a number",
+            variant(message={"type": "contact", "contact": {"phone_number": 1}}),
+        ),
+        (
+            "subscribed without user",
+            json.dumps({"event": "subscribed", "timestamp": _now_ms()}).encode(),
+        ),
+        (
+            "unsubscribed user_id a number",
+            json.dumps({"event": "unsubscribed", "timestamp": _now_ms(), "user_id": 7}).encode(),
+        ),
+        (
+            "conversation_started user without an id",
+            json.dumps(
+                {
+                    "event": "conversation_started",
+                    "timestamp": _now_ms(),
+                    "message_token": 8_000_001,
+                    "type": "open",
+                    "user": {"name": "Без id"},
+                }
+            ).encode(),
+        ),
+        (
+            "failed without desc",
+            json.dumps(
+                {"event": "failed", "timestamp": _now_ms(), "message_token": 1, "user_id": "u=="}
+            ).encode(),
+        ),
+    ]
+
+
+_DROP = object()
+
+
+async def test_signed_callbacks_with_wrong_types_are_answered_200_refused_and_audited(
+    database_url: str,
+) -> None:
+    """A signed callback the bot cannot use is Viber's and will never become usable: answered
+    200 (anything else is redelivered for an hour), recorded as refused, nothing else done."""
     async with FakeViber(VIBER_TOKEN) as fake:
         settings = bot_settings(database_url, viber_token=VIBER_TOKEN, viber_api_url=fake.base_url)
         async with running_bot(settings) as runtime:
-            for body in (b"not json", b"[]", json.dumps({"event": "teleport"}).encode()):
-                assert await fake.post_raw(body, signature=fake.signature(body)) == 400
-            assert await _count(runtime.sessionmaker, Resident) == 0
+            sm = runtime.sessionmaker
+            claims = await _count(sm, ProcessedUpdate)
+            cases = _bad_types()
+            for name, body in cases:
+                status = await fake.post_raw(body, signature=fake.signature(body))
+                assert status == 200, name
+            assert await _count(sm, Resident) == 0
+            assert await _count(sm, ProcessedUpdate) == claims
+            assert fake.messages("typed==") == []
+            refused = await _refused(sm)
+            assert len(refused) == len(cases)
+            assert all(entry.actor == "viber" for entry in refused)
+            assert refused[4].details["reason"] == "message.text is not text"
+            # The audit keeps no content: the event, the reason and a hash.
+            assert set(refused[4].details) == {"reason", "event", "sha256"}
+            # The same callback with the right types is processed as usual.
+            fake.user("typed==", name="Тарас", subscribed=True)
+            good = _text_event("typed==", "/start", token=8_000_002, timestamp=_now_ms())
+            assert await fake.deliver(good) == 200
+            assert len(fake.messages("typed==")) == 1
+
+
+async def _refused(sessionmaker: async_sessionmaker[AsyncSession]) -> list[AuditEntry]:
+    async with sessionmaker() as session:
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.action == "viber.callback_refused")
+            .order_by(AuditEntry.id)
+        )
+        return list((await session.scalars(query)).all())
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_callbacks_outside_the_replay_window_are_refused(database_url: str) -> None:
+    """A claim is pruned after DEDUP_RETENTION: a captured callback replayed later would be
+    processed again, so callbacks older than the window (or from far in the future) are
+    refused; the replay of a real callback after its claim was pruned has no effect."""
+    clock = _Clock()
+    async with FakeViber(VIBER_TOKEN) as fake:
+        settings = bot_settings(database_url, viber_token=VIBER_TOKEN, viber_api_url=fake.base_url)
+        async with running_bot(settings, clock=clock) as runtime:
+            sm = runtime.sessionmaker
+            user = "replayed=="
+            fake.user(user, name="Тарас", subscribed=True)
+            now = _now_ms()
+            day = 24 * 3600 * 1000
+            # Signed, but sent 8 days ago or a day from now: refused, nothing stored or sent.
+            for token, timestamp in ((7_000_001, now - 8 * day), (7_000_002, now + day)):
+                event = _text_event(user, "/start", token=token, timestamp=timestamp)
+                assert await fake.deliver(event) == 200
+            assert fake.messages(user) == []
+            assert await find_resident(sm, "viber", user) is None
+            assert [e.details["reason"] for e in await _refused(sm)] == [
+                "stale: older than the replay window",
+                "timestamp is in the future",
+            ]
+            # Within the window (six days late, a minute early): accepted.
+            late = _text_event(user, "/start", token=7_000_003, timestamp=now - 6 * day)
+            assert await fake.deliver(late) == 200
+            early = _text_event(user, "/help", token=7_000_004, timestamp=now + 60_000)
+            assert await fake.deliver(early) == 200
+            assert len(fake.messages(user)) == 2
+            # A fresh callback is accepted, captured, and replayed after its claim was pruned.
+            assert await fake.send_text(user, "/help") == 200
+            captured = fake.callbacks[-1]
+            answered = len(fake.messages(user))
+            clock.now += DEDUP_RETENTION + timedelta(minutes=1)
+            await prune_claims(runtime, clock)
+            assert await _count(sm, ProcessedUpdate) == 0
+            assert await fake.replay(captured) == 200
+            assert len(fake.messages(user)) == answered
+            assert await _count(sm, ProcessedUpdate) == 0
+            assert len(await _refused(sm)) == 3
 
 
 async def test_duplicate_message_token_is_processed_once(database_url: str) -> None:
@@ -172,7 +353,7 @@ async def test_concurrent_duplicate_deliveries_are_processed_once(database_url: 
             await resident.say("привіт")
             event = {
                 "event": "message",
-                "timestamp": 1_780_000_000_000,
+                "timestamp": _now_ms(),
                 "message_token": 9_000_001,
                 "sender": {"id": "race==", "name": "R", "language": "uk", "api_version": 10},
                 "message": {"type": "text", "text": "/help"},

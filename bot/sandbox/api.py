@@ -43,6 +43,8 @@ JSONDict = dict[str, Any]
 # Files a person attaches in the page (kept in memory; the oldest go first).
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 UPLOADS_KEPT = 100
+# The file and a few small fields (user, chat, topic, caption): anything beyond is refused.
+UPLOAD_MAX_PARTS = 8
 TEXT_MAX = 8192  # longer than either messenger allows: the stand-ins answer for their limits
 KEEPALIVE_SECONDS = 15.0
 # How long a button press waits for the bot's answer to it (Telegram shows it as a toast).
@@ -82,6 +84,14 @@ def same_site_only(*, loopback_only: bool) -> Middleware:
 class BadInput(Exception):
     """Something the page sent that cannot be acted on; shown to the person as is."""
 
+    status = 400
+
+
+class TooLarge(BadInput):
+    """More than the page may send (a file over UPLOAD_MAX_BYTES, too many form fields)."""
+
+    status = 413
+
 
 @dataclass(frozen=True, slots=True)
 class Upload:
@@ -100,7 +110,7 @@ def _guard(handler: Callable[[web.Request], Awaitable[JSONDict]]) -> Route:
         try:
             return web.json_response(await handler(request))
         except BadInput as error:
-            return web.json_response({"error": str(error)}, status=400)
+            return web.json_response({"error": str(error)}, status=error.status)
         except LookupError as error:
             return web.json_response({"error": str(error).strip("'\"")}, status=404)
         except ValueError as error:
@@ -112,7 +122,8 @@ def _guard(handler: Callable[[web.Request], Awaitable[JSONDict]]) -> Route:
 async def _json_body(request: web.Request) -> JSONDict:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    # RecursionError: JSON nested deeper than Python's decoder goes.
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise BadInput("the request body is not JSON") from error
     if not isinstance(body, dict):
         raise BadInput("the request body must be a JSON object")
@@ -490,6 +501,8 @@ class SandboxApi:
 
     async def viber_chat(self, request: web.Request) -> JSONDict:
         user_id = request.match_info["user_id"]
+        if user_id not in self.world.viber_residents:
+            raise LookupError("no such Viber user in the sandbox")
         fake = self.world.viber
         user = fake.users.get(user_id)
         return {
@@ -586,7 +599,7 @@ class SandboxApi:
             raise BadInput("send the file as multipart/form-data") from error
         fields: JSONDict = {}
         upload: Upload | None = None
-        while True:
+        for _ in range(UPLOAD_MAX_PARTS + 1):
             part = await reader.next()
             if part is None:
                 break
@@ -597,17 +610,28 @@ class SandboxApi:
                 while chunk := await part.read_chunk():
                     data.extend(chunk)
                     if len(data) > UPLOAD_MAX_BYTES:
-                        raise BadInput(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
+                        raise TooLarge(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
                 if not data:
                     raise BadInput("the file is empty")
                 name = part.filename or "file"
                 content_type = part.headers.get("Content-Type", "application/octet-stream")
                 upload = Upload(name=name[:128], content_type=content_type, data=bytes(data))
             else:
-                value = await part.text()
+                # Read in bounded chunks: part.text() would hold any size in memory first.
+                raw = bytearray()
+                while chunk := await part.read_chunk():
+                    raw.extend(chunk)
+                    if len(raw) > TEXT_MAX * 4:  # UTF-8 has at most 4 bytes a character
+                        raise TooLarge(f"{part.name} is too long")
+                try:
+                    value = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise BadInput(f"{part.name} is not UTF-8 text") from error
                 if len(value) > TEXT_MAX:
-                    raise BadInput(f"{part.name} is too long")
+                    raise TooLarge(f"{part.name} is too long")
                 fields[part.name] = value
+        else:
+            raise TooLarge(f"more than {UPLOAD_MAX_PARTS} form fields")
         if upload is None:
             raise BadInput("no file was attached")
         return fields, upload

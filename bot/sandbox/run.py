@@ -155,15 +155,24 @@ async def _post_seeded_tickets(runtime: Runtime, stop: asyncio.Event) -> None:
             return
 
 
+def _say(line: str) -> None:
+    # Flushed: with stdout in a file or a pipe (a service's log) the warning about other hosts
+    # and the address must appear now, not when the process exits.
+    print(line, flush=True)
+
+
 async def run_sandbox(
     options: SandboxOptions,
     stop: asyncio.Event,
     *,
     environ: Mapping[str, str] | None = None,
-    announce: Callable[[str], None] = print,
+    announce: Callable[[str], None] | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve the sandbox until ``stop`` is set."""
+    """Serve the sandbox until ``stop`` is set; ``announce`` says what a person must know
+    (default: stdout, flushed at once)."""
+    if announce is None:
+        announce = _say
     if not is_local_host(options.host):
         announce(
             f"WARNING: the sandbox listens on {options.host}, not only on this machine: anyone "

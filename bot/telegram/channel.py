@@ -106,14 +106,17 @@ class TelegramChannel:
     # -- webhook ----------------------------------------------------------------------------
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
-        if self._secret is not None:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), self._secret.encode()):
-                return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        # The update's sender is believed only behind the secret: without a configured secret
+        # (the settings refuse webhook mode without one) nothing is accepted.
+        if self._secret is None or not _secret_matches(
+            request.headers.get(SECRET_HEADER, ""), self._secret
+        ):
+            return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
             payload = json.loads(await request.read())
             update = Update.model_validate(payload, context={"bot": self.bot})
-        except (ValueError, ValidationError):
+        # RecursionError: JSON nested deeper than Python's decoder goes.
+        except (ValueError, RecursionError, ValidationError):
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
         # replies may follow the answer (the pipeline's outbox); long polling keeps them before
@@ -216,6 +219,12 @@ class TelegramChannel:
     async def _pause(stop: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _secret_matches(given: str, secret: str) -> bool:
+    """Constant-time comparison. aiohttp hands over a header's non-UTF-8 bytes as surrogate
+    escapes: encoded back the same way they are simply not equal (403), not an error (500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 def _chat_key(update: Update) -> object:

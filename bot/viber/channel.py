@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from viberbot.api.viber_requests import (
     ViberConversationStartedRequest,
     ViberFailedRequest,
@@ -18,11 +19,12 @@ from viberbot.api.viber_requests import (
     create_request,
 )
 
-from bot.viber import convert, render
+from bot.viber import convert, render, shape
 from bot.viber.client import ViberClient
 from handlers.contract import Incoming, Reply, Sent
 from handlers.pipeline import Pipeline
-from storage.vocabulary import Channel
+from storage import audit
+from storage.vocabulary import Channel, Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +67,22 @@ class ViberSender:
 
 class ViberChannel:
     def __init__(
-        self, *, client: ViberClient, pipeline: Pipeline, token: str, name: str, avatar: str | None
+        self,
+        *,
+        client: ViberClient,
+        pipeline: Pipeline,
+        token: str,
+        name: str,
+        avatar: str | None,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock = system_clock,
     ) -> None:
         self.client = client
         self.sender = ViberSender(client, name=name, avatar=avatar)
         self._pipeline = pipeline
         self._token = token
+        self._sessionmaker = sessionmaker
+        self._clock = clock
 
     async def register_webhook(self, url: str) -> None:
         """Viber calls the URL (a signed ``webhook`` event) before it answers, so the HTTP server
@@ -81,17 +93,23 @@ class ViberChannel:
         body = await request.read()
         given = request.headers.get(SIGNATURE_HEADER, "")
         # Verified before anything else is done with the body, in constant time.
-        if not given or not hmac.compare_digest(given.lower(), signature(self._token, body)):
+        if not _signed(given, signature(self._token, body)):
             return web.json_response({"status": "forbidden"}, status=403)
+        # Signed, so Viber's: a callback that can never be processed is answered 200 (Viber
+        # redelivers anything else for an hour, in vain) and recorded as refused.
         try:
             raw = json.loads(body)
-            if not isinstance(raw, dict):
-                raise ValueError("not an object")
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
+            return await self._refuse(body, None, "not JSON")
+        reason = shape.problem(raw)
+        if reason is None:
+            reason = shape.freshness(raw["timestamp"], self._clock())
+        if reason is not None:
+            return await self._refuse(body, raw, reason)
+        try:
             parsed = create_request(raw)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            return _bad_request(error)
-        except Exception as error:
-            return _bad_request(error)
+        except Exception as error:  # viberbot raises bare Exception for what it cannot parse
+            return await self._refuse(body, raw, f"unparseable: {error}")
         key = convert.update_key(raw, body)
         if isinstance(parsed, ViberMessageRequest):
             await self._run(convert.message_event(parsed, raw, key))
@@ -105,6 +123,26 @@ class ViberChannel:
             log.info("viber delivery failed for %s: %s", parsed.user_id, parsed.desc)
         # delivered, seen and webhook need nothing from us but a 200.
         return web.json_response({"status": 0})
+
+    async def _refuse(self, body: bytes, raw: Any, reason: str) -> web.Response:
+        """Answer a signed callback that will never be processed: 200 (not retried), a warning
+        and an audit entry (no content: only the event, the reason and the body's hash)."""
+        event = raw.get("event") if isinstance(raw, dict) else None
+        details = {
+            "reason": reason[:200],
+            "event": event[:32] if isinstance(event, str) else None,
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        log.warning("viber callback refused: %s (event %s)", details["reason"], details["event"])
+        async with self._sessionmaker() as session, session.begin():
+            audit.record(
+                session,
+                actor="viber",
+                action="viber.callback_refused",
+                now=self._clock(),
+                details=details,
+            )
+        return web.json_response({"status": 0, "refused": True})
 
     async def _run(self, event: Incoming) -> None:
         # Stored before answering; the replies may follow the answer (the pipeline's outbox).
@@ -124,6 +162,10 @@ class ViberChannel:
         return web.json_response({"sender": self.sender.sender_info, **messages[0]})
 
 
-def _bad_request(error: Exception) -> web.Response:
-    log.warning("unparseable viber callback: %s", error)
-    return web.json_response({"status": "bad request"}, status=400)
+def _signed(given: str, expected: str) -> bool:
+    """Constant-time comparison of the header with the hex signature. aiohttp hands over a
+    header's non-UTF-8 bytes as surrogate escapes: encoded back the same way they simply do not
+    match (403), where comparing such text raised (500)."""
+    if not given:
+        return False
+    return hmac.compare_digest(given.lower().encode("utf-8", "surrogateescape"), expected.encode())
