@@ -39,7 +39,7 @@ from storage.models import ConversationState, Resident, ResidentTopic, Ticket, T
 from tests.conftest import free_port, pg_database
 from tests.harness import TELEGRAM_TOKEN
 
-SECRET = "bench-secret"
+SECRET = "bench-secret-0123456789"
 FIRST_USER = 10_000_000
 STAFF_CHAT = -1_009_000_000
 

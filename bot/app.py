@@ -22,6 +22,7 @@ from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy, RedactingAccessLogger
+from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
@@ -76,6 +77,13 @@ class Runtime:
     # Each configured channel's sender of answers and notices to residents.
     senders: dict[str, Sender] = field(default_factory=dict)
     web_app: web.Application = field(init=False)
+
+
+def chat_pacer(settings: Settings) -> ChatPacer | None:
+    """How messages to one Telegram chat are spaced (None: not at all)."""
+    if not settings.telegram_chat_rate:
+        return None
+    return ChatPacer(interval=1 / settings.telegram_chat_rate, burst=settings.telegram_chat_burst)
 
 
 def ticket_policy(settings: Settings) -> TicketPolicy:
@@ -147,7 +155,9 @@ async def build_runtime(
         channels: list[str] = []
         # Staff answers and notices go to a resident's own messenger.
         senders: dict[str, Sender] = {}
-        telegram_sender = TelegramSender(bot) if bot is not None else None
+        telegram_sender = (
+            TelegramSender(bot, pacer=chat_pacer(settings)) if bot is not None else None
+        )
         if telegram_sender is not None:
             senders[telegram_sender.channel] = telegram_sender
         if settings.viber_token:

@@ -34,6 +34,8 @@ VIBER_NAME_MAX = 28
 # What aiogram and the Bot API accept: "<digits>:<secret>" with no whitespace.
 _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # setWebhook's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+# In webhook mode: 16 characters of a 64-letter alphabet are 96 bits, beyond guessing.
+WEBHOOK_SECRET_MIN = 16
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -108,6 +110,11 @@ class Settings(BaseSettings):
     # Viber account may use broadcast_message (otherwise one send_message per resident).
     telegram_rate: float = Field(default=30.0, gt=0, le=1000)
     telegram_paid_broadcast: bool = False
+    # Messages to one Telegram chat (a resident's answers): Telegram asks for about one a second
+    # and tolerates a short burst. 0: no pacing (scripted tests, whose residents act faster
+    # than any person).
+    telegram_chat_rate: float = Field(default=1.0, ge=0, le=100)
+    telegram_chat_burst: int = Field(default=3, ge=1, le=100)
     viber_broadcast: bool = True
 
     # The news composer: the two-person rule (a second editor approves before anything is
@@ -369,4 +376,15 @@ def require_webhook_secret(settings: Settings) -> None:
         raise SettingsError(
             "CITYBOT_WEBHOOK_SECRET: required when CITYBOT_TELEGRAM_MODE=webhook (Telegram "
             "signs each update with it; without it anyone could post updates)"
+        )
+    if (
+        settings.telegram_token
+        and settings.telegram_mode is TelegramMode.WEBHOOK
+        and settings.webhook_secret
+        and len(settings.webhook_secret) < WEBHOOK_SECRET_MIN
+    ):
+        # A short secret is guessed by trying: as good as none.
+        raise SettingsError(
+            f"CITYBOT_WEBHOOK_SECRET: at least {WEBHOOK_SECRET_MIN} characters in webhook mode "
+            "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )

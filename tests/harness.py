@@ -38,6 +38,9 @@ def bot_settings(database_url: str, **overrides: Any) -> Settings:
         # The bot runs on the real clock here: no quiet hours, or news would wait at night.
         # (Quiet hours are tested with an injected clock: tests/test_quiet_hours.py.)
         "CITYBOT_QUIET_HOURS": "",
+        # Scripted residents act faster than any person: pacing their chats would only make
+        # the tests slow (pacing is tested with a per-chat-limited fake: test_long_replies.py).
+        "CITYBOT_TELEGRAM_CHAT_RATE": "0",
     }
     environ.update({f"CITYBOT_{key.upper()}": str(value) for key, value in overrides.items()})
     if environ.get("CITYBOT_TELEGRAM_MODE") == "webhook":
@@ -296,7 +299,7 @@ async def telegram_world(database_url: str, mode: str, **extra: Any) -> AsyncIte
             telegram_token=TELEGRAM_TOKEN,
             telegram_api_url=fake.base_url,
             telegram_mode=mode,
-            webhook_secret="s3cr3t-Token_x",
+            webhook_secret="s3cr3t-Token_x-long-enough",
         )
         resident = TelegramResident(fake, 5550001, polling=mode == "polling")
         yield World(settings, resident, lambda: _bot(settings))

@@ -65,6 +65,15 @@ def test_tokens_are_not_in_the_repr() -> None:
             },
             "CITYBOT_WEBHOOK_SECRET: required when CITYBOT_TELEGRAM_MODE=webhook",
         ),
+        (
+            {
+                "CITYBOT_TELEGRAM_TOKEN": TOKEN,
+                "CITYBOT_TELEGRAM_MODE": "webhook",
+                "CITYBOT_PUBLIC_URL": "https://bot.example.org",
+                "CITYBOT_WEBHOOK_SECRET": "short-secret",
+            },
+            "CITYBOT_WEBHOOK_SECRET: at least 16 characters in webhook mode",
+        ),
         ({"CITYBOT_VIBER_TOKEN": "abcdef123456"}, "CITYBOT_PUBLIC_URL"),
         (
             {"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_PUBLIC_URL": "http://bot.example.org"},
@@ -145,7 +154,9 @@ def test_cli_configuration_error_is_one_line_exit_2(tmp_path: Path) -> None:
 def test_webhook_mode_with_a_secret_and_polling_without_one_are_accepted() -> None:
     webhook = {"CITYBOT_TELEGRAM_MODE": "webhook", "CITYBOT_PUBLIC_URL": "https://bot.example.org"}
     require_channels(
-        load_settings({"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_WEBHOOK_SECRET": "s3c", **webhook})
+        load_settings(
+            {"CITYBOT_TELEGRAM_TOKEN": TOKEN, "CITYBOT_WEBHOOK_SECRET": "s3c_" * 4, **webhook}
+        )
     )
     require_channels(load_settings({"CITYBOT_TELEGRAM_TOKEN": TOKEN}))
 

@@ -110,7 +110,10 @@ async def _resident_with_long_tickets(
         telegram_token=TELEGRAM_TOKEN,
         telegram_api_url=fake.base_url,
         telegram_mode="webhook",
-        webhook_secret="s3cr3t-Token_x",
+        webhook_secret="s3cr3t-Token_x-long-enough",
+        # As deployed: a burst of three, then one a second.
+        telegram_chat_rate=1,
+        telegram_chat_burst=3,
     )
     resident = TelegramResident(fake, 5550001, polling=False)
     async with running_bot(settings) as runtime:

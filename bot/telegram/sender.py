@@ -97,8 +97,9 @@ class TelegramSender:
 
     def __init__(self, bot: Bot, *, pacer: ChatPacer | None = None) -> None:
         self._bot = bot
-        # Messages to one resident are spaced as Telegram asks (a short burst, then ~1/s).
-        self._pacer = pacer or ChatPacer()
+        # Messages to one resident are spaced as Telegram asks (a short burst, then ~1/s);
+        # None: not paced.
+        self._pacer = pacer
 
     def parts(self, reply: Reply) -> tuple[Reply, ...]:
         return telegram_parts(reply)
@@ -113,7 +114,8 @@ class TelegramSender:
 
     async def _send_part(self, chat_id: int, part: Reply) -> Sent:
         markup = render_markup(part)
-        await self._pacer.wait(chat_id)
+        if self._pacer is not None:
+            await self._pacer.wait(chat_id)
         async with self._paced(chat_id), channel_errors():
             if part.media is None:
                 message = await self._bot.send_message(
@@ -138,7 +140,8 @@ class TelegramSender:
         try:
             yield
         except RateLimited as error:
-            self._pacer.hold(chat_id, error.retry_after)
+            if self._pacer is not None:
+                self._pacer.hold(chat_id, error.retry_after)
             raise
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
@@ -146,7 +149,8 @@ class TelegramSender:
         markup = render_markup(reply)
         if reply.media is not None or not isinstance(markup, InlineKeyboardMarkup | None):
             return await self.send(recipient, reply)
-        await self._pacer.wait(int(recipient))
+        if self._pacer is not None:
+            await self._pacer.wait(int(recipient))
         try:
             async with self._paced(int(recipient)), channel_errors():
                 try:
