@@ -53,26 +53,20 @@ def message_event(message: Message, update_key: str) -> Incoming | None:
         largest = message.photo[-1]
         attachment = Attachment(kind="photo", ref=largest.file_id, size=largest.file_size)
         return event(EventKind.PHOTO, text=caption, attachment=attachment)
-    if message.document is not None:
-        doc = message.document
-        attachment = Attachment(
-            kind="document",
-            ref=doc.file_id,
-            file_name=doc.file_name,
-            mime_type=doc.mime_type,
-            size=doc.file_size,
-        )
-        return event(EventKind.DOCUMENT, text=caption, attachment=attachment)
-    if message.video is not None:
-        video = message.video
-        attachment = Attachment(
-            kind="video",
-            ref=video.file_id,
-            file_name=video.file_name,
-            mime_type=video.mime_type,
-            size=video.file_size,
-        )
-        return event(EventKind.VIDEO, text=caption, attachment=attachment)
+    files = (
+        (EventKind.DOCUMENT, "document", message.document),
+        (EventKind.VIDEO, "video", message.video),
+    )
+    for kind, name, file in files:
+        if file is not None:
+            attachment = Attachment(
+                kind=name,
+                ref=file.file_id,
+                file_name=file.file_name,
+                mime_type=file.mime_type,
+                size=file.file_size,
+            )
+            return event(kind, text=caption, attachment=attachment)
     if message.contact is not None:
         contact = Contact(phone=message.contact.phone_number, name=message.contact.first_name)
         return event(EventKind.CONTACT, contact=contact)
