@@ -9,7 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers import actions as act
+from handlers import forged
+from storage.deadlines import TicketKind
 from storage.models import AuditEntry, ConversationState, Ticket, TicketMessage
+from storage.vocabulary import Digest, District, Topic
 from tests.harness import WORLDS, TelegramResident, ViberResident, find_resident, onboard
 
 REFUSED = "Цю дію не виконано"
@@ -151,3 +155,28 @@ async def test_unknown_and_malformed_actions_are_refused_and_audited(
             # Still usable afterwards.
             await r.command("mytickets")
             assert "ще немає звернень" in r.last_text()
+
+
+def test_every_action_our_buttons_carry_passes_the_check() -> None:
+    """A new action added to handlers/actions.py but not to handlers/forged.py would be refused
+    as forged whenever a resident pressed it: this fails first."""
+    samples = {
+        act.LANGUAGE: "lang:uk",
+        act.TOPIC_TOGGLE: f"topic:{next(iter(Topic)).value}",
+        act.DISTRICT: f"district:{next(iter(District)).value}",
+        act.DIGEST: f"digest:{next(iter(Digest)).value}",
+        act.CHOOSE: f"choose:{next(iter(forged._CHOICES))}",
+        act.MY_OPEN: "myopen:12",
+        act.MY_WRITE: "mywrite:12",
+        act.RATE: "rate:12:5",
+        act.POLL_VOTE: "pv:3:1",
+    }
+    constants = {
+        name: value
+        for name, value in vars(act).items()
+        if name.isupper() and isinstance(value, str) and not name.startswith("CMD_")
+    }
+    assert constants, "no action constants found"
+    for value in constants.values():
+        forged.check(samples.get(value, value))  # raises ForgedAction if refused
+    forged.check(f"{act.FILE}:{next(iter(TicketKind)).value}")

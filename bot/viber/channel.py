@@ -109,7 +109,7 @@ class ViberChannel:
         try:
             parsed = create_request(raw)
         except Exception as error:  # viberbot raises bare Exception for what it cannot parse
-            return await self._refuse(body, raw, f"unparseable: {error}")
+            return await self._refuse(body, raw, f"unparseable: {type(error).__name__}")
         key = convert.update_key(raw, body)
         if isinstance(parsed, ViberMessageRequest):
             await self._run(convert.message_event(parsed, raw, key))
