@@ -32,6 +32,7 @@ from broadcasts.election import election_for
 from handlers.contract import Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
+from handlers.keyboards import ResidentKeyboards
 from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
@@ -74,6 +75,8 @@ class Runtime:
     staff: StaffService | None = None
     # Signed links through which Viber fetches files that live in Telegram (needs a public URL).
     media_links: MediaLinks | None = None
+    # The keyboard each resident should have now (Viber messages carry it: handlers.keyboards).
+    keyboards: ResidentKeyboards | None = None
     # Each configured channel's sender of answers and notices to residents.
     senders: dict[str, Sender] = field(default_factory=dict)
     web_app: web.Application = field(init=False)
@@ -133,10 +136,11 @@ async def build_runtime(
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
         outbox = Outbox(limit=OUTBOX_LIMIT)
+        conversation = Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings)))
         pipeline = Pipeline(
             outbox=outbox,
             sessionmaker=sessionmaker,
-            conversation=Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings))),
+            conversation=conversation,
             catalog=catalog,
             clock=clock,
             default_language=settings.language,
@@ -150,6 +154,9 @@ async def build_runtime(
             pipeline=pipeline,
             outbox=outbox,
             desk=desk,
+            keyboards=ResidentKeyboards(
+                conversation=conversation, sessionmaker=sessionmaker, clock=clock
+            ),
         )
         routes: dict[str, Handler] = {}
         channels: list[str] = []
@@ -177,7 +184,9 @@ async def build_runtime(
             routes[VIBER_PATH] = runtime.viber.handle_webhook
             senders[runtime.viber.sender.channel] = runtime.viber.sender
         runtime.senders = senders
-        runtime.notifier = Notifier(senders=senders, sessionmaker=sessionmaker, clock=clock)
+        runtime.notifier = Notifier(
+            senders=senders, sessionmaker=sessionmaker, clock=clock, keyboards=runtime.keyboards
+        )
         links: MediaLinks | None = None
         if bot is not None and desk is not None:
             if settings.public_url:

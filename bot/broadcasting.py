@@ -48,6 +48,8 @@ def broadcast_engine(
                 runtime.media_links.url if runtime.media_links is not None else None
             ),
             sender_info=runtime.viber.sender.sender_info,
+            # Viber shows the last keyboard sent: each broadcast carries the resident's.
+            keyboards=runtime.keyboards.for_residents if runtime.keyboards is not None else None,
         )
         if runtime.viber is not None
         else None

@@ -51,7 +51,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -64,6 +64,7 @@ from broadcasts.limits import SlidingWindow, TokenBucket
 from broadcasts.quiet import QuietHours
 from handlers.contract import (
     Button,
+    Keyboard,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -71,6 +72,7 @@ from handlers.contract import (
     Reply,
     Sender,
     TransientChannelError,
+    with_keyboard,
 )
 from storage.broadcasts import (
     Claimed,
@@ -140,6 +142,9 @@ class ViberTransport:
     # Reply -> Viber message dicts (bot.viber.render.messages), so the engine imports no adapter.
     render: Callable[[Reply], list[dict[str, Any]]]
     sender_info: Mapping[str, str]
+    # The keyboard each resident should have now, by resident id (handlers.keyboards): Viber
+    # shows the last keyboard sent, so every broadcast carries it (under a poll's options).
+    keyboards: Callable[[Collection[int]], Awaitable[Mapping[int, Keyboard]]] | None = None
 
 
 def reply_for(broadcast: Broadcast) -> Reply:
@@ -401,22 +406,39 @@ class ViberLoop(_Loop):
         self.batch_size = self._config.viber_batch * self._config.viber_calls_per_batch
 
     async def send_batch(self, batch: list[Claimed]) -> list[Outcome]:
-        chunks: list[list[Claimed]] = []
-        # One broadcast call carries one text: receivers are grouped by broadcast and body.
-        by_text: dict[tuple[int, str | None], list[Claimed]] = {}
+        chunks: list[tuple[list[Claimed], Keyboard]] = []
+        keyboards = await self._keyboards(batch)
+        # One broadcast call carries one text and one keyboard: receivers are grouped by
+        # broadcast, body and keyboard (the main menu in each language; an open flow's own).
+        by_text: dict[tuple[int, str | None, Keyboard], list[Claimed]] = {}
         for item in batch:
-            by_text.setdefault((item.broadcast_id, item.body), []).append(item)
+            keyboard = keyboards.get(item.resident_id, ()) if item.resident_id is not None else ()
+            by_text.setdefault((item.broadcast_id, item.body, keyboard), []).append(item)
         size = self._config.viber_batch
-        for items in by_text.values():
-            chunks.extend(items[start : start + size] for start in range(0, len(items), size))
-        results = await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
+        for (_, _, keyboard), items in by_text.items():
+            chunks.extend(
+                (items[start : start + size], keyboard) for start in range(0, len(items), size)
+            )
+        results = await asyncio.gather(*(self._chunk(chunk, board) for chunk, board in chunks))
         return [outcome for chunk_outcomes in results for outcome in chunk_outcomes]
 
-    async def _chunk(self, items: list[Claimed]) -> list[Outcome]:
-        # Every item of a chunk shares the broadcast and the body.
+    async def _keyboards(self, batch: list[Claimed]) -> Mapping[int, Keyboard]:
+        lookup = self._transport.keyboards
+        if lookup is None:
+            return {}
+        try:
+            return await lookup([item.resident_id for item in batch if item.resident_id])
+        except (SQLAlchemyError, OSError) as error:
+            # The message matters more than the menu under it.
+            log.warning("viber: keyboards not looked up, sending without: %s", error)
+            return {}
+
+    async def _chunk(self, items: list[Claimed], keyboard: Keyboard = ()) -> list[Outcome]:
+        # Every item of a chunk shares the broadcast, the body and the keyboard.
         reply = self.reply_for_item(items[0])
         if reply is None:
             return [self.failed(item, "broadcast not found") for item in items]
+        reply = with_keyboard(reply, keyboard)
         if not self._broadcast_allowed:
             return await self._one_by_one(items, reply)
         if not await self._window.acquire(self._stop):

@@ -7,6 +7,7 @@ aiogram or viberbot.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Final, Protocol
@@ -153,6 +154,21 @@ class Reply:
     media: Media | None = None
     # Replace the message whose button was pressed, where the messenger can edit messages.
     replace: bool = False
+
+
+# Rows of buttons.
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+def with_keyboard(reply: Reply, keyboard: Keyboard) -> Reply:
+    """``reply`` carrying the resident's ``keyboard``, for messengers whose client shows the last
+    keyboard sent (Viber): alone when the reply has no buttons, else under its own (a poll's
+    options)."""
+    if not keyboard or reply.buttons[-len(keyboard) :] == keyboard:
+        return reply
+    if not reply.buttons:
+        return dataclasses.replace(reply, buttons=keyboard, keyboard=KeyboardKind.MENU)
+    return dataclasses.replace(reply, buttons=(*reply.buttons, *keyboard))
 
 
 @dataclass(frozen=True, slots=True)

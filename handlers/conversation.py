@@ -14,7 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
 from handlers import forged, screens
-from handlers.contract import FILE_KINDS, Button, Effect, EventKind, Incoming, Reply
+from handlers.contract import (
+    FILE_KINDS,
+    Button,
+    Effect,
+    EventKind,
+    Identity,
+    Incoming,
+    Keyboard,
+    Reply,
+    with_keyboard,
+)
 from handlers.forged import ForgedAction
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.news import latest_screen
@@ -25,7 +35,7 @@ from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, conversations
 from storage.models import ConversationState, Resident
 from storage.residents import mark_blocked, mark_reachable, set_topics
-from storage.vocabulary import POLICY_VERSION, Digest, District, Topic
+from storage.vocabulary import POLICY_VERSION, Channel, Digest, District, Topic
 
 FLOW_ONBOARDING = "onboarding"
 FLOW_SETTINGS = "settings"
@@ -40,6 +50,11 @@ STEP_MENU = "menu"
 _TOPICS = frozenset(t.value for t in Topic)
 _DISTRICTS = frozenset(d.value for d in District)
 _DIGESTS = frozenset(d.value for d in Digest)
+
+# Messengers whose keyboard belongs to the chat, not to one message: the client shows the last
+# keyboard sent (Viber's keyboards guide: "The client will always display the last keyboard
+# that was sent to it"), so every message carries the one the resident should have then.
+KEYBOARD_CHANNELS = frozenset({Channel.VIBER.value})
 
 
 class Conversation:
@@ -64,6 +79,12 @@ class Conversation:
             # written when its new value differs from the loaded one.
             turn.flow, turn.step, turn.data = state.flow, state.step, copy.deepcopy(state.data)
         replies = await self._dispatch(turn)
+        if event.identity.channel in KEYBOARD_CHANNELS:
+            keyboard = self._keyboard(turn)
+            # Screens keep their own buttons; other messages get the resident's keyboard.
+            replies = [
+                reply if reply.buttons else with_keyboard(reply, keyboard) for reply in replies
+            ]
         if turn.flow == FLOW_IDLE:
             await conversations.drop_state(session, state)
         else:
@@ -132,7 +153,13 @@ class Conversation:
             forged.check(action)
             if self.polls.wants(action):
                 # A vote leaves whatever flow the resident is in where it was.
-                return await self.polls.vote(turn, action)
+                if turn.event.identity.channel not in KEYBOARD_CHANNELS:
+                    return await self.polls.vote(turn, action, in_place=True)
+                # Viber cannot edit the poll: a short answer, the options (to change the vote)
+                # and, under them, the keyboard the resident had.
+                answer = await self.polls.vote(turn, action, in_place=False)
+                keyboard = self._keyboard(turn)
+                return [with_keyboard(reply, keyboard) for reply in answer]
         if action == act.MENU_NEWS and turn.resident.onboarded_at is not None:
             return await self._news(turn)
         replies = await self.tickets.action(turn, action)
@@ -175,6 +202,52 @@ class Conversation:
             STEP_DIGEST: lambda: screens.digest(c, lang),
             STEP_MENU: lambda: screens.settings(c, r),
         }.get(turn.step, lambda: None)()
+
+    def _keyboard(self, turn: Turn) -> Keyboard:
+        """The buttons the resident should see now: their flow's current screen's, or the main
+        menu (also in a flow whose step has no buttons, as Telegram's persistent menu stays
+        under every step, and for anyone who consented); none before that. Built on a copy:
+        ``turn`` is not changed."""
+        probe = Turn(
+            session=turn.session,
+            resident=turn.resident,
+            event=turn.event,
+            now=turn.now,
+            flow=turn.flow,
+            step=turn.step,
+            data=copy.deepcopy(turn.data),
+        )
+        screen = self._current_screen(probe)
+        if screen is not None and screen.buttons:
+            return screen.buttons
+        if turn.resident.onboarded_at is None and not turn.resident.has_consent:
+            return ()
+        return screens.main_menu(self.catalog, turn.resident).buttons
+
+    def keyboard(
+        self,
+        session: AsyncSession,
+        resident: Resident,
+        state: ConversationState | None,
+        *,
+        now: datetime,
+    ) -> Keyboard:
+        """The buttons ``resident`` should see now (``state``: their conversation state), for
+        messages no event of theirs caused: broadcasts, staff answers, notices."""
+        turn = Turn(
+            session=session,
+            resident=resident,
+            # No event caused this; the screens read only the resident and the state.
+            event=Incoming(
+                identity=Identity(channel=resident.channel, external_id=resident.external_id),
+                kind=EventKind.TEXT,
+                update_key="",
+            ),
+            now=now,
+        )
+        if state is not None:
+            turn.flow, turn.step, turn.data = state.flow, state.step, copy.deepcopy(state.data)
+        return self._keyboard(turn)
 
     def _text(self, turn: Turn, key: str, **params: Any) -> Markup:
         return self.catalog.text(turn.lang, key, **params)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +30,12 @@ class DeliveryFailed(Exception):
         self.blocked = blocked
 
 
+class Keyboards(Protocol):
+    """Gives a message the keyboard the resident should have (``handlers.keyboards``)."""
+
+    async def attach(self, resident: Resident, reply: Reply) -> Reply: ...
+
+
 class Notifier:
     def __init__(
         self,
@@ -36,8 +43,12 @@ class Notifier:
         senders: Mapping[str, Sender],
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
+        keyboards: Keyboards | None = None,
     ) -> None:
         self._senders = senders
+        # Viber shows the last keyboard sent: an answer without one would leave the resident
+        # without their menu.
+        self._keyboards = keyboards
         self._sessionmaker = sessionmaker
         self._clock = clock
 
@@ -50,6 +61,8 @@ class Notifier:
         sender = self._senders.get(resident.channel)
         if sender is None:
             raise DeliveryFailed(f"channel {resident.channel} is not configured", blocked=False)
+        if self._keyboards is not None:
+            reply = await self._keyboards.attach(resident, reply)
         try:
             sent: Sent | None = None
             # Message by message, waiting out short 429s: a long answer arrives whole.

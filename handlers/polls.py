@@ -2,7 +2,9 @@
 (in Telegram and Viber alike), and the results texts (residents' and staff's).
 
 A poll message carries one button per option, ``pv:<poll id>:<option>`` ("choose this one").
-After a vote the resident's copy shows their choice: chosen options are marked and, in a
+After a vote the resident's copy shows their choice (Telegram edits the poll message; Viber, which
+cannot edit, gets a short answer with the choice and the marked options under which the main
+menu stays, see ``handlers.conversation``): chosen options are marked and, in a
 multiple-choice poll, carry ``pv:<poll id>:<option>:-`` ("unchoose it"). Every vote is therefore
 a "set", never a "flip": the same press written twice (a redelivered update, a double tap) is
 the same vote. Votes are accepted from residents the poll was sent to, for its options, until it
@@ -32,6 +34,8 @@ UNCHOSEN: Final = "▫️"
 UNSELECT: Final = "-"
 QUESTION_MAX: Final = 1000
 OPTION_MAX: Final = 100
+# How much of the question a vote's answer quotes (Viber), to say which poll it was.
+ABOUT_MAX: Final = 80
 
 Keyboard = tuple[tuple[Button, ...], ...]
 
@@ -60,6 +64,10 @@ def parse_vote(action: str) -> Vote | None:
     if not (number.isdigit() and option.isdigit()) or len(number) > 18 or len(option) > 3:
         return None
     return Vote(poll_id=int(number), option=int(option), selected=len(parts) == 2)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
@@ -197,8 +205,13 @@ class ResidentPolls:
     def _t(self, turn: Turn, key: str, /, **params: object) -> Markup:
         return self.catalog.text(turn.lang, key, **params)
 
-    async def vote(self, turn: Turn, action: str) -> list[Reply]:
-        """Raises ``ForgedAction`` for a malformed press, a poll the resident did not get or an
+    async def vote(self, turn: Turn, action: str, *, in_place: bool = True) -> list[Reply]:
+        """The answer to a vote: the resident's copy of the poll with their choice, to replace the
+        poll message (``in_place``, Telegram), or a short confirmation of their current choice
+        with the options' buttons (Viber, which cannot edit a message: a new copy of the whole
+        poll would repeat it in the chat at every press).
+
+        Raises ``ForgedAction`` for a malformed press, a poll the resident did not get or an
         option it does not have (the conversation refuses and audits it)."""
         vote = parse_vote(action)
         if vote is None:
@@ -239,24 +252,41 @@ class ResidentPolls:
                 subject=f"poll:{poll.id}",
                 details={"options": sorted(mine)},
             )
-        return [self._after_vote(turn, poll, mine, await self._results(turn, poll))]
+        found = await self._results(turn, poll)
+        if not in_place:
+            return [self._vote_answer(turn, poll, mine, found)]
+        return [self._after_vote(turn, poll, mine, found)]
 
     async def _results(self, turn: Turn, poll: Poll) -> polls.Results | None:
         if not poll.results_after_vote:
             return None
         return await polls.results(turn.session, poll_id=poll.id)
 
+    def _status(self, turn: Turn, poll: Poll, mine: frozenset[int]) -> Markup:
+        if mine:
+            choice = ", ".join(poll.options[index] for index in sorted(mine))
+            return self._t(turn, "poll.vote.counted", choice=choice)
+        return self._t(turn, "poll.vote.none")
+
+    def _vote_answer(
+        self, turn: Turn, poll: Poll, mine: frozenset[int], found: polls.Results | None
+    ) -> Reply:
+        """A new message after a vote: which poll, the resident's current choice, the results
+        if the poll shows them after voting, and the options marked (to change the vote)."""
+        about = self._t(turn, "poll.vote.about", question=_clip(poll.question, ABOUT_MAX))
+        text = Markup(about + "\n" + self._status(turn, poll, mine))
+        if found is not None:
+            text = Markup(text + "\n\n" + resident_results(self.catalog, turn.lang, found))
+        return Reply(text=text, buttons=poll_keyboard(poll, mine))
+
     def _after_vote(
         self, turn: Turn, poll: Poll, mine: frozenset[int], found: polls.Results | None
     ) -> Reply:
-        """The resident's copy of the poll with their choice (Telegram edits it in place; Viber
-        gets it as a new message with the marked keyboard)."""
-        if mine:
-            choice = ", ".join(poll.options[index] for index in sorted(mine))
-            status = self._t(turn, "poll.vote.counted", choice=choice)
-        else:
-            status = self._t(turn, "poll.vote.none")
-        parts = [poll_text(self.catalog, turn.lang, poll, self.zone), status]
+        """The resident's copy of the poll with their choice (Telegram edits it in place)."""
+        parts = [
+            poll_text(self.catalog, turn.lang, poll, self.zone),
+            self._status(turn, poll, mine),
+        ]
         if found is not None:
             parts.append(resident_results(self.catalog, turn.lang, found))
         return Reply(
