@@ -42,7 +42,7 @@ from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
 from handlers.contract import FILE_NAME_MAX, ChannelError, Reply, Sender
 from handlers.i18n import Catalog, Markup
-from handlers.staff import composing, targeting
+from handlers.staff import composing, confirm, targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Keyboard, Previews
 from handlers.staff.news.progress import ProgressReporter, is_not_modified
@@ -85,6 +85,8 @@ class NewsSettings:
     editors_chat_id: int | None = None
     # The two-person rule: a second editor approves before anything is sent.
     two_person: bool = False
+    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
+    confirm_above: int = 1000
 
     @property
     def editors_chat(self) -> int | None:
@@ -340,6 +342,14 @@ class NewsComposer:
             return
         await news.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
         self._reopen(broadcast)
+        count = await count_audience(work.session, broadcast)
+        if confirm.needed(count, self.settings.confirm_above):
+            # Nothing is scheduled until "Yes" under the new preview.
+            local = local_time(when, self.settings.zone)
+            question = confirm.question(self.previews.catalog, count, local)
+            work.later(self._reply, message, Markup(question + "\n" + self.t("news.confirm.hint")))
+            work.later(self.post_preview, message.chat.id, broadcast.id, cb.PAGE_CONFIRM, when)
+            return
         notice = await self._submit(work, staff, broadcast, message.chat.id, when)
         work.later(self._reply, message, notice)
         work.later(self.post_preview, message.chat.id, broadcast.id)
@@ -488,11 +498,41 @@ class NewsComposer:
             self._audit(work, staff, "news.saved", broadcast)
             work.answer = self.t("news.saved", id=broadcast.id)
             work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_COMPACT)
-        elif verb == cb.SEND:
-            if not await count_audience(work.session, broadcast):
+        elif verb == cb.DECLINE:
+            work.answer = self.t("news.confirm.declined", id=broadcast.id)
+            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
+        elif verb in (cb.SEND, cb.CONFIRM):
+            count = await count_audience(work.session, broadcast)
+            if not count:
                 work.answer, work.alert = self.t("news.nobody"), True
                 return
-            notice = await self._submit(work, staff, broadcast, chat_id, None)
+            when: datetime | None = None
+            if verb == cb.CONFIRM:
+                confirmed = confirm.unpack(action.argument)
+                if confirmed is None or confirmed.count != count:
+                    # The targets changed since the question: ask again with the new number.
+                    work.answer, work.alert = self.t("news.confirm.changed"), True
+                    work.later(
+                        self._set_keyboard,
+                        chat_id,
+                        message_id,
+                        broadcast.id,
+                        cb.PAGE_CONFIRM,
+                        confirmed.when if confirmed is not None else None,
+                    )
+                    return
+                when = confirmed.when
+                if when is not None and when <= work.now:
+                    work.answer, work.alert = self.t("news.time.past"), True
+                    work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
+                    return
+            elif confirm.needed(count, self.settings.confirm_above):
+                question = confirm.question(self.previews.catalog, count, None)
+                work.answer = Markup(question + "\n" + self.t("news.confirm.hint"))
+                work.alert = True
+                work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_CONFIRM)
+                return
+            notice = await self._submit(work, staff, broadcast, chat_id, when)
             work.answer = notice
             work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
             if broadcast.status == PENDING:
@@ -616,18 +656,26 @@ class NewsComposer:
 
     # -- Telegram ---------------------------------------------------------------------------
 
-    async def preview_reply(self, broadcast_id: int, page: str = cb.PAGE_MAIN) -> Reply | None:
+    async def preview_reply(
+        self, broadcast_id: int, page: str = cb.PAGE_MAIN, when: datetime | None = None
+    ) -> Reply | None:
         """The news item as residents get it, with the composer's buttons."""
         async with self.sessionmaker() as session:
             broadcast = await news.get_news(session, broadcast_id=broadcast_id)
             if broadcast is None:
                 return None
             count = await count_audience(session, broadcast)
-            keyboard = self.previews.keyboard(broadcast, page, count)
+            keyboard = self.previews.keyboard(broadcast, page, count, when)
             return dataclasses.replace(reply_for(broadcast), buttons=keyboard)
 
-    async def post_preview(self, chat_id: int, broadcast_id: int, page: str = cb.PAGE_MAIN) -> None:
-        reply = await self.preview_reply(broadcast_id, page)
+    async def post_preview(
+        self,
+        chat_id: int,
+        broadcast_id: int,
+        page: str = cb.PAGE_MAIN,
+        when: datetime | None = None,
+    ) -> None:
+        reply = await self.preview_reply(broadcast_id, page, when)
         if reply is None:
             return
         try:
@@ -640,14 +688,19 @@ class NewsComposer:
             )
 
     async def _set_keyboard(
-        self, chat_id: int, message_id: int, broadcast_id: int, page: str
+        self,
+        chat_id: int,
+        message_id: int,
+        broadcast_id: int,
+        page: str,
+        when: datetime | None = None,
     ) -> None:
         async with self.sessionmaker() as session:
             broadcast = await news.get_news(session, broadcast_id=broadcast_id)
             if broadcast is None:
                 return
             count = await count_audience(session, broadcast)
-            keyboard = self.previews.keyboard(broadcast, page, count)
+            keyboard = self.previews.keyboard(broadcast, page, count, when)
         try:
             await self.bot.edit_message_reply_markup(
                 chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(keyboard)
