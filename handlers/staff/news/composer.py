@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
-from handlers.contract import FILE_NAME_MAX, ChannelError, Reply, Sender
+from handlers.contract import FILE_NAME_MAX, ChannelError, Sender
 from handlers.i18n import Catalog, Markup
 from handlers.staff import composing, confirm, targeting
 from handlers.staff.news import callbacks as cb
@@ -71,6 +71,8 @@ COMMANDS: Final = frozenset({CMD_NEWS, CMD_DRAFTS})
 LIST_WORDS: Final = frozenset({"list", "список"})
 EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 LIST_LIMIT: Final = 20
+# Previews edited per round (the oldest first).
+PREVIEW_ROUND: Final = 20
 DRAFT: Final = BroadcastStatus.DRAFT.value
 PENDING: Final = BroadcastStatus.PENDING_APPROVAL.value
 SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
@@ -422,8 +424,13 @@ class NewsComposer:
                 return
             staff = await self._editor(work, query.from_user, chat_id, f"button:{query.data}")
             broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id)
+            preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
             if staff is None:
                 work.answer, work.alert = await self._refusal(session, query.from_user), True
+            elif preview is not None and preview.replaced_at is not None:
+                # A newer preview replaced this one: its buttons do nothing.
+                work.answer = self.t("news.outdated", id=preview.broadcast_id)
+                work.alert = True
             elif broadcast is None:
                 work.answer = self.t("news.not_found", id=action.broadcast_id)
                 work.alert = True
@@ -656,18 +663,6 @@ class NewsComposer:
 
     # -- Telegram ---------------------------------------------------------------------------
 
-    async def preview_reply(
-        self, broadcast_id: int, page: str = cb.PAGE_MAIN, when: datetime | None = None
-    ) -> Reply | None:
-        """The news item as residents get it, with the composer's buttons."""
-        async with self.sessionmaker() as session:
-            broadcast = await news.get_news(session, broadcast_id=broadcast_id)
-            if broadcast is None:
-                return None
-            count = await count_audience(session, broadcast)
-            keyboard = self.previews.keyboard(broadcast, page, count, when)
-            return dataclasses.replace(reply_for(broadcast), buttons=keyboard)
-
     async def post_preview(
         self,
         chat_id: int,
@@ -675,17 +670,88 @@ class NewsComposer:
         page: str = cb.PAGE_MAIN,
         when: datetime | None = None,
     ) -> None:
-        reply = await self.preview_reply(broadcast_id, page, when)
-        if reply is None:
-            return
+        """The news item exactly as residents get it, then the preview's own message under it:
+        the item's number and state, and the composer's buttons. Earlier previews of the item
+        become outdated (their text says so, their buttons do nothing)."""
+        async with self.sessionmaker() as session:
+            broadcast = await news.get_news(session, broadcast_id=broadcast_id)
+            if broadcast is None:
+                return
+            count = await count_audience(session, broadcast)
+            keyboard = self.previews.keyboard(broadcast, page, count, when)
+            head, status, body = (
+                self.previews.head(broadcast),
+                broadcast.status,
+                reply_for(broadcast),
+            )
         try:
-            await self.sender.send(str(chat_id), reply)
+            await self.sender.send(str(chat_id), body)
         except ChannelError as error:
             # Stored already: /drafts shows it again.
             log.warning("news %d: preview not posted: %s", broadcast_id, error)
             await self._send(
                 chat_id, self.t("news.preview_failed", id=broadcast_id, error=str(error)), None
             )
+            return
+        sent = await self.bot.send_message(
+            chat_id, head, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            await news.add_preview(
+                session,
+                chat_id=chat_id,
+                message_id=sent.message_id,
+                broadcast_id=broadcast_id,
+                shown=status,
+                now=self.clock(),
+            )
+        await self.sync_previews(broadcast_id)
+
+    async def sync_previews(self, broadcast_id: int | None = None) -> int:
+        """Edit the previews whose text lags behind their item's state (sent, cancelled, …) or
+        that a newer preview replaced; each once, whichever process gets it. Returns how many."""
+        edits: list[tuple[int, int, Markup, Keyboard]] = []
+        async with self.sessionmaker() as session, session.begin():
+            for preview, broadcast in await news.stale_previews(
+                session, broadcast_id=broadcast_id, limit=PREVIEW_ROUND
+            ):
+                outdated = preview.replaced_at is not None
+                shown = news.OUTDATED if outdated else broadcast.status
+                if not await news.claim_shown(
+                    session,
+                    chat_id=preview.chat_id,
+                    message_id=preview.message_id,
+                    was=preview.shown,
+                    shown=shown,
+                ):
+                    continue
+                keyboard: Keyboard = ()
+                if outdated:
+                    head = self.t("news.head.outdated", id=broadcast.id)
+                else:
+                    count = await count_audience(session, broadcast)
+                    head = self.previews.head(broadcast)
+                    keyboard = self.previews.keyboard(broadcast, cb.PAGE_MAIN, count)
+                edits.append((preview.chat_id, preview.message_id, head, keyboard))
+        for chat_id, message_id, head, keyboard in edits:
+            await self._edit_preview(chat_id, message_id, head, keyboard)
+        return len(edits)
+
+    async def _edit_preview(
+        self, chat_id: int, message_id: int, head: Markup, keyboard: Keyboard
+    ) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text=head,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_markup(keyboard),
+            )
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                # Deleted, too old to edit: its buttons are refused anyway.
+                log.warning("preview %d/%d not edited: %s", chat_id, message_id, error)
 
     async def _set_keyboard(
         self,
@@ -695,12 +761,21 @@ class NewsComposer:
         page: str,
         when: datetime | None = None,
     ) -> None:
-        async with self.sessionmaker() as session:
+        async with self.sessionmaker() as session, session.begin():
             broadcast = await news.get_news(session, broadcast_id=broadcast_id)
             if broadcast is None:
                 return
             count = await count_audience(session, broadcast)
             keyboard = self.previews.keyboard(broadcast, page, count, when)
+            preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
+            head: Markup | None = None
+            if preview is not None and preview.replaced_at is None:
+                # The preview's line follows the item's state (sent, scheduled, …).
+                head = self.previews.head(broadcast)
+                preview.shown = broadcast.status
+        if head is not None:
+            await self._edit_preview(chat_id, message_id, head, keyboard)
+            return
         try:
             await self.bot.edit_message_reply_markup(
                 chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(keyboard)

@@ -28,6 +28,28 @@ class Previews:
     def status(self, broadcast: Broadcast) -> str:
         return self.t(f"news.status.{broadcast.status}")
 
+    def head(self, broadcast: Broadcast) -> Markup:
+        """The preview's own line: the item's number and state ("✅ Надіслано 04.12 18:02, №17")."""
+        status, bid = broadcast.status, broadcast.id
+        if status == BroadcastStatus.DRAFT.value:
+            return self.t("news.head.draft", id=bid)
+        if status in (BroadcastStatus.PENDING_APPROVAL.value, BroadcastStatus.SCHEDULED.value):
+            if broadcast.scheduled_at is None:
+                return self.t("news.head.pending_approval", id=bid)
+            when = local_time(broadcast.scheduled_at, self.zone)
+            scheduled = status == BroadcastStatus.SCHEDULED.value
+            key = "news.head.scheduled" if scheduled else "news.head.pending_approval_at"
+            return self.t(key, id=bid, when=when)
+        if status == BroadcastStatus.SENDING.value:
+            return self.t("news.head.sending", id=bid)
+        if status == BroadcastStatus.FINISHED.value:
+            moment = broadcast.finished_at or broadcast.started_at
+            when = moment.astimezone(self.zone).strftime("%d.%m %H:%M") if moment else ""
+            return self.t("news.head.finished", id=bid, when=when)
+        if status == BroadcastStatus.CANCELLED.value:
+            return self.t("news.head.cancelled", id=bid)
+        return self.t("news.head.other", id=bid, status=self.status(broadcast))
+
     def keyboard(
         self, broadcast: Broadcast, page: str, audience: int, when: datetime | None = None
     ) -> Keyboard:
