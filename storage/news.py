@@ -49,11 +49,17 @@ async def get_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | N
     return broadcast
 
 
-async def lock_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
-    """The news item with its row locked for this transaction (PostgreSQL)."""
+async def lock_news(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    kinds: Sequence[str] = (BroadcastKind.NEWS.value,),
+) -> Broadcast | None:
+    """The news item (or a broadcast of another of ``kinds``) with its row locked for this
+    transaction (PostgreSQL)."""
     result = await session.execute(
         select(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.kind == BroadcastKind.NEWS.value)
+        .where(Broadcast.id == broadcast_id, Broadcast.kind.in_(kinds))
         .with_for_update()
         .execution_options(populate_existing=True)
     )

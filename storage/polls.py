@@ -117,6 +117,12 @@ async def poll_broadcast(session: AsyncSession, poll: Poll) -> Broadcast:
     return broadcast
 
 
+async def poll_id_of(session: AsyncSession, *, broadcast_id: int) -> int | None:
+    """The poll a broadcast (kind ``poll``) sends, if any."""
+    result = await session.execute(select(Poll.id).where(Poll.broadcast_id == broadcast_id))
+    return result.scalar_one_or_none()
+
+
 def is_closed(poll: Poll, now: datetime) -> bool:
     """Closed, or past its closing time (the job may not have run yet)."""
     return poll.status != PollStatus.OPEN.value or poll.closes_at <= now

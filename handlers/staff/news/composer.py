@@ -56,8 +56,13 @@ from handlers.staff.news.text import (
 )
 from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
 from handlers.text import clean_text, clip_file_name, markup_to_plain
-from storage import audit, dedup, news
-from storage.broadcasts import BroadcastStatus, cancel_broadcast, create_broadcast
+from storage import audit, dedup, news, polls
+from storage.broadcasts import (
+    BroadcastKind,
+    BroadcastStatus,
+    cancel_broadcast,
+    create_broadcast,
+)
 from storage.models import Broadcast, NewsPrompt, Resident, Staff
 from storage.news import OPEN_STATUSES, PromptAction
 from storage.staff import get_staff
@@ -71,6 +76,8 @@ COMMANDS: Final = frozenset({CMD_NEWS, CMD_DRAFTS})
 LIST_WORDS: Final = frozenset({"list", "список"})
 EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 LIST_LIMIT: Final = 20
+# What the progress message's Stop button stops.
+STOPPABLE: Final = (BroadcastKind.NEWS.value, BroadcastKind.POLL.value)
 # Previews edited per round (the oldest first).
 PREVIEW_ROUND: Final = 20
 DRAFT: Final = BroadcastStatus.DRAFT.value
@@ -423,7 +430,9 @@ class NewsComposer:
             ):
                 return
             staff = await self._editor(work, query.from_user, chat_id, f"button:{query.data}")
-            broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id)
+            # The progress message's Stop serves polls too (the same progress message).
+            kinds = STOPPABLE if action.verb == cb.STOP else (BroadcastKind.NEWS.value,)
+            broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id, kinds=kinds)
             preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
             if staff is None:
                 work.answer, work.alert = await self._refusal(session, query.from_user), True
@@ -658,6 +667,11 @@ class NewsComposer:
             work.answer, work.alert = self.t("news.stop.not_sending", id=broadcast.id), True
             return
         stopped = await cancel_broadcast(work.session, broadcast_id=broadcast.id, now=work.now)
+        if broadcast.kind == BroadcastKind.POLL.value:
+            poll_id = await polls.poll_id_of(work.session, broadcast_id=broadcast.id)
+            self._audit(work, staff, "poll.stopped", broadcast, cancelled=stopped, poll=poll_id)
+            work.answer = self.t("poll.stopped", id=poll_id or broadcast.id, count=stopped)
+            return
         self._audit(work, staff, "news.stopped", broadcast, cancelled=stopped)
         work.answer = self.t("news.stopped", id=broadcast.id, count=stopped)
 

@@ -51,7 +51,7 @@ from handlers.polls import (
 from handlers.staff import composing, confirm, targeting
 from handlers.staff.news.composer import count_audience, inline_markup
 from handlers.staff.news.preview import Previews
-from handlers.staff.news.progress import is_not_modified
+from handlers.staff.news.progress import ProgressReporter, is_not_modified
 from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.service import CLAIM_CHANNEL, Command, Work
@@ -149,6 +149,11 @@ class PollComposer:
         self.clock = clock
         self.settings = settings
         self.previews = Previews(catalog, zone=settings.zone)
+        # The news composer's live progress message, Stop button and final report; the news
+        # progress job keeps it up to date (it follows every broadcast with a progress chat).
+        self.progress = ProgressReporter(
+            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
+        )
         self.wake: Callable[[], None] = _no_wake
         self.closer = PollCloser(
             sessionmaker=sessionmaker,
@@ -388,17 +393,25 @@ class PollComposer:
                 work.later(self._reply, message, notice)
                 work.later(self.post_preview, message.chat.id, poll.id, cb.PAGE_CONFIRM, when)
                 return
-            notice = self._schedule(work, staff, poll, broadcast, when)
+            notice = self._schedule(work, staff, poll, broadcast, when, message.chat.id)
         await polls.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
         work.later(self._reply, message, notice)
         work.later(self.post_preview, message.chat.id, poll.id)
 
     def _schedule(
-        self, work: Work, staff: Staff, poll: Poll, broadcast: Broadcast, when: datetime
+        self,
+        work: Work,
+        staff: Staff,
+        poll: Poll,
+        broadcast: Broadcast,
+        when: datetime,
+        chat_id: int,
     ) -> Markup:
         self._freeze(broadcast, poll)
         broadcast.status = SCHEDULED
         broadcast.scheduled_at = when
+        # Where the progress message goes once the scheduler starts it.
+        broadcast.progress_chat_id = chat_id
         self._audit(work, staff, "poll.scheduled", poll, at=when.isoformat())
         return self.t("poll.scheduled", id=poll.id, when=local_time(when, self.settings.zone))
 
@@ -533,7 +546,7 @@ class PollComposer:
             work.answer, work.alert = self.t(problem), True
             work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
             return
-        work.answer = self._schedule(work, staff, poll, broadcast, confirmed.when)
+        work.answer = self._schedule(work, staff, poll, broadcast, confirmed.when, chat_id)
         work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
 
     def _target(self, broadcast: Broadcast, verb: str, argument: str) -> Markup | None:
@@ -565,6 +578,7 @@ class PollComposer:
             work.answer, work.alert = self.t("poll.nobody"), True
             return
         self._freeze(broadcast, poll)
+        broadcast.progress_chat_id = chat_id
         await work.session.flush()
         count = await plan_broadcast(
             work.session, broadcast_id=broadcast.id, now=work.now, statuses=(DRAFT,)
@@ -574,10 +588,11 @@ class PollComposer:
         work.answer = notice
         work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
         work.later(self._send, chat_id, notice)
-        work.later(self._started)
+        work.later(self._started, broadcast.id)
 
-    async def _started(self) -> None:
+    async def _started(self, broadcast_id: int) -> None:
         self.wake()
+        await self.progress.post(broadcast_id)
 
     # -- preview ----------------------------------------------------------------------------
 
