@@ -20,6 +20,7 @@ from tests.news_world import (
     press,
     preview_body,
     wait_for,
+    with_buttons,
 )
 from tests.staff_world import World
 from tests.test_broadcast_helpers import Person, wait_done
@@ -98,3 +99,25 @@ async def test_preview_shows_scheduled_and_cancelled(database_url: str) -> None:
         await press(world, EDITOR, scheduled, "✖️")
         assert world.message(scheduled)["text"] == "✖️ Скасовано, №1"
         assert world.message(scheduled).get("reply_markup") is None
+
+
+async def test_poll_preview_shows_its_state_and_refuses_buttons_once_sent(
+    database_url: str,
+) -> None:
+    async with news_world(database_url) as world:
+        await add_people(world, [RESIDENT])
+        await world.say(EDITOR, "/poll Де лавки?\n- Парк\n- Сквер")
+        [preview] = with_buttons(world, "pl:")
+        pid = preview["message_id"]
+        assert preview["text"].startswith("👁 Опитування №1 · чернетка")
+        buttons = world.buttons(pid)
+        await world.press(EDITOR, pid, "📨 Надіслати зараз")
+        sent = world.message(pid)
+        assert sent["text"].startswith("👁 Опитування №1 · надсилається"), sent["text"]
+        assert sent.get("reply_markup") is None
+        for name in ("📨 Надіслати зараз", "🔘", "✖️ Скасувати"):
+            data = next(d for label, d in buttons.items() if label.startswith(name))
+            await world.press_data(EDITOR, pid, data, strict=False)
+            assert world.last_answer.get("show_alert") is True
+            assert "уже надіслане" in world.last_answer.get("text", ""), name
+        assert await planned(world) == 1

@@ -704,6 +704,7 @@ class PollComposer:
             text = self.t(
                 "poll.preview",
                 id=poll.id,
+                state=self._state(broadcast),
                 message=poll_text(self.catalog, self.catalog.default, poll, self.settings.zone),
                 options=Markup(options),
             )
@@ -724,9 +725,28 @@ class PollComposer:
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
         )
 
-    async def post_preview_edit(self, chat_id: int, message_id: int, poll_id: int) -> None:
-        """The preview's text and keyboard after a setting changed."""
-        found = await self._preview(poll_id, cb.PAGE_MAIN)
+    def _state(self, broadcast: Broadcast) -> Markup:
+        """The preview's state: draft, scheduled for …, sending, sent …, cancelled."""
+        status = broadcast.status
+        if status == SCHEDULED and broadcast.scheduled_at is not None:
+            when = local_time(broadcast.scheduled_at, self.settings.zone)
+            return self.t("poll.state.scheduled", when=when)
+        if status == BroadcastStatus.FINISHED.value:
+            moment = broadcast.finished_at or broadcast.started_at
+            when = moment.astimezone(self.settings.zone).strftime("%d.%m %H:%M") if moment else ""
+            return self.t("poll.state.finished", when=when)
+        return self.t(f"news.status.{status}")
+
+    async def post_preview_edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        poll_id: int,
+        page: str = cb.PAGE_MAIN,
+        when: datetime | None = None,
+    ) -> None:
+        """The preview's text (its state) and keyboard after a setting or its state changed."""
+        found = await self._preview(poll_id, page, when)
         if found is None:
             return
         text, keyboard = found
@@ -750,16 +770,8 @@ class PollComposer:
         page: str,
         when: datetime | None = None,
     ) -> None:
-        found = await self._preview(poll_id, page, when)
-        if found is None:
-            return
-        try:
-            await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(found[1])
-            )
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                raise
+        # The text too: the preview's state line follows the poll (scheduled, sending, …).
+        await self.post_preview_edit(chat_id, message_id, poll_id, page, when)
 
     # -- Telegram ---------------------------------------------------------------------------
 
