@@ -154,6 +154,8 @@ async def close_prompt(
 
 # ``news_previews.shown`` of a preview a newer one replaced.
 OUTDATED = "outdated"
+# What a preview shows for good: a sent or cancelled item is never replaced nor changed again.
+SETTLED = (*DONE_STATUSES, OUTDATED)
 
 
 async def add_preview(
@@ -197,7 +199,7 @@ async def stale_previews(
     query = (
         select(NewsPreview, Broadcast)
         .join(Broadcast, Broadcast.id == NewsPreview.broadcast_id)
-        .where(NewsPreview.shown != wanted)
+        .where(NewsPreview.shown.not_in(SETTLED), NewsPreview.shown != wanted)
         .order_by(NewsPreview.posted_at)
         .limit(limit)
     )

@@ -12,6 +12,7 @@ from handlers.staff.news.text import local_time
 from storage.models import Broadcast, Delivery
 from tests.news_world import (
     EDITOR,
+    EDITOR_2,
     add_people,
     label,
     last_preview,
@@ -102,6 +103,25 @@ async def test_news_schedule_above_the_threshold_waits_for_yes(database_url: str
         assert item.status == "scheduled" and item.scheduled_at is not None
         assert local_time(item.scheduled_at, world.runtime.settings.zone) == when
         assert await planned(world) == 0
+
+
+async def test_two_person_rule_confirms_before_submitting_for_approval(
+    database_url: str,
+) -> None:
+    async with news_world(database_url, two_person=True, confirm_above=2) as world:
+        await add_people(world, PEOPLE)
+        await world.say(EDITOR, "/news Двоє ключів")
+        pid = last_preview(world)["message_id"]
+        answer = await press(world, EDITOR, pid, "📨")
+        assert answer is not None and answer.startswith("❓ Надіслати 3 мешканцям?")
+        [item] = await news_items(world)
+        assert item.status == "draft"
+        await press(world, EDITOR, pid, "✅ Так")
+        [item] = await news_items(world)
+        assert item.status == "pending_approval" and await planned(world) == 0
+        # The second editor approves as before: no second confirmation.
+        await press(world, EDITOR_2, last_preview(world)["message_id"], "✅ Затвердити")
+        assert (await wait_done(world.runtime.sessionmaker, item.id)).sent == 3
 
 
 async def test_news_at_or_below_the_threshold_has_no_extra_step(database_url: str) -> None:
