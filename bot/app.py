@@ -226,6 +226,7 @@ async def build_runtime(
                 operator_chat_id=settings.operator_chat_id,
                 editors_chat_id=settings.editors_chat_id,
                 two_person=settings.news_two_person,
+                confirm_above=settings.confirm_above,
             )
             install_polls(
                 runtime.telegram.dispatcher,
@@ -236,6 +237,7 @@ async def build_runtime(
                 zone=settings.zone,
                 operator_chat_id=settings.operator_chat_id,
                 editors_chat_id=settings.editors_chat_id,
+                confirm_above=settings.confirm_above,
             )
             install_stats(
                 runtime.telegram.dispatcher,

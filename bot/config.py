@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # sent), the chat RSS drafts are posted to (default: the operator chat), and RSS/Atom feeds
     # (comma-separated; an ``auto:`` prefix publishes a feed's new items without a person).
     news_two_person: bool = False
+    # Sending or scheduling news or a poll to more residents than this asks the editor to
+    # confirm the number first ("Send to 3 412 residents? Yes / No").
+    confirm_above: int = Field(default=1000, ge=0)
     editors_chat_id: int | None = None
     rss_feeds: Annotated[tuple[str, ...], NoDecode] = ()
     rss_interval_minutes: int = Field(default=15, ge=1, le=1440)

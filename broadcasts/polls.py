@@ -64,7 +64,7 @@ def chart_label(text: str) -> str:
 def chart_png(catalog: Catalog, found: polls.Results) -> bytes:
     """The bar chart of the shares of voters per option (PNG bytes; CPU work, run in a thread)."""
     title = catalog.text(catalog.default, "poll.results.caption", id=found.poll_id)
-    shares = [round(found.total.share(index), 1) for index in range(len(found.options))]
+    shares = found.total.percents()
     labels = [chart_label(option) for option in found.options]
     return bar_chart(chart_label(markup_to_plain(title)), labels, shares, unit="%")
 

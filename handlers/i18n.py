@@ -70,6 +70,30 @@ class Catalog:
         }
         return Markup(template.format(**safe) if safe else template)
 
+    def plural(self, language: str, key: str, count: int, /, **params: Any) -> Markup:
+        """``<key>.one|few|many`` for ``count`` (``plural_form``), given ``count`` as ``{count}``
+        with its thousands apart."""
+        form = plural_form(language if language in self._messages else self.default, count)
+        return self.text(language, f"{key}.{form}", count=grouped(count), **params)
+
     def all_labels(self, key: str) -> set[str]:
         """The label in every language (a reply-keyboard press arrives as its label)."""
         return {catalog[key] for catalog in self._messages.values() if key in catalog}
+
+
+def plural_form(language: str, count: int) -> str:
+    """The plural category of ``count``: ``one``, ``few`` or ``many`` (Ukrainian: 1, 21 → one;
+    2-4, 22-24 → few; 0, 5-20, 25 → many); English has ``one`` and ``many``."""
+    n = abs(count)
+    if language != "uk":
+        return "one" if n == 1 else "many"
+    if n % 10 == 1 and n % 100 != 11:
+        return "one"
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return "few"
+    return "many"
+
+
+def grouped(count: int) -> str:
+    """``3412`` as ``3 412`` (thousands apart by a no-break space, as Ukrainian writes them)."""
+    return f"{count:,}".replace(",", "\u00a0")

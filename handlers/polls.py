@@ -110,18 +110,15 @@ def poll_buttons_json(poll: Poll) -> list[list[list[str]]]:
     return [[[button.label, button.action] for button in row] for row in poll_keyboard(poll)]
 
 
-def _percent(value: float) -> str:
-    return f"{value:.0f}"
-
-
 def resident_results(catalog: Catalog, lang: str, found: polls.Results) -> Markup:
+    percents = found.total.percents()
     lines = [
         catalog.text(
             lang,
             "poll.results.option",
             label=label,
             count=found.total.votes[index],
-            percent=_percent(found.total.share(index)),
+            percent=percents[index],
         )
         for index, label in enumerate(found.options)
     ]
@@ -145,13 +142,14 @@ def staff_results(catalog: Catalog, found: polls.Results, zone: ZoneInfo) -> Mar
     t = catalog.text
 
     def lines(tally: polls.Tally) -> str:
+        percents = tally.percents()
         return "\n".join(
             t(
                 lang,
                 "poll.results.option",
                 label=label,
                 count=tally.votes[index],
-                percent=_percent(tally.share(index)),
+                percent=percents[index],
             )
             for index, label in enumerate(found.options)
         )

@@ -251,6 +251,7 @@ async def _poll_rows(
         tally = await polls.results(session, poll_id=poll_id)
         if tally is None:
             continue
+        percents = tally.total.percents()
         for index, option in enumerate(tally.options):
             yield [
                 tally.poll_id,
@@ -264,7 +265,7 @@ async def _poll_rows(
                 tally.total.voters,
                 option,
                 tally.total.votes[index],
-                f"{tally.total.share(index):.1f}",
+                percents[index],
             ]
 
 

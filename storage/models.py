@@ -484,6 +484,25 @@ class NewsPrompt(Base):
     done_at: Mapped[datetime | None]
 
 
+class NewsPreview(Base):
+    """A news item's preview in a staff chat: the message under the resident's copy that carries
+    the item's number, its state and the composer's buttons. ``shown`` is the state its text
+    shows (a broadcast status, or ``outdated`` once a newer preview replaced it); a job edits
+    the previews whose ``shown`` lags behind (sent, cancelled, …)."""
+
+    __tablename__ = "news_previews"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    broadcast_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
+    shown: Mapped[str] = mapped_column(String(24))
+    posted_at: Mapped[datetime]
+    # When a newer preview of the same item was posted: this one's buttons do nothing since.
+    replaced_at: Mapped[datetime | None]
+
+
 class NewsReport(Base):
     """The live progress message of a broadcast (``broadcasts.progress_*``): when it was last
     edited (claimed, so several processes edit it at most once per interval) and when the final

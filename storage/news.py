@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import case, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import prompts
 from storage.broadcasts import BroadcastKind, BroadcastStatus
-from storage.models import Broadcast, FeedItem, NewsPrompt, NewsReport
+from storage.models import Broadcast, FeedItem, NewsPreview, NewsPrompt, NewsReport
 
 # What the composer can still change, list, send or cancel.
 OPEN_STATUSES = (
@@ -49,11 +49,17 @@ async def get_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | N
     return broadcast
 
 
-async def lock_news(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
-    """The news item with its row locked for this transaction (PostgreSQL)."""
+async def lock_news(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    kinds: Sequence[str] = (BroadcastKind.NEWS.value,),
+) -> Broadcast | None:
+    """The news item (or a broadcast of another of ``kinds``) with its row locked for this
+    transaction (PostgreSQL)."""
     result = await session.execute(
         select(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.kind == BroadcastKind.NEWS.value)
+        .where(Broadcast.id == broadcast_id, Broadcast.kind.in_(kinds))
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -142,6 +148,82 @@ async def close_prompt(
 ) -> bool:
     """Mark the prompt answered; False if it already was."""
     return await prompts.close(session, NewsPrompt, chat_id=chat_id, message_id=message_id, now=now)
+
+
+# -- previews ---------------------------------------------------------------------------------
+
+# ``news_previews.shown`` of a preview a newer one replaced.
+OUTDATED = "outdated"
+# What a preview shows for good: a sent or cancelled item is never replaced nor changed again.
+SETTLED = (*DONE_STATUSES, OUTDATED)
+
+
+async def add_preview(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    message_id: int,
+    broadcast_id: int,
+    shown: str,
+    now: datetime,
+) -> None:
+    """Record a posted preview; the item's earlier previews are replaced by it (outdated)."""
+    await session.execute(
+        update(NewsPreview)
+        .where(NewsPreview.broadcast_id == broadcast_id, NewsPreview.replaced_at.is_(None))
+        .values(replaced_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        NewsPreview(
+            chat_id=chat_id,
+            message_id=message_id,
+            broadcast_id=broadcast_id,
+            shown=shown,
+            posted_at=now,
+        )
+    )
+
+
+async def get_preview(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> NewsPreview | None:
+    return await session.get(NewsPreview, (chat_id, message_id), populate_existing=True)
+
+
+async def stale_previews(
+    session: AsyncSession, *, broadcast_id: int | None = None, limit: int = 20
+) -> list[tuple[NewsPreview, Broadcast]]:
+    """Previews whose text shows another state than their item's (or than ``outdated``)."""
+    wanted = case((NewsPreview.replaced_at.is_not(None), literal(OUTDATED)), else_=Broadcast.status)
+    query = (
+        select(NewsPreview, Broadcast)
+        .join(Broadcast, Broadcast.id == NewsPreview.broadcast_id)
+        .where(NewsPreview.shown.not_in(SETTLED), NewsPreview.shown != wanted)
+        .order_by(NewsPreview.posted_at)
+        .limit(limit)
+    )
+    if broadcast_id is not None:
+        query = query.where(NewsPreview.broadcast_id == broadcast_id)
+    result = await session.execute(query)
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def claim_shown(
+    session: AsyncSession, *, chat_id: int, message_id: int, was: str, shown: str
+) -> bool:
+    """Whether this process edits the preview to show ``shown`` (once, whoever asks)."""
+    result = await session.execute(
+        update(NewsPreview)
+        .where(
+            NewsPreview.chat_id == chat_id,
+            NewsPreview.message_id == message_id,
+            NewsPreview.shown == was,
+        )
+        .values(shown=shown)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 # -- progress reports -------------------------------------------------------------------------

@@ -117,6 +117,12 @@ async def poll_broadcast(session: AsyncSession, poll: Poll) -> Broadcast:
     return broadcast
 
 
+async def poll_id_of(session: AsyncSession, *, broadcast_id: int) -> int | None:
+    """The poll a broadcast (kind ``poll``) sends, if any."""
+    result = await session.execute(select(Poll.id).where(Poll.broadcast_id == broadcast_id))
+    return result.scalar_one_or_none()
+
+
 def is_closed(poll: Poll, now: datetime) -> bool:
     """Closed, or past its closing time (the job may not have run yet)."""
     return poll.status != PollStatus.OPEN.value or poll.closes_at <= now
@@ -251,6 +257,28 @@ async def unlink_votes(session: AsyncSession, *, resident_id: int, now: datetime
 # -- results ----------------------------------------------------------------------------------
 
 
+def percentages(votes: Sequence[int], base: int) -> list[int]:
+    """Whole percentages of ``base`` that add up as the exact ones do (largest remainder).
+
+    Each share is the exact ``100 * votes / base`` rounded down or up (so within 1 of it), and
+    together they add up to the exact total rounded half up: 100 when every voter chose one
+    option (single choice), more for multiple choice, where a voter counts in several options.
+    The points left after rounding down go to the largest remainders; of equal remainders, to
+    the option listed later (1/3, 1/3, 1/3 → 33, 33, 34). Nobody voted: all 0. Integers only,
+    so the result does not depend on floating point."""
+    if base <= 0:
+        return [0] * len(votes)
+    floors = [100 * count // base for count in votes]
+    target = (200 * sum(votes) + base) // (2 * base)
+    left = max(0, target - sum(floors))
+    order = sorted(
+        range(len(votes)), key=lambda index: (100 * votes[index] % base, index), reverse=True
+    )
+    for index in order[:left]:
+        floors[index] += 1
+    return floors
+
+
 @dataclass
 class Tally:
     """Votes per option and the number of voters, in one group (a district, a channel, all)."""
@@ -259,9 +287,13 @@ class Tally:
     voters: int = 0
 
     def share(self, option: int) -> float:
-        """The option's share of the voters, in percent (multiple choice: shares add up to more
-        than 100)."""
+        """The option's exact share of the voters, in percent (multiple choice: shares add up to
+        more than 100)."""
         return 100.0 * self.votes[option] / self.voters if self.voters else 0.0
+
+    def percents(self) -> list[int]:
+        """The shares as every report, chart and export shows them (``percentages``)."""
+        return percentages(self.votes, self.voters)
 
 
 @dataclass

@@ -140,6 +140,15 @@ def last_preview(world: World) -> dict[str, Any]:
     return found[-1]
 
 
+def preview_body(world: World, message_id: int) -> dict[str, Any]:
+    """The resident's copy posted just above a preview (whose message carries the item's number,
+    state and buttons)."""
+    chat = world.chat()
+    index = next(i for i, m in enumerate(chat) if m["message_id"] == message_id)
+    assert index > 0, message_id
+    return chat[index - 1]
+
+
 def label(world: World, message_id: int, prefix: str) -> str:
     """The label of the message's button whose label starts with ``prefix``."""
     for text in world.buttons(message_id):

@@ -17,6 +17,7 @@ from tests.news_world import (
     news_items,
     news_world,
     press,
+    preview_body,
     previews,
     wait_for,
 )
@@ -53,10 +54,13 @@ async def test_compose_target_and_send_now_reaches_exactly_the_audience(database
         await add_people(world, PEOPLE)
         await world.say(EDITOR, "/news Відключення <b>світла</b> & води на вул. Соборності")
         preview = last_preview(world)
-        # The preview is the resident's message: typed HTML is text, not markup.
-        assert preview["text"] == "Відключення <b>світла</b> & води на вул. Соборності"
-        assert all(e["type"] != "bold" for e in preview.get("entities", []))
         pid = preview["message_id"]
+        assert preview["text"] == "📰 Новина №1 · чернетка"
+        # Above it, the resident's message: typed HTML is text, not markup.
+        body = preview_body(world, pid)
+        assert body["text"] == "Відключення <b>світла</b> & води на вул. Соборності"
+        assert all(e["type"] != "bold" for e in body.get("entities", []))
+        assert body.get("reply_markup") is None
         # Everyone with consent, instant, any topic and district: 5 of 7.
         assert label(world, pid, "👥").startswith("👥 Отримувачів: 5")
 
@@ -117,7 +121,8 @@ async def test_photo_news_through_the_prompt(database_url: str) -> None:
             EDITOR, world.chat_id, caption="Новий сквер відкрито", reply_to=prompt["message_id"]
         )
         preview = last_preview(world)
-        assert preview["caption"] == "Новий сквер відкрито" and preview["photo"]
+        body = preview_body(world, preview["message_id"])
+        assert body["caption"] == "Новий сквер відкрито" and body["photo"]
         [item] = await news_items(world)
         assert item.media_kind == "photo" and item.status == "draft"
         # The question was answered: a second answer is refused, nothing new is created.

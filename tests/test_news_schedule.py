@@ -17,6 +17,7 @@ from tests.news_world import (
     news_items,
     news_world,
     press,
+    preview_body,
     wait_for,
 )
 from tests.staff_world import ADMIN, World
@@ -91,10 +92,11 @@ async def test_drafts_list_open_change_and_cancel(database_url: str) -> None:
         # Open the saved draft again and change its text.
         await world.press(EDITOR, listing["message_id"], "Відкрити №1")
         reopened = last_preview(world)
-        assert reopened["text"] == "Перша чернетка" and reopened["message_id"] != first
+        assert preview_body(world, reopened["message_id"])["text"] == "Перша чернетка"
+        assert reopened["message_id"] != first
         await press(world, EDITOR, reopened["message_id"], "✏️ Змінити текст")
         await answer_prompt(world, EDITOR, "Перша, виправлена")
-        assert last_preview(world)["text"] == "Перша, виправлена"
+        assert preview_body(world, last_preview(world)["message_id"])["text"] == "Перша, виправлена"
         # Change the scheduled one: back to a draft, then cancel it.
         await press(world, ADMIN, second, "✏️ Змінити")
         assert label(world, second, "📨") == "📨 Надіслати зараз"

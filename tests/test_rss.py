@@ -14,7 +14,16 @@ from aiohttp import web
 
 from broadcasts.rss import draft_text, parse, parse_feed_list, strip_html
 from tests.conftest import free_port
-from tests.news_world import EDITOR, add_people, jobs, label, news_items, news_world, previews
+from tests.news_world import (
+    EDITOR,
+    add_people,
+    jobs,
+    label,
+    news_items,
+    news_world,
+    preview_body,
+    previews,
+)
 from tests.test_broadcast_helpers import Person, wait_done
 
 DATA = Path(__file__).parent / "data"
@@ -119,7 +128,8 @@ async def test_new_items_become_drafts_once_and_publish_needs_a_person(database_
         # An editor publishes one.
         newest = previews(world)[-1]
         pid = int(newest["message_id"])
-        assert newest["text"].startswith("Відключення води в Покровському районі")
+        body = preview_body(world, pid)
+        assert body["text"].startswith("Відключення води в Покровському районі")
         await world.press(EDITOR, pid, label(world, pid, "📨 Опублікувати"))
         await wait_done(world.runtime.sessionmaker, items[-1].id)
         [got] = world.resident_texts(int(RESIDENT.external_id))

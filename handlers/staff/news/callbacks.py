@@ -28,6 +28,8 @@ APPROVE: Final = "ok"
 EDIT: Final = "edit"  # back to draft (scheduled or pending news), full keyboard
 OPEN: Final = "open"  # post the preview again (from the list)
 STOP: Final = "stop"  # stop a broadcast being sent (progress message)
+CONFIRM: Final = "yes"  # nw:yes:<id>:<count>[@<epoch>]: send (schedule) to the count confirmed
+DECLINE: Final = "no"  # not now: back to the draft's keyboard
 
 VERBS: Final = frozenset(
     {
@@ -46,6 +48,8 @@ VERBS: Final = frozenset(
         EDIT,
         OPEN,
         STOP,
+        CONFIRM,
+        DECLINE,
     }
 )
 
@@ -54,6 +58,8 @@ PAGE_TOPICS: Final = "topics"
 PAGE_DISTRICTS: Final = "districts"
 PAGE_COMPACT: Final = "compact"
 PAGES: Final = frozenset({PAGE_MAIN, PAGE_TOPICS, PAGE_DISTRICTS, PAGE_COMPACT})
+# "Send to N residents? Yes / No" (never from a button's argument: only the composer shows it).
+PAGE_CONFIRM: Final = "confirm"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,9 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
-from handlers.contract import FILE_NAME_MAX, ChannelError, Reply, Sender
+from handlers.contract import FILE_NAME_MAX, ChannelError, Sender
 from handlers.i18n import Catalog, Markup
-from handlers.staff import composing, targeting
+from handlers.staff import composing, confirm, targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Keyboard, Previews
 from handlers.staff.news.progress import ProgressReporter, is_not_modified
@@ -56,8 +56,13 @@ from handlers.staff.news.text import (
 )
 from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
 from handlers.text import clean_text, clip_file_name, markup_to_plain
-from storage import audit, dedup, news
-from storage.broadcasts import BroadcastStatus, cancel_broadcast, create_broadcast
+from storage import audit, dedup, news, polls
+from storage.broadcasts import (
+    BroadcastKind,
+    BroadcastStatus,
+    cancel_broadcast,
+    create_broadcast,
+)
 from storage.models import Broadcast, NewsPrompt, Resident, Staff
 from storage.news import OPEN_STATUSES, PromptAction
 from storage.staff import get_staff
@@ -71,6 +76,10 @@ COMMANDS: Final = frozenset({CMD_NEWS, CMD_DRAFTS})
 LIST_WORDS: Final = frozenset({"list", "список"})
 EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 LIST_LIMIT: Final = 20
+# What the progress message's Stop button stops.
+STOPPABLE: Final = (BroadcastKind.NEWS.value, BroadcastKind.POLL.value)
+# Previews edited per round (the oldest first).
+PREVIEW_ROUND: Final = 20
 DRAFT: Final = BroadcastStatus.DRAFT.value
 PENDING: Final = BroadcastStatus.PENDING_APPROVAL.value
 SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
@@ -85,6 +94,8 @@ class NewsSettings:
     editors_chat_id: int | None = None
     # The two-person rule: a second editor approves before anything is sent.
     two_person: bool = False
+    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
+    confirm_above: int = 1000
 
     @property
     def editors_chat(self) -> int | None:
@@ -340,6 +351,14 @@ class NewsComposer:
             return
         await news.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
         self._reopen(broadcast)
+        count = await count_audience(work.session, broadcast)
+        if confirm.needed(count, self.settings.confirm_above):
+            # Nothing is scheduled until "Yes" under the new preview.
+            local = local_time(when, self.settings.zone)
+            question = confirm.question(self.previews.catalog, count, local)
+            work.later(self._reply, message, Markup(question + "\n" + self.t("news.confirm.hint")))
+            work.later(self.post_preview, message.chat.id, broadcast.id, cb.PAGE_CONFIRM, when)
+            return
         notice = await self._submit(work, staff, broadcast, message.chat.id, when)
         work.later(self._reply, message, notice)
         work.later(self.post_preview, message.chat.id, broadcast.id)
@@ -411,9 +430,16 @@ class NewsComposer:
             ):
                 return
             staff = await self._editor(work, query.from_user, chat_id, f"button:{query.data}")
-            broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id)
+            # The progress message's Stop serves polls too (the same progress message).
+            kinds = STOPPABLE if action.verb == cb.STOP else (BroadcastKind.NEWS.value,)
+            broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id, kinds=kinds)
+            preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
             if staff is None:
                 work.answer, work.alert = await self._refusal(session, query.from_user), True
+            elif preview is not None and preview.replaced_at is not None:
+                # A newer preview replaced this one: its buttons do nothing.
+                work.answer = self.t("news.outdated", id=preview.broadcast_id)
+                work.alert = True
             elif broadcast is None:
                 work.answer = self.t("news.not_found", id=action.broadcast_id)
                 work.alert = True
@@ -488,11 +514,41 @@ class NewsComposer:
             self._audit(work, staff, "news.saved", broadcast)
             work.answer = self.t("news.saved", id=broadcast.id)
             work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_COMPACT)
-        elif verb == cb.SEND:
-            if not await count_audience(work.session, broadcast):
+        elif verb == cb.DECLINE:
+            work.answer = self.t("news.confirm.declined", id=broadcast.id)
+            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
+        elif verb in (cb.SEND, cb.CONFIRM):
+            count = await count_audience(work.session, broadcast)
+            if not count:
                 work.answer, work.alert = self.t("news.nobody"), True
                 return
-            notice = await self._submit(work, staff, broadcast, chat_id, None)
+            when: datetime | None = None
+            if verb == cb.CONFIRM:
+                confirmed = confirm.unpack(action.argument)
+                if confirmed is None or confirmed.count != count:
+                    # The targets changed since the question: ask again with the new number.
+                    work.answer, work.alert = self.t("news.confirm.changed"), True
+                    work.later(
+                        self._set_keyboard,
+                        chat_id,
+                        message_id,
+                        broadcast.id,
+                        cb.PAGE_CONFIRM,
+                        confirmed.when if confirmed is not None else None,
+                    )
+                    return
+                when = confirmed.when
+                if when is not None and when <= work.now:
+                    work.answer, work.alert = self.t("news.time.past"), True
+                    work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
+                    return
+            elif confirm.needed(count, self.settings.confirm_above):
+                question = confirm.question(self.previews.catalog, count, None)
+                work.answer = Markup(question + "\n" + self.t("news.confirm.hint"))
+                work.alert = True
+                work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_CONFIRM)
+                return
+            notice = await self._submit(work, staff, broadcast, chat_id, when)
             work.answer = notice
             work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
             if broadcast.status == PENDING:
@@ -611,43 +667,129 @@ class NewsComposer:
             work.answer, work.alert = self.t("news.stop.not_sending", id=broadcast.id), True
             return
         stopped = await cancel_broadcast(work.session, broadcast_id=broadcast.id, now=work.now)
+        if broadcast.kind == BroadcastKind.POLL.value:
+            poll_id = await polls.poll_id_of(work.session, broadcast_id=broadcast.id)
+            self._audit(work, staff, "poll.stopped", broadcast, cancelled=stopped, poll=poll_id)
+            work.answer = self.t("poll.stopped", id=poll_id or broadcast.id, count=stopped)
+            return
         self._audit(work, staff, "news.stopped", broadcast, cancelled=stopped)
         work.answer = self.t("news.stopped", id=broadcast.id, count=stopped)
 
     # -- Telegram ---------------------------------------------------------------------------
 
-    async def preview_reply(self, broadcast_id: int, page: str = cb.PAGE_MAIN) -> Reply | None:
-        """The news item as residents get it, with the composer's buttons."""
+    async def post_preview(
+        self,
+        chat_id: int,
+        broadcast_id: int,
+        page: str = cb.PAGE_MAIN,
+        when: datetime | None = None,
+    ) -> None:
+        """The news item exactly as residents get it, then the preview's own message under it:
+        the item's number and state, and the composer's buttons. Earlier previews of the item
+        become outdated (their text says so, their buttons do nothing)."""
         async with self.sessionmaker() as session:
             broadcast = await news.get_news(session, broadcast_id=broadcast_id)
             if broadcast is None:
-                return None
+                return
             count = await count_audience(session, broadcast)
-            keyboard = self.previews.keyboard(broadcast, page, count)
-            return dataclasses.replace(reply_for(broadcast), buttons=keyboard)
-
-    async def post_preview(self, chat_id: int, broadcast_id: int, page: str = cb.PAGE_MAIN) -> None:
-        reply = await self.preview_reply(broadcast_id, page)
-        if reply is None:
-            return
+            keyboard = self.previews.keyboard(broadcast, page, count, when)
+            head, status, body = (
+                self.previews.head(broadcast),
+                broadcast.status,
+                reply_for(broadcast),
+            )
         try:
-            await self.sender.send(str(chat_id), reply)
+            await self.sender.send(str(chat_id), body)
         except ChannelError as error:
             # Stored already: /drafts shows it again.
             log.warning("news %d: preview not posted: %s", broadcast_id, error)
             await self._send(
                 chat_id, self.t("news.preview_failed", id=broadcast_id, error=str(error)), None
             )
+            return
+        sent = await self.bot.send_message(
+            chat_id, head, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            await news.add_preview(
+                session,
+                chat_id=chat_id,
+                message_id=sent.message_id,
+                broadcast_id=broadcast_id,
+                shown=status,
+                now=self.clock(),
+            )
+        await self.sync_previews(broadcast_id)
+
+    async def sync_previews(self, broadcast_id: int | None = None) -> int:
+        """Edit the previews whose text lags behind their item's state (sent, cancelled, …) or
+        that a newer preview replaced; each once, whichever process gets it. Returns how many."""
+        edits: list[tuple[int, int, Markup, Keyboard]] = []
+        async with self.sessionmaker() as session, session.begin():
+            for preview, broadcast in await news.stale_previews(
+                session, broadcast_id=broadcast_id, limit=PREVIEW_ROUND
+            ):
+                outdated = preview.replaced_at is not None
+                shown = news.OUTDATED if outdated else broadcast.status
+                if not await news.claim_shown(
+                    session,
+                    chat_id=preview.chat_id,
+                    message_id=preview.message_id,
+                    was=preview.shown,
+                    shown=shown,
+                ):
+                    continue
+                keyboard: Keyboard = ()
+                if outdated:
+                    head = self.t("news.head.outdated", id=broadcast.id)
+                else:
+                    count = await count_audience(session, broadcast)
+                    head = self.previews.head(broadcast)
+                    keyboard = self.previews.keyboard(broadcast, cb.PAGE_MAIN, count)
+                edits.append((preview.chat_id, preview.message_id, head, keyboard))
+        for chat_id, message_id, head, keyboard in edits:
+            await self._edit_preview(chat_id, message_id, head, keyboard)
+        return len(edits)
+
+    async def _edit_preview(
+        self, chat_id: int, message_id: int, head: Markup, keyboard: Keyboard
+    ) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text=head,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_markup(keyboard),
+            )
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                # Deleted, too old to edit: its buttons are refused anyway.
+                log.warning("preview %d/%d not edited: %s", chat_id, message_id, error)
 
     async def _set_keyboard(
-        self, chat_id: int, message_id: int, broadcast_id: int, page: str
+        self,
+        chat_id: int,
+        message_id: int,
+        broadcast_id: int,
+        page: str,
+        when: datetime | None = None,
     ) -> None:
-        async with self.sessionmaker() as session:
+        async with self.sessionmaker() as session, session.begin():
             broadcast = await news.get_news(session, broadcast_id=broadcast_id)
             if broadcast is None:
                 return
             count = await count_audience(session, broadcast)
-            keyboard = self.previews.keyboard(broadcast, page, count)
+            keyboard = self.previews.keyboard(broadcast, page, count, when)
+            preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
+            head: Markup | None = None
+            if preview is not None and preview.replaced_at is None:
+                # The preview's line follows the item's state (sent, scheduled, …).
+                head = self.previews.head(broadcast)
+                preview.shown = broadcast.status
+        if head is not None:
+            await self._edit_preview(chat_id, message_id, head, keyboard)
+            return
         try:
             await self.bot.edit_message_reply_markup(
                 chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(keyboard)

@@ -61,7 +61,11 @@ class NewsJobs:
         return started
 
     async def update_progress(self) -> int:
-        return int(await self._guard(self.reporter.run_once()) or 0)
+        """Progress messages (returns how many were edited), then the previews whose state
+        changed meanwhile (sent, cancelled)."""
+        edits = int(await self._guard(self.reporter.run_once()) or 0)
+        await self._guard(self.composer.sync_previews())
+        return edits
 
     async def import_feeds(self) -> list[int]:
         """Fetch the feeds; post each new draft to the editors' chat. Returns the new ids."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.contract import Button
 from handlers.i18n import Catalog, Markup
-from handlers.staff import targeting
+from handlers.staff import confirm, targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.text import local_time
 from handlers.staff.targeting import Keyboard
@@ -27,18 +28,41 @@ class Previews:
     def status(self, broadcast: Broadcast) -> str:
         return self.t(f"news.status.{broadcast.status}")
 
-    def keyboard(self, broadcast: Broadcast, page: str, audience: int) -> Keyboard:
-        """The buttons under a preview; none once the news is sent or cancelled."""
+    def head(self, broadcast: Broadcast) -> Markup:
+        """The preview's own line: the item's number and state ("✅ Надіслано 04.12 18:02, №17")."""
+        status, bid = broadcast.status, broadcast.id
+        if status == BroadcastStatus.DRAFT.value:
+            return self.t("news.head.draft", id=bid)
+        if status in (BroadcastStatus.PENDING_APPROVAL.value, BroadcastStatus.SCHEDULED.value):
+            if broadcast.scheduled_at is None:
+                return self.t("news.head.pending_approval", id=bid)
+            when = local_time(broadcast.scheduled_at, self.zone)
+            scheduled = status == BroadcastStatus.SCHEDULED.value
+            key = "news.head.scheduled" if scheduled else "news.head.pending_approval_at"
+            return self.t(key, id=bid, when=when)
+        if status == BroadcastStatus.SENDING.value:
+            return self.t("news.head.sending", id=bid)
+        if status == BroadcastStatus.FINISHED.value:
+            moment = broadcast.finished_at or broadcast.started_at
+            when = moment.astimezone(self.zone).strftime("%d.%m %H:%M") if moment else ""
+            return self.t("news.head.finished", id=bid, when=when)
+        if status == BroadcastStatus.CANCELLED.value:
+            return self.t("news.head.cancelled", id=bid)
+        return self.t("news.head.other", id=bid, status=self.status(broadcast))
+
+    def keyboard(
+        self, broadcast: Broadcast, page: str, audience: int, when: datetime | None = None
+    ) -> Keyboard:
+        """The buttons under a preview; none once the news is sent or cancelled. ``when``: the
+        time to confirm on the confirmation page (None: send now)."""
         status = broadcast.status
         bid = broadcast.id
         info = (Button(self.t("news.btn.audience", count=audience), cb.pack(cb.AUDIENCE, bid)),)
         if status == BroadcastStatus.PENDING_APPROVAL.value:
             rows: list[tuple[Button, ...]] = [info]
             if broadcast.scheduled_at is not None:
-                when = local_time(broadcast.scheduled_at, self.zone)
-                rows.append(
-                    (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, bid)),)
-                )
+                at = local_time(broadcast.scheduled_at, self.zone)
+                rows.append((Button(self.t("news.btn.when", when=at), cb.pack(cb.AUDIENCE, bid)),))
             rows.append(
                 (
                     Button(self.t("news.btn.approve"), cb.pack(cb.APPROVE, bid)),
@@ -49,10 +73,10 @@ class Previews:
             return tuple(rows)
         if status == BroadcastStatus.SCHEDULED.value:
             assert broadcast.scheduled_at is not None
-            when = local_time(broadcast.scheduled_at, self.zone)
+            at = local_time(broadcast.scheduled_at, self.zone)
             return (
                 info,
-                (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, bid)),),
+                (Button(self.t("news.btn.when", when=at), cb.pack(cb.AUDIENCE, bid)),),
                 (
                     Button(self.t("news.btn.edit"), cb.pack(cb.EDIT, bid)),
                     Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, bid)),
@@ -60,6 +84,14 @@ class Previews:
             )
         if status != BroadcastStatus.DRAFT.value:
             return ()
+        if page == cb.PAGE_CONFIRM:
+            return self.confirm_keyboard(
+                audience,
+                when,
+                cb.pack(cb.AUDIENCE, bid),
+                cb.pack(cb.CONFIRM, bid, confirm.pack(audience, when)),
+                cb.pack(cb.DECLINE, bid),
+            )
         if page == cb.PAGE_TOPICS:
             return self._topics(broadcast)
         if page == cb.PAGE_DISTRICTS:
@@ -78,6 +110,16 @@ class Previews:
                 (Button(self.t("news.btn.open", id=bid), cb.pack(cb.PAGE, bid, cb.PAGE_MAIN)),),
             )
         return self._main(broadcast, info)
+
+    def confirm_keyboard(
+        self, audience: int, when: datetime | None, recount: str, yes: str, no: str
+    ) -> Keyboard:
+        """ "Send to N residents? Yes / No" (news and polls)."""
+        local = local_time(when, self.zone) if when is not None else None
+        return (
+            (Button(confirm.question(self.catalog, audience, local), recount),),
+            (Button(self.t("news.btn.yes"), yes), Button(self.t("news.btn.no"), no)),
+        )
 
     def _main(self, broadcast: Broadcast, info: tuple[Button, ...]) -> Keyboard:
         bid = broadcast.id

@@ -9,6 +9,7 @@ written once. Telegram's "message is not modified" is not an error here; a 429 e
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
 
@@ -22,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.i18n import Markup
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Previews
-from storage import news
-from storage.broadcasts import BroadcastStatus, Progress, broadcast_progress
+from storage import news, polls
+from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress
 from storage.models import Broadcast
 from storage.vocabulary import Clock
 
@@ -72,10 +73,34 @@ class ProgressReporter:
             return self.previews.t("news.duration.minutes", m=minutes, s=secs)
         return self.previews.t("news.duration.seconds", s=secs)
 
-    def render(self, broadcast: Broadcast, progress: Progress) -> tuple[Markup, bool]:
+    def texts(self, broadcast: Broadcast) -> Callable[..., Markup]:
+        """The catalog for this broadcast's messages: a poll's own ``poll.progress.*`` texts
+        where the catalog has them, the news ones otherwise."""
+        if broadcast.kind != BroadcastKind.POLL.value:
+            return self.previews.t
+        catalog = self.previews.catalog
+        own = catalog.keys(catalog.default)
+
+        def t(key: str, /, **params: object) -> Markup:
+            mine = key.replace("news.progress.", "poll.progress.", 1)
+            return self.previews.t(mine if mine in own else key, **params)
+
+        return t
+
+    async def number(self, session: AsyncSession, broadcast: Broadcast) -> int:
+        """The number staff know the broadcast by: the poll's for a poll."""
+        if broadcast.kind == BroadcastKind.POLL.value:
+            poll_id = await polls.poll_id_of(session, broadcast_id=broadcast.id)
+            if poll_id is not None:
+                return poll_id
+        return broadcast.id
+
+    def render(
+        self, broadcast: Broadcast, progress: Progress, number: int | None = None
+    ) -> tuple[Markup, bool]:
         """The message text, and whether it is the final report."""
-        t = self.previews.t
-        bid = broadcast.id
+        t = self.texts(broadcast)
+        bid = number if number is not None else broadcast.id
         if broadcast.finished_at is not None:
             cancelled = broadcast.status == BroadcastStatus.CANCELLED.value
             elapsed = (
@@ -166,7 +191,7 @@ class ProgressReporter:
             )
             assert progress is not None
             chat_id = broadcast.progress_chat_id
-            text, final = self.render(broadcast, progress)
+            text, final = self.render(broadcast, progress, await self.number(session, broadcast))
             markup = self.markup(broadcast, final)
         try:
             sent = await self.bot.send_message(
@@ -195,7 +220,7 @@ class ProgressReporter:
                 return 0
             progress = await broadcast_progress(session, broadcast_id=broadcast_id, now=now)
             assert progress is not None
-            text, final = self.render(broadcast, progress)
+            text, final = self.render(broadcast, progress, await self.number(session, broadcast))
             if not await news.claim_report_edit(
                 session, broadcast_id=broadcast_id, now=now, interval=self.interval, final=final
             ):

@@ -52,6 +52,7 @@ def install_news(
     operator_chat_id: int | None,
     editors_chat_id: int | None,
     two_person: bool,
+    confirm_above: int = 1000,
 ) -> NewsComposer:
     """Build the composer and register its handlers (the composition root's one call)."""
     composer = NewsComposer(
@@ -65,6 +66,7 @@ def install_news(
             operator_chat_id=operator_chat_id,
             editors_chat_id=editors_chat_id,
             two_person=two_person,
+            confirm_above=confirm_above,
         ),
     )
     install(dispatcher, composer)

@@ -26,6 +26,8 @@ CLOSES: Final = "cl"  # ask for the closing time
 SEND: Final = "send"
 SCHEDULE: Final = "sch"  # ask for the sending time
 CANCEL: Final = "cancel"
+CONFIRM: Final = "yes"  # pl:yes:<id>:<count>[@<epoch>]: send (schedule) to the count confirmed
+DECLINE: Final = "no"
 
 VERBS: Final = frozenset(
     {
@@ -42,6 +44,8 @@ VERBS: Final = frozenset(
         SEND,
         SCHEDULE,
         CANCEL,
+        CONFIRM,
+        DECLINE,
     }
 )
 TOGGLES: Final = frozenset({MULTIPLE, AFTER_VOTE, AFTER_CLOSE, PUBLISH})
@@ -50,6 +54,7 @@ PAGE_MAIN: Final = "main"
 PAGE_TOPICS: Final = "topics"
 PAGE_DISTRICTS: Final = "districts"
 PAGES: Final = frozenset({PAGE_MAIN, PAGE_TOPICS, PAGE_DISTRICTS})
+PAGE_CONFIRM: Final = "confirm"  # shown by the composer only, never from a button's argument
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -48,9 +48,10 @@ from handlers.polls import (
     poll_buttons_json,
     poll_text,
 )
-from handlers.staff import composing, targeting
+from handlers.staff import composing, confirm, targeting
 from handlers.staff.news.composer import count_audience, inline_markup
-from handlers.staff.news.progress import is_not_modified
+from handlers.staff.news.preview import Previews
+from handlers.staff.news.progress import ProgressReporter, is_not_modified
 from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.service import CLAIM_CHANNEL, Command, Work
@@ -83,6 +84,8 @@ class PollSettings:
     zone: ZoneInfo
     operator_chat_id: int | None = None
     editors_chat_id: int | None = None
+    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
+    confirm_above: int = 1000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,6 +148,12 @@ class PollComposer:
         self.catalog = catalog
         self.clock = clock
         self.settings = settings
+        self.previews = Previews(catalog, zone=settings.zone)
+        # The news composer's live progress message, Stop button and final report; the news
+        # progress job keeps it up to date (it follows every broadcast with a progress chat).
+        self.progress = ProgressReporter(
+            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
+        )
         self.wake: Callable[[], None] = _no_wake
         self.closer = PollCloser(
             sessionmaker=sessionmaker,
@@ -372,14 +381,39 @@ class PollComposer:
             if poll.closes_at <= when:
                 work.later(self._reply, message, self.t("poll.closes_before_start"))
                 return
-            self._freeze(broadcast, poll)
-            broadcast.status = SCHEDULED
-            broadcast.scheduled_at = when
-            self._audit(work, staff, "poll.scheduled", poll, at=when.isoformat())
-            notice = self.t("poll.scheduled", id=poll.id, when=local_time(when, self.settings.zone))
+            count = await count_audience(work.session, broadcast)
+            if confirm.needed(count, self.settings.confirm_above):
+                # Nothing is scheduled until "Yes" under the new preview.
+                await polls.close_prompt(
+                    work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
+                )
+                local = local_time(when, self.settings.zone)
+                question = confirm.question(self.catalog, count, local)
+                notice = Markup(question + "\n" + self.t("news.confirm.hint"))
+                work.later(self._reply, message, notice)
+                work.later(self.post_preview, message.chat.id, poll.id, cb.PAGE_CONFIRM, when)
+                return
+            notice = self._schedule(work, staff, poll, broadcast, when, message.chat.id)
         await polls.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
         work.later(self._reply, message, notice)
         work.later(self.post_preview, message.chat.id, poll.id)
+
+    def _schedule(
+        self,
+        work: Work,
+        staff: Staff,
+        poll: Poll,
+        broadcast: Broadcast,
+        when: datetime,
+        chat_id: int,
+    ) -> Markup:
+        self._freeze(broadcast, poll)
+        broadcast.status = SCHEDULED
+        broadcast.scheduled_at = when
+        # Where the progress message goes once the scheduler starts it.
+        broadcast.progress_chat_id = chat_id
+        self._audit(work, staff, "poll.scheduled", poll, at=when.isoformat())
+        return self.t("poll.scheduled", id=poll.id, when=local_time(when, self.settings.zone))
 
     # -- buttons ----------------------------------------------------------------------------
 
@@ -469,8 +503,51 @@ class PollComposer:
             work.later(self._ask, chat_id, PollPromptAction.CLOSES, staff.telegram_id, poll.id)
         elif verb == cb.SCHEDULE:
             work.later(self._ask, chat_id, PollPromptAction.TIME, staff.telegram_id, poll.id)
+        elif verb == cb.DECLINE:
+            work.answer = self.t("news.confirm.declined", id=poll.id)
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
+        elif verb == cb.CONFIRM:
+            await self._confirmed(
+                work, staff, poll, broadcast, action.argument, chat_id, message_id
+            )
         elif verb == cb.SEND:
+            count = await count_audience(work.session, broadcast)
+            if count and confirm.needed(count, self.settings.confirm_above):
+                question = confirm.question(self.catalog, count, None)
+                work.answer = Markup(question + "\n" + self.t("news.confirm.hint"))
+                work.alert = True
+                work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_CONFIRM)
+                return
             await self._send_now(work, staff, poll, broadcast, chat_id, message_id)
+
+    async def _confirmed(
+        self,
+        work: Work,
+        staff: Staff,
+        poll: Poll,
+        broadcast: Broadcast,
+        argument: str,
+        chat_id: int,
+        message_id: int,
+    ) -> None:
+        """ "Yes" under "Send to N residents?": sent (scheduled) if N is still the audience."""
+        confirmed = confirm.unpack(argument)
+        count = await count_audience(work.session, broadcast)
+        if confirmed is None or confirmed.count != count:
+            work.answer, work.alert = self.t("news.confirm.changed"), True
+            when = confirmed.when if confirmed is not None else None
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_CONFIRM, when)
+            return
+        if confirmed.when is None:
+            await self._send_now(work, staff, poll, broadcast, chat_id, message_id)
+            return
+        if confirmed.when <= work.now or poll.closes_at <= confirmed.when:
+            problem = "news.time.past" if confirmed.when <= work.now else "poll.closes_before_start"
+            work.answer, work.alert = self.t(problem), True
+            work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
+            return
+        work.answer = self._schedule(work, staff, poll, broadcast, confirmed.when, chat_id)
+        work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
 
     def _target(self, broadcast: Broadcast, verb: str, argument: str) -> Markup | None:
         """Change the topics, districts or channels (the news composer's rules)."""
@@ -501,6 +578,7 @@ class PollComposer:
             work.answer, work.alert = self.t("poll.nobody"), True
             return
         self._freeze(broadcast, poll)
+        broadcast.progress_chat_id = chat_id
         await work.session.flush()
         count = await plan_broadcast(
             work.session, broadcast_id=broadcast.id, now=work.now, statuses=(DRAFT,)
@@ -510,29 +588,45 @@ class PollComposer:
         work.answer = notice
         work.later(self._set_keyboard, chat_id, message_id, poll.id, cb.PAGE_MAIN)
         work.later(self._send, chat_id, notice)
-        work.later(self._started)
+        work.later(self._started, broadcast.id)
 
-    async def _started(self) -> None:
+    async def _started(self, broadcast_id: int) -> None:
         self.wake()
+        await self.progress.post(broadcast_id)
 
     # -- preview ----------------------------------------------------------------------------
 
     def _yes_no(self, on: bool) -> Markup:
         return self.t("poll.yes" if on else "poll.no")
 
-    def keyboard(self, poll: Poll, broadcast: Broadcast, page: str, audience: int) -> Keyboard:
+    def keyboard(
+        self,
+        poll: Poll,
+        broadcast: Broadcast,
+        page: str,
+        audience: int,
+        when: datetime | None = None,
+    ) -> Keyboard:
         pid = poll.id
         status = broadcast.status
         info = (Button(self.t("news.btn.audience", count=audience), cb.pack(cb.AUDIENCE, pid)),)
         if status == SCHEDULED:
             assert broadcast.scheduled_at is not None
-            when = local_time(broadcast.scheduled_at, self.settings.zone)
+            at = local_time(broadcast.scheduled_at, self.settings.zone)
             return (
-                (Button(self.t("news.btn.when", when=when), cb.pack(cb.AUDIENCE, pid)),),
+                (Button(self.t("news.btn.when", when=at), cb.pack(cb.AUDIENCE, pid)),),
                 (Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, pid)),),
             )
         if status != DRAFT:
             return ()
+        if page == cb.PAGE_CONFIRM:
+            return self.previews.confirm_keyboard(
+                audience,
+                when,
+                cb.pack(cb.AUDIENCE, pid),
+                cb.pack(cb.CONFIRM, pid, confirm.pack(audience, when)),
+                cb.pack(cb.DECLINE, pid),
+            )
         back = Button(self.t("news.btn.back"), cb.pack(cb.PAGE, pid, cb.PAGE_MAIN))
         if page == cb.PAGE_TOPICS:
             return targeting.topics_page(
@@ -546,7 +640,7 @@ class PollComposer:
         channels = targeting.channels_row(
             broadcast, self.t, lambda code: cb.pack(cb.CHANNEL, pid, code)
         )
-        when = local_time(poll.closes_at, self.settings.zone)
+        closes = local_time(poll.closes_at, self.settings.zone)
         return (
             info,
             (
@@ -586,7 +680,7 @@ class PollComposer:
                     cb.pack(cb.PUBLISH, pid),
                 ),
             ),
-            (Button(self.t("poll.btn.closes", when=when), cb.pack(cb.CLOSES, pid)),),
+            (Button(self.t("poll.btn.closes", when=closes), cb.pack(cb.CLOSES, pid)),),
             (
                 Button(self.t("news.btn.send"), cb.pack(cb.SEND, pid)),
                 Button(self.t("news.btn.schedule"), cb.pack(cb.SCHEDULE, pid)),
@@ -594,7 +688,9 @@ class PollComposer:
             (Button(self.t("news.btn.cancel"), cb.pack(cb.CANCEL, pid)),),
         )
 
-    async def _preview(self, poll_id: int, page: str) -> tuple[Markup, Keyboard] | None:
+    async def _preview(
+        self, poll_id: int, page: str, when: datetime | None = None
+    ) -> tuple[Markup, Keyboard] | None:
         async with self.sessionmaker() as session:
             poll = await polls.get_poll(session, poll_id=poll_id)
             if poll is None:
@@ -608,13 +704,20 @@ class PollComposer:
             text = self.t(
                 "poll.preview",
                 id=poll.id,
+                state=self._state(broadcast),
                 message=poll_text(self.catalog, self.catalog.default, poll, self.settings.zone),
                 options=Markup(options),
             )
-            return text, self.keyboard(poll, broadcast, page, count)
+            return text, self.keyboard(poll, broadcast, page, count, when)
 
-    async def post_preview(self, chat_id: int, poll_id: int, page: str = cb.PAGE_MAIN) -> None:
-        found = await self._preview(poll_id, page)
+    async def post_preview(
+        self,
+        chat_id: int,
+        poll_id: int,
+        page: str = cb.PAGE_MAIN,
+        when: datetime | None = None,
+    ) -> None:
+        found = await self._preview(poll_id, page, when)
         if found is None:
             return
         text, keyboard = found
@@ -622,9 +725,28 @@ class PollComposer:
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
         )
 
-    async def post_preview_edit(self, chat_id: int, message_id: int, poll_id: int) -> None:
-        """The preview's text and keyboard after a setting changed."""
-        found = await self._preview(poll_id, cb.PAGE_MAIN)
+    def _state(self, broadcast: Broadcast) -> Markup:
+        """The preview's state: draft, scheduled for …, sending, sent …, cancelled."""
+        status = broadcast.status
+        if status == SCHEDULED and broadcast.scheduled_at is not None:
+            when = local_time(broadcast.scheduled_at, self.settings.zone)
+            return self.t("poll.state.scheduled", when=when)
+        if status == BroadcastStatus.FINISHED.value:
+            moment = broadcast.finished_at or broadcast.started_at
+            when = moment.astimezone(self.settings.zone).strftime("%d.%m %H:%M") if moment else ""
+            return self.t("poll.state.finished", when=when)
+        return self.t(f"news.status.{status}")
+
+    async def post_preview_edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        poll_id: int,
+        page: str = cb.PAGE_MAIN,
+        when: datetime | None = None,
+    ) -> None:
+        """The preview's text (its state) and keyboard after a setting or its state changed."""
+        found = await self._preview(poll_id, page, when)
         if found is None:
             return
         text, keyboard = found
@@ -640,17 +762,16 @@ class PollComposer:
             if not is_not_modified(error):
                 raise
 
-    async def _set_keyboard(self, chat_id: int, message_id: int, poll_id: int, page: str) -> None:
-        found = await self._preview(poll_id, page)
-        if found is None:
-            return
-        try:
-            await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(found[1])
-            )
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                raise
+    async def _set_keyboard(
+        self,
+        chat_id: int,
+        message_id: int,
+        poll_id: int,
+        page: str,
+        when: datetime | None = None,
+    ) -> None:
+        # The text too: the preview's state line follows the poll (scheduled, sending, …).
+        await self.post_preview_edit(chat_id, message_id, poll_id, page, when)
 
     # -- Telegram ---------------------------------------------------------------------------
 

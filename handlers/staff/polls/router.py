@@ -39,6 +39,7 @@ def install_polls(
     zone: ZoneInfo,
     operator_chat_id: int | None,
     editors_chat_id: int | None,
+    confirm_above: int = 1000,
 ) -> PollComposer:
     """Build the composer and register its handlers (the composition root's one call)."""
     composer = PollComposer(
@@ -47,7 +48,10 @@ def install_polls(
         catalog=catalog,
         clock=clock,
         settings=PollSettings(
-            zone=zone, operator_chat_id=operator_chat_id, editors_chat_id=editors_chat_id
+            zone=zone,
+            operator_chat_id=operator_chat_id,
+            editors_chat_id=editors_chat_id,
+            confirm_above=confirm_above,
         ),
     )
     install_composer(
