@@ -157,7 +157,7 @@ async def main() -> None:
     parser.add_argument("--baseline", type=int, default=300)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--jitter", type=float, default=0.01, help="round trip: + uniform(0, j)")
-    parser.add_argument("--margin", type=float, default=EngineConfig.telegram_margin)
+    parser.add_argument("--margin", type=float, default=EngineConfig().telegram_margin)
     parser.add_argument("--settle", type=float, default=30.0)
     parser.add_argument("--scenarios", default="cap,lowered,baseline")
     args = parser.parse_args()
