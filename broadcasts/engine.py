@@ -8,12 +8,17 @@ one of them — sends the batch, and writes the outcomes of the whole batch in o
 few batches per channel are in flight (Telegram 2, Viber 4), so the next one is claimed while the
 last responses of the previous one arrive and the rate does not dip between batches.
 
-Telegram: a token bucket at the configured rate (30/s; 1,000/s in paid-broadcast mode), enough
-concurrent requests to keep it busy with 50 ms round trips. Viber: ``broadcast_message`` with up
-to 300 receivers per call within 500 calls per 10 s (sliding window); if the account may not
-broadcast (status 20) the loop falls back to ``send_message`` per resident for the rest of the
-run. A 429 (Viber status 12) pauses the whole channel for ``retry_after`` and the delivery goes
-back to pending without counting as a failure (``deferrals`` caps even that). Blocked or not
+Telegram: a pacer at the configured rate (30/s; 1,000/s in paid-broadcast mode; see
+broadcasts.limits.Pacer): evenly spaced starts with a small margin, so no one-second window at the
+server holds more than the rate whatever the round trip's jitter, no burst after a pause, and
+after a 429 a reduced rate that climbs back (a limit lower than configured is found and kept);
+enough concurrent requests to keep it busy with 50 ms round trips. Viber: ``broadcast_message``
+with up to 300 receivers per call within 500 calls per 10 s (sliding window); if the account may
+not broadcast (status 20) the loop falls back to ``send_message`` per resident for the rest of
+the run. A 429 (Viber status 12) pauses the whole channel for ``retry_after`` and the delivery goes
+back to pending without counting as a failure (``deferrals`` caps even that); it is logged at
+INFO, counted (``_Loop.rate_limited``), and recorded for the progress messages, which may be
+rendered by another process (storage.pacing). Blocked or not
 subscribed: delivery ``blocked``, resident inactive. Transient errors: retried with exponential
 backoff, ``failed`` after ``max_attempts``. Permanent errors: ``failed`` with the reason.
 
@@ -60,7 +65,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.election import AlwaysLeader, Election, Term
-from broadcasts.limits import SlidingWindow, TokenBucket
+from broadcasts.limits import Pacer, SlidingWindow
 from broadcasts.quiet import QuietHours
 from handlers.contract import (
     Button,
@@ -84,6 +89,7 @@ from storage.broadcasts import (
     record_outcomes,
 )
 from storage.models import Broadcast
+from storage.pacing import record_throttle
 from storage.vocabulary import Channel, Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -100,6 +106,9 @@ CANCEL_REFRESH = 0.5
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     telegram_rate: float = 30.0
+    # The pacer's window is this much longer than the server's second: it absorbs the round
+    # trip's jitter (bench/broadcast_strict.py measures what it costs: 1.5 % of the rate).
+    telegram_margin: float = 0.015
     telegram_paid: bool = False
     # Telegram's cap with allow_paid_broadcast.
     paid_rate: float = 1000.0
@@ -188,6 +197,10 @@ class _Loop:
         self._replies: dict[int, Reply] = {}
         self._cancelled: set[int] = set()
         self._cancelled_checked = -math.inf
+        # 429s (Viber: status 12) answered to this loop.
+        self.rate_limited = 0
+        self._throttle: tuple[float, float] | None = None
+        self._throttle_task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         inflight: set[asyncio.Task[None]] = set()
@@ -218,6 +231,8 @@ class _Loop:
                 for result in await asyncio.gather(*inflight, return_exceptions=True):
                     if isinstance(result, BaseException):
                         log.error("%s: batch failed at shutdown: %r", self.channel, result)
+            if self._throttle_task is not None:
+                await asyncio.gather(self._throttle_task, return_exceptions=True)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -271,6 +286,37 @@ class _Loop:
 
     async def send_batch(self, batch: list[Claimed]) -> list[Outcome]:
         raise NotImplementedError
+
+    def note_limited(self, error: RateLimited, rate: float) -> None:
+        """Log and count a 429, and record the pause where progress messages read it (in the
+        background, one write at a time: the 429s of one event coalesce)."""
+        self.rate_limited += 1
+        log.info(
+            "%s: rate limited (%s), retry_after %g s; pacing at %.1f/s",
+            self.channel,
+            error,
+            error.retry_after,
+            rate,
+        )
+        self._throttle = (error.retry_after, rate)
+        if self._throttle_task is None or self._throttle_task.done():
+            self._throttle_task = asyncio.create_task(self._record_throttle())
+
+    async def _record_throttle(self) -> None:
+        while self._throttle is not None:
+            retry_after, rate = self._throttle
+            self._throttle = None
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    await record_throttle(
+                        session,
+                        channel=self.channel,
+                        retry_after=retry_after,
+                        now=self._clock(),
+                        rate=rate,
+                    )
+            except (SQLAlchemyError, OSError) as error:
+                log.warning("%s: rate limit not recorded: %s", self.channel, error)
 
     async def is_cancelled(self, broadcast_id: int) -> bool:
         """Whether staff cancelled the broadcast after its deliveries were claimed: claimed ones
@@ -330,13 +376,13 @@ class _Loop:
         self,
         item: Claimed,
         send: Callable[[], Awaitable[str | None]],
-        pause: Callable[[float], None],
+        limited: Callable[[RateLimited], None],
     ) -> Outcome:
         """Send one delivery and map the neutral channel errors onto its outcome."""
         try:
             message_id = await send()
         except RateLimited as error:
-            pause(error.retry_after)
+            limited(error)
             return self.deferred(item, error.retry_after, str(error))
         except RecipientBlocked as error:
             return self.blocked(item, str(error))
@@ -364,9 +410,7 @@ class TelegramLoop(_Loop):
         super().__init__(**kwargs)
         rate = self._config.effective_telegram_rate
         self._sender = sender
-        # Capacity 2: the event loop oversleeps each wait a little, and with capacity 1 that
-        # time would be lost (2-3 % below the rate at 30/s); a burst of two is harmless.
-        self._bucket = TokenBucket(rate, capacity=2.0)
+        self._pacer = Pacer(rate, margin=self._config.telegram_margin)
         # Enough requests in flight to keep the bucket busy through round trips and database
         # writes (twice the round trip), plus a few for slow answers.
         self._slots = asyncio.Semaphore(min(256, math.ceil(rate * self._config.round_trip * 2) + 4))
@@ -378,7 +422,8 @@ class TelegramLoop(_Loop):
 
     async def _send(self, item: Claimed) -> Outcome:
         async with self._slots:
-            if not await self._bucket.acquire(self._stop) or not self.sendable(item):
+            started = await self._pacer.acquire(self._stop)
+            if started is None or not self.sendable(item):
                 return self.release(item)
             if await self.is_cancelled(item.broadcast_id):
                 return self.cancelled(item)
@@ -389,7 +434,11 @@ class TelegramLoop(_Loop):
             async def send() -> str | None:
                 return (await self._sender.send(item.external_id, reply)).message_id
 
-            return await self.send_one(item, send, self._bucket.pause)
+            def limited(error: RateLimited) -> None:
+                self._pacer.limited(error.retry_after, started)
+                self.note_limited(error, self._pacer.rate)
+
+            return await self.send_one(item, send, limited)
 
 
 class ViberLoop(_Loop):
@@ -465,7 +514,7 @@ class ViberLoop(_Loop):
             try:
                 answer = await self._transport.api.call("broadcast_message", payload)
             except RateLimited as error:
-                self._window.pause(error.retry_after)
+                self._viber_limited(error)
                 if index == 0:
                     return outcomes + [
                         self.deferred(item, error.retry_after, str(error)) for item in live
@@ -528,7 +577,11 @@ class ViberLoop(_Loop):
                     token = token or str(answer.get("message_token", ""))
                 return token
 
-            return await self.send_one(item, send, self._window.pause)
+            return await self.send_one(item, send, self._viber_limited)
+
+    def _viber_limited(self, error: RateLimited) -> None:
+        self._window.pause(error.retry_after)
+        self.note_limited(error, self._config.viber_calls / self._config.viber_window)
 
 
 class DeliveryEngine:

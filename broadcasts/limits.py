@@ -1,6 +1,7 @@
-"""Client-side rate limiters for the delivery engine: a token bucket (Telegram's messages per
-second) and a sliding window (Viber's calls per 10 s), both pausable for a server's
-``retry_after`` and both abandoning their wait when the engine stops.
+"""Client-side rate limiters for the delivery engine: a pacer for Telegram's messages per second
+(even spacing, additive increase and multiplicative decrease after a 429), a token bucket, and a
+sliding window (Viber's calls per 10 s), all pausable for a server's ``retry_after`` and all
+abandoning their wait when the engine stops.
 
 Waiting is cooperative: every wait is bounded by the computed delay and ends early when ``stop``
 is set, so no caller can hang past shutdown.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -70,6 +72,122 @@ class TokenBucket:
                     return not stop.is_set()
                 if not await _sleep_or_stop((1.0 - self._tokens) / self.rate, stop):
                     return False
+
+
+class Pacer:
+    """Starts of sends spaced so that no window of ``1 + margin`` seconds holds more than
+    ``rate`` of them, with the rate adapted to what the server accepts.
+
+    Telegram may count sends in a strict sliding window of one second. Evenly spaced starts
+    reach the server shifted by the round trip's jitter; the margin (15 ms by default, 1.5 % of
+    the rate) absorbs that jitter and this process's own scheduling delays, so the server's
+    window never holds more than ``rate`` (measured: bench/broadcast_strict.py). The schedule
+    keeps the fraction of a wait the event loop oversleeps (at most ``slack``) but never runs
+    behind ``now`` by more: after a pause or an idle spell the next start is one spacing after
+    the first, never a burst.
+
+    After a 429 (``limited``): the whole channel waits ``retry_after``, and the rate drops to
+    ``decrease`` × itself (not below ``floor``); every ``interval`` seconds without a 429 it
+    climbs by ``increase`` up to the configured rate. A rate that held for an interval is
+    remembered as good: a 429 just above it (a probe) returns to it rather than dropping again,
+    and the next probe comes later (``probe_hold`` doubling up to ``probe_hold_max``), so a
+    limit lower than configured is found and kept with few 429s. A 429 for a send that started
+    before the last decrease belongs to that decrease (it was in flight) and only pauses.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        margin: float = 0.015,
+        slack: float = 0.002,
+        decrease: float = 0.85,
+        increase: float = 0.5,
+        interval: float = 2.0,
+        floor: float = 1.0,
+        probe_hold: float = 10.0,
+        probe_hold_max: float = 60.0,
+        clock: Monotonic = time.monotonic,
+    ):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.max_rate = rate
+        self.rate = rate
+        self.margin = margin
+        self.slack = slack
+        self.decrease = decrease
+        self.increase = increase
+        self.interval = interval
+        self.floor = min(floor, rate)
+        self.probe_hold = probe_hold
+        self.probe_hold_max = probe_hold_max
+        self._clock = clock
+        self._next = -math.inf
+        self._paused_until = 0.0
+        self._good: float | None = None
+        self._hold = interval
+        self._changed = clock()
+        self._decreased_at = -math.inf
+        # 429s answered to this channel (every one, including those of the same event).
+        self.limited_count = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def spacing(self) -> float:
+        return (1.0 + self.margin) / self.rate
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    def limited(self, retry_after: float, started: float) -> bool:
+        """A send that started at ``started`` (``acquire``'s answer) got a 429: pause, and adapt
+        the rate unless the send belongs to an event already handled. True if the rate changed."""
+        self.limited_count += 1
+        self.pause(retry_after)
+        if started <= self._decreased_at:
+            return False
+        now = self._clock()
+        if self._good is not None and self.rate > self._good:
+            # A probe above the last good rate: back to it, and probe again later.
+            self.rate = self._good
+            self._hold = min(self.probe_hold_max, max(self.probe_hold, self._hold * 2))
+        else:
+            self.rate = max(self.floor, self.rate * self.decrease)
+            self._good = None
+            self._hold = self.interval
+        self._changed = self._decreased_at = now
+        return True
+
+    def _climb(self, now: float) -> None:
+        if self.rate >= self.max_rate or now - self._changed < self._hold:
+            return
+        probing = self._good is not None and self.rate > self._good
+        self._good = self.rate
+        self.rate = min(self.max_rate, self.rate + self.increase)
+        self._changed = now
+        if probing:
+            # The probe held: the limit may be rising again, climb a little sooner.
+            self._hold = max(self.interval, self._hold / 2)
+
+    async def acquire(self, stop: asyncio.Event) -> float | None:
+        """Wait for the next start; its time, or None if the engine is stopping (the caller
+        must not send)."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self._paused_until:
+                    if not await _sleep_or_stop(self._paused_until - now, stop):
+                        return None
+                    continue
+                self._climb(now)
+                if now >= self._next:
+                    self._next = max(self._next, now - self.slack) + self.spacing
+                    return None if stop.is_set() else now
+                if not await _sleep_or_stop(self._next - now, stop):
+                    return None
 
 
 class SlidingWindow:

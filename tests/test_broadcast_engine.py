@@ -4,8 +4,10 @@ PostgreSQL: every resident gets exactly one message, whatever the messengers ans
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +17,7 @@ from broadcasts.engine import DeliveryEngine
 from storage.broadcasts import cancel_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Broadcast, Delivery, Resident
+from storage.pacing import current_throttles
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.test_broadcast_helpers import (
     FAST,
@@ -124,11 +127,11 @@ async def test_a_429_storm_ends_with_everything_sent(
 ) -> None:
     telegram = telegram_people(60)
     await add_residents(sessionmaker, telegram)
-    # The server allows 20/s; the engine is told 200/s: it must obey retry_after, not fail.
+    # The server allows 20/s; the engine is told 40/s: it must obey retry_after, not fail.
     async with FakeTelegram(TELEGRAM_TOKEN, global_rate=20) as tg, telegram_sender(tg) as sender:
         await open_telegram_chats(tg, [int(p.external_id) for p in telegram])
         broadcast_id, _ = await new_broadcast(sessionmaker)
-        config = dataclasses.replace(FAST, telegram_rate=200.0)
+        config = dataclasses.replace(FAST, telegram_rate=40.0)
         engine = DeliveryEngine(sessionmaker=sessionmaker, telegram=sender, config=config)
         async with running([engine]):
             done = await wait_done(sessionmaker, broadcast_id)
@@ -141,6 +144,42 @@ async def test_a_429_storm_ends_with_everything_sent(
     # A 429 is not a failed attempt.
     assert set(attempts) == {0}
     assert sum(deferrals) > 0
+
+
+async def test_a_limit_lower_than_configured_is_found_logged_and_recorded(
+    sessionmaker: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    telegram = telegram_people(60)
+    await add_residents(sessionmaker, telegram)
+    caplog.set_level(logging.INFO, logger="broadcasts.engine")
+    # The server silently allows 10 sends in any one second; the engine is told 20/s.
+    async with (
+        FakeTelegram(TELEGRAM_TOKEN, global_rate=10, latency=0.02, jitter=0.005, seed=1) as tg,
+        telegram_sender(tg) as sender,
+    ):
+        await open_telegram_chats(tg, [int(p.external_id) for p in telegram])
+        broadcast_id, _ = await new_broadcast(sessionmaker)
+        config = dataclasses.replace(FAST, telegram_rate=20.0)
+        engine = DeliveryEngine(sessionmaker=sessionmaker, telegram=sender, config=config)
+        async with running([engine]):
+            done = await wait_done(sessionmaker, broadcast_id)
+        assert (done.sent, done.failed, done.blocked) == (60, 0, 0)
+        assert all(len(tg.messages(int(p.external_id))) == 1 for p in telegram)
+        # A few drops from 20/s to about 10/s and a probe or two, not a 429 every other second
+        # (pausing, then bursting into the same wall, as a token bucket did).
+        assert 1 <= tg.rate_limited_count <= 12
+    records = [r for r in caplog.records if "rate limited" in r.getMessage()]
+    assert len(records) == tg.rate_limited_count
+    assert all(r.levelno == logging.INFO for r in records)
+    assert "SendMessage" in records[0].getMessage()
+    assert "retry_after 1 s" in records[0].getMessage()
+    async with sessionmaker() as session:
+        # Recorded where the progress message (perhaps in another process) reads it.
+        throttles = await current_throttles(
+            session, now=datetime.now(UTC), grace=timedelta(minutes=5)
+        )
+    assert [(t.channel, t.retry_after) for t in throttles] == [("telegram", 1.0)]
+    assert 1.0 <= throttles[0].rate < 20.0
 
 
 async def test_viber_without_broadcast_permission_falls_back_to_send_message(

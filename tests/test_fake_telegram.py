@@ -285,6 +285,46 @@ async def test_global_rate_and_paid_broadcast() -> None:
         assert (tg.sent_count, tg.rate_limited_count) == (4, 1)
 
 
+async def test_global_limit_is_a_sliding_window_over_any_second() -> None:
+    # Three sends at the end of one second and one at the start of the next: fixed one-second
+    # buckets (and a token bucket refilling at 3/s) would admit the fourth; Telegram may not.
+    async with FakeTelegram(token=TOKEN, global_rate=3.0) as tg:
+        for user_id in range(1, 9):
+            await tg.send_text(user_id, "hi")
+        async with make_bot(tg) as bot:
+            started = asyncio.get_running_loop().time()
+            for user_id in (1, 2, 3):
+                await bot.send_message(user_id, "a")
+            await asyncio.sleep(0.5)
+            with pytest.raises(TelegramRetryAfter) as info:
+                await bot.send_message(4, "a")
+            # Until the oldest send leaves the window, rounded up to whole seconds.
+            assert info.value.retry_after == 1
+            await asyncio.sleep(max(0.0, started + 1.05 - asyncio.get_running_loop().time()))
+            # A second after the burst, the window holds nothing: three more go through...
+            for user_id in (4, 5, 6):
+                await bot.send_message(user_id, "a")
+            # ...but no fourth, however long the pause before them was.
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(7, "a")
+        assert (tg.sent_count, tg.rate_limited_count) == (6, 2)
+
+
+async def test_round_trip_latency_and_jitter() -> None:
+    async with FakeTelegram(token=TOKEN, latency=0.02, jitter=0.03, seed=7) as tg:
+        async with make_bot(tg) as bot:
+            loop = asyncio.get_running_loop()
+            trips = []
+            for _ in range(12):
+                started = loop.time()
+                await bot.get_me()
+                trips.append(loop.time() - started)
+        assert min(trips) >= 0.02
+        # Jitter up to 30 ms on top of the latency (plus this machine's own delays).
+        assert max(trips) - min(trips) > 0.005
+        assert max(trips) < 0.2
+
+
 # ----------------------------------------------------------------------------- polling
 
 

@@ -31,10 +31,12 @@ import copy
 import json
 import math
 import mimetypes
+import random
 import re
 import struct
 import time
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -1090,6 +1092,30 @@ class _Bucket:
         self.tokens -= 1.0
 
 
+class _Window:
+    """At most ``limit`` admitted sends in any interval of ``window`` seconds — a true sliding
+    window, as strict as Telegram's counting may be: a burst at the end of one second and the
+    start of the next is refused (fixed one-second buckets would admit it), and so is any burst
+    after a pause that would put more than ``limit`` sends into one second."""
+
+    def __init__(self, limit: float, window: float = 1.0) -> None:
+        self.limit = max(1, math.floor(limit))
+        self.window = window
+        self.times: deque[float] = deque()
+
+    def wait_time(self) -> float:
+        now = time.monotonic()
+        while self.times and now - self.times[0] >= self.window:
+            self.times.popleft()
+        if len(self.times) < self.limit:
+            return 0.0
+        # Until the oldest admitted send leaves the window.
+        return max(1e-6, self.times[0] + self.window - now)
+
+    def take(self) -> None:
+        self.times.append(time.monotonic())
+
+
 # --------------------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------------------
@@ -1290,12 +1316,13 @@ class FakeTelegram:
         bot_username: str = "citybot_test_bot",
         bot_first_name: str = "CityBot",
         global_rate: float | None = None,
-        burst: float | None = None,
         per_chat_rate: float | None = None,
         per_chat_burst: float | None = None,
         group_rate: float | None = None,
         paid_rate: float = 1000.0,
         latency: float = 0.0,
+        jitter: float = 0.0,
+        seed: int | None = None,
         callback_query_ttl: float = 15.0,
         webhook_timeout: float = 10.0,
         webhook_max_attempts: int = 5,
@@ -1312,7 +1339,11 @@ class FakeTelegram:
         self.bot_id = int(match.group(1))
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
+        # A round trip of ``latency`` plus up to ``jitter`` (uniform, seeded), half of each on the
+        # way in, before the call is counted against the limits, and half on the way back.
         self.latency = latency
+        self.jitter = jitter
+        self._random = random.Random(seed)
         self.callback_query_ttl = callback_query_ttl
         self.webhook_timeout = webhook_timeout
         self.webhook_max_attempts = max(1, webhook_max_attempts)
@@ -1323,8 +1354,11 @@ class FakeTelegram:
         self.privacy_mode = privacy_mode
         self.bot_settings: dict[str, JSON] = {}
 
-        self._global_bucket = _Bucket(global_rate, burst or global_rate) if global_rate else None
-        self._paid_bucket = _Bucket(paid_rate, paid_rate) if global_rate else None
+        # Overall limits: sliding windows of one second (``global_rate`` sends, ``paid_rate`` with
+        # allow_paid_broadcast). Per chat and per group: token buckets, as Telegram documents
+        # them (about one message a second per chat, with a short burst).
+        self._global_window = _Window(global_rate) if global_rate else None
+        self._paid_window = _Window(paid_rate) if global_rate else None
         self._per_chat_rate = per_chat_rate
         self._per_chat_burst = per_chat_burst
         self._group_rate = group_rate
@@ -1445,10 +1479,16 @@ class FakeTelegram:
             return self._json_response(exc.body(), exc.code)
         except web.HTTPRequestEntityTooLarge:
             return self._json_response(ApiError(413, "Request Entity Too Large").body(), 413)
+        if self.latency > 0 or self.jitter > 0:
+            await asyncio.sleep(self._leg())
         status, body = await self._invoke(match.group(2), raw, files)
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+        if self.latency > 0 or self.jitter > 0:
+            await asyncio.sleep(self._leg())
         return self._json_response(body, status)
+
+    def _leg(self) -> float:
+        """One way of a round trip: half the latency plus up to half the jitter."""
+        return self.latency / 2 + self._random.uniform(0.0, self.jitter / 2)
 
     @staticmethod
     def _json_response(body: JSON, status: int) -> web.Response:
@@ -1985,10 +2025,10 @@ class FakeTelegram:
     def _admit(self, chat: _Chat, p: _Params) -> None:
         """Apply the configured flood limits; raises 429 with retry_after when exceeded."""
         paid = p.opt_bool("allow_paid_broadcast")
-        buckets: list[_Bucket] = []
-        global_bucket = self._paid_bucket if paid else self._global_bucket
-        if global_bucket is not None:
-            buckets.append(global_bucket)
+        limits: list[_Bucket | _Window] = []
+        window = self._paid_window if paid else self._global_window
+        if window is not None:
+            limits.append(window)
         rate = self._group_rate if chat.type != "private" and self._group_rate else None
         rate = rate or self._per_chat_rate
         if rate:
@@ -1996,13 +2036,13 @@ class FakeTelegram:
             if bucket is None:
                 bucket = _Bucket(rate, self._per_chat_burst or 1.0)
                 self._chat_buckets[chat.id] = bucket
-            buckets.append(bucket)
-        wait = max((bucket.wait_time() for bucket in buckets), default=0.0)
+            limits.append(bucket)
+        wait = max((limit.wait_time() for limit in limits), default=0.0)
         if wait > 0:
             retry = max(1, math.ceil(wait))
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-        for bucket in buckets:
-            bucket.take()
+        for limit in limits:
+            limit.take()
         if paid:
             self.paid_broadcast_count += 1
 

@@ -112,7 +112,6 @@ async def stand_ins() -> AsyncIterator[tuple[FakeTelegram, FakeViber]]:
         bot_username="kryvyirih_city_bot",
         bot_first_name="Криворізька міська рада",
         global_rate=TELEGRAM_GLOBAL_RATE,
-        burst=TELEGRAM_GLOBAL_RATE,
     )
     viber = FakeViber(
         VIBER_TOKEN,

@@ -9,7 +9,7 @@ written once. Telegram's "message is not modified" is not an error here; a 429 e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Final
 
@@ -26,6 +26,7 @@ from handlers.staff.news.preview import Previews
 from storage import news, polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress
 from storage.models import Broadcast
+from storage.pacing import Throttle, current_throttles
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,15 @@ class ProgressReporter:
         return broadcast.id
 
     def render(
-        self, broadcast: Broadcast, progress: Progress, number: int | None = None
+        self,
+        broadcast: Broadcast,
+        progress: Progress,
+        number: int | None = None,
+        throttles: Sequence[Throttle] = (),
     ) -> tuple[Markup, bool]:
-        """The message text, and whether it is the final report."""
+        """The message text, and whether it is the final report. ``number``: what staff know
+        the broadcast by (a poll's id); ``throttles``: the messengers slowing the engine down
+        right now (a line each while the broadcast is sending)."""
         t = self.texts(broadcast)
         bid = number if number is not None else broadcast.id
         if broadcast.finished_at is not None:
@@ -148,7 +155,19 @@ class ProgressReporter:
             rate=f"{progress.rate:.1f}",
             eta=eta,
         )
-        return text, False
+        lines = [
+            t(
+                "news.progress.throttled",
+                channel=throttle.channel.capitalize(),
+                seconds=f"{throttle.retry_after:g}",
+            )
+            for throttle in throttles
+        ]
+        return Markup("\n".join([text, *lines])), False
+
+    async def throttles(self, session: AsyncSession) -> list[Throttle]:
+        # A pause of a second is shown until the next edit could show it.
+        return await current_throttles(session, now=self.clock(), grace=self.interval)
 
     def markup(self, broadcast: Broadcast, final: bool) -> InlineKeyboardMarkup | None:
         if final or broadcast.status != BroadcastStatus.SENDING.value:
@@ -191,7 +210,12 @@ class ProgressReporter:
             )
             assert progress is not None
             chat_id = broadcast.progress_chat_id
-            text, final = self.render(broadcast, progress, await self.number(session, broadcast))
+            text, final = self.render(
+                broadcast,
+                progress,
+                await self.number(session, broadcast),
+                await self.throttles(session),
+            )
             markup = self.markup(broadcast, final)
         try:
             sent = await self.bot.send_message(
@@ -220,7 +244,12 @@ class ProgressReporter:
                 return 0
             progress = await broadcast_progress(session, broadcast_id=broadcast_id, now=now)
             assert progress is not None
-            text, final = self.render(broadcast, progress, await self.number(session, broadcast))
+            text, final = self.render(
+                broadcast,
+                progress,
+                await self.number(session, broadcast),
+                await self.throttles(session),
+            )
             if not await news.claim_report_edit(
                 session, broadcast_id=broadcast_id, now=now, interval=self.interval, final=final
             ):
