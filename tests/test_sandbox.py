@@ -307,6 +307,16 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
         assert roles == {"admin", "editor", "operator"}
         [editor, *_] = [s for s in world["staff"] if s["role"] == "editor"]
         operator_chat = world["operator_chat"]["id"]
+        # The demo world's open tickets are all in the operator forum, each in its own topic,
+        # soon after start (the scheduled catch-up alone would post 10 a minute). The desk
+        # posts them as fast as it goes, and a strict one-second window refuses some of that
+        # burst (the desk's posts are not paced with the engine): the news below is measured
+        # once they are all there.
+        deadline = asyncio.get_running_loop().time() + 30
+        while len((await sandbox.operator_chat())["topics"]) < 25:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.5)
+        refused_before = (await sandbox.get("/api/counters"))["telegram"]["rate_limited"]
         # Typed markup is text, for the residents and in the counters panel alike.
         text = "Сандбокс: <b>тест</b> новин & для всіх"
         await sandbox.post(
@@ -343,7 +353,7 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
             await asyncio.sleep(0.5)
         # Every planned resident of the demo world got it, in both messengers, at the limits.
         assert latest["total"] > 100 and latest["sent"] == latest["total"], latest
-        assert counters["telegram"]["rate_limited"] <= 1
+        assert counters["telegram"]["rate_limited"] - refused_before <= 1
         # Seeded residents (the first ones listed) have it in their chats, in both messengers.
         got_telegram = got_viber = 0
         for person in world["telegram_residents"][:20]:
@@ -354,12 +364,6 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
             viber_chat = await sandbox.get(f"/api/viber/chat/{quoted}")
             got_viber += any(e["message"].get("text") == text for e in viber_chat["entries"])
         assert got_telegram > 5 and got_viber > 5, (got_telegram, got_viber)
-        # The demo world's open tickets are all in the operator forum, each in its own topic,
-        # soon after start (the scheduled catch-up alone would post 10 a minute).
-        deadline = asyncio.get_running_loop().time() + 30
-        while len((await sandbox.operator_chat())["topics"]) < 25:
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.5)
 
 
 async def test_a_real_deployments_database_is_refused(database_url: str) -> None:
