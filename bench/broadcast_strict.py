@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from multiprocessing.connection import Connection
 import aiohttp
 
 from bench.broadcast_telegram import TEXT, open_chats, run_baseline, seed
+from bench.child import served_in_child
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
@@ -68,23 +68,10 @@ class FakeStats:
 async def strict_fake(
     rate: float, latency: float, jitter: float, users: int
 ) -> AsyncIterator[tuple[str, FakeStats]]:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(
-        target=_serve_fake, args=(rate, latency, jitter, users, child), daemon=True
-    )
-    process.start()
-    loop = asyncio.get_running_loop()
     stats = FakeStats()
-    try:
-        base_url = await loop.run_in_executor(None, parent.recv)
-        yield str(base_url), stats
-        parent.send("stop")
-        stats.sent, stats.rate_limited = await loop.run_in_executor(None, parent.recv)
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.terminate()
+    async with served_in_child(_serve_fake, rate, latency, jitter, users) as (base_url, counters):
+        yield base_url, stats
+    stats.sent, stats.rate_limited = counters
 
 
 @dataclass

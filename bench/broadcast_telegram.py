@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import resource
 import time
@@ -36,6 +35,7 @@ from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, Tele
 from aiogram.methods.base import TelegramType
 from sqlalchemy import insert
 
+from bench.child import served_in_child
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fake_telegram import FakeTelegram
@@ -109,21 +109,10 @@ def _serve_fake(latency: float, users: int, conn: Connection) -> None:
 @contextlib.asynccontextmanager
 async def fake_process(latency: float, users: int) -> AsyncIterator[tuple[str, FakeStats]]:
     """The fake Bot API in a child process; its counters are filled in when the block ends."""
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=_serve_fake, args=(latency, users, child), daemon=True)
-    process.start()
-    loop = asyncio.get_running_loop()
     stats = FakeStats()
-    try:
-        base_url = await loop.run_in_executor(None, parent.recv)
-        yield str(base_url), stats
-        parent.send("stop")
-        stats.sent, stats.rate_limited, stats.paid = await loop.run_in_executor(None, parent.recv)
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.terminate()
+    async with served_in_child(_serve_fake, latency, users) as (base_url, counters):
+        yield base_url, stats
+    stats.sent, stats.rate_limited, stats.paid = counters
 
 
 class PaidBroadcast(BaseRequestMiddleware):

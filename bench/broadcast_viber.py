@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import resource
 import time
@@ -24,6 +23,7 @@ from multiprocessing.connection import Connection
 import aiohttp
 from sqlalchemy import insert
 
+from bench.child import served_in_child
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fake_viber import FakeViber
 from bot.viber import render
@@ -91,21 +91,8 @@ def _serve_fake(latency: float, users: int, conn: Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def fake_process(latency: float, users: int) -> AsyncIterator[tuple[str, list[int]]]:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=_serve_fake, args=(latency, users, child), daemon=True)
-    process.start()
-    loop = asyncio.get_running_loop()
-    stats: list[int] = []
-    try:
-        base_url = await loop.run_in_executor(None, parent.recv)
-        yield str(base_url), stats
-        parent.send("stop")
-        stats.extend(await loop.run_in_executor(None, parent.recv))
-    finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.terminate()
+    async with served_in_child(_serve_fake, latency, users) as (base_url, counters):
+        yield base_url, counters
 
 
 async def run_engine(url: str, base_url: str, calls: int) -> tuple[int, float, float, float]:
