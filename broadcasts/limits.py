@@ -88,7 +88,10 @@ class Pacer:
 
     After a 429 (``limited``): the whole channel waits ``retry_after``, and the rate drops to
     ``decrease`` × itself (not below ``floor``); every ``interval`` seconds without a 429 it
-    climbs by ``increase`` up to the configured rate. A rate that held for an interval is
+    climbs by ``increase`` up to the configured rate. A lone 429 at the configured rate after
+    ``quiet`` seconds without one is a stray (a late packet bunched with the next, not a lower
+    limit): the rate steps down by ``increase`` only, and a second 429 soon after is treated as
+    a lower limit. A rate that held for an interval is
     remembered as good: a 429 just above it (a probe) returns to it rather than dropping again,
     and the next probe comes later (``probe_hold`` doubling up to ``probe_hold_max``), so a
     limit lower than configured is found and kept with few 429s. A 429 for a send that started
@@ -107,6 +110,7 @@ class Pacer:
         floor: float = 1.0,
         probe_hold: float = 10.0,
         probe_hold_max: float = 60.0,
+        quiet: float = 10.0,
         clock: Monotonic = time.monotonic,
     ):
         if rate <= 0:
@@ -121,6 +125,7 @@ class Pacer:
         self.floor = min(floor, rate)
         self.probe_hold = probe_hold
         self.probe_hold_max = probe_hold_max
+        self.quiet = quiet
         self._clock = clock
         self._next = -math.inf
         self._paused_until = 0.0
@@ -128,6 +133,8 @@ class Pacer:
         self._hold = interval
         self._changed = clock()
         self._decreased_at = -math.inf
+        # When the rate last changed because of a 429 (-inf: never).
+        self._limited_at = -math.inf
         # 429s answered to this channel (every one, including those of the same event).
         self.limited_count = 0
         self._lock = asyncio.Lock()
@@ -150,7 +157,14 @@ class Pacer:
         if started <= self._decreased_at:
             return False
         now = self._clock()
-        if self._good is not None and self.rate > self._good:
+        stray = self.rate >= self.max_rate and now - self._limited_at >= self.quiet
+        self._limited_at = now
+        if stray:
+            # One step down, as for a failed probe; a second 429 soon after is a lower limit.
+            self.rate = max(self.floor, self.rate - self.increase)
+            self._good = None
+            self._hold = self.interval
+        elif self._good is not None and self.rate > self._good:
             # A probe above the last good rate: back to it, and probe again later.
             self.rate = self._good
             self._hold = min(self.probe_hold_max, max(self.probe_hold, self._hold * 2))

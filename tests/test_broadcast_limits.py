@@ -61,25 +61,46 @@ class ManualClock:
         return self.now
 
 
-async def test_after_a_429_the_rate_drops_then_climbs_back() -> None:
+async def test_a_lone_429_at_the_configured_rate_steps_down_by_one_step() -> None:
     clock = ManualClock()
     pacer = Pacer(30.0, clock=clock)
     stop = asyncio.Event()
     started = await pacer.acquire(stop)
     assert started is not None
+    # A stray: late packets bunched in the server's window, not a lower limit.
     assert pacer.limited(1.0, started)
-    assert pacer.rate == 30.0 * 0.85
+    assert pacer.rate == 29.5
+    assert pacer.paused_for() == 1.0
+    # Back at the configured rate two seconds later.
+    clock.now += 2.0
+    assert await pacer.acquire(stop) is not None
+    assert pacer.rate == 30.0
+
+
+async def test_after_a_second_429_the_rate_drops_then_climbs_back() -> None:
+    clock = ManualClock()
+    pacer = Pacer(30.0, clock=clock)
+    stop = asyncio.Event()
+    started = await pacer.acquire(stop)
+    assert started is not None
+    assert pacer.limited(1.0, started)  # a stray: 29.5
+    clock.now += 1.0
+    started = await pacer.acquire(stop)
+    assert started is not None
+    # Soon after the first: a limit below the rate.
+    assert pacer.limited(1.0, started)
+    assert pacer.rate == 29.5 * 0.85
     assert pacer.paused_for() == 1.0
     # Another send that was in flight when the rate dropped: the same event, only counted.
     assert not pacer.limited(1.0, started)
-    assert (pacer.rate, pacer.limited_count) == (30.0 * 0.85, 2)
+    assert (pacer.rate, pacer.limited_count) == (29.5 * 0.85, 3)
     # +0.5/s every two seconds without a 429, up to the configured rate.
     rates = []
     for _ in range(12):
         clock.now += 2.0
         assert await pacer.acquire(stop) is not None
         rates.append(pacer.rate)
-    assert rates[:3] == [26.0, 26.5, 27.0]
+    assert rates[:3] == [29.5 * 0.85 + 0.5, 29.5 * 0.85 + 1.0, 29.5 * 0.85 + 1.5]
     assert rates[-1] == 30.0
 
 
@@ -116,17 +137,22 @@ async def test_a_limit_that_drops_below_the_good_rate_drops_the_rate() -> None:
     stop = asyncio.Event()
     started = await pacer.acquire(stop)
     assert started is not None
-    pacer.limited(1.0, started)  # 25.5
-    clock.now += 2.0
-    started = await pacer.acquire(stop)  # 26.0; 25.5 held
+    pacer.limited(1.0, started)  # a stray: 29.5
+    clock.now += 1.0
+    started = await pacer.acquire(stop)
     assert started is not None
-    pacer.limited(1.0, started)  # a probe: back to 25.5
-    assert pacer.rate == 25.5
+    pacer.limited(1.0, started)  # soon after: 29.5 × 0.85
+    dropped = 29.5 * 0.85
+    clock.now += 2.0
+    started = await pacer.acquire(stop)  # +0.5; the dropped rate held
+    assert started is not None
+    pacer.limited(1.0, started)  # a probe: back to the rate that held
+    assert pacer.rate == dropped
     clock.now += 2.0
     started = await pacer.acquire(stop)
     assert started is not None
     pacer.limited(1.0, started)  # at the good rate: the limit fell
-    assert pacer.rate == 25.5 * 0.85
+    assert pacer.rate == dropped * 0.85
 
 
 async def test_sliding_window_allows_the_limit_per_window() -> None:
