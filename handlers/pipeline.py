@@ -29,13 +29,14 @@ from handlers.contract import (
     Reply,
     Sender,
     TransientChannelError,
+    with_keyboard,
 )
-from handlers.conversation import Conversation
+from handlers.conversation import KEYBOARD_CHANNELS, Conversation
 from handlers.i18n import Catalog
 from handlers.outbox import Outbox
 from handlers.owed import Owed, Settler, owed_to_json
 from handlers.parts import patiently
-from storage import audit, dedup
+from storage import audit, conversations, dedup
 from storage.errors import failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
 from storage.residents import get_resident, mark_blocked, resident_for_event
@@ -212,7 +213,14 @@ class Pipeline:
                 details={"kind": event.kind.value, "reason": reason},
             )
             language = resident.language if resident else self._default_language
-        return Processed(replies=(self._apology(language),))
+            apology = self._apology(language)
+            if resident is not None and identity.channel in KEYBOARD_CHANNELS:
+                # Viber shows the last message's keyboard: the apology must not take the
+                # resident's menu away (the failed turn changed nothing, so their state holds).
+                state = await conversations.load_state(session, resident_id=resident.id)
+                keyboard = self._conversation.keyboard(session, resident, state, now=now)
+                apology = with_keyboard(apology, keyboard)
+        return Processed(replies=(apology,))
 
     def _apology(self, language: str) -> Reply:
         return Reply(text=self._catalog.text(language, "error.generic"))

@@ -201,6 +201,8 @@ async def test_viber_a_refused_update_is_answered_200_with_an_apology_once(
             assert fake.pending_callbacks == []
             assert len(fake.messages(poisoned.external_id)) == before + 1
             assert APOLOGY in poisoned.last_text()
+            # Viber shows the last message's keyboard: the apology keeps the step's buttons.
+            assert "✅ Надіслати" in poisoned.labels()
             # Delivered again anyway (the same bytes): a no-op, no second apology.
             assert await fake.replay() == 200
             assert len(fake.messages(poisoned.external_id)) == before + 1

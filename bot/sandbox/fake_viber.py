@@ -1443,12 +1443,12 @@ class FakeViber:
         )
 
     def current_keyboard(self, user_id: str) -> JSONDict | None:
-        """The keyboard the user sees: the last one the bot sent (None if none)."""
-        for delivery in reversed(self._deliveries.get(user_id, [])):
-            keyboard = delivery.payload.get("keyboard")
-            if isinstance(keyboard, dict):
-                return keyboard
-        return None
+        """The keyboard the user sees: the last message's (None if it carried none). Viber's
+        keyboards guide: a keyboard is attached to a message, and the client shows the last
+        message's; a message without one leaves the resident without buttons."""
+        deliveries = self._deliveries.get(user_id, [])
+        keyboard = deliveries[-1].payload.get("keyboard") if deliveries else None
+        return keyboard if isinstance(keyboard, dict) else None
 
     async def press_button(
         self,
