@@ -18,6 +18,7 @@ from bot.broadcasting import broadcast_engine, run_broadcasts
 from bot.config import TELEGRAM_API_URL, Settings, TelegramMode, require_webhook_secret
 from bot.migrate import upgrade_to_head
 from bot.schedule import schedule_jobs
+from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
@@ -29,6 +30,8 @@ from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
 from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
+from broadcasts.engine import EngineConfig
+from broadcasts.limits import Pacer
 from handlers.contract import Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
@@ -75,6 +78,8 @@ class Runtime:
     staff: StaffService | None = None
     # Signed links through which Viber fetches files that live in Telegram (needs a public URL).
     media_links: MediaLinks | None = None
+    # The pacer of the bot token's free sends, shared by the engine and every other call.
+    telegram_budget: Pacer | None = None
     # The keyboard each resident should have now (Viber messages carry it: handlers.keyboards).
     keyboards: ResidentKeyboards | None = None
     # Each configured channel's sender of answers and notices to residents.
@@ -117,6 +122,11 @@ async def build_runtime(
             if settings.telegram_token
             else None
         )
+        telegram_budget: Pacer | None = None
+        if bot is not None:
+            # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
+            telegram_budget = Pacer(settings.telegram_rate, margin=EngineConfig().telegram_margin)
+            bot.session.middleware(SharedBudget(telegram_budget))
         # Staff work in Telegram: without it tickets are stored but no operator sees them.
         desk = (
             Desk(
@@ -154,6 +164,7 @@ async def build_runtime(
             pipeline=pipeline,
             outbox=outbox,
             desk=desk,
+            telegram_budget=telegram_budget,
             keyboards=ResidentKeyboards(
                 conversation=conversation, sessionmaker=sessionmaker, clock=clock
             ),

@@ -70,6 +70,7 @@ def broadcast_engine(
         clock=clock,
         # On PostgreSQL one process per channel sends (several processes share one rate limit).
         election=election,
+        telegram_pacer=runtime.telegram_budget,
     )
     return engine, http
 

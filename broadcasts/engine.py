@@ -406,11 +406,13 @@ def _log_failure(task: asyncio.Task[None], channel: str) -> None:
 class TelegramLoop(_Loop):
     channel = Channel.TELEGRAM.value
 
-    def __init__(self, *, sender: Sender, **kwargs: Any) -> None:
+    def __init__(self, *, sender: Sender, pacer: Pacer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         rate = self._config.effective_telegram_rate
         self._sender = sender
-        self._pacer = Pacer(rate, margin=self._config.telegram_margin)
+        # ``pacer``: the bot token's budget shared with the answers and staff posts of this
+        # process (they count toward the same limit); its own otherwise.
+        self._pacer = pacer or Pacer(rate, margin=self._config.telegram_margin)
         # Enough requests in flight to keep the bucket busy through round trips and database
         # writes (twice the round trip), plus a few for slow answers.
         self._slots = asyncio.Semaphore(min(256, math.ceil(rate * self._config.round_trip * 2) + 4))
@@ -597,9 +599,13 @@ class DeliveryEngine:
         config: EngineConfig | None = None,
         clock: Clock = system_clock,
         election: Election | None = None,
+        telegram_pacer: Pacer | None = None,
     ) -> None:
+        """``telegram_pacer``: the process's budget of the bot token's free sends, shared with
+        its other Telegram calls (not used for paid broadcasts, which have their own limit)."""
         self._sessionmaker = sessionmaker
         self._telegram = telegram
+        self._telegram_pacer = None if (config and config.telegram_paid) else telegram_pacer
         self._viber = viber
         self._config = config or EngineConfig()
         self._clock = clock
@@ -618,7 +624,11 @@ class DeliveryEngine:
         if telegram is not None:
             terms["telegram"] = self._term(
                 lambda term_stop, wake: TelegramLoop(
-                    sender=telegram, stop=term_stop, wake=wake, **common
+                    sender=telegram,
+                    pacer=self._telegram_pacer,
+                    stop=term_stop,
+                    wake=wake,
+                    **common,
                 )
             )
         if viber is not None:

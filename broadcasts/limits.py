@@ -186,6 +186,16 @@ class Pacer:
             # The probe held: the limit may be rising again, climb a little sooner.
             self._hold = max(self.interval, self._hold / 2)
 
+    def reserve(self) -> float:
+        """Take the next start at once, ahead of the senders waiting in ``acquire`` (an answer to
+        a resident must not queue behind a broadcast): the seconds to wait before sending, at
+        most one spacing plus a pause. The waiting senders see the later ``_next`` when they
+        wake, so the reserved start counts in the same schedule."""
+        now = self._clock()
+        start = max(self._next, now, self._paused_until)
+        self._next = start + self.spacing
+        return start - now
+
     async def acquire(self, stop: asyncio.Event) -> float | None:
         """Wait for the next start; its time, or None if the engine is stopping (the caller
         must not send)."""
