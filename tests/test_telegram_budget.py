@@ -24,6 +24,7 @@ async def test_a_reserved_start_goes_first_and_pushes_the_waiting_senders() -> N
     pacer = Pacer(10.0, margin=0.0, clock=clock)
     stop = asyncio.Event()
     first = await pacer.acquire(stop)
+    assert first is not None
     # An answer arrives while a broadcast send waits for the next start (0.1 s later): it
     # takes that start, and the broadcast's comes one spacing after it.
     assert pacer.reserve() == pytest.approx(0.1, abs=0.005)
