@@ -67,6 +67,18 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_TEXT = 200
 MAX_GETFILE_SIZE = 20 * 1024 * 1024
 MAX_UPLOAD_SIZE = 50 * 1024 * 1024
+# Files Telegram downloads itself, given by URL: photos up to 5 MB, other files up to 20 MB.
+MAX_URL_PHOTO = 5 * 1024 * 1024
+MAX_URL_FILE = 20 * 1024 * 1024
+_URL_FILE_PARAMS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendAudio": "audio",
+    "sendVideo": "video",
+    "sendAnimation": "animation",
+    "sendVoice": "voice",
+    "sendVideoNote": "video_note",
+}
 
 ALL_UPDATE_TYPES = (
     "message",
@@ -1535,7 +1547,8 @@ class FakeTelegram:
                     # the method does not exist.
                     raise ApiError(501, f"Not Implemented: FakeTelegram does not simulate {method}")
                 raise ApiError(404, "Not Found: method not found")
-            result = await entry[1](_Params(params))
+            fetched = await self._fetch_url_param(name, params)
+            result = await entry[1](_Params(fetched))
         except ApiError as exc:
             self.errors.append(ApiErrorRecord(name, params, exc.code, exc.description))
             if exc.code == 429:
@@ -1550,6 +1563,39 @@ class FakeTelegram:
         if isinstance(result, _Described):
             return 200, {"ok": True, "result": result.result, "description": result.description}
         return 200, {"ok": True, "result": result}
+
+    async def _fetch_url_param(self, method: str, params: JSON) -> JSON:
+        """A file given by URL is downloaded by Telegram: a URL that does not answer 200 (an
+        expired link, a missing file) is refused, as the real server refuses it, and one over
+        Telegram's limit for URLs (5 MB for photos, 20 MB otherwise) too. Only loopback URLs
+        are fetched (tests run offline); others still get a placeholder."""
+        key = _URL_FILE_PARAMS.get(method)
+        value = params.get(key) if key else None
+        if key is None or not isinstance(value, str):
+            return params
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or parts.hostname not in (
+            "127.0.0.1",
+            "localhost",
+        ):
+            return params
+        limit = MAX_URL_PHOTO if key == "photo" else MAX_URL_FILE
+        failed = _bad("failed to get HTTP URL content")
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.get(value) as response,
+            ):
+                if response.status != 200:
+                    raise failed
+                data = await response.content.read(limit + 1)
+                content_type = response.content_type
+        except (aiohttp.ClientError, TimeoutError):
+            raise failed from None
+        if len(data) > limit:
+            raise failed
+        name = parts.path.rsplit("/", 1)[-1] or key
+        return {**params, key: UploadedFile(name, content_type, data)}
 
     def _handlers(self) -> dict[str, _Handler]:
         return {
@@ -3233,6 +3279,19 @@ class FakeTelegram:
         if caption:
             body["caption"] = caption
         return await self._user_message(user_id, chat_id, body, thread_id=None, reply_to=None)
+
+    async def send_dice(
+        self, user_id: int, emoji: str = "🎲", chat_id: int | None = None
+    ) -> SimUpdate:
+        """The user throws a die (a message with ``dice`` only)."""
+        value = random.randint(1, 6)
+        return await self._user_message(
+            user_id,
+            chat_id,
+            {"dice": {"emoji": emoji, "value": value}},
+            thread_id=None,
+            reply_to=None,
+        )
 
     async def _user_file(
         self,
