@@ -13,15 +13,19 @@ that fails get a clear answer and are recorded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
 from bot.sandbox.fake_telegram import SimUpdate
+from bot.viber.media import MediaKeeper
+from handlers.contract import TOO_BIG, Attachment, EventKind, Identity, Incoming
 from storage import kept_files
 from storage.models import AuditEntry, KeptFile, Ticket, TicketMessage
 from tests.harness import TelegramResident, ViberResident, onboard
@@ -381,3 +385,41 @@ async def test_an_expired_viber_link_is_refused_by_telegram_and_staff_are_told(
         assert [e.description for e in refused] == ["Bad Request: failed to get HTTP URL content"]
         assert any("не зміг його показати" in text for text in world.texts()), world.texts()
         assert all(m.staff_message_id is not None for m in await world.thread(ticket_id))
+
+
+async def test_a_redelivered_viber_file_is_kept_once(database_url: str) -> None:
+    async with staff_world(database_url, viber=True) as world:
+        fake = world.viber
+        assert fake is not None
+        r = _resident(world, "viber")
+        await onboard(r)
+        await r.document(file_name="акт.pdf")
+        # Viber sends the same callback again (our answer was lost on the way).
+        assert await fake.replay() == 200
+        assert await _count(world, KeptFile) == 1
+        assert [m.downloads for m in fake.media.values()] == [1]
+
+
+async def test_a_viber_file_larger_than_it_said_is_cut_off(database_url: str) -> None:
+    """The declared size is checked first; the download stops at the limit whatever it said."""
+    async with staff_world(database_url, viber=True) as world:
+        fake = world.viber
+        assert fake is not None
+        url = fake.host_media(b"x" * 5000, file_name="big.bin")
+        event = Incoming(
+            identity=Identity(channel="viber", external_id=VIBER_RESIDENT),
+            kind=EventKind.DOCUMENT,
+            update_key="message:1",
+            attachment=Attachment(kind="document", ref=url, file_name="big.bin", size=10),
+        )
+        async with aiohttp.ClientSession() as http:
+            keeper = MediaKeeper(http=http, sessionmaker=world.runtime.sessionmaker, max_bytes=1000)
+            result = await keeper.keep(event)
+            assert result.kind is EventKind.FILE_FAILED
+            assert result.attachment is not None and result.attachment.problem == TOO_BIG
+            assert result.attachment.ref == ""
+            small = dataclasses.replace(event, update_key="message:2")
+            assert (
+                await MediaKeeper(http=http, sessionmaker=world.runtime.sessionmaker).keep(small)
+            ).kind is EventKind.DOCUMENT
+        assert await _count(world, KeptFile) == 1
