@@ -423,3 +423,19 @@ async def test_a_viber_file_larger_than_it_said_is_cut_off(database_url: str) ->
                 await MediaKeeper(http=http, sessionmaker=world.runtime.sessionmaker).keep(small)
             ).kind is EventKind.DOCUMENT
         assert await _count(world, KeptFile) == 1
+
+
+async def test_a_viber_message_type_the_bot_does_not_know_is_answered(database_url: str) -> None:
+    """A type Viber adds after viberbot 1.0.12 (which cannot parse it) still gets an answer
+    from the bot, instead of being refused without a word to the resident."""
+    async with staff_world(database_url, viber=True) as world:
+        fake = world.viber
+        assert fake is not None
+        r = _resident(world, "viber")
+        await onboard(r)
+        before = len(r.texts())
+        message = {"type": "hologram", "media": "https://dl-media.viber.com/h.bin"}
+        assert await fake.send_message_object(VIBER_RESIDENT, message) == 200
+        assert len(r.texts()) == before + 1
+        assert REFUSED in r.last_text()
+        assert not await world.audit("viber.callback_refused")

@@ -110,11 +110,14 @@ class ViberChannel:
             reason = shape.freshness(raw["timestamp"], self._clock())
         if reason is not None:
             return await self._refuse(body, raw, reason)
+        key = convert.update_key(raw, body)
+        if shape.unknown_message(raw):
+            await self._run(convert.unknown_message_event(raw, key))
+            return web.json_response({"status": 0})
         try:
             parsed = create_request(raw)
         except Exception as error:  # viberbot raises bare Exception for what it cannot parse
             return await self._refuse(body, raw, f"unparseable: {type(error).__name__}")
-        key = convert.update_key(raw, body)
         if isinstance(parsed, ViberMessageRequest):
             event = convert.message_event(parsed, raw, key)
             if self._media is not None:

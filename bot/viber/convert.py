@@ -126,6 +126,20 @@ def _file(message: Any, raw_message: dict[str, Any]) -> tuple[EventKind, Attachm
     return kind, attachment
 
 
+def unknown_message_event(raw: dict[str, Any], key: str) -> Incoming:
+    """A message of a type this bot does not know (checked by ``shape``: a sender with an id):
+    answered like anything else it cannot use, never dropped."""
+    sender = raw["sender"]
+    name, language = sender.get("name"), sender.get("language")
+    identity = Identity(
+        channel=Channel.VIBER,
+        external_id=str(sender["id"]),
+        name=name or None,
+        language_code=language,
+    )
+    return Incoming(identity=identity, kind=EventKind.UNSUPPORTED, update_key=key)
+
+
 def opened_event(request: ViberConversationStartedRequest, key: str) -> Incoming:
     return Incoming(identity=_identity(request.user), kind=EventKind.OPENED, update_key=key)
 
