@@ -366,8 +366,9 @@ class Desk:
             try:
                 sent = await self._send_file(place, kind, ref, caption)
             except (TelegramBadRequest, resident_files.FileGone) as error:
-                # A file Telegram cannot take (an expired Viber link, a type it will not fetch
-                # by URL): staff get a line with the link instead of losing the message.
+                # A file Telegram cannot take (an expired Viber link in a ticket from before
+                # Viber files were kept, a type it will not fetch by URL), or a kept copy
+                # erased meanwhile: staff get a line saying so instead of losing the message.
                 log.info("attachment of %s not shown: %s", ticket.number, error)
                 sent = await self._send_text(
                     place,
