@@ -28,6 +28,7 @@ from bot.telegram.sender import TelegramSender
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
+from bot.viber.media import MediaKeeper
 from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
 from broadcasts.engine import EngineConfig
@@ -190,6 +191,7 @@ async def build_runtime(
                 name=settings.viber_name,
                 avatar=settings.viber_avatar,
                 sessionmaker=sessionmaker,
+                media=MediaKeeper(http=runtime.http, sessionmaker=sessionmaker, clock=clock),
                 clock=clock,
             )
             routes[VIBER_PATH] = runtime.viber.handle_webhook

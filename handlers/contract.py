@@ -38,7 +38,20 @@ class EventKind(StrEnum):
     PHOTO = "photo"
     DOCUMENT = "document"
     VIDEO = "video"
-    # Stickers, voice, video notes, anything we cannot use: answered politely, never dropped.
+    # A recorded voice message (Telegram ``voice``), a music/audio file (Telegram ``audio``,
+    # Viber's audio files), a round video (Telegram ``video_note``), a GIF (Telegram
+    # ``animation``): files like the others, shown to staff with a player.
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO_NOTE = "video_note"
+    ANIMATION = "animation"
+    # A sticker: a kind short answer, nothing to keep.
+    STICKER = "sticker"
+    # A file the resident sent that the bot could not receive (too big, or the messenger's
+    # download failed): ``attachment`` describes it (``ref`` empty), ``text`` is its caption.
+    # Answered with what went wrong and recorded; never stored as a ticket's attachment.
+    FILE_FAILED = "file_failed"
+    # Polls, dice, games, anything else we cannot use: answered politely, never dropped.
     UNSUPPORTED = "unsupported"
     # The resident opened the chat (Viber conversation_started) — may be answered with one message.
     OPENED = "opened"
@@ -77,13 +90,18 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A reference to a file held by the messenger (Telegram file_id, Viber media URL)."""
+    """A reference to a file: a Telegram file_id, or (Viber) ``kept:<id>`` of the copy the bot
+    downloaded and keeps (``storage.kept_files``), since Viber's media URLs expire."""
 
-    kind: str  # "photo" | "document" | "video"
+    kind: str  # an ``EventKind`` value of ``FILE_KINDS``
     ref: str
     file_name: str | None = None
     mime_type: str | None = None
     size: int | None = None
+    # Seconds, for voice, audio and video (what the messenger reports).
+    duration: int | None = None
+    # FILE_FAILED only: why the file could not be received (``TOO_BIG``, ``DOWNLOAD_FAILED``).
+    problem: str | None = None
 
     def __post_init__(self) -> None:
         _clean_fields(self)
@@ -92,7 +110,20 @@ class Attachment:
 
 
 # The events that carry a file (``attachment``); their ``text`` is the file's caption.
-FILE_KINDS = frozenset({EventKind.PHOTO, EventKind.DOCUMENT, EventKind.VIDEO})
+FILE_KINDS = frozenset(
+    {
+        EventKind.PHOTO,
+        EventKind.DOCUMENT,
+        EventKind.VIDEO,
+        EventKind.VOICE,
+        EventKind.AUDIO,
+        EventKind.VIDEO_NOTE,
+        EventKind.ANIMATION,
+    }
+)
+# Why a FILE_FAILED file could not be received.
+TOO_BIG: Final = "too_big"
+DOWNLOAD_FAILED: Final = "download_failed"
 
 
 @dataclass(frozen=True, slots=True)

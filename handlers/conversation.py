@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
-from handlers import forged, screens
+from handlers import forged, media_answers, screens
 from handlers.contract import (
     FILE_KINDS,
     Button,
@@ -131,6 +131,9 @@ class Conversation:
             return self._opened(turn)
         if event.kind is EventKind.COMMAND:
             return await self._command(turn, (event.command or "").lower())
+        if event.kind in media_answers.ANSWERED and resident.onboarded_at is not None:
+            # A sticker, a file that could not be received: answered where the resident is.
+            return [self._text_then_screen(turn, media_answers.answer(self.catalog, turn))]
         action = event.action if event.kind is EventKind.BUTTON else self._label_action(turn)
         try:
             replies = await self._button(turn, action) if action else None

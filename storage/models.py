@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -579,3 +580,32 @@ class PollPrompt(Base):
     staff_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class KeptFile(Base):
+    """A copy of a file a resident sent through Viber, downloaded when it arrived: Viber's media
+    URLs expire (signed CDN links, about an hour), so the copy is what staff get and what a
+    ticket's attachment (``kept:<id>``) names. Kept in the database, with everything else a
+    resident gave us: one backup, one erasure (``/forget`` deletes the resident's rows), both
+    databases. At most ``storage.kept_files.MAX_BYTES`` each."""
+
+    __tablename__ = "kept_files"
+    __table_args__ = (UniqueConstraint("channel", "update_key", name="uq_kept_files_update"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Whose file: the messenger identity (the resident row may not exist yet on first contact).
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    # The delivery it came with: a redelivered callback finds the copy instead of a second one.
+    update_key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    mime_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Loaded only when asked for (``undefer``): listing or checking files never reads the bytes.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime]
+
+
+Index("ix_kept_files_owner", KeptFile.channel, KeptFile.external_id)

@@ -108,7 +108,7 @@ def _bad_types() -> list[tuple[str, bytes]]:
         ("text is a number", variant(message__text=5)),
         ("text is an object", variant(message__text={"a": 1})),
         ("message is a list", variant(message=["text"])),
-        ("message type unknown", variant(message__type="hologram")),
+        ("message type not text", variant(message__type=7)),
         ("sender missing", variant(sender=_DROP)),
         ("sender id a number", variant(sender__id=12345)),
         ("sender id too long", variant(sender__id="x" * 65)),

@@ -67,6 +67,18 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_CALLBACK_ANSWER_TEXT = 200
 MAX_GETFILE_SIZE = 20 * 1024 * 1024
 MAX_UPLOAD_SIZE = 50 * 1024 * 1024
+# Files Telegram downloads itself, given by URL: photos up to 5 MB, other files up to 20 MB.
+MAX_URL_PHOTO = 5 * 1024 * 1024
+MAX_URL_FILE = 20 * 1024 * 1024
+_URL_FILE_PARAMS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendAudio": "audio",
+    "sendVideo": "video",
+    "sendAnimation": "animation",
+    "sendVoice": "voice",
+    "sendVideoNote": "video_note",
+}
 
 ALL_UPDATE_TYPES = (
     "message",
@@ -1535,7 +1547,8 @@ class FakeTelegram:
                     # the method does not exist.
                     raise ApiError(501, f"Not Implemented: FakeTelegram does not simulate {method}")
                 raise ApiError(404, "Not Found: method not found")
-            result = await entry[1](_Params(params))
+            fetched = await self._fetch_url_param(name, params)
+            result = await entry[1](_Params(fetched))
         except ApiError as exc:
             self.errors.append(ApiErrorRecord(name, params, exc.code, exc.description))
             if exc.code == 429:
@@ -1550,6 +1563,39 @@ class FakeTelegram:
         if isinstance(result, _Described):
             return 200, {"ok": True, "result": result.result, "description": result.description}
         return 200, {"ok": True, "result": result}
+
+    async def _fetch_url_param(self, method: str, params: JSON) -> JSON:
+        """A file given by URL is downloaded by Telegram: a URL that does not answer 200 (an
+        expired link, a missing file) is refused, as the real server refuses it, and one over
+        Telegram's limit for URLs (5 MB for photos, 20 MB otherwise) too. Only loopback URLs
+        are fetched (tests run offline); others still get a placeholder."""
+        key = _URL_FILE_PARAMS.get(method)
+        value = params.get(key) if key else None
+        if key is None or not isinstance(value, str):
+            return params
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or parts.hostname not in (
+            "127.0.0.1",
+            "localhost",
+        ):
+            return params
+        limit = MAX_URL_PHOTO if key == "photo" else MAX_URL_FILE
+        failed = _bad("failed to get HTTP URL content")
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                session.get(value) as response,
+            ):
+                if response.status != 200:
+                    raise failed
+                data = await response.content.read(limit + 1)
+                content_type = response.content_type
+        except (aiohttp.ClientError, TimeoutError):
+            raise failed from None
+        if len(data) > limit:
+            raise failed
+        name = parts.path.rsplit("/", 1)[-1] or key
+        return {**params, key: UploadedFile(name, content_type, data)}
 
     def _handlers(self) -> dict[str, _Handler]:
         return {
@@ -2710,6 +2756,10 @@ class FakeTelegram:
             "document": "BQACAgIAAxkBAAI",
             "sticker": "CAACAgIAAxkBAAI",
             "voice": "AwACAgIAAxkBAAI",
+            "video": "BAACAgIAAxkBAAI",
+            "audio": "CQACAgIAAxkBAAI",
+            "animation": "CgACAgIAAxkBAAI",
+            "video_note": "DQACAgIAAxkBAAI",
         }
         token = base64.urlsafe_b64encode(
             self._file_seq.to_bytes(6, "big") + self.bot_id.to_bytes(8, "big")
@@ -3147,14 +3197,121 @@ class FakeTelegram:
         chat_id: int | None = None,
         *,
         content: bytes = b"OggS\x00fake-opus",
+        caption: str | None = None,
+        size: int | None = None,
     ) -> SimUpdate:
-        """The user sends a voice message."""
-        stored = self._register_file(
-            "voice", content, ".oga", {"duration": duration, "mime_type": "audio/ogg"}
+        """The user sends a voice message (recorded in the app: OGG/Opus, no file name).
+        ``size`` overrides the reported ``file_size`` (a long recording without its bytes)."""
+        meta: JSON = {"duration": duration, "mime_type": "audio/ogg"}
+        return await self._user_file(
+            user_id, chat_id, "voice", content, ".oga", meta, caption, size
         )
+
+    async def send_audio(
+        self,
+        user_id: int,
+        chat_id: int | None = None,
+        *,
+        file_name: str = "song.mp3",
+        content: bytes = b"ID3\x04\x00fake-mp3",
+        duration: int = 95,
+        performer: str | None = "Гурт",
+        title: str | None = "Пісня",
+        caption: str | None = None,
+        size: int | None = None,
+    ) -> SimUpdate:
+        """The user sends a music file (Telegram shows it with a player: ``audio``)."""
+        meta: JSON = {
+            "duration": duration,
+            "file_name": file_name,
+            "mime_type": mimetypes.guess_type(file_name)[0] or "audio/mpeg",
+        }
+        if performer:
+            meta["performer"] = performer
+        if title:
+            meta["title"] = title
+        return await self._user_file(
+            user_id, chat_id, "audio", content, ".mp3", meta, caption, size
+        )
+
+    async def send_video_note(
+        self,
+        user_id: int,
+        chat_id: int | None = None,
+        *,
+        content: bytes = b"\x00\x00\x00\x18ftypmp42round-video",
+        duration: int = 7,
+        length: int = 384,
+        size: int | None = None,
+    ) -> SimUpdate:
+        """The user sends a round video message (no caption, no file name: Telegram's
+        ``VideoNote`` has neither)."""
+        meta: JSON = {"duration": duration, "length": length}
+        return await self._user_file(
+            user_id, chat_id, "video_note", content, ".mp4", meta, None, size
+        )
+
+    async def send_animation(
+        self,
+        user_id: int,
+        chat_id: int | None = None,
+        *,
+        file_name: str = "funny.gif.mp4",
+        content: bytes = b"\x00\x00\x00\x18ftypmp42gif-as-video",
+        duration: int = 2,
+        caption: str | None = None,
+    ) -> SimUpdate:
+        """The user sends a GIF. Telegram converts GIFs to MPEG-4 and, "for backward
+        compatibility", sets ``document`` to the same file as ``animation``."""
+        meta: JSON = {
+            "width": 320,
+            "height": 240,
+            "duration": duration,
+            "file_name": file_name,
+            "mime_type": "video/mp4",
+        }
+        stored = self._register_file("animation", content, ".mp4", meta)
+        document = {
+            key: stored.meta[key]
+            for key in ("file_id", "file_unique_id", "file_name", "mime_type", "file_size")
+        }
+        body: JSON = {"animation": copy.deepcopy(stored.meta), "document": document}
+        if caption:
+            body["caption"] = caption
+        return await self._user_message(user_id, chat_id, body, thread_id=None, reply_to=None)
+
+    async def send_dice(
+        self, user_id: int, emoji: str = "🎲", chat_id: int | None = None
+    ) -> SimUpdate:
+        """The user throws a die (a message with ``dice`` only)."""
+        value = random.randint(1, 6)
         return await self._user_message(
-            user_id, chat_id, {"voice": copy.deepcopy(stored.meta)}, thread_id=None, reply_to=None
+            user_id,
+            chat_id,
+            {"dice": {"emoji": emoji, "value": value}},
+            thread_id=None,
+            reply_to=None,
         )
+
+    async def _user_file(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        kind: str,
+        content: bytes,
+        extension: str,
+        meta: JSON,
+        caption: str | None,
+        size: int | None,
+    ) -> SimUpdate:
+        stored = self._register_file(kind, content, extension, meta)
+        if size is not None:
+            # Telegram accepts files up to 2 GB (4 GB with Premium); the test need not hold them.
+            stored.meta["file_size"] = size
+        body: JSON = {kind: copy.deepcopy(stored.meta)}
+        if caption:
+            body["caption"] = caption
+        return await self._user_message(user_id, chat_id, body, thread_id=None, reply_to=None)
 
     async def press_button(
         self,

@@ -51,8 +51,12 @@ import hmac
 import itertools
 import json
 import math
+import mimetypes
+import secrets
+import struct
 import time
 import urllib.parse
+import zlib
 from base64 import b64encode
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -149,6 +153,25 @@ FORBIDDEN_FILE_EXTENSIONS = frozenset(
 _PH_URL_ID = "replace_me_with_url_encoded_receiver_id"
 _PH_ID = "replace_me_with_receiver_id"
 _PH_NAME = "replace_me_with_user_name"
+
+# Media URLs in callbacks are signed CDN links that expire: Viber's docs give them a TTL of one
+# hour; past it (or with a tampered signature) the CDN answers 403, an unknown object 404.
+MEDIA_TTL = 3600.0
+# What a user may send: Viber lets people share files up to 200 MB.
+MAX_USER_FILE = 200 * 1024 * 1024
+
+
+def _png(width: int = 4, height: int = 3) -> bytes:
+    """A valid grey PNG (what a user's picture is, in tests)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+    raw = zlib.compress((b"\x00" + b"\x80" * width) * height, 9)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
 
 _FIRST_TOKEN = 4_912_661_846_655_238_145  # the docs' example token; stays within int64
 _USER_DETAILS_WINDOW = 12 * 3600.0  # "can be sent twice during a 12 hours period"
@@ -463,6 +486,16 @@ def _substitute(value: Any, replacements: list[tuple[str, str]]) -> Any:
     return value
 
 
+@dataclass
+class HostedMedia:
+    """A file a simulated user sent, served at its (expiring) media URL."""
+
+    content: bytes
+    content_type: str
+    expires_at: float
+    downloads: int = 0
+
+
 class FakeViber:
     """Fake Viber REST Bot API + simulated users.  See the module docstring."""
 
@@ -492,6 +525,7 @@ class FakeViber:
         auto_delivered: bool = False,
         keyboard_errors: Literal["status", "failed_callback"] = "status",
         chat_hostname: str = "SN-CHAT-07_",
+        media_ttl: float = MEDIA_TTL,
     ) -> None:
         if max_callback_attempts < 1:
             raise ValueError("max_callback_attempts must be >= 1")
@@ -514,6 +548,10 @@ class FakeViber:
         self.auto_delivered = auto_delivered
         self.keyboard_errors = keyboard_errors
         self.chat_hostname = chat_hostname
+        self.media_ttl = media_ttl
+        # Files users sent, by the key in their media URL.
+        self.media: dict[str, HostedMedia] = {}
+        self._media_key = secrets.token_bytes(16)
         # Set to 7/8/9 to make every authenticated call fail like a blocked, missing or
         # suspended account.
         self.account_status: int | None = None
@@ -561,6 +599,7 @@ class FakeViber:
             raise RuntimeError("FakeViber already started")
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/pa/{endpoint}", self._dispatch)
+        app.router.add_get("/media/{key}/{name}", self._serve_media)
         # A short shutdown timeout: stop() must not hang on a bot's keep-alive sockets.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -1192,6 +1231,65 @@ class FakeViber:
             record = candidates[-1]
         return await self._attempt(record)
 
+    # ------------------------------------------------------------------ media (the CDN)
+
+    def _media_signature(self, key: str, expires: int) -> str:
+        mac = hmac.new(self._media_key, f"{key}:{expires}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def host_media(
+        self,
+        content: bytes,
+        *,
+        file_name: str,
+        content_type: str | None = None,
+        ttl: float | None = None,
+    ) -> str:
+        """Serve ``content`` the way Viber's CDN serves a user's file; returns its URL, signed
+        and valid for ``ttl`` seconds (default ``media_ttl``)."""
+        key = secrets.token_urlsafe(12)
+        expires = time.time() + (self.media_ttl if ttl is None else ttl)
+        kind = content_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        self.media[key] = HostedMedia(content, kind, expires)
+        name = urllib.parse.quote(file_name or "file", safe="")
+        query = urllib.parse.urlencode(
+            {"Expires": int(expires), "Signature": self._media_signature(key, int(expires))}
+        )
+        return f"http://{self._host}:{self.port}/media/{key}/{name}?{query}"
+
+    def expire_media(self) -> None:
+        """Every media URL handed out so far is past its TTL (as an hour later)."""
+        for item in self.media.values():
+            item.expires_at = 0.0
+
+    async def _serve_media(self, request: web.Request) -> web.StreamResponse:
+        item = self.media.get(request.match_info["key"])
+        if item is None:
+            return web.Response(status=404, text="NoSuchKey")
+        expires = request.query.get("Expires", "")
+        given = request.query.get("Signature", "")
+        signed = expires.isdigit() and hmac.compare_digest(
+            given.encode(), self._media_signature(request.match_info["key"], int(expires)).encode()
+        )
+        # A CloudFront-style CDN: a bad signature or a link past its time is AccessDenied.
+        if not signed or time.time() >= min(item.expires_at, float(expires)):
+            return web.Response(
+                status=403,
+                text="<Error><Code>AccessDenied</Code><Message>Access denied</Message></Error>",
+                content_type="text/xml",
+            )
+        item.downloads += 1
+        return web.Response(body=item.content, content_type=item.content_type)
+
+    def _media_url(
+        self, media: str | None, content: bytes | None, file_name: str, default: bytes
+    ) -> tuple[str, int]:
+        """The URL of a user's file (hosted here unless ``media`` is given) and its size."""
+        data = default if content is None else content
+        if media is not None:
+            return media, len(data)
+        return self.host_media(data, file_name=file_name), len(data)
+
     # ------------------------------------------------------------------ simulated users
 
     def user(
@@ -1300,15 +1398,20 @@ class FakeViber:
     async def send_picture(
         self,
         user_id: str,
-        media: str = "https://dl-media.viber.com/1/share/2/long/vibes/photo.jpg",
+        media: str | None = None,
         *,
         text: str | None = None,
         thumbnail: str | None = None,
         file_name: str = "photo.jpg",
-        size: int = 123_456,
+        size: int | None = None,
+        content: bytes | None = None,
         tracking_data: str | None = None,
         message_token: int | None = None,
     ) -> int:
+        """The user sends a picture: ``content`` (a small PNG by default) served at an expiring
+        media URL here, unless ``media`` names another URL."""
+        media, actual = self._media_url(media, content, file_name, _png())
+        size = actual if size is None else size
         message: JSONDict = {
             "type": "picture",
             "media": media,
@@ -1325,15 +1428,20 @@ class FakeViber:
     async def send_video(
         self,
         user_id: str,
-        media: str = "https://dl-media.viber.com/1/share/2/long/vibes/video.mp4",
+        media: str | None = None,
         *,
-        size: int = 2_000_000,
+        size: int | None = None,
         duration: int = 10,
         text: str | None = None,
         thumbnail: str | None = None,
+        content: bytes | None = None,
         tracking_data: str | None = None,
         message_token: int | None = None,
     ) -> int:
+        """The user sends a video (MPEG-4), served here at an expiring URL unless ``media``."""
+        default = b"\x00\x00\x00\x18ftypmp42viber-video"
+        media, actual = self._media_url(media, content, "video.mp4", default)
+        size = actual if size is None else size
         message: JSONDict = {"type": "video", "media": media, "size": size, "duration": duration}
         if thumbnail is not None:
             message["thumbnail"] = thumbnail
@@ -1346,14 +1454,22 @@ class FakeViber:
     async def send_file(
         self,
         user_id: str,
-        media: str = "https://dl-media.viber.com/1/share/2/long/vibes/doc.pdf",
+        media: str | None = None,
         *,
         file_name: str = "doc.pdf",
-        size: int = 10_240,
+        size: int | None = None,
         text: str | None = None,
+        content: bytes | None = None,
         tracking_data: str | None = None,
         message_token: int | None = None,
     ) -> int:
+        """The user sends a file of any type (a recording or a song too: Viber has no audio
+        message), served here at an expiring URL unless ``media``. ``size`` overrides the
+        declared size (a big file without holding its bytes); Viber allows up to 200 MB."""
+        media, actual = self._media_url(media, content, file_name, b"%PDF-1.4\n%viber\n")
+        size = actual if size is None else size
+        if size > MAX_USER_FILE:
+            raise ValueError("Viber does not let a user send a file over 200 MB")
         # "size" is what Viber sends and what the SDKs read; "file_size" is the name the
         # REST docs' field table uses, so both are present.
         message: JSONDict = {

@@ -53,20 +53,12 @@ def message_event(message: Message, update_key: str) -> Incoming | None:
         largest = message.photo[-1]
         attachment = Attachment(kind="photo", ref=largest.file_id, size=largest.file_size)
         return event(EventKind.PHOTO, text=caption, attachment=attachment)
-    files = (
-        (EventKind.DOCUMENT, "document", message.document),
-        (EventKind.VIDEO, "video", message.video),
-    )
-    for kind, name, file in files:
-        if file is not None:
-            attachment = Attachment(
-                kind=name,
-                ref=file.file_id,
-                file_name=file.file_name,
-                mime_type=file.mime_type,
-                size=file.file_size,
-            )
-            return event(kind, text=caption, attachment=attachment)
+    file = _file(message)
+    if file is not None:
+        kind, attachment = file
+        return event(kind, text=caption, attachment=attachment)
+    if message.sticker is not None:
+        return event(EventKind.STICKER)
     if message.contact is not None:
         contact = Contact(phone=message.contact.phone_number, name=message.contact.first_name)
         return event(EventKind.CONTACT, contact=contact)
@@ -76,6 +68,32 @@ def message_event(message: Message, update_key: str) -> Incoming | None:
         )
         return event(EventKind.LOCATION, location=location)
     return event(EventKind.UNSUPPORTED, text=caption)
+
+
+def _file(message: Message) -> tuple[EventKind, Attachment] | None:
+    """The file a message carries, by what Telegram calls it. An animation (GIF) comes with a
+    ``document`` too (Telegram sets both for older clients): it is looked at first."""
+    files: tuple[tuple[EventKind, Any], ...] = (
+        (EventKind.ANIMATION, message.animation),
+        (EventKind.VOICE, message.voice),
+        (EventKind.AUDIO, message.audio),
+        (EventKind.VIDEO_NOTE, message.video_note),
+        (EventKind.VIDEO, message.video),
+        (EventKind.DOCUMENT, message.document),
+    )
+    for kind, file in files:
+        if file is None:
+            continue
+        attachment = Attachment(
+            kind=kind.value,
+            ref=file.file_id,
+            file_name=getattr(file, "file_name", None),
+            mime_type=getattr(file, "mime_type", None),
+            size=file.file_size,
+            duration=getattr(file, "duration", None),
+        )
+        return kind, attachment
+    return None
 
 
 def callback_event(query: CallbackQuery, update_key: str) -> Incoming | None:

@@ -21,6 +21,7 @@ from viberbot.api.viber_requests import (
 
 from bot.viber import convert, render, shape
 from bot.viber.client import ViberClient
+from bot.viber.media import MediaKeeper
 from handlers.contract import Incoming, Reply, Sent
 from handlers.pipeline import Pipeline
 from storage import audit
@@ -75,9 +76,12 @@ class ViberChannel:
         name: str,
         avatar: str | None,
         sessionmaker: async_sessionmaker[AsyncSession],
+        media: MediaKeeper | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.client = client
+        # Keeps a copy of each file before its Viber URL expires (None: files keep the URL).
+        self._media = media
         self.sender = ViberSender(client, name=name, avatar=avatar)
         self._pipeline = pipeline
         self._token = token
@@ -106,13 +110,19 @@ class ViberChannel:
             reason = shape.freshness(raw["timestamp"], self._clock())
         if reason is not None:
             return await self._refuse(body, raw, reason)
+        key = convert.update_key(raw, body)
+        if shape.unknown_message(raw):
+            await self._run(convert.unknown_message_event(raw, key))
+            return web.json_response({"status": 0})
         try:
             parsed = create_request(raw)
         except Exception as error:  # viberbot raises bare Exception for what it cannot parse
             return await self._refuse(body, raw, f"unparseable: {type(error).__name__}")
-        key = convert.update_key(raw, body)
         if isinstance(parsed, ViberMessageRequest):
-            await self._run(convert.message_event(parsed, raw, key))
+            event = convert.message_event(parsed, raw, key)
+            if self._media is not None:
+                event = await self._media.keep(event)
+            await self._run(event)
         elif isinstance(parsed, ViberConversationStartedRequest):
             return await self._welcome(convert.opened_event(parsed, key))
         elif isinstance(parsed, ViberSubscribedRequest):

@@ -10,6 +10,7 @@ from viberbot.api.messages import (
     FileMessage,
     LocationMessage,
     PictureMessage,
+    StickerMessage,
     TextMessage,
     URLMessage,
     VideoMessage,
@@ -73,32 +74,14 @@ def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -
         if command is not None:
             return event(EventKind.COMMAND, text=text, command=command[0], command_args=command[1])
         return event(EventKind.TEXT, text=text)
-    if isinstance(message, PictureMessage):
-        attachment = Attachment(
-            kind="photo",
-            ref=message.media,
-            file_name=raw_message.get("file_name"),
-            size=raw_message.get("size"),
-        )
-        return event(EventKind.PHOTO, text=_caption(raw_message), attachment=attachment)
-    if isinstance(message, FileMessage):
-        attachment = Attachment(
-            kind="document",
-            ref=raw_message.get("media", ""),
-            file_name=raw_message.get("file_name"),
-            size=raw_message.get("size"),
-        )
+    if isinstance(message, PictureMessage | FileMessage | VideoMessage):
+        kind, attachment = _file(message, raw_message)
         # Viber's file and video messages carry the resident's caption in "text", as pictures
-        # do (viberbot's FileMessage does not read it).
-        return event(EventKind.DOCUMENT, text=_caption(raw_message), attachment=attachment)
-    if isinstance(message, VideoMessage):
-        attachment = Attachment(
-            kind="video",
-            ref=message.media or "",
-            file_name=raw_message.get("file_name"),
-            size=message.size,
-        )
-        return event(EventKind.VIDEO, text=_caption(raw_message), attachment=attachment)
+        # do (viberbot's FileMessage does not read it). The media URL expires: the channel
+        # keeps a copy before the event is handled (``bot.viber.media``).
+        return event(kind, text=_caption(raw_message), attachment=attachment)
+    if isinstance(message, StickerMessage):
+        return event(EventKind.STICKER)
     if isinstance(message, ContactMessage) and message.contact is not None:
         contact = Contact(phone=message.contact.phone_number or "", name=message.contact.name)
         return event(EventKind.CONTACT, contact=contact)
@@ -109,8 +92,52 @@ def message_event(request: ViberMessageRequest, raw: dict[str, Any], key: str) -
         return event(EventKind.LOCATION, location=location)
     if isinstance(message, URLMessage):
         return event(EventKind.TEXT, text=message.media)
-    # Stickers, rich media: answered politely.
+    # Rich media (only bots send it): answered politely.
     return event(EventKind.UNSUPPORTED)
+
+
+# Viber has no voice or audio message type: a recording or a song arrives as a "file". These
+# extensions make it an audio file, which staff get with a player.
+AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "ogg", "oga", "opus", "wav", "aac", "amr", "flac"})
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def _file(message: Any, raw_message: dict[str, Any]) -> tuple[EventKind, Attachment]:
+    name = raw_message.get("file_name")
+    file_name = name if isinstance(name, str) and name else None
+    kind = EventKind.DOCUMENT
+    if isinstance(message, PictureMessage):
+        kind = EventKind.PHOTO
+    elif isinstance(message, VideoMessage):
+        kind = EventKind.VIDEO
+    elif file_name and file_name.rsplit(".", 1)[-1].lower() in AUDIO_EXTENSIONS:
+        kind = EventKind.AUDIO
+    media = raw_message.get("media")
+    attachment = Attachment(
+        kind=kind.value,
+        ref=media if isinstance(media, str) else "",
+        file_name=file_name,
+        size=_int(raw_message.get("size")),
+        duration=_int(raw_message.get("duration")),
+    )
+    return kind, attachment
+
+
+def unknown_message_event(raw: dict[str, Any], key: str) -> Incoming:
+    """A message of a type this bot does not know (checked by ``shape``: a sender with an id):
+    answered like anything else it cannot use, never dropped."""
+    sender = raw["sender"]
+    name, language = sender.get("name"), sender.get("language")
+    identity = Identity(
+        channel=Channel.VIBER,
+        external_id=str(sender["id"]),
+        name=name or None,
+        language_code=language,
+    )
+    return Incoming(identity=identity, kind=EventKind.UNSUPPORTED, update_key=key)
 
 
 def opened_event(request: ViberConversationStartedRequest, key: str) -> Incoming:

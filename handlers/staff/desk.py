@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.contract import Effect, ResidentWrote, TicketFiled, TicketRated
 from handlers.i18n import Catalog, Markup
+from handlers.staff import resident_files
 from handlers.staff.card import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
@@ -146,6 +147,7 @@ class Desk:
         self.zone = zone
         self.operator_chat_id = operator_chat_id
         self.cards = CardRenderer(catalog, zone=zone)
+        self.files = resident_files.ResidentFiles(bot=bot, sessionmaker=sessionmaker)
         # Locks live as long as someone holds or waits for them: no unbounded growth.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._forums: dict[int, bool] = {}
@@ -351,7 +353,7 @@ class Desk:
         text = message.text or ""
         kind = message.attachment_kind
         ref = message.attachment_ref or ""
-        if kind in ("photo", "document", "video"):
+        if kind in resident_files.KINDS:
             # The resident's caption goes with the file (or after it when too long).
             caption = self.t(
                 "staff.from_resident.caption", name=name, number=ticket.number, text=text
@@ -363,9 +365,10 @@ class Desk:
                 )
             try:
                 sent = await self._send_file(place, kind, ref, caption)
-            except TelegramBadRequest as error:
-                # A file Telegram cannot take (an expired Viber link, a type it will not fetch
-                # by URL): staff get a line with the link instead of losing the message.
+            except (TelegramBadRequest, resident_files.FileGone) as error:
+                # A file Telegram cannot take (an expired Viber link in a ticket from before
+                # Viber files were kept, a type it will not fetch by URL), or a kept copy
+                # erased meanwhile: staff get a line saying so instead of losing the message.
                 log.info("attachment of %s not shown: %s", ticket.number, error)
                 sent = await self._send_text(
                     place,
@@ -411,17 +414,7 @@ class Desk:
         )
 
     async def _send_file(self, place: Place, kind: str, ref: str, caption: str) -> Message:
-        if kind == "photo":
-            return await self.bot.send_photo(
-                place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
-            )
-        if kind == "video":
-            return await self.bot.send_video(
-                place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
-            )
-        return await self.bot.send_document(
-            place.chat_id, ref, caption=caption, parse_mode=ParseMode.HTML, **place.kwargs()
-        )
+        return await self.files.send(place.chat_id, kind, ref, caption, **place.kwargs())
 
     async def _send_location(self, place: Place, ref: str) -> Message | None:
         latitude, _, longitude = ref.partition(",")

@@ -41,7 +41,7 @@ from handlers.tickets.forms import (
     normalize_phone,
 )
 from handlers.turn import FLOW_IDLE, Turn
-from storage import audit, polls, tickets
+from storage import audit, kept_files, polls, tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
 from storage.models import Ticket, TicketMessage
@@ -808,6 +808,10 @@ class ResidentTickets:
                 message.text = None
                 message.attachment_ref = None
                 message.attachment_name = None
+        # The copies of the files they sent through Viber go too (Telegram's stay Telegram's).
+        files = await kept_files.erase_owner(
+            turn.session, channel=resident.channel, external_id=resident.external_id
+        )
         votes = await polls.unlink_votes(turn.session, resident_id=resident.id, now=now)
         resident.name = None
         resident.consent_at = None
@@ -818,7 +822,12 @@ class ResidentTickets:
             actor=turn.actor,
             action="resident.forget",
             now=now,
-            details={"tickets": len(own), "polls": votes, "policy_version": POLICY_VERSION},
+            details={
+                "tickets": len(own),
+                "polls": votes,
+                "files": files,
+                "policy_version": POLICY_VERSION,
+            },
         )
         turn.go(FLOW_IDLE)
         return [self._menu(turn, "forget.done", tickets=len(own))]
