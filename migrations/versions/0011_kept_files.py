@@ -1,6 +1,6 @@
 """kept files: copies of the files residents send through Viber (its media URLs expire)
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-05
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
