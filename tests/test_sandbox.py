@@ -309,9 +309,8 @@ async def test_news_from_the_operator_chat_reaches_the_seeded_residents(pg_url: 
         operator_chat = world["operator_chat"]["id"]
         # The demo world's open tickets are all in the operator forum, each in its own topic,
         # soon after start (the scheduled catch-up alone would post 10 a minute). The desk
-        # posts them as fast as the bot's shared budget allows, and the group's own limit (20 a
-        # minute) refuses some of that burst: the news below is measured once they are all
-        # there.
+        # posts them at the bot's shared budget (bot/telegram/budget.py); the news below is
+        # measured once they are all there.
         deadline = asyncio.get_running_loop().time() + 30
         while len((await sandbox.operator_chat())["topics"]) < 25:
             assert asyncio.get_running_loop().time() < deadline
