@@ -144,3 +144,24 @@ async def test_an_answer_does_not_disturb_a_resident_in_a_flow(database_url: str
         async with world.runtime.sessionmaker() as session:
             state = await session.get(ConversationState, resident.id)
         assert state is not None and state.flow == "ticket"
+
+
+async def test_not_a_follow_up_after_all_goes_to_the_choice_of_a_new_ticket(
+    database_url: str,
+) -> None:
+    async with staff_world(database_url, forum=True) as world:
+        r = TelegramResident(world.telegram, TG_RESIDENT, polling=False)
+        await onboard(r)
+        a = await world.ticket(await world.file())
+        b = await world.ticket(await world.file(kind="feedback"))
+        await _answer(world, a, "Відповідь на перше")
+        await _answer(world, b, "Відповідь на друге")
+        await r.say("Ще й дерево впало на дорогу біля школи")
+        await r.photo()
+        assert "До якого звернення" in r.last_text() and "файлів: 1" in r.last_text()
+        await r.press("🆕 Нове звернення")
+        assert KEPT in r.last_text() and "Ще й дерево впало" in r.last_text()
+        await r.press("🗑 Не надсилати")
+        assert "не надсилаю" in r.last_text()
+        assert await _resident_texts(world, a.id) == []
+        assert await _resident_texts(world, b.id) == []
