@@ -48,6 +48,7 @@ from handlers.staff.polls.router import install_polls
 from handlers.staff.service import StaffService
 from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from handlers.tickets.suggest import CategorySuggester, NoSuggestions
 from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
@@ -107,9 +108,14 @@ def ticket_policy(settings: Settings) -> TicketPolicy:
 
 @contextlib.asynccontextmanager
 async def build_runtime(
-    settings: Settings, *, clock: Clock = system_clock
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    suggester: CategorySuggester | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Create the engine, channels and web app; close them in reverse order on exit."""
+    """Create the engine, channels and web app; close them in reverse order on exit.
+
+    ``suggester``: ranks the categories of residents' free text (tests pass their own)."""
     # Also checked by the CLI; here too, so no caller serves an unauthenticated Telegram webhook.
     require_webhook_secret(settings)
     engine = create_engine(settings.database_url)
@@ -147,7 +153,14 @@ async def build_runtime(
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
         outbox = Outbox(limit=OUTBOX_LIMIT)
-        conversation = Conversation(catalog, ResidentTickets(catalog, ticket_policy(settings)))
+        # The category suggested for residents' free text. TODO(lead): wire the classifier
+        # (storage.classifier.suggest, behind a CategorySuggester) here when it is merged;
+        # NoSuggestions preselects nothing and the resident picks the category.
+        conversation = Conversation(
+            catalog,
+            ResidentTickets(catalog, ticket_policy(settings)),
+            suggester=suggester if suggester is not None else NoSuggestions(),
+        )
         pipeline = Pipeline(
             outbox=outbox,
             sessionmaker=sessionmaker,

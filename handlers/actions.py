@@ -41,6 +41,21 @@ MY_OPEN: Final = "myopen"  # myopen:<ticket id>
 MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
 RATE: Final = "rate"  # rate:<ticket id>:<stars>
 FORGET_YES: Final = "forget:yes"
+# Free text kept as a draft (handlers.tickets.drafts): draft:<what> sends it as a kind of ticket
+# or manages it, draftcat:<category> sets its category, draftto:<ticket id> adds it to a ticket.
+DRAFT: Final = "draft"
+DRAFT_CATEGORY: Final = "draftcat"
+DRAFT_TO: Final = "draftto"
+DRAFT_DISCARD: Final = "draft:discard"
+DRAFT_CATEGORIES: Final = "draft:categories"  # the list of categories to choose from
+DRAFT_BACK: Final = "draft:back"  # from that list back to the choice
+DRAFT_NEW: Final = "draft:new"  # not a follow-up: a new ticket
+# draft:<kind>: the kinds of ticket free text may become.
+DRAFT_KINDS: Final = ("feedback", "appeal", "info_request")
+DRAFT_ARGUMENTS: Final = frozenset(
+    {*DRAFT_KINDS, *(a.partition(":")[2] for a in (DRAFT_DISCARD, DRAFT_CATEGORIES, DRAFT_BACK))}
+    | {DRAFT_NEW.partition(":")[2]}
+)
 
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"

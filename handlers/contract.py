@@ -141,6 +141,9 @@ class Incoming:
     attachment: Attachment | None = None
     # The message whose button was pressed (lets Telegram edit it in place).
     source_message_id: str | None = None
+    # The message of ours the resident answered with the messenger's Reply (Telegram's
+    # reply_to_message), so a follow-up to a staff answer finds its ticket.
+    reply_to_message_id: str | None = None
 
     def __post_init__(self) -> None:
         # Cleaned where it is built, for both messengers: NUL, lone surrogates, NFC

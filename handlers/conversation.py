@@ -29,8 +29,10 @@ from handlers.forged import ForgedAction
 from handlers.i18n import LANGUAGES, Catalog, Markup
 from handlers.news import latest_screen
 from handlers.polls import ResidentPolls
+from handlers.tickets.drafts import FLOW_DRAFT, Drafts
 from handlers.tickets.flows import FLOWS as TICKET_FLOWS
 from handlers.tickets.flows import ResidentTickets
+from handlers.tickets.suggest import CategorySuggester, NoSuggestions
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, conversations
 from storage.models import ConversationState, Resident
@@ -58,9 +60,17 @@ KEYBOARD_CHANNELS = frozenset({Channel.VIBER.value})
 
 
 class Conversation:
-    def __init__(self, catalog: Catalog, tickets: ResidentTickets) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        tickets: ResidentTickets,
+        suggester: CategorySuggester | None = None,
+    ) -> None:
+        """``suggester``: ranks the categories of a resident's free text (none: the resident
+        picks the category)."""
         self.catalog = catalog
         self.tickets = tickets
+        self.drafts = Drafts(catalog, tickets, suggester or NoSuggestions())
         self.polls = ResidentPolls(catalog, tickets.policy.zone)
 
     async def handle(
@@ -145,6 +155,11 @@ class Conversation:
             replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
+        if event.kind is not EventKind.BUTTON:
+            # Free text, a file, a reply to a staff answer: kept and led somewhere useful.
+            replies = await self.drafts.input(turn)
+            if replies is not None:
+                return replies
         return self._unexpected(turn)
 
     async def _button(self, turn: Turn, action: str) -> list[Reply] | None:
@@ -166,6 +181,8 @@ class Conversation:
         if action == act.MENU_NEWS and turn.resident.onboarded_at is not None:
             return await self._news(turn)
         replies = await self.tickets.action(turn, action)
+        if replies is None:
+            replies = await self.drafts.action(turn, action)
         if replies is None:
             replies = self._action(turn, action)
         return replies
@@ -195,6 +212,8 @@ class Conversation:
         c, r, lang = self.catalog, turn.resident, turn.lang
         if turn.flow in TICKET_FLOWS:
             return self.tickets.current_screen(turn)
+        if turn.flow == FLOW_DRAFT:
+            return self.drafts.current_screen(turn)
         if turn.flow not in (FLOW_ONBOARDING, FLOW_SETTINGS):
             return None
         return {

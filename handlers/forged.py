@@ -30,7 +30,7 @@ from handlers.tickets.forms import FORMS
 from handlers.turn import Turn
 from storage import audit
 from storage.deadlines import TicketKind
-from storage.vocabulary import Digest, District, Topic
+from storage.vocabulary import CATEGORY_QUEUES, Digest, District, Topic
 
 AUDIT_ACTION: Final = "resident.forged_action"
 
@@ -85,6 +85,8 @@ _ARGUMENTS: Final = {
     act.DIGEST: frozenset(d.value for d in Digest),
     act.FILE: frozenset(k.value for k in TicketKind),
     act.CHOOSE: _CHOICES,
+    act.DRAFT: act.DRAFT_ARGUMENTS,
+    act.DRAFT_CATEGORY: frozenset(CATEGORY_QUEUES),
 }
 
 
@@ -115,7 +117,7 @@ def check(action: str) -> None:
         if argument not in _ARGUMENTS[verb]:
             raise ForgedAction(verb, MALFORMED)
         return
-    if verb in (act.MY_OPEN, act.MY_WRITE):
+    if verb in (act.MY_OPEN, act.MY_WRITE, act.DRAFT_TO):
         if not is_id(argument):
             raise ForgedAction(verb, MALFORMED)
         return

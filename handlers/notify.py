@@ -58,17 +58,23 @@ class Notifier:
 
     async def send(self, resident: Resident, reply: Reply) -> Sent:
         """Send ``reply`` to the resident's messenger or raise DeliveryFailed."""
+        return (await self.send_all(resident, reply))[-1]
+
+    async def send_all(self, resident: Resident, reply: Reply) -> list[Sent]:
+        """As ``send``; every message ``reply`` went out as (a long one is several), in order."""
         sender = self._senders.get(resident.channel)
         if sender is None:
             raise DeliveryFailed(f"channel {resident.channel} is not configured", blocked=False)
         if self._keyboards is not None:
             reply = await self._keyboards.attach(resident, reply)
         try:
-            sent: Sent | None = None
+            sent: list[Sent] = []
             # Message by message, waiting out short 429s: a long answer arrives whole.
             for part in sender.parts(reply):
-                sent = await patiently(lambda: sender.send(resident.external_id, part))  # noqa: B023
-            assert sent is not None
+                sent.append(
+                    await patiently(lambda: sender.send(resident.external_id, part))  # noqa: B023
+                )
+            assert sent
             return sent
         except RecipientBlocked as error:
             await self._mark_blocked(resident.id)

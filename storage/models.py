@@ -296,6 +296,27 @@ class TicketMessage(Base):
 Index(
     "ix_ticket_messages_staff_message", TicketMessage.staff_chat_id, TicketMessage.staff_message_id
 )
+
+
+class SentTicketMessage(Base):
+    """A message we sent a resident about one of their tickets (a staff answer, a notice), by
+    its id in the resident's messenger: a resident who replies to it (Telegram's Reply) is
+    writing about that ticket. One row per message sent (a long answer is several)."""
+
+    __tablename__ = "sent_ticket_messages"
+
+    resident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    # "answer" (a staff answer) or "notice" (taken, extended, closed…).
+    kind: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime]
+
+
 Index("ix_tickets_thread", Ticket.staff_chat_id, Ticket.thread_id)
 
 

@@ -18,6 +18,7 @@ from bot.app import Runtime, build_runtime, serve
 from bot.config import Settings, load_settings
 from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
 from bot.sandbox.fake_viber import FakeViber
+from handlers.tickets.suggest import CategorySuggester
 from storage.models import Resident
 from storage.vocabulary import Clock, system_clock
 from tests.conftest import free_port
@@ -67,14 +68,18 @@ def settle_after_webhooks(runtime: Runtime) -> None:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    settings: Settings, *, clock: Clock = system_clock, settle: bool = True
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    settle: bool = True,
+    suggester: CategorySuggester | None = None,
 ) -> AsyncIterator[Runtime]:
     """The bot as ``citybot run`` runs it, until the block ends (then a clean shutdown).
 
     ``settle``: webhooks answer after their replies went out (see ``settle_after_webhooks``)."""
     stop = asyncio.Event()
     ready = asyncio.Event()
-    async with build_runtime(settings, clock=clock) as runtime:
+    async with build_runtime(settings, clock=clock, suggester=suggester) as runtime:
         if settle:
             settle_after_webhooks(runtime)
         task = asyncio.create_task(serve(runtime, stop, clock=clock, ready=ready))

@@ -170,6 +170,9 @@ def test_every_action_our_buttons_carry_passes_the_check() -> None:
         act.MY_WRITE: "mywrite:12",
         act.RATE: "rate:12:5",
         act.POLL_VOTE: "pv:3:1",
+        act.DRAFT: f"draft:{act.DRAFT_KINDS[0]}",
+        act.DRAFT_CATEGORY: "draftcat:housing",
+        act.DRAFT_TO: "draftto:12",
     }
     constants = {
         name: value

@@ -54,9 +54,13 @@ async def test_onboarding_scenario(world_name: str, database_url: str) -> None:
             assert stored.topic_codes == {"city_news", "decisions", "outages"}
             assert stored.onboarded_at is not None and stored.subscribed and stored.is_active
 
-            # Anything unexpected gets a helpful answer and the menu — HTML shown as typed.
+            # Free text is kept, to be sent or dropped (tests/test_free_text.py) — HTML shown
+            # as typed; dropped, the menu is back.
             await r.say("<b>hello</b> & <script>x</script> 🙂")
-            assert "did not understand" in r.last_text()
+            assert "kept your message" in r.last_text()
+            assert "<b>hello</b> & <script>x</script> 🙂" in r.last_text()
+            await r.press("🗑 Do not send")
+            assert "nothing was sent" in r.last_text()
             assert "⚙️ Settings" in r.labels()
             await r.press("❓ Help")
             assert "/settings" in r.last_text()

@@ -38,8 +38,22 @@ def message_event(message: Message, update_key: str) -> Incoming | None:
         return None
     user = message.from_user
 
+    # The resident used Reply on one of our messages: which one (a staff answer's ticket).
+    replied = message.reply_to_message
+    reply_to = (
+        str(replied.message_id)
+        if replied is not None and replied.from_user is not None and replied.from_user.is_bot
+        else None
+    )
+
     def event(kind: EventKind, **fields: Any) -> Incoming:
-        return Incoming(identity=identity_of(user), update_key=update_key, kind=kind, **fields)
+        return Incoming(
+            identity=identity_of(user),
+            update_key=update_key,
+            kind=kind,
+            reply_to_message_id=reply_to,
+            **fields,
+        )
 
     caption = message.caption
     if message.text is not None:

@@ -55,11 +55,18 @@ class Notices:
 
     async def deliver(self, resident: Resident, reply: Reply) -> str | None:
         """Send; None when delivered, else the reason to show staff."""
+        reason, _sent = await self.deliver_tracked(resident, reply)
+        return reason
+
+    async def deliver_tracked(
+        self, resident: Resident, reply: Reply
+    ) -> tuple[str | None, list[str]]:
+        """As ``deliver``, and the ids of the messages it went out as (none when it failed)."""
         try:
-            await self._notifier.send(resident, reply)
+            sent = await self._notifier.send_all(resident, reply)
         except DeliveryFailed as error:
-            return error.reason
-        return None
+            return error.reason, []
+        return None, [item.message_id for item in sent]
 
     # -- files ------------------------------------------------------------------------------
 

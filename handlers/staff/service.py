@@ -32,6 +32,7 @@ from handlers.staff.card import CardRenderer, can_change_term, shorten
 from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.text import clean_text, clip_file_name, markup_to_plain
+from handlers.tickets.followups import record_delivery
 from storage import audit, dedup, staff_desk, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
@@ -382,7 +383,9 @@ class StaffService:
             attachment=attachment[0] if attachment else None,
         )
         reply = self.notices.answer(resident, ticket, text=text, attachment=attachment, first=first)
-        work.later(self._deliver, resident, reply, ticket.id, record.id, message.message_id)
+        work.later(
+            self._deliver, resident, reply, ticket.id, record.id, message.message_id, answer=True
+        )
         if (ticket.status, ticket.assignee_id) != before:
             work.later(self.desk.refresh_card, ticket.id)
 
@@ -393,10 +396,21 @@ class StaffService:
         ticket_id: int,
         record_id: int | None,
         staff_message_id: int | None,
+        *,
+        answer: bool = False,
     ) -> None:
-        """Send to the resident; a failure is stored on the message and shown in the thread."""
-        reason = await self.notices.deliver(resident, reply)
+        """Send to the resident; a failure is stored on the message and shown in the thread.
+        What was sent is recorded, so the resident's reply to it continues the ticket."""
+        reason, sent = await self.notices.deliver_tracked(resident, reply)
         if reason is None:
+            await record_delivery(
+                self.sessionmaker,
+                resident_id=resident.id,
+                ticket_id=ticket_id,
+                message_ids=sent,
+                answer=answer,
+                now=self.clock(),
+            )
             return
         if record_id is not None:
             async with self.sessionmaker() as session, session.begin():

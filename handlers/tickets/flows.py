@@ -30,6 +30,7 @@ from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
+    FORMS,
     MAX_ATTACHMENTS,
     NEEDS_CONSENT,
     RATING_COMMENT_MAX,
@@ -72,6 +73,16 @@ THREAD_SHOWN = 10
 # The longest caption kept with a file: Telegram allows 1,024 characters (4,096 with Premium),
 # Viber less; the column is unbounded text. Longer is refused, never cut.
 CAPTION_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Prefill:
+    """What the resident already sent before choosing a flow (a kept free-text draft): the
+    flow starts with it and asks only for the rest."""
+
+    body: str | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +163,45 @@ class ResidentTickets:
         return None
 
     def after_consent(self, turn: Turn) -> list[Reply] | None:
-        """Consent given while a flow waited for it: continue that flow."""
+        """Consent given while a flow waited for it: continue that flow (at the first step
+        not answered already by what the resident sent before)."""
         if turn.flow == FLOW_TICKET and turn.step == STEP_CONSENT:
             kind = TicketKind(turn.data["kind"])
-            turn.go(FLOW_TICKET, self._steps(turn, kind)[0].key)
+            turn.go(FLOW_TICKET, self._first_missing(turn, kind))
             return [self._form_screen(turn)]
         return None
+
+    async def start(self, turn: Turn, kind: TicketKind, prefill: Prefill) -> list[Reply]:
+        """Start filing ``kind`` with what the resident already sent."""
+        return await self._start(turn, kind, prefill)
+
+    async def refusal_to_file(self, turn: Turn) -> Reply | None:
+        """Why this resident may not file now (ban, flood limit), or None."""
+        return await self._refusal_to_file(turn)
+
+    async def append(
+        self,
+        turn: Turn,
+        ticket_id: int,
+        text: str | None,
+        attachment: tuple[str, str, str | None] | None,
+    ) -> str | None:
+        """Add a resident's message to their open ticket's thread (staff see it); the ticket's
+        number, or None when it is not theirs or not open (nothing written)."""
+        appended = await tickets.append_to_open_ticket(
+            turn.session,
+            ticket_id=ticket_id,
+            resident_id=turn.resident.id,
+            direction=MessageDirection.RESIDENT,
+            now=turn.now,
+            text=text,
+            attachment=attachment,
+        )
+        if appended is None:
+            return None
+        message_id, number = appended
+        turn.effects.append(ResidentWrote(message_id, ticket_id))
+        return number
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -211,19 +255,57 @@ class ResidentTickets:
             return Reply(text=self._t(turn, "file.flood_day", limit=self.policy.per_day))
         return None
 
-    async def _start(self, turn: Turn, kind: TicketKind) -> list[Reply]:
+    async def _start(
+        self, turn: Turn, kind: TicketKind, prefill: Prefill | None = None
+    ) -> list[Reply]:
         refusal = await self._refusal_to_file(turn)
         if refusal is not None:
             turn.go(FLOW_IDLE)
             return [self._with_menu(turn, refusal)]
         turn.go(FLOW_TICKET)
         turn.data = {"kind": kind.value, "answers": {}, "attachments": []}
-        intro = Reply(text=self._t(turn, f"form.{kind.value}.intro"))
+        intro = [Reply(text=self._t(turn, f"form.{kind.value}.intro"))]
+        if prefill is not None:
+            intro.extend(self._prefill(turn, kind, prefill))
         if kind in NEEDS_CONSENT and not turn.resident.has_consent:
             turn.step = STEP_CONSENT
-            return [intro, self._form_screen(turn)]
-        turn.step = self._steps(turn, kind)[0].key
-        return [intro, self._form_screen(turn)]
+            return [*intro, self._form_screen(turn)]
+        turn.step = self._first_missing(turn, kind)
+        return [*intro, self._form_screen(turn)]
+
+    def _prefill(self, turn: Turn, kind: TicketKind, prefill: Prefill) -> list[Reply]:
+        """Answer the steps ``prefill`` answers; steps so answered are skipped (``_advance``),
+        and Back still reaches them to change them. A body the form does not accept (too
+        short for this kind) is asked for again, with the reason."""
+        done: list[str] = []
+        notes: list[Reply] = []
+        answers = self._answers(turn)
+        steps = {step.key: step for step in FORMS[kind]}
+        if prefill.attachments:
+            self._attachments(turn).extend(dict(item) for item in prefill.attachments)
+            if "attachments" in steps:
+                done.append("attachments")
+        category = steps.get("category")
+        if category is not None and prefill.category in category.choices:
+            answers["category"] = prefill.category
+            done.append("category")
+        body = steps.get("body")
+        if body is not None and prefill.body:
+            try:
+                answers["body"] = check_text(body, prefill.body)
+                done.append("body")
+            except Invalid as error:
+                notes.append(Reply(text=self._t(turn, error.key, **error.params)))
+        turn.data["prefilled"] = done
+        return notes
+
+    def _first_missing(self, turn: Turn, kind: TicketKind) -> str:
+        """The first step the resident still has to answer (the confirmation if none)."""
+        done = set(turn.data.get("prefilled", ()))
+        for step in self._steps(turn, kind):
+            if step.key not in done:
+                return step.key
+        return STEP_CONFIRM
 
     def _with_menu(self, turn: Turn, reply: Reply) -> Reply:
         return screens.main_menu(self.catalog, turn.resident, Markup(reply.text))
@@ -255,7 +337,12 @@ class ResidentTickets:
         steps = self._steps(turn, self._kind(turn))
         keys = [s.key for s in steps]
         index = keys.index(turn.step) if turn.step in keys else -1
-        turn.step = keys[index + 1] if index + 1 < len(keys) else STEP_CONFIRM
+        # Steps answered by what the resident sent before the flow began are not asked.
+        done = set(turn.data.get("prefilled", ()))
+        index += 1
+        while index < len(keys) and keys[index] in done:
+            index += 1
+        turn.step = keys[index] if index < len(keys) else STEP_CONFIRM
 
     def _back(self, turn: Turn) -> bool:
         """Go to the previous step; False when already at the first one."""
@@ -661,20 +748,10 @@ class ResidentTickets:
                 return [self._menu(turn, "my.not_found")]
             return [self._again_prompt(turn, parsed.key, **parsed.params)]
         text, attachment = parsed
-        appended = await tickets.append_to_open_ticket(
-            turn.session,
-            ticket_id=ticket_id,
-            resident_id=turn.resident.id,
-            direction=MessageDirection.RESIDENT,
-            now=turn.now,
-            text=text,
-            attachment=attachment,
-        )
+        number = await self.append(turn, ticket_id, text, attachment)
         turn.go(FLOW_IDLE)
-        if appended is None:
+        if number is None:
             return [self._menu(turn, "my.not_found")]
-        message_id, number = appended
-        turn.effects.append(ResidentWrote(message_id, ticket_id))
         return [self._menu(turn, "my.added", number=number)]
 
     def _again_prompt(self, turn: Turn, key: str, **params: Any) -> Reply:
