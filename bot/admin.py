@@ -427,19 +427,24 @@ async def _keyword_report(
     """Suggested (rows) against final (columns) category of real tickets, then the changes
     staff made, which are where the lists most need work."""
     since = datetime.combine(args.since, time(), tzinfo=settings.zone) if args.since else None
-    table = await keyword_store.confusion(session, since=since)
-    if not table.total:
+    accuracy = await keyword_store.confusion(session, since=since)
+    if not accuracy.final.total:
         print("no tickets with a suggestion yet")
-    else:
+    for title, label, table in (
+        ("the resident's choice", "chosen", accuracy.chosen),
+        ("the final category (after staff changes)", "final", accuracy.final),
+    ):
+        if not table.total:
+            continue
         print(
-            f"tickets with a suggestion: {table.total}; final category = suggested: "
-            f"{table.agreed} ({table.agreed / table.total:.0%})"
+            f"suggested = {title}: {table.agreed} of {table.total} "
+            f"({table.agreed / table.total:.0%})"
         )
-        finals = sorted({final for _, final in table.cells})
-        print("suggested \\ final\t" + "\t".join(finals))
+        columns = sorted({column for _, column in table.cells})
+        print(f"  suggested \\ {label}\t" + "\t".join(columns))
         for suggested in sorted({suggested for suggested, _ in table.cells}):
-            row = [str(table.cells.get((suggested, final), 0)) for final in finals]
-            print(f"{suggested}\t" + "\t".join(row))
+            row = [str(table.cells.get((suggested, column), 0)) for column in columns]
+            print(f"  {suggested}\t" + "\t".join(row))
     changes = await recategorize.recent_changes(session, since=since)
     if changes:
         print(f"category changes by staff: {len(changes)}")

@@ -57,6 +57,7 @@ PHRASE_GAP = 2
 TEXT_LIMIT = 6000
 # Fuzzy matching applies to unknown words of at least this many letters.
 FUZZY_MIN_LENGTH = 5
+FUZZY_CACHE_SIZE = 50_000
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "´": "'", "‘": "'"})
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -230,6 +231,8 @@ class Classifier:
     _by_first: dict[str, list[_Compiled]] = field(init=False, default_factory=dict)
     _by_letter: dict[str, set[str]] = field(init=False, default_factory=dict)
     _vocabulary: set[str] = field(init=False, default_factory=set)
+    # Unknown words seen before and the lists' words they fuzzily match (bounded).
+    _fuzzy_seen: dict[str, frozenset[str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         for term in self.terms:
@@ -250,10 +253,15 @@ class Classifier:
     def _fuzzy_forms(self, token: str) -> frozenset[str]:
         """The lists' words that an unknown word may be a typo or a surzhyk form of. Compared
         with the words of the same first letter only: typos rarely hit the first letter, and
-        this keeps the cost at a few dozen comparisons."""
-        return frozenset(
-            word for word in self._by_letter.get(token[0], ()) if fuzzy_equal(token, word)
-        )
+        this keeps the cost at a few dozen comparisons (once per word: remembered)."""
+        found = self._fuzzy_seen.get(token)
+        if found is None:
+            found = frozenset(
+                word for word in self._by_letter.get(token[0], ()) if fuzzy_equal(token, word)
+            )
+            if len(self._fuzzy_seen) < FUZZY_CACHE_SIZE:
+                self._fuzzy_seen[token] = found
+        return found
 
     def _wants_fuzzy(self, token: str, forms: frozenset[str], known: bool) -> bool:
         if self.fuzzy == "off" or len(token) < FUZZY_MIN_LENGTH:
@@ -270,7 +278,7 @@ class Classifier:
             known_forms, known = self.forms(token)
             extra: frozenset[str] = frozenset()
             if self._wants_fuzzy(token, known_forms, known):
-                extra = _fuzzy_cache(self, token)
+                extra = self._fuzzy_forms(token)
             forms.append(known_forms | extra)
             fuzzy.append(extra - known_forms)
         matched: dict[str, dict[str, Match]] = {}
@@ -343,19 +351,6 @@ def _find(
         else:
             return None
     return positions
-
-
-_FUZZY_CACHE_SIZE = 50_000
-
-
-def _fuzzy_cache(classifier: Classifier, token: str) -> frozenset[str]:
-    cache: dict[str, frozenset[str]] = classifier.__dict__.setdefault("_fuzzy_seen", {})
-    found = cache.get(token)
-    if found is None:
-        found = classifier._fuzzy_forms(token)
-        if len(cache) < _FUZZY_CACHE_SIZE:
-            cache[token] = found
-    return found
 
 
 def build(terms: Iterable[Term]) -> Classifier:

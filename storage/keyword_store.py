@@ -10,16 +10,17 @@ import json
 import re
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AppSetting, CategoryKeyword, Ticket
+from storage.models import AppSetting, AuditEntry, CategoryKeyword, Ticket
 from storage.vocabulary import CATEGORY_QUEUES
 
 # app_settings row: {"revision": "<hex>"}, a new value at every change of the lists. Its
@@ -29,6 +30,8 @@ DEFAULTS_FILE = "category_keywords.json"
 DEFAULT_ACTOR = "default"
 PHRASE_MAX = 200
 WEIGHT_RANGE = (0.1, 10.0)
+# The audit action of a category change by staff (``storage.recategorize``).
+CATEGORY_CHANGED = "ticket.category"
 
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "´": "'", "‘": "'"})
 _WORD = re.compile(r"[^\W_]")
@@ -201,16 +204,35 @@ class Confusion:
         return sum(count for (suggested, final), count in self.cells.items() if suggested == final)
 
 
-async def confusion(session: AsyncSession, *, since: datetime | None = None) -> Confusion:
-    """How the suggestion made at filing compares with the ticket's category now (after the
-    resident's choice and any change by staff). Tickets filed without a suggestion are left
-    out."""
-    query = (
-        select(Ticket.suggested_category, Ticket.category, func.count())
-        .where(Ticket.suggested_category.is_not(None))
-        .group_by(Ticket.suggested_category, Ticket.category)
+@dataclass(frozen=True, slots=True)
+class Accuracy:
+    """The suggestion made at filing against the category the resident chose, and against the
+    ticket's category now (after any change by staff)."""
+
+    chosen: Confusion
+    final: Confusion
+
+
+async def confusion(session: AsyncSession, *, since: datetime | None = None) -> Accuracy:
+    """Tickets filed with a suggestion (the others are left out). The resident's choice is the
+    category before the first change by staff (``ticket.category`` audit entries), else the
+    ticket's category."""
+    query = select(Ticket.id, Ticket.suggested_category, Ticket.category).where(
+        Ticket.suggested_category.is_not(None)
     )
     if since is not None:
         query = query.where(Ticket.received_at >= since)
     rows = (await session.execute(query)).all()
-    return Confusion({(str(s), str(f or "—")): int(n) for s, f, n in rows})
+    first_old: dict[str, str | None] = {}
+    changes = select(AuditEntry.subject, AuditEntry.details).where(
+        AuditEntry.action == CATEGORY_CHANGED
+    )
+    for subject, details in (await session.execute(changes.order_by(AuditEntry.id))).all():
+        first_old.setdefault(str(subject), details.get("old"))
+    chosen: Counter[tuple[str, str]] = Counter()
+    final: Counter[tuple[str, str]] = Counter()
+    for ticket_id, suggested, category in rows:
+        original = first_old.get(f"ticket:{ticket_id}", category)
+        chosen[(str(suggested), str(original or "—"))] += 1
+        final[(str(suggested), str(category or "—"))] += 1
+    return Accuracy(Confusion(dict(chosen)), Confusion(dict(final)))

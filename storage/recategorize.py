@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, staff_desk, ticket_rules
 from storage.deadlines import TicketKind
+from storage.keyword_store import CATEGORY_CHANGED
 from storage.models import AuditEntry, Ticket
 from storage.ticket_rules import TransitionError
 from storage.tickets import is_open, queue_for_new_ticket
 from storage.vocabulary import CATEGORY_QUEUES
 
-ACTION = "ticket.category"
+ACTION = CATEGORY_CHANGED
 # Kinds whose category the resident chose and which go to a queue by it (public-information
 # requests and legal aid have queues of their own).
 CATEGORIZED_KINDS = frozenset({TicketKind.FEEDBACK.value, TicketKind.APPEAL.value})

@@ -130,9 +130,15 @@ async def test_report_suggested_against_final(
         )
     assert await _admin(database_url, "keywords", "report") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "tickets with a suggestion: 3; final category = suggested: 1 (33%)"
-    assert lines[1] == "suggested \\ final\thousing\troads_transport"
-    assert lines[2] == "housing\t1\t1"
-    assert lines[3] == "improvement\t1\t0"
-    assert lines[4] == "category changes by staff: 1"
-    assert lines[5] == "ВД-2026-000002\thousing -> roads_transport\tsuggested housing"
+    assert lines == [
+        "suggested = the resident's choice: 2 of 3 (67%)",
+        "  suggested \\ chosen\thousing",
+        "  housing\t2",
+        "  improvement\t1",
+        "suggested = the final category (after staff changes): 1 of 3 (33%)",
+        "  suggested \\ final\thousing\troads_transport",
+        "  housing\t1\t1",
+        "  improvement\t1\t0",
+        "category changes by staff: 1",
+        "ВД-2026-000002\thousing -> roads_transport\tsuggested housing",
+    ]
