@@ -4,14 +4,17 @@ edits seen at the next suggestion). Accuracy is measured in ``bench/classify.py`
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.migrate import upgrade_to_head
 from storage import classifier, keyword_store
 from storage.classifier import CATEGORIES, Classifier, Term, plain_forms, suggest
+from storage.db import create_engine, create_sessionmaker
 from storage.models import AppSetting, CategoryKeyword
 from storage.vocabulary import system_clock
 
@@ -208,3 +211,33 @@ async def test_the_classifier_is_cached_per_revision(
         assert await classifier.current(session) is not first
         setting = await session.get(AppSetting, keyword_store.REVISION_KEY)
         assert setting is not None and set(setting.value) == {"revision"}
+
+
+async def test_two_processes_seed_the_lists_once(pg_url: str) -> None:
+    """Two conversations (or processes) meet an unseeded table at the same moment: the
+    revision row lets one copy the defaults; the other waits for it and finds them."""
+    engine = create_engine(pg_url)
+    try:
+        await upgrade_to_head(engine)
+        sessionmaker = create_sessionmaker(engine)
+        first_in = asyncio.Event()
+
+        async def first() -> str:
+            async with sessionmaker() as session, session.begin():
+                revision = await keyword_store.ensure_seeded(session)
+                first_in.set()
+                await asyncio.sleep(0.3)  # still uncommitted while the other one tries
+                return revision
+
+        async def second() -> str:
+            await first_in.wait()
+            async with sessionmaker() as session, session.begin():
+                return await keyword_store.ensure_seeded(session)
+
+        revisions = await asyncio.gather(first(), second())
+        assert revisions[0] == revisions[1]
+        async with sessionmaker() as session:
+            count = await session.scalar(select(func.count()).select_from(CategoryKeyword))
+        assert count == len(keyword_store.default_terms())
+    finally:
+        await engine.dispose()
