@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AppSetting, AuditEntry, CategoryKeyword, Ticket
-from storage.vocabulary import CATEGORY_QUEUES
+from storage.vocabulary import CATEGORY_QUEUES, system_clock
 
 # app_settings row: {"revision": "<hex>"}, a new value at every change of the lists. Its
 # absence means the defaults were never copied in.
@@ -99,8 +99,6 @@ async def ensure_seeded(session: AsyncSession, *, now: datetime | None = None) -
     current = await revision(session)
     if current is not None:
         return current
-    from storage.vocabulary import system_clock
-
     moment = now or system_clock()
     new = uuid.uuid4().hex
     try:
@@ -113,7 +111,11 @@ async def ensure_seeded(session: AsyncSession, *, now: datetime | None = None) -
         return found
     session.add_all(
         CategoryKeyword(
-            category=category, phrase=phrase, weight=1.0, created_at=moment, created_by="default"
+            category=category,
+            phrase=phrase,
+            weight=1.0,
+            created_at=moment,
+            created_by=DEFAULT_ACTOR,
         )
         for category, phrase in default_terms()
     )
