@@ -241,3 +241,19 @@ async def test_two_processes_seed_the_lists_once(pg_url: str) -> None:
         assert count == len(keyword_store.default_terms())
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "phrase"),
+    [
+        ("мусорку не вивозять, всьо смердить", "improvement", "мусор"),
+        ("лифт нєрабочій третій дєнь", "housing", "лифт"),
+        ("Шо за безпредєл, нема гарячої воды", "housing", "нема води"),
+        ("на дорозі ями такі шо машину вбив", "roads_transport", "яма"),
+    ],
+)
+def test_surzhyk_with_the_shipped_lists(text: str, category: str, phrase: str) -> None:
+    shipped = Classifier([Term(c, p) for c, p in keyword_store.default_terms()])
+    suggestion = shipped.classify(text)
+    assert suggestion.best == category
+    assert phrase in [match.phrase for match in suggestion.ranked[0].matches]
