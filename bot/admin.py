@@ -1,4 +1,5 @@
-"""Administration from the shell: staff, queues and routes, the holiday list, martial law.
+"""Administration from the shell: staff, queues and routes, the holiday list, martial law, the
+category suggester's keyword lists.
 
 Every change is written to the audit log with the actor ``cli``.
 """
@@ -9,7 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.migrate import upgrade_to_head
-from storage import audit
+from storage import audit, classifier, keyword_store, recategorize
 from storage.broadcasts import Progress, broadcast_progress, cancel_broadcast
 from storage.calendar_store import (
     add_holiday,
@@ -34,7 +35,7 @@ from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
 from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
 
-ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast", "export")
+ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast", "export", "keywords")
 # Width of the progress bar in `citybot broadcast status`.
 BAR = 30
 RECENT_BROADCASTS = 10
@@ -100,6 +101,30 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     export.add_argument(
         "--no-personal", action="store_true", help="leave out names, contacts, addresses, texts"
     )
+    _keyword_parsers(commands)
+
+
+def _keyword_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keywords = commands.add_parser(
+        "keywords", help="the category suggester's keyword and phrase lists"
+    )
+    actions = keywords.add_subparsers(dest="action", required=True, metavar="ACTION")
+    categories = sorted(CATEGORY_QUEUES)
+    listing = actions.add_parser("list", help="list the keywords (of one category)")
+    listing.add_argument("category", nargs="?", choices=categories)
+    add = actions.add_parser("add", help="add keywords or phrases to a category")
+    add.add_argument("category", choices=categories)
+    add.add_argument("phrases", nargs="+", metavar="PHRASE", help="quote a phrase of several words")
+    add.add_argument("--weight", type=float, default=1.0, help="per word (default 1)")
+    remove = actions.add_parser("remove", help="remove a keyword or phrase from a category")
+    remove.add_argument("category", choices=categories)
+    remove.add_argument("phrase")
+    test = actions.add_parser("test", help="rank the categories for a text, with what matched")
+    test.add_argument("text")
+    report = actions.add_parser(
+        "report", help="suggested against final categories of real tickets, and staff changes"
+    )
+    report.add_argument("--since", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
 
 
 async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -325,6 +350,112 @@ async def _export(session: AsyncSession, args: argparse.Namespace, settings: Set
     return 0
 
 
+async def _keywords(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+    now = system_clock()
+    await keyword_store.ensure_seeded(session, now=now)
+    if args.action == "list":
+        for term in await keyword_store.list_terms(session, category=args.category):
+            print(f"{term.category}\t{term.phrase}\t{term.weight:g}\t{term.created_by}")
+        return 0
+    if args.action == "test":
+        suggestion = await classifier.suggest(session, args.text)
+        for place, item in enumerate(suggestion.ranked, 1):
+            found = ", ".join(
+                f"{match.phrase} ({match.found}{' ~typo' if match.fuzzy else ''})"
+                for match in item.matches
+            )
+            print(f"{place}. {item.category:<16} {item.score:6.2f}  {found}".rstrip())
+        if not suggestion.matched:
+            print("no keyword matched: 'other' by default")
+        return 0
+    if args.action == "report":
+        return await _keyword_report(session, args, settings)
+    if args.action == "add":
+        try:
+            result = await keyword_store.add_terms(
+                session,
+                category=args.category,
+                phrases=args.phrases,
+                actor="cli",
+                now=now,
+                weight=args.weight,
+            )
+        except ValueError as error:
+            print(f"keywords: {error}", file=sys.stderr)
+            return 2
+        for phrase in result.already:
+            print(f"already in {args.category}: {phrase}")
+        if not result.added:
+            return 0
+        audit.record(
+            session,
+            actor="cli",
+            action="keywords.add",
+            subject=f"category:{args.category}",
+            details={"phrases": result.added, "weight": args.weight},
+            now=now,
+        )
+        print(f"added to {args.category}: {', '.join(result.added)}")
+        return 0
+    try:
+        removed = await keyword_store.remove_term(
+            session, category=args.category, phrase=args.phrase
+        )
+    except ValueError as error:
+        print(f"keywords: {error}", file=sys.stderr)
+        return 2
+    if not removed:
+        hint = f"see: citybot keywords list {args.category}"
+        print(f"{args.phrase!r} is not in {args.category}; {hint}", file=sys.stderr)
+        return 1
+    phrase = keyword_store.normalize(args.phrase)
+    audit.record(
+        session,
+        actor="cli",
+        action="keywords.remove",
+        subject=f"category:{args.category}",
+        details={"phrase": phrase},
+        now=now,
+    )
+    print(f"removed from {args.category}: {phrase}")
+    return 0
+
+
+async def _keyword_report(
+    session: AsyncSession, args: argparse.Namespace, settings: Settings
+) -> int:
+    """Suggested (rows) against final (columns) category of real tickets, then the changes
+    staff made, which are where the lists most need work."""
+    since = datetime.combine(args.since, time(), tzinfo=settings.zone) if args.since else None
+    accuracy = await keyword_store.confusion(session, since=since)
+    if not accuracy.final.total:
+        print("no tickets with a suggestion yet")
+    for title, label, table in (
+        ("the resident's choice", "chosen", accuracy.chosen),
+        ("the final category (after staff changes)", "final", accuracy.final),
+    ):
+        if not table.total:
+            continue
+        print(
+            f"suggested = {title}: {table.agreed} of {table.total} "
+            f"({table.agreed / table.total:.0%})"
+        )
+        columns = sorted({column for _, column in table.cells})
+        print(f"  suggested \\ {label}\t" + "\t".join(columns))
+        for suggested in sorted({suggested for suggested, _ in table.cells}):
+            row = [str(table.cells.get((suggested, column), 0)) for column in columns]
+            print(f"  {suggested}\t" + "\t".join(row))
+    changes = await recategorize.recent_changes(session, since=since)
+    if changes:
+        print(f"category changes by staff: {len(changes)}")
+        for change in changes:
+            print(
+                f"{change.number}\t{change.old or '—'} -> {change.new}\t"
+                f"suggested {change.suggested or '—'}"
+            )
+    return 0
+
+
 _HANDLERS: dict[str, Action] = {
     "staff": _staff,
     "queue": _queue,
@@ -332,4 +463,5 @@ _HANDLERS: dict[str, Action] = {
     "martial-law": _martial_law,
     "broadcast": _broadcast,
     "export": _export,
+    "keywords": _keywords,
 }

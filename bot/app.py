@@ -48,7 +48,7 @@ from handlers.staff.polls.router import install_polls
 from handlers.staff.service import StaffService
 from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
-from handlers.tickets.suggest import CategorySuggester, NoSuggestions
+from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
 from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
@@ -153,13 +153,11 @@ async def build_runtime(
                 "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
             )
         outbox = Outbox(limit=OUTBOX_LIMIT)
-        # The category suggested for residents' free text. TODO(lead): wire the classifier
-        # (storage.classifier.suggest, behind a CategorySuggester) here when it is merged;
-        # NoSuggestions preselects nothing and the resident picks the category.
+        # The category suggested for residents' free text: the administrators' keyword lists.
         conversation = Conversation(
             catalog,
             ResidentTickets(catalog, ticket_policy(settings)),
-            suggester=suggester if suggester is not None else NoSuggestions(),
+            suggester=suggester if suggester is not None else KeywordSuggester(),
         )
         pipeline = Pipeline(
             outbox=outbox,

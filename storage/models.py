@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -230,6 +231,10 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))
     queue_code: Mapped[str] = mapped_column(String(32), ForeignKey("queues.code"), index=True)
     category: Mapped[str | None] = mapped_column(String(32))
+    # The category the keyword suggester proposed when the ticket was filed (None: no
+    # suggestion was made), kept beside the final one so its accuracy in real use is measured
+    # (``citybot keywords report``).
+    suggested_category: Mapped[str | None] = mapped_column(String(32))
     appeal_type: Mapped[str | None] = mapped_column(String(16))
     appeal_term: Mapped[str | None] = mapped_column(String(16))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -630,3 +635,21 @@ class KeptFile(Base):
 
 
 Index("ix_kept_files_owner", KeptFile.channel, KeptFile.external_id)
+
+
+class CategoryKeyword(Base):
+    """A keyword or phrase of a category's list for the category suggester
+    (``storage.classifier``). Data, not code: seeded from ``storage/data/category_keywords.json``
+    at the first use, then changed by administrators (``citybot keywords``)."""
+
+    __tablename__ = "category_keywords"
+    __table_args__ = (UniqueConstraint("category", "phrase", name="uq_category_keywords_term"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    # Lower-case, single spaces, one kind of apostrophe (``storage.keyword_store.normalize``).
+    phrase: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime]
+    # "default" (from the shipped list) or who added it ("cli", "staff:123").
+    created_by: Mapped[str] = mapped_column(String(64))

@@ -107,8 +107,29 @@ async def test_street_lights_become_feedback_with_the_chosen_category(
         (ticket,) = await _tickets(runtime.sessionmaker)
         assert ticket.kind == "feedback" and ticket.body == LIGHTS
         assert ticket.category == "roads_transport" and ticket.queue_code == "transport"
+        # What the bot suggested is kept to measure the suggester (citybot keywords report).
+        assert ticket.suggested_category == "improvement"
         assert ticket.anonymous is False
         assert await _state(runtime, r) is None
+
+
+@pytest.mark.parametrize("world_name", CHANNELS)
+async def test_the_keyword_lists_suggest_the_category(world_name: str, database_url: str) -> None:
+    """The bot as built for ``citybot run``: the administrators' keyword lists rank the text."""
+    async with (
+        WORLDS[world_name](database_url, tickets_per_hour=10) as world,
+        running_bot(world.settings) as runtime,
+    ):
+        r = world.resident
+        await onboard(r)
+        await r.say(LIGHTS)
+        assert "Категорія: 🌳 Благоустрій" in r.last_text()
+        await r.press(AS_FEEDBACK)
+        await r.press("Далі ➡️")
+        await r.press("Ні")
+        await r.press("✅ Надіслати")
+        (ticket,) = await _tickets(runtime.sessionmaker)
+        assert (ticket.category, ticket.suggested_category) == ("improvement", "improvement")
 
 
 @pytest.mark.parametrize("world_name", CHANNELS)

@@ -24,8 +24,25 @@ CLOSE: Final = "close"  # ask for confirmation
 CLOSE_OK: Final = "closeok"
 TERM: Final = "term"  # tk:term:<id>:simple|standard (appeals)
 CARD: Final = "card"  # back to the card's own buttons
+CATEGORY: Final = "cats"  # show the categories
+CATEGORY_TO: Final = "cat"  # tk:cat:<id>:<category>
 
-VERBS: Final = frozenset({TAKE, HAND, HAND_TO, EXTEND, REFUSE, GROUND, CLOSE, CLOSE_OK, TERM, CARD})
+VERBS: Final = frozenset(
+    {
+        TAKE,
+        HAND,
+        HAND_TO,
+        EXTEND,
+        REFUSE,
+        GROUND,
+        CLOSE,
+        CLOSE_OK,
+        TERM,
+        CARD,
+        CATEGORY,
+        CATEGORY_TO,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from handlers.staff import callbacks as cb
 from handlers.text import markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
+from storage.recategorize import can_change_category
 from storage.ticket_rules import REFUSAL_GROUNDS
 from storage.tickets import is_open
-from storage.vocabulary import TicketStatus
+from storage.vocabulary import CATEGORY_QUEUES, TicketStatus
 
 # Telegram's limits (characters after entity parsing, UTF-16 units).
 TEXT_LIMIT = 4096
@@ -252,6 +253,8 @@ class CardRenderer:
                 middle.append(b("staff.btn.term_simple", cb.TERM, ticket.id, AppealTerm.SIMPLE))
             else:
                 middle.append(b("staff.btn.term_standard", cb.TERM, ticket.id, AppealTerm.STANDARD))
+        if can_change_category(ticket):
+            middle.append(b("staff.btn.category", cb.CATEGORY, ticket.id))
         if middle:
             rows.append(middle)
         rows.append(
@@ -267,6 +270,20 @@ class CardRenderer:
             )
             for queue in queues
             if queue.code != ticket.queue_code
+        ]
+        rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
+        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+
+    def category_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
+        """The categories to move the ticket to (its own left out), two to a row."""
+        buttons = [
+            InlineKeyboardButton(
+                text=self.label("staff.category", category),
+                callback_data=cb.pack(cb.CATEGORY_TO, ticket.id, category),
+            )
+            for category in CATEGORY_QUEUES
+            if category != ticket.category
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
         rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])

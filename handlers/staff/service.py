@@ -33,7 +33,7 @@ from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.text import clean_text, clip_file_name, markup_to_plain
 from handlers.tickets.followups import record_delivery
-from storage import audit, dedup, staff_desk, ticket_rules
+from storage import audit, dedup, recategorize, staff_desk, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import (
@@ -835,6 +835,11 @@ class StaffService:
             work.later(self.desk.refresh_card, ticket.id)
         elif verb == cb.TERM:
             await self._change_term(work, staff, ticket, action.argument)
+        elif verb == cb.CATEGORY:
+            markup = self.cards.category_buttons(ticket)
+            work.later(self.desk.set_buttons, chat_id, message_id, markup)
+        elif verb == cb.CATEGORY_TO:
+            await self._change_category(work, staff, ticket, action.argument, chat_id, message_id)
 
     async def _hand_over(
         self,
@@ -855,6 +860,37 @@ class StaffService:
         work.answer = self.t("staff.cb.handed_over", queue=queue.name)
         text = self.t(
             "staff.handed_over", number=ticket.number, queue=queue.name, who=staff.name or ""
+        )
+        work.later(self.desk.edit_text, chat_id, message_id, text, None)
+        work.later(self._repost, ticket.id)
+
+    async def _change_category(
+        self,
+        work: Work,
+        staff: Staff,
+        ticket: Ticket,
+        category: str,
+        chat_id: int,
+        message_id: int,
+    ) -> None:
+        """Recorded with the old and new category and the suggestion made at filing (the
+        keyword lists are improved from these); a new queue gets the ticket as a hand-over."""
+        change = await recategorize.change_category(
+            work.session, ticket, category=category, actor=actor_of(staff), now=work.now
+        )
+        label = self.cards.label
+        work.answer = self.t("staff.cb.category", category=label("staff.category", category))
+        if not change.moved:
+            work.later(self.desk.refresh_card, ticket.id)
+            return
+        queue = await get_queue(work.session, code=change.new_queue)
+        text = self.t(
+            "staff.category_moved",
+            number=ticket.number,
+            old=label("staff.category", change.old),
+            new=label("staff.category", change.new),
+            queue=queue.name if queue else change.new_queue,
+            who=staff.name or "",
         )
         work.later(self.desk.edit_text, chat_id, message_id, text, None)
         work.later(self._repost, ticket.id)

@@ -396,6 +396,7 @@ class Drafts:
             body=body or None,
             attachments=tuple(data.get("attachments", [])),
             category=data.get("category"),
+            suggested=(data.get("ranking") or [None])[0],
         )
         return await self.tickets.start(turn, kind, prefill)
 

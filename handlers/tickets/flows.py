@@ -83,6 +83,8 @@ class Prefill:
     body: str | None = None
     attachments: tuple[dict[str, Any], ...] = ()
     category: str | None = None
+    # The category the bot suggested (recorded on the ticket to measure the suggester).
+    suggested: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +299,8 @@ class ResidentTickets:
             except Invalid as error:
                 notes.append(Reply(text=self._t(turn, error.key, **error.params)))
         turn.data["prefilled"] = done
+        if prefill.suggested is not None:
+            turn.data["suggested"] = prefill.suggested
         return notes
 
     def _first_missing(self, turn: Turn, kind: TicketKind) -> str:
@@ -597,6 +601,7 @@ class ResidentTickets:
             channel=resident.channel,
             queue_code=queue_code,
             category=answers.get("category") or answers.get("legal_topic"),
+            suggested_category=turn.data.get("suggested"),
             appeal_type=answers.get("appeal_type"),
             appeal_term="standard" if kind is TicketKind.APPEAL else None,
             urgent=urgent,

@@ -1,8 +1,8 @@
 """The category a resident's free text is suggested, as a dependency: the conversation asks a
 ``CategorySuggester`` and shows its first category preselected (the resident can change it).
 
-The composition root (``bot/app.py``) passes the real one (``storage.classifier``); until it
-does, ``NoSuggestions`` preselects nothing and the resident picks the category.
+The composition root (``bot/app.py``) passes ``KeywordSuggester`` (``storage.classifier``: the
+administrators' keyword lists over lemmatised words); ``NoSuggestions`` preselects nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import classifier
 
 
 class CategorySuggester(Protocol):
@@ -24,3 +26,11 @@ class NoSuggestions:
 
     async def rank(self, session: AsyncSession, text: str) -> list[str]:
         return []
+
+
+class KeywordSuggester:
+    """The keyword lists' ranking; nothing when no term matched (the resident picks)."""
+
+    async def rank(self, session: AsyncSession, text: str) -> list[str]:
+        suggestion = await classifier.suggest(session, text)
+        return [item.category for item in suggestion.ranked] if suggestion.matched else []
