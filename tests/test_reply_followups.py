@@ -83,7 +83,7 @@ async def test_telegram_reply_and_a_choice_between_two_answered_tickets(
         assert update.status == 200
         assert "уже закрите" in r.last_text() and KEPT in r.last_text()
         await r.press("💬 Як відгук або питання")
-        await r.press("🌳 Благоустрій")
+        # The keyword lists preselected the category (street lights: improvement).
         await r.press("Далі ➡️")
         await r.press("Ні")
         await r.press("✅ Надіслати")
@@ -91,6 +91,7 @@ async def test_telegram_reply_and_a_choice_between_two_answered_tickets(
             newest = (await session.scalars(select(Ticket).order_by(Ticket.id.desc()))).first()
         assert newest is not None and newest.id not in (a.id, b.id)
         assert newest.body == f"Щодо звернення {a.number}:\nЛіхтарі знову не світять"
+        assert newest.category == "improvement"
         assert await _resident_texts(world, a.id) == ["Опора №17"]
 
 
