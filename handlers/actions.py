@@ -40,6 +40,9 @@ MY_LIST: Final = "my:list"
 MY_OPEN: Final = "myopen"  # myopen:<ticket id>
 MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
 RATE: Final = "rate"  # rate:<ticket id>:<stars>
+# After closing: "Питання вирішено?" (round: the closing it asks about, handlers.tickets.closure).
+RESOLVED: Final = "solved"  # solved:<ticket id>:<round>:<yes|no>
+REFILE: Final = "refile"  # refile:<ticket id>:<repeated|complaint|new_request>
 FORGET_YES: Final = "forget:yes"
 
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
