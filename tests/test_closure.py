@@ -366,3 +366,50 @@ async def test_a_long_thread_fits_one_message(database_url: str) -> None:
         assert "ще раніших повідомлень" in shown
         assert "39 слово" in shown and "00 слово" not in shown
         assert "отримано" in shown
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_no_to_an_information_request_offers_a_complaint(
+    channel: str, database_url: str
+) -> None:
+    """Law 2939-VI art. 23: the holder's answer may be appealed. The complaint is an appeal,
+    which needs a place of residence (Law 393/96-ВР art. 5) that a request does not ask: only
+    that and the text are asked; name and contact come from the request."""
+    async with staff_world(database_url, forum=True, viber=channel == "viber") as world:
+        resident = await _resident(world, channel)
+        ticket_id = await _file(world, resident, "info_request")
+        async with world.runtime.sessionmaker() as session, session.begin():
+            stored = await session.get(Ticket, ticket_id)
+            assert stored is not None
+            stored.address = stored.category = None  # a request has neither
+        await _take_answer_close(world, ticket_id, answer="Інформацією не володіємо")
+
+        await resident.press(NO)
+        ticket = await world.ticket(ticket_id)
+        assert ticket.status == TicketStatus.CLOSED and ticket.resolution == "not_resolved"
+        await resident.say("Інформація є на сайті іншого органу")
+        assert "Коментар додано" in resident.last_text()
+        assert "ст. 23" in resident.last_text()
+        assert "📄 Новий запит" in resident.labels()
+        await resident.press("⚖️ Скарга")
+        assert "місце проживання" in resident.last_text()
+        await resident.say("м. Кривий Ріг, вул. Металургів, 5")
+        assert "не згодні" in resident.last_text()
+        await resident.say("Прошу переглянути відповідь на мій запит.")
+        await resident.press("✅ Надіслати")
+        number = re.search(r"ЗВ-\d{4}-\d{6}", resident.last_text())
+        assert number is not None
+        async with world.runtime.sessionmaker() as session:
+            complaint = (
+                await session.scalars(select(Ticket).where(Ticket.number == number.group()))
+            ).one()
+        assert (complaint.kind, complaint.appeal_type, complaint.parent_link) == (
+            "appeal",
+            "complaint",
+            "complaint",
+        )
+        assert complaint.parent_id == ticket_id and complaint.category == "council_work"
+        assert complaint.address == "м. Кривий Ріг, вул. Металургів, 5"
+        assert (complaint.full_name, complaint.contact) == (ticket.full_name, ticket.contact)
+        # The comment reached the staff thread of the request.
+        assert any("Інформація є на сайті іншого органу" in text for text in world.texts())

@@ -750,6 +750,9 @@ class ResidentTickets:
                     "status": t.status,
                     "received_at": _iso(t.received_at),
                     "deadline_at": _iso(t.deadline_at),
+                    # Their answer to "Питання вирішено?" after the last closing.
+                    "resolution": t.resolution,
+                    "resolution_at": _iso(t.resolution_at),
                     **tickets.personal_fields(t),
                     "messages": [
                         {
