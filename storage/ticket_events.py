@@ -97,6 +97,16 @@ async def answers_between(
     return [(ticket, kind) for ticket, kind in (await session.execute(query)).all()]
 
 
+async def linked_tickets(session: AsyncSession, *, parent_id: int) -> dict[str, Ticket]:
+    """The tickets filed as follow-ups of ``parent_id``, by link (the latest of each)."""
+    query = select(Ticket).where(Ticket.parent_id == parent_id).order_by(Ticket.id)
+    return {
+        ticket.parent_link: ticket
+        for ticket in (await session.scalars(query)).all()
+        if ticket.parent_link is not None
+    }
+
+
 async def count_since(session: AsyncSession, kind: Happened, *, since: datetime) -> int:
     query = (
         select(func.count())

@@ -280,10 +280,23 @@ async def test_no_to_an_appeal_offers_a_repeated_appeal_linked_to_the_first(
         )
         assert f"🔗 Повторне звернення до {ticket.number}" in card_of(world, linked)["text"]
 
-        # The resident's timeline of the first ticket shows the link.
+        # The offer's button pressed again files nothing twice.
+        if channel == "viber":
+            assert world.viber is not None
+            await world.viber.send_text(VIBER_RESIDENT, f"act:refile:{ticket_id}:repeated")
+        else:
+            await resident.press("🔁 Повторне звернення")
+        assert f"вже подано: {linked.number}" in resident.last_text()
+        async with world.runtime.sessionmaker() as session:
+            assert len((await session.scalars(select(Ticket))).all()) == 2
+
+        # The resident's timeline of the first ticket shows the link; what is left to file
+        # is the complaint.
         await resident.press("📂 Мої звернення")
         await resident.press(f"{ticket.number} · Закрито")
         assert f"Повторне звернення: {linked.number}" in resident.last_text()
+        assert "⚖️ Скарга" in resident.labels()
+        assert "🔁 Повторне звернення" not in resident.labels()
 
 
 async def test_a_complaint_after_the_month_is_not_offered(database_url: str) -> None:

@@ -389,6 +389,11 @@ class ResidentClosure:
             return [self._menu(turn, self._t(turn, "closure.refile.unavailable", number=number))]
         if link is Link.COMPLAINT and not complaint_allowed(parent, turn.now):
             return [self._menu(turn, self._t(turn, "closure.refile.complaint_late", number=number))]
+        filed = (await ticket_events.linked_tickets(turn.session, parent_id=parent.id)).get(link)
+        if filed is not None:
+            # One of each per ticket: a button pressed twice does not file twice.
+            text = self._t(turn, "closure.refile.already", number=number, linked=filed.number)
+            return [self._menu(turn, text)]
         refusal = await self.filing.refusal_to_file(turn)
         if refusal is not None:
             turn.go(FLOW_IDLE)
@@ -537,7 +542,7 @@ class ResidentClosure:
 
     # -- the ticket in "my tickets" ---------------------------------------------------------
 
-    def ticket_buttons(self, turn: Turn, ticket: Ticket) -> list[tuple[Button, ...]]:
+    async def ticket_buttons(self, turn: Turn, ticket: Ticket) -> list[tuple[Button, ...]]:
         """What a closed ticket offers in "my tickets": the "resolved?" question until it is
         answered, the follow-ups after "not resolved", then the rating."""
         rows: list[tuple[Button, ...]] = []
@@ -546,8 +551,11 @@ class ResidentClosure:
             rows.append(question_buttons(self.catalog, turn.lang, ticket.id, round_))
             return rows
         if round_ is not None and ticket.resolution == Resolution.NOT_RESOLVED:
+            filed = await ticket_events.linked_tickets(turn.session, parent_id=ticket.id)
             for link in FOLLOW_UPS.get(ticket.kind, ()):
-                if link is Link.COMPLAINT and not complaint_allowed(ticket, turn.now):
+                if link in filed or (
+                    link is Link.COMPLAINT and not complaint_allowed(ticket, turn.now)
+                ):
                     continue
                 action = act.with_arg(act.REFILE, f"{ticket.id}:{link.value}")
                 rows.append((Button(self._t(turn, f"closure.btn.{link.value}"), action),))

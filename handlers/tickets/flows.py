@@ -601,7 +601,7 @@ class ResidentTickets:
                 (Button(self._t(turn, "my.write"), act.with_arg(act.MY_WRITE, str(ticket.id))),)
             )
         else:
-            rows.extend(self.closure.ticket_buttons(turn, ticket))
+            rows.extend(await self.closure.ticket_buttons(turn, ticket))
         rows.append((Button(self._t(turn, "my.back"), act.MY_LIST),))
         return [Reply(text=text, buttons=tuple(rows))]
 
