@@ -73,7 +73,9 @@ class TicketView:
             block = self._messages_block(language, lines, total - len(lines))
             text = fixed + ("\n\n" + block if block else "")
             if len(text) <= BUDGET or not lines:
-                return Markup(text[:BUDGET])
+                # Never cut here (a cut could split a tag): the rest is bounded, and a sender
+                # splits a longer text between lines anyway.
+                return Markup(text)
             lines.pop(0)
 
     def _messages_block(self, language: str, lines: list[Markup], earlier: int) -> str:
