@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.schedule import sla_jobs
 from handlers.contract import TicketFiled
-from storage.models import AuditEntry, Ticket, TicketEvent
+from storage.models import AuditEntry, ConversationState, Ticket, TicketEvent
 from storage.vocabulary import TicketStatus
 from tests.harness import Resident_, TelegramResident, ViberResident, onboard
 from tests.staff_world import (
@@ -184,6 +184,16 @@ async def test_no_reopens_feedback_with_the_comment_in_the_thread(
             "not_resolved",
             "reopened",
         ]
+
+        # The question's "yes" pressed now, while the ticket is open again: nothing changes.
+        round_ = int(first_round.closed_at.timestamp()) if first_round.closed_at else 0
+        if channel == "viber":
+            assert world.viber is not None
+            await world.viber.send_text(VIBER_RESIDENT, f"act:solved:{ticket_id}:{round_}:yes")
+        else:
+            await resident.press(YES)
+        assert "знову на розгляді" in resident.last_text()
+        assert (await world.ticket(ticket_id)).resolution == "not_resolved"
 
         # The morning summary tells staff which tickets residents said were not resolved.
         jobs = sla_jobs(world.runtime, world.clock)
@@ -426,3 +436,24 @@ async def test_no_to_an_information_request_offers_a_complaint(
         assert (complaint.full_name, complaint.contact) == (ticket.full_name, ticket.contact)
         # The comment reached the staff thread of the request.
         assert any("Інформація є на сайті іншого органу" in text for text in world.texts())
+
+
+async def test_an_answer_in_the_middle_of_a_draft_keeps_the_draft(database_url: str) -> None:
+    async with staff_world(database_url, forum=True) as world:
+        resident = await _resident(world, "telegram")
+        ticket_id = await _file(world, resident, "feedback")
+        await _take_answer_close(world, ticket_id)
+        # The resident is writing another ticket when they answer the question.
+        await resident.command("feedback")
+        await resident.press("🏠 Житло та комунальні послуги")
+        await resident.press(NO)
+        assert "знову відкрите" in resident.last_text() and "Мої звернення" in resident.last_text()
+        assert (await world.ticket(ticket_id)).status == TicketStatus.IN_PROGRESS
+        # The draft goes on where it was.
+        await resident.say("У дворі не вивезли сміття")
+        async with world.runtime.sessionmaker() as session:
+            state = (await session.scalars(select(ConversationState))).one()
+        assert (state.flow, state.data["answers"]["body"]) == (
+            "ticket",
+            "У дворі не вивезли сміття",
+        )
