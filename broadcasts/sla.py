@@ -23,6 +23,7 @@ from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import due_within_working_days, is_overdue
 from storage.models import Ticket
+from storage.ticket_events import Happened, answers_between
 from storage.tickets import list_queues, open_tickets
 from storage.vocabulary import Clock, TicketStatus
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # "Due within one working day": by the end of today's or the next working day.
 DUE_SOON_WORKING_DAYS = 2
 HOUR = timedelta(hours=1)
+# The morning summary tells residents' "resolved?" answers of the last day.
+ANSWERS_WINDOW = timedelta(days=1)
 LISTED = 30  # at most this many tickets per section of one post
 
 
@@ -49,6 +52,13 @@ class QueueReport:
     new: list[Ticket] = field(default_factory=list)
     due_soon: list[Ticket] = field(default_factory=list)
     overdue: list[Ticket] = field(default_factory=list)
+    # Residents' answers to "Питання вирішено?" in the last day (morning summary only).
+    resolved: int = 0
+    unresolved: list[Ticket] = field(default_factory=list)
+
+    @property
+    def has_answers(self) -> bool:
+        return bool(self.resolved or self.unresolved)
 
 
 def _due_soon(ticket: Ticket, now: datetime, calendar: WorkCalendar, zone: ZoneInfo) -> bool:
@@ -86,7 +96,22 @@ async def collect(
             not crossed_only or not _due_soon(ticket, now - HOUR, calendar, zone)
         ):
             report.due_soon.append(ticket)
+    if not crossed_only:
+        await _collect_answers(session, reports, now=now)
     return list(reports.values())
+
+
+async def _collect_answers(
+    session: AsyncSession, reports: dict[str, QueueReport], *, now: datetime
+) -> None:
+    for ticket, kind in await answers_between(session, start=now - ANSWERS_WINDOW, end=now):
+        report = reports.get(ticket.queue_code)
+        if report is None:
+            continue
+        if kind == Happened.RESOLVED:
+            report.resolved += 1
+        elif all(listed.id != ticket.id for listed in report.unresolved):
+            report.unresolved.append(ticket)
 
 
 def _lines(catalog: Catalog, language: str, tickets: Sequence[Ticket], zone: ZoneInfo) -> str:
@@ -140,7 +165,35 @@ def morning_text(report: QueueReport, catalog: Catalog, language: str, zone: Zon
     if report.due_soon:
         parts.append(catalog.text(language, "sla.due_soon", count=len(report.due_soon)))
         parts.append(_lines(catalog, language, report.due_soon, zone))
+    if report.has_answers:
+        parts.extend(_answer_lines(report, catalog, language))
     return Markup("\n".join(parts))
+
+
+def _answer_lines(report: QueueReport, catalog: Catalog, language: str) -> list[str]:
+    """The residents' "resolved?" answers of the last day; the "not resolved" ones by number
+    (a feedback ticket is open again, an appeal may be followed by a repeated one)."""
+    lines: list[str] = [
+        catalog.text(
+            language,
+            "closure.sla.answers",
+            resolved=report.resolved,
+            unresolved=len(report.unresolved),
+        )
+    ]
+    for ticket in report.unresolved[:LISTED]:
+        lines.append(
+            catalog.text(
+                language,
+                "closure.sla.unresolved_line",
+                number=ticket.number,
+                kind=catalog.text(language, f"staff.kind.{ticket.kind}"),
+                status=catalog.text(language, f"staff.status.{ticket.status}"),
+            )
+        )
+    if len(report.unresolved) > LISTED:
+        lines.append(catalog.text(language, "sla.more", count=len(report.unresolved) - LISTED))
+    return lines
 
 
 @dataclass
@@ -180,7 +233,7 @@ class SlaJobs:
         per_chat: dict[int, list[str]] = defaultdict(list)
         for report in await self._reports(crossed_only=False):
             chat = self._chat(report)
-            if chat is None or report.open_count == 0:
+            if chat is None or (report.open_count == 0 and not report.has_answers):
                 continue
             per_chat[chat].append(morning_text(report, self.catalog, self.language, self.zone))
         for chat, texts in per_chat.items():

@@ -40,6 +40,9 @@ MY_LIST: Final = "my:list"
 MY_OPEN: Final = "myopen"  # myopen:<ticket id>
 MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
 RATE: Final = "rate"  # rate:<ticket id>:<stars>
+# After closing: "Питання вирішено?" (round: the closing it asks about, handlers.tickets.closure).
+RESOLVED: Final = "solved"  # solved:<ticket id>:<round>:<yes|no>
+REFILE: Final = "refile"  # refile:<ticket id>:<repeated|complaint|new_request>
 FORGET_YES: Final = "forget:yes"
 # Free text kept as a draft (handlers.tickets.drafts): draft:<what> sends it as a kind of ticket
 # or manages it, draftcat:<category> sets its category, draftto:<ticket id> adds it to a ticket.

@@ -230,8 +230,19 @@ class TicketRated:
     ticket_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ResidentAnswered:
+    """The resident answered "Питання вирішено?" (or acted on "no"): staff are told in the
+    ticket's thread. ``what``: resolved | not_resolved | reopened | refiled (then
+    ``other_ticket_id`` is the linked ticket)."""
+
+    ticket_id: int
+    what: str
+    other_ticket_id: int | None = None
+
+
 # What must happen elsewhere once a resident's event is stored (after the commit).
-Effect = TicketFiled | ResidentWrote | TicketRated
+Effect = TicketFiled | ResidentWrote | TicketRated | ResidentAnswered
 
 
 class EffectSink(Protocol):

@@ -30,6 +30,7 @@ from handlers.tickets.forms import FORMS
 from handlers.turn import Turn
 from storage import audit
 from storage.deadlines import TicketKind
+from storage.ticket_events import Link
 from storage.vocabulary import CATEGORY_QUEUES, Digest, District, Topic
 
 AUDIT_ACTION: Final = "resident.forged_action"
@@ -124,6 +125,17 @@ def check(action: str) -> None:
     if verb == act.RATE:
         ticket, _, stars = argument.partition(":")
         if not (is_id(ticket) and stars in ("1", "2", "3", "4", "5")):
+            raise ForgedAction(verb, MALFORMED, _target(ticket))
+        return
+    if verb == act.RESOLVED:
+        ticket, _, rest = argument.partition(":")
+        round_, _, answer = rest.partition(":")
+        if not (is_id(ticket) and is_id(round_) and answer in ("yes", "no")):
+            raise ForgedAction(verb, MALFORMED, _target(ticket))
+        return
+    if verb == act.REFILE:
+        ticket, _, link = argument.partition(":")
+        if not (is_id(ticket) and link in {item.value for item in Link}):
             raise ForgedAction(verb, MALFORMED, _target(ticket))
         return
     if verb == act.POLL_VOTE:

@@ -258,6 +258,16 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # The resident's answer to "Питання вирішено?" after the last closing: "resolved" or
+    # "not_resolved"; None while not asked or not answered (cleared at every closing).
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_at: Mapped[datetime | None]
+    # A ticket filed because the resident said the first one was not resolved: the first
+    # ticket, and how this one follows it ("repeated", "complaint", "new_request").
+    parent_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="SET NULL"), index=True
+    )
+    parent_link: Mapped[str | None] = mapped_column(String(16))
     erased_at: Mapped[datetime | None]
     # Where the ticket lives in Telegram: the chat, its forum topic, and the card message.
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -296,6 +306,28 @@ class TicketMessage(Base):
     created_at: Mapped[datetime]
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+class TicketEvent(Base):
+    """One step of a ticket's life as the resident's timeline shows it: taken (by which
+    department), handed over, extended (to which date), answered, closed, refused, the
+    resident's "resolved?" answer, reopened, followed by a linked ticket. No free text is kept
+    here (the reason of an extension stays on the ticket, where /forget erases it)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    # The ticket's department at that moment (the one that took it, or received it).
+    queue_code: Mapped[str | None] = mapped_column(String(32))
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The new deadline (extended) or the linked ticket (refiled).
+    deadline_at: Mapped[datetime | None]
+    other_ticket_id: Mapped[int | None] = mapped_column(BigId)
 
 
 Index(

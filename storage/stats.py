@@ -18,7 +18,16 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, or
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from storage.models import Broadcast, Delivery, Department, Resident, ResidentTopic, Ticket
+from storage.models import (
+    Broadcast,
+    Delivery,
+    Department,
+    Resident,
+    ResidentTopic,
+    Ticket,
+    TicketEvent,
+)
+from storage.ticket_events import Happened
 from storage.vocabulary import OPEN_STATUSES
 
 # A column in a query: a mapped attribute or an SQL expression.
@@ -73,6 +82,22 @@ class Ratings:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolutions:
+    """Residents' answers to "Питання вирішено?" over the last 30 days: one question per
+    closing (a ticket closed, reopened by "no" and closed again was asked twice)."""
+
+    asked: int
+    resolved: int
+    not_resolved: int
+    reopened: int
+
+    @property
+    def silent(self) -> int:
+        # Answers to closings just before the period can exceed its closings: never below 0.
+        return max(0, self.asked - self.resolved - self.not_resolved)
+
+
+@dataclass(frozen=True, slots=True)
 class StatsReport:
     now: datetime
     residents_by_channel: list[ResidentRow]
@@ -90,6 +115,7 @@ class StatsReport:
     median_close: float | None
     ratings: Ratings
     broadcasts: list[BroadcastReach] = field(default_factory=list)
+    resolutions: Resolutions | None = None
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -253,6 +279,26 @@ async def ratings(session: AsyncSession) -> Ratings:
     return Ratings(count=count, average=average, by_score=dict(sorted(by_score.items())))
 
 
+async def resolutions(session: AsyncSession, *, now: datetime) -> Resolutions:
+    """Closings and the residents' answers of the last 30 days, from ``ticket_events``."""
+    wanted = (Happened.CLOSED, Happened.RESOLVED, Happened.NOT_RESOLVED, Happened.REOPENED)
+    result = await session.execute(
+        select(TicketEvent.kind, func.count())
+        .where(
+            TicketEvent.at >= now - MONTH,
+            TicketEvent.kind.in_([kind.value for kind in wanted]),
+        )
+        .group_by(TicketEvent.kind)
+    )
+    counts = {str(kind): int(count) for kind, count in result}
+    return Resolutions(
+        asked=counts.get(Happened.CLOSED, 0),
+        resolved=counts.get(Happened.RESOLVED, 0),
+        not_resolved=counts.get(Happened.NOT_RESOLVED, 0),
+        reopened=counts.get(Happened.REOPENED, 0),
+    )
+
+
 # -- broadcasts --------------------------------------------------------------------------------
 
 
@@ -320,6 +366,7 @@ async def stats_report(
         median_close=closed,
         ratings=await ratings(session),
         broadcasts=await broadcast_reach(session),
+        resolutions=await resolutions(session, now=now),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage.models import Ticket
+from storage.ticket_events import Resolution
 from storage.vocabulary import OPEN_STATUSES, TicketStatus
 
 # Legal grounds for refusing, per kind (the catalog explains each one to the resident).
@@ -23,6 +24,11 @@ REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
 }
 
 STARS = range(1, 6)
+
+# Kinds a resident's "not resolved" opens again for the same department: feedback (a service,
+# no procedure) and free legal aid (the consultation goes on). Appeals and information requests
+# have a procedure the law fixes: the resident files a repeated appeal or a complaint instead.
+REOPENABLE_KINDS = frozenset({"feedback", "legal_aid"})
 
 
 class TransitionError(Exception):
@@ -88,6 +94,45 @@ def close(ticket: Ticket, *, now: datetime) -> None:
     _require_open(ticket)
     ticket.status = TicketStatus.CLOSED.value
     ticket.closed_at = now
+    # Each closing asks the resident again whether the issue is resolved.
+    ticket.resolution = None
+    ticket.resolution_at = None
+    ticket.updated_at = now
+
+
+def closure_round(ticket: Ticket) -> int | None:
+    """Which closing a "resolved?" question belongs to: the closing time in whole seconds, so a
+    button of an earlier closing (before a reopening) is told apart from the current one."""
+    if ticket.status != TicketStatus.CLOSED or ticket.closed_at is None:
+        return None
+    return int(ticket.closed_at.timestamp())
+
+
+def answer_resolution(ticket: Ticket, *, resolved: bool, round_: int, now: datetime) -> None:
+    """The resident's answer to "Питання вирішено?" asked at closing ``round_``. Only the first
+    answer to the current closing counts."""
+    if closure_round(ticket) != round_:
+        raise TransitionError("stale")
+    if ticket.resolution is not None:
+        raise TransitionError("already_answered")
+    ticket.resolution = (Resolution.RESOLVED if resolved else Resolution.NOT_RESOLVED).value
+    ticket.resolution_at = now
+    ticket.updated_at = now
+
+
+def reopen(ticket: Ticket, *, now: datetime) -> None:
+    """A closed feedback or legal-aid ticket its resident says is not resolved goes back to the
+    department: in progress with whoever had it, else new."""
+    if ticket.status != TicketStatus.CLOSED:
+        raise TransitionError("not_closed")
+    if ticket.kind not in REOPENABLE_KINDS:
+        raise TransitionError("not_reopenable")
+    if ticket.resolution != Resolution.NOT_RESOLVED:
+        raise TransitionError("not_unresolved")
+    ticket.status = (
+        TicketStatus.IN_PROGRESS if ticket.assignee_id is not None else TicketStatus.NEW
+    ).value
+    ticket.closed_at = None
     ticket.updated_at = now
 
 

@@ -365,3 +365,36 @@ def personal_fields(ticket: Ticket) -> dict[str, Any]:
 
 def is_open(ticket: Ticket) -> bool:
     return TicketStatus(ticket.status) in OPEN_STATUSES
+
+
+async def count_shown_messages(session: AsyncSession, *, ticket_id: int) -> int:
+    """How many messages of the thread a resident sees (their own and staff answers)."""
+    query = (
+        select(func.count())
+        .select_from(TicketMessage)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.direction.in_(
+                [MessageDirection.RESIDENT.value, MessageDirection.STAFF.value]
+            ),
+        )
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def shown_messages(
+    session: AsyncSession, *, ticket_id: int, limit: int
+) -> list[TicketMessage]:
+    """The last ``limit`` messages a resident sees, oldest first."""
+    query = (
+        select(TicketMessage)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.direction.in_(
+                [MessageDirection.RESIDENT.value, MessageDirection.STAFF.value]
+            ),
+        )
+        .order_by(TicketMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.scalars(query)).all()))

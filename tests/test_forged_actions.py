@@ -169,6 +169,8 @@ def test_every_action_our_buttons_carry_passes_the_check() -> None:
         act.MY_OPEN: "myopen:12",
         act.MY_WRITE: "mywrite:12",
         act.RATE: "rate:12:5",
+        act.RESOLVED: "solved:12:1733353200:yes",
+        act.REFILE: "refile:12:complaint",
         act.POLL_VOTE: "pv:3:1",
         act.DRAFT: f"draft:{act.DRAFT_KINDS[0]}",
         act.DRAFT_CATEGORY: "draftcat:housing",

@@ -151,7 +151,8 @@ async def test_a_newcomer_files_answers_and_broadcasts(
         await expect(viber.locator('[data-role="messages"]')).to_contain_text(answer)
         await _shot(page, artifacts, "04-answered")
 
-        # Closed from the card's buttons; the resident rates the answer; staff see the rating.
+        # Closed from the card's buttons; the resident confirms it is resolved and rates the
+        # answer; staff see both.
         await _press(staff, "✅ Закрити")
         await _press(staff, "✅ Так, закрити")
         await expect(_last_bot_message(viber)).to_contain_text("розгляд завершено")
@@ -159,6 +160,11 @@ async def test_a_newcomer_files_answers_and_broadcasts(
         card = staff.locator('[data-role="message"]', has_text=number.group()).first
         await expect(card).to_contain_text("Статус: закрито")
         await expect(card).to_contain_text("змінено")
+        await expect(_last_bot_message(viber)).to_contain_text("Питання вирішено?")
+        await _press(viber, "✅ Так, вирішено")
+        await expect(staff.locator('[data-role="messages"]')).to_contain_text(
+            "Заявник підтвердив: питання вирішено"
+        )
         await _press(viber, "⭐⭐⭐⭐⭐")
         await expect(staff.locator('[data-role="messages"]')).to_contain_text(
             "Заявник оцінив відповідь"

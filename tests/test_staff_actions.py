@@ -146,14 +146,18 @@ async def test_term_hand_over_and_close_of_an_appeal(database_url: str) -> None:
             "target": "transport",
         }
 
-        # Close in the new chat: the resident is invited to rate the answer.
+        # Close in the new chat: the resident is asked whether the issue is resolved (the
+        # rating follows a "yes": tests/test_closure.py).
         new_id = new_card["message_id"]
         await world.press(ADMIN, new_id, "✅ Закрити", chat_id=TRANSPORT_CHAT)
         assert await world.press(ADMIN, new_id, "✅ Так, закрити", chat_id=TRANSPORT_CHAT)
         closing = world.telegram.messages(TG_RESIDENT)[-1]
-        assert "розгляд завершено" in closing["text"]
-        rates = [b["callback_data"] for b in closing["reply_markup"]["inline_keyboard"][0]]
-        assert rates == [f"rate:{ticket_id}:{n}" for n in range(1, 6)]
+        assert "розгляд завершено" in closing["text"] and "Питання вирішено?" in closing["text"]
+        asked = [b["callback_data"] for b in closing["reply_markup"]["inline_keyboard"][0]]
+        ticket = await world.ticket(ticket_id)
+        assert ticket.closed_at is not None
+        round_ = int(ticket.closed_at.timestamp())
+        assert asked == [f"solved:{ticket_id}:{round_}:{answer}" for answer in ("yes", "no")]
         ticket = await world.ticket(ticket_id)
         assert ticket.status == TicketStatus.CLOSED
         assert "reply_markup" not in card_of(world, ticket)

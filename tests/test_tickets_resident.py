@@ -295,13 +295,15 @@ async def test_my_tickets_follow_up_rating_mydata_and_forget(
                 ("resident", None, "location"),
             ]
 
-            # Staff closed it (the staff side is tested elsewhere): the resident rates it.
+            # Staff closed it (the staff side is tested elsewhere): the resident says it is
+            # resolved (tests/test_closure.py), then rates it.
             async with sessionmaker() as session, session.begin():
                 stored = await session.get(Ticket, ticket.id)
                 assert stored is not None
                 stored.status, stored.closed_at = "closed", datetime.now(UTC)
             await r.command("mytickets")
             await r.press(f"{number} · Закрито")
+            await r.press("✅ Так, вирішено")
             await r.press("⭐⭐⭐⭐")
             assert "коментар" in r.last_text()
             await r.say("Швидко і ввічливо")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.planning import plan_broadcast
 from handlers.i18n import Catalog
 from handlers.polls import poll_buttons_json, poll_text
-from storage import audit, polls, tickets
+from storage import audit, polls, ticket_events, tickets
 from storage.broadcasts import (
     DeliveryState,
     Outcome,
@@ -43,7 +43,8 @@ from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
 from storage.models import AuditEntry, Delivery, Poll, Resident, ResidentTopic, Ticket
 from storage.staff import upsert_staff
-from storage.ticket_rules import close, rate, record_answer, take
+from storage.ticket_events import Happened
+from storage.ticket_rules import answer_resolution, close, closure_round, rate, record_answer, take
 from storage.vocabulary import (
     POLICY_VERSION,
     Channel,
@@ -858,6 +859,8 @@ class _World:
         taken_at = self._before_now(received + timedelta(hours=self.rng.randint(1, 20)))
         take(ticket, staff_id=operator, now=taken_at)
         self._audit(actor, "ticket.take", ticket, taken_at)
+        # The steps "my tickets" shows as the ticket's timeline.
+        ticket_events.record(session, ticket, Happened.TAKEN, now=taken_at, staff_id=operator)
         if spec.stage == "taken":
             return
         answered_at = self._before_now(taken_at + timedelta(hours=self.rng.randint(2, 30)))
@@ -872,16 +875,23 @@ class _World:
         await session.flush()
         record_answer(ticket, staff_id=operator, now=answered_at)
         self._audit(actor, "ticket.answer", ticket, answered_at, message=message.id)
+        ticket_events.record(session, ticket, Happened.ANSWERED, now=answered_at, staff_id=operator)
         if spec.stage == "answered":
             return
         closed_at = self._before_now(answered_at + timedelta(hours=self.rng.randint(1, 48)))
         close(ticket, now=closed_at)
         self._audit(actor, "ticket.close", ticket, closed_at)
+        ticket_events.record(session, ticket, Happened.CLOSED, now=closed_at, staff_id=operator)
         if spec.rating is None:
             return
         rated_at = self._before_now(
             closed_at + timedelta(hours=self.rng.randint(1, 24)), margin=timedelta(0)
         )
+        # A rating follows the resident's "yes, resolved" (handlers.tickets.closure).
+        round_ = closure_round(ticket)
+        assert round_ is not None
+        answer_resolution(ticket, resolved=True, round_=round_, now=rated_at)
+        ticket_events.record(session, ticket, Happened.RESOLVED, now=rated_at)
         rate(ticket, stars=spec.rating, now=rated_at)
         ticket.rating_comment = spec.rating_comment
         audit.record(

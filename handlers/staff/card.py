@@ -101,6 +101,8 @@ class CardData:
     queue: Department | None
     assignee: str | None
     attachments: Sequence[TicketMessage] = ()
+    # The first ticket of a repeated appeal or a complaint (``tickets.parent_id``).
+    parent_number: str | None = None
 
 
 class CardRenderer:
@@ -216,7 +218,22 @@ class CardRenderer:
             lines.append(t("staff.card.refusal", ground=ground, comment=comment))
         if ticket.rating is not None:
             lines.append(t("staff.card.rating", stars="⭐" * ticket.rating, n=ticket.rating))
+        lines.extend(self._closure_lines(data))
         return lines, body_at
+
+    def _closure_lines(self, data: CardData) -> list[str]:
+        """The resident's "resolved?" answer, and the ticket this one follows."""
+        ticket, t = data.ticket, self.t
+        lines: list[str] = []
+        if ticket.resolution:
+            date = self.when(ticket.resolution_at, exact=True)
+            lines.append(t(f"closure.card.resolution.{ticket.resolution}", date=date))
+        elif ticket.status == TicketStatus.CLOSED:
+            lines.append(t("closure.card.resolution.waiting"))
+        if data.parent_number and ticket.parent_link:
+            link = t(f"closure.link.{ticket.parent_link}")
+            lines.append(t("closure.card.parent", link=link, number=data.parent_number))
+        return lines
 
     def _attachments(self, attachments: Sequence[TicketMessage]) -> Markup:
         items: list[str] = []

@@ -40,7 +40,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Effect, ResidentWrote, TicketFiled, TicketRated
+from handlers.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
 from handlers.i18n import Catalog, Markup
 from handlers.staff import resident_files
 from handlers.staff.card import (
@@ -173,6 +173,8 @@ class Desk:
             await self.post_ticket(effect.ticket_id)
         elif isinstance(effect, TicketRated):
             await self.post_rating(effect.ticket_id)
+        elif isinstance(effect, ResidentAnswered):
+            await self.post_resident_answer(effect)
 
     # -- where tickets go -------------------------------------------------------------------
 
@@ -209,12 +211,14 @@ class Desk:
                 staff.name if staff is not None and staff.name else f"id {ticket.assignee_id}"
             )
         attachments = await staff_desk.resident_attachments(session, ticket_id=ticket.id, limit=20)
+        parent = await session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
         return CardData(
             ticket=ticket,
             resident=resident,
             queue=queue,
             assignee=assignee,
             attachments=attachments,
+            parent_number=parent.number if parent is not None else None,
         )
 
     # -- posting a ticket -------------------------------------------------------------------
@@ -534,6 +538,34 @@ class Desk:
             text = Markup(text + "\n" + self.t("staff.rated_comment", text=comment))
         await self.post_to_thread(ticket_id, text, purpose=staff_desk.PURPOSE_RATING, data=shown)
         await self.refresh_card(ticket_id)
+
+    async def post_resident_answer(self, effect: ResidentAnswered) -> None:
+        """The resident's "resolved?" answer (and what followed it) in the ticket's thread, and
+        on the card (a reopened ticket gets its buttons back). The resident's comment reaches
+        the thread on its own, as their message."""
+        what = effect.what
+        if what == "refiled":
+            async with self.sessionmaker() as session:
+                other = (
+                    await get_ticket(session, ticket_id=effect.other_ticket_id)
+                    if effect.other_ticket_id is not None
+                    else None
+                )
+            if other is None:
+                return
+            link = self.t(f"closure.link.{other.parent_link or 'repeated'}")
+            text = self.t("closure.staff.refiled", link=link, number=other.number)
+        elif what == "not_resolved":
+            async with self.sessionmaker() as session:
+                ticket = await get_ticket(session, ticket_id=effect.ticket_id)
+            if ticket is None:
+                return
+            offer = self.t(f"closure.staff.offer.{ticket.kind}")
+            text = self.t("closure.staff.not_resolved", offer=offer)
+        else:
+            text = self.t(f"closure.staff.{what}")
+        await self.post_to_thread(effect.ticket_id, text)
+        await self.refresh_card(effect.ticket_id)
 
     # -- catch-up ---------------------------------------------------------------------------
 

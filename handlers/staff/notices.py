@@ -7,24 +7,17 @@ comments) are escaped by the catalog.
 
 from __future__ import annotations
 
-from typing import Final
 from zoneinfo import ZoneInfo
 
-from handlers.contract import Button, Media, Reply
+from handlers.contract import Media, Reply
 from handlers.i18n import Catalog, Markup
 from handlers.notify import DeliveryFailed, Notifier
 from handlers.staff.card import format_when
 from handlers.staff.media import MediaLinks
+from handlers.tickets.closure import question_buttons
 from storage.models import Resident, Ticket
+from storage.ticket_rules import closure_round
 from storage.vocabulary import Channel
-
-# The resident side handles ``rate:<ticket id>:<stars>`` (the rating flow); we only offer it.
-RATE_ACTION: Final = "rate"
-STARS: Final = range(1, 6)
-
-
-def rate_action(ticket_id: int, stars: int) -> str:
-    return f"{RATE_ACTION}:{ticket_id}:{stars}"
 
 
 class Notices:
@@ -143,10 +136,13 @@ class Notices:
         return Reply(text=Markup("\n\n".join(parts)))
 
     def closed(self, resident: Resident, ticket: Ticket) -> Reply:
-        stars = tuple(Button(label="⭐" * n, action=rate_action(ticket.id, n)) for n in STARS)
+        """The closing notice asks "Питання вирішено?" first; the rating follows a "yes"
+        (``handlers.tickets.closure``)."""
+        round_ = closure_round(ticket)
+        assert round_ is not None, "asked right after closing"
         return Reply(
-            text=self.t(resident, "notice.closed", **self._about(resident, ticket)),
-            buttons=(stars,),
+            text=self.t(resident, "closure.notice.closed", **self._about(resident, ticket)),
+            buttons=(question_buttons(self._catalog, resident.language, ticket.id, round_),),
         )
 
     def banned(self, resident: Resident) -> Reply:

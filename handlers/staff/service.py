@@ -33,7 +33,7 @@ from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.text import clean_text, clip_file_name, markup_to_plain
 from handlers.tickets.followups import record_delivery
-from storage import audit, dedup, recategorize, staff_desk, ticket_rules
+from storage import audit, dedup, recategorize, staff_desk, ticket_events, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import (
@@ -45,6 +45,7 @@ from storage.deadlines import (
 )
 from storage.models import DeskPost, Resident, Staff, Ticket, TicketMessage
 from storage.staff import get_staff
+from storage.ticket_events import Happened
 from storage.ticket_rules import REFUSAL_GROUNDS, TransitionError
 from storage.tickets import (
     add_message,
@@ -374,6 +375,12 @@ class StaffService:
         await work.session.flush()
         before = (ticket.status, ticket.assignee_id)
         first = ticket_rules.record_answer(ticket, staff_id=staff.telegram_id, now=work.now)
+        if first:
+            # The resident's timeline shows when their ticket was answered (again after a
+            # reopening).
+            ticket_events.record(
+                work.session, ticket, Happened.ANSWERED, now=work.now, staff_id=staff.telegram_id
+            )
         self._audit(
             work,
             staff,
@@ -682,6 +689,14 @@ class StaffService:
         self._audit(
             work, staff, "ticket.extend", ticket, reason=reason, deadline=maximum.isoformat()
         )
+        ticket_events.record(
+            work.session,
+            ticket,
+            Happened.EXTENDED,
+            now=work.now,
+            staff_id=staff.telegram_id,
+            deadline_at=maximum,
+        )
         await self._notify(work, ticket, self.notices.extended)
         work.later(
             self._reply,
@@ -705,6 +720,9 @@ class StaffService:
             work.later(self._reply, message, self.t(f"staff.error.{error.code}"))
             return
         self._audit(work, staff, "ticket.refuse", ticket, ground=ground, comment=comment)
+        ticket_events.record(
+            work.session, ticket, Happened.REFUSED, now=work.now, staff_id=staff.telegram_id
+        )
         await self._notify(work, ticket, self.notices.refused)
         work.later(self._reply, message, self.t("staff.event.refused"))
         work.later(self.desk.refresh_card, ticket.id)
@@ -790,6 +808,9 @@ class StaffService:
             was_new = ticket.status == TicketStatus.NEW
             ticket_rules.take(ticket, staff_id=staff.telegram_id, now=work.now)
             self._audit(work, staff, "ticket.take", ticket)
+            ticket_events.record(
+                work.session, ticket, Happened.TAKEN, now=work.now, staff_id=staff.telegram_id
+            )
             if was_new:
                 await self._notify(work, ticket, self.notices.taken)
             work.answer = self.t("staff.cb.taken")
@@ -830,6 +851,9 @@ class StaffService:
         elif verb == cb.CLOSE_OK:
             ticket_rules.close(ticket, now=work.now)
             self._audit(work, staff, "ticket.close", ticket)
+            ticket_events.record(
+                work.session, ticket, Happened.CLOSED, now=work.now, staff_id=staff.telegram_id
+            )
             await self._notify(work, ticket, self.notices.closed)
             work.answer = self.t("staff.cb.closed")
             work.later(self.desk.refresh_card, ticket.id)
@@ -857,6 +881,9 @@ class StaffService:
         ticket_rules.hand_over(ticket, queue_code=code, now=work.now)
         await staff_desk.forget_staff_copies(work.session, ticket_id=ticket.id)
         self._audit(work, staff, "ticket.handover", ticket, source=previous, target=code)
+        ticket_events.record(
+            work.session, ticket, Happened.HANDED_OVER, now=work.now, staff_id=staff.telegram_id
+        )
         work.answer = self.t("staff.cb.handed_over", queue=queue.name)
         text = self.t(
             "staff.handed_over", number=ticket.number, queue=queue.name, who=staff.name or ""

@@ -12,7 +12,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.i18n import Catalog, Markup
-from storage.stats import NONE, BroadcastReach, ResidentRow, StatsReport, TicketRow
+from storage.stats import (
+    NONE,
+    BroadcastReach,
+    ResidentRow,
+    Resolutions,
+    StatsReport,
+    TicketRow,
+)
 
 LISTED = 15  # rows per breakdown (the biggest ones)
 EXCERPT = 60
@@ -112,6 +119,27 @@ class StatsTexts:
             pending=states.get("pending", 0) + states.get("sending", 0),
         )
 
+    def resolutions(self, found: Resolutions) -> Markup:
+        """The share of closings the residents confirmed resolved, said were not, or left
+        unanswered (whole percents of the closings)."""
+        if found.asked == 0:
+            return self.t("closure.stats.none")
+
+        def share(count: int) -> str:
+            return f"{round(100 * count / found.asked)}%"
+
+        return self.t(
+            "closure.stats",
+            closed=found.asked,
+            resolved=found.resolved,
+            resolved_share=share(found.resolved),
+            unresolved=found.not_resolved,
+            unresolved_share=share(found.not_resolved),
+            silent=found.silent,
+            silent_share=share(found.silent),
+            reopened=found.reopened,
+        )
+
     def report(self, report: StatsReport) -> Markup:
         r = report.residents
         parts = [
@@ -160,6 +188,8 @@ class StatsTexts:
             )
         else:
             parts.append(self.t("stats.ratings.none"))
+        if report.resolutions is not None:
+            parts.append(self.resolutions(report.resolutions))
         parts.append(self.t("stats.broadcasts.title"))
         if report.broadcasts:
             parts.extend(self.broadcast_line(b) for b in report.broadcasts)

@@ -28,6 +28,7 @@ from handlers.contract import (
 )
 from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
+from handlers.tickets import closure
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
     FORMS,
@@ -41,11 +42,12 @@ from handlers.tickets.forms import (
     check_text,
     normalize_phone,
 )
+from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, kept_files, polls, tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
-from storage.models import Ticket, TicketMessage
+from storage.models import Ticket
 from storage.ticket_rules import TransitionError, rate
 from storage.vocabulary import (
     POLICY_VERSION,
@@ -58,7 +60,9 @@ FLOW_CHOOSE = "ticket_kind"
 FLOW_FOLLOWUP = "followup"
 FLOW_RATING = "rating"
 FLOW_FORGET = "forget"
-FLOWS = frozenset({FLOW_TICKET, FLOW_CHOOSE, FLOW_FOLLOWUP, FLOW_RATING, FLOW_FORGET})
+FLOWS = frozenset(
+    {FLOW_TICKET, FLOW_CHOOSE, FLOW_FOLLOWUP, FLOW_RATING, FLOW_FORGET, *closure.FLOWS}
+)
 STEP_CONFIRM = "confirm"
 STEP_CONSENT = "consent"
 
@@ -69,7 +73,6 @@ COMMAND_KINDS = {
     "legalaid": TicketKind.LEGAL_AID,
 }
 MY_TICKETS_SHOWN = 10
-THREAD_SHOWN = 10
 # The longest caption kept with a file: Telegram allows 1,024 characters (4,096 with Premium),
 # Viber less; the column is unbounded text. Longer is refused, never cut.
 CAPTION_MAX = 4096
@@ -100,6 +103,9 @@ class ResidentTickets:
     def __init__(self, catalog: Catalog, policy: TicketPolicy) -> None:
         self.catalog = catalog
         self.policy = policy
+        # "Питання вирішено?" and what follows it; the ticket as "my tickets" shows it.
+        self.closure = closure.ResidentClosure(catalog, policy.zone, self)
+        self.view = TicketView(catalog, policy.zone)
 
     # -- entry points called by the conversation --------------------------------------------
 
@@ -118,6 +124,9 @@ class ResidentTickets:
     async def action(self, turn: Turn, action: str) -> list[Reply] | None:
         """A button of ours, or None if not ours; raises ``ForgedAction`` for a ticket that is
         not the resident's."""
+        replies = await self.closure.action(turn, action)
+        if replies is not None:
+            return replies
         verb, arg = act.split(action)
         if action == act.FILE:
             return [self._kind_screen(turn)]
@@ -151,6 +160,8 @@ class ResidentTickets:
             return await self._followup(turn)
         if turn.flow == FLOW_RATING:
             return await self._rating_comment(turn)
+        if turn.flow in closure.FLOWS:
+            return await self.closure.input(turn)
         return None
 
     def current_screen(self, turn: Turn) -> Reply | None:
@@ -162,6 +173,8 @@ class ResidentTickets:
             return self._form_screen(turn)
         if turn.flow in (FLOW_FOLLOWUP, FLOW_RATING):
             return self._prompt_screen(turn)
+        if turn.flow in closure.FLOWS:
+            return self.closure.current_screen(turn)
         return None
 
     def after_consent(self, turn: Turn) -> list[Reply] | None:
@@ -173,8 +186,10 @@ class ResidentTickets:
             return [self._form_screen(turn)]
         return None
 
-    async def start(self, turn: Turn, kind: TicketKind, prefill: Prefill) -> list[Reply]:
-        """Start filing ``kind`` with what the resident already sent."""
+    async def start(
+        self, turn: Turn, kind: TicketKind, prefill: Prefill | None = None
+    ) -> list[Reply]:
+        """Start filing ``kind`` (with what the resident already sent, if anything)."""
         return await self._start(turn, kind, prefill)
 
     async def refusal_to_file(self, turn: Turn) -> Reply | None:
@@ -664,58 +679,25 @@ class ResidentTickets:
             # Not theirs, or none: one answer either way (never confirm others' tickets).
             raise ForgedAction(act.MY_OPEN, forged.NOT_OWN, ticket_id)
         turn.go(FLOW_IDLE)
-        lines = [
-            self._t(
-                turn,
-                "my.header",
-                number=ticket.number,
-                kind=self._t(turn, f"kind.{ticket.kind}"),
-                status=self._status(turn, ticket),
-                deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
-            )
-        ]
-        if ticket.body:
-            lines.append(self._t(turn, "my.body", text=_shorten(ticket.body)))
-        for message in await tickets.thread(turn.session, ticket_id=ticket.id, limit=THREAD_SHOWN):
-            line = self._thread_line(turn, message)
-            if line:
-                lines.append(line)
+        header = self._t(
+            turn,
+            "my.header",
+            number=ticket.number,
+            kind=self._t(turn, f"kind.{ticket.kind}"),
+            status=self._status(turn, ticket),
+            deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
+        )
+        # The timeline and the latest messages, within one messenger message.
+        text = await self.view.render(turn.session, turn.lang, ticket, header=header)
         rows: list[tuple[Button, ...]] = []
         if tickets.is_open(ticket):
             rows.append(
                 (Button(self._t(turn, "my.write"), act.with_arg(act.MY_WRITE, str(ticket.id))),)
             )
-        elif ticket.rating is None:
-            rows.append(self._stars(ticket.id))
+        else:
+            rows.extend(await self.closure.ticket_buttons(turn, ticket))
         rows.append((Button(self._t(turn, "my.back"), act.MY_LIST),))
-        return [Reply(text=Markup("\n\n".join(lines)), buttons=tuple(rows))]
-
-    def _thread_line(self, turn: Turn, message: TicketMessage) -> Markup | None:
-        if message.direction == MessageDirection.NOTE:
-            return None  # internal notes are never shown to residents
-        who = {
-            MessageDirection.RESIDENT: "my.from_you",
-            MessageDirection.STAFF: "my.from_staff",
-            MessageDirection.SYSTEM: "my.from_system",
-        }[MessageDirection(message.direction)]
-        content = message.text or ""
-        if message.attachment_kind:
-            content = (content + " " if content else "") + self._t(
-                turn, f"my.attachment.{message.attachment_kind}"
-            )
-        if not content:
-            return None
-        return self._t(
-            turn,
-            who,
-            when=self.format_deadline(turn, message.created_at, exact=True),
-            text=_shorten(content),
-        )
-
-    def _stars(self, ticket_id: int) -> tuple[Button, ...]:
-        return tuple(
-            Button("⭐" * n, act.with_arg(act.RATE, f"{ticket_id}:{n}")) for n in range(1, 6)
-        )
+        return [Reply(text=text, buttons=tuple(rows))]
 
     async def _begin_followup(self, turn: Turn, ticket_id: int) -> list[Reply]:
         ticket = await tickets.get_resident_ticket(
@@ -805,6 +787,19 @@ class ResidentTickets:
         turn.effects.append(TicketRated(ticket.id))
         return [self._menu(turn, "rating.thanks")]
 
+    # -- what the closure flows use (handlers.tickets.closure.Filing) -----------------------
+
+    async def create_ticket(self, turn: Turn, kind: TicketKind) -> Ticket:
+        return await self._create(turn, kind)
+
+    def registered(self, turn: Turn, ticket: Ticket) -> Reply:
+        return self._menu(
+            turn,
+            "file.registered",
+            number=ticket.number,
+            deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
+        )
+
     # -- personal data ----------------------------------------------------------------------
 
     async def _my_data(self, turn: Turn) -> list[Reply]:
@@ -833,6 +828,9 @@ class ResidentTickets:
                     "status": t.status,
                     "received_at": _iso(t.received_at),
                     "deadline_at": _iso(t.deadline_at),
+                    # Their answer to "Питання вирішено?" after the last closing.
+                    "resolution": t.resolution,
+                    "resolution_at": _iso(t.resolution_at),
                     **tickets.personal_fields(t),
                     "messages": [
                         {
@@ -959,10 +957,6 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         location = f"{event.location.latitude},{event.location.longitude}"
         return None, ("location", location, None)
     return _Invalid("form.error.text_expected", {})
-
-
-def _shorten(text: str, limit: int = 600) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _iso(value: datetime | None) -> str | None:
