@@ -22,6 +22,8 @@ MENU_POLICY: Final = "menu:policy"
 MENU_STOP: Final = "menu:stop"
 MENU_SUBSCRIBE: Final = "menu:subscribe"
 MENU_NEWS: Final = "menu:news"
+# Back to the main menu from any screen (during onboarding: finish it with the choices so far).
+MENU: Final = "menu:main"
 SETTINGS_LANGUAGE: Final = "settings:language"
 SETTINGS_TOPICS: Final = "settings:topics"
 SETTINGS_DISTRICT: Final = "settings:district"
@@ -41,6 +43,9 @@ MY_OPEN: Final = "myopen"  # myopen:<ticket id>
 MY_WRITE: Final = "mywrite"  # mywrite:<ticket id>
 RATE: Final = "rate"  # rate:<ticket id>:<stars>
 FORGET_YES: Final = "forget:yes"
+# The buttons of /mydata and /forget (Viber residents cannot tap commands).
+MY_DATA: Final = "my:data"
+FORGET_ASK: Final = "forget:ask"
 
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"
