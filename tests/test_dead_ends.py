@@ -8,6 +8,8 @@ buttons' actions). Each press is replayed in its own transaction from the start 
 so pressing "erase my data" or "withdraw consent" changes nothing for the next press. A new
 screen anywhere is therefore crawled and checked without changing this test.
 
+Free text is a root too, so whatever screens answer it are crawled as well.
+
 A screen passes when one of its buttons, pressed, shows the main menu — or, in Telegram once the
 resident has finished onboarding, because the main menu is the persistent reply keyboard there.
 In Viber every message carries a keyboard (the client shows the last one), and no text tells
@@ -57,6 +59,7 @@ TYPED = {
     "urgent_reason": "Аварія на тепломережі: потрібні дані для безпеки мешканців",
 }
 TYPED_DEFAULT = "Дякую, додаю ще подробиці до звернення"
+FREE_TEXT = "Доброго дня! У нас на вул. Металургів, 5 третій день не світять ліхтарі."
 TEXT_FLOWS = frozenset({"ticket", "followup", "rating"})
 
 _keys = itertools.count()
@@ -332,6 +335,8 @@ async def test_every_screen_leads_back_to_the_main_menu(
     poll_root: tuple[Move, ...] = ()
     roots: list[tuple[Move, ...]] = [(command(name),) for name, _key in act.PUBLIC_COMMANDS]
     roots += [(command(act.CMD_MENU),), (command("nonsense"),)]
+    # What a resident most often does: write their problem in their own words.
+    roots.append((Move(EventKind.TEXT, FREE_TEXT),))
     # Without consent (withdrawn in settings), a form first asks for it.
     roots.append((command(act.CMD_SETTINGS), press(act.SETTINGS_CONSENT), command("appeal")))
     problems = await crawl(
