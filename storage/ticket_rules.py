@@ -91,9 +91,7 @@ def close(ticket: Ticket, *, now: datetime) -> None:
     ticket.updated_at = now
 
 
-def hand_over(
-    ticket: Ticket, *, queue_code: str, now: datetime, same_chat: bool = False
-) -> None:
+def hand_over(ticket: Ticket, *, queue_code: str, now: datetime, same_chat: bool = False) -> None:
     """``same_chat``: the new department works in the chat the ticket is in already."""
     _require_open(ticket)
     if ticket.queue_code == queue_code:
