@@ -57,6 +57,25 @@ async def file_feedback(r: Resident_, text: str = "Не світять ліхт�
     assert "Зареєстровано" in r.last_text()
 
 
+# Buttons that lead straight to the main menu, or the main menu itself ("✍️ Звернутися").
+WAYS_HOME = frozenset({HOME, "✖️ Скасувати", "⬅️ Назад", "✍️ Звернутися"})
+
+
+def assert_viber_keyboards_lead_home(r: Resident_) -> None:
+    """Every message Viber got after the consent question carries a keyboard that leads home
+    (as rendered for Viber: the crawl in ``test_dead_ends`` checks every screen, this checks
+    what reached the fake Viber server)."""
+    if not isinstance(r, ViberResident):
+        return
+    messages = r.fake.messages(r.external_id)
+    assert messages
+    for message in messages:
+        labels = {str(b.get("Text")) for b in (message.get("keyboard") or {}).get("Buttons", [])}
+        if "✅ Погоджуюсь" in labels:
+            continue
+        assert labels & WAYS_HOME, (message.get("text"), labels)
+
+
 async def _count(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> int:
     async with sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
@@ -93,6 +112,7 @@ async def test_my_tickets_and_a_ticket_lead_to_the_main_menu(
             await r.command("menu")
         assert MENU_PROMPT in r.last_text()
         assert "✍️ Звернутися" in r.labels()
+        assert_viber_keyboards_lead_home(r)
 
 
 @pytest.mark.parametrize("world_name", WORLD_NAMES)
@@ -126,6 +146,7 @@ async def test_help_lists_everything_with_buttons(world_name: str, database_url:
         assert "Видалити ваші персональні дані?" in r.last_text()
         await r.press("✖️ Скасувати")
         assert MENU_PROMPT in r.last_text() or "Скасовано" in r.last_text()
+        assert_viber_keyboards_lead_home(r)
 
 
 @pytest.mark.parametrize("world_name", WORLD_NAMES)
@@ -179,3 +200,4 @@ async def test_old_buttons_are_out_of_date_not_misunderstood(
             await press_old(r, "form:explode")
             assert "Цю дію не виконано" in r.last_text()
             assert await _forged_audits(sessionmaker) == 1
+            assert_viber_keyboards_lead_home(r)
