@@ -201,3 +201,24 @@ async def test_old_buttons_are_out_of_date_not_misunderstood(
             assert "Цю дію не виконано" in r.last_text()
             assert await _forged_audits(sessionmaker) == 1
             assert_viber_keyboards_lead_home(r)
+
+
+@pytest.mark.parametrize("world_name", WORLD_NAMES)
+async def test_the_main_menu_is_one_press_away_during_onboarding(
+    world_name: str, database_url: str
+) -> None:
+    async with WORLDS[world_name](database_url) as world:
+        r = world.resident
+        async with world.restart() as sessionmaker:
+            await r.start()
+            # Before the consent question is answered there is no menu to go to.
+            assert HOME not in r.labels()
+            await r.press("✅ Погоджуюсь")
+            await r.press("Українська")
+            assert HOME in r.labels()
+            await r.press(HOME)
+            # The onboarding is finished with the choices made so far.
+            assert "Готово!" in r.last_text() and "✍️ Звернутися" in r.labels()
+            row = await find_resident(sessionmaker, r.channel, r.external_id)
+            assert row is not None and row.onboarded_at is not None and row.has_consent
+            assert_viber_keyboards_lead_home(r)
