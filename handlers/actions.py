@@ -22,6 +22,8 @@ MENU_POLICY: Final = "menu:policy"
 MENU_STOP: Final = "menu:stop"
 MENU_SUBSCRIBE: Final = "menu:subscribe"
 MENU_NEWS: Final = "menu:news"
+# Back to the main menu from any screen (during onboarding: finish it with the choices so far).
+MENU: Final = "menu:main"
 SETTINGS_LANGUAGE: Final = "settings:language"
 SETTINGS_TOPICS: Final = "settings:topics"
 SETTINGS_DISTRICT: Final = "settings:district"
@@ -59,6 +61,9 @@ DRAFT_ARGUMENTS: Final = frozenset(
     {*DRAFT_KINDS, *(a.partition(":")[2] for a in (DRAFT_DISCARD, DRAFT_CATEGORIES, DRAFT_BACK))}
     | {DRAFT_NEW.partition(":")[2]}
 )
+# The buttons of /mydata and /forget (Viber residents cannot tap commands).
+MY_DATA: Final = "my:data"
+FORGET_ASK: Final = "forget:ask"
 
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import actions as act
-from handlers import forged, media_answers, screens
+from handlers import forged, home, media_answers, screens
+from handlers import help as help_screen
 from handlers.contract import (
     FILE_KINDS,
     Button,
@@ -53,6 +54,9 @@ _TOPICS = frozenset(t.value for t in Topic)
 _DISTRICTS = frozenset(d.value for d in District)
 _DIGESTS = frozenset(d.value for d in Digest)
 
+# Buttons that do what a personal-data command does (Viber residents cannot tap commands).
+_DATA_COMMANDS = {act.MY_DATA: "mydata", act.FORGET_ASK: "forget"}
+
 # Messengers whose keyboard belongs to the chat, not to one message: the client shows the last
 # keyboard sent (Viber's keyboards guide: "The client will always display the last keyboard
 # that was sent to it"), so every message carries the one the resident should have then.
@@ -88,7 +92,7 @@ class Conversation:
             # A deep copy: flows change nested values in place, and the JSON column is only
             # written when its new value differs from the loaded one.
             turn.flow, turn.step, turn.data = state.flow, state.step, copy.deepcopy(state.data)
-        replies = await self._dispatch(turn)
+        replies = [self._with_home(turn, reply) for reply in await self._dispatch(turn)]
         if event.identity.channel in KEYBOARD_CHANNELS:
             keyboard = self._keyboard(turn)
             # Screens keep their own buttons; other messages get the resident's keyboard.
@@ -151,15 +155,20 @@ class Conversation:
             return self._refuse(turn, refused)
         if replies is not None:
             return replies
-        if turn.flow in TICKET_FLOWS and event.kind is not EventKind.BUTTON:
+        if event.kind is EventKind.BUTTON:
+            # A real button of ours that nothing takes now: it belongs to a message or a step
+            # the resident has left (forged ones were refused above).
+            if turn.resident.onboarded_at is None and turn.flow == FLOW_IDLE:
+                return self._begin_onboarding(turn)
+            return [self._text_then_screen(turn, self._text(turn, "stale"))]
+        if turn.flow in TICKET_FLOWS:
             replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
-        if event.kind is not EventKind.BUTTON:
-            # Free text, a file, a reply to a staff answer: kept and led somewhere useful.
-            replies = await self.drafts.input(turn)
-            if replies is not None:
-                return replies
+        # Free text, a file, a reply to a staff answer: kept and led somewhere useful.
+        replies = await self.drafts.input(turn)
+        if replies is not None:
+            return replies
         return self._unexpected(turn)
 
     async def _button(self, turn: Turn, action: str) -> list[Reply] | None:
@@ -180,6 +189,8 @@ class Conversation:
                 return [with_keyboard(reply, keyboard) for reply in answer]
         if action == act.MENU_NEWS and turn.resident.onboarded_at is not None:
             return await self._news(turn)
+        if turn.resident.onboarded_at is not None and action in _DATA_COMMANDS:
+            return await self.tickets.command(turn, _DATA_COMMANDS[action])
         replies = await self.tickets.action(turn, action)
         if replies is None:
             replies = await self.drafts.action(turn, action)
@@ -241,10 +252,20 @@ class Conversation:
         )
         screen = self._current_screen(probe)
         if screen is not None and screen.buttons:
-            return screen.buttons
+            return self._with_home(probe, screen).buttons
         if turn.resident.onboarded_at is None and not turn.resident.has_consent:
             return ()
         return screens.main_menu(self.catalog, turn.resident).buttons
+
+    def _with_home(self, turn: Turn, reply: Reply) -> Reply:
+        """``reply`` with a button back to the main menu where its keyboard has none
+        (``handlers.home``); ``turn``: the state the resident is in once it is sent."""
+        after_consent = turn.flow == FLOW_ONBOARDING and turn.step != STEP_CONSENT
+        channel = turn.event.identity.channel
+        if not home.needs_button(turn.resident, channel, onboarding_after_consent=after_consent):
+            return reply
+        menu = screens.main_menu(self.catalog, turn.resident).buttons
+        return home.reply_with_home(self.catalog, turn.lang, reply, menu=menu)
 
     def keyboard(
         self,
@@ -301,7 +322,7 @@ class Conversation:
                 return [self._menu(turn, "subscribe.done")]
             return [self._menu(turn, "start.welcome_back")]
         if command == act.CMD_HELP:
-            return [self._text_then_screen(turn, self._text(turn, "help.text"))]
+            return [self._help(turn)]
         if command == act.CMD_SETTINGS:
             turn.go(FLOW_SETTINGS, STEP_MENU)
             return [screens.settings(self.catalog, resident)]
@@ -317,7 +338,17 @@ class Conversation:
         replies = await self.tickets.command(turn, command)
         if replies is not None:
             return replies
-        return [self._text_then_screen(turn, self._text(turn, "unknown.command"))]
+        return [self._help(turn, prefix=self._text(turn, "unknown.command"))]
+
+    def _help(self, turn: Turn, *, prefix: Markup | None = None) -> Reply:
+        """Help: its own screen once the resident has the menu; before that (onboarding), its
+        text over the step the resident is at."""
+        resident, channel = turn.resident, turn.event.identity.channel
+        if resident.onboarded_at is None:
+            text = self._text(turn, help_screen.text_key(channel))
+            return self._text_then_screen(turn, Markup(prefix + "\n\n" + text) if prefix else text)
+        turn.go(FLOW_IDLE)
+        return help_screen.screen(self.catalog, resident, channel, prefix=prefix)
 
     async def _news(self, turn: Turn) -> list[Reply]:
         """The latest news for this resident (readable before onboarding and without consent;
@@ -364,6 +395,8 @@ class Conversation:
         verb, arg = act.split(action)
         onboarding = turn.flow == FLOW_ONBOARDING
         if action == act.CONSENT_YES:
+            if resident.has_consent and turn.step != STEP_CONSENT:
+                return None  # an old consent question, already answered: stale
             self._give_consent(turn)
             head = Reply(text=self._text(turn, "consent.given", version=POLICY_VERSION))
             return [head, *self._after_consent(turn)]
@@ -434,6 +467,8 @@ class Conversation:
         if action == act.SETTINGS_BACK:
             turn.go(FLOW_IDLE)
             return [self._menu(turn)]
+        if action == act.MENU:
+            return self._home(turn)
         if resident.onboarded_at is None:
             # Menu buttons mean nothing before onboarding is finished.
             return None
@@ -441,8 +476,7 @@ class Conversation:
             turn.go(FLOW_SETTINGS, STEP_MENU)
             return [screens.settings(c, resident)]
         if action == act.MENU_HELP:
-            turn.go(FLOW_IDLE)
-            return [self._menu(turn, "help.text")]
+            return [self._help(turn)]
         if action == act.MENU_POLICY:
             turn.go(FLOW_IDLE)
             return [self._menu(turn, "consent.policy", version=POLICY_VERSION)]
@@ -454,6 +488,16 @@ class Conversation:
             self._set_subscribed(turn, True)
             turn.go(FLOW_IDLE)
             return [self._menu(turn, "subscribe.done")]
+        return None
+
+    def _home(self, turn: Turn) -> list[Reply] | None:
+        """The home button: the main menu; during onboarding (past the consent question) it
+        finishes the onboarding with the choices made so far."""
+        if turn.resident.onboarded_at is not None:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn)]
+        if turn.flow == FLOW_ONBOARDING and turn.step != STEP_CONSENT:
+            return self._finish_onboarding(turn)
         return None
 
     # -- state changes ----------------------------------------------------------------------

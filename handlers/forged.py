@@ -17,7 +17,8 @@ verb), the target id where the action names one, and why — never the action's 
 Viber is whatever the person typed.
 
 A valid action that only came too late (a stale button of a step the resident has left) is not
-forged: the flows answer it as they always did.
+forged and not audited: no handler takes it, and ``Conversation`` answers that the message is
+out of date, with the resident's current screen.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ _EXACT: Final = frozenset(
         act.MENU_STOP,
         act.MENU_SUBSCRIBE,
         act.MENU_NEWS,
+        act.MENU,
         act.SETTINGS_LANGUAGE,
         act.SETTINGS_TOPICS,
         act.SETTINGS_DISTRICT,
@@ -71,6 +73,8 @@ _EXACT: Final = frozenset(
         act.FORM_SUBMIT,
         act.MY_LIST,
         act.FORGET_YES,
+        act.MY_DATA,
+        act.FORGET_ASK,
     }
 )
 

@@ -136,16 +136,20 @@ def reopen(ticket: Ticket, *, now: datetime) -> None:
     ticket.updated_at = now
 
 
-def hand_over(ticket: Ticket, *, queue_code: str, now: datetime) -> None:
+def hand_over(ticket: Ticket, *, queue_code: str, now: datetime, same_chat: bool = False) -> None:
+    """``same_chat``: the new department works in the chat the ticket is in already."""
     _require_open(ticket)
     if ticket.queue_code == queue_code:
         raise TransitionError("same_queue")
     ticket.queue_code = queue_code
-    # The new department starts afresh: its own topic/card and its own assignee.
+    # The new department starts afresh: its own card and its own assignee. In the same chat
+    # the ticket keeps its forum topic (the new card is posted there): a second topic of the
+    # same name would split the thread in two.
     ticket.assignee_id = None
-    ticket.staff_chat_id = None
-    ticket.thread_id = None
     ticket.card_message_id = None
+    if not same_chat:
+        ticket.staff_chat_id = None
+        ticket.thread_id = None
     if ticket.status == TicketStatus.IN_PROGRESS:
         ticket.status = TicketStatus.NEW.value
     ticket.updated_at = now

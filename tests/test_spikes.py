@@ -63,7 +63,7 @@ async def test_spike_alert_once_an_hour(database_url: str) -> None:
         }
         posted = world.texts()[before:]
         assert len(posted) == 2
-        category = next(p for p in posted if "категорія «ЖКГ»" in p)
+        category = next(p for p in posted if "категорія «Житло та комунальні послуги»" in p)
         assert "Сплеск звернень" in category and "За останню годину: 6" in category
         assert numbers[0] in category and "Вибух труби на вулиці" in category
         assert any("район «Тернівський»" in p for p in posted)

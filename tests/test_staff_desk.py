@@ -48,7 +48,7 @@ async def test_card_in_an_ordinary_group_is_the_root_of_the_thread(database_url:
         for expected in (
             ticket.number,
             "Звернення",
-            "ЖКГ",
+            "Житло та комунальні послуги",
             "Оксана Петренко",
             "Telegram",
             "<b>вже тиждень</b> & ніхто",

@@ -62,7 +62,8 @@ async def test_weekly_summary_text_and_chart(database_url: str) -> None:
         body = text["text"]
         assert "Тижневе зведення" in body
         assert "Нових звернень: 4 (попередній період: 1, +3, +300%)" in body
-        assert "ЖКГ: 3 (+2, +200%)" in body and "Дороги і транспорт: 1 (+1)" in body
+        assert "Житло та комунальні послуги: 3 (+2, +200%)" in body
+        assert "Транспорт і дороги: 1 (+1)" in body
         assert "Тернівський: 2" in body and "Покровський: 2" in body
         assert "Прострочених звернень зараз: 1" in body
         assert "ліфт (4)" in body and "працює ліфт (4)" in body  # with the road one

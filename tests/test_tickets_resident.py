@@ -79,7 +79,7 @@ async def test_each_kind_is_filed_with_a_number_and_a_deadline(
             # An appeal, with validation errors on the way.
             await r.command("appeal")
             await r.press("Скарга")
-            await r.press("🚌 Дороги та транспорт")
+            await r.press("🚌 Транспорт і дороги")
             await r.say("Іван")
             assert "щонайменше два слова" in r.last_text()
             await r.say("Петренко Оксана Іванівна")

@@ -187,6 +187,13 @@ class Desk:
             self._forums[chat_id] = known
         return known
 
+    async def chat_of_queue(self, session: AsyncSession, code: str) -> int | None:
+        """The chat a queue's tickets are posted in: its own, else the operator chat."""
+        queue = await session.get(Department, code)
+        if queue is not None and queue.chat_id is not None:
+            return queue.chat_id
+        return self.operator_chat_id
+
     async def _target_chat(self, session: AsyncSession, ticket: Ticket) -> int | None:
         queue = await session.get(Department, ticket.queue_code)
         if queue is not None and queue.chat_id is not None:

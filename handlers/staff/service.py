@@ -878,7 +878,9 @@ class StaffService:
         if queue is None or not queue.is_active:
             raise TransitionError("bad_queue")
         previous = ticket.queue_code
-        ticket_rules.hand_over(ticket, queue_code=code, now=work.now)
+        chat = await self.desk.chat_of_queue(work.session, code)
+        same_chat = chat is not None and chat == ticket.staff_chat_id
+        ticket_rules.hand_over(ticket, queue_code=code, now=work.now, same_chat=same_chat)
         await staff_desk.forget_staff_copies(work.session, ticket_id=ticket.id)
         self._audit(work, staff, "ticket.handover", ticket, source=previous, target=code)
         ticket_events.record(

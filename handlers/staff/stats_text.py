@@ -7,6 +7,7 @@ with the labels the rest of the staff side uses, or as the code when there is no
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,20 @@ from storage.stats import (
 
 LISTED = 15  # rows per breakdown (the biggest ones)
 EXCERPT = 60
+
+# Any HTML tag (a news text is stored as Telegram HTML: <b>, <a href=…>, <tg-spoiler>, …).
+_TAG = re.compile(r"<[^<>]*>")
+# Markdown emphasis pairs (**bold**, __bold__, ~~struck~~, `code`) typed into a title or a feed.
+_MARKDOWN = re.compile(r"(\*\*|__|~~|`)(?=\S)(.+?)(?<=\S)\1")
+
+
+def plain_title(markup: str) -> str:
+    """A news title or text as plain words on one line: tags and Markdown emphasis dropped,
+    entities decoded (the catalog escapes the result again, so ``<`` typed as text stays
+    ``<``)."""
+    text = html.unescape(_TAG.sub("", markup))
+    text = _MARKDOWN.sub(r"\2", text)
+    return " ".join(text.split())
 
 
 class StatsTexts:
@@ -102,8 +117,7 @@ class StatsTexts:
         return "\n".join(lines)
 
     def broadcast_line(self, reach: BroadcastReach) -> Markup:
-        title = reach.title or reach.text
-        title = html.unescape(title).replace("\n", " ")
+        title = plain_title(reach.title or reach.text)
         if len(title) > EXCERPT:
             title = title[: EXCERPT - 1] + "…"
         states = reach.states

@@ -131,6 +131,8 @@ class ResidentTickets:
         if action == act.FILE:
             return [self._kind_screen(turn)]
         if verb == act.FILE and arg in TicketKind.__members__.values():
+            if turn.flow == FLOW_TICKET:
+                return None  # a kind button of an earlier message: stale, the draft is kept
             return await self._start(turn, TicketKind(arg))
         if action == act.FORM_CANCEL:
             turn.go(FLOW_IDLE)
@@ -474,8 +476,9 @@ class ResidentTickets:
             self._answers(turn)[step.key] = arg
             self._advance(turn)
             return [self._form_screen(turn)]
-        # A stale button from an earlier step: show where the resident is.
-        return [self._form_screen(turn)]
+        # A stale button from an earlier step: not taken (the resident is told, and shown
+        # where they are).
+        return None
 
     async def _form_input(self, turn: Turn) -> list[Reply]:
         event = turn.event
@@ -860,7 +863,7 @@ class ResidentTickets:
             "mydata.summary",
             summary=screens.summary(self.catalog, resident),
             name=resident.name or "—",
-            channel=resident.channel,
+            channel=self._t(turn, f"mydata.channel.{resident.channel}"),
             tickets=len(own),
             version=resident.policy_version or "—",
         )
