@@ -52,20 +52,20 @@ async def test_category_change_moves_and_is_recorded(database_url: str, channel:
         told = len(world.resident_texts()) if channel == "telegram" else 0
         await world.press(OPERATOR, card_id, "🏷 Категорія")
         choices = world.buttons(card_id)
-        assert "Дороги і транспорт" in choices and "ЖКГ" not in choices
+        assert "Транспорт і дороги" in choices and "Житло та комунальні послуги" not in choices
         assert "⬅️ Назад" in choices
-        answer = await world.press(OPERATOR, card_id, "Дороги і транспорт")
-        assert answer == "Категорія: Дороги і транспорт"
+        answer = await world.press(OPERATOR, card_id, "Транспорт і дороги")
+        assert answer == "Категорія: Транспорт і дороги"
 
         old = world.message(card_id)
-        assert "категорію змінено «ЖКГ» → «Дороги і транспорт»" in old["text"]
+        assert "категорію змінено «Житло та комунальні послуги» → «Транспорт і дороги»" in old["text"]
         assert "Транспорт і дороги" in old["text"] and "reply_markup" not in old
         ticket = await world.ticket(ticket_id)
         assert ticket.category == "roads_transport" and ticket.queue_code == "transport"
         assert ticket.staff_chat_id == TRANSPORT_CHAT
         assert ticket.status == TicketStatus.NEW and ticket.assignee_id is None
         new_card = card_of(world, ticket)
-        assert "Дороги і транспорт" in new_card["text"]
+        assert "Транспорт і дороги" in new_card["text"]
 
         (entry,) = await world.audit("ticket.category")
         assert entry.actor == f"staff:{OPERATOR}" and entry.subject == f"ticket:{ticket_id}"

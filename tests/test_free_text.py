@@ -88,8 +88,8 @@ async def test_street_lights_become_feedback_with_the_chosen_category(
         await r.press("🏷 Змінити категорію")
         assert "Оберіть категорію" in r.last_text()
         assert r.labels()[:2] == ["✅ 🌳 Благоустрій", "🏠 Житло та комунальні послуги"]
-        await r.press("🚌 Дороги та транспорт")
-        assert "Категорія: 🚌 Дороги та транспорт" in r.last_text()
+        await r.press("🚌 Транспорт і дороги")
+        assert "Категорія: 🚌 Транспорт і дороги" in r.last_text()
 
         shown = len(r.texts())
         await r.press(AS_FEEDBACK)

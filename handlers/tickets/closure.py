@@ -48,6 +48,7 @@ from handlers.tickets.forms import (
     applicable_steps,
     check_text,
 )
+from handlers.tickets.followups import FLOW_ANSWERED
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, ticket_events, tickets
 from storage.deadlines import TicketKind
@@ -172,7 +173,8 @@ class ResidentClosure:
 
     @staticmethod
     def _busy(turn: Turn) -> bool:
-        return turn.flow not in (FLOW_IDLE, *FLOWS)
+        # "Answered" (the next message continues the ticket) is no flow of the resident's own.
+        return turn.flow not in (FLOW_IDLE, FLOW_ANSWERED, *FLOWS)
 
     def _join(self, *parts: str) -> Markup:
         return Markup("\n\n".join(part for part in parts if part))
