@@ -30,7 +30,7 @@ from handlers.tickets.forms import FORMS
 from handlers.turn import Turn
 from storage import audit
 from storage.deadlines import TicketKind
-from storage.vocabulary import Digest, District, Topic
+from storage.vocabulary import Channel, Digest, District, Topic
 
 AUDIT_ACTION: Final = "resident.forged_action"
 
@@ -70,6 +70,9 @@ _EXACT: Final = frozenset(
         act.FORM_SUBMIT,
         act.MY_LIST,
         act.FORGET_YES,
+        act.LINK,
+        act.LINK_UNLINK,
+        act.LINK_UNLINK_YES,
     }
 )
 
@@ -85,6 +88,7 @@ _ARGUMENTS: Final = {
     act.DIGEST: frozenset(d.value for d in Digest),
     act.FILE: frozenset(k.value for k in TicketKind),
     act.CHOOSE: _CHOICES,
+    act.LINK_PREFER: frozenset(c.value for c in Channel),
 }
 
 

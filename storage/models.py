@@ -97,6 +97,13 @@ class Resident(Base):
     last_seen_at: Mapped[datetime]
     # The news a daily/weekly digest covers starts here (None: since the resident subscribed).
     last_digest_at: Mapped[datetime | None]
+    # One person in both messengers (storage/linking.py): this row is an alias identity of the
+    # primary resident ``linked_to``, which owns every setting, ticket and vote; None for a
+    # primary or an unlinked resident. No foreign key (residents are never deleted, and adding
+    # one would make SQLite rebuild the table); a unique index allows one alias per primary.
+    linked_to: Mapped[int | None] = mapped_column(BigId)
+    # On a primary: the messenger news and staff answers go to (None: its own ``channel``).
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
 
     topics: Mapped[list[ResidentTopic]] = relationship(
         back_populates="resident", cascade="all, delete-orphan", lazy="selectin"
@@ -126,6 +133,7 @@ class ResidentTopic(Base):
 
 
 Index("ix_resident_topics_topic", ResidentTopic.topic)
+Index("uq_residents_linked_to", Resident.linked_to, unique=True)
 
 
 class Staff(Base):
@@ -579,3 +587,19 @@ class PollPrompt(Base):
     staff_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
+
+
+class LinkCode(Base):
+    """A code a resident got with ``/link`` (storage/linking.py): typed in the other messenger
+    within ``expires_at`` it links the two identities. Single use: the row is deleted when used
+    or replaced; expired rows are pruned when codes are issued."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

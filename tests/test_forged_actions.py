@@ -170,6 +170,7 @@ def test_every_action_our_buttons_carry_passes_the_check() -> None:
         act.MY_WRITE: "mywrite:12",
         act.RATE: "rate:12:5",
         act.POLL_VOTE: "pv:3:1",
+        act.LINK_PREFER: "linkvia:viber",
     }
     constants = {
         name: value

@@ -50,7 +50,7 @@ from handlers.staff.card import (
     shorten,
 )
 from handlers.text import markup_to_plain, split_text, utf16_len
-from storage import staff_desk
+from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
 from storage.tickets import get_ticket
 from storage.vocabulary import Clock
@@ -207,12 +207,19 @@ class Desk:
                 staff.name if staff is not None and staff.name else f"id {ticket.assignee_id}"
             )
         attachments = await staff_desk.resident_attachments(session, ticket_id=ticket.id, limit=20)
+        linked: list[str] = []
+        if resident is not None:
+            accounts = await linking.identities(session, resident)
+            if len(accounts) > 1:
+                chosen = linking.preferred(resident)
+                linked = [chosen, *(a.channel for a in accounts if a.channel != chosen)]
         return CardData(
             ticket=ticket,
             resident=resident,
             queue=queue,
             assignee=assignee,
             attachments=attachments,
+            linked_channels=linked,
         )
 
     # -- posting a ticket -------------------------------------------------------------------

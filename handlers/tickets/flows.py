@@ -28,6 +28,7 @@ from handlers.contract import (
 )
 from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
+from handlers.linking import forget_linked, linked_data, messengers_shown
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
     MAX_ATTACHMENTS,
@@ -774,13 +775,15 @@ class ResidentTickets:
                 }
                 for vote in await polls.resident_votes(turn.session, resident_id=resident.id)
             ],
+            # Both messenger accounts of a person linked in Telegram and Viber.
+            **await linked_data(turn),
         }
         summary = self._t(
             turn,
             "mydata.summary",
             summary=screens.summary(self.catalog, resident),
             name=resident.name or "—",
-            channel=resident.channel,
+            channel=await messengers_shown(self.catalog, turn),
             tickets=len(own),
             version=resident.policy_version or "—",
         )
@@ -809,6 +812,8 @@ class ResidentTickets:
                 message.attachment_ref = None
                 message.attachment_name = None
         votes = await polls.unlink_votes(turn.session, resident_id=resident.id, now=now)
+        # The other messenger's account too: erased and no longer linked.
+        await forget_linked(turn)
         resident.name = None
         resident.consent_at = None
         resident.policy_version = None

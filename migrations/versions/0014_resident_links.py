@@ -1,0 +1,62 @@
+"""resident links: one person in Telegram and Viber (an alias identity points at its primary),
+the preferred messenger, and the one-time codes that link them
+
+Revision ID: 0014
+Revises: 0010
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.models
+
+revision: str = "0014"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _utc() -> storage.models.UTCDateTime:
+    return storage.models.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    # Plain ADD COLUMN on both databases: no foreign key, so SQLite need not rebuild residents
+    # (a rebuild with foreign keys on would cascade into resident_topics).
+    op.add_column("residents", sa.Column("linked_to", BIG_ID, nullable=True))
+    op.add_column("residents", sa.Column("preferred_channel", sa.String(length=16), nullable=True))
+    op.create_index("uq_residents_linked_to", "residents", ["linked_to"], unique=True)
+    op.create_table(
+        "link_codes",
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("resident_id", BIG_ID, nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("created_at", _utc(), nullable=False),
+        sa.Column("expires_at", _utc(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["resident_id"],
+            ["residents.id"],
+            name=op.f("fk_link_codes_resident_id_residents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_link_codes")),
+    )
+    op.create_index(op.f("ix_link_codes_resident_id"), "link_codes", ["resident_id"], unique=False)
+    op.create_index(op.f("ix_link_codes_expires_at"), "link_codes", ["expires_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_link_codes_expires_at"), table_name="link_codes")
+    op.drop_index(op.f("ix_link_codes_resident_id"), table_name="link_codes")
+    op.drop_table("link_codes")
+    op.drop_index("uq_residents_linked_to", table_name="residents")
+    with op.batch_alter_table("residents") as batch_op:
+        batch_op.drop_column("preferred_channel")
+        batch_op.drop_column("linked_to")
