@@ -508,7 +508,8 @@ class ResidentTickets:
             kind=kind.value,
             status=TicketStatus.NEW.value,
             resident_id=resident.id,
-            channel=resident.channel,
+            # The messenger it was filed from (for a linked person, not always their primary's).
+            channel=turn.account.channel,
             queue_code=queue_code,
             category=answers.get("category") or answers.get("legal_topic"),
             appeal_type=answers.get("appeal_type"),
