@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from handlers import actions as act
 from handlers import screens
-from handlers.contract import Button, EventKind, Reply
+from handlers.contract import AccountsLinked, Button, Effect, EventKind, Reply
 from handlers.i18n import Catalog, Markup
+from handlers.notify import DeliveryFailed, Notifier
 from handlers.turn import FLOW_IDLE, Turn
 from storage import linking
+from storage.models import Resident
 from storage.vocabulary import Channel
 
 FLOW_SETTINGS = "settings"
@@ -71,6 +75,7 @@ class ResidentLinking:
         # From here on this event is the person's: their language, menu and settings.
         turn.resident, turn.via = linked.primary, linked.alias
         turn.go(FLOW_IDLE)
+        turn.effects.append(AccountsLinked(linked.primary.id, linked.alias.channel))
         primary = linked.primary
         text = self._t(
             turn,
@@ -240,3 +245,41 @@ async def forget_linked(turn: Turn) -> None:
 
 def _minutes() -> int:
     return int(linking.CODE_TTL.total_seconds() // 60)
+
+
+class LinkNotices:
+    """Tells the person who asked for a code, in that messenger, that the link was made (an
+    ``EffectSink`` for ``AccountsLinked``): a link made by someone who guessed or saw the code
+    does not go unnoticed, and the screen with the code is replaced by the menu."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        notifier: Notifier,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        self._catalog = catalog
+        self._notifier = notifier
+        self._sessionmaker = sessionmaker
+
+    async def apply(self, effect: Effect) -> None:
+        if not isinstance(effect, AccountsLinked):
+            return
+        async with self._sessionmaker() as session:
+            resident = await session.get(Resident, effect.resident_id)
+        if resident is None:
+            return
+        lang = resident.language
+        text = self._catalog.text(
+            lang,
+            "link.notice",
+            first=self._catalog.text(lang, f"link.channel.{resident.channel}"),
+            second=self._catalog.text(lang, f"link.channel.{effect.other_channel}"),
+        )
+        try:
+            # Plain text: in Viber the notifier adds the keyboard of where the resident is.
+            await self._notifier.send(resident, Reply(text=text))
+        except DeliveryFailed:
+            # Told in the other messenger already; this one cannot be reached now.
+            return
