@@ -18,7 +18,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import linking
@@ -28,7 +39,7 @@ from storage.vocabulary import Digest, District
 
 
 def audience(broadcast: Broadcast) -> ColumnElement[bool]:
-    """The WHERE clause selecting a broadcast's recipients from ``residents``."""
+    """The WHERE clause selecting a broadcast's recipients from ``recipients_from()``."""
     conditions: list[ColumnElement[bool]] = [
         linking.reachable(),
         Resident.subscribed.is_(True),
@@ -56,6 +67,11 @@ def audience(broadcast: Broadcast) -> ColumnElement[bool]:
     return and_(true(), *conditions)
 
 
+def recipients_from() -> FromClause:
+    """What ``audience`` selects from: residents with their linked accounts."""
+    return linking.persons()
+
+
 async def plan_broadcast(
     session: AsyncSession,
     *,
@@ -77,16 +93,20 @@ async def plan_broadcast(
         return None
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     assert broadcast is not None
-    recipients = select(
-        literal(broadcast_id),
-        Resident.id,
-        linking.delivery_channel(),
-        linking.delivery_external_id(),
-        literal(DeliveryState.PENDING.value),
-        literal(0),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(audience(broadcast))
+    recipients = (
+        select(
+            literal(broadcast_id),
+            Resident.id,
+            linking.delivery_channel(),
+            linking.delivery_external_id(),
+            literal(DeliveryState.PENDING.value),
+            literal(0),
+            literal(0),
+            literal(now, UTCDateTime()),
+        )
+        .select_from(recipients_from())
+        .where(audience(broadcast))
+    )
     result = await session.execute(
         insert(Delivery).from_select(
             [

@@ -189,9 +189,11 @@ async def digest_readers(
             Resident.erased_at.is_(None),
             or_(Resident.last_digest_at.is_(None), Resident.last_digest_at < fire_at),
         )
+        .select_from(linking.persons())
         .order_by(Resident.id)
         .limit(limit)
-        .with_for_update()
+        # The residents' rows only (the linked accounts are on the outer join's nullable side).
+        .with_for_update(of=Resident)
     )
     rows = result.all()
     if not rows:

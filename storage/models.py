@@ -133,7 +133,14 @@ class ResidentTopic(Base):
 
 
 Index("ix_resident_topics_topic", ResidentTopic.topic)
-Index("uq_residents_linked_to", Resident.linked_to, unique=True)
+# Partial: only the few aliases are indexed, and planning reads the rest with a plain scan.
+Index(
+    "uq_residents_linked_to",
+    Resident.linked_to,
+    unique=True,
+    postgresql_where=sql_text("linked_to IS NOT NULL"),
+    sqlite_where=sql_text("linked_to IS NOT NULL"),
+)
 
 
 class Staff(Base):

@@ -32,7 +32,15 @@ def upgrade() -> None:
     # (a rebuild with foreign keys on would cascade into resident_topics).
     op.add_column("residents", sa.Column("linked_to", BIG_ID, nullable=True))
     op.add_column("residents", sa.Column("preferred_channel", sa.String(length=16), nullable=True))
-    op.create_index("uq_residents_linked_to", "residents", ["linked_to"], unique=True)
+    # Partial: only the aliases are indexed (planning scans the rest).
+    op.create_index(
+        "uq_residents_linked_to",
+        "residents",
+        ["linked_to"],
+        unique=True,
+        postgresql_where=sa.text("linked_to IS NOT NULL"),
+        sqlite_where=sa.text("linked_to IS NOT NULL"),
+    )
     op.create_table(
         "link_codes",
         sa.Column("code", sa.String(length=8), nullable=False),
