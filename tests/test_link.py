@@ -22,7 +22,7 @@ from bot.sandbox.fake_viber import FakeViber
 from broadcasts.planning import plan_broadcast
 from handlers.staff.news.composer import count_audience
 from storage import linking
-from storage.broadcasts import create_broadcast
+from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
 from tests.harness import (
     TELEGRAM_TOKEN,
@@ -528,3 +528,35 @@ async def test_planning_reaches_a_person_once_through_a_reachable_preferred_mess
     async with sessionmaker() as session:
         broadcasts = int((await session.execute(select(func.count(Broadcast.id)))).scalar_one())
     assert broadcasts == 5
+
+
+async def test_a_blocked_delivery_marks_the_account_it_went_to(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The engine reports "blocked" for a delivery; the account it was addressed to is marked,
+    not the person's primary row (which the delivery's ``resident_id`` names)."""
+    ids = await add_residents(sessionmaker, [Person("telegram", "400"), Person("viber", "gone==")])
+    await _link(sessionmaker, ids["400"], ids["gone=="])
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        primary = await session.get(Resident, ids["400"])
+        assert primary is not None
+        assert await linking.set_preferred(session, primary=primary, channel="viber", now=now)
+        broadcast = await create_broadcast(session, text="x", now=now)
+        await plan_broadcast(session, broadcast_id=broadcast.id, now=now)
+        delivery = (
+            await session.scalars(select(Delivery).where(Delivery.broadcast_id == broadcast.id))
+        ).one()
+        assert (delivery.resident_id, delivery.external_id) == (ids["400"], "gone==")
+        await record_outcomes(
+            session,
+            outcomes=[Outcome(delivery.id, DeliveryState.BLOCKED, resident_id=ids["400"])],
+            now=now,
+        )
+    async with sessionmaker() as session:
+        alias = await session.get(Resident, ids["gone=="])
+        primary = await session.get(Resident, ids["400"])
+        assert alias is not None and primary is not None
+        assert not alias.is_active and primary.is_active
+        # The next news goes to the account that can still be reached.
+        assert (await linking.delivery_identity(session, primary)).id == primary.id
