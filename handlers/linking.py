@@ -22,6 +22,7 @@ from storage import linking
 from storage.models import Resident
 from storage.vocabulary import Channel
 
+# The conversation's settings flow (handlers/conversation.py imports this module, not back).
 FLOW_SETTINGS = "settings"
 STEP_MENU = "menu"
 

@@ -50,6 +50,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from storage import audit
 from storage.models import (
+    AppSetting,
     AuditEntry,
     ConversationState,
     Delivery,
@@ -73,6 +74,8 @@ GUESSES_PER_RESIDENT: Final = 5
 GUESSES_GLOBAL: Final = 50
 # Codes one resident may ask for per window (each replaces the last).
 CODES_PER_RESIDENT: Final = 5
+# The ``app_settings`` row code attempts lock, one after the other.
+GUARD_KEY: Final = "link.guard"
 
 AUDIT_ISSUED: Final = "link.code_issued"
 # A wrong or expired code (counted against guessing) and any other refusal (not counted).
@@ -262,10 +265,22 @@ async def issue_code(session: AsyncSession, *, resident: Resident, now: datetime
     return row
 
 
+async def _one_at_a_time(session: AsyncSession) -> None:
+    """Serialise code attempts (they are rare): on PostgreSQL concurrent attempts would each
+    count the guesses before any of them recorded its own, and together pass the caps. The
+    row is made by migration 0014; made here if missing (a concurrent first maker fails on the
+    primary key and its update is delivered again)."""
+    guard = await session.get(AppSetting, GUARD_KEY, with_for_update=True)
+    if guard is None:
+        session.add(AppSetting(key=GUARD_KEY, value={}))
+        await session.flush()
+
+
 async def _throttled(session: AsyncSession, *, resident: Resident, now: datetime) -> str | None:
     """Whether this resident (or everyone) typed too many wrong codes lately. Only guesses
     (``AUDIT_GUESS``) count; while throttled, even a right code is refused, or guessing would
     simply go on until it hits."""
+    await _one_at_a_time(session)
     since = now - GUESS_WINDOW
     mine = await _count_audit(session, action=AUDIT_GUESS, since=since, actor=_actor(resident))
     if mine >= GUESSES_PER_RESIDENT:

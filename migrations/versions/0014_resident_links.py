@@ -58,9 +58,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_link_codes_resident_id"), "link_codes", ["resident_id"], unique=False)
     op.create_index(op.f("ix_link_codes_expires_at"), "link_codes", ["expires_at"], unique=False)
+    # The row code attempts lock one after the other (storage/linking.py), so concurrent
+    # guesses cannot pass the caps together.
+    op.execute("INSERT INTO app_settings (key, value) VALUES ('link.guard', '{}')")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM app_settings WHERE key = 'link.guard'")
     op.drop_index(op.f("ix_link_codes_expires_at"), table_name="link_codes")
     op.drop_index(op.f("ix_link_codes_resident_id"), table_name="link_codes")
     op.drop_table("link_codes")
