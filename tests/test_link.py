@@ -24,6 +24,8 @@ from handlers.staff.news.composer import count_audience
 from storage import linking
 from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
+from storage.staff import upsert_staff
+from storage.vocabulary import Role
 from tests.harness import (
     TELEGRAM_TOKEN,
     VIBER_TOKEN,
@@ -92,6 +94,8 @@ async def pair_world(database_url: str) -> AsyncIterator[Pair]:
         tg.user(ADMIN, first_name="Ірина")
         tg.add_group(GROUP_CHAT, "Оператори", members=(ADMIN,), admins=(ADMIN,))
         async with running_bot(settings, clock=clock) as runtime:
+            async with runtime.sessionmaker() as session, session.begin():
+                await upsert_staff(session, telegram_id=ADMIN, role=Role.ADMIN, now=clock())
             yield Pair(
                 runtime=runtime,
                 telegram=TelegramResident(tg, 5550001, polling=False),
@@ -212,6 +216,15 @@ async def test_a_code_from_one_messenger_typed_in_the_other_makes_one_resident(
             other(issuer_channel): 0,
         }
 
+        # A staff answer goes there too, though the ticket was filed in the other messenger.
+        card_id = next(m["message_id"] for m in pair.tg.messages(GROUP_CHAT) if number in m["text"])
+        answered = await pair.tg.send_text(
+            ADMIN, "Ліхтарі полагодять до п'ятниці", chat_id=GROUP_CHAT, reply_to=card_id
+        )
+        assert answered.status == 200
+        assert "Ліхтарі полагодять до п'ятниці" in issuer.last_text()
+        assert not any("полагодять" in text for text in newcomer.texts())
+
         # They switch to the other messenger — from the other messenger.
         await newcomer.press(SETTINGS)
         await newcomer.press(LINK)
@@ -223,6 +236,12 @@ async def test_a_code_from_one_messenger_typed_in_the_other_makes_one_resident(
             other(issuer_channel): 1,
         }
         assert await audit_count(pair.sessionmaker, linking.AUDIT_PREFERRED) == 1
+        answered = await pair.tg.send_text(
+            ADMIN, "Ще одна відповідь", chat_id=GROUP_CHAT, reply_to=card_id
+        )
+        assert answered.status == 200
+        assert "Ще одна відповідь" in newcomer.last_text()
+        assert not any("Ще одна відповідь" in text for text in issuer.texts())
 
         # /mydata lists both messengers.
         await pair.telegram.command("mydata")
@@ -560,3 +579,23 @@ async def test_a_blocked_delivery_marks_the_account_it_went_to(
         assert not alias.is_active and primary.is_active
         # The next news goes to the account that can still be reached.
         assert (await linking.delivery_identity(session, primary)).id == primary.id
+
+
+async def test_six_digits_inside_a_ticket_form_belong_to_the_form(database_url: str) -> None:
+    async with pair_world(database_url) as pair:
+        tg, vb = pair.telegram, pair.viber
+        await onboard(tg)
+        await onboard(vb)
+        code = await get_code(tg)
+        await vb.press("✍️ Звернутися")
+        await vb.press("💬 Відгук або питання")
+        await vb.press("🏠 Житло та комунальні послуги")
+        # The body of the feedback is just a number: it stays the body, nothing is linked.
+        await vb.say(code)
+        assert "Код" not in vb.last_text() and "об'єднано" not in vb.last_text()
+        rows = await accounts(pair.sessionmaker)
+        assert rows["viber"].linked_to is None
+        assert await audit_count(pair.sessionmaker, linking.AUDIT_GUESS) == 0
+        await vb.press("Далі ➡️")
+        await vb.press("Ні")
+        assert code in vb.last_text()
