@@ -24,6 +24,7 @@ from handlers.staff.news.composer import count_audience
 from storage import linking
 from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
+from storage.polls import create_poll
 from storage.staff import upsert_staff
 from storage.vocabulary import Role
 from tests.harness import (
@@ -599,3 +600,43 @@ async def test_six_digits_inside_a_ticket_form_belong_to_the_form(database_url: 
         await vb.press("Далі ➡️")
         await vb.press("Ні")
         assert code in vb.last_text()
+
+
+async def test_a_poll_reaches_the_person_once_and_their_vote_counts_from_either_messenger(
+    database_url: str,
+) -> None:
+    async with pair_world(database_url) as pair:
+        tg, vb = pair.telegram, pair.viber
+        await onboard(tg)
+        await vb.start()
+        await vb.say(await get_code(tg))
+        await vb.press(SETTINGS)
+        await vb.press(LINK)
+        await vb.press("Отримувати в Viber")
+        now = datetime.now(UTC)
+        async with pair.sessionmaker() as session, session.begin():
+            poll = await create_poll(
+                session,
+                question="Де поставити лавки?",
+                options=["У парку", "Біля школи"],
+                closes_at=now + timedelta(days=1),
+                now=now,
+            )
+            broadcast = await session.get(Broadcast, poll.broadcast_id)
+            assert broadcast is not None
+            broadcast.buttons = [
+                [["У парку", f"pv:{poll.id}:0"]],
+                [["Біля школи", f"pv:{poll.id}:1"]],
+            ]
+            await session.flush()
+            assert await plan_broadcast(session, broadcast_id=broadcast.id, now=now) == 1
+        await wait_done(pair.sessionmaker, poll.broadcast_id, timeout=20)
+        assert sum("Де поставити лавки?" in text for text in vb.texts()) == 1
+        assert not any("Де поставити лавки?" in text for text in tg.texts())
+
+        # Voted in Viber: the person's vote (the primary row), counted for Viber.
+        await vb.press("У парку")
+        rows = await accounts(pair.sessionmaker)
+        async with pair.sessionmaker() as session:
+            votes = (await session.execute(select(PollVote.resident_id, PollVote.channel))).all()
+        assert [tuple(vote) for vote in votes] == [(rows["telegram"].id, "viber")]
