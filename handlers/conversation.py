@@ -324,6 +324,7 @@ class Conversation:
             catalog=self.catalog,
             resident=turn.resident,
             zone=self.tickets.policy.zone,
+            channel=turn.account.channel,
         )
 
     def _unexpected(self, turn: Turn) -> list[Reply]:

@@ -640,3 +640,19 @@ async def test_a_poll_reaches_the_person_once_and_their_vote_counts_from_either_
         async with pair.sessionmaker() as session:
             votes = (await session.execute(select(PollVote.resident_id, PollVote.channel))).all()
         assert [tuple(vote) for vote in votes] == [(rows["telegram"].id, "viber")]
+
+        # News meant for one messenger is listed by /news in that messenger only.
+        async with pair.sessionmaker() as session, session.begin():
+            item = await create_broadcast(
+                session, text="Лише для Viber", channels=["viber"], now=now
+            )
+            await session.execute(
+                update(Broadcast)
+                .where(Broadcast.id == item.id)
+                .values(status="finished", started_at=now)
+            )
+        await vb.press("⬅️ Назад")  # the poll's answer, then the linked screen: to the menu
+        await vb.say("📰 Новини")
+        assert "Лише для Viber" in vb.last_text()
+        await tg.command("news")
+        assert "Лише для Viber" not in tg.last_text()
