@@ -69,6 +69,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_link_codes_resident_id"), table_name="link_codes")
     op.drop_table("link_codes")
     op.drop_index("uq_residents_linked_to", table_name="residents")
-    with op.batch_alter_table("residents") as batch_op:
-        batch_op.drop_column("preferred_channel")
-        batch_op.drop_column("linked_to")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch rebuild of residents with foreign keys on
+    # would cascade into the tables that refer to it.
+    op.drop_column("residents", "preferred_channel")
+    op.drop_column("residents", "linked_to")
