@@ -13,16 +13,20 @@ as it is for the unlinked majority):
 - News and staff answers reach the person once, through ``preferred_channel`` (None: the
   primary's own messenger); when that account blocked the bot and the other did not, through
   the other one. Broadcast planning keeps its single ``INSERT … SELECT``: the alias rows are left
-  out, and the address is a ``CASE`` that reads the alias only for the few linked rows that need
-  it (``delivery_channel``/``delivery_external_id``).
+  out, and the address is a ``CASE`` over an outer join with the few reachable aliases
+  (``persons``, ``delivery_channel``, ``delivery_external_id``).
+- Staff answers and notices go to the preferred messenger too (not the one a ticket was filed
+  from: the person chose where the bot reaches them); the ticket keeps the messenger it came
+  from in ``tickets.channel``.
 - Unlinking gives the alias back a resident of its own with default settings (not onboarded, no
   consent: it is asked again there); every ticket, vote and delivery stays with the primary.
 
 Codes: six random digits, valid ``CODE_TTL``, single use, one live code per resident, to be
 typed in the *other* messenger. Guessing is capped (``GUESSES_PER_RESIDENT`` wrong codes per
-resident and ``GUESSES_GLOBAL`` in all per ``GUESS_WINDOW``, counted from the audit log), so
-trying even a tenth of the 10^6 codes within one code's life is impossible: at the global cap
-one specific code is hit with probability at most 50 / 10^6 per window.
+resident and ``GUESSES_GLOBAL`` in all per ``GUESS_WINDOW``, counted from the audit log, the
+attempts serialised by a row lock), so at most 50 of the 10^6 codes can be tried while one code
+lives: a chance of at most 5·10^-5 of hitting it. The person who asked for the code is told in
+their messenger when it is used (``handlers.linking.LinkNotices``).
 """
 
 from __future__ import annotations
@@ -335,8 +339,12 @@ async def redeem(session: AsyncSession, *, code: str, identity: Resident, now: d
         await session.delete(found)
         raise _refuse(session, resident=identity, reason=EXPIRED, now=now)
     if found.channel == identity.channel:
-        # Not a guess: the resident typed their own code in the same messenger. The code stays.
-        raise _refuse(session, resident=identity, reason=SAME_CHANNEL, now=now)
+        if found.resident_id == identity.id:
+            # Not a guess: the resident typed their own code in the same messenger (it stays).
+            raise _refuse(session, resident=identity, reason=SAME_CHANNEL, now=now)
+        # Someone else's live code in the same messenger: told (and counted) as a wrong code,
+        # or guessing there would find live codes without limit, to use from the other one.
+        raise _refuse(session, resident=identity, reason=UNKNOWN, now=now)
     primary = await session.get(Resident, found.resident_id, populate_existing=True)
     if (
         primary is None

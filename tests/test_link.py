@@ -656,3 +656,24 @@ async def test_a_poll_reaches_the_person_once_and_their_vote_counts_from_either_
         assert "Лише для Viber" in vb.last_text()
         await tg.command("news")
         assert "Лише для Viber" not in tg.last_text()
+
+
+async def test_someone_elses_code_in_the_same_messenger_is_a_wrong_code(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Only the code's owner hears "use the other messenger": anyone else in the same messenger
+    gets (and is counted for) a wrong code, so live codes cannot be found there for free."""
+    ids = await add_residents(sessionmaker, [Person("telegram", "500"), Person("telegram", "501")])
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        owner = await session.get(Resident, ids["500"])
+        stranger = await session.get(Resident, ids["501"])
+        assert owner is not None and stranger is not None
+        code = (await linking.issue_code(session, resident=owner, now=now)).code
+    for who, reason in ((owner, linking.SAME_CHANNEL), (stranger, linking.UNKNOWN)):
+        async with sessionmaker() as session, session.begin():
+            with pytest.raises(linking.LinkRefused) as refused:
+                await linking.redeem(session, code=code, identity=who, now=now)
+            assert refused.value.reason == reason
+    assert await audit_count(sessionmaker, linking.AUDIT_GUESS) == 1
+    assert await audit_count(sessionmaker, linking.AUDIT_REFUSED) == 1
