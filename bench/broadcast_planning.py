@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.migrate import upgrade_to_head
-from broadcasts.planning import audience, plan_broadcast
+from broadcasts.planning import audience, plan_broadcast, recipients_from
 from storage.broadcasts import create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery, Resident
@@ -64,6 +64,7 @@ async def _baseline(sessionmaker: async_sessionmaker[AsyncSession], limit: int) 
         rows = (
             await session.execute(
                 select(Resident.id, Resident.channel, Resident.external_id)
+                .select_from(recipients_from())
                 .where(audience(broadcast))
                 .limit(limit)
             )

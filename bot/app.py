@@ -33,10 +33,11 @@ from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
 from broadcasts.engine import EngineConfig
 from broadcasts.limits import Pacer
-from handlers.contract import Sender
+from handlers.contract import Effect, EffectSink, Sender
 from handlers.conversation import Conversation
 from handlers.i18n import Catalog
 from handlers.keyboards import ResidentKeyboards
+from handlers.linking import LinkNotices
 from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
@@ -106,6 +107,27 @@ def ticket_policy(settings: Settings) -> TicketPolicy:
     )
 
 
+class EffectSinks:
+    """Several ``EffectSink``s as one: each gets every effect; a failure of one does not keep
+    the effect from the others (the first failure is raised after all were tried)."""
+
+    def __init__(self, sinks: list[EffectSink]) -> None:
+        self._sinks = list(sinks)
+
+    def add(self, sink: EffectSink) -> None:
+        self._sinks.append(sink)
+
+    async def apply(self, effect: Effect) -> None:
+        failure: Exception | None = None
+        for sink in self._sinks:
+            try:
+                await sink.apply(effect)
+            except Exception as error:  # raised again below, after the others had it
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+
 @contextlib.asynccontextmanager
 async def build_runtime(
     settings: Settings,
@@ -159,6 +181,8 @@ async def build_runtime(
             ResidentTickets(catalog, ticket_policy(settings)),
             suggester=suggester if suggester is not None else KeywordSuggester(),
         )
+        # The staff desk, and (once the notifier exists, below) the resident-side notices.
+        effects = EffectSinks([desk] if desk is not None else [])
         pipeline = Pipeline(
             outbox=outbox,
             sessionmaker=sessionmaker,
@@ -166,7 +190,7 @@ async def build_runtime(
             catalog=catalog,
             clock=clock,
             default_language=settings.language,
-            effects=desk,
+            effects=effects,
         )
         runtime = Runtime(
             settings=settings,
@@ -210,6 +234,9 @@ async def build_runtime(
         runtime.senders = senders
         runtime.notifier = Notifier(
             senders=senders, sessionmaker=sessionmaker, clock=clock, keyboards=runtime.keyboards
+        )
+        effects.add(
+            LinkNotices(catalog=catalog, notifier=runtime.notifier, sessionmaker=sessionmaker)
         )
         links: MediaLinks | None = None
         if bot is not None and desk is not None:

@@ -2,7 +2,9 @@
 ``INSERT … SELECT`` (the same SQL on SQLite and PostgreSQL), never a Python loop over residents.
 
 Who gets a broadcast:
-- reachable residents (``is_active``) who want pushes (``subscribed``), gave consent and were not
+- persons, not messenger accounts: a resident linked in both messengers is one recipient, reached
+  through the messenger they prefer (``storage.linking``); reachable (``is_active``, or their
+  other account is) residents who want pushes (``subscribed``), gave consent and were not
   erased, on one of the broadcast's channels (no channels: every channel);
 - with at least one of its topics (``resident_topics``; no topics: everyone);
 - whose district is one of its districts, or "city" (they asked for everything); no districts:
@@ -16,24 +18,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import linking
 from storage.broadcasts import BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Resident, ResidentTopic, UTCDateTime
 from storage.vocabulary import Digest, District
 
 
 def audience(broadcast: Broadcast) -> ColumnElement[bool]:
-    """The WHERE clause selecting a broadcast's recipients from ``residents``."""
+    """The WHERE clause selecting a broadcast's recipients from ``recipients_from()``."""
     conditions: list[ColumnElement[bool]] = [
-        Resident.is_active.is_(True),
+        linking.reachable(),
         Resident.subscribed.is_(True),
         Resident.consent_at.is_not(None),
         Resident.erased_at.is_(None),
     ]
     if broadcast.channels:
-        conditions.append(Resident.channel.in_(broadcast.channels))
+        conditions.append(linking.delivery_channel().in_(broadcast.channels))
     if broadcast.topics:
         conditions.append(
             exists().where(
@@ -51,6 +65,11 @@ def audience(broadcast: Broadcast) -> ColumnElement[bool]:
     if not broadcast.urgent:
         conditions.append(Resident.digest == Digest.INSTANT.value)
     return and_(true(), *conditions)
+
+
+def recipients_from() -> FromClause:
+    """What ``audience`` selects from: residents with their linked accounts."""
+    return linking.persons()
 
 
 async def plan_broadcast(
@@ -74,16 +93,20 @@ async def plan_broadcast(
         return None
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     assert broadcast is not None
-    recipients = select(
-        literal(broadcast_id),
-        Resident.id,
-        Resident.channel,
-        Resident.external_id,
-        literal(DeliveryState.PENDING.value),
-        literal(0),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(audience(broadcast))
+    recipients = (
+        select(
+            literal(broadcast_id),
+            Resident.id,
+            linking.delivery_channel(),
+            linking.delivery_external_id(),
+            literal(DeliveryState.PENDING.value),
+            literal(0),
+            literal(0),
+            literal(now, UTCDateTime()),
+        )
+        .select_from(recipients_from())
+        .where(audience(broadcast))
+    )
     result = await session.execute(
         insert(Delivery).from_select(
             [

@@ -68,6 +68,13 @@ FORGET_ASK: Final = "forget:ask"
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"
 
+# One resident across Telegram and Viber (handlers/linking.py): a code, or the linked screen.
+LINK: Final = "link"
+LINK_PREFER: Final = "linkvia"  # linkvia:<channel>: news and answers through that messenger
+LINK_UNLINK: Final = "unlink"
+LINK_UNLINK_YES: Final = "unlink:yes"
+CMD_LINK: Final = "link"
+
 CMD_START: Final = "start"
 CMD_HELP: Final = "help"
 CMD_SETTINGS: Final = "settings"
@@ -89,6 +96,7 @@ PUBLIC_COMMANDS: Final = (
     (CMD_STOP, "command.stop"),
     ("mydata", "command.mydata"),
     ("forget", "command.forget"),
+    (CMD_LINK, "command.link"),
 )
 
 

@@ -241,8 +241,17 @@ class ResidentAnswered:
     other_ticket_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AccountsLinked:
+    """A code from this resident's messenger was typed in the other one: tell them there (the
+    person who asked for the code learns of the link, also one they did not make)."""
+
+    resident_id: int
+    other_channel: str
+
+
 # What must happen elsewhere once a resident's event is stored (after the commit).
-Effect = TicketFiled | ResidentWrote | TicketRated | ResidentAnswered
+Effect = TicketFiled | ResidentWrote | TicketRated | ResidentAnswered | AccountsLinked
 
 
 class EffectSink(Protocol):

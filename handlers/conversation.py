@@ -28,6 +28,7 @@ from handlers.contract import (
 )
 from handlers.forged import ForgedAction
 from handlers.i18n import LANGUAGES, Catalog, Markup
+from handlers.linking import ResidentLinking
 from handlers.news import latest_screen
 from handlers.polls import ResidentPolls
 from handlers.tickets.drafts import FLOW_DRAFT, Drafts
@@ -76,6 +77,7 @@ class Conversation:
         self.tickets = tickets
         self.drafts = Drafts(catalog, tickets, suggester or NoSuggestions())
         self.polls = ResidentPolls(catalog, tickets.policy.zone)
+        self.linking = ResidentLinking(catalog, self._text_then_screen)
 
     async def handle(
         self,
@@ -85,9 +87,11 @@ class Conversation:
         *,
         now: datetime,
         state: ConversationState | None,
+        via: Resident | None = None,
     ) -> tuple[list[Reply], list[Effect]]:
-        """``state``: the resident's conversation state as loaded in ``session`` with them."""
-        turn = Turn(session=session, resident=resident, event=event, now=now)
+        """``state``: the resident's conversation state as loaded in ``session`` with them;
+        ``via``: the linked account the event came from, when not ``resident`` itself."""
+        turn = Turn(session=session, resident=resident, event=event, now=now, via=via)
         if state is not None:
             # A deep copy: flows change nested values in place, and the JSON column is only
             # written when its new value differs from the loaded one.
@@ -117,19 +121,21 @@ class Conversation:
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
         event, resident = turn.event, turn.resident
+        # Reachability belongs to the messenger account the event came from.
+        account = turn.account
         if event.kind is EventKind.BLOCKED:
-            if resident.is_active:
+            if account.is_active:
                 audit.record(
                     turn.session, actor=turn.actor, action="resident.blocked", now=turn.now
                 )
-            mark_blocked(resident, now=turn.now)
+            mark_blocked(account, now=turn.now)
             return []
         if event.kind in (EventKind.UNBLOCKED, EventKind.SUBSCRIBED):
-            if not resident.is_active:
+            if not account.is_active:
                 audit.record(
                     turn.session, actor=turn.actor, action="resident.unblocked", now=turn.now
                 )
-            mark_reachable(resident)
+            mark_reachable(account)
             if (
                 event.kind is EventKind.SUBSCRIBED
                 and resident.onboarded_at is None
@@ -139,7 +145,14 @@ class Conversation:
                 return self._begin_onboarding(turn)
             return []
         # They wrote to us, so the messenger can reach them again.
-        mark_reachable(resident)
+        mark_reachable(account)
+
+        # A six-digit message may be a /link code from the other messenger (handlers/linking.py);
+        # before free text is anything else. Ticket forms keep their own input.
+        if turn.flow not in TICKET_FLOWS:
+            linked = await self.linking.typed_code(turn)
+            if linked is not None:
+                return linked
 
         if event.kind is EventKind.OPENED:
             return self._opened(turn)
@@ -191,7 +204,9 @@ class Conversation:
             return await self._news(turn)
         if turn.resident.onboarded_at is not None and action in _DATA_COMMANDS:
             return await self.tickets.command(turn, _DATA_COMMANDS[action])
-        replies = await self.tickets.action(turn, action)
+        replies = await self.linking.action(turn, action)
+        if replies is None:
+            replies = await self.tickets.action(turn, action)
         if replies is None:
             replies = await self.drafts.action(turn, action)
         if replies is None:
@@ -332,6 +347,8 @@ class Conversation:
             return [self._menu(turn, "stop.done")]
         if command == act.CMD_NEWS:
             return await self._news(turn)
+        if command == act.CMD_LINK:
+            return await self.linking.command(turn)
         if command == act.CMD_MENU and resident.onboarded_at is not None:
             turn.go(FLOW_IDLE)
             return [self._menu(turn)]
@@ -360,6 +377,7 @@ class Conversation:
             catalog=self.catalog,
             resident=turn.resident,
             zone=self.tickets.policy.zone,
+            channel=turn.account.channel,
         )
 
     def _unexpected(self, turn: Turn) -> list[Reply]:

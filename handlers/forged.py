@@ -32,7 +32,7 @@ from handlers.turn import Turn
 from storage import audit
 from storage.deadlines import TicketKind
 from storage.ticket_events import Link
-from storage.vocabulary import CATEGORY_QUEUES, Digest, District, Topic
+from storage.vocabulary import CATEGORY_QUEUES, Channel, Digest, District, Topic
 
 AUDIT_ACTION: Final = "resident.forged_action"
 
@@ -75,6 +75,9 @@ _EXACT: Final = frozenset(
         act.FORGET_YES,
         act.MY_DATA,
         act.FORGET_ASK,
+        act.LINK,
+        act.LINK_UNLINK,
+        act.LINK_UNLINK_YES,
     }
 )
 
@@ -92,6 +95,7 @@ _ARGUMENTS: Final = {
     act.CHOOSE: _CHOICES,
     act.DRAFT: act.DRAFT_ARGUMENTS,
     act.DRAFT_CATEGORY: frozenset(CATEGORY_QUEUES),
+    act.LINK_PREFER: frozenset(c.value for c in Channel),
 }
 
 

@@ -23,7 +23,7 @@ def text_key(channel: str) -> str:
 
 
 def buttons(catalog: Catalog, resident: Resident) -> Keyboard:
-    """A button for every thing a resident can do (``/link`` joins when that feature lands)."""
+    """A button for every thing a resident can do."""
     lang = resident.language
 
     def button(key: str, action: str) -> Button:
@@ -39,7 +39,7 @@ def buttons(catalog: Catalog, resident: Resident) -> Keyboard:
         (button("menu.news", act.MENU_NEWS), button("menu.settings", act.MENU_SETTINGS)),
         (button("btn.mydata", act.MY_DATA), button("btn.forget", act.FORGET_ASK)),
         (button("menu.policy", act.MENU_POLICY), toggle),
-        (button("btn.home", act.MENU),),
+        (button("settings.link", act.LINK), button("btn.home", act.MENU)),
     )
 
 

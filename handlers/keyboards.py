@@ -70,9 +70,12 @@ class ResidentKeyboards:
                 found[resident.id] = keyboard
         return found
 
-    async def attach(self, resident: Resident, reply: Reply) -> Reply:
-        """``reply`` with the resident's keyboard, in the messengers that need it."""
-        if resident.channel not in KEYBOARD_CHANNELS:
+    async def attach(
+        self, resident: Resident, reply: Reply, *, channel: str | None = None
+    ) -> Reply:
+        """``reply`` with the resident's keyboard, in the messengers that need it (``channel``:
+        where it is sent, when not the resident's own — a linked person's other messenger)."""
+        if (channel or resident.channel) not in KEYBOARD_CHANNELS:
             return reply
         keyboard = (await self.for_residents([resident.id])).get(resident.id, ())
         return with_keyboard(reply, keyboard)

@@ -55,11 +55,19 @@ def pack(paragraphs: Sequence[str], limit: int = PACK_LIMIT) -> list[str]:
 
 
 async def latest_screen(
-    session: AsyncSession, *, catalog: Catalog, resident: Resident, zone: ZoneInfo
+    session: AsyncSession,
+    *,
+    catalog: Catalog,
+    resident: Resident,
+    zone: ZoneInfo,
+    channel: str | None = None,
 ) -> list[Reply]:
+    """``channel``: the messenger asking, when not the resident's own (a linked person)."""
     lang = resident.language
     reader = Reader(
-        channel=resident.channel, district=resident.district, topics=resident.topic_codes
+        channel=channel or resident.channel,
+        district=resident.district,
+        topics=resident.topic_codes,
     )
     items = await latest_news(session, reader=reader, limit=LATEST_COUNT)
     if items:

@@ -36,7 +36,7 @@ from handlers.i18n import Catalog
 from handlers.outbox import Outbox
 from handlers.owed import Owed, Settler, owed_to_json
 from handlers.parts import patiently
-from storage import audit, conversations, dedup
+from storage import audit, conversations, dedup, linking
 from storage.errors import failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
 from storage.residents import get_resident, mark_blocked, resident_for_event
@@ -162,8 +162,11 @@ class Pipeline:
                 language=self._default_language,
                 now=now,
             )
+            # An account linked to another messenger's is handled as that person (the
+            # replies still go back where the event came from).
+            known, via = await linking.resolve(session, known)
             replies, effects = await self._conversation.handle(
-                session, known.resident, event, now=now, state=known.state
+                session, known.resident, event, now=now, state=known.state, via=via
             )
             owed_key = None
             if replies and owe:

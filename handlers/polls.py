@@ -240,6 +240,7 @@ class ResidentPolls:
             option=vote.option,
             selected=vote.selected,
             now=turn.now,
+            channel=turn.account.channel,
         )
         if mine != before:
             audit.record(

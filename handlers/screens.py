@@ -113,6 +113,7 @@ def settings(catalog: Catalog, resident: Resident) -> Reply:
                 Button(catalog.text(lang, "settings.digest"), act.SETTINGS_DIGEST),
             ),
             (Button(catalog.text(lang, consent_key), act.SETTINGS_CONSENT),),
+            (Button(catalog.text(lang, "settings.link"), act.LINK),),
             (Button(catalog.text(lang, "btn.back"), act.SETTINGS_BACK),),
         ),
     )

@@ -27,6 +27,15 @@ class Turn:
     data: dict[str, Any] = field(default_factory=dict)
     # Work for the staff side once this turn is committed.
     effects: list[Effect] = field(default_factory=list)
+    # The messenger account the event came from when it is not ``resident`` itself: an alias
+    # linked to ``resident``, the person's primary row (storage/linking.py).
+    via: Resident | None = None
+
+    @property
+    def account(self) -> Resident:
+        """The row of the messenger account the event came from (reachability is per account;
+        everything else is the person's, on ``resident``)."""
+        return self.via if self.via is not None else self.resident
 
     @property
     def lang(self) -> str:

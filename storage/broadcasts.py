@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, Delivery, Resident, UTCDateTime
@@ -269,18 +269,22 @@ async def record_outcomes(
         )
     done = {delivery_id for ids in grouped.values() for delivery_id in ids}
     await _record_each(session, [item for item in outcomes if item.delivery_id not in done], now)
-    blocked = sorted(
-        {
-            item.resident_id
-            for item in outcomes
-            if item.state is DeliveryState.BLOCKED and item.resident_id is not None
-        }
-    )
+    blocked = sorted({item.delivery_id for item in outcomes if item.state is DeliveryState.BLOCKED})
     if blocked:
+        # The messenger account the delivery went to, found by its address: for a person
+        # linked in both messengers that is not always the row ``resident_id`` names.
         result = await session.execute(
-            select(Resident).where(Resident.id.in_(blocked), Resident.is_active.is_(True))
+            select(Resident)
+            .join(
+                Delivery,
+                and_(
+                    Delivery.channel == Resident.channel,
+                    Delivery.external_id == Resident.external_id,
+                ),
+            )
+            .where(Delivery.id.in_(blocked), Resident.is_active.is_(True))
         )
-        for resident in result.scalars():
+        for resident in result.scalars().unique():
             mark_blocked(resident, now=now)
 
 

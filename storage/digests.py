@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import linking
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Resident, ResidentTopic
 from storage.vocabulary import District
@@ -170,8 +171,8 @@ async def digest_readers(
     result = await session.execute(
         select(
             Resident.id,
-            Resident.channel,
-            Resident.external_id,
+            linking.delivery_channel().label("channel"),
+            linking.delivery_external_id().label("external_id"),
             Resident.language,
             Resident.district,
             func.coalesce(
@@ -181,15 +182,18 @@ async def digest_readers(
         .where(
             Resident.id > after_id,
             Resident.digest == frequency,
-            Resident.is_active.is_(True),
+            # One digest per person, through the messenger they prefer (storage.linking).
+            linking.reachable(),
             Resident.subscribed.is_(True),
             Resident.consent_at.is_not(None),
             Resident.erased_at.is_(None),
             or_(Resident.last_digest_at.is_(None), Resident.last_digest_at < fire_at),
         )
+        .select_from(linking.persons())
         .order_by(Resident.id)
         .limit(limit)
-        .with_for_update()
+        # The residents' rows only (the linked accounts are on the outer join's nullable side).
+        .with_for_update(of=Resident)
     )
     rows = result.all()
     if not rows:

@@ -99,6 +99,13 @@ class Resident(Base):
     last_seen_at: Mapped[datetime]
     # The news a daily/weekly digest covers starts here (None: since the resident subscribed).
     last_digest_at: Mapped[datetime | None]
+    # One person in both messengers (storage/linking.py): this row is an alias identity of the
+    # primary resident ``linked_to``, which owns every setting, ticket and vote; None for a
+    # primary or an unlinked resident. No foreign key (residents are never deleted, and adding
+    # one would make SQLite rebuild the table); a unique index allows one alias per primary.
+    linked_to: Mapped[int | None] = mapped_column(BigId)
+    # On a primary: the messenger news and staff answers go to (None: its own ``channel``).
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
 
     topics: Mapped[list[ResidentTopic]] = relationship(
         back_populates="resident", cascade="all, delete-orphan", lazy="selectin"
@@ -128,6 +135,14 @@ class ResidentTopic(Base):
 
 
 Index("ix_resident_topics_topic", ResidentTopic.topic)
+# Partial: only the few aliases are indexed, and planning reads the rest with a plain scan.
+Index(
+    "uq_residents_linked_to",
+    Resident.linked_to,
+    unique=True,
+    postgresql_where=sql_text("linked_to IS NOT NULL"),
+    sqlite_where=sql_text("linked_to IS NOT NULL"),
+)
 
 
 class Staff(Base):
@@ -685,3 +700,19 @@ class CategoryKeyword(Base):
     created_at: Mapped[datetime]
     # "default" (from the shipped list) or who added it ("cli", "staff:123").
     created_by: Mapped[str] = mapped_column(String(64))
+
+
+class LinkCode(Base):
+    """A code a resident got with ``/link`` (storage/linking.py): typed in the other messenger
+    within ``expires_at`` it links the two identities. Single use: the row is deleted when used
+    or replaced; expired rows are pruned when codes are issued."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

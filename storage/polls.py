@@ -160,8 +160,11 @@ async def choose(
     option: int,
     selected: bool,
     now: datetime,
+    channel: str | None = None,
 ) -> frozenset[int]:
     """Set one option of the resident's vote on (``selected``) or off; returns their options.
+    ``channel``: the messenger the vote came from, when not the resident's own (a person
+    linked in both messengers, ``storage.linking``).
 
     Idempotent: choosing what is already chosen (the same press delivered twice) changes nothing.
     A single-choice vote replaces the previous option. The resident's row is locked first, so
@@ -180,7 +183,7 @@ async def choose(
                 poll_id=poll.id,
                 resident_id=resident.id,
                 option=option,
-                channel=resident.channel,
+                channel=channel or resident.channel,
                 district=resident.district,
                 voted_at=now,
             )
@@ -190,7 +193,7 @@ async def choose(
         await session.execute(
             update(PollVote)
             .where(mine)
-            .values(channel=resident.channel, district=resident.district)
+            .values(channel=channel or resident.channel, district=resident.district)
             .execution_options(synchronize_session=False)
         )
     return await chosen(session, poll_id=poll.id, resident_id=resident.id)

@@ -58,7 +58,9 @@ async def test_category_change_moves_and_is_recorded(database_url: str, channel:
         assert answer == "Категорія: Транспорт і дороги"
 
         old = world.message(card_id)
-        assert "категорію змінено «Житло та комунальні послуги» → «Транспорт і дороги»" in old["text"]
+        assert (
+            "категорію змінено «Житло та комунальні послуги» → «Транспорт і дороги»" in old["text"]
+        )
         assert "Транспорт і дороги" in old["text"] and "reply_markup" not in old
         ticket = await world.ticket(ticket_id)
         assert ticket.category == "roads_transport" and ticket.queue_code == "transport"

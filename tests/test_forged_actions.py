@@ -175,6 +175,7 @@ def test_every_action_our_buttons_carry_passes_the_check() -> None:
         act.DRAFT: f"draft:{act.DRAFT_KINDS[0]}",
         act.DRAFT_CATEGORY: "draftcat:housing",
         act.DRAFT_TO: "draftto:12",
+        act.LINK_PREFER: "linkvia:viber",
     }
     constants = {
         name: value

@@ -103,6 +103,9 @@ class CardData:
     attachments: Sequence[TicketMessage] = ()
     # The first ticket of a repeated appeal or a complaint (``tickets.parent_id``).
     parent_number: str | None = None
+    # The person's messengers when linked in both (storage/linking.py), the preferred one
+    # (where answers go) first; empty otherwise.
+    linked_channels: Sequence[str] = ()
 
 
 class CardRenderer:
@@ -185,6 +188,9 @@ class CardRenderer:
         channel = self.label("staff.channel", ticket.channel)
         name, _ = shorten(self.resident_name(ticket, data.resident), FIELD_LIMIT)
         lines.append(t("staff.card.resident", name=name, channel=channel))
+        if len(data.linked_channels) > 1:
+            shown = [self.label("staff.channel", code) for code in data.linked_channels]
+            lines.append(t("staff.card.linked", channels=", ".join(shown), preferred=shown[0]))
         if data.resident is not None and data.resident.banned_at is not None:
             lines.append(t("staff.card.banned"))
         for key, field in (

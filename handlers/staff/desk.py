@@ -51,7 +51,7 @@ from handlers.staff.card import (
     shorten,
 )
 from handlers.text import markup_to_plain, split_text, utf16_len
-from storage import staff_desk
+from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
 from storage.tickets import get_ticket
 from storage.vocabulary import Clock
@@ -219,6 +219,12 @@ class Desk:
             )
         attachments = await staff_desk.resident_attachments(session, ticket_id=ticket.id, limit=20)
         parent = await session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
+        linked: list[str] = []
+        if resident is not None:
+            accounts = await linking.identities(session, resident)
+            if len(accounts) > 1:
+                chosen = linking.preferred(resident)
+                linked = [chosen, *(a.channel for a in accounts if a.channel != chosen)]
         return CardData(
             ticket=ticket,
             resident=resident,
@@ -226,6 +232,7 @@ class Desk:
             assignee=assignee,
             attachments=attachments,
             parent_number=parent.number if parent is not None else None,
+            linked_channels=linked,
         )
 
     # -- posting a ticket -------------------------------------------------------------------

@@ -63,12 +63,14 @@ class Notices:
 
     # -- files ------------------------------------------------------------------------------
 
-    def can_send_files(self, resident: Resident) -> bool:
-        """Telegram file_ids work for Telegram residents; Viber needs our signed links."""
-        return resident.channel != Channel.VIBER or self._media is not None
+    def can_send_files(self, resident: Resident, *, channel: str | None = None) -> bool:
+        """Telegram file_ids work for Telegram residents; Viber needs our signed links.
+        ``channel``: where the resident is reached when not their own (a linked person's
+        preferred messenger, ``storage.linking``)."""
+        return (channel or resident.channel) != Channel.VIBER or self._media is not None
 
-    def _media_for(self, resident: Resident, kind: str, file_id: str, name: str | None) -> Media:
-        if resident.channel == Channel.VIBER:
+    def _media_for(self, channel: str, kind: str, file_id: str, name: str | None) -> Media:
+        if channel == Channel.VIBER:
             assert self._media is not None, "check can_send_files first"
             return Media(kind=kind, ref=self._media.url(file_id), file_name=name)
         return Media(kind=kind, ref=file_id, file_name=name)
@@ -93,6 +95,7 @@ class Notices:
         text: str,
         attachment: tuple[str, str, str | None] | None,
         first: bool,
+        channel: str | None = None,
     ) -> Reply:
         key = "notice.answer_first" if first else "notice.answer"
         head = self.t(resident, key, **self._about(resident, ticket))
@@ -100,7 +103,7 @@ class Notices:
         media = None
         if attachment is not None:
             kind, file_id, name = attachment
-            media = self._media_for(resident, kind, file_id, name)
+            media = self._media_for(channel or resident.channel, kind, file_id, name)
         return Reply(text=body, media=media)
 
     def extended(self, resident: Resident, ticket: Ticket) -> Reply:

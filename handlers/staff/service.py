@@ -33,7 +33,7 @@ from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.text import clean_text, clip_file_name, markup_to_plain
 from handlers.tickets.followups import record_delivery
-from storage import audit, dedup, recategorize, staff_desk, ticket_events, ticket_rules
+from storage import audit, dedup, linking, recategorize, staff_desk, ticket_events, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import (
@@ -358,7 +358,10 @@ class StaffService:
         if resident is None:
             work.later(self._reply, message, self.t("staff.answer.no_resident"))
             return
-        if attachment is not None and not self.notices.can_send_files(resident):
+        # Where the answer goes: a person linked in both messengers is reached through the one
+        # they prefer, and a file must be sent in that messenger's form.
+        channel = (await linking.delivery_identity(work.session, resident)).channel
+        if attachment is not None and not self.notices.can_send_files(resident, channel=channel):
             work.later(self._reply, message, self.t("staff.answer.no_media_links"))
             return
         record = add_message(
@@ -389,7 +392,9 @@ class StaffService:
             message=record.id,
             attachment=attachment[0] if attachment else None,
         )
-        reply = self.notices.answer(resident, ticket, text=text, attachment=attachment, first=first)
+        reply = self.notices.answer(
+            resident, ticket, text=text, attachment=attachment, first=first, channel=channel
+        )
         work.later(
             self._deliver, resident, reply, ticket.id, record.id, message.message_id, answer=True
         )

@@ -39,6 +39,7 @@ from handlers.contract import (
 )
 from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
+from handlers.tickets.followups import FLOW_ANSWERED
 from handlers.tickets.forms import (
     CATEGORIES,
     FOLLOWUP_MAX,
@@ -48,7 +49,6 @@ from handlers.tickets.forms import (
     applicable_steps,
     check_text,
 )
-from handlers.tickets.followups import FLOW_ANSWERED
 from handlers.turn import FLOW_IDLE, Turn
 from storage import audit, ticket_events, tickets
 from storage.deadlines import TicketKind

@@ -28,6 +28,7 @@ from handlers.contract import (
 )
 from handlers.forged import ForgedAction
 from handlers.i18n import Catalog, Markup
+from handlers.linking import forget_linked, linked_data, messengers_shown
 from handlers.tickets import closure
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
@@ -616,7 +617,8 @@ class ResidentTickets:
             kind=kind.value,
             status=TicketStatus.NEW.value,
             resident_id=resident.id,
-            channel=resident.channel,
+            # The messenger it was filed from (for a linked person, not always their primary's).
+            channel=turn.account.channel,
             queue_code=queue_code,
             category=answers.get("category") or answers.get("legal_topic"),
             suggested_category=turn.data.get("suggested"),
@@ -857,13 +859,15 @@ class ResidentTickets:
                 }
                 for vote in await polls.resident_votes(turn.session, resident_id=resident.id)
             ],
+            # Both messenger accounts of a person linked in Telegram and Viber.
+            **await linked_data(turn),
         }
         summary = self._t(
             turn,
             "mydata.summary",
             summary=screens.summary(self.catalog, resident),
             name=resident.name or "—",
-            channel=self._t(turn, f"mydata.channel.{resident.channel}"),
+            channel=await messengers_shown(self.catalog, turn),
             tickets=len(own),
             version=resident.policy_version or "—",
         )
@@ -896,6 +900,8 @@ class ResidentTickets:
             turn.session, channel=resident.channel, external_id=resident.external_id
         )
         votes = await polls.unlink_votes(turn.session, resident_id=resident.id, now=now)
+        # The other messenger's account too: erased and no longer linked.
+        await forget_linked(turn)
         resident.name = None
         resident.consent_at = None
         resident.policy_version = None

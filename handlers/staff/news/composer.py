@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
-from broadcasts.planning import audience, plan_broadcast
+from broadcasts.planning import audience, plan_broadcast, recipients_from
 from handlers.contract import FILE_NAME_MAX, ChannelError, Sender
 from handlers.i18n import Catalog, Markup
 from handlers.staff import composing, confirm, targeting
@@ -63,7 +63,7 @@ from storage.broadcasts import (
     cancel_broadcast,
     create_broadcast,
 )
-from storage.models import Broadcast, NewsPrompt, Resident, Staff
+from storage.models import Broadcast, NewsPrompt, Staff
 from storage.news import OPEN_STATUSES, PromptAction
 from storage.staff import get_staff
 from storage.vocabulary import Clock, Role
@@ -126,7 +126,7 @@ def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
 async def count_audience(session: AsyncSession, broadcast: Broadcast) -> int:
     """How many residents the news item would reach now (the planner's own WHERE clause)."""
     result = await session.execute(
-        select(func.count()).select_from(Resident).where(audience(broadcast))
+        select(func.count()).select_from(recipients_from()).where(audience(broadcast))
     )
     return int(result.scalar_one())
 
