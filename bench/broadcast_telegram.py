@@ -44,7 +44,7 @@ from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
 from broadcasts.planning import plan_broadcast
-from handlers.contract import RateLimited, Reply, Sender
+from messaging.contract import RateLimited, Reply, Sender
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident

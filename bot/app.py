@@ -33,9 +33,7 @@ from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
 from broadcasts.engine import EngineConfig
 from broadcasts.limits import Pacer
-from handlers.contract import Sender
 from handlers.conversation import Conversation
-from handlers.i18n import Catalog
 from handlers.keyboards import ResidentKeyboards
 from handlers.notify import Notifier
 from handlers.outbox import Outbox
@@ -49,6 +47,8 @@ from handlers.staff.service import StaffService
 from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
+from messaging.contract import Sender
+from messaging.i18n import Catalog
 from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker

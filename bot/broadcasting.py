@@ -13,7 +13,7 @@ from bot.telegram.bulk import BulkTelegramSender
 from bot.viber import render as viber_render
 from broadcasts.election import Election
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
-from handlers.contract import Sender
+from messaging.contract import Sender
 from storage.vocabulary import Clock
 
 if TYPE_CHECKING:

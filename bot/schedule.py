@@ -20,11 +20,11 @@ from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
-from handlers.contract import ChannelError
 from handlers.owed import send_owed
 from handlers.staff.news.jobs import register_jobs as register_news_jobs
 from handlers.staff.polls.router import register_poll_jobs
 from handlers.staff.stats import TelegramFiles
+from messaging.contract import ChannelError
 from storage.dedup import DEDUP_RETENTION, prune_processed
 from storage.job_runs import prune_runs
 from storage.vocabulary import Clock, system_clock

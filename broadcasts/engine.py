@@ -67,7 +67,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import Pacer, SlidingWindow
 from broadcasts.quiet import QuietHours
-from handlers.contract import (
+from messaging.contract import (
     Button,
     Keyboard,
     Media,

@@ -23,10 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.charts import bar_chart
-from handlers.contract import ChannelError
-from handlers.i18n import Catalog, Markup
 from handlers.polls import resident_results, staff_results
-from handlers.text import markup_to_plain
+from messaging.contract import ChannelError
+from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain
 from storage import audit, polls
 from storage.vocabulary import Clock
 

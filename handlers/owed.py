@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Button, KeyboardKind, Media, Reply, Sender
+from messaging.contract import Button, KeyboardKind, Media, Reply, Sender
 from storage import dedup
 from storage.vocabulary import Clock
 

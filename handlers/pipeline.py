@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import (
+from handlers.conversation import KEYBOARD_CHANNELS, Conversation
+from handlers.outbox import Outbox
+from handlers.owed import Owed, Settler, owed_to_json
+from handlers.parts import patiently
+from messaging.contract import (
     ChannelError,
     Effect,
     EffectSink,
@@ -31,11 +35,7 @@ from handlers.contract import (
     TransientChannelError,
     with_keyboard,
 )
-from handlers.conversation import KEYBOARD_CHANNELS, Conversation
-from handlers.i18n import Catalog
-from handlers.outbox import Outbox
-from handlers.owed import Owed, Settler, owed_to_json
-from handlers.parts import patiently
+from messaging.i18n import Catalog
 from storage import audit, conversations, dedup
 from storage.errors import failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry

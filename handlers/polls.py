@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from handlers import actions as act
 from handlers import forged
-from handlers.contract import Button, Reply
 from handlers.forged import ForgedAction
-from handlers.i18n import Catalog, Markup
 from handlers.turn import Turn
+from messaging.contract import Button, Reply
+from messaging.i18n import Catalog, Markup
 from storage import audit, polls
 from storage.models import Poll
 from storage.vocabulary import District

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.schedule import sla_jobs
-from handlers.contract import TicketFiled
+from messaging.contract import TicketFiled
 from storage.models import AuditEntry, ConversationState, Ticket, TicketEvent
 from storage.vocabulary import TicketStatus
 from tests.harness import Resident_, TelegramResident, ViberResident, onboard

@@ -26,7 +26,7 @@ from broadcasts.digest import (
 )
 from broadcasts.engine import DeliveryEngine
 from broadcasts.planning import plan_broadcast
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastKind, BroadcastStatus, cancel_broadcast, create_broadcast
 from storage.digests import (
     DigestBody,

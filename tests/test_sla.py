@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.schedule import run_sla, sla_jobs
 from broadcasts.sla import SlaJobs
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.models import Ticket
 from storage.tickets import upsert_queue
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot

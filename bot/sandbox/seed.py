@@ -27,8 +27,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.planning import plan_broadcast
-from handlers.i18n import Catalog
 from handlers.polls import poll_buttons_json, poll_text
+from messaging.i18n import Catalog
 from storage import audit, polls, ticket_events, tickets
 from storage.broadcasts import (
     DeliveryState,

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, Update
 from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.contract import telegram_update_key
+from messaging.contract import telegram_update_key
 from storage.errors import failure_reason, failure_trace, is_permanent
 
 GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}

@@ -26,11 +26,11 @@ from aiogram.types import BufferedInputFile, Message, Update, User
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import telegram_update_key
-from handlers.i18n import Catalog, Markup
 from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
 from handlers.staff.stats_text import StatsTexts
-from handlers.text import split_text
+from messaging.contract import telegram_update_key
+from messaging.i18n import Catalog, Markup
+from messaging.text import split_text
 from storage import audit, dedup, staff_desk
 from storage.export import Export, ExportKind, export_csv, parse_period
 from storage.models import Staff

@@ -40,8 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
 from broadcasts.planning import audience, plan_broadcast
-from handlers.contract import FILE_NAME_MAX, ChannelError, Sender
-from handlers.i18n import Catalog, Markup
 from handlers.staff import composing, confirm, targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Keyboard, Previews
@@ -55,7 +53,9 @@ from handlers.staff.news.text import (
     shorten,
 )
 from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
-from handlers.text import clean_text, clip_file_name, markup_to_plain
+from messaging.contract import FILE_NAME_MAX, ChannelError, Sender
+from messaging.i18n import Catalog, Markup
+from messaging.text import clean_text, clip_file_name, markup_to_plain
 from storage import audit, dedup, news, polls
 from storage.broadcasts import (
     BroadcastKind,

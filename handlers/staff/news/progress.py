@@ -20,9 +20,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Markup
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Previews
+from messaging.i18n import Markup
 from storage import news, polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress
 from storage.models import Broadcast

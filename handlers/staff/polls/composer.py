@@ -39,8 +39,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.planning import plan_broadcast
 from broadcasts.polls import PollCloser
-from handlers.contract import Button
-from handlers.i18n import Catalog, Markup
 from handlers.polls import (
     OPTION_MAX,
     QUESTION_MAX,
@@ -56,7 +54,9 @@ from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.service import CLAIM_CHANNEL, Command, Work
 from handlers.staff.targeting import Keyboard
-from handlers.text import clean_text, split_text
+from messaging.contract import Button
+from messaging.i18n import Catalog, Markup
+from messaging.text import clean_text, split_text
 from storage import audit, dedup, polls
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast, Poll, PollPrompt, Staff

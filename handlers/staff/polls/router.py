@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.jobs import OnceJobs
 from broadcasts.polls import CLOSE_SECOND, JOB_NAME
-from handlers.i18n import Catalog
 from handlers.staff.chat_router import install_composer
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.polls.composer import PollComposer, PollSettings
+from messaging.i18n import Catalog
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
