@@ -12,17 +12,20 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from aiogram import Dispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.news_jobs import register_jobs as register_news_jobs
 from bot.telegram.sender import ChatPoster
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
+from broadcasts.polls import CLOSE_SECOND, JOB_NAME
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
 from handlers.owed import send_owed
-from handlers.staff.news.jobs import register_jobs as register_news_jobs
-from handlers.staff.polls.router import register_poll_jobs
+from handlers.staff.polls.composer import PollComposer
+from handlers.staff.polls.router import KEY as POLLS_KEY
 from handlers.staff.stats import TelegramFiles
 from messaging.contract import ChannelError
 from storage.dedup import DEDUP_RETENTION, prune_processed
@@ -92,6 +95,21 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         return
     if posted:
         log.info("posted %d deadline reminder(s)", posted)
+
+
+def register_poll_jobs(
+    jobs: OnceJobs, dispatcher: Dispatcher | None, *, wake: Callable[[], None] | None
+) -> PollComposer | None:
+    """The closing job (every minute, once per fire time across processes); nothing without
+    the Telegram side, where results are posted."""
+    composer = dispatcher.get(POLLS_KEY) if dispatcher is not None else None
+    if not isinstance(composer, PollComposer):
+        return None
+    if wake is not None:
+        composer.wake = wake
+    closer = composer.closer
+    jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)
+    return composer
 
 
 def schedule_jobs(

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.charts import bar_chart
-from handlers.polls import resident_results, staff_results
+from broadcasts.poll_results import resident_results, staff_results
 from messaging.contract import ChannelError
 from messaging.i18n import Catalog, Markup
 from messaging.text import markup_to_plain

@@ -34,9 +34,9 @@ import feedparser
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from storage import audit, news
 from storage.broadcasts import create_broadcast
+from storage.planning import plan_broadcast
 from storage.vocabulary import Clock, Topic
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from storage import audit
 from storage.broadcasts import BroadcastStatus
 from storage.news import due_scheduled
+from storage.planning import plan_broadcast
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)

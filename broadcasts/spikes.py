@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.stats_text import StatsTexts
+from broadcasts.stats_text import StatsTexts
 from messaging.i18n import Catalog, Markup
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket

@@ -26,8 +26,8 @@ from aiogram.types import BufferedInputFile, Message, Update, User
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.stats_text import StatsTexts
 from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
-from handlers.staff.stats_text import StatsTexts
 from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
