@@ -340,9 +340,30 @@ async def serve(
     # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
     # each channel's broadcasts; the others take over if it dies (broadcasts.election).
     election = election_for(runtime.engine)
-    delivery, broadcast_http = broadcast_engine(runtime, clock, election)
+    delivery, broadcast_http = broadcast_engine(
+        settings,
+        sessionmaker=runtime.sessionmaker,
+        telegram_on=runtime.telegram is not None,
+        viber=runtime.viber,
+        media_links=runtime.media_links,
+        keyboards=runtime.keyboards,
+        telegram_budget=runtime.telegram_budget,
+        clock=clock,
+        election=election,
+    )
     scheduler = AsyncIOScheduler(timezone=settings.zone)
-    schedule_jobs(scheduler, runtime, clock=clock, wake=delivery.wake if delivery else None)
+    schedule_jobs(
+        scheduler,
+        settings,
+        sessionmaker=runtime.sessionmaker,
+        catalog=runtime.catalog,
+        senders=runtime.senders,
+        owed=runtime.pipeline,
+        desk=runtime.desk,
+        telegram=runtime.telegram,
+        clock=clock,
+        wake=delivery.wake if delivery else None,
+    )
     try:
         if runtime.telegram is not None:
             await runtime.telegram.set_commands()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,9 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from messaging.contract import Button, KeyboardKind, Media, Reply, Sender
 from storage import dedup
 from storage.vocabulary import Clock
-
-if TYPE_CHECKING:
-    from handlers.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +45,24 @@ class Owed:
     replies: tuple[Reply, ...]
     # The message whose button was pressed: a reply that replaces it edits it where it can.
     source_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What ``OwedDelivery.deliver`` did: messages sent, and those to try again later (None: all
+    sent, or the rest can never be sent)."""
+
+    sent: int
+    unsent: Owed | None = None
+
+
+class OwedDelivery(Protocol):
+    """What the owed-replies job needs of the pipeline: send owed replies, and keep owed what
+    is still unsent (``handlers.pipeline.Pipeline`` implements it)."""
+
+    async def deliver(self, sender: Sender, owed: Owed) -> Delivered: ...
+
+    async def keep_owed(self, key: tuple[str, str], unsent: Owed) -> None: ...
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
@@ -137,7 +152,7 @@ class Settler:
 async def send_owed(
     sessionmaker: async_sessionmaker[AsyncSession],
     senders: Mapping[str, Sender],
-    pipeline: Pipeline,
+    pipeline: OwedDelivery,
     *,
     clock: Clock,
 ) -> int:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.conversation import KEYBOARD_CHANNELS, Conversation
 from handlers.outbox import Outbox
-from handlers.owed import Owed, Settler, owed_to_json
+from handlers.owed import Delivered, Owed, Settler, owed_to_json
 from handlers.parts import patiently
 from messaging.contract import (
     ChannelError,
@@ -54,15 +54,6 @@ class Processed:
     effects: tuple[Effect, ...] = ()
     # The update whose claim keeps these replies until they are sent (None: nothing kept).
     owed_key: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What ``Pipeline.deliver`` did: messages sent, and those to try again later (None: all
-    sent, or the rest can never be sent)."""
-
-    sent: int
-    unsent: Owed | None = None
 
 
 class Pipeline:

@@ -196,7 +196,14 @@ async def test_no_reopens_feedback_with_the_comment_in_the_thread(
         assert (await world.ticket(ticket_id)).resolution == "not_resolved"
 
         # The morning summary tells staff which tickets residents said were not resolved.
-        jobs = sla_jobs(world.runtime, world.clock)
+        runtime = world.runtime
+        jobs = sla_jobs(
+            runtime.settings,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            telegram=runtime.telegram,
+            clock=world.clock,
+        )
         assert jobs is not None
         await jobs.morning()
         summary = world.texts()[-1]
