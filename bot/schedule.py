@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import Dispatcher
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -34,6 +33,7 @@ from handlers.staff.stats import TelegramFiles
 from messaging.contract import ChannelError, Sender
 from messaging.i18n import Catalog
 from storage.dedup import DEDUP_RETENTION, prune_processed
+from storage.errors import TRY_AGAIN_LATER
 from storage.job_runs import prune_runs
 from storage.vocabulary import Clock, system_clock
 
@@ -63,7 +63,7 @@ async def post_pending(desk: Desk | None) -> int:
         return 0
     try:
         handled = await desk.post_pending()
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
+    except TRY_AGAIN_LATER as error:
         log.warning("staff catch-up skipped, database unavailable: %s", error)
         return 0
     if handled:
@@ -101,7 +101,7 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
     """A reminder job that must not take the scheduler down: failures are logged."""
     try:
         posted = await job()
-    except (SQLAlchemyError, OSError, TimeoutError, ChannelError) as error:
+    except (*TRY_AGAIN_LATER, ChannelError) as error:
         log.warning("deadline reminders skipped: %s", error)
         return
     if posted:

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from messaging.contract import Button, KeyboardKind, Media, Reply, Sender
 from storage import dedup
+from storage.errors import TRY_AGAIN_LATER
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Settler:
         try:
             async with self._sessionmaker() as session, session.begin():
                 await dedup.settle(session, keys=keys)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             # They stay owed: the job sends them again, which is better than losing them.
             log.warning("could not record %d sent replies: %s", len(keys), error)
 
@@ -165,7 +165,7 @@ async def send_owed(
             rows = await dedup.owed_since_before(
                 session, before=clock() - OWED_AFTER, limit=OWED_BATCH
             )
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
+    except TRY_AGAIN_LATER as error:
         log.warning("owed replies not sent now, database unavailable: %s", error)
         return 0
     sent = 0

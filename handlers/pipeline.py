@@ -37,7 +37,7 @@ from messaging.contract import (
 )
 from messaging.i18n import Catalog
 from storage import audit, conversations, dedup
-from storage.errors import failure_reason, failure_trace, is_permanent
+from storage.errors import TRY_AGAIN_LATER, failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
 from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
@@ -256,7 +256,7 @@ class Pipeline:
                 await dedup.owe(
                     session, channel=key[0], update_key=key[1], owed=owed_to_json(unsent)
                 )
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             # All of them stay owed: the ones already sent go again (at least once).
             log.warning("could not record the replies sent for %s: %s", key, error)
 
