@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY bot bot
 COPY handlers handlers
 COPY broadcasts broadcasts
+COPY messaging messaging
 COPY storage storage
 COPY migrations migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

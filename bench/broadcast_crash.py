@@ -33,10 +33,10 @@ from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
-from broadcasts.planning import plan_broadcast
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery
+from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import TELEGRAM_TOKEN
 

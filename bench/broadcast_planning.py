@@ -21,10 +21,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.migrate import upgrade_to_head
-from broadcasts.planning import audience, plan_broadcast, recipients_from
 from storage.broadcasts import create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery, Resident
+from storage.planning import audience, plan_broadcast, recipients_from
 from tests.conftest import pg_database
 
 DISTRICTS = (

@@ -33,9 +33,9 @@ from bench.child import served_in_child
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
-from broadcasts.planning import plan_broadcast
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
+from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import TELEGRAM_TOKEN
 

@@ -43,11 +43,11 @@ from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
-from broadcasts.planning import plan_broadcast
-from handlers.contract import RateLimited, Reply, Sender
+from messaging.contract import RateLimited, Reply, Sender
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
+from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import TELEGRAM_TOKEN
 

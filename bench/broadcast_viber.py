@@ -29,11 +29,11 @@ from bot.sandbox.fake_viber import FakeViber
 from bot.viber import render
 from bot.viber.client import ViberClient
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
-from broadcasts.planning import plan_broadcast
-from handlers.contract import Reply
+from messaging.contract import Reply
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
+from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import VIBER_TOKEN
 

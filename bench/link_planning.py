@@ -1,5 +1,5 @@
 """What linking costs broadcast planning (PostgreSQL): the planning statement of
-``broadcasts.planning`` (persons, each through their preferred messenger: alias rows left out,
+``storage.planning`` (persons, each through their preferred messenger: alias rows left out,
 the address a ``CASE`` that reads the alias only for linked rows that need it) against the same
 ``INSERT … SELECT`` without linking (every messenger account a recipient), on the same residents
 in the same run.
@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.broadcast_planning import DISTRICTS, SEED, SEED_TOPICS
 from bot.migrate import upgrade_to_head
-from broadcasts.planning import plan_broadcast
 from storage.broadcasts import create_broadcast
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Delivery, Resident, ResidentTopic, UTCDateTime
+from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 
 LINK = """

@@ -33,9 +33,7 @@ from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
 from broadcasts.engine import EngineConfig
 from broadcasts.limits import Pacer
-from handlers.contract import Effect, EffectSink, Sender
 from handlers.conversation import Conversation
-from handlers.i18n import Catalog
 from handlers.keyboards import ResidentKeyboards
 from handlers.linking import LinkNotices
 from handlers.notify import Notifier
@@ -50,6 +48,8 @@ from handlers.staff.service import StaffService
 from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
+from messaging.contract import Effect, EffectSink, Sender
+from messaging.i18n import Catalog
 from storage import audit
 from storage.calendar_store import ensure_holidays
 from storage.db import create_engine, create_sessionmaker
@@ -367,9 +367,30 @@ async def serve(
     # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
     # each channel's broadcasts; the others take over if it dies (broadcasts.election).
     election = election_for(runtime.engine)
-    delivery, broadcast_http = broadcast_engine(runtime, clock, election)
+    delivery, broadcast_http = broadcast_engine(
+        settings,
+        sessionmaker=runtime.sessionmaker,
+        telegram_on=runtime.telegram is not None,
+        viber=runtime.viber,
+        media_links=runtime.media_links,
+        keyboards=runtime.keyboards,
+        telegram_budget=runtime.telegram_budget,
+        clock=clock,
+        election=election,
+    )
     scheduler = AsyncIOScheduler(timezone=settings.zone)
-    schedule_jobs(scheduler, runtime, clock=clock, wake=delivery.wake if delivery else None)
+    schedule_jobs(
+        scheduler,
+        settings,
+        sessionmaker=runtime.sessionmaker,
+        catalog=runtime.catalog,
+        senders=runtime.senders,
+        owed=runtime.pipeline,
+        desk=runtime.desk,
+        telegram=runtime.telegram,
+        clock=clock,
+        wake=delivery.wake if delivery else None,
+    )
     try:
         if runtime.telegram is not None:
             await runtime.telegram.set_commands()

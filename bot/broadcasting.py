@@ -5,32 +5,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.telegram.bulk import BulkTelegramSender
 from bot.viber import render as viber_render
+from bot.viber.channel import ViberChannel
 from broadcasts.election import Election
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
-from handlers.contract import Sender
+from broadcasts.limits import Pacer
+from handlers.keyboards import ResidentKeyboards
+from handlers.staff.media import MediaLinks
+from messaging.contract import Sender
 from storage.vocabulary import Clock
-
-if TYPE_CHECKING:
-    from bot.app import Runtime
 
 log = logging.getLogger(__name__)
 
 
 def broadcast_engine(
-    runtime: Runtime, clock: Clock, election: Election
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    telegram_on: bool,
+    viber: ViberChannel | None,
+    media_links: MediaLinks | None,
+    keyboards: ResidentKeyboards | None,
+    telegram_budget: Pacer | None,
+    clock: Clock,
+    election: Election,
 ) -> tuple[DeliveryEngine | None, aiohttp.ClientSession | None]:
     """The delivery engine over the configured channels, and the HTTP client its Telegram sender
-    owns (to be closed after the engine stops)."""
-    settings = runtime.settings
+    owns (to be closed after the engine stops). ``telegram_on``: the Telegram side is built
+    (token and staff desk)."""
     http: aiohttp.ClientSession | None = None
     telegram: Sender | None = None
-    if runtime.telegram is not None and settings.telegram_token:
+    if telegram_on and settings.telegram_token:
         # Broadcasts go through the lean JSON sender (half aiogram's CPU per message, which
         # matters at 1,000/s in paid mode); staff answers and conversations keep aiogram.
         http = aiohttp.ClientSession()
@@ -40,21 +51,21 @@ def broadcast_engine(
             token=settings.telegram_token,
             paid=settings.telegram_paid_broadcast,
         )
-    viber = (
+    transport = (
         ViberTransport(
-            api=runtime.viber.client,
+            api=viber.client,
             # Composed news carries a Telegram file_id; Viber needs a public link to it.
             render=viber_render.with_public_media(
-                runtime.media_links.url if runtime.media_links is not None else None
+                media_links.url if media_links is not None else None
             ),
-            sender_info=runtime.viber.sender.sender_info,
+            sender_info=viber.sender.sender_info,
             # Viber shows the last keyboard sent: each broadcast carries the resident's.
-            keyboards=runtime.keyboards.for_residents if runtime.keyboards is not None else None,
+            keyboards=keyboards.for_residents if keyboards is not None else None,
         )
-        if runtime.viber is not None
+        if viber is not None
         else None
     )
-    if telegram is None and viber is None:
+    if telegram is None and transport is None:
         return None, http
     config = EngineConfig(
         telegram_rate=settings.telegram_rate,
@@ -63,14 +74,14 @@ def broadcast_engine(
         quiet=settings.quiet,
     )
     engine = DeliveryEngine(
-        sessionmaker=runtime.sessionmaker,
+        sessionmaker=sessionmaker,
         telegram=telegram,
-        viber=viber,
+        viber=transport,
         config=config,
         clock=clock,
         # On PostgreSQL one process per channel sends (several processes share one rate limit).
         election=election,
-        telegram_pacer=runtime.telegram_budget,
+        telegram_pacer=telegram_budget,
     )
     return engine, http
 

@@ -8,29 +8,34 @@ step is atomic), so they run on plain interval triggers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from aiogram import Dispatcher
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
+from bot.news_jobs import register_jobs as register_news_jobs
+from bot.telegram.channel import TelegramChannel
 from bot.telegram.sender import ChatPoster
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
+from broadcasts.polls import CLOSE_SECOND, JOB_NAME
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
-from handlers.contract import ChannelError
-from handlers.owed import send_owed
-from handlers.staff.news.jobs import register_jobs as register_news_jobs
-from handlers.staff.polls.router import register_poll_jobs
+from handlers.owed import OwedDelivery, send_owed
+from handlers.staff.desk import Desk
+from handlers.staff.polls.composer import PollComposer
+from handlers.staff.polls.router import KEY as POLLS_KEY
 from handlers.staff.stats import TelegramFiles
+from messaging.contract import ChannelError, Sender
+from messaging.i18n import Catalog
 from storage.dedup import DEDUP_RETENTION, prune_processed
+from storage.errors import TRY_AGAIN_LATER
 from storage.job_runs import prune_runs
 from storage.vocabulary import Clock, system_clock
-
-if TYPE_CHECKING:
-    from bot.app import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +47,23 @@ OWED_SECOND = 45
 JOB_RUN_RETENTION = timedelta(days=30)
 
 
-async def prune_claims(runtime: Runtime, clock: Clock = system_clock) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
+async def prune_claims(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock = system_clock
+) -> None:
+    async with sessionmaker() as session, session.begin():
         removed = await prune_processed(session, older_than=DEDUP_RETENTION, now=clock())
         runs = await prune_runs(session, older_than=JOB_RUN_RETENTION, now=clock())
     log.info("pruned %d processed-update claims and %d job runs", removed, runs)
 
 
-async def post_pending(runtime: Runtime) -> int:
+async def post_pending(desk: Desk | None) -> int:
     """The staff desk's catch-up: what did not reach the staff chats (Telegram was down).
     Returns the tickets handled (0 when the database is unavailable)."""
-    if runtime.desk is None:
+    if desk is None:
         return 0
     try:
-        handled = await runtime.desk.post_pending()
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
+        handled = await desk.post_pending()
+    except TRY_AGAIN_LATER as error:
         log.warning("staff catch-up skipped, database unavailable: %s", error)
         return 0
     if handled:
@@ -69,16 +76,23 @@ SLA_HOURLY_MINUTE = 5
 SLA_MORNING = (8, 30)
 
 
-def sla_jobs(runtime: Runtime, clock: Clock) -> SlaJobs | None:
-    if runtime.telegram is None:
+def sla_jobs(
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    telegram: TelegramChannel | None,
+    clock: Clock,
+) -> SlaJobs | None:
+    if telegram is None:
         return None
     return SlaJobs(
-        sessionmaker=runtime.sessionmaker,
-        poster=ChatPoster(runtime.telegram.bot),
-        catalog=runtime.catalog,
-        zone=runtime.settings.zone,
-        language=runtime.settings.language,
-        operator_chat_id=runtime.settings.operator_chat_id,
+        sessionmaker=sessionmaker,
+        poster=ChatPoster(telegram.bot),
+        catalog=catalog,
+        zone=settings.zone,
+        language=settings.language,
+        operator_chat_id=settings.operator_chat_id,
         clock=clock,
     )
 
@@ -87,34 +101,61 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
     """A reminder job that must not take the scheduler down: failures are logged."""
     try:
         posted = await job()
-    except (SQLAlchemyError, OSError, TimeoutError, ChannelError) as error:
+    except (*TRY_AGAIN_LATER, ChannelError) as error:
         log.warning("deadline reminders skipped: %s", error)
         return
     if posted:
         log.info("posted %d deadline reminder(s)", posted)
 
 
+def register_poll_jobs(
+    jobs: OnceJobs, dispatcher: Dispatcher | None, *, wake: Callable[[], None] | None
+) -> PollComposer | None:
+    """The closing job (every minute, once per fire time across processes); nothing without
+    the Telegram side, where results are posted."""
+    composer = dispatcher.get(POLLS_KEY) if dispatcher is not None else None
+    if not isinstance(composer, PollComposer):
+        return None
+    if wake is not None:
+        composer.wake = wake
+    closer = composer.closer
+    jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)
+    return composer
+
+
 def schedule_jobs(
-    scheduler: Any, runtime: Runtime, *, clock: Clock, wake: Callable[[], None] | None
+    scheduler: Any,
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    senders: Mapping[str, Sender],
+    owed: OwedDelivery,
+    desk: Desk | None,
+    telegram: TelegramChannel | None,
+    clock: Clock,
+    wake: Callable[[], None] | None,
 ) -> None:
-    """Register every job; ``wake`` tells the delivery engine that something was planned."""
-    settings = runtime.settings
+    """Register every job; ``wake`` tells the delivery engine that something was planned.
+    ``owed`` sends the replies a stopped process left owed (the pipeline)."""
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
-    jobs = OnceJobs(scheduler=scheduler, sessionmaker=runtime.sessionmaker, zone=settings.zone)
-    jobs.add("prune-claims", lambda _at: prune_claims(runtime, clock), hour=4, minute=17)
+    jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
+    jobs.add("prune-claims", lambda _at: prune_claims(sessionmaker, clock), hour=4, minute=17)
     jobs.add(
         "owed-replies",
-        lambda _at: send_owed(runtime.sessionmaker, runtime.senders, runtime.pipeline, clock=clock),
+        lambda _at: send_owed(sessionmaker, senders, owed, clock=clock),
         second=OWED_SECOND,
     )
-    if runtime.desk is not None:
+    if desk is not None:
         if settings.operator_chat_id is None:
             log.warning(
                 "CITYBOT_OPERATOR_CHAT_ID is not set: tickets of queues without their own chat "
                 "are not posted to staff"
             )
-        jobs.add("staff-catch-up", lambda _at: post_pending(runtime), second=CATCH_UP_SECOND)
-    sla = sla_jobs(runtime, clock)
+        jobs.add("staff-catch-up", lambda _at: post_pending(desk), second=CATCH_UP_SECOND)
+    sla = sla_jobs(
+        settings, sessionmaker=sessionmaker, catalog=catalog, telegram=telegram, clock=clock
+    )
     if sla is not None:
         hourly, morning = sla.hourly, sla.morning
         jobs.add("sla-hourly", lambda _at: run_sla(hourly), minute=SLA_HOURLY_MINUTE)
@@ -124,7 +165,7 @@ def schedule_jobs(
     # News composer jobs: scheduled news, live progress messages, RSS import.
     register_news_jobs(
         scheduler,
-        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        telegram.dispatcher if telegram is not None else None,
         wake=wake,
         feeds=settings.rss_feeds,
         rss_minutes=settings.rss_interval_minutes,
@@ -133,8 +174,8 @@ def schedule_jobs(
     register_digest_jobs(
         jobs,
         Digests(
-            sessionmaker=runtime.sessionmaker,
-            catalog=runtime.catalog,
+            sessionmaker=sessionmaker,
+            catalog=catalog,
             zone=settings.zone,
             clock=clock,
             wake=wake,
@@ -143,12 +184,12 @@ def schedule_jobs(
         weekly_at=settings.digest_weekly_at,
     )
     # Analytics: summaries for officials and spike alerts (broadcasts.summary, .spikes).
-    if runtime.telegram is not None:
+    if telegram is not None:
         register_analytics(
             jobs,
-            poster=TelegramFiles(runtime.telegram.bot),
-            sessionmaker=runtime.sessionmaker,
-            catalog=runtime.catalog,
+            poster=TelegramFiles(telegram.bot),
+            sessionmaker=sessionmaker,
+            catalog=catalog,
             zone=settings.zone,
             clock=clock,
             officials_chat_id=settings.officials_chat_id,
@@ -161,6 +202,6 @@ def schedule_jobs(
     # Polls: the closing job posts results and charts, and publishes them to voters.
     register_poll_jobs(
         jobs,
-        runtime.telegram.dispatcher if runtime.telegram is not None else None,
+        telegram.dispatcher if telegram is not None else None,
         wake=wake,
     )

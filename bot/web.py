@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import __version__
+from storage.errors import TRY_AGAIN_LATER
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,7 +29,7 @@ def build_web_app(
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, TimeoutError):
+        except TRY_AGAIN_LATER:
             return web.json_response(
                 {"status": "error", "database": "unavailable", "version": __version__}, status=503
             )

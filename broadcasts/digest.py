@@ -42,8 +42,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Catalog, Markup
-from handlers.text import markup_to_plain
+from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain
 from storage.digests import (
     DigestBody,
     DigestReader,

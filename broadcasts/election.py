@@ -22,8 +22,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.errors import TRY_AGAIN_LATER
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,10 @@ class AdvisoryLockElection:
             )
             if result.scalar_one():
                 return connection
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("%s: leadership attempt failed: %s", role, error)
         if connection is not None:
-            with contextlib.suppress(SQLAlchemyError, OSError, TimeoutError):
+            with contextlib.suppress(*TRY_AGAIN_LATER):
                 await connection.close()
         return None
 
@@ -123,7 +124,7 @@ class AdvisoryLockElection:
     async def _alive(connection: AsyncConnection) -> bool:
         try:
             await connection.execute(text("SELECT 1"))
-        except (SQLAlchemyError, OSError, TimeoutError):
+        except TRY_AGAIN_LATER:
             return False
         return True
 
@@ -131,10 +132,10 @@ class AdvisoryLockElection:
     async def _release(role: str, key: int, connection: AsyncConnection) -> None:
         try:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             # The connection is gone, and the lock went with it.
             log.debug("%s: unlock failed: %s", role, error)
-        with contextlib.suppress(SQLAlchemyError, OSError, TimeoutError):
+        with contextlib.suppress(*TRY_AGAIN_LATER):
             await connection.close()
         log.info("this process no longer sends for %s", role)
 

@@ -61,13 +61,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.election import AlwaysLeader, Election, Term
 from broadcasts.limits import Pacer, SlidingWindow
 from broadcasts.quiet import QuietHours
-from handlers.contract import (
+from messaging.contract import (
     Button,
     Keyboard,
     Media,
@@ -88,6 +87,7 @@ from storage.broadcasts import (
     finish_done,
     record_outcomes,
 )
+from storage.errors import TRY_AGAIN_LATER
 from storage.models import Broadcast
 from storage.pacing import record_throttle
 from storage.vocabulary import Channel, Clock, system_clock
@@ -209,7 +209,7 @@ class _Loop:
                 if len(inflight) < self.batches_in_flight:
                     try:
                         batch = await self._claim()
-                    except (SQLAlchemyError, OSError) as error:
+                    except TRY_AGAIN_LATER as error:
                         log.warning("%s: claim failed, retrying later: %s", self.channel, error)
                         await self._idle(self._config.error_pause)
                         continue
@@ -269,7 +269,7 @@ class _Loop:
         try:
             async with self._sessionmaker() as session, session.begin():
                 closed = await finish_done(session, now=self._clock())
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("%s: finishing broadcasts failed: %s", self.channel, error)
             return
         for broadcast_id in closed:
@@ -280,7 +280,7 @@ class _Loop:
         try:
             async with self._sessionmaker() as session, session.begin():
                 await record_outcomes(session, outcomes=outcomes, now=self._clock())
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             # The deliveries stay leased and go out again after the lease: the documented window.
             log.error("%s: %d outcomes not recorded: %s", self.channel, len(outcomes), error)
 
@@ -315,7 +315,7 @@ class _Loop:
                         now=self._clock(),
                         rate=rate,
                     )
-            except (SQLAlchemyError, OSError) as error:
+            except TRY_AGAIN_LATER as error:
                 log.warning("%s: rate limit not recorded: %s", self.channel, error)
 
     async def is_cancelled(self, broadcast_id: int) -> bool:
@@ -328,7 +328,7 @@ class _Loop:
             try:
                 async with self._sessionmaker() as session:
                     self._cancelled = set(await cancelled_broadcast_ids(session))
-            except (SQLAlchemyError, OSError) as error:
+            except TRY_AGAIN_LATER as error:
                 log.warning("%s: cancellations not checked: %s", self.channel, error)
         return broadcast_id in self._cancelled
 
@@ -479,7 +479,7 @@ class ViberLoop(_Loop):
             return {}
         try:
             return await lookup([item.resident_id for item in batch if item.resident_id])
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             # The message matters more than the menu under it.
             log.warning("viber: keyboards not looked up, sending without: %s", error)
             return {}

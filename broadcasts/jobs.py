@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.errors import TRY_AGAIN_LATER
 from storage.job_runs import claim_run, finish_run
 from storage.vocabulary import Clock, system_clock
 
@@ -106,7 +106,7 @@ class OnceJobs:
                 claimed = await claim_run(
                     session, job=name, fire_at=fire_at, now=self._wall(), runner=self._runner
                 )
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("job %s at %s skipped, database unavailable: %s", name, fire_at, error)
             return False
         if not claimed:
@@ -120,6 +120,6 @@ class OnceJobs:
         try:
             async with self._sessionmaker() as session, session.begin():
                 await finish_run(session, job=name, fire_at=fire_at, now=self._wall())
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("job %s at %s ran but was not marked finished: %s", name, fire_at, error)
         return True

@@ -19,15 +19,15 @@ from datetime import datetime
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.charts import bar_chart
-from handlers.contract import ChannelError
-from handlers.i18n import Catalog, Markup
-from handlers.polls import resident_results, staff_results
-from handlers.text import markup_to_plain
+from broadcasts.poll_results import resident_results, staff_results
+from messaging.contract import ChannelError
+from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain
 from storage import audit, polls
+from storage.errors import TRY_AGAIN_LATER
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class PollCloser:
                         now=now,
                         subject=f"poll:{poll_id}",
                     )
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("polls not closed, retrying at the next run: %s", error)
             return []
         for poll_id in closed:
@@ -133,11 +133,11 @@ class PollCloser:
         """Post the final results and chart, and publish them to the voters if asked."""
         try:
             await self.publish(poll_id)
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("poll %d: results not published: %s", poll_id, error)
         try:
             await self.post(poll_id, closing=True)
-        except (SQLAlchemyError, OSError, ChannelError) as error:
+        except (*TRY_AGAIN_LATER, ChannelError) as error:
             log.warning("poll %d: results not posted: %s", poll_id, error)
 
     async def _chat(self, poll_id: int) -> int | None:

@@ -31,12 +31,12 @@ from typing import Any, Final
 
 import aiohttp
 import feedparser
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from storage import audit, news
 from storage.broadcasts import create_broadcast
+from storage.errors import TRY_AGAIN_LATER
+from storage.planning import plan_broadcast
 from storage.vocabulary import Clock, Topic
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class RssImporter:
                     continue
                 try:
                     imported.extend(await self.store(feed, items))
-                except (SQLAlchemyError, OSError) as error:
+                except TRY_AGAIN_LATER as error:
                     log.warning("feed %s: not stored, retrying next time: %s", feed.url, error)
         return imported
 

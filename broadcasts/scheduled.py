@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from storage import audit
 from storage.broadcasts import BroadcastStatus
+from storage.errors import TRY_AGAIN_LATER
 from storage.news import due_scheduled
+from storage.planning import plan_broadcast
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class ScheduledNews:
     async def run_once(self) -> list[int]:
         try:
             started = await start_due(self.sessionmaker, clock=self.clock)
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("scheduled news not started, retrying later: %s", error)
             return []
         if started:

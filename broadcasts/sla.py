@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import due_within_working_days, is_overdue

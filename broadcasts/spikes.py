@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Catalog, Markup
-from handlers.staff.stats_text import StatsTexts
+from broadcasts.stats_text import StatsTexts
+from messaging.i18n import Catalog, Markup
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket
 from storage.stats import NONE, Column, new_tickets_by

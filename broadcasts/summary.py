@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.charts import bar_chart
 from broadcasts.digest import JobRegistry, parse_daily_at, parse_weekly_at
 from broadcasts.spikes import SpikeJob
+from broadcasts.stats_text import StatsTexts
 from broadcasts.textfreq import Term, frequent_terms
-from handlers.i18n import Catalog, Markup
-from handlers.staff.stats_text import StatsTexts
+from messaging.i18n import Catalog, Markup
 from storage import polls
 from storage.models import Resident, Ticket
 from storage.stats import (

@@ -15,7 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import actions as act
 from handlers import forged, home, media_answers, screens
 from handlers import help as help_screen
-from handlers.contract import (
+from handlers.forged import ForgedAction
+from handlers.linking import ResidentLinking
+from handlers.news import latest_screen
+from handlers.polls import ResidentPolls
+from handlers.tickets.drafts import FLOW_DRAFT, Drafts
+from handlers.tickets.flows import FLOWS as TICKET_FLOWS
+from handlers.tickets.flows import ResidentTickets
+from handlers.tickets.suggest import CategorySuggester, NoSuggestions
+from handlers.turn import FLOW_IDLE, Turn
+from messaging.contract import (
     FILE_KINDS,
     Button,
     Effect,
@@ -26,16 +35,7 @@ from handlers.contract import (
     Reply,
     with_keyboard,
 )
-from handlers.forged import ForgedAction
-from handlers.i18n import LANGUAGES, Catalog, Markup
-from handlers.linking import ResidentLinking
-from handlers.news import latest_screen
-from handlers.polls import ResidentPolls
-from handlers.tickets.drafts import FLOW_DRAFT, Drafts
-from handlers.tickets.flows import FLOWS as TICKET_FLOWS
-from handlers.tickets.flows import ResidentTickets
-from handlers.tickets.suggest import CategorySuggester, NoSuggestions
-from handlers.turn import FLOW_IDLE, Turn
+from messaging.i18n import LANGUAGES, Catalog, Markup
 from storage import audit, conversations
 from storage.models import ConversationState, Resident
 from storage.residents import mark_blocked, mark_reachable, set_topics

@@ -26,9 +26,9 @@ from __future__ import annotations
 from typing import Final
 
 from handlers import actions as act
-from handlers.i18n import LANGUAGES
 from handlers.tickets.forms import FORMS
 from handlers.turn import Turn
+from messaging.i18n import LANGUAGES
 from storage import audit
 from storage.deadlines import TicketKind
 from storage.ticket_events import Link

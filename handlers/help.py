@@ -8,8 +8,8 @@ only (``help.viber``) and the buttons do everything the commands do.
 from __future__ import annotations
 
 from handlers import actions as act
-from handlers.contract import Button, Keyboard, Reply
-from handlers.i18n import Catalog, Markup
+from messaging.contract import Button, Keyboard, Reply
+from messaging.i18n import Catalog, Markup
 from storage.models import Resident
 from storage.vocabulary import Channel
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 
 from handlers import actions as act
-from handlers.contract import Button, Keyboard, KeyboardKind, Reply
-from handlers.i18n import Catalog
+from messaging.contract import Button, Keyboard, KeyboardKind, Reply
+from messaging.i18n import Catalog
 from storage.models import Resident
 from storage.vocabulary import Channel
 

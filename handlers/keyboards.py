@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Keyboard, Reply, with_keyboard
 from handlers.conversation import KEYBOARD_CHANNELS, Conversation
+from messaging.contract import Keyboard, Reply, with_keyboard
 from storage.models import ConversationState, Resident
 from storage.vocabulary import Clock
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import actions as act
 from handlers import screens
-from handlers.contract import AccountsLinked, Button, Effect, EventKind, Reply
-from handlers.i18n import Catalog, Markup
 from handlers.notify import DeliveryFailed, Notifier
 from handlers.turn import FLOW_IDLE, Turn
+from messaging.contract import AccountsLinked, Button, Effect, EventKind, Reply
+from messaging.i18n import Catalog, Markup
 from storage import linking
 from storage.models import Resident
 from storage.vocabulary import Channel

@@ -5,9 +5,9 @@ sent disappears without a trace."""
 
 from __future__ import annotations
 
-from handlers.contract import TOO_BIG, EventKind
-from handlers.i18n import Catalog, Markup
 from handlers.turn import Turn
+from messaging.contract import TOO_BIG, EventKind
+from messaging.i18n import Catalog, Markup
 from storage import audit, kept_files
 
 ANSWERED = frozenset({EventKind.STICKER, EventKind.FILE_FAILED})

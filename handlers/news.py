@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import screens
-from handlers.contract import Reply
-from handlers.i18n import Catalog, Markup
+from messaging.contract import Reply
+from messaging.i18n import Catalog, Markup
 from storage.digests import NewsItem, Reader, latest_news
 from storage.models import Resident
 

@@ -11,8 +11,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import ChannelError, RecipientBlocked, Reply, Sender, Sent
 from handlers.parts import patiently
+from messaging.contract import ChannelError, RecipientBlocked, Reply, Sender, Sent
 from storage import audit, linking
 from storage.models import Resident
 from storage.residents import mark_blocked

@@ -13,17 +13,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Button, KeyboardKind, Media, Reply, Sender
+from messaging.contract import Button, KeyboardKind, Media, Reply, Sender
 from storage import dedup
+from storage.errors import TRY_AGAIN_LATER
 from storage.vocabulary import Clock
-
-if TYPE_CHECKING:
-    from handlers.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +45,24 @@ class Owed:
     replies: tuple[Reply, ...]
     # The message whose button was pressed: a reply that replaces it edits it where it can.
     source_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What ``OwedDelivery.deliver`` did: messages sent, and those to try again later (None: all
+    sent, or the rest can never be sent)."""
+
+    sent: int
+    unsent: Owed | None = None
+
+
+class OwedDelivery(Protocol):
+    """What the owed-replies job needs of the pipeline: send owed replies, and keep owed what
+    is still unsent (``handlers.pipeline.Pipeline`` implements it)."""
+
+    async def deliver(self, sender: Sender, owed: Owed) -> Delivered: ...
+
+    async def keep_owed(self, key: tuple[str, str], unsent: Owed) -> None: ...
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
@@ -122,7 +137,7 @@ class Settler:
         try:
             async with self._sessionmaker() as session, session.begin():
                 await dedup.settle(session, keys=keys)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             # They stay owed: the job sends them again, which is better than losing them.
             log.warning("could not record %d sent replies: %s", len(keys), error)
 
@@ -137,7 +152,7 @@ class Settler:
 async def send_owed(
     sessionmaker: async_sessionmaker[AsyncSession],
     senders: Mapping[str, Sender],
-    pipeline: Pipeline,
+    pipeline: OwedDelivery,
     *,
     clock: Clock,
 ) -> int:
@@ -150,7 +165,7 @@ async def send_owed(
             rows = await dedup.owed_since_before(
                 session, before=clock() - OWED_AFTER, limit=OWED_BATCH
             )
-    except (SQLAlchemyError, OSError, TimeoutError) as error:
+    except TRY_AGAIN_LATER as error:
         log.warning("owed replies not sent now, database unavailable: %s", error)
         return 0
     sent = 0

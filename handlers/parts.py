@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from handlers.contract import RateLimited, Reply
+from messaging.contract import RateLimited, Reply
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import (
+from handlers.conversation import KEYBOARD_CHANNELS, Conversation
+from handlers.outbox import Outbox
+from handlers.owed import Delivered, Owed, Settler, owed_to_json
+from handlers.parts import patiently
+from messaging.contract import (
     ChannelError,
     Effect,
     EffectSink,
@@ -31,13 +35,9 @@ from handlers.contract import (
     TransientChannelError,
     with_keyboard,
 )
-from handlers.conversation import KEYBOARD_CHANNELS, Conversation
-from handlers.i18n import Catalog
-from handlers.outbox import Outbox
-from handlers.owed import Owed, Settler, owed_to_json
-from handlers.parts import patiently
+from messaging.i18n import Catalog
 from storage import audit, conversations, dedup, linking
-from storage.errors import failure_reason, failure_trace, is_permanent
+from storage.errors import TRY_AGAIN_LATER, failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
 from storage.residents import get_resident, mark_blocked, resident_for_event
 from storage.vocabulary import Clock
@@ -54,15 +54,6 @@ class Processed:
     effects: tuple[Effect, ...] = ()
     # The update whose claim keeps these replies until they are sent (None: nothing kept).
     owed_key: tuple[str, str] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What ``Pipeline.deliver`` did: messages sent, and those to try again later (None: all
-    sent, or the rest can never be sent)."""
-
-    sent: int
-    unsent: Owed | None = None
 
 
 class Pipeline:
@@ -268,7 +259,7 @@ class Pipeline:
                 await dedup.owe(
                     session, channel=key[0], update_key=key[1], owed=owed_to_json(unsent)
                 )
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
+        except TRY_AGAIN_LATER as error:
             # All of them stay owed: the ones already sent go again (at least once).
             log.warning("could not record the replies sent for %s: %s", key, error)
 

@@ -15,19 +15,19 @@ closes; a late vote gets a clear answer, anything else is refused and audited as
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from broadcasts.poll_results import resident_results
 from handlers import actions as act
 from handlers import forged
-from handlers.contract import Button, Reply
 from handlers.forged import ForgedAction
-from handlers.i18n import Catalog, Markup
 from handlers.turn import Turn
+from messaging.contract import Button, Reply
+from messaging.i18n import Catalog, Markup
+from messaging.text import local_time
 from storage import audit, polls
 from storage.models import Poll
-from storage.vocabulary import District
 
 CHOSEN: Final = "✅"
 UNCHOSEN: Final = "▫️"
@@ -70,10 +70,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
-
-
 def poll_keyboard(poll: Poll, chosen: frozenset[int] = frozenset()) -> Keyboard:
     """One button per option; a resident's own copy marks what they chose."""
     rows: list[tuple[Button, ...]] = []
@@ -108,86 +104,6 @@ def poll_text(catalog: Catalog, lang: str, poll: Poll, zone: ZoneInfo) -> Markup
 def poll_buttons_json(poll: Poll) -> list[list[list[str]]]:
     """The poll's buttons as stored on its broadcast (``broadcasts.buttons``)."""
     return [[[button.label, button.action] for button in row] for row in poll_keyboard(poll)]
-
-
-def resident_results(catalog: Catalog, lang: str, found: polls.Results) -> Markup:
-    percents = found.total.percents()
-    lines = [
-        catalog.text(
-            lang,
-            "poll.results.option",
-            label=label,
-            count=found.total.votes[index],
-            percent=percents[index],
-        )
-        for index, label in enumerate(found.options)
-    ]
-    return catalog.text(
-        lang,
-        "poll.results.resident",
-        voters=found.total.voters,
-        lines=Markup("\n".join(lines)),
-    )
-
-
-def _district_name(catalog: Catalog, lang: str, code: str) -> str:
-    if code in {d.value for d in District}:
-        return catalog.text(lang, f"district.{code}")
-    return catalog.text(lang, "poll.results.no_district")
-
-
-def staff_results(catalog: Catalog, found: polls.Results, zone: ZoneInfo) -> Markup:
-    """The full results for the operator chat: totals and shares, reach, and the breakdowns."""
-    lang = catalog.default
-    t = catalog.text
-
-    def lines(tally: polls.Tally) -> str:
-        percents = tally.percents()
-        return "\n".join(
-            t(
-                lang,
-                "poll.results.option",
-                label=label,
-                count=tally.votes[index],
-                percent=percents[index],
-            )
-            for index, label in enumerate(found.options)
-        )
-
-    def group(title: Markup, tally: polls.Tally) -> str:
-        return t(lang, "poll.results.group", name=title, voters=tally.voters) + "\n" + lines(tally)
-
-    districts = [
-        group(
-            Markup(t(lang, "poll.results.district", name=_district_name(catalog, lang, code))),
-            tally,
-        )
-        for code, tally in sorted(found.by_district.items())
-    ]
-    channels = [
-        group(Markup(t(lang, "poll.results.channel", name=t(lang, f"news.channel.{code}"))), tally)
-        for code, tally in sorted(found.by_channel.items())
-    ]
-    status = t(
-        lang,
-        "poll.results.closed"
-        if found.status == polls.PollStatus.CLOSED.value
-        else "poll.results.open",
-        when=local_time(found.closes_at, zone),
-    )
-    return t(
-        lang,
-        "poll.results.staff",
-        id=found.poll_id,
-        question=found.question,
-        status=status,
-        reached=found.reached,
-        voters=found.total.voters,
-        kind=t(lang, "poll.kind.multiple" if found.multiple else "poll.kind.single"),
-        totals=Markup(lines(found.total)),
-        districts=Markup("\n\n".join(districts) or t(lang, "poll.results.none")),
-        channels=Markup("\n\n".join(channels) or t(lang, "poll.results.none")),
-    )
 
 
 class ResidentPolls:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from handlers import actions as act
-from handlers.contract import Button, KeyboardKind, Reply
-from handlers.i18n import Catalog, Markup
+from messaging.contract import Button, KeyboardKind, Reply
+from messaging.i18n import Catalog, Markup
 from storage.models import Resident
 from storage.vocabulary import POLICY_VERSION, Digest, District, Topic
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.contract import Effect, Incoming
+from messaging.contract import Effect, Incoming
 from storage.models import Resident
 
 FLOW_IDLE = "idle"

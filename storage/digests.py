@@ -2,7 +2,7 @@
 
 Keyword-only functions over an ``AsyncSession``; the caller commits.
 
-Which news a resident "matches" follows the targeting rules of ``broadcasts.planning.audience``
+Which news a resident "matches" follows the targeting rules of ``storage.planning.audience``
 (topics, district, channel), leaving out the digest preference and reachability: ``/news`` shows
 a resident what was published for them whether they get pushes or not. The rules are written
 once more here as a Python predicate because a digest run matches a batch of residents against a

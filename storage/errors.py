@@ -11,7 +11,14 @@ from __future__ import annotations
 import traceback
 from typing import Final
 
-from sqlalchemy.exc import DataError, DBAPIError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError, StatementError
+
+# What a failed database step means "try again later" for, written once: the server is down or
+# restarting, the pool timed out, the connection dropped, or the statement failed. Caught by jobs
+# that run again on their next tick and by steps whose work stays stored for a later try; a
+# caller that must tell a refusal of the data itself apart asks ``is_permanent`` as well.
+# OSError covers refused connections and TimeoutError (asyncio's too, since Python 3.11).
+TRY_AGAIN_LATER: Final = (SQLAlchemyError, OSError)
 
 # SQLSTATE classes (PostgreSQL; other servers use the same standard classes) of errors about the
 # statement's data, not the server's state: 22 data exception (value too long, invalid byte

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from bot.news_jobs import JOBS_KEY, NewsJobs
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_viber import FakeViber
 from handlers.staff.news.composer import NewsComposer
-from handlers.staff.news.jobs import JOBS_KEY, NewsJobs
 from handlers.staff.news.router import KEY
 from storage.models import Broadcast
 from storage.staff import upsert_staff

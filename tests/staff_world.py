@@ -15,8 +15,8 @@ from sqlalchemy import select
 from bot.app import Runtime
 from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
 from bot.sandbox.fake_viber import FakeViber
-from handlers.contract import TicketFiled
 from handlers.staff.desk import Desk
+from messaging.contract import TicketFiled
 from storage.calendar_store import load_calendar
 from storage.deadlines import initial_deadline
 from storage.models import AuditEntry, Resident, Ticket, TicketMessage

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.admin import run_admin
 from bot.cli import _parser
 from bot.config import load_settings
-from broadcasts.planning import plan_broadcast
 from storage.broadcasts import create_broadcast
 from storage.calendar_store import ensure_holidays
 from storage.models import AuditEntry, Broadcast, Delivery, Resident, ResidentTopic, Ticket
+from storage.planning import plan_broadcast
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

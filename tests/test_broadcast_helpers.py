@@ -21,9 +21,9 @@ from bot.viber import render
 from bot.viber.channel import ViberSender
 from bot.viber.client import ViberClient
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
-from broadcasts.planning import plan_broadcast
 from storage.broadcasts import Progress, broadcast_progress, create_broadcast
 from storage.models import Resident, ResidentTopic
+from storage.planning import plan_broadcast
 from storage.vocabulary import Topic
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 

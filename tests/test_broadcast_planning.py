@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from storage.models import Delivery
+from storage.planning import plan_broadcast
 from tests.test_broadcast_helpers import Person, add_residents, new_broadcast
 
 PEOPLE = [

@@ -14,7 +14,7 @@ from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
-from handlers.contract import (
+from messaging.contract import (
     Button,
     Media,
     PermanentChannelError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import string
 
 from handlers import actions
-from handlers.i18n import Catalog, Markup
 from handlers.screens import MENU_ITEMS
+from messaging.i18n import Catalog, Markup
 from storage.vocabulary import Digest, District, Topic
 
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.tickets import list_queues
 from storage.vocabulary import CATEGORY_QUEUES
 

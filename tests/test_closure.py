@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.schedule import sla_jobs
-from handlers.contract import TicketFiled
+from messaging.contract import TicketFiled
 from storage.models import AuditEntry, ConversationState, Ticket, TicketEvent
 from storage.vocabulary import TicketStatus
 from tests.harness import Resident_, TelegramResident, ViberResident, onboard
@@ -196,7 +196,14 @@ async def test_no_reopens_feedback_with_the_comment_in_the_thread(
         assert (await world.ticket(ticket_id)).resolution == "not_resolved"
 
         # The morning summary tells staff which tickets residents said were not resolved.
-        jobs = sla_jobs(world.runtime, world.clock)
+        runtime = world.runtime
+        jobs = sla_jobs(
+            runtime.settings,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            telegram=runtime.telegram,
+            clock=world.clock,
+        )
         assert jobs is not None
         await jobs.morning()
         summary = world.texts()[-1]

@@ -31,12 +31,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import actions as act
-from handlers.contract import EventKind, Identity, Incoming, KeyboardKind, Reply, with_keyboard
 from handlers.conversation import KEYBOARD_CHANNELS, Conversation
-from handlers.i18n import Catalog
 from handlers.polls import poll_keyboard, poll_text
-from handlers.text import markup_to_plain
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from messaging.contract import EventKind, Identity, Incoming, KeyboardKind, Reply, with_keyboard
+from messaging.i18n import Catalog
+from messaging.text import markup_to_plain
 from storage import conversations, polls, tickets
 from storage.models import Delivery, Ticket
 from storage.residents import resident_for_event

@@ -25,8 +25,7 @@ from broadcasts.digest import (
     register_jobs,
 )
 from broadcasts.engine import DeliveryEngine
-from broadcasts.planning import plan_broadcast
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastKind, BroadcastStatus, cancel_broadcast, create_broadcast
 from storage.digests import (
     DigestBody,
@@ -36,6 +35,7 @@ from storage.digests import (
     create_digest,
 )
 from storage.models import Broadcast, Delivery, Resident
+from storage.planning import plan_broadcast
 from storage.vocabulary import Digest
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (

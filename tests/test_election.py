@@ -16,7 +16,7 @@ from bot.migrate import upgrade_to_head
 from bot.sandbox.fake_telegram import FakeTelegram
 from broadcasts.election import AdvisoryLockElection, AlwaysLeader, election_for, lock_key
 from broadcasts.engine import DeliveryEngine
-from handlers.contract import Reply, Sender, Sent
+from messaging.contract import Reply, Sender, Sent
 from storage.db import create_engine, create_sessionmaker
 from tests.harness import TELEGRAM_TOKEN
 from tests.test_broadcast_helpers import (

@@ -14,18 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import JSON, Boolean, Text
 
 from broadcasts.rss import TITLE_MAX as RSS_TITLE_MAX
-from handlers.contract import (
-    FILE_NAME_MAX,
-    Attachment,
-    Contact,
-    EventKind,
-    Identity,
-    Incoming,
-)
 from handlers.polls import OPTION_MAX, QUESTION_MAX
 from handlers.staff import service as staff_service
 from handlers.staff.news.text import TEXT_MAX as NEWS_TEXT_MAX
-from handlers.text import clean_text, clip_file_name
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
     FORMS,
@@ -35,6 +26,15 @@ from handlers.tickets.forms import (
     Step,
     check_text,
 )
+from messaging.contract import (
+    FILE_NAME_MAX,
+    Attachment,
+    Contact,
+    EventKind,
+    Identity,
+    Incoming,
+)
+from messaging.text import clean_text, clip_file_name
 from storage.db import create_engine, is_sqlite
 from storage.errors import failure_reason, is_permanent
 from storage.models import Base

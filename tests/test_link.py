@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import Runtime
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_viber import FakeViber
-from broadcasts.planning import plan_broadcast
 from handlers.staff.news.composer import count_audience
 from storage import linking
 from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
+from storage.planning import plan_broadcast
 from storage.polls import create_poll
 from storage.staff import upsert_staff
 from storage.vocabulary import Role

@@ -18,8 +18,8 @@ from bot.sandbox.fake_telegram import FakeTelegram
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TEXT_LIMIT, telegram_parts
 from bot.viber import render
-from handlers.contract import Button, KeyboardKind, Media, Reply
-from handlers.text import utf16_len
+from messaging.contract import Button, KeyboardKind, Media, Reply
+from messaging.text import utf16_len
 from storage.deadlines import TicketKind
 from storage.models import ProcessedUpdate, Ticket
 from storage.tickets import queue_for_new_ticket

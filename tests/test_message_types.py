@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from bot.sandbox.fake_telegram import SimUpdate
 from bot.viber.media import MediaKeeper
-from handlers.contract import TOO_BIG, Attachment, EventKind, Identity, Incoming
+from messaging.contract import TOO_BIG, Attachment, EventKind, Identity, Incoming
 from storage import kept_files
 from storage.models import AuditEntry, KeptFile, Ticket, TicketMessage
 from tests.harness import TelegramResident, ViberResident, onboard

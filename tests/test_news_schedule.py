@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.staff.news.text import local_time
+from messaging.text import local_time
 from storage.models import Broadcast
 from tests.news_world import (
     EDITOR,

@@ -8,7 +8,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import (
+from handlers.owed import OWED_AFTER, OWED_GIVE_UP, reply_from_json, reply_to_json, send_owed
+from handlers.pipeline import Pipeline, owed_for
+from messaging.contract import (
     Button,
     KeyboardKind,
     Media,
@@ -17,8 +19,6 @@ from handlers.contract import (
     Sent,
     TransientChannelError,
 )
-from handlers.owed import OWED_AFTER, OWED_GIVE_UP, reply_from_json, reply_to_json, send_owed
-from handlers.pipeline import Pipeline, owed_for
 from storage.models import ProcessedUpdate
 from tests.test_pipeline import NOW, RecordingSender, _event, _pipeline
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Catalog
 from handlers.staff.news.preview import Previews
 from handlers.staff.news.progress import ProgressReporter
+from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastStatus, Progress
 from storage.models import Broadcast
 from storage.pacing import current_throttles, record_throttle

@@ -8,7 +8,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import (
+from handlers.conversation import Conversation
+from handlers.parts import MAX_INLINE_RETRIES
+from handlers.pipeline import Pipeline, owed_for
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from messaging.contract import (
     Effect,
     EventKind,
     Identity,
@@ -19,11 +23,7 @@ from handlers.contract import (
     Reply,
     Sent,
 )
-from handlers.conversation import Conversation
-from handlers.i18n import Catalog
-from handlers.parts import MAX_INLINE_RETRIES
-from handlers.pipeline import Pipeline, owed_for
-from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from messaging.i18n import Catalog
 from storage.models import AuditEntry, Resident
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
 from bot.sandbox.fake_viber import FakeViber
-from handlers.contract import telegram_update_key
+from messaging.contract import telegram_update_key
 from storage.db import create_engine, is_sqlite
 from storage.models import AuditEntry, ProcessedUpdate, Resident, Ticket
 from tests.harness import (

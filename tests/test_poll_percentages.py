@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.i18n import Catalog
-from handlers.polls import resident_results, staff_results
+from broadcasts.poll_results import resident_results, staff_results
+from messaging.i18n import Catalog
 from storage.polls import Results, Tally, percentages
 
 

@@ -488,8 +488,8 @@ async def test_closing_cancels_what_was_not_sent_yet(
     """Held back (quiet hours, a long queue) when the poll closed: never sent afterwards."""
     from datetime import UTC, datetime
 
-    from broadcasts.planning import plan_broadcast
     from storage.broadcasts import broadcast_progress, finish_done
+    from storage.planning import plan_broadcast
     from tests.test_broadcast_helpers import add_residents
 
     now = datetime(2026, 11, 26, 21, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from handlers.staff.news.text import local_time
+from messaging.text import local_time
 from storage.models import Delivery
 from tests.news_world import (
     EDITOR,

@@ -15,10 +15,10 @@ from bot.config import SettingsError, load_settings
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.sandbox.fake_viber import FakeViber
 from broadcasts.engine import DeliveryEngine
-from broadcasts.planning import plan_broadcast
 from broadcasts.quiet import QuietHours, parse_window
 from storage.broadcasts import create_broadcast
 from storage.models import Delivery
+from storage.planning import plan_broadcast
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN
 from tests.test_broadcast_helpers import (
     FAST,

@@ -19,7 +19,6 @@ from bot.sandbox.seed import (
     SeedIds,
     seed_demo_world,
 )
-from broadcasts.planning import plan_broadcast
 from storage import polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState, create_broadcast
 from storage.calendar_store import load_calendar
@@ -39,6 +38,7 @@ from storage.models import (
     TicketCounter,
     TicketMessage,
 )
+from storage.planning import plan_broadcast
 from storage.staff_desk import tickets_without_card
 from storage.vocabulary import NUMBER_PREFIXES, OPEN_STATUSES, District, Role, TicketStatus
 

@@ -13,7 +13,7 @@ from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from bot.viber.channel import ViberSender
 from bot.viber.client import ViberClient
-from handlers.contract import (
+from messaging.contract import (
     Button,
     KeyboardKind,
     Media,
@@ -176,7 +176,7 @@ def test_response_models_stay_cached() -> None:
 
 def test_viber_broadcast_media_from_telegram_goes_through_our_public_link() -> None:
     from bot.viber.render import with_public_media
-    from handlers.contract import Media, Reply
+    from messaging.contract import Media, Reply
 
     photo = Reply(text="Новина", media=Media(kind="photo", ref="AgACAgIAAxkBAAIB"))
     linked = with_public_media(lambda file_id: f"https://council.example/media/{file_id}")

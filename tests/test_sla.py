@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.fake_telegram import FakeTelegram
 from bot.schedule import run_sla, sla_jobs
 from broadcasts.sla import SlaJobs
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.models import Ticket
 from storage.tickets import upsert_queue
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
@@ -118,7 +118,13 @@ async def test_reminders_reach_the_staff_chat_through_telegram(database_url: str
         )
         async with running_bot(settings) as runtime:
             await _seed(runtime.sessionmaker)
-            jobs = sla_jobs(runtime, lambda: _kyiv(2026, 11, 25, 0, 30))
+            jobs = sla_jobs(
+                runtime.settings,
+                sessionmaker=runtime.sessionmaker,
+                catalog=runtime.catalog,
+                telegram=runtime.telegram,
+                clock=lambda: _kyiv(2026, 11, 25, 0, 30),
+            )
             assert jobs is not None
             await run_sla(jobs.hourly)
             operator = fake.messages(-100100)

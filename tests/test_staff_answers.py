@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from handlers.contract import ResidentWrote
+from messaging.contract import ResidentWrote
 from storage.vocabulary import MessageDirection, TicketStatus
 from tests.staff_world import (
     ADMIN,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from handlers.contract import ResidentWrote, TicketFiled, TicketRated
 from handlers.staff.desk import Desk
+from messaging.contract import ResidentWrote, TicketFiled, TicketRated
 from storage import ticket_rules
 from storage.tickets import get_ticket
 from tests.staff_world import (

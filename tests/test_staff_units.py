@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.i18n import Catalog
 from handlers.staff import callbacks as cb
 from handlers.staff.card import CardData, CardRenderer, format_when, shorten
 from handlers.staff.media import LINK_TTL, MediaLinks, derive_key
 from handlers.staff.service import COMMANDS, parse_command
-from handlers.text import markup_to_plain, utf16_len
+from messaging.i18n import Catalog
+from messaging.text import markup_to_plain, utf16_len
 from storage.models import Department, Resident, Ticket
 from storage.ticket_rules import REFUSAL_GROUNDS
 from storage.vocabulary import Queue

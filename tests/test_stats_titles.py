@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.stats_text import plain_title
+from broadcasts.stats_text import plain_title
 from storage.models import Broadcast
 from tests.staff_world import OPERATOR, staff_world
 from tests.stats_seed import NOW

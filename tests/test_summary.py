@@ -101,7 +101,7 @@ class Jobs:
 
 def test_jobs_registered_from_settings() -> None:
     from broadcasts.summary import register_analytics
-    from handlers.i18n import Catalog
+    from messaging.i18n import Catalog
     from tests.stats_seed import NOW
 
     jobs = Jobs()

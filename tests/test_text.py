@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.text import markup_to_plain, split_text, utf16_len
+from messaging.text import markup_to_plain, split_text, utf16_len
 
 
 def test_short_text_is_one_part() -> None:

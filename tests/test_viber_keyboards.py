@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.sandbox.fake_viber import FakeViber
 from broadcasts.digest import Digests
-from handlers.i18n import Catalog
+from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastKind
 from storage.models import Broadcast, ConversationState, Resident
 from storage.vocabulary import Digest

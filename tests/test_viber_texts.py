@@ -13,8 +13,8 @@ import string
 import pytest
 
 from handlers import help as help_screen
-from handlers.i18n import Catalog
-from handlers.text import markup_to_plain
+from messaging.i18n import Catalog
+from messaging.text import markup_to_plain
 from storage.vocabulary import Channel
 from tests.test_dead_ends import SLASH_COMMAND
 

@@ -245,7 +245,7 @@ async def test_callbacks_outside_the_replay_window_are_refused(database_url: str
             captured = fake.callbacks[-1]
             answered = len(fake.messages(user))
             clock.now += DEDUP_RETENTION + timedelta(minutes=1)
-            await prune_claims(runtime, clock)
+            await prune_claims(runtime.sessionmaker, clock)
             assert await _count(sm, ProcessedUpdate) == 0
             assert await fake.replay(captured) == 200
             assert len(fake.messages(user)) == answered

@@ -150,7 +150,7 @@ async def _post_seeded_tickets(runtime: Runtime, stop: asyncio.Event) -> None:
     """The demo world's tickets reach the operator forum now, not a batch a minute: the
     scheduled catch-up's rounds, back to back (the desk posts each ticket once either way)."""
     for _ in range(CATCH_UP_ROUNDS):
-        if stop.is_set() or not await post_pending(runtime):
+        if stop.is_set() or not await post_pending(runtime.desk):
             return
 
 

@@ -26,9 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
-from handlers.i18n import Catalog
 from handlers.polls import poll_buttons_json, poll_text
+from messaging.i18n import Catalog
 from storage import audit, polls, ticket_events, tickets
 from storage.broadcasts import (
     DeliveryState,
@@ -42,6 +41,7 @@ from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
 from storage.models import AuditEntry, Delivery, Poll, Resident, ResidentTopic, Ticket
+from storage.planning import plan_broadcast
 from storage.staff import upsert_staff
 from storage.ticket_events import Happened
 from storage.ticket_rules import answer_resolution, close, closure_round, rate, record_answer, take

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
-from handlers.contract import (
+from messaging.contract import (
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,
@@ -28,7 +28,7 @@ from handlers.contract import (
     Sent,
     TransientChannelError,
 )
-from handlers.text import split_text
+from messaging.text import split_text
 from storage.vocabulary import Channel
 
 CHANNEL = Channel.TELEGRAM

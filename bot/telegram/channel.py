@@ -22,10 +22,10 @@ from bot.telegram.response_models import pin_response_models
 from bot.telegram.router import resident_router
 from bot.telegram.sender import TelegramSender
 from handlers.actions import PUBLIC_COMMANDS
-from handlers.i18n import Catalog
 from handlers.pipeline import Pipeline
 from handlers.staff.router import staff_router
 from handlers.staff.service import StaffService
+from messaging.i18n import Catalog
 
 log = logging.getLogger(__name__)
 

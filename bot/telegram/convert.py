@@ -8,7 +8,7 @@ from typing import Any
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, User
 
-from handlers.contract import Attachment, Contact, EventKind, Identity, Incoming, Location
+from messaging.contract import Attachment, Contact, EventKind, Identity, Incoming, Location
 from storage.vocabulary import Channel
 
 

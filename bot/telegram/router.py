@@ -17,8 +17,8 @@ from aiogram.types import CallbackQuery, Update
 
 from bot.telegram.convert import callback_event, member_event, message_event
 from bot.telegram.sender import TelegramSender
-from handlers.contract import Incoming, telegram_update_key
 from handlers.pipeline import Pipeline
+from messaging.contract import Incoming, telegram_update_key
 
 log = logging.getLogger(__name__)
 

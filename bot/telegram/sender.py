@@ -25,7 +25,8 @@ from aiogram.types import (
 )
 
 from bot.telegram.pacing import ChatPacer
-from handlers.contract import (
+from handlers.parts import split_reply
+from messaging.contract import (
     KeyboardKind,
     PermanentChannelError,
     RateLimited,
@@ -34,8 +35,7 @@ from handlers.contract import (
     Sent,
     TransientChannelError,
 )
-from handlers.parts import split_reply
-from handlers.text import split_text
+from messaging.text import split_text
 from storage.vocabulary import Channel
 
 TEXT_LIMIT = 4096

@@ -22,8 +22,8 @@ from viberbot.api.viber_requests import (
 from bot.viber import convert, render, shape
 from bot.viber.client import ViberClient
 from bot.viber.media import MediaKeeper
-from handlers.contract import Incoming, Reply, Sent
 from handlers.pipeline import Pipeline
+from messaging.contract import Incoming, Reply, Sent
 from storage import audit
 from storage.vocabulary import Channel, Clock, system_clock
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from handlers.contract import (
+from messaging.contract import (
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,

@@ -23,7 +23,7 @@ from viberbot.api.viber_requests import (
 )
 
 from bot.viber.render import ACTION_PREFIX
-from handlers.contract import Attachment, Contact, EventKind, Identity, Incoming, Location
+from messaging.contract import Attachment, Contact, EventKind, Identity, Incoming, Location
 from storage.vocabulary import Channel
 
 

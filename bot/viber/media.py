@@ -20,7 +20,7 @@ import aiohttp
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import (
+from messaging.contract import (
     DOWNLOAD_FAILED,
     FILE_KINDS,
     TOO_BIG,

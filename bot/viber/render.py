@@ -9,9 +9,9 @@ from typing import Any
 
 from viberbot.api.messages import FileMessage, PictureMessage, TextMessage
 
-from handlers.contract import Reply
 from handlers.parts import split_reply
-from handlers.text import markup_to_plain, split_text
+from messaging.contract import Reply
+from messaging.text import markup_to_plain, split_text
 
 # Viber's limit for a text message, in characters...
 TEXT_LIMIT = 7000

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.i18n import Catalog, Markup
 from handlers.staff import callbacks as cb
-from handlers.text import markup_to_plain, utf16_len
+from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
 from storage.recategorize import can_change_category

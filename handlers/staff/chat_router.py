@@ -19,14 +19,11 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, Update
-from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.contract import telegram_update_key
-from storage.errors import failure_reason, failure_trace, is_permanent
+from messaging.contract import telegram_update_key
+from storage.errors import TRY_AGAIN_LATER, failure_reason, failure_trace, is_permanent
 
 GROUP_CHATS: Final = {ChatType.GROUP, ChatType.SUPERGROUP}
-# Re-raised by the handlers: the update was not handled and Telegram should deliver it again.
-RETRYABLE: Final = (SQLAlchemyError, OSError, TimeoutError)
 
 
 class StaffChatFeature(Protocol):
@@ -54,7 +51,7 @@ async def _guarded(
 ) -> None:
     try:
         await handled
-    except RETRYABLE as error:
+    except TRY_AGAIN_LATER as error:
         if not is_permanent(error):
             # Nothing was stored: let Telegram deliver the update again.
             raise

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from handlers.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup
 
 # At most this many digits in a count or a time (callback data is short and not trusted).
 _DIGITS: Final = 12

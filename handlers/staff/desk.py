@@ -40,8 +40,6 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
-from handlers.i18n import Catalog, Markup
 from handlers.staff import resident_files
 from handlers.staff.card import (
     CAPTION_LIMIT,
@@ -50,7 +48,9 @@ from handlers.staff.card import (
     CardRenderer,
     shorten,
 )
-from handlers.text import markup_to_plain, split_text, utf16_len
+from messaging.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
+from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain, split_text, utf16_len
 from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
 from storage.tickets import get_ticket
@@ -128,7 +128,7 @@ TRANSIENT_ERRORS = (TelegramNetworkError, TelegramServerError, TelegramRetryAfte
 
 
 class Desk:
-    """Implements ``handlers.contract.EffectSink`` for the staff side."""
+    """Implements ``messaging.contract.EffectSink`` for the staff side."""
 
     def __init__(
         self,

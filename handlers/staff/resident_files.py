@@ -17,7 +17,7 @@ from aiogram.enums import ParseMode
 from aiogram.types import BufferedInputFile, InputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import FILE_KINDS
+from messaging.contract import FILE_KINDS
 from storage import kept_files
 
 # The attachment kinds sent as files (the others: a location, or text only).

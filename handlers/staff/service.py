@@ -25,14 +25,14 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ForceReply, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import FILE_NAME_MAX, Reply
-from handlers.i18n import Catalog, Markup
 from handlers.staff import callbacks as cb
 from handlers.staff.card import CardRenderer, can_change_term, shorten
 from handlers.staff.desk import Desk
 from handlers.staff.notices import Notices
-from handlers.text import clean_text, clip_file_name, markup_to_plain
 from handlers.tickets.followups import record_delivery
+from messaging.contract import FILE_NAME_MAX, Reply
+from messaging.i18n import Catalog, Markup
+from messaging.text import clean_text, clip_file_name, markup_to_plain
 from storage import audit, dedup, linking, recategorize, staff_desk, ticket_events, ticket_rules
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
@@ -259,7 +259,7 @@ class StaffService:
         user = message.from_user
         if user is None or not _is_content(message):
             return
-        # Cleaned as residents' texts are (``handlers.text.clean_text``) before anything is
+        # Cleaned as residents' texts are (``messaging.text.clean_text``) before anything is
         # stored: answers, notes, templates and reasons come from here.
         text = clean_text(message.text if message.text is not None else (message.caption or ""))
         command = parse_command(text, bot_username)

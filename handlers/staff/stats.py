@@ -23,15 +23,15 @@ from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import BufferedInputFile, Message, Update, User
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.contract import telegram_update_key
-from handlers.i18n import Catalog, Markup
+from broadcasts.stats_text import StatsTexts
 from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
-from handlers.staff.stats_text import StatsTexts
-from handlers.text import split_text
+from messaging.contract import telegram_update_key
+from messaging.i18n import Catalog, Markup
+from messaging.text import split_text
 from storage import audit, dedup, staff_desk
+from storage.errors import TRY_AGAIN_LATER
 from storage.export import Export, ExportKind, export_csv, parse_period
 from storage.models import Staff
 from storage.staff import get_staff
@@ -261,7 +261,7 @@ async def _on_message(message: Message, event_update: Update, bot: Bot, stats: S
             update_key=telegram_update_key(bot.id, event_update.update_id),
             bot_username=me.username or "",
         )
-    except (SQLAlchemyError, OSError, TimeoutError):
+    except TRY_AGAIN_LATER:
         # Nothing was stored: let Telegram deliver the update again.
         raise
     except TelegramAPIError as error:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from handlers.contract import Button
-from handlers.i18n import Markup
+from messaging.contract import Button
+from messaging.i18n import Markup
 from storage.models import Broadcast
 from storage.vocabulary import Channel, District, Topic
 

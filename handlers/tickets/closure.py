@@ -29,16 +29,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import actions as act
 from handlers import forged, screens
-from handlers.contract import (
-    FILE_KINDS,
-    Button,
-    EventKind,
-    Reply,
-    ResidentAnswered,
-    ResidentWrote,
-)
 from handlers.forged import ForgedAction
-from handlers.i18n import Catalog, Markup
 from handlers.tickets.followups import FLOW_ANSWERED
 from handlers.tickets.forms import (
     CATEGORIES,
@@ -50,6 +41,15 @@ from handlers.tickets.forms import (
     check_text,
 )
 from handlers.turn import FLOW_IDLE, Turn
+from messaging.contract import (
+    FILE_KINDS,
+    Button,
+    EventKind,
+    Reply,
+    ResidentAnswered,
+    ResidentWrote,
+)
+from messaging.i18n import Catalog, Markup
 from storage import audit, ticket_events, tickets
 from storage.deadlines import TicketKind
 from storage.models import Ticket

@@ -26,15 +26,15 @@ from typing import Any, Final
 
 from handlers import actions as act
 from handlers import forged, screens
-from handlers.contract import FILE_KINDS, Button, EventKind, Incoming, Reply
 from handlers.forged import ForgedAction
-from handlers.i18n import Catalog, Markup
 from handlers.tickets import smalltalk
 from handlers.tickets.flows import Prefill, ResidentTickets
 from handlers.tickets.followups import FLOW_ANSWERED, answered_tickets
 from handlers.tickets.forms import BODY_MAX, MAX_ATTACHMENTS
 from handlers.tickets.suggest import CategorySuggester
 from handlers.turn import FLOW_IDLE, Turn
+from messaging.contract import FILE_KINDS, Button, EventKind, Incoming, Reply
+from messaging.i18n import Catalog, Markup
 from storage import ticket_sends, tickets
 from storage.deadlines import TicketKind
 from storage.models import Ticket

@@ -16,18 +16,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import actions as act
 from handlers import forged, screens
-from handlers.contract import (
-    FILE_KINDS,
-    Button,
-    EventKind,
-    Incoming,
-    Reply,
-    ResidentWrote,
-    TicketFiled,
-    TicketRated,
-)
 from handlers.forged import ForgedAction
-from handlers.i18n import Catalog, Markup
 from handlers.linking import forget_linked, linked_data, messengers_shown
 from handlers.tickets import closure
 from handlers.tickets.forms import (
@@ -45,6 +34,17 @@ from handlers.tickets.forms import (
 )
 from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
+from messaging.contract import (
+    FILE_KINDS,
+    Button,
+    EventKind,
+    Incoming,
+    Reply,
+    ResidentWrote,
+    TicketFiled,
+    TicketRated,
+)
+from messaging.i18n import Catalog, Markup
 from storage import audit, kept_files, polls, tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline

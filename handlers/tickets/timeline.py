@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup
 from storage import ticket_events, tickets
 from storage.models import Ticket, TicketEvent, TicketMessage
 from storage.ticket_events import Happened

@@ -39,9 +39,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.engine import reply_for
-from broadcasts.planning import audience, plan_broadcast, recipients_from
-from handlers.contract import FILE_NAME_MAX, ChannelError, Sender
-from handlers.i18n import Catalog, Markup
 from handlers.staff import composing, confirm, targeting
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Keyboard, Previews
@@ -49,13 +46,14 @@ from handlers.staff.news.progress import ProgressReporter, is_not_modified
 from handlers.staff.news.text import (
     TEXT_MAX,
     TimeProblem,
-    local_time,
     news_markup,
     parse_time,
     shorten,
 )
 from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
-from handlers.text import clean_text, clip_file_name, markup_to_plain
+from messaging.contract import FILE_NAME_MAX, ChannelError, Sender
+from messaging.i18n import Catalog, Markup
+from messaging.text import clean_text, clip_file_name, local_time, markup_to_plain
 from storage import audit, dedup, news, polls
 from storage.broadcasts import (
     BroadcastKind,
@@ -65,6 +63,7 @@ from storage.broadcasts import (
 )
 from storage.models import Broadcast, NewsPrompt, Staff
 from storage.news import OPEN_STATUSES, PromptAction
+from storage.planning import audience, plan_broadcast, recipients_from
 from storage.staff import get_staff
 from storage.vocabulary import Clock, Role
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.contract import Button
-from handlers.i18n import Catalog, Markup
 from handlers.staff import confirm, targeting
 from handlers.staff.news import callbacks as cb
-from handlers.staff.news.text import local_time
 from handlers.staff.targeting import Keyboard
+from messaging.contract import Button
+from messaging.i18n import Catalog, Markup
+from messaging.text import local_time
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast
 

@@ -17,14 +17,14 @@ from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.i18n import Markup
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.preview import Previews
+from messaging.i18n import Markup
 from storage import news, polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress
+from storage.errors import TRY_AGAIN_LATER
 from storage.models import Broadcast
 from storage.pacing import Throttle, current_throttles
 from storage.vocabulary import Clock
@@ -194,7 +194,7 @@ class ProgressReporter:
                     log.info("progress edits paused for %s s (429)", error.retry_after)
                     break
             return edits
-        except (SQLAlchemyError, OSError) as error:
+        except TRY_AGAIN_LATER as error:
             log.warning("progress reports skipped: %s", error)
             return 0
 

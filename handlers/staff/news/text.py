@@ -99,10 +99,6 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo) -> datetime | TimePr
     return when.astimezone(now.tzinfo)
 
 
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
-
-
 def shorten(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

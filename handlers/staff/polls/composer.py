@@ -3,7 +3,7 @@
 ``/poll`` with the question on its first line and one option per following line (2-10; list
 markers like ``-``, ``•``, ``1.`` are dropped), or ``/poll`` alone, which asks for that text.
 The preview shows the poll message as residents will get it and the composer's buttons:
-audience, topics, districts and channels (the news targeting rules: ``broadcasts.planning``),
+audience, topics, districts and channels (the news targeting rules: ``storage.planning``),
 single or multiple choice, whether residents see results after voting and after closing,
 publication of the results to the voters, the closing time, send now, schedule, cancel.
 
@@ -37,14 +37,10 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.planning import plan_broadcast
 from broadcasts.polls import PollCloser
-from handlers.contract import Button
-from handlers.i18n import Catalog, Markup
 from handlers.polls import (
     OPTION_MAX,
     QUESTION_MAX,
-    local_time,
     poll_buttons_json,
     poll_text,
 )
@@ -56,10 +52,13 @@ from handlers.staff.news.text import TimeProblem, parse_time
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.service import CLAIM_CHANNEL, Command, Work
 from handlers.staff.targeting import Keyboard
-from handlers.text import clean_text, split_text
+from messaging.contract import Button
+from messaging.i18n import Catalog, Markup
+from messaging.text import clean_text, local_time, split_text
 from storage import audit, dedup, polls
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast, Poll, PollPrompt, Staff
+from storage.planning import plan_broadcast
 from storage.polls import PollPromptAction
 from storage.staff import get_staff
 from storage.vocabulary import Clock, Role

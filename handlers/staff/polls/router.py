@@ -1,4 +1,5 @@
-"""Wiring of the poll composer into the Telegram Dispatcher, and its closing job.
+"""Wiring of the poll composer into the Telegram Dispatcher (its closing job is registered by
+``bot.schedule``).
 
 As for the news composer, the handlers go on the Dispatcher's own observers (they run before
 the staff router, which takes every group message): ``/poll``, ``/pollresults``, replies to the
@@ -8,19 +9,16 @@ composer's questions, and ``pl:`` buttons, in staff chats only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.jobs import OnceJobs
-from broadcasts.polls import CLOSE_SECOND, JOB_NAME
-from handlers.i18n import Catalog
 from handlers.staff.chat_router import install_composer
 from handlers.staff.polls import callbacks as cb
 from handlers.staff.polls.composer import PollComposer, PollSettings
+from messaging.i18n import Catalog
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -63,19 +61,4 @@ def install_polls(
         log=log,
         in_chat=PollComposer.is_staff_chat,
     )
-    return composer
-
-
-def register_poll_jobs(
-    jobs: OnceJobs, dispatcher: Dispatcher | None, *, wake: Callable[[], None] | None
-) -> PollComposer | None:
-    """The closing job (every minute, once per fire time across processes); nothing without
-    the Telegram side, where results are posted."""
-    composer = dispatcher.get(KEY) if dispatcher is not None else None
-    if not isinstance(composer, PollComposer):
-        return None
-    if wake is not None:
-        composer.wake = wake
-    closer = composer.closer
-    jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)
     return composer

@@ -13,13 +13,13 @@ from typing import Any, Final
 
 from aiogram import Dispatcher
 from aiogram.exceptions import TelegramAPIError
-from sqlalchemy.exc import SQLAlchemyError
 
 from broadcasts.rss import RssImporter, parse_feed_list
 from broadcasts.scheduled import INTERVAL_SECONDS, ScheduledNews
 from handlers.staff.news import callbacks as cb
 from handlers.staff.news.composer import NewsComposer
 from handlers.staff.news.router import KEY
+from storage.errors import TRY_AGAIN_LATER
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class NewsJobs:
     async def _guard(step: Any) -> Any:
         try:
             return await step
-        except (TelegramAPIError, SQLAlchemyError, OSError) as error:
+        except (TelegramAPIError, *TRY_AGAIN_LATER) as error:
             # Stored already: the next round (or /drafts) shows it.
             log.warning("news job step failed: %s", error)
             return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Final, Protocol
 
-from handlers.text import clean_text, clip_file_name
+from messaging.text import clean_text, clip_file_name
 
 # The longest file name kept (ticket_messages.attachment_name holds 256; most file systems 255).
 FILE_NAME_MAX: Final = 255
@@ -147,7 +147,7 @@ class Incoming:
 
     def __post_init__(self) -> None:
         # Cleaned where it is built, for both messengers: NUL, lone surrogates, NFC
-        # (``handlers.text.clean_text``); the nested values clean themselves the same way.
+        # (``messaging.text.clean_text``); the nested values clean themselves the same way.
         _clean_fields(self)
 
 

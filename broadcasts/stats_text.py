@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup
 from storage.stats import (
     NONE,
     BroadcastReach,

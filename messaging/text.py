@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 _TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
 
@@ -84,3 +86,8 @@ def clip_file_name(name: str, limit: int) -> str:
     if dot and stem and 0 < len(extension) < limit // 2:
         return stem[: limit - len(extension) - 1] + "." + extension
     return name[:limit]
+
+
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """A moment as staff and residents read it: council time, ``05.12.2026 14:30``."""
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
