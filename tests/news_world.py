@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from bot.sandbox.fake_viber import FakeViber
 from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from handlers.staff.news.composer import NewsComposer
 from handlers.staff.news.jobs import JOBS_KEY, NewsJobs
 from handlers.staff.news.router import KEY
