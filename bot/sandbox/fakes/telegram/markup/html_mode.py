@@ -21,155 +21,178 @@ def parse_html(text: str, *, strict: bool = True) -> tuple[str, list[JSON]]:
     prefixes with ``can't parse entities:``).  With ``strict`` a bare ``&`` is an
     error too, as the documentation demands it be escaped.
     """
-    out = _TextBuilder()
-    stack: list[tuple[str, str, int]] = []  # (tag, argument, utf-16 start)
-    entities: list[JSON] = []
-    n = len(text)
-    i = 0
-    while i < n:
-        ch = text[i]
-        if ch == "&":
-            decoded = _decode_html_entity(text, i)
-            if decoded is not None:
-                out.add(decoded[0])
-                i += decoded[1]
-                continue
-            if strict:
-                raise _entities_error(
-                    f'Character "&" must be escaped as "&amp;" at byte offset '
-                    f"{_byte_offset(text, i)}"
-                )
-            out.add(ch)
-            i += 1
-            continue
-        if ch != "<":
-            out.add(ch)
-            i += 1
-            continue
-        begin = i
-        i += 1
-        if i < n and text[i] == "/":
-            if not stack:
-                raise _entities_error(
-                    f"Unexpected end tag at byte offset {_byte_offset(text, begin)}"
-                )
-            i += 1
-            name_start = i
-            while i < n and text[i] not in _WS and text[i] != ">":
-                i += 1
-            end_name = text[name_start:i].lower()
-            while i < n and text[i] in _WS:
-                i += 1
-            if i >= n or text[i] != ">":
-                raise _entities_error(
-                    f"Unclosed end tag at byte offset {_byte_offset(text, begin)}"
-                )
-            i += 1
-            tag, argument, start = stack.pop()
-            if end_name and end_name != tag:
-                raise _entities_error(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, begin)}, "
-                    f'expected "</{tag}>", found "</{end_name}>"'
-                )
-            _close_html_entity(entities, tag, argument, start, out.u16)
-            continue
+    return _HtmlParser(text, strict=strict).parse()
 
-        name_start = i
-        while i < n and text[i] not in _WS and text[i] != ">":
-            i += 1
-        if i >= n:
-            raise _entities_error(f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
-        tag = text[name_start:i].lower()
-        if tag not in _HTML_TAG_TYPES:
+
+class _HtmlParser:
+    """One pass over the text with a cursor; each method reads one construct."""
+
+    def __init__(self, text: str, *, strict: bool) -> None:
+        self.text = text
+        self.strict = strict
+        self.n = len(text)
+        self.i = 0
+        self.out = _TextBuilder()
+        self.stack: list[tuple[str, str, int]] = []  # (tag, argument, utf-16 start)
+        self.entities: list[JSON] = []
+
+    def parse(self) -> tuple[str, list[JSON]]:
+        while self.i < self.n:
+            ch = self.text[self.i]
+            if ch == "&":
+                self._ampersand()
+            elif ch != "<":
+                self.out.add(ch)
+                self.i += 1
+            elif self.i + 1 < self.n and self.text[self.i + 1] == "/":
+                self._end_tag()
+            else:
+                self._start_tag()
+        if self.stack:
             raise _entities_error(
-                f'Unsupported start tag "{tag}" at byte offset {_byte_offset(text, begin)}'
+                f'Can\'t find end tag corresponding to start tag "{self.stack[-1][0]}"'
             )
+        for entity in self.entities:
+            if entity["type"] == "code":
+                # A language only means something on <pre><code class=...>, merged above.
+                entity.pop("language", None)
+        return self.out.text(), self.entities
+
+    # ---------------------------------------------------------------- cursor helpers
+
+    def _at_end(self) -> bool:
+        return self.i >= self.n
+
+    def _skip_ws(self) -> None:
+        while self.i < self.n and self.text[self.i] in _WS:
+            self.i += 1
+
+    def _read_name(self, stop: str) -> str:
+        """Up to whitespace or one of ``stop``, lower-cased."""
+        start = self.i
+        while self.i < self.n and self.text[self.i] not in _WS and self.text[self.i] not in stop:
+            self.i += 1
+        return self.text[start : self.i].lower()
+
+    def _error(self, message: str, pos: int) -> Exception:
+        return _entities_error(f"{message} at byte offset {_byte_offset(self.text, pos)}")
+
+    # ---------------------------------------------------------------- constructs
+
+    def _ampersand(self) -> None:
+        decoded = _decode_html_entity(self.text, self.i)
+        if decoded is not None:
+            self.out.add(decoded[0])
+            self.i += decoded[1]
+            return
+        if self.strict:
+            raise _entities_error(
+                f'Character "&" must be escaped as "&amp;" at byte offset '
+                f"{_byte_offset(self.text, self.i)}"
+            )
+        self.out.add("&")
+        self.i += 1
+
+    def _end_tag(self) -> None:
+        begin = self.i
+        if not self.stack:
+            raise self._error("Unexpected end tag", begin)
+        self.i += 2
+        end_name = self._read_name(">")
+        self._skip_ws()
+        if self._at_end() or self.text[self.i] != ">":
+            raise self._error("Unclosed end tag", begin)
+        self.i += 1
+        tag, argument, start = self.stack.pop()
+        if end_name and end_name != tag:
+            raise _entities_error(
+                f"Unmatched end tag at byte offset {_byte_offset(self.text, begin)}, "
+                f'expected "</{tag}>", found "</{end_name}>"'
+            )
+        _close_html_entity(self.entities, tag, argument, start, self.out.u16)
+
+    def _start_tag(self) -> None:
+        begin = self.i
+        self.i += 1
+        tag = self._read_name(">")
+        if self._at_end():
+            raise self._error("Unclosed start tag", begin)
+        if tag not in _HTML_TAG_TYPES:
+            raise self._error(f'Unsupported start tag "{tag}"', begin)
         argument = ""
         while True:
-            while i < n and text[i] in _WS:
-                i += 1
-            if i >= n:
-                raise _entities_error(
-                    f"Unclosed start tag at byte offset {_byte_offset(text, begin)}"
-                )
-            if text[i] == ">":
+            self._skip_ws()
+            if self._at_end():
+                raise self._error("Unclosed start tag", begin)
+            if self.text[self.i] == ">":
                 break
-            attr_start = i
-            while i < n and text[i] not in _WS and text[i] not in "=>":
-                i += 1
-            attribute = text[attr_start:i].lower()
-            if not attribute:
-                raise _entities_error(
-                    f'Empty attribute name in the tag "{tag}" at byte offset '
-                    f"{_byte_offset(text, begin)}"
-                )
-            while i < n and text[i] in _WS:
-                i += 1
-            if i >= n or text[i] != "=":
-                # <blockquote expandable> is the one value-less attribute Telegram knows.
-                if tag == "blockquote" and attribute == "expandable" and i < n:
-                    argument = "expandable"
-                    continue
-                raise _entities_error(
-                    f"Expected equal sign in declaration of an attribute of the tag "
-                    f'"{tag}" at byte offset {_byte_offset(text, begin)}'
-                )
-            i += 1
-            while i < n and text[i] in _WS:
-                i += 1
-            if i >= n:
-                raise _entities_error(
-                    f'Unclosed start tag "{tag}" at byte offset {_byte_offset(text, begin)}'
-                )
-            if text[i] not in "'\"":
-                value_start = i
-                while i < n and ((text[i].isascii() and text[i].isalnum()) or text[i] in ".-"):
-                    i += 1
-                value = text[value_start:i].lower()
-                if i >= n or (text[i] not in _WS and text[i] != ">"):
-                    raise _entities_error(
-                        f"Unexpected end of name token at byte offset "
-                        f"{_byte_offset(text, value_start)}"
-                    )
-            else:
-                quote = text[i]
-                i += 1
-                chunks: list[str] = []
-                while i < n and text[i] != quote:
-                    if text[i] == "&":
-                        decoded = _decode_html_entity(text, i)
-                        if decoded is not None:
-                            chunks.append(decoded[0])
-                            i += decoded[1]
-                            continue
-                    chunks.append(text[i])
-                    i += 1
-                if i >= n:
-                    raise _entities_error(
-                        f"Unclosed start tag at byte offset {_byte_offset(text, begin)}"
-                    )
-                i += 1
-                value = "".join(chunks)
-            if tag == "a" and attribute == "href":
-                argument = value
-            elif tag == "code" and attribute == "class" and value.startswith("language-"):
-                argument = value[len("language-") :]
-            elif tag == "span" and attribute == "class" and value.startswith("tg-"):
-                argument = value[len("tg-") :]
-        i += 1  # the closing ">"
+            argument = self._attribute(tag, argument, begin)
+        self.i += 1  # the closing ">"
         if tag == "span" and argument != "spoiler":
-            raise _entities_error(
-                f'Tag "span" must have class "tg-spoiler" at byte offset '
-                f"{_byte_offset(text, begin)}"
+            raise self._error('Tag "span" must have class "tg-spoiler"', begin)
+        self.stack.append((tag, argument, self.out.u16))
+
+    def _attribute(self, tag: str, argument: str, begin: int) -> str:
+        """Read one attribute; returns the tag's argument as it stands after it."""
+        attribute = self._read_name("=>")
+        if not attribute:
+            raise self._error(f'Empty attribute name in the tag "{tag}"', begin)
+        self._skip_ws()
+        if self._at_end() or self.text[self.i] != "=":
+            # <blockquote expandable> is the one value-less attribute Telegram knows.
+            if tag == "blockquote" and attribute == "expandable" and not self._at_end():
+                return "expandable"
+            raise self._error(
+                f'Expected equal sign in declaration of an attribute of the tag "{tag}"', begin
             )
-        stack.append((tag, argument, out.u16))
-    if stack:
-        raise _entities_error(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    for entity in entities:
-        if entity["type"] == "code":
-            # A language only means something on <pre><code class=...>, merged above.
-            entity.pop("language", None)
-    return out.text(), entities
+        self.i += 1
+        self._skip_ws()
+        if self._at_end():
+            raise self._error(f'Unclosed start tag "{tag}"', begin)
+        quoted = self.text[self.i] in "'\""
+        value = self._quoted_value(begin) if quoted else self._unquoted_value()
+        given = _tag_argument(tag, attribute, value)
+        return argument if given is None else given
+
+    def _unquoted_value(self) -> str:
+        text, n = self.text, self.n
+        start = self.i
+        while self.i < n and (
+            (text[self.i].isascii() and text[self.i].isalnum()) or text[self.i] in ".-"
+        ):
+            self.i += 1
+        if self.i >= n or (text[self.i] not in _WS and text[self.i] != ">"):
+            raise self._error("Unexpected end of name token", start)
+        return text[start : self.i].lower()
+
+    def _quoted_value(self, begin: int) -> str:
+        quote = self.text[self.i]
+        self.i += 1
+        chunks: list[str] = []
+        while self.i < self.n and self.text[self.i] != quote:
+            if self.text[self.i] == "&":
+                decoded = _decode_html_entity(self.text, self.i)
+                if decoded is not None:
+                    chunks.append(decoded[0])
+                    self.i += decoded[1]
+                    continue
+            chunks.append(self.text[self.i])
+            self.i += 1
+        if self._at_end():
+            raise self._error("Unclosed start tag", begin)
+        self.i += 1
+        return "".join(chunks)
+
+
+def _tag_argument(tag: str, attribute: str, value: str) -> str | None:
+    """The argument an attribute gives its tag (None: the attribute means nothing here)."""
+    if tag == "a" and attribute == "href":
+        return value
+    if tag == "code" and attribute == "class" and value.startswith("language-"):
+        return value[len("language-") :]
+    if tag == "span" and attribute == "class" and value.startswith("tg-"):
+        return value[len("tg-") :]
+    return None
 
 
 def _close_html_entity(entities: list[JSON], tag: str, argument: str, start: int, end: int) -> None:
