@@ -221,16 +221,3 @@ def _close_html_entity(entities: list[JSON], tag: str, argument: str, start: int
     elif tag == "blockquote" and argument == "expandable":
         entity["type"] = "expandable_blockquote"
     entities.append(entity)
-
-
-_MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
-_MDV2_TYPE_NAMES = {
-    "bold": "Bold",
-    "italic": "Italic",
-    "underline": "Underline",
-    "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler",
-    "code": "Code",
-    "pre": "Pre",
-    "text_link": "TextUrl",
-}
