@@ -31,47 +31,53 @@ def _validate_reply_markup(markup: Any) -> JSON:
     if not isinstance(markup, dict):
         raise _bad("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" in markup:
-        rows = markup["inline_keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad(
-                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-            )
-        if sum(len(row) for row in rows) > 100:
-            raise _bad("reply markup is too long")
-        for row in rows:
-            for button in row:
-                _validate_inline_button(button)
-        return markup
-    if "keyboard" in markup:
-        rows = markup["keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad('field "keyboard" of the ReplyKeyboardMarkup must be an Array of Arrays')
-        if sum(len(row) for row in rows) > 300:
-            raise _bad("reply markup is too long")
-        for row in rows:
-            for button in row:
-                text = button if isinstance(button, str) else None
-                if isinstance(button, dict):
-                    text = button.get("text")
-                if not isinstance(text, str):
-                    raise _bad(
-                        "can't parse keyboard button: KeyboardButton must be a String or an Object"
-                    )
-                if not text.strip():
-                    raise _bad("can't parse keyboard button: Text must be non-empty")
-        placeholder = markup.get("input_field_placeholder")
-        if placeholder is not None and (not isinstance(placeholder, str) or len(placeholder) > 64):
-            raise _bad("can't parse reply keyboard markup: invalid input_field_placeholder")
-        return markup
-    if "remove_keyboard" in markup:
+        _validate_inline_keyboard(markup)
+    elif "keyboard" in markup:
+        _validate_reply_keyboard(markup)
+    elif "remove_keyboard" in markup:
         if markup["remove_keyboard"] is not True:
             raise _bad('can\'t parse ReplyKeyboardRemove: field "remove_keyboard" must be true')
-        return markup
-    if "force_reply" in markup:
+    elif "force_reply" in markup:
         if markup["force_reply"] is not True:
             raise _bad('can\'t parse ForceReply: field "force_reply" must be true')
-        return markup
-    raise _bad("can't parse reply keyboard markup JSON object")
+    else:
+        raise _bad("can't parse reply keyboard markup JSON object")
+    return markup
+
+
+def _rows(markup: JSON, field: str, owner: str, limit: int) -> list[list[Any]]:
+    """The button rows of a keyboard: an Array of Arrays of at most ``limit`` buttons."""
+    rows = markup[field]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise _bad(f'field "{field}" of the {owner} must be an Array of Arrays')
+    if sum(len(row) for row in rows) > limit:
+        raise _bad("reply markup is too long")
+    return rows
+
+
+def _validate_inline_keyboard(markup: JSON) -> None:
+    for row in _rows(markup, "inline_keyboard", "InlineKeyboardMarkup", 100):
+        for button in row:
+            _validate_inline_button(button)
+
+
+def _validate_reply_keyboard(markup: JSON) -> None:
+    for row in _rows(markup, "keyboard", "ReplyKeyboardMarkup", 300):
+        for button in row:
+            _validate_keyboard_button(button)
+    placeholder = markup.get("input_field_placeholder")
+    if placeholder is not None and (not isinstance(placeholder, str) or len(placeholder) > 64):
+        raise _bad("can't parse reply keyboard markup: invalid input_field_placeholder")
+
+
+def _validate_keyboard_button(button: Any) -> None:
+    text = button if isinstance(button, str) else None
+    if isinstance(button, dict):
+        text = button.get("text")
+    if not isinstance(text, str):
+        raise _bad("can't parse keyboard button: KeyboardButton must be a String or an Object")
+    if not text.strip():
+        raise _bad("can't parse keyboard button: Text must be non-empty")
 
 
 def _validate_inline_button(button: Any) -> None:

@@ -58,30 +58,7 @@ class SendMethods(BotMethods):
             raise _bad("wrong file identifier/HTTP URL specified")
         if upload.size > MAX_UPLOAD_SIZE:
             raise ApiError(413, "Request Entity Too Large")
-        duration = p.opt_int("duration") or 1
-        meta: JSON
-        if kind == "sticker":
-            meta = {
-                "type": "regular",
-                "width": 512,
-                "height": 512,
-                "is_animated": False,
-                "is_video": False,
-            }
-            emoji = p.opt_str("emoji")
-            if emoji:
-                meta["emoji"] = emoji
-        elif kind == "video_note":
-            meta = {"length": p.opt_int("length") or 240, "duration": duration}
-        elif kind == "voice":
-            meta = {"duration": duration, "mime_type": "audio/ogg"}
-        else:
-            mime = mimetypes.guess_type(upload.filename)[0]
-            meta = {"duration": duration, "file_name": upload.filename}
-            if kind in {"video", "animation"}:
-                meta["width"] = p.opt_int("width") or 640
-                meta["height"] = p.opt_int("height") or 360
-            meta["mime_type"] = mime or ("audio/mpeg" if kind == "audio" else "video/mp4")
+        meta = _media_meta(kind, upload, p)
         extension = {"sticker": ".webp", "voice": ".oga", "audio": ".mp3"}.get(kind, ".mp4")
         return copy.deepcopy(self._register_file(kind, upload.data, extension, meta).meta)
 
@@ -245,3 +222,32 @@ class SendMethods(BotMethods):
             raise _bad("wrong parameter action in request")
         self._thread(chat, p)
         return True
+
+
+def _media_meta(kind: str, upload: UploadedFile, p: _Params) -> JSON:
+    """What Telegram reports about a sent audio, video, voice, sticker, ... file."""
+    duration = p.opt_int("duration") or 1
+    meta: JSON
+    if kind == "sticker":
+        meta = {
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+        emoji = p.opt_str("emoji")
+        if emoji:
+            meta["emoji"] = emoji
+    elif kind == "video_note":
+        meta = {"length": p.opt_int("length") or 240, "duration": duration}
+    elif kind == "voice":
+        meta = {"duration": duration, "mime_type": "audio/ogg"}
+    else:
+        mime = mimetypes.guess_type(upload.filename)[0]
+        meta = {"duration": duration, "file_name": upload.filename}
+        if kind in {"video", "animation"}:
+            meta["width"] = p.opt_int("width") or 640
+            meta["height"] = p.opt_int("height") or 360
+        meta["mime_type"] = mime or ("audio/mpeg" if kind == "audio" else "video/mp4")
+    return meta
