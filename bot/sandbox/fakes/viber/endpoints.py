@@ -48,16 +48,7 @@ class Endpoints(Messaging):
             raise web.HTTPNotFound()
         raw = await request.read()
         self.stats.calls += 1
-        body: JSONDict = {}
-        parse_error = ""
-        try:
-            parsed = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-            if isinstance(parsed, dict):
-                body = parsed
-            else:
-                parse_error = "request body must be a JSON object"
-        except (UnicodeDecodeError, ValueError):
-            parse_error = "request body is not valid JSON"
+        body, parse_error = _parse_body(raw)
         self.calls.append((endpoint, body))
         if self.latency > 0:
             await asyncio.sleep(self.latency)
@@ -178,3 +169,14 @@ class Endpoints(Messaging):
         if self.webhook_url is not None:
             info["webhook"] = self.webhook_url
         return info
+
+
+def _parse_body(raw: bytes) -> tuple[JSONDict, str]:
+    """The request's JSON object, or an empty one and why it is not usable."""
+    try:
+        parsed = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        return {}, "request body is not valid JSON"
+    if not isinstance(parsed, dict):
+        return {}, "request body must be a JSON object"
+    return parsed, ""

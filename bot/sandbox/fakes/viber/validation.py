@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox.fakes.viber.protocol import (
@@ -117,6 +118,26 @@ def validate_message(body: JSONDict, *, check_keyboard: bool = True) -> None:
     Missing mandatory data -> status 4, present-but-wrong data -> status 3 (Viber's
     "missingData" vs "badData").  Receiver fields are checked by the caller.
     """
+    _check_envelope(body)
+    keyboard = body.get("keyboard")
+    if keyboard is not None and check_keyboard:
+        validate_keyboard(keyboard)
+
+    mtype = body.get("type")
+    if mtype is None:
+        # "The keyboard can be attached to any message type or sent on its own."
+        if keyboard is not None:
+            return
+        raise _ApiError(MISSING_DATA, "type is missing")
+    if mtype not in MESSAGE_TYPES:
+        raise _ApiError(BAD_DATA, f"unknown message type {mtype!r}")
+    check = _TYPE_CHECKS.get(mtype)
+    if check is not None:
+        check(body)
+
+
+def _check_envelope(body: JSONDict) -> None:
+    """The fields every message has: sender, tracking data, minimal API version."""
     sender = body.get("sender")
     if sender is None:
         raise _ApiError(MISSING_DATA, "sender is missing")
@@ -131,68 +152,87 @@ def validate_message(body: JSONDict, *, check_keyboard: bool = True) -> None:
         _is_int(body["min_api_version"]) and body["min_api_version"] >= 1
     ):
         raise _ApiError(BAD_DATA, "min_api_version must be a positive integer")
-    keyboard = body.get("keyboard")
-    if keyboard is not None and check_keyboard:
-        validate_keyboard(keyboard)
 
-    mtype = body.get("type")
-    if mtype is None:
-        # "The keyboard can be attached to any message type or sent on its own."
-        if keyboard is not None:
-            return
-        raise _ApiError(MISSING_DATA, "type is missing")
-    if mtype not in MESSAGE_TYPES:
-        raise _ApiError(BAD_DATA, f"unknown message type {mtype!r}")
 
-    if mtype == "text":
-        _check_str(_require(body, "text", ""), "text", MAX_TEXT)
-    elif mtype == "picture":
-        _check_media(body)
-        if body.get("text") is not None:
-            _check_str(body["text"], "text", 768)
-        if body.get("thumbnail") is not None:
-            _check_str(body["thumbnail"], "thumbnail")
-    elif mtype == "video":
-        _check_media(body)
-        if not _is_int(_require(body, "size", "")):
-            raise _ApiError(BAD_DATA, "size must be an integer")
-        _check_int_range(body, "duration", 0, 180, "")
-    elif mtype == "file":
-        _check_media(body)
-        size = _require(body, "size", "")
-        if not (_is_int(size) and 0 <= size <= 50 * 1024 * 1024):
-            raise _ApiError(BAD_DATA, "size must be an integer up to 50 MB")
-        name = _check_str(_require(body, "file_name", ""), "file_name", 256)
-        if name.rsplit(".", 1)[-1].lower() in FORBIDDEN_FILE_EXTENSIONS and "." in name:
-            raise _ApiError(BAD_DATA, "forbidden file type")
-    elif mtype == "contact":
-        contact = _require(body, "contact", "")
-        if not isinstance(contact, dict):
-            raise _ApiError(BAD_DATA, "contact must be an object")
-        _check_str(_require(contact, "name", "contact."), "contact.name", 28)
-        _check_str(_require(contact, "phone_number", "contact."), "contact.phone_number", 18)
-    elif mtype == "location":
-        location = _require(body, "location", "")
-        if not isinstance(location, dict):
-            raise _ApiError(BAD_DATA, "location must be an object")
-        lat = location.get("lat")
-        lon = location.get("lon")
-        if lat is None or lon is None:
-            raise _ApiError(MISSING_DATA, "location.lat/lon are missing")
-        if not (_is_number(lat) and _is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
-            raise _ApiError(BAD_DATA, "location.lat/lon out of range")
-    elif mtype == "url":
-        _check_media(body, max_len=2000)
-    elif mtype == "sticker":
-        if not _is_int(_require(body, "sticker_id", "")):
-            raise _ApiError(BAD_DATA, "sticker_id must be an integer")
-    elif mtype == "rich_media":
-        rich = _require(body, "rich_media", "")
-        if not isinstance(rich, dict):
-            raise _ApiError(BAD_DATA, "rich_media must be an object")
-        _validate_buttons(rich.get("Buttons"), "rich_media.", max_rows=7)
-        _check_int_range(rich, "ButtonsGroupColumns", 1, 6, "rich_media.")
-        _check_int_range(rich, "ButtonsGroupRows", 1, 7, "rich_media.")
+def _check_text(body: JSONDict) -> None:
+    _check_str(_require(body, "text", ""), "text", MAX_TEXT)
+
+
+def _check_picture(body: JSONDict) -> None:
+    _check_media(body)
+    if body.get("text") is not None:
+        _check_str(body["text"], "text", 768)
+    if body.get("thumbnail") is not None:
+        _check_str(body["thumbnail"], "thumbnail")
+
+
+def _check_video(body: JSONDict) -> None:
+    _check_media(body)
+    if not _is_int(_require(body, "size", "")):
+        raise _ApiError(BAD_DATA, "size must be an integer")
+    _check_int_range(body, "duration", 0, 180, "")
+
+
+def _check_file(body: JSONDict) -> None:
+    _check_media(body)
+    size = _require(body, "size", "")
+    if not (_is_int(size) and 0 <= size <= 50 * 1024 * 1024):
+        raise _ApiError(BAD_DATA, "size must be an integer up to 50 MB")
+    name = _check_str(_require(body, "file_name", ""), "file_name", 256)
+    if name.rsplit(".", 1)[-1].lower() in FORBIDDEN_FILE_EXTENSIONS and "." in name:
+        raise _ApiError(BAD_DATA, "forbidden file type")
+
+
+def _check_contact(body: JSONDict) -> None:
+    contact = _require(body, "contact", "")
+    if not isinstance(contact, dict):
+        raise _ApiError(BAD_DATA, "contact must be an object")
+    _check_str(_require(contact, "name", "contact."), "contact.name", 28)
+    _check_str(_require(contact, "phone_number", "contact."), "contact.phone_number", 18)
+
+
+def _check_location(body: JSONDict) -> None:
+    location = _require(body, "location", "")
+    if not isinstance(location, dict):
+        raise _ApiError(BAD_DATA, "location must be an object")
+    lat = location.get("lat")
+    lon = location.get("lon")
+    if lat is None or lon is None:
+        raise _ApiError(MISSING_DATA, "location.lat/lon are missing")
+    if not (_is_number(lat) and _is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise _ApiError(BAD_DATA, "location.lat/lon out of range")
+
+
+def _check_url(body: JSONDict) -> None:
+    _check_media(body, max_len=2000)
+
+
+def _check_sticker(body: JSONDict) -> None:
+    if not _is_int(_require(body, "sticker_id", "")):
+        raise _ApiError(BAD_DATA, "sticker_id must be an integer")
+
+
+def _check_rich_media(body: JSONDict) -> None:
+    rich = _require(body, "rich_media", "")
+    if not isinstance(rich, dict):
+        raise _ApiError(BAD_DATA, "rich_media must be an object")
+    _validate_buttons(rich.get("Buttons"), "rich_media.", max_rows=7)
+    _check_int_range(rich, "ButtonsGroupColumns", 1, 6, "rich_media.")
+    _check_int_range(rich, "ButtonsGroupRows", 1, 7, "rich_media.")
+
+
+# What each message type must carry, beyond the envelope.
+_TYPE_CHECKS: dict[str, Callable[[JSONDict], None]] = {
+    "text": _check_text,
+    "picture": _check_picture,
+    "video": _check_video,
+    "file": _check_file,
+    "contact": _check_contact,
+    "location": _check_location,
+    "url": _check_url,
+    "sticker": _check_sticker,
+    "rich_media": _check_rich_media,
+}
 
 
 def _substitute(value: Any, replacements: list[tuple[str, str]]) -> Any:
