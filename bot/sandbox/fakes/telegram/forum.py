@@ -84,31 +84,24 @@ class ForumMethods(EditMethods):
         return True
 
     async def _m_close_forum_topic(self, p: _Params) -> Any:
-        chat = self._forum(p)
-        thread_id = self._topic(chat, p)
-        if thread_id in chat.closed_topics:
-            raise _bad("TOPIC_NOT_MODIFIED")
-        chat.closed_topics.add(thread_id)
-        self._new_message(
-            chat,
-            self.bot_user,
-            {"forum_topic_closed": {}},
-            from_bot=True,
-            thread_id=thread_id,
-            service=True,
-        )
-        return True
+        return self._set_topic_closed(p, closed=True)
 
     async def _m_reopen_forum_topic(self, p: _Params) -> Any:
+        return self._set_topic_closed(p, closed=False)
+
+    def _set_topic_closed(self, p: _Params, *, closed: bool) -> bool:
         chat = self._forum(p)
         thread_id = self._topic(chat, p)
-        if thread_id not in chat.closed_topics:
+        if (thread_id in chat.closed_topics) == closed:
             raise _bad("TOPIC_NOT_MODIFIED")
-        chat.closed_topics.discard(thread_id)
+        if closed:
+            chat.closed_topics.add(thread_id)
+        else:
+            chat.closed_topics.discard(thread_id)
         self._new_message(
             chat,
             self.bot_user,
-            {"forum_topic_reopened": {}},
+            {"forum_topic_closed" if closed else "forum_topic_reopened": {}},
             from_bot=True,
             thread_id=thread_id,
             service=True,
