@@ -8,9 +8,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.sandbox.fakes.limits import SlidingWindow
 from bot.sandbox.fakes.telegram.constants import JSON, MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 from bot.sandbox.fakes.telegram.core import TelegramCore
-from bot.sandbox.fakes.telegram.limits import _Bucket, _Window
+from bot.sandbox.fakes.telegram.limits import _Bucket
 from bot.sandbox.fakes.telegram.markup.autodetect import _sort_entities, _trim, detect_entities
 from bot.sandbox.fakes.telegram.markup.html_mode import parse_html
 from bot.sandbox.fakes.telegram.markup.markdown_mode import parse_markdown, parse_markdown_v2
@@ -95,7 +96,7 @@ class ChatAccess(TelegramCore):
     def _admit(self, chat: _Chat, p: _Params) -> None:
         """Apply the configured flood limits; raises 429 with retry_after when exceeded."""
         paid = p.opt_bool("allow_paid_broadcast")
-        limits: list[_Bucket | _Window] = []
+        limits: list[_Bucket | SlidingWindow] = []
         window = self._paid_window if paid else self._global_window
         if window is not None:
             limits.append(window)

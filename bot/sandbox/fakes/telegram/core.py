@@ -24,7 +24,7 @@ from bot.sandbox.fakes.telegram.constants import (
     MAX_URL_FILE,
     MAX_URL_PHOTO,
 )
-from bot.sandbox.fakes.telegram.limits import _Bucket, _Window
+from bot.sandbox.fakes.telegram.limits import _Bucket, _per_second
 from bot.sandbox.fakes.telegram.params import _Handler, _normalize_params, _Params
 from bot.sandbox.fakes.telegram.records import (
     ApiError,
@@ -98,8 +98,8 @@ class TelegramCore(FakeServer):
         # Overall limits: sliding windows of one second (``global_rate`` sends, ``paid_rate`` with
         # allow_paid_broadcast). Per chat and per group: token buckets, as Telegram documents
         # them (about one message a second per chat, with a short burst).
-        self._global_window = _Window(global_rate) if global_rate else None
-        self._paid_window = _Window(paid_rate) if global_rate else None
+        self._global_window = _per_second(global_rate) if global_rate else None
+        self._paid_window = _per_second(paid_rate) if global_rate else None
         self._per_chat_rate = per_chat_rate
         self._per_chat_burst = per_chat_burst
         self._group_rate = group_rate

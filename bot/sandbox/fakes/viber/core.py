@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from bot.sandbox.fakes.limits import SlidingWindow
 from bot.sandbox.fakes.server import FakeServer
 from bot.sandbox.fakes.viber.protocol import _FIRST_TOKEN, MEDIA_TTL, OK, JSONDict
 from bot.sandbox.fakes.viber.records import (
@@ -23,7 +24,6 @@ from bot.sandbox.fakes.viber.records import (
     HostedMedia,
     ViberUser,
     _Injection,
-    _SlidingWindow,
 )
 
 
@@ -88,9 +88,9 @@ class ViberCore(FakeServer):
         # suspended account.
         self.account_status: int | None = None
 
-        self._send_window = _SlidingWindow(*rate_limit) if rate_limit else None
+        self._send_window = SlidingWindow(*rate_limit) if rate_limit else None
         self._broadcast_window = (
-            _SlidingWindow(*broadcast_rate_limit) if broadcast_rate_limit else None
+            SlidingWindow(*broadcast_rate_limit) if broadcast_rate_limit else None
         )
 
         # Webhook state (set through the set_webhook endpoint only).

@@ -101,23 +101,6 @@ class _Injection:
     http_status: int | None
 
 
-class _SlidingWindow:
-    """At most `limit` events per `window` seconds (sliding), memory bounded by `limit`."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._times: deque[float] = deque()
-
-    def allow(self, now: float) -> bool:
-        while self._times and now - self._times[0] >= self.window:
-            self._times.popleft()
-        if len(self._times) >= self.limit:
-            return False
-        self._times.append(now)
-        return True
-
-
 @dataclass
 class HostedMedia:
     """A file a simulated user sent, served at its (expiring) media URL."""
