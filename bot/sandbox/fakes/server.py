@@ -62,7 +62,7 @@ class FakeServer:
         self._bound_port = int(runner.addresses[0][1])
         timeout = self._client_timeout()
         self._client = (
-            aiohttp.ClientSession(timeout=timeout) if timeout else aiohttp.ClientSession()
+            aiohttp.ClientSession() if timeout is None else aiohttp.ClientSession(timeout=timeout)
         )
 
     async def stop(self) -> None:
