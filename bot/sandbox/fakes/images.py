@@ -10,7 +10,7 @@ import zlib
 # --------------------------------------------------------------------------------------
 
 
-def _image_size(data: bytes) -> tuple[int, int] | None:
+def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of a PNG/GIF/JPEG/WEBP/BMP image, or None when it is not an image."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
         width, height = struct.unpack(">II", data[16:24])

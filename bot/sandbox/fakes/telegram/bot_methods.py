@@ -8,9 +8,9 @@ import re
 import time
 from typing import Any
 
-from bot.sandbox.fakes.telegram.constants import _SCOPE_TYPES, JSON
-from bot.sandbox.fakes.telegram.params import _Params
-from bot.sandbox.fakes.telegram.records import ApiError, _bad
+from bot.sandbox.fakes.telegram.constants import JSON, SCOPE_TYPES
+from bot.sandbox.fakes.telegram.params import Params
+from bot.sandbox.fakes.telegram.records import ApiError, bad_request
 from bot.sandbox.fakes.telegram.updates import UpdateDelivery
 
 
@@ -19,7 +19,7 @@ class BotMethods(UpdateDelivery):
 
     # ---------------------------------------------------------------- bot-level methods
 
-    async def _m_get_me(self, p: _Params) -> Any:
+    async def _m_get_me(self, p: Params) -> Any:
         return {
             **self.bot_user,
             "can_join_groups": True,
@@ -29,11 +29,11 @@ class BotMethods(UpdateDelivery):
             "has_main_web_app": False,
         }
 
-    async def _m_log_out(self, p: _Params) -> Any:
+    async def _m_log_out(self, p: Params) -> Any:
         self.logged_out = True
         return True
 
-    async def _m_close(self, p: _Params) -> Any:
+    async def _m_close(self, p: Params) -> Any:
         # Documented: "The method will return error 429 in the first 10 minutes after the
         # bot is launched."
         remaining = self.close_cooldown - (time.monotonic() - self._started_at)
@@ -47,43 +47,43 @@ class BotMethods(UpdateDelivery):
     def _scope_key(self, scope: Any) -> str:
         if scope is None:
             return "default"
-        if not isinstance(scope, dict) or scope.get("type") not in _SCOPE_TYPES:
-            raise _bad("can't parse BotCommandScope JSON object")
+        if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
+            raise bad_request("can't parse BotCommandScope JSON object")
         kind = str(scope["type"])
         if kind in {"chat", "chat_administrators", "chat_member"}:
             chat = self._chat_from_value(scope.get("chat_id"), "chat_id")
             if kind == "chat_member":
                 user_id = scope.get("user_id")
                 if not isinstance(user_id, int) or user_id not in self._users:
-                    raise _bad("user not found")
+                    raise bad_request("user not found")
                 return f"chat_member:{chat.id}:{user_id}"
             return f"{kind}:{chat.id}"
         return kind
 
     @staticmethod
-    def _language(p: _Params) -> str:
+    def _language(p: Params) -> str:
         code = p.opt_str("language_code") or ""
         if code and not re.fullmatch(r"[a-z]{2}", code):
-            raise _bad("invalid language code specified")
+            raise bad_request("invalid language code specified")
         return code
 
-    async def _m_set_my_commands(self, p: _Params) -> Any:
+    async def _m_set_my_commands(self, p: Params) -> Any:
         commands = p.opt_json("commands")
         if commands is None:
-            raise _bad('parameter "commands" is required')
+            raise bad_request('parameter "commands" is required')
         if not isinstance(commands, list):
-            raise _bad("can't parse commands JSON object")
+            raise bad_request("can't parse commands JSON object")
         if len(commands) > 100:
-            raise _bad("BOT_COMMANDS_TOO_MUCH")
+            raise bad_request("BOT_COMMANDS_TOO_MUCH")
         clean: list[JSON] = []
         for item in commands:
             if not isinstance(item, dict):
-                raise _bad("can't parse BotCommand JSON object")
+                raise bad_request("can't parse BotCommand JSON object")
             command, description = item.get("command"), item.get("description")
             if not isinstance(command, str) or not re.fullmatch(r"[a-z0-9_]{1,32}", command):
-                raise _bad("BOT_COMMAND_INVALID")
+                raise bad_request("BOT_COMMAND_INVALID")
             if not isinstance(description, str) or not 1 <= len(description.strip()) <= 256:
-                raise _bad("BOT_COMMAND_DESCRIPTION_INVALID")
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
             clean.append({"command": command, "description": description})
         key = (self._scope_key(p.opt_json("scope")), self._language(p))
         if clean:
@@ -92,11 +92,11 @@ class BotMethods(UpdateDelivery):
             self._commands.pop(key, None)
         return True
 
-    async def _m_get_my_commands(self, p: _Params) -> Any:
+    async def _m_get_my_commands(self, p: Params) -> Any:
         key = (self._scope_key(p.opt_json("scope")), self._language(p))
         return copy.deepcopy(self._commands.get(key, []))
 
-    async def _m_delete_my_commands(self, p: _Params) -> Any:
+    async def _m_delete_my_commands(self, p: Params) -> Any:
         key = (self._scope_key(p.opt_json("scope")), self._language(p))
         self._commands.pop(key, None)
         return True

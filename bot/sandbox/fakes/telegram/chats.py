@@ -11,15 +11,15 @@ from typing import Any
 from bot.sandbox.fakes.limits import SlidingWindow
 from bot.sandbox.fakes.telegram.constants import JSON, MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 from bot.sandbox.fakes.telegram.core import TelegramCore
-from bot.sandbox.fakes.telegram.limits import _Bucket
-from bot.sandbox.fakes.telegram.markup.autodetect import _sort_entities, _trim, detect_entities
+from bot.sandbox.fakes.telegram.limits import Bucket
+from bot.sandbox.fakes.telegram.markup.autodetect import detect_entities, sort_entities, trim_text
 from bot.sandbox.fakes.telegram.markup.html_mode import parse_html
 from bot.sandbox.fakes.telegram.markup.markdown_mode import parse_markdown, parse_markdown_v2
 from bot.sandbox.fakes.telegram.markup.text import utf16_len
-from bot.sandbox.fakes.telegram.params import _Params
-from bot.sandbox.fakes.telegram.records import ApiError, _bad, _forbidden
-from bot.sandbox.fakes.telegram.reply_markup import _validate_reply_markup
-from bot.sandbox.fakes.telegram.state import _Chat, _now, _snapshot, _Stored
+from bot.sandbox.fakes.telegram.params import Params
+from bot.sandbox.fakes.telegram.records import ApiError, bad_request, forbidden_error
+from bot.sandbox.fakes.telegram.reply_markup import validate_reply_markup
+from bot.sandbox.fakes.telegram.state import Chat, StoredMessage, snapshot, unix_now
 
 
 class ChatAccess(TelegramCore):
@@ -27,17 +27,17 @@ class ChatAccess(TelegramCore):
 
     # ---------------------------------------------------------------- chats and access
 
-    def _chat_from_value(self, value: Any, name: str = "chat_id") -> _Chat:
+    def _chat_from_value(self, value: Any, name: str = "chat_id") -> Chat:
         if value is None or value == "":
-            raise _bad(f"{name} is empty")
+            raise bad_request(f"{name} is empty")
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             value = int(value)  # ids nested in JSON objects (scopes) may arrive as strings
-        chat: _Chat | None = None
+        chat: Chat | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             chat = self._chats.get(value)
             user = self._users.get(value)
             if chat is None and user is not None and user.seen:
-                raise _forbidden("bot can't initiate conversation with a user")
+                raise forbidden_error("bot can't initiate conversation with a user")
         elif isinstance(value, str) and value.startswith("@"):
             wanted = value[1:].lower()
             for candidate in self._chats.values():
@@ -45,34 +45,34 @@ class ChatAccess(TelegramCore):
                     chat = candidate
                     break
         if chat is None:
-            raise _bad("chat not found")
+            raise bad_request("chat not found")
         return chat
 
-    def _chat(self, p: _Params, name: str = "chat_id") -> _Chat:
+    def _chat(self, p: Params, name: str = "chat_id") -> Chat:
         return self._chat_from_value(p.values.get(name), name)
 
     @staticmethod
-    def _check_can_send(chat: _Chat) -> None:
+    def _check_can_send(chat: Chat) -> None:
         if chat.user is not None:
             if chat.user.deactivated:
-                raise _forbidden("user is deactivated")
+                raise forbidden_error("user is deactivated")
             if chat.user.blocked:
-                raise _forbidden("bot was blocked by the user")
+                raise forbidden_error("bot was blocked by the user")
         elif chat.bot_status in {"kicked", "left"}:
             where = "supergroup chat" if chat.type == "supergroup" else "group chat"
             if chat.bot_status == "kicked":
-                raise _forbidden(f"bot was kicked from the {where}")
-            raise _forbidden(f"bot is not a member of the {where}")
+                raise forbidden_error(f"bot was kicked from the {where}")
+            raise forbidden_error(f"bot is not a member of the {where}")
 
-    def _thread(self, chat: _Chat, p: _Params) -> int | None:
+    def _thread(self, chat: Chat, p: Params) -> int | None:
         thread_id = p.opt_int("message_thread_id")
         if thread_id is None or not chat.is_forum:
             return None  # outside forum supergroups the parameter has no effect here
         if thread_id not in chat.topics:
-            raise _bad("message thread not found")
+            raise bad_request("message thread not found")
         return thread_id
 
-    def _reply_target(self, chat: _Chat, p: _Params) -> JSON | None:
+    def _reply_target(self, chat: Chat, p: Params) -> JSON | None:
         params = p.opt_json("reply_parameters", "can't parse reply parameters JSON object")
         allow = p.opt_bool("allow_sending_without_reply")
         message_id: Any = p.opt_int("reply_to_message_id")
@@ -83,20 +83,20 @@ class ChatAccess(TelegramCore):
             if params.get("chat_id") not in (None, chat.id):
                 target = self._chat_from_value(params.get("chat_id"))
         elif params is not None:
-            raise _bad("can't parse reply parameters JSON object")
+            raise bad_request("can't parse reply parameters JSON object")
         if message_id is None:
             return None
         stored = target.messages.get(message_id) if isinstance(message_id, int) else None
         if stored is None:
             if allow:
                 return None
-            raise _bad("message to be replied not found")
-        return _snapshot(stored.data)
+            raise bad_request("message to be replied not found")
+        return snapshot(stored.data)
 
-    def _admit(self, chat: _Chat, p: _Params) -> None:
+    def _admit(self, chat: Chat, p: Params) -> None:
         """Apply the configured flood limits; raises 429 with retry_after when exceeded."""
         paid = p.opt_bool("allow_paid_broadcast")
-        limits: list[_Bucket | SlidingWindow] = []
+        limits: list[Bucket | SlidingWindow] = []
         window = self._paid_window if paid else self._global_window
         if window is not None:
             limits.append(window)
@@ -105,7 +105,7 @@ class ChatAccess(TelegramCore):
         if rate:
             bucket = self._chat_buckets.get(chat.id)
             if bucket is None:
-                bucket = _Bucket(rate, self._per_chat_burst or 1.0)
+                bucket = Bucket(rate, self._per_chat_burst or 1.0)
                 self._chat_buckets[chat.id] = bucket
             limits.append(bucket)
         wait = max((limit.wait_time() for limit in limits), default=0.0)
@@ -138,7 +138,7 @@ class ChatAccess(TelegramCore):
             elif lowered == "markdown":
                 text, entities = parse_markdown(text)
             else:
-                raise _bad("unsupported parse_mode")
+                raise bad_request("unsupported parse_mode")
         elif explicit is not None:
             if not isinstance(explicit, list) or not all(
                 isinstance(e, dict)
@@ -147,29 +147,29 @@ class ChatAccess(TelegramCore):
                 and isinstance(e.get("length"), int)
                 for e in explicit
             ):
-                raise _bad(f"can't parse {entities_name} JSON object")
+                raise bad_request(f"can't parse {entities_name} JSON object")
             entities = [dict(e) for e in explicit if e["length"] > 0]
         else:
             entities = []
-        text, entities = _trim(text, entities)
+        text, entities = trim_text(text, entities)
         entities = entities + detect_entities(text, entities)
-        return text, _sort_entities(entities)
+        return text, sort_entities(entities)
 
-    def _text_content(self, p: _Params) -> JSON:
+    def _text_content(self, p: Params) -> JSON:
         raw = p.opt_str("text") or ""
         text, entities = self._format(
             raw, p.opt_str("parse_mode"), p.opt_json("entities"), entities_name="entities"
         )
         if not text:
-            raise _bad("message text is empty")
+            raise bad_request("message text is empty")
         if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise _bad("message is too long")
+            raise bad_request("message is too long")
         content: JSON = {"text": text}
         if entities:
             content["entities"] = entities
         return content
 
-    def _caption_content(self, p: _Params) -> JSON:
+    def _caption_content(self, p: Params) -> JSON:
         raw = p.opt_str("caption")
         if raw is None:
             return {}
@@ -180,7 +180,7 @@ class ChatAccess(TelegramCore):
             entities_name="caption_entities",
         )
         if utf16_len(caption) > MAX_CAPTION_LENGTH:
-            raise _bad("message caption is too long")
+            raise bad_request("message caption is too long")
         content: JSON = {}
         if caption:
             content["caption"] = caption
@@ -188,20 +188,20 @@ class ChatAccess(TelegramCore):
                 content["caption_entities"] = entities
         return content
 
-    def _markup(self, p: _Params, *, inline_only: bool = False) -> JSON | None:
+    def _markup(self, p: Params, *, inline_only: bool = False) -> JSON | None:
         markup = p.opt_json("reply_markup", "can't parse reply keyboard markup JSON object")
         if markup is None:
             return None
-        markup = _validate_reply_markup(markup)
+        markup = validate_reply_markup(markup)
         if inline_only and "inline_keyboard" not in markup:
-            raise _bad("inline keyboard expected")
+            raise bad_request("inline keyboard expected")
         return markup
 
     # ---------------------------------------------------------------- storing messages
 
     def _new_message(
         self,
-        chat: _Chat,
+        chat: Chat,
         sender: JSON,
         content: JSON,
         *,
@@ -218,7 +218,7 @@ class ChatAccess(TelegramCore):
             "message_id": message_id,
             "from": sender,
             "chat": chat.as_dict(),
-            "date": _now(),
+            "date": unix_now(),
         }
         if thread_id is not None:
             message["message_thread_id"] = thread_id
@@ -226,7 +226,7 @@ class ChatAccess(TelegramCore):
             root = chat.messages.get(thread_id)
             if reply_to is None and root is not None and thread_id != message_id:
                 # Real forum quirk: topic messages "reply" to the topic's service message.
-                reply_to = _snapshot(root.data)
+                reply_to = snapshot(root.data)
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         message.update(content)
@@ -239,14 +239,14 @@ class ChatAccess(TelegramCore):
                 chat.keyboard = markup
             elif "remove_keyboard" in markup:
                 chat.keyboard = None
-        chat.messages[message_id] = _Stored(message, from_bot=from_bot, service=service)
+        chat.messages[message_id] = StoredMessage(message, from_bot=from_bot, service=service)
         if from_bot and not service:
             self.sent_count += 1
         self._notify()
         return message
 
     async def _send(
-        self, p: _Params, build: Callable[[_Chat], JSON], *, allow_reply_markup: bool = True
+        self, p: Params, build: Callable[[Chat], JSON], *, allow_reply_markup: bool = True
     ) -> JSON:
         """Common path of every send* method: validate, rate-limit, store, return Message."""
         chat = self._chat(p)

@@ -17,7 +17,7 @@ MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 # Files Telegram downloads itself, given by URL: photos up to 5 MB, other files up to 20 MB.
 MAX_URL_PHOTO = 5 * 1024 * 1024
 MAX_URL_FILE = 20 * 1024 * 1024
-_URL_FILE_PARAMS = {
+URL_FILE_PARAMS = {
     "sendPhoto": "photo",
     "sendDocument": "document",
     "sendAudio": "audio",
@@ -78,7 +78,7 @@ NOT_MODIFIED = (
 CALLBACK_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 
 
-_SCOPE_TYPES = frozenset(
+SCOPE_TYPES = frozenset(
     {
         "default",
         "all_private_chats",
@@ -129,6 +129,6 @@ _REAL_METHOD_NAMES = """
     unpinAllForumTopicMessages unpinAllGeneralForumTopicMessages unpinChatMessage
     upgradeGift uploadStickerFile verifyChat verifyUser
 """
-_REAL_METHODS = frozenset(name.lower() for name in _REAL_METHOD_NAMES.split())
-_TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+REAL_METHODS = frozenset(name.lower() for name in _REAL_METHOD_NAMES.split())
+TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.sandbox.fakes.telegram.constants import JSON
 from bot.sandbox.fakes.telegram.records import SimUpdate
-from bot.sandbox.fakes.telegram.state import _Chat
+from bot.sandbox.fakes.telegram.state import Chat
 from bot.sandbox.fakes.telegram.user_actions import UserActions
 
 
@@ -24,7 +24,7 @@ class Control(UserActions):
 
     # ================================================================ inspection API
 
-    def _chat_or_none(self, chat_id: int) -> _Chat | None:
+    def _chat_or_none(self, chat_id: int) -> Chat | None:
         return self._chats.get(chat_id)
 
     def messages(self, chat_id: int) -> list[JSON]:

@@ -16,34 +16,34 @@ from aiohttp import web
 
 from bot.sandbox.fakes.server import FakeServer
 from bot.sandbox.fakes.telegram.constants import (
-    _REAL_METHODS,
-    _TOKEN_RE,
-    _URL_FILE_PARAMS,
     JSON,
     MAX_UPLOAD_SIZE,
     MAX_URL_FILE,
     MAX_URL_PHOTO,
+    REAL_METHODS,
+    TOKEN_RE,
+    URL_FILE_PARAMS,
 )
-from bot.sandbox.fakes.telegram.limits import _Bucket, _per_second
-from bot.sandbox.fakes.telegram.params import _Handler, _normalize_params, _Params
+from bot.sandbox.fakes.telegram.limits import Bucket, per_second
+from bot.sandbox.fakes.telegram.params import Handler, Params, normalize_params
 from bot.sandbox.fakes.telegram.records import (
     ApiError,
     ApiErrorRecord,
     Call,
+    Described,
     UploadedFile,
     WebhookDelivery,
-    _bad,
-    _Described,
+    bad_request,
 )
 from bot.sandbox.fakes.telegram.state import (
-    _CallbackQuery,
-    _Chat,
-    _Pending,
-    _StoredFile,
-    _User,
-    _Webhook,
+    CallbackQuery,
+    Chat,
+    Pending,
+    StoredFile,
+    User,
+    Webhook,
 )
-from bot.sandbox.fakes.telegram.wire import _parse_plain_body, _read_multipart
+from bot.sandbox.fakes.telegram.wire import parse_plain_body, read_multipart
 
 
 class TelegramCore(FakeServer):
@@ -73,7 +73,7 @@ class TelegramCore(FakeServer):
         privacy_mode: bool = True,
     ) -> None:
         super().__init__()
-        match = _TOKEN_RE.match(token)
+        match = TOKEN_RE.match(token)
         if match is None:
             raise ValueError(f"not a bot token: {token!r}")
         self.token = token
@@ -98,12 +98,12 @@ class TelegramCore(FakeServer):
         # Overall limits: sliding windows of one second (``global_rate`` sends, ``paid_rate`` with
         # allow_paid_broadcast). Per chat and per group: token buckets, as Telegram documents
         # them (about one message a second per chat, with a short burst).
-        self._global_window = _per_second(global_rate) if global_rate else None
-        self._paid_window = _per_second(paid_rate) if global_rate else None
+        self._global_window = per_second(global_rate) if global_rate else None
+        self._paid_window = per_second(paid_rate) if global_rate else None
         self._per_chat_rate = per_chat_rate
         self._per_chat_burst = per_chat_burst
         self._group_rate = group_rate
-        self._chat_buckets: dict[int, _Bucket] = {}
+        self._chat_buckets: dict[int, Bucket] = {}
 
         # Inspection state (public, documented in the report).
         self.calls: list[Call] = []
@@ -116,24 +116,24 @@ class TelegramCore(FakeServer):
         self.paid_broadcast_count = 0
         self.logged_out = False
 
-        self._users: dict[int, _User] = {}
-        self._chats: dict[int, _Chat] = {}
-        self._files: dict[str, _StoredFile] = {}
-        self._files_by_path: dict[str, _StoredFile] = {}
+        self._users: dict[int, User] = {}
+        self._chats: dict[int, Chat] = {}
+        self._files: dict[str, StoredFile] = {}
+        self._files_by_path: dict[str, StoredFile] = {}
         self._file_seq = 0
-        self._callbacks: dict[str, _CallbackQuery] = {}
+        self._callbacks: dict[str, CallbackQuery] = {}
         self._callback_seq = 0
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._next_update_id = 100_000_001
-        self._pending: list[_Pending] = []
+        self._pending: list[Pending] = []
         self._allowed_updates: list[str] | None = None
-        self._webhook: _Webhook | None = None
+        self._webhook: Webhook | None = None
         self._poll_generation = 0
         self._active_poll: int | None = None
         self._poll_killed: dict[int, str] = {}  # superseded long poll -> its 409 description
         self._closing = False
         self._started_at = time.monotonic()
-        self._methods: dict[str, tuple[str, _Handler]] = {}
+        self._methods: dict[str, tuple[str, Handler]] = {}
         for name, handler in self._handlers().items():
             self._methods[name.lower()] = (name, handler)
 
@@ -217,11 +217,11 @@ class TelegramCore(FakeServer):
         files: dict[str, UploadedFile] = {}
         mime = request.content_type.lower()
         if mime == "multipart/form-data":
-            fields, files = await _read_multipart(await request.multipart())
+            fields, files = await read_multipart(await request.multipart())
             raw.update(fields)
         else:
             body = await request.read()
-            raw.update(_parse_plain_body(mime, body))
+            raw.update(parse_plain_body(mime, body))
         return raw, files
 
     async def _handle_file_download(self, path: str) -> web.StreamResponse:
@@ -237,20 +237,20 @@ class TelegramCore(FakeServer):
         self, method: str, raw: Mapping[str, Any], files: Mapping[str, UploadedFile]
     ) -> tuple[int, JSON]:
         """Run one API method; returns (HTTP status, JSON body)."""
-        params = _normalize_params(raw, files)
+        params = normalize_params(raw, files)
         entry = self._methods.get(method.lower())
         name = entry[0] if entry else method
         self.calls.append(Call(name, params))
         self._notify()
         try:
             if entry is None:
-                if method.lower() in _REAL_METHODS:
+                if method.lower() in REAL_METHODS:
                     # A real method this fake does not model: say so instead of pretending
                     # the method does not exist.
                     raise ApiError(501, f"Not Implemented: FakeTelegram does not simulate {method}")
                 raise ApiError(404, "Not Found: method not found")
             fetched = await self._fetch_url_param(name, params)
-            result = await entry[1](_Params(fetched))
+            result = await entry[1](Params(fetched))
         except ApiError as exc:
             self.errors.append(ApiErrorRecord(name, params, exc.code, exc.description))
             if exc.code == 429:
@@ -262,7 +262,7 @@ class TelegramCore(FakeServer):
             self.errors.append(ApiErrorRecord(name, params, 500, description))
             self._notify()
             return 500, {"ok": False, "error_code": 500, "description": description}
-        if isinstance(result, _Described):
+        if isinstance(result, Described):
             return 200, {"ok": True, "result": result.result, "description": result.description}
         return 200, {"ok": True, "result": result}
 
@@ -271,7 +271,7 @@ class TelegramCore(FakeServer):
         expired link, a missing file) is refused, as the real server refuses it, and one over
         Telegram's limit for URLs (5 MB for photos, 20 MB otherwise) too. Only loopback URLs
         are fetched (tests run offline); others still get a placeholder."""
-        key = _URL_FILE_PARAMS.get(method)
+        key = URL_FILE_PARAMS.get(method)
         value = params.get(key) if key else None
         if key is None or not isinstance(value, str):
             return params
@@ -282,7 +282,7 @@ class TelegramCore(FakeServer):
         ):
             return params
         limit = MAX_URL_PHOTO if key == "photo" else MAX_URL_FILE
-        failed = _bad("failed to get HTTP URL content")
+        failed = bad_request("failed to get HTTP URL content")
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
@@ -299,6 +299,6 @@ class TelegramCore(FakeServer):
         name = parts.path.rsplit("/", 1)[-1] or key
         return {**params, key: UploadedFile(name, content_type, data)}
 
-    def _handlers(self) -> dict[str, _Handler]:
+    def _handlers(self) -> dict[str, Handler]:
         """Bot API method name -> handler; the assembled FakeTelegram lists them all."""
         raise NotImplementedError

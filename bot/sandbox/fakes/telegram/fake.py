@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bot.sandbox.fakes.telegram.control import Control
-from bot.sandbox.fakes.telegram.params import _Handler
+from bot.sandbox.fakes.telegram.params import Handler
 
 
 class FakeTelegram(Control):
     """A fake Bot API server on 127.0.0.1; see the package docstring."""
 
-    def _handlers(self) -> dict[str, _Handler]:
+    def _handlers(self) -> dict[str, Handler]:
         return {
             "getMe": self._m_get_me,
             "logOut": self._m_log_out,

@@ -9,12 +9,12 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.sandbox.fakes.images import _image_size, make_png
+from bot.sandbox.fakes.images import image_size, make_png
 from bot.sandbox.fakes.telegram.chats import ChatAccess
 from bot.sandbox.fakes.telegram.constants import JSON, MAX_GETFILE_SIZE, MAX_UPLOAD_SIZE
-from bot.sandbox.fakes.telegram.params import _Params
-from bot.sandbox.fakes.telegram.records import ApiError, UploadedFile, _bad
-from bot.sandbox.fakes.telegram.state import _StoredFile
+from bot.sandbox.fakes.telegram.params import Params
+from bot.sandbox.fakes.telegram.records import ApiError, UploadedFile, bad_request
+from bot.sandbox.fakes.telegram.state import StoredFile
 
 
 class FileStore(ChatAccess):
@@ -42,12 +42,12 @@ class FileStore(ChatAccess):
             "="
         )
 
-    def _register_file(self, kind: str, data: bytes, extension: str, meta: JSON) -> _StoredFile:
+    def _register_file(self, kind: str, data: bytes, extension: str, meta: JSON) -> StoredFile:
         file_id, unique_id = self._new_file_ids(kind)
         folder = {"photo": "photos", "document": "documents", "sticker": "stickers"}.get(kind, kind)
         path = f"{folder}/file_{self._file_seq}{extension}"
         meta = {"file_id": file_id, "file_unique_id": unique_id, **meta, "file_size": len(data)}
-        stored = _StoredFile(file_id, unique_id, kind, data, path, meta)
+        stored = StoredFile(file_id, unique_id, kind, data, path, meta)
         self._files[file_id] = stored
         self._files_by_path[path] = stored
         return stored
@@ -69,28 +69,28 @@ class FileStore(ChatAccess):
 
     def _photo_from_param(self, value: Any) -> list[JSON]:
         if value is None or value == "":
-            raise _bad("there is no photo in the request")
+            raise bad_request("there is no photo in the request")
         if isinstance(value, UploadedFile):
             if value.size > MAX_UPLOAD_SIZE:
                 raise ApiError(413, "Request Entity Too Large")
-            dims = _image_size(value.data)
+            dims = image_size(value.data)
             if dims is None:
-                raise _bad("IMAGE_PROCESS_FAILED")
+                raise bad_request("IMAGE_PROCESS_FAILED")
             return self._register_photo(value.data, *dims)
         if isinstance(value, str):
             stored = self._files.get(value)
             if stored is not None:
                 if stored.photo_set is None:
-                    raise _bad(f"can't use file of type {stored.kind.title()} as Photo")
+                    raise bad_request(f"can't use file of type {stored.kind.title()} as Photo")
                 return copy.deepcopy(stored.photo_set)
             if re.match(r"^https?://", value):
                 # No network here: record a placeholder instead of downloading.
                 return self._register_photo(make_png(1, 1), 800, 600)
-        raise _bad("wrong file identifier/HTTP URL specified")
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
     def _document_from_param(self, value: Any) -> JSON:
         if value is None or value == "":
-            raise _bad("there is no document in the request")
+            raise bad_request("there is no document in the request")
         if isinstance(value, UploadedFile):
             if value.size > MAX_UPLOAD_SIZE:
                 raise ApiError(413, "Request Entity Too Large")
@@ -99,12 +99,12 @@ class FileStore(ChatAccess):
             stored = self._files.get(value)
             if stored is not None:
                 if stored.kind != "document":
-                    raise _bad(f"can't use file of type {stored.kind.title()} as Document")
+                    raise bad_request(f"can't use file of type {stored.kind.title()} as Document")
                 return copy.deepcopy(stored.meta)
             if re.match(r"^https?://", value):
                 name = urlsplit(value).path.rsplit("/", 1)[-1] or "file"
                 return copy.deepcopy(self._register_document(b"", name, None))
-        raise _bad("wrong file identifier/HTTP URL specified")
+        raise bad_request("wrong file identifier/HTTP URL specified")
 
     def _register_document(self, data: bytes, file_name: str, mime_type: str | None) -> JSON:
         mime = mime_type or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
@@ -114,13 +114,13 @@ class FileStore(ChatAccess):
         )
         return stored.meta
 
-    async def _m_get_file(self, p: _Params) -> Any:
+    async def _m_get_file(self, p: Params) -> Any:
         file_id = p.opt_str("file_id") or ""
         stored = self._files.get(file_id)
         if stored is None:
-            raise _bad("invalid file_id")
+            raise bad_request("invalid file_id")
         if len(stored.data) > MAX_GETFILE_SIZE:
-            raise _bad("file is too big")
+            raise bad_request("file is too big")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,

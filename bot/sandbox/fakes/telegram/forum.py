@@ -7,9 +7,9 @@ from typing import Any
 
 from bot.sandbox.fakes.telegram.constants import FORUM_ICON_COLORS, JSON
 from bot.sandbox.fakes.telegram.editing import EditMethods
-from bot.sandbox.fakes.telegram.params import _Params
-from bot.sandbox.fakes.telegram.records import _bad
-from bot.sandbox.fakes.telegram.state import _administrator, _Chat
+from bot.sandbox.fakes.telegram.params import Params
+from bot.sandbox.fakes.telegram.records import bad_request
+from bot.sandbox.fakes.telegram.state import Chat, as_administrator
 
 
 class ForumMethods(EditMethods):
@@ -17,30 +17,30 @@ class ForumMethods(EditMethods):
 
     # ---------------------------------------------------------------- forum topics
 
-    def _forum(self, p: _Params) -> _Chat:
+    def _forum(self, p: Params) -> Chat:
         chat = self._chat(p)
         if not chat.is_forum:
-            raise _bad("the chat is not a forum")
+            raise bad_request("the chat is not a forum")
         return chat
 
-    def _topic(self, chat: _Chat, p: _Params) -> int:
+    def _topic(self, chat: Chat, p: Params) -> int:
         thread_id = p.req_int("message_thread_id", "message thread not found")
         if thread_id not in chat.topics:
-            raise _bad("TOPIC_ID_INVALID")
+            raise bad_request("TOPIC_ID_INVALID")
         return thread_id
 
-    async def _m_create_forum_topic(self, p: _Params) -> Any:
+    async def _m_create_forum_topic(self, p: Params) -> Any:
         chat = self._forum(p)
         name = (p.opt_str("name") or "").strip()
         if not name:
-            raise _bad("TOPIC_TITLE_EMPTY")
+            raise bad_request("TOPIC_TITLE_EMPTY")
         if len(name) > 128:
-            raise _bad("TOPIC_TITLE_TOO_LONG")
+            raise bad_request("TOPIC_TITLE_TOO_LONG")
         color = p.opt_int("icon_color")
         if color is None:
             color = 7322096
         elif color not in FORUM_ICON_COLORS:
-            raise _bad("TOPIC_ICON_COLOR_INVALID")
+            raise bad_request("TOPIC_ICON_COLOR_INVALID")
         created: JSON = {"name": name, "icon_color": color}
         emoji = p.opt_str("icon_custom_emoji_id")
         if emoji:
@@ -59,7 +59,7 @@ class ForumMethods(EditMethods):
         )
         return copy.deepcopy(topic)
 
-    async def _m_edit_forum_topic(self, p: _Params) -> Any:
+    async def _m_edit_forum_topic(self, p: Params) -> Any:
         chat = self._forum(p)
         thread_id = self._topic(chat, p)
         topic = chat.topics[thread_id]
@@ -71,7 +71,7 @@ class ForumMethods(EditMethods):
         if emoji is not None and emoji != topic.get("icon_custom_emoji_id", ""):
             edited["icon_custom_emoji_id"] = emoji
         if not edited:
-            raise _bad("TOPIC_NOT_MODIFIED")
+            raise bad_request("TOPIC_NOT_MODIFIED")
         topic.update(edited)
         self._new_message(
             chat,
@@ -83,17 +83,17 @@ class ForumMethods(EditMethods):
         )
         return True
 
-    async def _m_close_forum_topic(self, p: _Params) -> Any:
+    async def _m_close_forum_topic(self, p: Params) -> Any:
         return self._set_topic_closed(p, closed=True)
 
-    async def _m_reopen_forum_topic(self, p: _Params) -> Any:
+    async def _m_reopen_forum_topic(self, p: Params) -> Any:
         return self._set_topic_closed(p, closed=False)
 
-    def _set_topic_closed(self, p: _Params, *, closed: bool) -> bool:
+    def _set_topic_closed(self, p: Params, *, closed: bool) -> bool:
         chat = self._forum(p)
         thread_id = self._topic(chat, p)
         if (thread_id in chat.closed_topics) == closed:
-            raise _bad("TOPIC_NOT_MODIFIED")
+            raise bad_request("TOPIC_NOT_MODIFIED")
         if closed:
             chat.closed_topics.add(thread_id)
         else:
@@ -108,7 +108,7 @@ class ForumMethods(EditMethods):
         )
         return True
 
-    async def _m_delete_forum_topic(self, p: _Params) -> Any:
+    async def _m_delete_forum_topic(self, p: Params) -> Any:
         chat = self._forum(p)
         thread_id = self._topic(chat, p)
         del chat.topics[thread_id]
@@ -124,7 +124,7 @@ class ForumMethods(EditMethods):
 
     # ---------------------------------------------------------------- chat info
 
-    async def _m_get_chat(self, p: _Params) -> Any:
+    async def _m_get_chat(self, p: Params) -> Any:
         chat = self._chat(p)
         info = chat.as_dict()
         info.update(
@@ -142,22 +142,22 @@ class ForumMethods(EditMethods):
         )
         return info
 
-    async def _m_get_chat_member(self, p: _Params) -> Any:
+    async def _m_get_chat_member(self, p: Params) -> Any:
         chat = self._chat(p)
         user_id = p.req_int("user_id", "user not found")
         if user_id == self.bot_id:
             if chat.user is None and chat.bot_status == "administrator":
-                return _administrator(self.bot_user)
+                return as_administrator(self.bot_user)
             return {"status": chat.bot_status, "user": self.bot_user}
         user = self._users.get(user_id)
         if user is None:
-            raise _bad("user not found")
+            raise bad_request("user not found")
         if chat.user is not None:
             if chat.user.id != user_id:
-                raise _bad("user not found")
+                raise bad_request("user not found")
             return {"status": "member", "user": user.as_dict()}
         if user_id in chat.admins:
-            return _administrator(user.as_dict())
+            return as_administrator(user.as_dict())
         if user_id in chat.members:
             return {"status": "member", "user": user.as_dict()}
         return {"status": "left", "user": user.as_dict()}

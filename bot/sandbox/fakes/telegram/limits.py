@@ -9,7 +9,7 @@ import time
 from bot.sandbox.fakes.limits import SlidingWindow
 
 
-class _Bucket:
+class Bucket:
     """A token bucket: ``rate`` tokens per second up to ``capacity``."""
 
     def __init__(self, rate: float, capacity: float) -> None:
@@ -28,6 +28,6 @@ class _Bucket:
         self.tokens -= 1.0
 
 
-def _per_second(rate: float) -> SlidingWindow:
+def per_second(rate: float) -> SlidingWindow:
     """The overall limit: at most ``rate`` sends in any one second (at least one)."""
     return SlidingWindow(max(1, math.floor(rate)))

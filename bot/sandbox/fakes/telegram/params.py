@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot.sandbox.fakes.telegram.constants import JSON
-from bot.sandbox.fakes.telegram.records import UploadedFile, _bad
+from bot.sandbox.fakes.telegram.records import UploadedFile, bad_request
 
 # --------------------------------------------------------------------------------------
 # Request parameters
@@ -67,7 +67,7 @@ _JSON_FIELDS = frozenset(
 )
 
 
-def _normalize_params(raw: Mapping[str, Any], files: Mapping[str, UploadedFile]) -> JSON:
+def normalize_params(raw: Mapping[str, Any], files: Mapping[str, UploadedFile]) -> JSON:
     """Turn wire values (all strings in forms) into the types the API declares.
 
     Values that do not convert are left as they are so the method handler can
@@ -95,7 +95,7 @@ def _normalize_params(raw: Mapping[str, Any], files: Mapping[str, UploadedFile])
     return params
 
 
-class _Params:
+class Params:
     """Typed access to normalized parameters, raising the server's 400 errors."""
 
     def __init__(self, values: JSON) -> None:
@@ -112,7 +112,7 @@ class _Params:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, (dict, list, UploadedFile)):
-            raise _bad(f"invalid {name} specified")
+            raise bad_request(f"invalid {name} specified")
         return str(value)
 
     def opt_int(self, name: str) -> int | None:
@@ -127,12 +127,12 @@ class _Params:
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
             return int(value)
-        raise _bad(f'field "{name}" must be of type Integer')
+        raise bad_request(f'field "{name}" must be of type Integer')
 
     def req_int(self, name: str, missing: str) -> int:
         value = self.opt_int(name)
         if value is None:
-            raise _bad(missing)
+            raise bad_request(missing)
         return value
 
     def opt_bool(self, name: str) -> bool:
@@ -145,7 +145,7 @@ class _Params:
             return value != 0
         if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
             return value.lower() in {"true", "1"}
-        raise _bad(f'field "{name}" must be of type Boolean')
+        raise bad_request(f'field "{name}" must be of type Boolean')
 
     def opt_json(self, name: str, error: str | None = None) -> Any:
         value = self.values.get(name)
@@ -155,8 +155,8 @@ class _Params:
             try:
                 return json.loads(value)
             except ValueError as exc:
-                raise _bad(error or f"can't parse {name} JSON object") from exc
+                raise bad_request(error or f"can't parse {name} JSON object") from exc
         return value
 
 
-_Handler = Callable[[_Params], Awaitable[Any]]
+Handler = Callable[[Params], Awaitable[Any]]

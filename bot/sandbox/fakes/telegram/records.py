@@ -29,16 +29,16 @@ class ApiError(Exception):
         return out
 
 
-def _bad(message: str) -> ApiError:
+def bad_request(message: str) -> ApiError:
     return ApiError(400, f"Bad Request: {message}")
 
 
-def _forbidden(message: str) -> ApiError:
+def forbidden_error(message: str) -> ApiError:
     return ApiError(403, f"Forbidden: {message}")
 
 
-def _entities_error(message: str) -> ApiError:
-    return _bad(f"can't parse entities: {message}")
+def entities_error(message: str) -> ApiError:
+    return bad_request(f"can't parse entities: {message}")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class SimUpdate(dict[str, Any]):
         self.filtered = False
 
 
-class _Described(NamedTuple):
+class Described(NamedTuple):
     """A successful result that also carries a ``description`` (setWebhook does this)."""
 
     result: Any

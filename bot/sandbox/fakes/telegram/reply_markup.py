@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.sandbox.fakes.telegram.constants import JSON, MAX_CALLBACK_DATA_BYTES
 from bot.sandbox.fakes.telegram.markup.text import normalize_url
-from bot.sandbox.fakes.telegram.records import _bad
+from bot.sandbox.fakes.telegram.records import bad_request
 
 # --------------------------------------------------------------------------------------
 # Reply markup validation
@@ -26,22 +26,24 @@ _INLINE_ACTIONS = (
 )
 
 
-def _validate_reply_markup(markup: Any) -> JSON:
+def validate_reply_markup(markup: Any) -> JSON:
     """Validate a reply_markup object and return it (the server rejects bad shapes with 400)."""
     if not isinstance(markup, dict):
-        raise _bad("can't parse reply keyboard markup JSON object")
+        raise bad_request("can't parse reply keyboard markup JSON object")
     if "inline_keyboard" in markup:
         _validate_inline_keyboard(markup)
     elif "keyboard" in markup:
         _validate_reply_keyboard(markup)
     elif "remove_keyboard" in markup:
         if markup["remove_keyboard"] is not True:
-            raise _bad('can\'t parse ReplyKeyboardRemove: field "remove_keyboard" must be true')
+            raise bad_request(
+                'can\'t parse ReplyKeyboardRemove: field "remove_keyboard" must be true'
+            )
     elif "force_reply" in markup:
         if markup["force_reply"] is not True:
-            raise _bad('can\'t parse ForceReply: field "force_reply" must be true')
+            raise bad_request('can\'t parse ForceReply: field "force_reply" must be true')
     else:
-        raise _bad("can't parse reply keyboard markup JSON object")
+        raise bad_request("can't parse reply keyboard markup JSON object")
     return markup
 
 
@@ -49,9 +51,9 @@ def _rows(markup: JSON, field: str, owner: str, limit: int) -> list[list[Any]]:
     """The button rows of a keyboard: an Array of Arrays of at most ``limit`` buttons."""
     rows = markup[field]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise _bad(f'field "{field}" of the {owner} must be an Array of Arrays')
+        raise bad_request(f'field "{field}" of the {owner} must be an Array of Arrays')
     if sum(len(row) for row in rows) > limit:
-        raise _bad("reply markup is too long")
+        raise bad_request("reply markup is too long")
     return rows
 
 
@@ -67,7 +69,7 @@ def _validate_reply_keyboard(markup: JSON) -> None:
             _validate_keyboard_button(button)
     placeholder = markup.get("input_field_placeholder")
     if placeholder is not None and (not isinstance(placeholder, str) or len(placeholder) > 64):
-        raise _bad("can't parse reply keyboard markup: invalid input_field_placeholder")
+        raise bad_request("can't parse reply keyboard markup: invalid input_field_placeholder")
 
 
 def _validate_keyboard_button(button: Any) -> None:
@@ -75,27 +77,29 @@ def _validate_keyboard_button(button: Any) -> None:
     if isinstance(button, dict):
         text = button.get("text")
     if not isinstance(text, str):
-        raise _bad("can't parse keyboard button: KeyboardButton must be a String or an Object")
+        raise bad_request(
+            "can't parse keyboard button: KeyboardButton must be a String or an Object"
+        )
     if not text.strip():
-        raise _bad("can't parse keyboard button: Text must be non-empty")
+        raise bad_request("can't parse keyboard button: Text must be non-empty")
 
 
 def _validate_inline_button(button: Any) -> None:
     prefix = "can't parse inline keyboard button: "
     if not isinstance(button, dict):
-        raise _bad(prefix + "InlineKeyboardButton must be an Object")
+        raise bad_request(prefix + "InlineKeyboardButton must be an Object")
     if not isinstance(button.get("text"), str):
-        raise _bad(prefix + 'Field "text" must be of type String')
+        raise bad_request(prefix + 'Field "text" must be of type String')
     actions = [key for key in _INLINE_ACTIONS if key in button]
     if not actions:
-        raise _bad(prefix + "Text buttons are unallowed in the inline keyboard")
+        raise bad_request(prefix + "Text buttons are unallowed in the inline keyboard")
     if len(actions) > 1:
-        raise _bad(prefix + "InlineKeyboardButton must have exactly one optional field")
+        raise bad_request(prefix + "InlineKeyboardButton must have exactly one optional field")
     if "callback_data" in button:
         data = button["callback_data"]
         if not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
-            raise _bad("BUTTON_DATA_INVALID")
+            raise bad_request("BUTTON_DATA_INVALID")
     if "url" in button:
         url = button["url"]
         if not isinstance(url, str) or normalize_url(url) is None:
-            raise _bad(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
+            raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")

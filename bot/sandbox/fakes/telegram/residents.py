@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from bot.sandbox.fakes.telegram.constants import JSON
 from bot.sandbox.fakes.telegram.forum import ForumMethods
 from bot.sandbox.fakes.telegram.records import SimUpdate
-from bot.sandbox.fakes.telegram.state import _Chat, _now, _snapshot, _User
+from bot.sandbox.fakes.telegram.state import Chat, User, snapshot, unix_now
 
 
 class Residents(ForumMethods):
@@ -28,7 +28,7 @@ class Residents(ForumMethods):
         """Register (or update) a simulated user; returns the User object."""
         existing = self._users.get(user_id)
         if existing is None:
-            existing = _User(user_id, first_name)
+            existing = User(user_id, first_name)
             self._users[user_id] = existing
         existing.first_name = first_name
         existing.last_name = last_name
@@ -51,7 +51,7 @@ class Residents(ForumMethods):
     ) -> JSON:
         """Register a group the bot is in; ids like -100... (or forums) are supergroups."""
         supergroup = is_forum or str(chat_id).startswith("-100")
-        chat = _Chat(
+        chat = Chat(
             id=chat_id,
             type="supergroup" if supergroup else "group",
             title=title,
@@ -84,18 +84,18 @@ class Residents(ForumMethods):
         """The user deleted their account: sends to them fail with 403."""
         self._sim_user(user_id).deactivated = True
 
-    def _sim_user(self, user_id: int) -> _User:
+    def _sim_user(self, user_id: int) -> User:
         user = self._users.get(user_id)
         if user is None:
             self.user(user_id, first_name=f"User{user_id}")
             user = self._users[user_id]
         return user
 
-    def _sim_chat(self, user: _User, chat_id: int | None) -> _Chat:
+    def _sim_chat(self, user: User, chat_id: int | None) -> Chat:
         if chat_id is None or chat_id == user.id:
             chat = self._chats.get(user.id)
             if chat is None:
-                chat = _Chat(id=user.id, type="private", user=user)
+                chat = Chat(id=user.id, type="private", user=user)
                 self._chats[user.id] = chat
             user.seen = True
             return chat
@@ -106,7 +106,7 @@ class Residents(ForumMethods):
         user.seen = True
         return chat
 
-    def _member_update(self, chat: _Chat, actor: _User, old: str, new: str) -> JSON:
+    def _member_update(self, chat: Chat, actor: User, old: str, new: str) -> JSON:
         def member(status: str) -> JSON:
             out: JSON = {"status": status, "user": self.bot_user}
             if status == "kicked":
@@ -117,7 +117,7 @@ class Residents(ForumMethods):
             "my_chat_member": {
                 "chat": chat.as_dict(),
                 "from": actor.as_dict(),
-                "date": _now(),
+                "date": unix_now(),
                 "old_chat_member": member(old),
                 "new_chat_member": member(new),
             }
@@ -173,7 +173,7 @@ class Residents(ForumMethods):
             stored = chat.messages.get(reply_to)
             if stored is None:
                 raise ValueError(f"no message {reply_to} in chat {chat.id}")
-            reply = _snapshot(stored.data)
+            reply = snapshot(stored.data)
             thread_id = thread_id or stored.data.get("message_thread_id")
         message = self._new_message(
             chat, user.as_dict(), content, from_bot=False, thread_id=thread_id, reply_to=reply
@@ -184,7 +184,7 @@ class Residents(ForumMethods):
             return skipped
         return await self._emit({"message": copy.deepcopy(message)})
 
-    def _bot_sees(self, chat: _Chat, message: JSON, *, explicit_reply: JSON | None) -> bool:
+    def _bot_sees(self, chat: Chat, message: JSON, *, explicit_reply: JSON | None) -> bool:
         """Whether Telegram would deliver a group message to the bot at all.
 
         A bot removed from the group sees nothing; with privacy mode on (BotFather's

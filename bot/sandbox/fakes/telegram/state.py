@@ -16,7 +16,7 @@ from bot.sandbox.fakes.telegram.constants import JSON
 
 
 @dataclass
-class _User:
+class User:
     id: int
     first_name: str
     last_name: str | None = None
@@ -46,22 +46,22 @@ class _User:
 
 
 @dataclass
-class _Stored:
+class StoredMessage:
     data: JSON
     from_bot: bool
     service: bool = False
 
 
 @dataclass
-class _Chat:
+class Chat:
     id: int
     type: str
     title: str | None = None
     username: str | None = None
     is_forum: bool = False
-    user: _User | None = None
+    user: User | None = None
     next_message_id: int = 1
-    messages: dict[int, _Stored] = field(default_factory=dict)
+    messages: dict[int, StoredMessage] = field(default_factory=dict)
     topics: dict[int, JSON] = field(default_factory=dict)
     closed_topics: set[int] = field(default_factory=set)
     keyboard: JSON | None = None
@@ -87,7 +87,7 @@ class _Chat:
 
 
 @dataclass
-class _StoredFile:
+class StoredFile:
     file_id: str
     file_unique_id: str
     kind: str
@@ -98,14 +98,14 @@ class _StoredFile:
 
 
 @dataclass(eq=False)  # identity semantics: the same update may be queued twice
-class _Pending:
+class Pending:
     update: JSON
     attempts: int = 0
     in_flight: bool = False
 
 
 @dataclass
-class _Webhook:
+class Webhook:
     url: str
     secret_token: str | None
     max_connections: int
@@ -115,23 +115,23 @@ class _Webhook:
 
 
 @dataclass
-class _CallbackQuery:
+class CallbackQuery:
     created: float
     answered: bool = False
 
 
-def _now() -> int:
+def unix_now() -> int:
     return int(time.time())
 
 
-def _update_type(update: Mapping[str, Any]) -> str:
+def update_type(update: Mapping[str, Any]) -> str:
     for key in update:
         if key != "update_id":
             return key
     return ""
 
 
-def _snapshot(message: JSON) -> JSON:
+def snapshot(message: JSON) -> JSON:
     # Telegram never nests reply_to_message more than one level deep.
     out = copy.deepcopy(message)
     out.pop("reply_to_message", None)
@@ -159,12 +159,12 @@ _CONTENT_KEYS = (
 )
 
 
-def _message_content(message: Mapping[str, Any]) -> JSON:
+def message_content(message: Mapping[str, Any]) -> JSON:
     """The part of a message that forwarding/copying carries over."""
     return {key: copy.deepcopy(message[key]) for key in _CONTENT_KEYS if key in message}
 
 
-def _administrator(user: JSON) -> JSON:
+def as_administrator(user: JSON) -> JSON:
     rights = dict.fromkeys(
         (
             "can_manage_chat",

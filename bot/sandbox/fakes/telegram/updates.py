@@ -12,23 +12,23 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.sandbox.fakes.telegram.constants import (
-    _SECRET_RE,
     ALL_UPDATE_TYPES,
     JSON,
     OPT_IN_UPDATE_TYPES,
+    SECRET_RE,
 )
 from bot.sandbox.fakes.telegram.files import FileStore
-from bot.sandbox.fakes.telegram.params import _Params
+from bot.sandbox.fakes.telegram.params import Params
 from bot.sandbox.fakes.telegram.records import (
     ApiError,
+    Described,
     SimUpdate,
     UploadedFile,
     WebhookDelivery,
-    _bad,
-    _Described,
+    bad_request,
 )
-from bot.sandbox.fakes.telegram.state import _now, _Pending, _update_type, _Webhook
-from bot.sandbox.fakes.telegram.wire import _read_webhook_reply
+from bot.sandbox.fakes.telegram.state import Pending, Webhook, unix_now, update_type
+from bot.sandbox.fakes.telegram.wire import read_webhook_reply
 
 
 class UpdateDelivery(FileStore):
@@ -46,10 +46,10 @@ class UpdateDelivery(FileStore):
         if value is None:
             return  # "If not specified, the previous setting will be used."
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _bad("can't parse allowed_updates JSON array")
+            raise bad_request("can't parse allowed_updates JSON array")
         self._allowed_updates = list(value)
 
-    async def _m_get_updates(self, p: _Params) -> Any:
+    async def _m_get_updates(self, p: Params) -> Any:
         if self._webhook is not None:
             raise ApiError(
                 409,
@@ -93,22 +93,22 @@ class UpdateDelivery(FileStore):
 
     # ---------------------------------------------------------------- webhooks
 
-    async def _m_set_webhook(self, p: _Params) -> Any:
+    async def _m_set_webhook(self, p: Params) -> Any:
         url = p.opt_str("url") or ""
         if not url:
             return await self._m_delete_webhook(p)
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = p.opt_str("secret_token")
-        if secret is not None and secret != "" and not _SECRET_RE.match(secret):
-            raise _bad("secret token contains unallowed characters")
+        if secret is not None and secret != "" and not SECRET_RE.match(secret):
+            raise bad_request("secret token contains unallowed characters")
         max_connections = min(max(p.opt_int("max_connections") or 40, 1), 100)
         self._set_allowed_updates(p.opt_json("allowed_updates"))
         if p.opt_bool("drop_pending_updates"):
             self._pending.clear()
         previous = self._webhook
-        self._webhook = _Webhook(
+        self._webhook = Webhook(
             url=url,
             secret_token=secret or None,
             max_connections=max_connections,
@@ -122,19 +122,19 @@ class UpdateDelivery(FileStore):
             # Telegram starts pushing what is already queued as soon as the webhook is set.
             self._spawn(self._deliver_all())
         if previous is not None and previous.url == url:
-            return _Described(True, "Webhook is already set")
-        return _Described(True, "Webhook was set")
+            return Described(True, "Webhook is already set")
+        return Described(True, "Webhook was set")
 
-    async def _m_delete_webhook(self, p: _Params) -> Any:
+    async def _m_delete_webhook(self, p: Params) -> Any:
         if p.opt_bool("drop_pending_updates"):
             self._pending.clear()
         if self._webhook is None:
-            return _Described(True, "Webhook is already deleted")
+            return Described(True, "Webhook is already deleted")
         self._webhook = None
         self._notify()
-        return _Described(True, "Webhook was deleted")
+        return Described(True, "Webhook was deleted")
 
-    async def _m_get_webhook_info(self, p: _Params) -> Any:
+    async def _m_get_webhook_info(self, p: Params) -> Any:
         return self.webhook_info
 
     @property
@@ -178,7 +178,7 @@ class UpdateDelivery(FileStore):
         """
         return await self._deliver_all()
 
-    async def _deliver(self, entry: _Pending) -> int:
+    async def _deliver(self, entry: Pending) -> int:
         """POST one update to the webhook, like Telegram does; returns the HTTP status."""
         hook = self._webhook
         client = self._client
@@ -201,7 +201,7 @@ class UpdateDelivery(FileStore):
             ) as resp:
                 status = resp.status
                 if 200 <= status < 300:
-                    reply = await _read_webhook_reply(resp)
+                    reply = await read_webhook_reply(resp)
                 else:
                     error = f"Wrong response from the webhook: {status} {resp.reason or ''}".strip()
         except TimeoutError:
@@ -223,7 +223,7 @@ class UpdateDelivery(FileStore):
                 fields, files = reply
                 await self._invoke(str(fields.pop("method")), fields, files)
         else:
-            hook.last_error_date = _now()
+            hook.last_error_date = unix_now()
             hook.last_error_message = error
             if entry.attempts >= self.webhook_max_attempts:
                 with contextlib.suppress(ValueError):
@@ -234,7 +234,7 @@ class UpdateDelivery(FileStore):
         self._notify()
         return status
 
-    async def _retry_later(self, entry: _Pending) -> None:
+    async def _retry_later(self, entry: Pending) -> None:
         delay = (self.webhook_retry_delay or 0.0) * (2 ** (entry.attempts - 1))
         await asyncio.sleep(delay)
         if entry in self._pending and not entry.in_flight and self._webhook is not None:
@@ -246,10 +246,10 @@ class UpdateDelivery(FileStore):
             update = {"update_id": self._next_update_id, **update}
         self._next_update_id = max(self._next_update_id, int(update["update_id"]) + 1)
         result = SimUpdate(copy.deepcopy(update))
-        if _update_type(update) not in self._allowed_set():
+        if update_type(update) not in self._allowed_set():
             result.filtered = True
             return result
-        entry = _Pending(copy.deepcopy(update))
+        entry = Pending(copy.deepcopy(update))
         self._pending.append(entry)
         self._notify()
         if self._webhook is not None:

@@ -7,12 +7,12 @@ import mimetypes
 import random
 import time
 
-from bot.sandbox.fakes.images import _image_size, make_png
+from bot.sandbox.fakes.images import image_size, make_png
 from bot.sandbox.fakes.telegram.constants import JSON
-from bot.sandbox.fakes.telegram.markup.autodetect import _sort_entities, detect_entities
+from bot.sandbox.fakes.telegram.markup.autodetect import detect_entities, sort_entities
 from bot.sandbox.fakes.telegram.records import SimUpdate
 from bot.sandbox.fakes.telegram.residents import Residents
-from bot.sandbox.fakes.telegram.state import _CallbackQuery, _now
+from bot.sandbox.fakes.telegram.state import CallbackQuery, unix_now
 
 
 class UserActions(Residents):
@@ -33,7 +33,7 @@ class UserActions(Residents):
         content: JSON = {"text": text}
         entities = detect_entities(text)
         if entities:
-            content["entities"] = _sort_entities(entities)
+            content["entities"] = sort_entities(entities)
         return await self._user_message(
             user_id, chat_id, content, thread_id=thread_id, reply_to=reply_to
         )
@@ -51,8 +51,8 @@ class UserActions(Residents):
         stored.data.pop("entities", None)
         entities = detect_entities(text)
         if entities:
-            stored.data["entities"] = _sort_entities(entities)
-        stored.data["edit_date"] = _now()
+            stored.data["entities"] = sort_entities(entities)
+        stored.data["edit_date"] = unix_now()
         return await self._emit({"edited_message": copy.deepcopy(stored.data)})
 
     async def send_photo(
@@ -69,13 +69,13 @@ class UserActions(Residents):
     ) -> SimUpdate:
         """The user sends a photo (a generated PNG unless ``content`` is given)."""
         data = content if content is not None else make_png(width, height)
-        dims = _image_size(data) or (width, height)
+        dims = image_size(data) or (width, height)
         body: JSON = {"photo": self._register_photo(data, *dims)}
         if caption:
             body["caption"] = caption
             entities = detect_entities(caption)
             if entities:
-                body["caption_entities"] = _sort_entities(entities)
+                body["caption_entities"] = sort_entities(entities)
         return await self._user_message(
             user_id, chat_id, body, thread_id=thread_id, reply_to=reply_to
         )
@@ -352,7 +352,7 @@ class UserActions(Residents):
                 raise ValueError(f"message {message_id} in chat {chat.id} has no button {data!r}")
         self._callback_seq += 1
         query_id = str(self.bot_id * 1_000_000 + self._callback_seq * 7919)
-        self._callbacks[query_id] = _CallbackQuery(created=time.monotonic())
+        self._callbacks[query_id] = CallbackQuery(created=time.monotonic())
         query: JSON = {
             "id": query_id,
             "from": user.as_dict(),

@@ -9,10 +9,10 @@ import aiohttp
 from aiohttp import BodyPartReader, MultipartReader
 
 from bot.sandbox.fakes.telegram.constants import JSON
-from bot.sandbox.fakes.telegram.records import ApiError, UploadedFile, _bad
+from bot.sandbox.fakes.telegram.records import ApiError, UploadedFile, bad_request
 
 
-async def _read_multipart(reader: MultipartReader) -> tuple[JSON, dict[str, UploadedFile]]:
+async def read_multipart(reader: MultipartReader) -> tuple[JSON, dict[str, UploadedFile]]:
     fields: JSON = {}
     files: dict[str, UploadedFile] = {}
     async for part in reader:
@@ -30,29 +30,29 @@ async def _read_multipart(reader: MultipartReader) -> tuple[JSON, dict[str, Uplo
     return fields, files
 
 
-def _parse_plain_body(mime: str, body: bytes) -> JSON:
+def parse_plain_body(mime: str, body: bytes) -> JSON:
     if not body:
         return {}
     if mime == "application/json":
         try:
             decoded = json.loads(body)
         except ValueError as exc:
-            raise _bad("can't parse JSON object") from exc
+            raise bad_request("can't parse JSON object") from exc
         if not isinstance(decoded, dict):
-            raise _bad("JSON object expected")
+            raise bad_request("JSON object expected")
         return decoded
     if mime in {"application/x-www-form-urlencoded", ""}:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     return {}
 
 
-async def _read_webhook_reply(resp: aiohttp.ClientResponse) -> tuple[JSON, dict[str, UploadedFile]]:
+async def read_webhook_reply(resp: aiohttp.ClientResponse) -> tuple[JSON, dict[str, UploadedFile]]:
     """Parse a webhook answer that may carry a Bot API method call."""
     mime = resp.content_type.lower()
     if mime == "multipart/form-data":
-        return await _read_multipart(MultipartReader(resp.headers, resp.content))
+        return await read_multipart(MultipartReader(resp.headers, resp.content))
     body = await resp.read()
     try:
-        return _parse_plain_body(mime, body), {}
+        return parse_plain_body(mime, body), {}
     except ApiError:
         return {}, {}

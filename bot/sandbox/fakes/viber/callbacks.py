@@ -16,7 +16,7 @@ from bot.sandbox.fakes.viber.protocol import (
     NOT_DELIVERED,
     SIGNATURE_HEADER,
     JSONDict,
-    _ApiError,
+    ViberApiError,
 )
 from bot.sandbox.fakes.viber.records import CallbackRecord, Delivery, ViberUser
 from bot.sandbox.fakes.viber.validation import validate_message
@@ -92,7 +92,7 @@ class Callbacks(ViberCore):
         try:
             # Same structure as send_message minus the receiver.
             validate_message(welcome)
-        except _ApiError as err:
+        except ViberApiError as err:
             self.welcome_rejections.append((user_id, err.reason))
             return
         self.stats.messages_sent += 1

@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.sandbox.fakes.limits import SlidingWindow
 from bot.sandbox.fakes.server import FakeServer
-from bot.sandbox.fakes.viber.protocol import _FIRST_TOKEN, MEDIA_TTL, OK, JSONDict
+from bot.sandbox.fakes.viber.protocol import FIRST_TOKEN, MEDIA_TTL, OK, JSONDict
 from bot.sandbox.fakes.viber.records import (
     ApiCall,
     CallbackRecord,
@@ -22,8 +22,8 @@ from bot.sandbox.fakes.viber.records import (
     Delivery,
     FakeViberStats,
     HostedMedia,
+    Injection,
     ViberUser,
-    _Injection,
 )
 
 
@@ -112,8 +112,8 @@ class ViberCore(FakeServer):
         self._transcripts: dict[str, list[ChatEntry]] = {}
         self._entry_seq = itertools.count(1)
         self._last_tracking: dict[str, str] = {}
-        self._injections: dict[str, deque[_Injection]] = {}
-        self._tokens = itertools.count(_FIRST_TOKEN)
+        self._injections: dict[str, deque[Injection]] = {}
+        self._tokens = itertools.count(FIRST_TOKEN)
         self._user_seq = itertools.count(1)
 
     # ------------------------------------------------------------------ lifecycle
@@ -159,7 +159,7 @@ class ViberCore(FakeServer):
         if (status is None) == (http_status is None):
             raise ValueError("give exactly one of status / http_status")
         queue = self._injections.setdefault(endpoint, deque())
-        queue.extend(_Injection(status, http_status) for _ in range(times))
+        queue.extend(Injection(status, http_status) for _ in range(times))
 
     def clear(self) -> None:
         """Forget logs, deliveries and counters (users and webhook stay)."""

@@ -23,7 +23,7 @@ from bot.sandbox.fakes.viber.protocol import (
     STATUS_MESSAGES,
     TOO_MANY_REQUESTS,
     JSONDict,
-    _ApiError,
+    ViberApiError,
 )
 from bot.sandbox.fakes.viber.records import ApiCall
 
@@ -64,16 +64,16 @@ class Endpoints(Messaging):
         reason = ""
         try:
             if parse_error:
-                raise _ApiError(BAD_DATA, parse_error)
+                raise ViberApiError(BAD_DATA, parse_error)
             self._check_auth(request, body)
             if injection is not None and injection.status is not None:
-                raise _ApiError(injection.status, "injected failure")
+                raise ViberApiError(injection.status, "injected failure")
             if self.account_status is not None:
-                raise _ApiError(self.account_status, "account state")
+                raise ViberApiError(self.account_status, "account state")
             if len(raw) > MAX_REQUEST_BYTES:
-                raise _ApiError(BAD_DATA, f"request larger than {MAX_REQUEST_BYTES} bytes")
+                raise ViberApiError(BAD_DATA, f"request larger than {MAX_REQUEST_BYTES} bytes")
             response = await handler(body)
-        except _ApiError as err:
+        except ViberApiError as err:
             reason = err.reason
             if err.status == TOO_MANY_REQUESTS:
                 self.stats.rate_limited += 1
@@ -91,16 +91,16 @@ class Endpoints(Messaging):
             in_body = body.get("auth_token")
             supplied = in_body if isinstance(in_body, str) else None
         if not supplied:
-            raise _ApiError(INVALID_AUTH_TOKEN, "missing_auth_token")
+            raise ViberApiError(INVALID_AUTH_TOKEN, "missing_auth_token")
         if not hmac.compare_digest(supplied.encode("utf-8"), self.token.encode("utf-8")):
-            raise _ApiError(INVALID_AUTH_TOKEN, "auth token does not match")
+            raise ViberApiError(INVALID_AUTH_TOKEN, "auth token does not match")
 
     async def _set_webhook(self, body: JSONDict) -> JSONDict:
         if "url" not in body or body["url"] is None:
-            raise _ApiError(MISSING_DATA, "url is missing")
+            raise ViberApiError(MISSING_DATA, "url is missing")
         url = body["url"]
         if not isinstance(url, str):
-            raise _ApiError(BAD_DATA, "url must be a string")
+            raise ViberApiError(BAD_DATA, "url must be a string")
         if url == "":
             # Removing the webhook also closes 1-on-1 chats with the bot.
             self.webhook_url = None
@@ -112,22 +112,22 @@ class Endpoints(Messaging):
             events = list(OPTIONAL_EVENTS)
         else:
             if not isinstance(requested, list) or not all(isinstance(e, str) for e in requested):
-                raise _ApiError(BAD_DATA, "event_types must be a list of strings")
+                raise ViberApiError(BAD_DATA, "event_types must be a list of strings")
             unknown = set(requested) - set(OPTIONAL_EVENTS) - MANDATORY_EVENTS
             if unknown:
-                raise _ApiError(BAD_DATA, f"unknown event types {sorted(unknown)}")
+                raise ViberApiError(BAD_DATA, f"unknown event types {sorted(unknown)}")
             # subscribed/unsubscribed cannot be filtered out, so they are always on.
             wanted = set(requested) | {"subscribed", "unsubscribed"}
             events = [e for e in OPTIONAL_EVENTS if e in wanted]
         for flag in ("send_name", "send_photo"):
             if flag in body and not isinstance(body[flag], bool):
-                raise _ApiError(BAD_DATA, f"{flag} must be a boolean")
+                raise ViberApiError(BAD_DATA, f"{flag} must be a boolean")
 
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise _ApiError(INVALID_URL, "url is not an absolute http(s) URL")
+            raise ViberApiError(INVALID_URL, "url is not an absolute http(s) URL")
         if self.require_https and parts.scheme != "https":
-            raise _ApiError(INVALID_URL, "webhook must use https")
+            raise ViberApiError(INVALID_URL, "webhook must use https")
 
         # The availability check: a signed "webhook" event that must get HTTP 200.
         event = {
@@ -140,7 +140,7 @@ class Endpoints(Messaging):
         self.callbacks.append(record)
         status = await self._attempt(record, url)
         if status != 200:
-            raise _ApiError(INVALID_URL, f"webhook check got HTTP {status or 'no answer'}")
+            raise ViberApiError(INVALID_URL, f"webhook check got HTTP {status or 'no answer'}")
         self.webhook_url = url
         self.event_types = events
         self.send_name = bool(body.get("send_name", False))

@@ -8,32 +8,32 @@ import urllib.parse
 
 from bot.sandbox.fakes.viber.media import MediaHost
 from bot.sandbox.fakes.viber.protocol import (
-    _BROADCAST_FAILURE_TEXT,
-    _PH_ID,
-    _PH_NAME,
-    _PH_URL_ID,
-    _USER_DETAILS_WINDOW,
     API_VERSION_NOT_SUPPORTED,
     BAD_DATA,
+    BROADCAST_FAILURE_TEXT,
     BROADCAST_NOT_ALLOWED,
     MAX_BROADCAST_LIST,
     MAX_GET_ONLINE_IDS,
     MISSING_DATA,
     NO_PUBLIC_CHAT,
     OK,
+    PH_ID,
+    PH_NAME,
+    PH_URL_ID,
     RECEIVER_NO_SUITABLE_DEVICE,
     RECEIVER_NOT_REGISTERED,
     RECEIVER_NOT_SUBSCRIBED,
     STATUS_MESSAGES,
     TOO_MANY_REQUESTS,
+    USER_DETAILS_WINDOW,
     WEBHOOK_NOT_SET,
     JSONDict,
-    _ApiError,
+    ViberApiError,
 )
 from bot.sandbox.fakes.viber.records import ViberUser
 from bot.sandbox.fakes.viber.validation import (
-    _is_int,
-    _substitute,
+    is_int,
+    substitute,
     validate_keyboard,
     validate_message,
 )
@@ -44,25 +44,25 @@ class Messaging(MediaHost):
 
     async def _send_message(self, body: JSONDict) -> JSONDict:
         if self._send_window is not None and not self._send_window.allow(time.monotonic()):
-            raise _ApiError(TOO_MANY_REQUESTS, "send_message rate limit")
+            raise ViberApiError(TOO_MANY_REQUESTS, "send_message rate limit")
         self._require_webhook()
         receiver = body.get("receiver")
         if receiver is None or receiver == "":
-            raise _ApiError(MISSING_DATA, "receiver is missing")
+            raise ViberApiError(MISSING_DATA, "receiver is missing")
         if not isinstance(receiver, str):
-            raise _ApiError(BAD_DATA, "receiver must be a string")
+            raise ViberApiError(BAD_DATA, "receiver must be a string")
         keyboard_error = self._validate(body)
         user = self.users.get(receiver)
         status = self._receiver_status(user, body)
         if status != OK:
-            raise _ApiError(status, f"receiver {receiver!r}: {STATUS_MESSAGES[status]}")
+            raise ViberApiError(status, f"receiver {receiver!r}: {STATUS_MESSAGES[status]}")
         assert user is not None
         if self.unreplied_limit is not None:
             now = time.monotonic()
             while user.unreplied and now - user.unreplied[0] >= self.unreplied_window:
                 user.unreplied.popleft()
             if len(user.unreplied) >= self.unreplied_limit:
-                raise _ApiError(TOO_MANY_REQUESTS, "per-user limit of unreplied messages")
+                raise ViberApiError(TOO_MANY_REQUESTS, "per-user limit of unreplied messages")
         token = self._next_token()
         self.stats.messages_sent += 1
         if keyboard_error is not None:
@@ -75,17 +75,17 @@ class Messaging(MediaHost):
         if self._broadcast_window is not None and not self._broadcast_window.allow(
             time.monotonic()
         ):
-            raise _ApiError(TOO_MANY_REQUESTS, "broadcast rate limit")
+            raise ViberApiError(TOO_MANY_REQUESTS, "broadcast rate limit")
         if not self.broadcast_enabled:
-            raise _ApiError(BROADCAST_NOT_ALLOWED, "broadcast is not enabled for this account")
+            raise ViberApiError(BROADCAST_NOT_ALLOWED, "broadcast is not enabled for this account")
         self._require_webhook()
         receivers = body.get("broadcast_list")
         if receivers is None or receivers == []:
-            raise _ApiError(MISSING_DATA, "broadcast_list is missing")
+            raise ViberApiError(MISSING_DATA, "broadcast_list is missing")
         if not isinstance(receivers, list) or not all(isinstance(r, str) for r in receivers):
-            raise _ApiError(BAD_DATA, "broadcast_list must be a list of user ids")
+            raise ViberApiError(BAD_DATA, "broadcast_list must be a list of user ids")
         if len(receivers) > MAX_BROADCAST_LIST:
-            raise _ApiError(BAD_DATA, f"broadcast_list longer than {MAX_BROADCAST_LIST}")
+            raise ViberApiError(BAD_DATA, f"broadcast_list longer than {MAX_BROADCAST_LIST}")
         keyboard_error = self._validate(body)
         token = self._next_token()
         failed_list: list[JSONDict] = []
@@ -96,7 +96,7 @@ class Messaging(MediaHost):
         message = {key: value for key, value in body.items() if key != "broadcast_list"}
         templated = any(
             placeholder in json.dumps(message, ensure_ascii=False)
-            for placeholder in (_PH_URL_ID, _PH_ID, _PH_NAME)
+            for placeholder in (PH_URL_ID, PH_ID, PH_NAME)
         )
         for receiver in receivers:
             user = self.users.get(receiver)
@@ -106,7 +106,7 @@ class Messaging(MediaHost):
                     {
                         "receiver": receiver,
                         "status": status,
-                        "status_message": _BROADCAST_FAILURE_TEXT.get(
+                        "status_message": BROADCAST_FAILURE_TEXT.get(
                             status, STATUS_MESSAGES[status]
                         ),
                     }
@@ -117,12 +117,12 @@ class Messaging(MediaHost):
                 self._spawn(self._failed_later(user.id, token, keyboard_error))
                 continue
             payload = (
-                _substitute(
+                substitute(
                     message,
                     [
-                        (_PH_URL_ID, urllib.parse.quote(user.id, safe="")),
-                        (_PH_ID, user.id),
-                        (_PH_NAME, user.name),
+                        (PH_URL_ID, urllib.parse.quote(user.id, safe="")),
+                        (PH_ID, user.id),
+                        (PH_NAME, user.name),
                     ],
                 )
                 if templated
@@ -137,18 +137,18 @@ class Messaging(MediaHost):
     async def _get_user_details(self, body: JSONDict) -> JSONDict:
         user_id = body.get("id")
         if user_id is None or user_id == "":
-            raise _ApiError(MISSING_DATA, "id is missing")
+            raise ViberApiError(MISSING_DATA, "id is missing")
         if not isinstance(user_id, str):
-            raise _ApiError(BAD_DATA, "id must be a string")
+            raise ViberApiError(BAD_DATA, "id must be a string")
         user = self.users.get(user_id)
         if user is None:
-            raise _ApiError(RECEIVER_NOT_REGISTERED, f"unknown user {user_id!r}")
+            raise ViberApiError(RECEIVER_NOT_REGISTERED, f"unknown user {user_id!r}")
         if self.user_details_limit is not None:
             now = time.monotonic()
-            while user.details_calls and now - user.details_calls[0] >= _USER_DETAILS_WINDOW:
+            while user.details_calls and now - user.details_calls[0] >= USER_DETAILS_WINDOW:
                 user.details_calls.popleft()
             if len(user.details_calls) >= self.user_details_limit:
-                raise _ApiError(TOO_MANY_REQUESTS, "get_user_details limit per user")
+                raise ViberApiError(TOO_MANY_REQUESTS, "get_user_details limit per user")
             user.details_calls.append(now)
         details: JSONDict = {
             "id": user.id,
@@ -171,11 +171,11 @@ class Messaging(MediaHost):
     async def _get_online(self, body: JSONDict) -> JSONDict:
         ids = body.get("ids")
         if ids is None or ids == []:
-            raise _ApiError(MISSING_DATA, "ids is missing")
+            raise ViberApiError(MISSING_DATA, "ids is missing")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-            raise _ApiError(BAD_DATA, "ids must be a list of user ids")
+            raise ViberApiError(BAD_DATA, "ids must be a list of user ids")
         if len(ids) > MAX_GET_ONLINE_IDS:
-            raise _ApiError(BAD_DATA, f"more than {MAX_GET_ONLINE_IDS} ids")
+            raise ViberApiError(BAD_DATA, f"more than {MAX_GET_ONLINE_IDS} ids")
         names = {0: "online", 1: "offline", 2: "undisclosed", 3: "tryLater"}
         users: list[JSONDict] = []
         for user_id in ids:
@@ -196,13 +196,13 @@ class Messaging(MediaHost):
     async def _post_to_public_chat(self, body: JSONDict) -> JSONDict:
         if not self.public_chat:
             # Bots created today have no public chat; Viber has a code for exactly this.
-            raise _ApiError(NO_PUBLIC_CHAT, "the account has no public chat")
+            raise ViberApiError(NO_PUBLIC_CHAT, "the account has no public chat")
         self._require_webhook()
         sender_id = body.get("from")
         if sender_id is None or sender_id == "":
-            raise _ApiError(MISSING_DATA, "from is missing")
+            raise ViberApiError(MISSING_DATA, "from is missing")
         if sender_id not in self.admins:
-            raise _ApiError(BAD_DATA, "from is not an admin of the account")
+            raise ViberApiError(BAD_DATA, "from is not an admin of the account")
         validate_message(body)
         self.public_posts.append(body)
         self.stats.messages_sent += 1
@@ -210,7 +210,7 @@ class Messaging(MediaHost):
 
     def _require_webhook(self) -> None:
         if self.webhook_url is None:
-            raise _ApiError(WEBHOOK_NOT_SET, "no webhook was set for the account")
+            raise ViberApiError(WEBHOOK_NOT_SET, "no webhook was set for the account")
 
     def _validate(self, body: JSONDict) -> str | None:
         """validate_message honoring keyboard_errors; returns a deferred keyboard error."""
@@ -221,7 +221,7 @@ class Messaging(MediaHost):
         if body.get("keyboard") is not None:
             try:
                 validate_keyboard(body["keyboard"])
-            except _ApiError as err:
+            except ViberApiError as err:
                 # Viber FAQ: most keyboard validation happens on the client, which then
                 # reports it with a "failed" callback after a status-0 answer.
                 return err.reason
@@ -234,6 +234,6 @@ class Messaging(MediaHost):
             return RECEIVER_NOT_SUBSCRIBED
         if not user.suitable_device:
             return RECEIVER_NO_SUITABLE_DEVICE
-        if _is_int(body.get("min_api_version")) and body["min_api_version"] > user.api_version:
+        if is_int(body.get("min_api_version")) and body["min_api_version"] > user.api_version:
             return API_VERSION_NOT_SUPPORTED
         return OK

@@ -54,7 +54,7 @@ NO_PUBLIC_CHAT = 18
 BROADCAST_NOT_ALLOWED = 20
 
 # Wording of failed_list entries in the broadcast docs' example response.
-_BROADCAST_FAILURE_TEXT = {
+BROADCAST_FAILURE_TEXT = {
     RECEIVER_NOT_REGISTERED: "Not found",
     RECEIVER_NOT_SUBSCRIBED: "Not subscribed",
     RECEIVER_NO_SUITABLE_DEVICE: "No suitable device",
@@ -86,9 +86,9 @@ FORBIDDEN_FILE_EXTENSIONS = frozenset(
     {"exe", "bat", "cmd", "com", "cpl", "dll", "msi", "scr", "vbs", "apk", "jar", "ps1", "reg"}
 )
 # Broadcast place holders, replaced per receiver (documented in the broadcast guide).
-_PH_URL_ID = "replace_me_with_url_encoded_receiver_id"
-_PH_ID = "replace_me_with_receiver_id"
-_PH_NAME = "replace_me_with_user_name"
+PH_URL_ID = "replace_me_with_url_encoded_receiver_id"
+PH_ID = "replace_me_with_receiver_id"
+PH_NAME = "replace_me_with_user_name"
 
 # Media URLs in callbacks are signed CDN links that expire: Viber's docs give them a TTL of one
 # hour; past it (or with a tampered signature) the CDN answers 403, an unknown object 404.
@@ -97,15 +97,15 @@ MEDIA_TTL = 3600.0
 MAX_USER_FILE = 200 * 1024 * 1024
 
 
-_FIRST_TOKEN = 4_912_661_846_655_238_145  # the docs' example token; stays within int64
-_USER_DETAILS_WINDOW = 12 * 3600.0  # "can be sent twice during a 12 hours period"
+FIRST_TOKEN = 4_912_661_846_655_238_145  # the docs' example token; stays within int64
+USER_DETAILS_WINDOW = 12 * 3600.0  # "can be sent twice during a 12 hours period"
 
 # HTTP status reported by simulation methods when no HTTP answer exists: no webhook set,
 # the event was filtered out by event_types, or the connection failed / timed out.
 NOT_DELIVERED = 0
 
 
-class _ApiError(Exception):
+class ViberApiError(Exception):
     """Raised inside handlers; rendered as a Viber status response."""
 
     def __init__(self, status: int, reason: str) -> None:

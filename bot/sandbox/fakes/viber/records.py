@@ -96,7 +96,7 @@ class FakeViberStats:
 
 
 @dataclass
-class _Injection:
+class Injection:
     status: int | None
     http_status: int | None
 

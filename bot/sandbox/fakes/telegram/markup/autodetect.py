@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from bot.sandbox.fakes.telegram.constants import JSON
-from bot.sandbox.fakes.telegram.markup.text import _WS, _char_u16, utf16_len
+from bot.sandbox.fakes.telegram.markup.text import WS, char_u16, utf16_len
 
 # Entities Telegram detects in any text on its own (what clients show as links).
 _AUTO_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -26,7 +26,7 @@ def detect_entities(text: str, existing: Iterable[JSON] = ()) -> list[JSON]:
     """Find url/email/mention/hashtag/bot_command entities like the server does."""
     prefix = [0]
     for ch in text:
-        prefix.append(prefix[-1] + _char_u16(ch))
+        prefix.append(prefix[-1] + char_u16(ch))
     taken = [
         (e["offset"], e["offset"] + e["length"]) for e in existing if e["type"] in _OPAQUE_ENTITIES
     ]
@@ -45,15 +45,15 @@ def detect_entities(text: str, existing: Iterable[JSON] = ()) -> list[JSON]:
     return found
 
 
-def _sort_entities(entities: list[JSON]) -> list[JSON]:
+def sort_entities(entities: list[JSON]) -> list[JSON]:
     return sorted(entities, key=lambda e: (e["offset"], -e["length"]))
 
 
-def _trim(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
+def trim_text(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
     """Strip leading/trailing whitespace like the server, shifting entities along."""
-    stripped_left = text.lstrip(_WS)
+    stripped_left = text.lstrip(WS)
     lead = utf16_len(text[: len(text) - len(stripped_left)])
-    result = stripped_left.rstrip(_WS)
+    result = stripped_left.rstrip(WS)
     total = utf16_len(result)
     fixed: list[JSON] = []
     for entity in entities:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from bot.sandbox.fakes.telegram.constants import JSON
 from bot.sandbox.fakes.telegram.markup.text import (
-    _HTML_TAG_TYPES,
-    _WS,
-    _byte_offset,
-    _decode_html_entity,
-    _TextBuilder,
+    HTML_TAG_TYPES,
+    WS,
+    TextBuilder,
+    decode_html_entity,
     normalize_url,
+    utf8_offset,
 )
-from bot.sandbox.fakes.telegram.records import _entities_error
+from bot.sandbox.fakes.telegram.records import entities_error
 
 
 def parse_html(text: str, *, strict: bool = True) -> tuple[str, list[JSON]]:
@@ -32,7 +32,7 @@ class _HtmlParser:
         self.strict = strict
         self.n = len(text)
         self.i = 0
-        self.out = _TextBuilder()
+        self.out = TextBuilder()
         self.stack: list[tuple[str, str, int]] = []  # (tag, argument, utf-16 start)
         self.entities: list[JSON] = []
 
@@ -49,7 +49,7 @@ class _HtmlParser:
             else:
                 self._start_tag()
         if self.stack:
-            raise _entities_error(
+            raise entities_error(
                 f'Can\'t find end tag corresponding to start tag "{self.stack[-1][0]}"'
             )
         for entity in self.entities:
@@ -64,31 +64,31 @@ class _HtmlParser:
         return self.i >= self.n
 
     def _skip_ws(self) -> None:
-        while self.i < self.n and self.text[self.i] in _WS:
+        while self.i < self.n and self.text[self.i] in WS:
             self.i += 1
 
     def _read_name(self, stop: str) -> str:
         """Up to whitespace or one of ``stop``, lower-cased."""
         start = self.i
-        while self.i < self.n and self.text[self.i] not in _WS and self.text[self.i] not in stop:
+        while self.i < self.n and self.text[self.i] not in WS and self.text[self.i] not in stop:
             self.i += 1
         return self.text[start : self.i].lower()
 
     def _error(self, message: str, pos: int) -> Exception:
-        return _entities_error(f"{message} at byte offset {_byte_offset(self.text, pos)}")
+        return entities_error(f"{message} at byte offset {utf8_offset(self.text, pos)}")
 
     # ---------------------------------------------------------------- constructs
 
     def _ampersand(self) -> None:
-        decoded = _decode_html_entity(self.text, self.i)
+        decoded = decode_html_entity(self.text, self.i)
         if decoded is not None:
             self.out.add(decoded[0])
             self.i += decoded[1]
             return
         if self.strict:
-            raise _entities_error(
+            raise entities_error(
                 f'Character "&" must be escaped as "&amp;" at byte offset '
-                f"{_byte_offset(self.text, self.i)}"
+                f"{utf8_offset(self.text, self.i)}"
             )
         self.out.add("&")
         self.i += 1
@@ -105,8 +105,8 @@ class _HtmlParser:
         self.i += 1
         tag, argument, start = self.stack.pop()
         if end_name and end_name != tag:
-            raise _entities_error(
-                f"Unmatched end tag at byte offset {_byte_offset(self.text, begin)}, "
+            raise entities_error(
+                f"Unmatched end tag at byte offset {utf8_offset(self.text, begin)}, "
                 f'expected "</{tag}>", found "</{end_name}>"'
             )
         _close_html_entity(self.entities, tag, argument, start, self.out.u16)
@@ -117,7 +117,7 @@ class _HtmlParser:
         tag = self._read_name(">")
         if self._at_end():
             raise self._error("Unclosed start tag", begin)
-        if tag not in _HTML_TAG_TYPES:
+        if tag not in HTML_TAG_TYPES:
             raise self._error(f'Unsupported start tag "{tag}"', begin)
         argument = ""
         while True:
@@ -161,7 +161,7 @@ class _HtmlParser:
             (text[self.i].isascii() and text[self.i].isalnum()) or text[self.i] in ".-"
         ):
             self.i += 1
-        if self.i >= n or (text[self.i] not in _WS and text[self.i] != ">"):
+        if self.i >= n or (text[self.i] not in WS and text[self.i] != ">"):
             raise self._error("Unexpected end of name token", start)
         return text[start : self.i].lower()
 
@@ -171,7 +171,7 @@ class _HtmlParser:
         chunks: list[str] = []
         while self.i < self.n and self.text[self.i] != quote:
             if self.text[self.i] == "&":
-                decoded = _decode_html_entity(self.text, self.i)
+                decoded = decode_html_entity(self.text, self.i)
                 if decoded is not None:
                     chunks.append(decoded[0])
                     self.i += decoded[1]
@@ -199,7 +199,7 @@ def _close_html_entity(entities: list[JSON], tag: str, argument: str, start: int
     length = end - start
     if length <= 0:
         return  # empty entities are dropped, as the real parser does
-    entity: JSON = {"type": _HTML_TAG_TYPES[tag], "offset": start, "length": length}
+    entity: JSON = {"type": HTML_TAG_TYPES[tag], "offset": start, "length": length}
     if tag == "a":
         url = normalize_url(argument) if argument else None
         if url is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.sandbox.fakes.telegram.constants import JSON
-from bot.sandbox.fakes.telegram.markup.text import _WS, _byte_offset, _TextBuilder, normalize_url
-from bot.sandbox.fakes.telegram.records import _entities_error
+from bot.sandbox.fakes.telegram.markup.text import WS, TextBuilder, normalize_url, utf8_offset
+from bot.sandbox.fakes.telegram.records import entities_error
 
 _MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
 _MDV2_TYPE_NAMES = {
@@ -39,7 +39,7 @@ def _pre_language(text: str, i: int) -> tuple[str, int]:
     n = len(text)
     language = ""
     lang_end = i
-    while lang_end < n and text[lang_end] not in _WS and text[lang_end] != "`":
+    while lang_end < n and text[lang_end] not in WS and text[lang_end] != "`":
         lang_end += 1
     if lang_end != i and lang_end < n and text[lang_end] != "`":
         language = text[i:lang_end]
@@ -66,7 +66,7 @@ class _MarkdownV2Parser:
         self.text = text
         self.n = len(text)
         self.i = 0
-        self.out = _TextBuilder()
+        self.out = TextBuilder()
         self.entities: list[JSON] = []
         # (type, argument, utf-16 start, byte offset, start index in out.parts)
         self.stack: list[tuple[str, str, int, int, int]] = []
@@ -82,7 +82,7 @@ class _MarkdownV2Parser:
             self._step()
         if self.stack:
             kind, _arg, _start, byte_offset, _idx = self.stack[-1]
-            raise _entities_error(
+            raise entities_error(
                 f"Can't find end of {_MDV2_TYPE_NAMES[kind]} entity at byte offset {byte_offset}"
             )
         if self.quote_start is not None:
@@ -130,7 +130,7 @@ class _MarkdownV2Parser:
         return not (top == "italic" and self.at(self.i + 1) == "_")
 
     def _open(self, ch: str) -> None:
-        byte_offset = _byte_offset(self.text, self.i)
+        byte_offset = utf8_offset(self.text, self.i)
         argument = ""
         nxt = self.at(self.i + 1)
         if ch in _MDV2_OPENERS:
@@ -148,7 +148,7 @@ class _MarkdownV2Parser:
         elif ch == "`":
             kind = "code"
         else:
-            raise _entities_error(
+            raise entities_error(
                 f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
             )
         self.stack.append((kind, argument, self.out.u16, byte_offset, len(self.out.parts)))
@@ -192,8 +192,8 @@ class _MarkdownV2Parser:
             chars.append(text[self.i])
             self.i += 1
         if self.i >= n:
-            raise _entities_error(
-                f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}"
+            raise entities_error(
+                f"Can't find end of a URL at byte offset {utf8_offset(text, url_begin)}"
             )
         return "".join(chars)
 
@@ -205,7 +205,7 @@ def _add_entity(entities: list[JSON], kind: str, start: int, end: int) -> None:
 
 def parse_markdown(text: str) -> tuple[str, list[JSON]]:
     """Parse legacy ``Markdown`` (only * _ ` ``` and [text](url)), as TDLib does."""
-    out = _TextBuilder()
+    out = TextBuilder()
     entities: list[JSON] = []
     n = len(text)
     i = 0
@@ -222,7 +222,7 @@ def parse_markdown(text: str) -> tuple[str, list[JSON]]:
     return out.text(), entities
 
 
-def _legacy_entity(text: str, begin: int, out: _TextBuilder, entities: list[JSON]) -> int:
+def _legacy_entity(text: str, begin: int, out: TextBuilder, entities: list[JSON]) -> int:
     """One legacy Markdown entity starting at ``begin``; returns where parsing goes on."""
     n = len(text)
     ch = text[begin]
@@ -237,8 +237,8 @@ def _legacy_entity(text: str, begin: int, out: _TextBuilder, entities: list[JSON
         out.add(text[i])
         i += 1
     if i >= n:
-        raise _entities_error(
-            f"Can't find end of the entity starting at byte offset {_byte_offset(text, begin)}"
+        raise entities_error(
+            f"Can't find end of the entity starting at byte offset {utf8_offset(text, begin)}"
         )
     length = out.u16 - start
     if ch == "[":

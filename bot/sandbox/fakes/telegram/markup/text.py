@@ -9,7 +9,7 @@ import re
 # --------------------------------------------------------------------------------------
 
 # TDLib treats only these as whitespace when trimming and parsing tags.
-_WS = " \t\r\n\x0b\x0c"
+WS = " \t\r\n\x0b\x0c"
 
 
 def utf16_len(text: str) -> int:
@@ -17,11 +17,11 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _char_u16(ch: str) -> int:
+def char_u16(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
 
-class _TextBuilder:
+class TextBuilder:
     """Accumulates parsed text while tracking the UTF-16 offset entities need."""
 
     def __init__(self) -> None:
@@ -36,7 +36,7 @@ class _TextBuilder:
         return "".join(self.parts)
 
 
-def _byte_offset(text: str, pos: int) -> int:
+def utf8_offset(text: str, pos: int) -> int:
     # Error messages of the real parser report UTF-8 byte offsets.
     return len(text[:pos].encode("utf-8"))
 
@@ -63,7 +63,7 @@ def normalize_url(url: str) -> str | None:
     return None
 
 
-_HTML_TAG_TYPES = {
+HTML_TAG_TYPES = {
     "b": "bold",
     "strong": "bold",
     "i": "italic",
@@ -85,7 +85,7 @@ _HTML_ENTITY_RE = re.compile(r"&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z][A-Za
 _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 
 
-def _decode_html_entity(text: str, pos: int) -> tuple[str, int] | None:
+def decode_html_entity(text: str, pos: int) -> tuple[str, int] | None:
     """Decode ``&...;`` at ``pos``; returns (character, consumed length) or None."""
     match = _HTML_ENTITY_RE.match(text, pos)
     if match is None:
