@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from bench.broadcast_telegram import FIRST_USER, TEXT, open_chats, seed
 from bot.config import TELEGRAM_API_URL
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig

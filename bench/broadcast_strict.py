@@ -30,7 +30,7 @@ import aiohttp
 
 from bench.broadcast_telegram import TEXT, open_chats, run_baseline, seed
 from bench.child import served_in_child
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from broadcasts.engine import DeliveryEngine, EngineConfig
 from storage.broadcasts import broadcast_progress, create_broadcast

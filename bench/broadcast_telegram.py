@@ -38,7 +38,7 @@ from sqlalchemy import insert
 from bench.child import served_in_child
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender

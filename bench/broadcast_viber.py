@@ -25,7 +25,7 @@ from sqlalchemy import insert
 
 from bench.child import served_in_child
 from bot.migrate import upgrade_to_head
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.viber import FakeViber
 from bot.viber import render
 from bot.viber.client import ViberClient
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport

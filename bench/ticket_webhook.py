@@ -32,7 +32,7 @@ from sqlalchemy import delete, func, select
 
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.channel import create_bot
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ConversationState, Resident, ResidentTopic, Ticket, TicketMessage

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import Runtime, build_runtime, serve
 from bot.config import Settings, load_settings
-from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fakes.viber import FakeViber
 from handlers.tickets.suggest import CategorySuggester
 from storage.models import Resident
 from storage.vocabulary import Clock, system_clock

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from bot.news_jobs import JOBS_KEY, NewsJobs
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from handlers.staff.news.composer import NewsComposer
 from handlers.staff.news.router import KEY
 from storage.models import Broadcast

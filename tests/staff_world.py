@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Runtime
-from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fakes.viber import FakeViber
 from handlers.staff.desk import Desk
 from messaging.contract import TicketFiled
 from storage.calendar_store import load_calendar

@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from storage.models import ProcessedUpdate
 from tests.conftest import free_port
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot

@@ -13,8 +13,8 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from bot.viber import render

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.config import TELEGRAM_API_URL
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.bulk import BulkTelegramSender
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.migrate import upgrade_to_head
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from broadcasts.election import AdvisoryLockElection, AlwaysLeader, election_for, lock_key
 from broadcasts.engine import DeliveryEngine
 from messaging.contract import Reply, Sender, Sent

@@ -36,7 +36,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.sandbox.fake_telegram import FakeTelegram, make_png, parse_html, parse_markdown_v2
+from bot.sandbox.fakes.telegram import FakeTelegram, make_png, parse_html, parse_markdown_v2
 
 TOKEN = "123456789:AAF-test_token_for_fake"
 USER = 1001

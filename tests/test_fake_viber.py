@@ -1,4 +1,4 @@
-"""Tests for the fake Viber REST Bot API (bot/sandbox/fake_viber.py).
+"""Tests for the fake Viber REST Bot API (bot/sandbox/fakes/viber/).
 
 The fake is exercised only through real HTTP: plain aiohttp client calls play the bot's
 outgoing API requests, and a tiny aiohttp app on 127.0.0.1 plays the bot's webhook.  The
@@ -29,7 +29,7 @@ from viberbot.api.message_sender import MessageSender
 from viberbot.api.messages import TextMessage
 from viberbot.api.viber_requests import create_request
 
-from bot.sandbox.fake_viber import AUTH_HEADER, SIGNATURE_HEADER, FakeViber
+from bot.sandbox.fakes.viber import AUTH_HEADER, SIGNATURE_HEADER, FakeViber
 
 JSONDict = dict[str, Any]
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"

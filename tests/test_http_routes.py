@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 
 from bot.app import build_runtime
 from bot.sandbox.api import UPLOAD_MAX_BYTES, SandboxApi
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from bot.sandbox.run import SandboxOptions, sandbox_settings, stand_ins
 from bot.sandbox.world import World
 from bot.viber.channel import signature

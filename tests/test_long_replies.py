@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TEXT_LIMIT, telegram_parts
 from bot.viber import render

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.fake_telegram import SimUpdate
+from bot.sandbox.fakes.telegram import SimUpdate
 from bot.viber.media import MediaKeeper
 from messaging.contract import TOO_BIG, Attachment, EventKind, Identity, Incoming
 from storage import kept_files

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_telegram import FakeTelegram, SimUpdate
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram, SimUpdate
+from bot.sandbox.fakes.viber import FakeViber
 from messaging.contract import telegram_update_key
 from storage.db import create_engine, is_sqlite
 from storage.models import AuditEntry, ProcessedUpdate, Resident, Ticket

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_telegram import UploadedFile
+from bot.sandbox.fakes.telegram import UploadedFile
 from handlers.staff.polls.composer import PollComposer, parse_poll
 from handlers.staff.polls.router import KEY
 from storage import polls

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import delete, func, select, update
 
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident, ResidentTopic
 from storage.vocabulary import Topic

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.config import is_local_host
 from bot.migrate import upgrade_to_head
 from bot.sandbox.api import TEXT_MAX, UPLOAD_MAX_BYTES
-from bot.sandbox.fake_telegram import make_png
+from bot.sandbox.fakes.telegram import make_png
 from bot.sandbox.guard import NotASandboxDatabase
 from bot.sandbox.run import SandboxOptions, run_sandbox
 from storage.db import create_engine, create_sessionmaker

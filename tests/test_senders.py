@@ -7,8 +7,8 @@ import pytest
 from aiogram.client.session.aiohttp import AiohttpSession
 
 from bot.config import TELEGRAM_API_URL
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.channel import create_bot
 from bot.telegram.sender import TelegramSender
 from bot.viber.channel import ViberSender

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.schedule import run_sla, sla_jobs
 from broadcasts.sla import SlaJobs
 from messaging.i18n import Catalog

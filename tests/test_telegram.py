@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_runtime
 from bot.config import Settings, SettingsError
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
 from handlers.staff.stats import install_stats
 from storage.models import ProcessedUpdate, Resident

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.sandbox.fake_telegram import FakeTelegram
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.budget import counts_toward_limit
 from broadcasts.limits import Pacer
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.viber import FakeViber
 from storage.calendar import WorkCalendar
 from storage.deadlines import initial_deadline
 from storage.models import AuditEntry, ConversationState, Resident, Ticket, TicketMessage

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.viber import FakeViber
 from broadcasts.digest import Digests
 from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastKind

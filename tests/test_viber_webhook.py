@@ -13,7 +13,7 @@ import aiohttp
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.viber import FakeViber
 from bot.schedule import prune_claims
 from storage.dedup import DEDUP_RETENTION
 from storage.models import AuditEntry, ProcessedUpdate, Resident

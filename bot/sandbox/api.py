@@ -606,30 +606,9 @@ class SandboxApi:
             if not isinstance(part, BodyPartReader) or part.name is None:
                 raise BadInput("unexpected nested multipart")
             if part.name == "file":
-                data = bytearray()
-                while chunk := await part.read_chunk():
-                    data.extend(chunk)
-                    if len(data) > UPLOAD_MAX_BYTES:
-                        raise TooLarge(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
-                if not data:
-                    raise BadInput("the file is empty")
-                name = part.filename or "file"
-                content_type = part.headers.get("Content-Type", "application/octet-stream")
-                upload = Upload(name=name[:128], content_type=content_type, data=bytes(data))
+                upload = await _read_file_part(part)
             else:
-                # Read in bounded chunks: part.text() would hold any size in memory first.
-                raw = bytearray()
-                while chunk := await part.read_chunk():
-                    raw.extend(chunk)
-                    if len(raw) > TEXT_MAX * 4:  # UTF-8 has at most 4 bytes a character
-                        raise TooLarge(f"{part.name} is too long")
-                try:
-                    value = raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise BadInput(f"{part.name} is not UTF-8 text") from error
-                if len(value) > TEXT_MAX:
-                    raise TooLarge(f"{part.name} is too long")
-                fields[part.name] = value
+                fields[part.name] = await _read_text_part(part, part.name)
         else:
             raise TooLarge(f"more than {UPLOAD_MAX_PARTS} form fields")
         if upload is None:
@@ -668,3 +647,32 @@ def _plain(markup: str) -> str:
 def _safe_name(name: str) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
     return cleaned.strip(".") or "file"
+
+
+async def _read_file_part(part: BodyPartReader) -> Upload:
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data.extend(chunk)
+        if len(data) > UPLOAD_MAX_BYTES:
+            raise TooLarge(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
+    if not data:
+        raise BadInput("the file is empty")
+    name = part.filename or "file"
+    content_type = part.headers.get("Content-Type", "application/octet-stream")
+    return Upload(name=name[:128], content_type=content_type, data=bytes(data))
+
+
+async def _read_text_part(part: BodyPartReader, name: str) -> str:
+    # Read in bounded chunks: part.text() would hold any size in memory first.
+    raw = bytearray()
+    while chunk := await part.read_chunk():
+        raw.extend(chunk)
+        if len(raw) > TEXT_MAX * 4:  # UTF-8 has at most 4 bytes a character
+            raise TooLarge(f"{name} is too long")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInput(f"{name} is not UTF-8 text") from error
+    if len(value) > TEXT_MAX:
+        raise TooLarge(f"{name} is too long")
+    return value

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from bot.app import Runtime, build_runtime, prepare_database, serve
 from bot.config import Settings, is_local_host, load_settings
 from bot.sandbox.api import SandboxApi
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_viber import FakeViber
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.sandbox.fakes.viber import FakeViber
 from bot.sandbox.guard import check_database, mark_database
 from bot.sandbox.world import (
     DEFAULT_ADMIN,
