@@ -31,8 +31,7 @@ from bot.viber.client import ViberClient
 from bot.viber.media import MediaKeeper
 from bot.web import Handler, build_web_app
 from broadcasts.election import election_for
-from broadcasts.engine import EngineConfig
-from broadcasts.limits import Pacer
+from broadcasts.limits import TELEGRAM_MARGIN, Pacer
 from handlers.conversation import Conversation
 from handlers.keyboards import ResidentKeyboards
 from handlers.linking import LinkNotices
@@ -154,7 +153,7 @@ async def build_runtime(
         telegram_budget: Pacer | None = None
         if bot is not None:
             # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
-            telegram_budget = Pacer(settings.telegram_rate, margin=EngineConfig().telegram_margin)
+            telegram_budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
             bot.session.middleware(SharedBudget(telegram_budget))
         # Staff work in Telegram: without it tickets are stored but no operator sees them.
         desk = (

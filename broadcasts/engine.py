@@ -64,7 +64,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.election import AlwaysLeader, Election, Term
-from broadcasts.limits import Pacer, SlidingWindow
+from broadcasts.limits import TELEGRAM_MARGIN, Pacer, SlidingWindow
 from broadcasts.quiet import QuietHours
 from messaging.contract import (
     Button,
@@ -106,9 +106,8 @@ CANCEL_REFRESH = 0.5
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     telegram_rate: float = 30.0
-    # The pacer's window is this much longer than the server's second: it absorbs the round
-    # trip's jitter (bench/broadcast_strict.py measures what it costs: 1.5 % of the rate).
-    telegram_margin: float = 0.015
+    # broadcasts.limits.TELEGRAM_MARGIN (what it costs: 1.5 % of the rate).
+    telegram_margin: float = TELEGRAM_MARGIN
     telegram_paid: bool = False
     # Telegram's cap with allow_paid_broadcast.
     paid_rate: float = 1000.0

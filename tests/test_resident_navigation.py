@@ -123,7 +123,13 @@ async def test_help_lists_everything_with_buttons(world_name: str, database_url:
         await r.press("❓ Допомога")
         text = r.last_text()
         assert "Що вміє цей бот" in text
-        for label in ("📂 Мої звернення", "🗂 Мої дані", "🗑 Видалити мої дані", HOME):
+        for label in (
+            "📂 Мої звернення",
+            "🗂 Мої дані",
+            "🗑 Видалити мої дані",
+            "🔗 Telegram і Viber",
+            HOME,
+        ):
             assert label in r.labels(), (label, r.labels())
         if world_name == "viber":
             assert not SLASH_COMMAND.search(text), text
