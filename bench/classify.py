@@ -202,10 +202,10 @@ def main() -> None:
     columns = " | ".join(f"{split} top-1 | {split} top-2" for split in SPLITS)
     print(f"\n| variant | {columns} | µs/message (warm) |")
     print("| --- " * (2 * len(SPLITS) + 2) + "|")
-    for name, rank, classifier in variants:
+    for name, rank, maybe in variants:
         for split, half in halves.items():
             results[(name, split)] = evaluate(name, rank, half)
-        warm = timed(classifier, examples, args.repeat) if classifier is not None else 0.0
+        warm = timed(maybe, examples, args.repeat) if maybe is not None else 0.0
         cells = " | ".join(
             f"{results[(name, split)].top1:.1%} | {results[(name, split)].top2:.1%}"
             for split in SPLITS

@@ -25,6 +25,11 @@ from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy, RedactingAccessLogger
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
+from bot.telegram.staff.desk import Desk
+from bot.telegram.staff.news.router import install_news
+from bot.telegram.staff.polls.router import install_polls
+from bot.telegram.staff.service import StaffService
+from bot.telegram.staff.stats import install_stats
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
 from bot.viber.client import ViberClient
@@ -38,13 +43,8 @@ from handlers.linking import LinkNotices
 from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
-from handlers.staff.desk import Desk
 from handlers.staff.media import MediaLinks, derive_key
-from handlers.staff.news.router import install_news
 from handlers.staff.notices import Notices
-from handlers.staff.polls.router import install_polls
-from handlers.staff.service import StaffService
-from handlers.staff.stats import install_stats
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
 from messaging.contract import Effect, EffectSink, Sender

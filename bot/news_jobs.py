@@ -14,11 +14,11 @@ from typing import Any, Final
 from aiogram import Dispatcher
 from aiogram.exceptions import TelegramAPIError
 
+from bot.telegram.staff.news import callbacks as cb
+from bot.telegram.staff.news.composer import NewsComposer
+from bot.telegram.staff.news.router import KEY
 from broadcasts.rss import RssImporter, parse_feed_list
 from broadcasts.scheduled import INTERVAL_SECONDS, ScheduledNews
-from handlers.staff.news import callbacks as cb
-from handlers.staff.news.composer import NewsComposer
-from handlers.staff.news.router import KEY
 from storage.errors import TRY_AGAIN_LATER
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,10 @@ from bot.config import Settings
 from bot.news_jobs import register_jobs as register_news_jobs
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.sender import ChatPoster
+from bot.telegram.staff.desk import Desk
+from bot.telegram.staff.polls.composer import PollComposer
+from bot.telegram.staff.polls.router import KEY as POLLS_KEY
+from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
@@ -26,10 +30,6 @@ from broadcasts.polls import CLOSE_SECOND, JOB_NAME
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
 from handlers.owed import OwedDelivery, send_owed
-from handlers.staff.desk import Desk
-from handlers.staff.polls.composer import PollComposer
-from handlers.staff.polls.router import KEY as POLLS_KEY
-from handlers.staff.stats import TelegramFiles
 from messaging.contract import ChannelError, Sender
 from messaging.i18n import Catalog
 from storage.dedup import DEDUP_RETENTION, prune_processed

@@ -91,3 +91,12 @@ def clip_file_name(name: str, limit: int) -> str:
 def local_time(moment: datetime, zone: ZoneInfo) -> str:
     """A moment as staff and residents read it: council time, ``05.12.2026 14:30``."""
     return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def format_when(moment: datetime | None, zone: ZoneInfo, *, exact: bool = False) -> str:
+    """A deadline as the council reads it: the local date (a legal term ends at the end of its
+    last day), or date and time for the exact 48-hour term."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(zone)
+    return local.strftime("%d.%m.%Y %H:%M" if exact else "%d.%m.%Y")

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot.news_jobs import JOBS_KEY, NewsJobs
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
-from handlers.staff.news.composer import NewsComposer
-from handlers.staff.news.router import KEY
+from bot.telegram.staff.news.composer import NewsComposer
+from bot.telegram.staff.news.router import KEY
 from storage.models import Broadcast
 from storage.staff import upsert_staff
 from storage.vocabulary import Role

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.app import Runtime
 from bot.sandbox.fakes.telegram import FakeTelegram, SimUpdate
 from bot.sandbox.fakes.viber import FakeViber
-from handlers.staff.desk import Desk
+from bot.telegram.staff.desk import Desk
 from messaging.contract import TicketFiled
 from storage.calendar_store import load_calendar
 from storage.deadlines import initial_deadline

@@ -13,10 +13,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import JSON, Boolean, Text
 
+from bot.telegram.staff import service as staff_service
+from bot.telegram.staff.news.text import TEXT_MAX as NEWS_TEXT_MAX
 from broadcasts.rss import TITLE_MAX as RSS_TITLE_MAX
 from handlers.polls import OPTION_MAX, QUESTION_MAX
-from handlers.staff import service as staff_service
-from handlers.staff.news.text import TEXT_MAX as NEWS_TEXT_MAX
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
     FORMS,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import Runtime
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
-from handlers.staff.news.composer import count_audience
+from bot.telegram.staff.news.composer import count_audience
 from storage import linking
 from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.news.preview import Previews
-from handlers.staff.news.progress import ProgressReporter
+from bot.telegram.staff.news.preview import Previews
+from bot.telegram.staff.news.progress import ProgressReporter
 from messaging.i18n import Catalog
 from storage.broadcasts import BroadcastStatus, Progress
 from storage.models import Broadcast

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.fakes.telegram import UploadedFile
-from handlers.staff.polls.composer import PollComposer, parse_poll
-from handlers.staff.polls.router import KEY
+from bot.telegram.staff.polls.composer import PollComposer, parse_poll
+from bot.telegram.staff.polls.router import KEY
 from storage import polls
 from storage.models import Broadcast, Poll, PollVote
 from tests.news_world import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from handlers.staff.desk import Desk
+from bot.telegram.staff.desk import Desk
 from messaging.contract import ResidentWrote, TicketFiled, TicketRated
 from storage import ticket_rules
 from storage.tickets import get_ticket

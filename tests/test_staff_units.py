@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.staff import callbacks as cb
-from handlers.staff.card import CardData, CardRenderer, format_when, shorten
+from bot.telegram.staff import callbacks as cb
+from bot.telegram.staff.card import CardData, CardRenderer, shorten
+from bot.telegram.staff.service import COMMANDS, parse_command
 from handlers.staff.media import LINK_TTL, MediaLinks, derive_key
-from handlers.staff.service import COMMANDS, parse_command
 from messaging.i18n import Catalog
-from messaging.text import markup_to_plain, utf16_len
+from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.models import Department, Resident, Ticket
 from storage.ticket_rules import REFUSAL_GROUNDS
 from storage.vocabulary import Queue

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.summary import PollLine, SummaryJob
-from handlers.staff.stats import TelegramFiles
 from tests.staff_world import World, staff_world
 from tests.stats_seed import Seed
 

@@ -17,7 +17,7 @@ from bot.app import build_runtime
 from bot.config import Settings, SettingsError
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.channel import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel
-from handlers.staff.stats import install_stats
+from bot.telegram.staff.stats import install_stats
 from storage.models import ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
 from tests.harness import (

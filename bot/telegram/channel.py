@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from bot.telegram.response_models import pin_response_models
 from bot.telegram.router import resident_router
 from bot.telegram.sender import TelegramSender
+from bot.telegram.staff.router import staff_router
+from bot.telegram.staff.service import StaffService
 from handlers.actions import PUBLIC_COMMANDS
 from handlers.pipeline import Pipeline
-from handlers.staff.router import staff_router
-from handlers.staff.service import StaffService
 from messaging.i18n import Catalog
 
 log = logging.getLogger(__name__)

@@ -1,2 +1,2 @@
-"""The operator side: ticket cards and threads in the staff Telegram chats, staff actions, and
-the notices residents get when their ticket changes. Telegram only, by design (DESIGN.md)."""
+"""The staff side that no desk owns: the notices residents get when their ticket changes and the
+signed links through which files reach them. The desks themselves are adapters in ``bot/``."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from handlers.notify import DeliveryFailed, Notifier
-from handlers.staff.card import format_when
 from handlers.staff.media import MediaLinks
 from handlers.tickets.closure import question_buttons
 from messaging.contract import Media, Reply
 from messaging.i18n import Catalog, Markup
+from messaging.text import format_when
 from storage.models import Resident, Ticket
 from storage.ticket_rules import closure_round
 from storage.vocabulary import Channel

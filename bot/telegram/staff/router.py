@@ -11,9 +11,9 @@ import logging
 
 from aiogram import F, Router
 
-from handlers.staff import callbacks as cb
-from handlers.staff.chat_router import GROUP_CHATS, button_handler, message_handler
-from handlers.staff.service import StaffService
+from bot.telegram.staff import callbacks as cb
+from bot.telegram.staff.chat_router import GROUP_CHATS, button_handler, message_handler
+from bot.telegram.staff.service import StaffService
 
 log = logging.getLogger(__name__)
 

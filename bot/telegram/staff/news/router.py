@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.chat_router import install_composer
-from handlers.staff.news import callbacks as cb
-from handlers.staff.news.composer import NewsComposer, NewsSettings
+from bot.telegram.staff.chat_router import install_composer
+from bot.telegram.staff.news import callbacks as cb
+from bot.telegram.staff.news.composer import NewsComposer, NewsSettings
 from messaging.contract import Sender
 from messaging.i18n import Catalog
 from storage.vocabulary import Clock

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from handlers.staff import callback_data
+from bot.telegram.staff import callback_data
 
 PREFIX: Final = "tk"
 MAX_BYTES: Final = callback_data.MAX_BYTES

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.staff import confirm, targeting
-from handlers.staff.news import callbacks as cb
-from handlers.staff.targeting import Keyboard
+from bot.telegram.staff import confirm, targeting
+from bot.telegram.staff.news import callbacks as cb
+from bot.telegram.staff.targeting import Keyboard
 from messaging.contract import Button
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time

@@ -25,9 +25,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, ForceReply, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff import callbacks as cb
-from handlers.staff.card import CardRenderer, can_change_term, shorten
-from handlers.staff.desk import Desk
+from bot.telegram.staff import callbacks as cb
+from bot.telegram.staff.card import CardRenderer, can_change_term, shorten
+from bot.telegram.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.tickets.followups import record_delivery
 from messaging.contract import FILE_NAME_MAX, Reply

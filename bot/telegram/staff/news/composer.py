@@ -38,19 +38,19 @@ from aiogram.types import (
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts.engine import reply_for
-from handlers.staff import composing, confirm, targeting
-from handlers.staff.news import callbacks as cb
-from handlers.staff.news.preview import Keyboard, Previews
-from handlers.staff.news.progress import ProgressReporter, is_not_modified
-from handlers.staff.news.text import (
+from bot.telegram.staff import composing, confirm, targeting
+from bot.telegram.staff.news import callbacks as cb
+from bot.telegram.staff.news.preview import Keyboard, Previews
+from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
+from bot.telegram.staff.news.text import (
     TEXT_MAX,
     TimeProblem,
     news_markup,
     parse_time,
     shorten,
 )
-from handlers.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
+from bot.telegram.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
+from broadcasts.engine import reply_for
 from messaging.contract import FILE_NAME_MAX, ChannelError, Sender
 from messaging.i18n import Catalog, Markup
 from messaging.text import clean_text, clip_file_name, local_time, markup_to_plain

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.chat_router import install_composer
-from handlers.staff.polls import callbacks as cb
-from handlers.staff.polls.composer import PollComposer, PollSettings
+from bot.telegram.staff.chat_router import install_composer
+from bot.telegram.staff.polls import callbacks as cb
+from bot.telegram.staff.polls.composer import PollComposer, PollSettings
 from messaging.i18n import Catalog
 from storage.vocabulary import Clock
 

@@ -25,8 +25,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.types import BufferedInputFile, Message, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.telegram.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
 from broadcasts.stats_text import StatsTexts
-from handlers.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
 from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text

@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.service import Command, Work, full_name, parse_command
+from bot.telegram.staff.service import Command, Work, full_name, parse_command
 from messaging.text import markup_to_plain
 from storage import audit, staff_desk
 from storage.models import Staff

@@ -19,8 +19,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRet
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.news import callbacks as cb
-from handlers.staff.news.preview import Previews
+from bot.telegram.staff.news import callbacks as cb
+from bot.telegram.staff.news.preview import Previews
 from messaging.i18n import Markup
 from storage import news, polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress

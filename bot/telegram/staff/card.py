@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.staff import callbacks as cb
+from bot.telegram.staff import callbacks as cb
 from messaging.i18n import Catalog, Markup
-from messaging.text import markup_to_plain, utf16_len
+from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
 from storage.recategorize import can_change_category
@@ -60,15 +60,6 @@ def shorten(text: str, limit: int) -> tuple[str, bool]:
             break
         cut = index + 1
     return text[:cut].rstrip() + "…", True
-
-
-def format_when(moment: datetime | None, zone: ZoneInfo, *, exact: bool = False) -> str:
-    """A deadline as the council reads it: the local date (a legal term ends at the end of its
-    last day), or date and time for the exact 48-hour term."""
-    if moment is None:
-        return "—"
-    local = moment.astimezone(zone)
-    return local.strftime("%d.%m.%Y %H:%M" if exact else "%d.%m.%Y")
 
 
 def label(catalog: Catalog, language: str, prefix: str, code: str | None) -> str:

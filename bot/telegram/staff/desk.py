@@ -40,8 +40,8 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff import resident_files
-from handlers.staff.card import (
+from bot.telegram.staff import resident_files
+from bot.telegram.staff.card import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
     CardData,

@@ -37,6 +37,14 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.telegram.staff import composing, confirm, targeting
+from bot.telegram.staff.news.composer import count_audience, inline_markup
+from bot.telegram.staff.news.preview import Previews
+from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
+from bot.telegram.staff.news.text import TimeProblem, parse_time
+from bot.telegram.staff.polls import callbacks as cb
+from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work
+from bot.telegram.staff.targeting import Keyboard
 from broadcasts.polls import PollCloser
 from handlers.polls import (
     OPTION_MAX,
@@ -44,14 +52,6 @@ from handlers.polls import (
     poll_buttons_json,
     poll_text,
 )
-from handlers.staff import composing, confirm, targeting
-from handlers.staff.news.composer import count_audience, inline_markup
-from handlers.staff.news.preview import Previews
-from handlers.staff.news.progress import ProgressReporter, is_not_modified
-from handlers.staff.news.text import TimeProblem, parse_time
-from handlers.staff.polls import callbacks as cb
-from handlers.staff.service import CLAIM_CHANNEL, Command, Work
-from handlers.staff.targeting import Keyboard
 from messaging.contract import Button
 from messaging.i18n import Catalog, Markup
 from messaging.text import clean_text, local_time, split_text
