@@ -116,8 +116,6 @@ def register_poll_jobs(
     composer = dispatcher.get(POLLS_KEY) if dispatcher is not None else None
     if not isinstance(composer, PollComposer):
         return None
-    if wake is not None:
-        composer.wake = wake
     closer = composer.closer
     jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)
     return composer

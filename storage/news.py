@@ -17,16 +17,13 @@ from sqlalchemy import case, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import broadcast_lifecycle as lifecycle
 from storage import prompts
 from storage.broadcasts import BroadcastKind, BroadcastStatus
 from storage.models import Broadcast, FeedItem, NewsPreview, NewsPrompt, NewsReport
 
-# What the composer can still change, list, send or cancel.
-OPEN_STATUSES = (
-    BroadcastStatus.DRAFT.value,
-    BroadcastStatus.PENDING_APPROVAL.value,
-    BroadcastStatus.SCHEDULED.value,
-)
+# What the composer can still change, list, send or cancel (``storage.broadcast_lifecycle``).
+OPEN_STATUSES = tuple(sorted(lifecycle.OPEN))
 LIVE_STATUSES = (BroadcastStatus.SENDING.value,)
 DONE_STATUSES = (BroadcastStatus.FINISHED.value, BroadcastStatus.CANCELLED.value)
 
@@ -75,29 +72,6 @@ async def list_open_news(session: AsyncSession, *, limit: int) -> Sequence[Broad
         .limit(limit)
     )
     return result.scalars().all()
-
-
-async def change_status(
-    session: AsyncSession,
-    *,
-    broadcast_id: int,
-    allowed: Sequence[str],
-    status: str,
-    **values: Any,
-) -> bool:
-    """Move a news item to ``status`` if it is in one of the ``allowed`` statuses; False if it
-    was not (already sent, cancelled, or changed by someone else meanwhile)."""
-    result = await session.execute(
-        update(Broadcast)
-        .where(
-            Broadcast.id == broadcast_id,
-            Broadcast.kind == BroadcastKind.NEWS.value,
-            Broadcast.status.in_(allowed),
-        )
-        .values(status=status, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 async def due_scheduled(session: AsyncSession, *, now: datetime, limit: int = 100) -> list[int]:

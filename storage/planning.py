@@ -31,8 +31,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from storage import linking
+from storage.broadcast_lifecycle import may_start_from
 from storage.broadcasts import BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Resident, ResidentTopic, UTCDateTime
 from storage.vocabulary import Digest, District
@@ -85,7 +87,7 @@ async def plan_broadcast(
     may be started from (the news scheduler starts ``scheduled`` broadcasts)."""
     started = await session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast_id, Broadcast.status.in_(tuple(statuses)))
+        .where(Broadcast.id == broadcast_id, Broadcast.status.in_(may_start_from(statuses)))
         .values(status=BroadcastStatus.SENDING.value, started_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -93,20 +95,43 @@ async def plan_broadcast(
         return None
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     assert broadcast is not None
-    recipients = (
-        select(
-            literal(broadcast_id),
-            Resident.id,
-            linking.delivery_channel(),
-            linking.delivery_external_id(),
-            literal(DeliveryState.PENDING.value),
-            literal(0),
-            literal(0),
-            literal(now, UTCDateTime()),
-        )
-        .select_from(recipients_from())
-        .where(audience(broadcast))
+    count = await insert_deliveries(
+        session,
+        broadcast_id=broadcast_id,
+        now=now,
+        recipient=(Resident.id, linking.delivery_channel(), linking.delivery_external_id()),
+        where=audience(broadcast),
+        source=recipients_from(),
     )
+    broadcast.recipients = count
+    return count
+
+
+async def insert_deliveries(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    now: datetime,
+    recipient: tuple[SQLCoreOperations[int], SQLCoreOperations[str], SQLCoreOperations[str]],
+    where: ColumnElement[bool],
+    source: FromClause | None = None,
+) -> int:
+    """One pending delivery per row that ``where`` selects (from ``source``), due ``now``: the
+    one ``INSERT … SELECT`` every planner uses (news, polls, a poll's results). ``recipient``:
+    the resident's id, the channel and the address the delivery goes to. Returns how many."""
+    resident_id, channel, external_id = recipient
+    rows = select(
+        literal(broadcast_id),
+        resident_id,
+        channel,
+        external_id,
+        literal(DeliveryState.PENDING.value),
+        literal(0),
+        literal(0),
+        literal(now, UTCDateTime()),
+    )
+    if source is not None:
+        rows = rows.select_from(source)
     result = await session.execute(
         insert(Delivery).from_select(
             [
@@ -119,9 +144,7 @@ async def plan_broadcast(
                 Delivery.deferrals,
                 Delivery.next_attempt_at,
             ],
-            recipients,
+            rows.where(where),
         )
     )
-    count = int(getattr(result, "rowcount", 0) or 0)
-    broadcast.recipients = count
-    return count
+    return int(getattr(result, "rowcount", 0) or 0)

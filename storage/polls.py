@@ -16,13 +16,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import prompts
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState
-from storage.models import Broadcast, Delivery, Poll, PollPrompt, PollVote, Resident, UTCDateTime
+from storage.models import Broadcast, Delivery, Poll, PollPrompt, PollVote, Resident
+from storage.planning import insert_deliveries
 
 OPTIONS_MIN = 2
 OPTIONS_MAX = 10
@@ -459,37 +460,18 @@ async def publish_to_voters(
         await session.delete(broadcast)
         return None
     voters = select(PollVote.resident_id).where(PollVote.poll_id == poll.id).distinct()
-    recipients = select(
-        literal(broadcast.id),
-        Resident.id,
-        Resident.channel,
-        Resident.external_id,
-        literal(DeliveryState.PENDING.value),
-        literal(0),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(
-        Resident.id.in_(voters),
-        Resident.is_active.is_(True),
-        Resident.erased_at.is_(None),
-        Resident.consent_at.is_not(None),
+    count = await insert_deliveries(
+        session,
+        broadcast_id=broadcast.id,
+        now=now,
+        recipient=(Resident.id, Resident.channel, Resident.external_id),
+        where=and_(
+            Resident.id.in_(voters),
+            Resident.is_active.is_(True),
+            Resident.erased_at.is_(None),
+            Resident.consent_at.is_not(None),
+        ),
     )
-    result = await session.execute(
-        insert(Delivery).from_select(
-            [
-                Delivery.broadcast_id,
-                Delivery.resident_id,
-                Delivery.channel,
-                Delivery.external_id,
-                Delivery.state,
-                Delivery.attempts,
-                Delivery.deferrals,
-                Delivery.next_attempt_at,
-            ],
-            recipients,
-        )
-    )
-    count = int(getattr(result, "rowcount", 0) or 0)
     broadcast.recipients = count
     return broadcast.id, count
 

@@ -1,23 +1,54 @@
-"""What the news and the poll composers decide alike about a staff message.
+"""What the news and the poll composers do alike: ``ComposerBase``, the Telegram adapter both
+build on, over the channel-neutral staff core (``handlers.staff.broadcasts``).
 
 A composer works in the editors' chat and in every staff chat, takes its own commands and the
 answers to its own questions (a reply to a bot message it stored as a prompt), and audits a
-refused action the same way. The prompt tables differ, so the prompt lookup is a parameter.
+refused action the same way. Every event is one transaction opened here: the update is claimed
+(a redelivered update does nothing twice), the sender is checked by the staff core (non-staff
+and operators are refused and audited), the subject changed with its row locked, the audit
+entry written; Telegram is called only after the commit, as are the core's own after-commit
+steps (waking the delivery engine). Each button verb has its own handler (a table per composer).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message, User
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.staff.service import Command, Work, full_name, parse_command
-from messaging.text import markup_to_plain
-from storage import audit, staff_desk
+from bot.telegram.staff import confirm
+from bot.telegram.staff.composer_data import ComposerData
+from bot.telegram.staff.news.preview import Previews
+from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
+from bot.telegram.staff.news.text import TimeProblem, parse_time
+from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
+from bot.telegram.staff.targeting import Keyboard
+from handlers.staff.broadcasts.targets import BAD_BUTTON
+from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
+from messaging.i18n import Catalog, Markup
+from messaging.text import local_time, markup_to_plain
+from storage import audit, dedup, staff_desk
 from storage.models import Staff
+from storage.vocabulary import Clock, Role
+
+log = logging.getLogger(__name__)
 
 # A composer's prompt of (chat, message), or None; storage's news and polls ``get_prompt``.
 FindPrompt = Callable[..., Awaitable[object | None]]
@@ -109,3 +140,295 @@ async def answer_query(
         await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
     except TelegramAPIError as error:
         log.debug("answerCallbackQuery failed: %s", error)
+
+
+@dataclass(frozen=True, slots=True)
+class ComposerSettings:
+    zone: ZoneInfo
+    operator_chat_id: int | None = None
+    # Where RSS drafts are posted (the operator chat when not set).
+    editors_chat_id: int | None = None
+    # The two-person rule (news): a second editor approves before anything is sent.
+    two_person: bool = False
+    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
+    confirm_above: int = 1000
+
+    @property
+    def editors_chat(self) -> int | None:
+        return self.editors_chat_id if self.editors_chat_id is not None else self.operator_chat_id
+
+
+DataT = TypeVar("DataT", bound=ComposerData)
+# One button verb's handler: (work, call, pressed button, chat id, message id).
+VerbHandler = Callable[[Work, StaffCall, DataT, int, int], Awaitable[None]]
+
+
+def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in row]
+            for row in keyboard
+        ]
+    )
+
+
+class ComposerBase(Generic[DataT]):
+    """The Telegram side of a composer. A subclass names its feature (audit and catalog
+    prefix), commands, callback data and prompt table, handles its commands and prompt answers
+    (``message``) and maps each button verb to a handler (``verbs``)."""
+
+    feature: ClassVar[str]
+    commands: ClassVar[frozenset[str]]
+    data: type[DataT]
+    # The alert for a button that cannot be read (None: just stop the spinner).
+    bad_button: ClassVar[str | None] = None
+    # Whether a redelivered press is answered (stopping a spinner the first answer missed).
+    answer_duplicates: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        clock: Clock,
+        settings: ComposerSettings,
+        staff: StaffCore,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self.staff = staff
+        self.previews = Previews(catalog, zone=settings.zone)
+        # The live progress message, its Stop button and final report (news and polls).
+        self.progress = ProgressReporter(
+            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
+        )
+
+    def t(self, key: str, /, **params: object) -> Markup:
+        return self.previews.t(key, **params)
+
+    # -- the subclass's part --------------------------------------------------------------
+
+    async def find_prompt(self, session: AsyncSession, *, chat_id: int, message_id: int) -> Any:
+        raise NotImplementedError
+
+    def add_prompt(
+        self,
+        session: AsyncSession,
+        *,
+        chat_id: int,
+        message_id: int,
+        action: Any,
+        staff_id: int,
+        subject_id: int | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def message(
+        self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
+    ) -> None:
+        raise NotImplementedError
+
+    def verbs(self) -> Mapping[str, VerbHandler[DataT]]:
+        raise NotImplementedError
+
+    def button_what(self, pressed: DataT, raw: str) -> str:
+        """How a refused press is named in the audit."""
+        return f"button:{raw}"
+
+    # -- which updates are ours -----------------------------------------------------------
+
+    async def is_staff_chat(self, chat_id: int) -> bool:
+        return await is_composer_chat(
+            self.sessionmaker,
+            chat_id,
+            editors_chat_id=self.settings.editors_chat_id,
+            operator_chat_id=self.settings.operator_chat_id,
+        )
+
+    async def wants(self, message: Message, bot_username: str) -> bool:
+        """A composer command, or an answer to one of the composer's questions, in a staff chat."""
+        return await wants(
+            message,
+            bot_username,
+            bot_id=self.bot.id,
+            commands=self.commands,
+            sessionmaker=self.sessionmaker,
+            find_prompt=self.find_prompt,
+            in_chat=self.is_staff_chat,
+        )
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
+        user = message.from_user
+        if user is None:
+            return
+        command = command_of(message, bot_username)
+        if command is not None and command.name not in self.commands:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            work = Work(session=session, now=self.clock())
+            prompt: object | None = None
+            if command is None:
+                reply = message.reply_to_message
+                if reply is None:
+                    return
+                prompt = await self.find_prompt(
+                    session, chat_id=message.chat.id, message_id=reply.message_id
+                )
+                if prompt is None:
+                    return
+            if not await dedup.claim_update(
+                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
+            ):
+                return
+            await self.message(work, message, user, command, prompt)
+        await work.run_after(log, self.feature)
+
+    async def on_button(self, query: CallbackQuery, *, update_key: str) -> None:
+        pressed = self.data.parse(query.data)
+        message = query.message
+        if pressed is None or message is None:
+            bad = self.bad_button
+            await answer_query(log, query, self.t(bad) if bad else None, alert=bad is not None)
+            return
+        chat_id, message_id = message.chat.id, message.message_id
+        async with self.sessionmaker() as session, session.begin():
+            work = Work(session=session, now=self.clock())
+            if not await dedup.claim_update(
+                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
+            ):
+                if self.answer_duplicates:
+                    await answer_query(log, query, None)
+                return
+            what = self.button_what(pressed, query.data or "")
+            call = await self.open_call(work, query.from_user, chat_id, what)
+            if isinstance(call, Refused):
+                work.answer, work.alert = self.denial(call), True
+            else:
+                await self.verbs()[pressed.verb](work, call, pressed, chat_id, message_id)
+        await answer_query(log, query, work.answer, alert=work.alert)
+        await work.run_after(log, self.feature)
+
+    async def open_call(
+        self,
+        work: Work,
+        user: User,
+        chat_id: int,
+        what: str,
+        roles: Collection[Role] = EDITORS,
+    ) -> StaffCall | Refused:
+        """The staff core's call for ``user`` in this event's transaction, or its refusal
+        (audited by the core, and here as ``<feature>.denied`` with the chat's facts)."""
+        async with self.staff.call(Actor(user.id), roles=roles, session=work.session) as opened:
+            pass
+        if isinstance(opened, Refused):
+            staff = await work.session.get(Staff, user.id)
+            record_refusal(
+                work, user, staff, chat_id=chat_id, what=what, feature=self.feature, log=log
+            )
+            return opened
+        # One list of after-commit steps for the event: the core's (waking the engine) run
+        # in order with the chat's own, once the transaction committed.
+        opened.after = work.after
+        return opened
+
+    def denial(self, refused: Refused) -> Markup:
+        role = refused.reason is not Reason.NOT_STAFF
+        return self.t(f"{self.feature}.denied_role" if role else f"{self.feature}.denied")
+
+    # -- what news and polls answer alike ---------------------------------------------------
+
+    def parse_when(self, work: Work, message: Message) -> datetime | None:
+        """The time an editor typed, or None (the problem is answered; the question stays
+        open, so they answer it again)."""
+        when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
+        if isinstance(when, TimeProblem):
+            work.later(self.reply, message, self.t(f"news.time.{when.value}"))
+            return None
+        return when
+
+    def confirm_needed(self, count: int) -> bool:
+        return confirm.needed(count, self.settings.confirm_above)
+
+    def question(self, count: int, when: datetime | None) -> Markup:
+        """ "Send to N residents?" with how to answer it."""
+        local = local_time(when, self.settings.zone) if when is not None else None
+        question = confirm.question(self.catalog, count, local)
+        return Markup(question + "\n" + self.t("news.confirm.hint"))
+
+    def audience(self, work: Work, count: int) -> None:
+        work.answer = self.t("news.audience", count=count)
+
+    def alert(self, work: Work, text: Markup) -> None:
+        work.answer, work.alert = text, True
+
+    def targeted(self, work: Work, outcome: Outcome[None]) -> bool:
+        """Whether a targeting toggle applied (otherwise its problem is the alert)."""
+        if isinstance(outcome, Refused):
+            self.alert(work, self.t(str(outcome.details.get("problem", BAD_BUTTON))))
+            return False
+        return True
+
+    # -- Telegram, after the commit ---------------------------------------------------------
+
+    async def ask(
+        self, chat_id: int, action: StrEnum, staff_id: int, subject_id: int | None
+    ) -> None:
+        key = f"{self.feature}.prompt.{action.value}"
+        text = self.t(key, id=subject_id) if subject_id is not None else self.t(key)
+        sent = await self.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
+        )
+        async with self.sessionmaker() as session, session.begin():
+            self.add_prompt(
+                session,
+                chat_id=chat_id,
+                message_id=sent.message_id,
+                action=action,
+                staff_id=staff_id,
+                subject_id=subject_id,
+            )
+
+    async def reply(self, message: Message, text: str) -> None:
+        await message.reply(text, parse_mode=ParseMode.HTML)
+
+    async def send(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard, *, quiet: bool
+    ) -> None:
+        """Edit a preview's text and keyboard; "not modified" is no failure. ``quiet``: any
+        other refusal is logged (deleted, too old to edit: its buttons are refused anyway)."""
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=inline_markup(keyboard),
+            )
+        except TelegramBadRequest as error:
+            if is_not_modified(error):
+                return
+            if not quiet:
+                raise
+            log.warning("preview %d/%d not edited: %s", chat_id, message_id, error)
+
+    async def edit_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard) -> None:
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(keyboard)
+            )
+        except TelegramBadRequest as error:
+            if not is_not_modified(error):
+                raise

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from handlers.staff.broadcasts.targets import ALL, TARGET_DISTRICTS
 from messaging.contract import Button
 from messaging.i18n import Markup
 from storage.models import Broadcast
-from storage.vocabulary import Channel, District, Topic
+from storage.vocabulary import Channel, Topic
 
 Keyboard = tuple[tuple[Button, ...], ...]
 # A catalog lookup in the composer's language.
@@ -23,13 +24,6 @@ Data = Callable[[str], str]
 
 CHECKED: Final = "✅"
 UNCHECKED: Final = "▫️"
-ALL: Final = "all"
-# Districts a news item can target: a resident who chose "the whole city" gets every district's
-# news anyway, so it is not a target of its own.
-TARGET_DISTRICTS: Final = tuple(d for d in District if d is not District.WHOLE_CITY)
-# Catalog keys of what is wrong with a pressed targeting button.
-BAD_BUTTON: Final = "news.bad_button"
-ONE_CHANNEL: Final = "news.one_channel"
 
 
 def mark(on: bool) -> str:
@@ -38,38 +32,6 @@ def mark(on: bool) -> str:
 
 def cut(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def toggle_channel(broadcast: Broadcast, argument: str) -> str | None:
-    """Switch one channel; the catalog key of the problem, or None. No channels stored means
-    every channel, and at least one must stay chosen."""
-    if argument not in {c.value for c in Channel}:
-        return BAD_BUTTON
-    chosen = set(broadcast.channels or [c.value for c in Channel]) ^ {argument}
-    if not chosen:
-        return ONE_CHANNEL
-    broadcast.channels = [] if len(chosen) == len(Channel) else sorted(chosen)
-    return None
-
-
-def toggle_code(broadcast: Broadcast, argument: str, *, topics: bool) -> str | None:
-    """Switch one topic (``topics``) or district, or choose everyone with ``all``; the catalog
-    key of the problem, or None."""
-    codes = [t.value for t in Topic] if topics else [d.value for d in TARGET_DISTRICTS]
-    current = list(broadcast.topics if topics else broadcast.districts)
-    if argument == ALL:
-        updated: list[str] = []
-    elif argument in codes:
-        chosen = set(current) ^ {argument}
-        # Every code chosen is the same as none: everyone.
-        updated = [] if len(chosen) == len(codes) else [c for c in codes if c in chosen]
-    else:
-        return BAD_BUTTON
-    if topics:
-        broadcast.topics = updated
-    else:
-        broadcast.districts = updated
-    return None
 
 
 def topics_page(broadcast: Broadcast, t: Text, data: Data, back: Button) -> Keyboard:

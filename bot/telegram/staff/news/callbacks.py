@@ -1,57 +1,58 @@
-"""Callback data of the composer's buttons: ``nw:<verb>:<broadcast id>[:<argument>]``.
+"""Callback data of the news composer's buttons: ``nw:<verb>:<broadcast id>[:<argument>]``
+(``bot.telegram.staff.composer_data``).
 
 The longest argument is a district code (17 characters), so every button fits Telegram's 64 bytes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-from bot.telegram.staff import callback_data
+from bot.telegram.staff.composer_data import MAX_BYTES, ComposerData
+
+__all__ = ["MAX_BYTES", "NewsData", "Verb", "pack"]
 
 PREFIX: Final = "nw"
-MAX_BYTES: Final = callback_data.MAX_BYTES
 
-AUDIENCE: Final = "aud"  # recount the audience (the first row)
-PAGE: Final = "pg"  # nw:pg:<id>:main|topics|districts|compact
-TOPIC: Final = "tp"  # nw:tp:<id>:<topic>
-DISTRICT: Final = "ds"  # nw:ds:<id>:<district>
-CHANNEL: Final = "ch"  # nw:ch:<id>:telegram|viber
-URGENT: Final = "urg"
-TEXT: Final = "txt"  # ask for a new text
-SEND: Final = "send"  # send now (or ask for approval)
-SCHEDULE: Final = "sch"  # ask for a time
-SAVE: Final = "save"
-CANCEL: Final = "cancel"  # cancel a draft, a scheduled or a pending news item
-APPROVE: Final = "ok"
-EDIT: Final = "edit"  # back to draft (scheduled or pending news), full keyboard
-OPEN: Final = "open"  # post the preview again (from the list)
-STOP: Final = "stop"  # stop a broadcast being sent (progress message)
-CONFIRM: Final = "yes"  # nw:yes:<id>:<count>[@<epoch>]: send (schedule) to the count confirmed
-DECLINE: Final = "no"  # not now: back to the draft's keyboard
 
-VERBS: Final = frozenset(
-    {
-        AUDIENCE,
-        PAGE,
-        TOPIC,
-        DISTRICT,
-        CHANNEL,
-        URGENT,
-        TEXT,
-        SEND,
-        SCHEDULE,
-        SAVE,
-        CANCEL,
-        APPROVE,
-        EDIT,
-        OPEN,
-        STOP,
-        CONFIRM,
-        DECLINE,
-    }
-)
+class Verb(StrEnum):
+    AUDIENCE = "aud"  # recount the audience (the first row)
+    PAGE = "pg"  # nw:pg:<id>:main|topics|districts|compact
+    TOPIC = "tp"  # nw:tp:<id>:<topic>
+    DISTRICT = "ds"  # nw:ds:<id>:<district>
+    CHANNEL = "ch"  # nw:ch:<id>:telegram|viber
+    URGENT = "urg"
+    TEXT = "txt"  # ask for a new text
+    SEND = "send"  # send now (or ask for approval)
+    SCHEDULE = "sch"  # ask for a time
+    SAVE = "save"
+    CANCEL = "cancel"  # cancel a draft, a scheduled or a pending news item
+    APPROVE = "ok"
+    EDIT = "edit"  # back to draft (scheduled or pending news), full keyboard
+    OPEN = "open"  # post the preview again (from the list)
+    STOP = "stop"  # stop a broadcast being sent (progress message)
+    CONFIRM = "yes"  # nw:yes:<id>:<count>[@<epoch>]: send (schedule) to the count confirmed
+    DECLINE = "no"  # not now: back to the draft's keyboard
+
+
+AUDIENCE: Final = Verb.AUDIENCE
+PAGE: Final = Verb.PAGE
+TOPIC: Final = Verb.TOPIC
+DISTRICT: Final = Verb.DISTRICT
+CHANNEL: Final = Verb.CHANNEL
+URGENT: Final = Verb.URGENT
+TEXT: Final = Verb.TEXT
+SEND: Final = Verb.SEND
+SCHEDULE: Final = Verb.SCHEDULE
+SAVE: Final = Verb.SAVE
+CANCEL: Final = Verb.CANCEL
+APPROVE: Final = Verb.APPROVE
+EDIT: Final = Verb.EDIT
+OPEN: Final = Verb.OPEN
+STOP: Final = Verb.STOP
+CONFIRM: Final = Verb.CONFIRM
+DECLINE: Final = Verb.DECLINE
 
 PAGE_MAIN: Final = "main"
 PAGE_TOPICS: Final = "topics"
@@ -62,22 +63,9 @@ PAGES: Final = frozenset({PAGE_MAIN, PAGE_TOPICS, PAGE_DISTRICTS, PAGE_COMPACT})
 PAGE_CONFIRM: Final = "confirm"
 
 
-@dataclass(frozen=True, slots=True)
-class NewsAction:
-    verb: str
-    broadcast_id: int
-    argument: str = ""
+class NewsData(ComposerData, prefix=PREFIX):
+    verb: Verb  # narrowed to the news verbs
 
 
-def pack(verb: str, broadcast_id: int, argument: str = "") -> str:
-    return callback_data.pack(PREFIX, verb, broadcast_id, argument)
-
-
-def unpack(data: str) -> NewsAction | None:
-    """The pressed button's action, or None for anything malformed (callback data comes from the
-    client and is not trusted)."""
-    parts = callback_data.split(data, PREFIX, VERBS, max_argument=32)
-    if parts is None:
-        return None
-    verb, number, argument = parts
-    return NewsAction(verb=verb, broadcast_id=number, argument=argument)
+def pack(verb: Verb, broadcast_id: int, argument: str = "") -> str:
+    return NewsData(verb=verb, id=broadcast_id, arg=argument).pack()

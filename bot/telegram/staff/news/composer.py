@@ -1,71 +1,59 @@
-"""The news composer in the staff chats (editors and administrators).
+"""The news composer in the staff chats (editors and administrators): the Telegram adapter over
+the staff core's news operations (``handlers.staff.broadcasts.news``).
 
 ``/news`` (with the text, or a photo or document whose caption starts with ``/news``; alone, it
 asks for the text), then a preview posted exactly as residents will get it (the engine's
 ``reply_for`` through the same Telegram sender) with buttons: targets, urgency, send now,
 schedule, save, cancel. ``/drafts`` (or ``/news list``) lists what is not sent yet.
 
-Every event is one transaction opened here: the update is claimed (a redelivered update does
-nothing twice), the sender is checked (non-staff and operators are refused and audited), the
-news item is changed with its row locked, and the audit entry written. Telegram is called only
-after the commit. A news item is stored from the first message (status ``draft``), so nothing is
-lost on a restart; the questions the composer asks (ForceReply) are stored too.
-
-Changing a scheduled or approved item (text, targets, time) puts it back to ``draft``: what a
-second editor approved, or what was scheduled, is exactly what goes out.
+A news item is stored from the first message (status ``draft``), so nothing is lost on a
+restart; the questions the composer asks (ForceReply) are stored too. Changing a scheduled or
+approved item (text, targets, time) puts it back to ``draft``: what a second editor approved, or
+what was scheduled, is exactly what goes out (``storage.broadcast_lifecycle``).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
-from zoneinfo import ZoneInfo
+from typing import Any, Final
 
 from aiogram import Bot
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import (
-    CallbackQuery,
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    User,
-)
-from sqlalchemy import func, select
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.staff import composing, confirm, targeting
+from bot.telegram.staff import confirm
+from bot.telegram.staff.composing import (
+    ComposerBase,
+    ComposerSettings,
+    VerbHandler,
+    inline_markup,
+)
 from bot.telegram.staff.news import callbacks as cb
-from bot.telegram.staff.news.preview import Keyboard, Previews
-from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
-from bot.telegram.staff.news.text import (
-    TEXT_MAX,
-    TimeProblem,
-    news_markup,
-    parse_time,
-    shorten,
-)
-from bot.telegram.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
+from bot.telegram.staff.news.callbacks import NewsData, Verb
+from bot.telegram.staff.news.preview import Keyboard
+from bot.telegram.staff.news.text import EMPTY, TEXT_MAX, content_of, has_media, shorten
+from bot.telegram.staff.service import STAFF_NAME_MAX, Command, Work, full_name
 from broadcasts.engine import reply_for
-from messaging.contract import FILE_NAME_MAX, ChannelError, Sender
+from handlers.staff.broadcasts.common import Wake
+from handlers.staff.broadcasts.news import STOPPABLE, Content, NewsOps, Submission, Target
+from handlers.staff.broadcasts.targets import count_audience
+from handlers.staff.core import Done, Outcome, Reason, Refused, StaffCall, StaffCore
+from messaging.contract import ChannelError, Sender
 from messaging.i18n import Catalog, Markup
-from messaging.text import clean_text, clip_file_name, local_time, markup_to_plain
-from storage import audit, dedup, news, polls
-from storage.broadcasts import (
-    BroadcastKind,
-    BroadcastStatus,
-    cancel_broadcast,
-    create_broadcast,
-)
-from storage.models import Broadcast, NewsPrompt, Staff
-from storage.news import OPEN_STATUSES, PromptAction
-from storage.planning import audience, plan_broadcast, recipients_from
-from storage.staff import get_staff
-from storage.vocabulary import Clock, Role
+from messaging.text import local_time, markup_to_plain
+from storage import broadcast_lifecycle as lifecycle
+from storage import news
+from storage.broadcasts import BroadcastKind
+from storage.models import Broadcast, NewsPrompt
+from storage.news import PromptAction
+from storage.vocabulary import Clock
+
+__all__ = ["NewsComposer", "NewsSettings", "count_audience", "inline_markup"]
 
 log = logging.getLogger(__name__)
 
@@ -73,64 +61,42 @@ CMD_NEWS: Final = "news"
 CMD_DRAFTS: Final = "drafts"
 COMMANDS: Final = frozenset({CMD_NEWS, CMD_DRAFTS})
 LIST_WORDS: Final = frozenset({"list", "список"})
-EDITORS: Final = frozenset({Role.ADMIN.value, Role.EDITOR.value})
 LIST_LIMIT: Final = 20
-# What the progress message's Stop button stops.
-STOPPABLE: Final = (BroadcastKind.NEWS.value, BroadcastKind.POLL.value)
 # Previews edited per round (the oldest first).
 PREVIEW_ROUND: Final = 20
-DRAFT: Final = BroadcastStatus.DRAFT.value
-PENDING: Final = BroadcastStatus.PENDING_APPROVAL.value
-SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
-SENDING: Final = BroadcastStatus.SENDING.value
+TARGETS: Final = {
+    Verb.TOPIC: (Target.TOPIC, cb.PAGE_TOPICS),
+    Verb.DISTRICT: (Target.DISTRICT, cb.PAGE_DISTRICTS),
+    Verb.CHANNEL: (Target.CHANNEL, cb.PAGE_MAIN),
+    Verb.URGENT: (Target.URGENT, cb.PAGE_MAIN),
+}
+
+NewsSettings = ComposerSettings
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class NewsSettings:
-    zone: ZoneInfo
-    operator_chat_id: int | None = None
-    # Where RSS drafts are posted (the operator chat when not set).
-    editors_chat_id: int | None = None
-    # The two-person rule: a second editor approves before anything is sent.
-    two_person: bool = False
-    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
-    confirm_above: int = 1000
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A pressed button of a news item, with its item locked in the event's transaction."""
 
-    @property
-    def editors_chat(self) -> int | None:
-        return self.editors_chat_id if self.editors_chat_id is not None else self.operator_chat_id
+    work: Work
+    call: StaffCall
+    broadcast: Broadcast
+    pressed: NewsData
+    chat_id: int
+    message_id: int
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Content:
-    markup: str
-    media: tuple[str, str, str | None] | None  # kind, file_id, file name
+    def later(self, step: Callable[..., Awaitable[None]], /, *args: object) -> None:
+        self.work.later(step, *args)
 
 
-def _no_wake() -> None:
-    return None
+PressHandler = Callable[[Press], Awaitable[None]]
 
 
-def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
-    if not keyboard:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [InlineKeyboardButton(text=b.label, callback_data=b.action) for b in row]
-            for row in keyboard
-        ]
-    )
+class NewsComposer(ComposerBase[NewsData]):
+    feature = "news"
+    commands = COMMANDS
+    data = NewsData
 
-
-async def count_audience(session: AsyncSession, broadcast: Broadcast) -> int:
-    """How many residents the news item would reach now (the planner's own WHERE clause)."""
-    result = await session.execute(
-        select(func.count()).select_from(recipients_from()).where(audience(broadcast))
-    )
-    return int(result.scalar_one())
-
-
-class NewsComposer:
     def __init__(
         self,
         *,
@@ -139,248 +105,171 @@ class NewsComposer:
         sessionmaker: async_sessionmaker[AsyncSession],
         catalog: Catalog,
         clock: Clock,
-        settings: NewsSettings,
+        settings: ComposerSettings,
+        staff: StaffCore,
+        wake: Wake,
     ) -> None:
-        self.bot = bot
+        super().__init__(
+            bot=bot,
+            sessionmaker=sessionmaker,
+            catalog=catalog,
+            clock=clock,
+            settings=settings,
+            staff=staff,
+        )
         self.sender = sender
-        self.sessionmaker = sessionmaker
-        self.clock = clock
-        self.settings = settings
-        self.previews = Previews(catalog, zone=settings.zone)
-        self.progress = ProgressReporter(
-            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
-        )
-        # Set by the composition root once the delivery engine exists: a planned broadcast
-        # starts at once rather than at the engine's next poll.
-        self.wake: Callable[[], None] = _no_wake
+        # ``wake``: the delivery engine's nudge, so a planned broadcast starts at once.
+        self.ops = NewsOps(two_person=settings.two_person, wake=wake)
+        self._verbs = self._table()
 
-    def t(self, key: str, /, **params: object) -> Markup:
-        return self.previews.t(key, **params)
+    async def find_prompt(
+        self, session: AsyncSession, *, chat_id: int, message_id: int
+    ) -> NewsPrompt | None:
+        return await news.get_prompt(session, chat_id=chat_id, message_id=message_id)
 
-    # -- which updates are ours -----------------------------------------------------------
-
-    async def is_news_chat(self, chat_id: int) -> bool:
-        return await composing.is_composer_chat(
-            self.sessionmaker,
-            chat_id,
-            editors_chat_id=self.settings.editors_chat_id,
-            operator_chat_id=self.settings.operator_chat_id,
-        )
-
-    async def wants(self, message: Message, bot_username: str) -> bool:
-        """A composer command, or an answer to one of the composer's questions, in a staff chat."""
-        return await composing.wants(
-            message,
-            bot_username,
-            bot_id=self.bot.id,
-            commands=COMMANDS,
-            sessionmaker=self.sessionmaker,
-            find_prompt=news.get_prompt,
-            in_chat=self.is_news_chat,
+    def add_prompt(
+        self,
+        session: AsyncSession,
+        *,
+        chat_id: int,
+        message_id: int,
+        action: Any,
+        staff_id: int,
+        subject_id: int | None,
+    ) -> None:
+        news.add_prompt(
+            session,
+            chat_id=chat_id,
+            message_id=message_id,
+            action=action,
+            staff_id=staff_id,
+            broadcast_id=subject_id,
+            now=self.clock(),
         )
 
     # -- messages ---------------------------------------------------------------------------
 
-    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
-        user = message.from_user
-        if user is None:
+    async def message(
+        self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
+    ) -> None:
+        what = f"/{command.name}" if command is not None else f"prompt:{prompt and prompt.action}"
+        call = await self.open_call(work, user, message.chat.id, what)
+        if isinstance(call, Refused):
+            work.later(self.reply, message, self.denial(call))
             return
-        command = composing.command_of(message, bot_username)
-        if command is not None and command.name not in COMMANDS:
-            return
-        async with self.sessionmaker() as session, session.begin():
-            work = Work(session=session, now=self.clock())
-            prompt: NewsPrompt | None = None
-            if command is None:
-                reply = message.reply_to_message
-                if reply is None:
-                    return
-                prompt = await news.get_prompt(
-                    session, chat_id=message.chat.id, message_id=reply.message_id
-                )
-                if prompt is None:
-                    return
-            if not await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
-            ):
-                return
-            what = (
-                f"/{command.name}" if command is not None else f"prompt:{prompt and prompt.action}"
-            )
-            staff = await self._editor(work, user, message.chat.id, what)
-            if staff is None:
-                problem = await self._refusal(session, user)
-                work.later(self._reply, message, problem)
-            elif command is not None:
-                await self._command(work, staff, message, command)
-            elif prompt is not None:
-                await self._answer_prompt(work, staff, message, prompt)
-        await work.run_after(log, "news")
+        if call.staff.name is None:
+            call.staff.name = full_name(user)[:STAFF_NAME_MAX]
+        if command is not None:
+            await self._command(work, call, message, command)
+        elif prompt is not None:
+            await self._answer_prompt(work, call, message, prompt)
 
-    async def _refusal(self, session: AsyncSession, user: User) -> Markup:
-        staff = await get_staff(session, telegram_id=user.id)
-        return self.t("news.denied" if staff is None else "news.denied_role")
-
-    async def _editor(self, work: Work, user: User, chat_id: int, what: str) -> Staff | None:
-        """The sender if they are an editor or administrator; otherwise the refusal is audited
-        and None returned."""
-        staff = await get_staff(work.session, telegram_id=user.id)
-        if staff is not None and staff.role in EDITORS:
-            if staff.name is None:
-                staff.name = full_name(user)[:STAFF_NAME_MAX]
-            return staff
-        composing.record_refusal(
-            work, user, staff, chat_id=chat_id, what=what, feature="news", log=log
-        )
-        return None
-
-    async def _command(self, work: Work, staff: Staff, message: Message, command: Command) -> None:
+    async def _command(
+        self, work: Work, call: StaffCall, message: Message, command: Command
+    ) -> None:
         if command.name == CMD_DRAFTS or command.args.strip().lower() in LIST_WORDS:
             await self._list(work, message)
             return
-        content = self._content(message, command=True)
-        if isinstance(content, str) and content == "empty" and not _has_media(message):
+        content = content_of(message, command=True)
+        if content == EMPTY and not has_media(message):
             # Just "/news": ask for the text.
-            work.later(self._ask, message.chat.id, PromptAction.COMPOSE, staff.telegram_id, None)
+            work.later(
+                self.ask, message.chat.id, PromptAction.COMPOSE, call.staff.telegram_id, None
+            )
             return
-        await self._create(work, staff, message, content)
-
-    def _content(self, message: Message, *, command: bool) -> Content | str:
-        """What the editor sent as a news item, or the catalog key of what is wrong with it."""
-        media: tuple[str, str, str | None] | None = None
-        if message.photo:
-            media = ("photo", message.photo[-1].file_id, None)
-        elif message.document is not None:
-            name = message.document.file_name
-            if name is not None:
-                name = clip_file_name(clean_text(name), FILE_NAME_MAX)
-            media = ("document", message.document.file_id, name)
-        elif message.text is None:
-            return "news.unsupported"
-        if message.text is not None:
-            markup = news_markup(message.text, message.entities, command=command)
-        else:
-            markup = news_markup(message.caption or "", message.caption_entities, command=command)
-        # Cleaned after the markup is built: the entities' offsets count the text as it came.
-        markup = clean_text(markup)
-        if not markup:
-            return "empty"
-        # The limit holds for the markup (tags and escapes included): the adapters split longer
-        # texts, and a cut inside a tag would fail every delivery. A caption longer than
-        # CAPTION_MAX is sent by the adapters as a text after the media.
-        if len(markup) > TEXT_MAX:
-            return "news.too_long"
-        return Content(markup=markup, media=media)
+        await self._create(work, call, message, content)
 
     async def _create(
-        self, work: Work, staff: Staff, message: Message, content: Content | str
+        self, work: Work, call: StaffCall, message: Message, content: Content | str
     ) -> bool:
         if isinstance(content, str):
-            work.later(self._reply, message, self._problem(content))
+            work.later(self.reply, message, self._problem(content))
             return False
-        kind, ref, name = content.media or (None, None, None)
-        broadcast = await create_broadcast(
-            work.session,
-            text=content.markup,
-            now=work.now,
-            media_kind=kind,
-            media_ref=ref,
-            media_name=name,
-            created_by=staff.telegram_id,
-        )
-        self._audit(work, staff, "news.draft", broadcast)
+        broadcast = await self.ops.create(call, content)
         work.later(self.post_preview, message.chat.id, broadcast.id)
         return True
 
     def _problem(self, key: str) -> Markup:
-        if key == "empty":
-            return self.t("news.empty")
-        if key == "news.too_long":
-            return self.t(key, limit=TEXT_MAX)
-        return self.t(key)
+        return self.t("news.empty") if key == EMPTY else self.t(key, limit=TEXT_MAX)
 
     async def _answer_prompt(
-        self, work: Work, staff: Staff, message: Message, prompt: NewsPrompt
+        self, work: Work, call: StaffCall, message: Message, prompt: NewsPrompt
     ) -> None:
         if prompt.done_at is not None:
-            work.later(self._reply, message, self.t("news.prompt.done"))
+            work.later(self.reply, message, self.t("news.prompt.done"))
             return
-        action = prompt.action
-        chat_id, prompt_id = prompt.chat_id, prompt.message_id
-        if action == PromptAction.COMPOSE.value:
-            if await self._create(work, staff, message, self._content(message, command=False)):
+        session, chat_id, prompt_id = work.session, prompt.chat_id, prompt.message_id
+        if prompt.action == PromptAction.COMPOSE.value:
+            if await self._create(work, call, message, content_of(message, command=False)):
                 await news.close_prompt(
-                    work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
+                    session, chat_id=chat_id, message_id=prompt_id, now=work.now
                 )
             return
         broadcast = (
-            await news.lock_news(work.session, broadcast_id=prompt.broadcast_id)
+            await news.lock_news(session, broadcast_id=prompt.broadcast_id)
             if prompt.broadcast_id is not None
             else None
         )
-        if broadcast is None or broadcast.status not in OPEN_STATUSES:
-            await news.close_prompt(
-                work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
-            )
-            work.later(self._reply, message, self._not_open(broadcast, prompt.broadcast_id))
+        if broadcast is None or not lifecycle.is_open(broadcast):
+            await news.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+            work.later(self.reply, message, self._not_open(broadcast, prompt.broadcast_id))
             return
-        if action == PromptAction.TEXT.value:
-            content = self._content(message, command=False)
+        if prompt.action == PromptAction.TEXT.value:
+            content = content_of(message, command=False)
             if isinstance(content, str):
-                work.later(self._reply, message, self._problem(content))
+                work.later(self.reply, message, self._problem(content))
                 return
-            self._reopen(broadcast)
-            broadcast.text = content.markup
-            broadcast.media_kind, broadcast.media_ref, broadcast.media_name = content.media or (
-                None,
-                None,
-                None,
-            )
-            await news.close_prompt(
-                work.session, chat_id=chat_id, message_id=prompt_id, now=work.now
-            )
-            self._audit(work, staff, "news.text", broadcast)
+            self.ops.set_text(call, broadcast, content)
+            await news.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
             work.later(self.post_preview, message.chat.id, broadcast.id)
             return
-        # PromptAction.TIME
-        when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
-        if isinstance(when, TimeProblem):
-            # The question stays open: the editor answers it again.
-            work.later(self._reply, message, self.t(f"news.time.{when.value}"))
+        await self._answer_time(work, call, message, prompt, broadcast)
+
+    async def _answer_time(
+        self, work: Work, call: StaffCall, message: Message, prompt: NewsPrompt, item: Broadcast
+    ) -> None:
+        when = self.parse_when(work, message)
+        if when is None:
             return
-        await news.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
-        self._reopen(broadcast)
-        count = await count_audience(work.session, broadcast)
-        if confirm.needed(count, self.settings.confirm_above):
+        await news.close_prompt(
+            work.session, chat_id=prompt.chat_id, message_id=prompt.message_id, now=work.now
+        )
+        lifecycle.reopen(item)
+        count = await count_audience(work.session, item)
+        if self.confirm_needed(count):
             # Nothing is scheduled until "Yes" under the new preview.
-            local = local_time(when, self.settings.zone)
-            question = confirm.question(self.previews.catalog, count, local)
-            work.later(self._reply, message, Markup(question + "\n" + self.t("news.confirm.hint")))
-            work.later(self.post_preview, message.chat.id, broadcast.id, cb.PAGE_CONFIRM, when)
+            work.later(self.reply, message, self.question(count, when))
+            work.later(self.post_preview, message.chat.id, item.id, cb.PAGE_CONFIRM, when)
             return
-        notice = await self._submit(work, staff, broadcast, message.chat.id, when)
-        work.later(self._reply, message, notice)
-        work.later(self.post_preview, message.chat.id, broadcast.id)
+        outcome = await self.ops.submit(call, item, when=when, report_to=message.chat.id)
+        work.later(self.reply, message, self._submitted(work, item, outcome))
+        work.later(self.post_preview, message.chat.id, item.id)
+
+    def _submitted(self, work: Work, item: Broadcast, outcome: Outcome[Any]) -> Markup:
+        """The notice of a submitted (sent, scheduled, approved) item; a started one's progress
+        message is posted after the commit."""
+        if isinstance(outcome, Refused):
+            if outcome.reason is Reason.TOO_LATE:
+                return self.t("news.time.past")
+            return self._not_open(item, item.id)
+        done = outcome.value
+        if done.became is Submission.PENDING:
+            return self.t("news.pending", id=item.id)
+        if done.became is Submission.SCHEDULED and done.when is not None:
+            when = local_time(done.when, self.settings.zone)
+            return self.t("news.scheduled", id=item.id, when=when)
+        work.later(self.progress.post, item.id)
+        return self.t("news.sending", id=item.id, count=done.recipients)
 
     def _not_open(self, broadcast: Broadcast | None, broadcast_id: int | None) -> Markup:
         if broadcast is None:
             return self.t("news.not_found", id=broadcast_id or 0)
         return self.t("news.not_open", id=broadcast.id, status=self.previews.status(broadcast))
 
-    @staticmethod
-    def _reopen(broadcast: Broadcast) -> None:
-        """Back to draft: approval and schedule are for the content they were given for."""
-        broadcast.status = DRAFT
-        broadcast.scheduled_at = None
-        broadcast.approved_by = None
-        broadcast.approved_at = None
-
-    # -- listing ----------------------------------------------------------------------------
-
     async def _list(self, work: Work, message: Message) -> None:
         items = await news.list_open_news(work.session, limit=LIST_LIMIT)
         if not items:
-            work.later(self._reply, message, self.t("news.list.empty"))
+            work.later(self.reply, message, self.t("news.list.empty"))
             return
         lines = [self.t("news.list.header", count=len(items))]
         buttons: list[InlineKeyboardButton] = []
@@ -406,275 +295,201 @@ class NewsComposer:
                 )
             )
         rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-        work.later(
-            self._send,
-            message.chat.id,
-            Markup("\n".join(lines)),
-            InlineKeyboardMarkup(inline_keyboard=rows),
-        )
+        markup = InlineKeyboardMarkup(inline_keyboard=rows)
+        work.later(self.send, message.chat.id, Markup("\n".join(lines)), markup)
 
-    # -- buttons ----------------------------------------------------------------------------
+    # -- buttons: one handler per verb ------------------------------------------------------
 
-    async def on_button(self, query: CallbackQuery, *, update_key: str) -> None:
-        action = cb.unpack(query.data or "")
-        message = query.message
-        if action is None or message is None:
-            await composing.answer_query(log, query, None)
-            return
-        chat_id, message_id = message.chat.id, message.message_id
-        async with self.sessionmaker() as session, session.begin():
-            work = Work(session=session, now=self.clock())
-            if not await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
-            ):
-                return
-            staff = await self._editor(work, query.from_user, chat_id, f"button:{query.data}")
-            # The progress message's Stop serves polls too (the same progress message).
-            kinds = STOPPABLE if action.verb == cb.STOP else (BroadcastKind.NEWS.value,)
-            broadcast = await news.lock_news(session, broadcast_id=action.broadcast_id, kinds=kinds)
-            preview = await news.get_preview(session, chat_id=chat_id, message_id=message_id)
-            if staff is None:
-                work.answer, work.alert = await self._refusal(session, query.from_user), True
-            elif preview is not None and preview.replaced_at is not None:
-                # A newer preview replaced this one: its buttons do nothing.
-                work.answer = self.t("news.outdated", id=preview.broadcast_id)
-                work.alert = True
-            elif broadcast is None:
-                work.answer = self.t("news.not_found", id=action.broadcast_id)
-                work.alert = True
-            else:
-                await self._button(work, staff, broadcast, action, chat_id, message_id)
-        await composing.answer_query(log, query, work.answer, alert=work.alert)
-        await work.run_after(log, "news")
+    def verbs(self) -> Mapping[str, VerbHandler[NewsData]]:
+        return self._verbs
 
-    async def _button(
+    def _table(self) -> dict[str, VerbHandler[NewsData]]:
+        handlers: dict[Verb, PressHandler] = {
+            Verb.OPEN: self._open,
+            Verb.STOP: self._stop,
+            Verb.AUDIENCE: self._page,
+            Verb.PAGE: self._page,
+            Verb.CANCEL: self._cancel,
+            Verb.EDIT: self._edit,
+            Verb.APPROVE: self._approve,
+            # Targets, text, sending and scheduling change drafts only ("Change" first).
+            **{verb: self._draft(self._target) for verb in TARGETS},
+            Verb.TEXT: self._draft(self._ask_text),
+            Verb.SCHEDULE: self._draft(self._ask_time),
+            Verb.SAVE: self._draft(self._save),
+            Verb.DECLINE: self._draft(self._decline),
+            Verb.SEND: self._draft(self._send_now),
+            Verb.CONFIRM: self._draft(self._confirmed),
+        }
+        return {verb: functools.partial(self._item, handler) for verb, handler in handlers.items()}
+
+    async def _item(
         self,
+        handler: PressHandler,
         work: Work,
-        staff: Staff,
-        broadcast: Broadcast,
-        action: cb.NewsAction,
+        call: StaffCall,
+        pressed: NewsData,
         chat_id: int,
         message_id: int,
     ) -> None:
-        verb, status = action.verb, broadcast.status
-        if verb == cb.OPEN:
-            if status not in OPEN_STATUSES:
-                work.answer, work.alert = self._not_open(broadcast, broadcast.id), True
-                return
-            work.later(self.post_preview, chat_id, broadcast.id)
-            return
-        if verb == cb.STOP:
-            await self._stop(work, staff, broadcast)
-            return
-        if verb in (cb.AUDIENCE, cb.PAGE):
-            page = action.argument if action.argument in cb.PAGES else cb.PAGE_MAIN
-            count = await count_audience(work.session, broadcast)
-            work.answer = self.t("news.audience", count=count)
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, page)
-            return
-        if verb == cb.CANCEL:
-            await self._cancel(work, staff, broadcast, chat_id, message_id)
-            return
-        if verb == cb.EDIT:
-            if status not in OPEN_STATUSES:
-                work.answer, work.alert = self._not_open(broadcast, broadcast.id), True
-                return
-            if status != DRAFT:
-                self._reopen(broadcast)
-                self._audit(work, staff, "news.reopened", broadcast, was=status)
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-            return
-        if verb == cb.APPROVE:
-            await self._approve(work, staff, broadcast, chat_id, message_id)
-            return
-        if status != DRAFT:
-            # Targets, text, sending and scheduling change drafts only ("Change" first).
-            work.answer, work.alert = self._not_open(broadcast, broadcast.id), True
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-            return
-        if verb in (cb.TOPIC, cb.DISTRICT, cb.CHANNEL, cb.URGENT):
-            problem = self._toggle(broadcast, verb, action.argument)
-            if problem is not None:
-                work.answer, work.alert = problem, True
-                return
-            page = {cb.TOPIC: cb.PAGE_TOPICS, cb.DISTRICT: cb.PAGE_DISTRICTS}.get(
-                verb, cb.PAGE_MAIN
-            )
-            await work.session.flush()
-            work.answer = self.t(
-                "news.audience", count=await count_audience(work.session, broadcast)
-            )
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, page)
-        elif verb == cb.TEXT:
-            work.later(self._ask, chat_id, PromptAction.TEXT, staff.telegram_id, broadcast.id)
-        elif verb == cb.SCHEDULE:
-            work.later(self._ask, chat_id, PromptAction.TIME, staff.telegram_id, broadcast.id)
-        elif verb == cb.SAVE:
-            self._audit(work, staff, "news.saved", broadcast)
-            work.answer = self.t("news.saved", id=broadcast.id)
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_COMPACT)
-        elif verb == cb.DECLINE:
-            work.answer = self.t("news.confirm.declined", id=broadcast.id)
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-        elif verb in (cb.SEND, cb.CONFIRM):
-            count = await count_audience(work.session, broadcast)
-            if not count:
-                work.answer, work.alert = self.t("news.nobody"), True
-                return
-            when: datetime | None = None
-            if verb == cb.CONFIRM:
-                confirmed = confirm.unpack(action.argument)
-                if confirmed is None or confirmed.count != count:
-                    # The targets changed since the question: ask again with the new number.
-                    work.answer, work.alert = self.t("news.confirm.changed"), True
-                    work.later(
-                        self._set_keyboard,
-                        chat_id,
-                        message_id,
-                        broadcast.id,
-                        cb.PAGE_CONFIRM,
-                        confirmed.when if confirmed is not None else None,
-                    )
-                    return
-                when = confirmed.when
-                if when is not None and when <= work.now:
-                    work.answer, work.alert = self.t("news.time.past"), True
-                    work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-                    return
-            elif confirm.needed(count, self.settings.confirm_above):
-                question = confirm.question(self.previews.catalog, count, None)
-                work.answer = Markup(question + "\n" + self.t("news.confirm.hint"))
-                work.alert = True
-                work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_CONFIRM)
-                return
-            notice = await self._submit(work, staff, broadcast, chat_id, when)
-            work.answer = notice
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-            if broadcast.status == PENDING:
-                work.later(self._send, chat_id, notice, None)
-
-    def _toggle(self, broadcast: Broadcast, verb: str, argument: str) -> Markup | None:
-        if verb == cb.URGENT:
-            broadcast.urgent = not broadcast.urgent
-            return None
-        if verb == cb.CHANNEL:
-            problem = targeting.toggle_channel(broadcast, argument)
+        """Lock the pressed button's item, and refuse a button of an outdated preview."""
+        # The progress message's Stop serves polls too (the same progress message).
+        kinds = STOPPABLE if pressed.verb is Verb.STOP else (BroadcastKind.NEWS.value,)
+        broadcast = await news.lock_news(work.session, broadcast_id=pressed.id, kinds=kinds)
+        preview = await news.get_preview(work.session, chat_id=chat_id, message_id=message_id)
+        if preview is not None and preview.replaced_at is not None:
+            # A newer preview replaced this one: its buttons do nothing.
+            self.alert(work, self.t("news.outdated", id=preview.broadcast_id))
+        elif broadcast is None:
+            self.alert(work, self.t("news.not_found", id=pressed.id))
         else:
-            problem = targeting.toggle_code(broadcast, argument, topics=verb == cb.TOPIC)
-        return None if problem is None else self.t(problem)
+            await handler(Press(work, call, broadcast, pressed, chat_id, message_id))
 
-    # -- send, schedule, approve, cancel, stop ---------------------------------------------
+    def _draft(self, handler: PressHandler) -> PressHandler:
+        async def draft_only(press: Press) -> None:
+            if press.broadcast.status != lifecycle.DRAFT:
+                self._refuse(press)
+                return
+            await handler(press)
 
-    async def _submit(
-        self,
-        work: Work,
-        staff: Staff,
-        broadcast: Broadcast,
-        chat_id: int,
-        when: datetime | None,
-    ) -> Markup:
-        """Send now (``when`` None) or schedule a draft; under the two-person rule it waits for
-        a second editor instead. Returns the notice for the editor."""
-        broadcast.progress_chat_id = chat_id
-        if self.settings.two_person:
-            broadcast.status = PENDING
-            broadcast.scheduled_at = when
-            self._audit(work, staff, "news.submitted", broadcast, at=_iso(when))
-            return self.t("news.pending", id=broadcast.id)
-        if when is not None:
-            broadcast.status = SCHEDULED
-            broadcast.scheduled_at = when
-            self._audit(work, staff, "news.scheduled", broadcast, at=_iso(when))
-            return self.t(
-                "news.scheduled", id=broadcast.id, when=local_time(when, self.settings.zone)
-            )
-        return await self._start(work, staff, broadcast, (DRAFT,), "news.sent")
+        return draft_only
 
-    async def _start(
-        self,
-        work: Work,
-        staff: Staff,
-        broadcast: Broadcast,
-        statuses: tuple[str, ...],
-        action: str,
-    ) -> Markup:
-        await work.session.flush()
-        count = await plan_broadcast(
-            work.session, broadcast_id=broadcast.id, now=work.now, statuses=statuses
-        )
-        self._audit(work, staff, action, broadcast, recipients=count)
-        work.later(self._started, broadcast.id)
-        return self.t("news.sending", id=broadcast.id, count=count or 0)
+    def _refuse(self, press: Press, *, keyboard: bool = True) -> None:
+        self.alert(press.work, self._not_open(press.broadcast, press.broadcast.id))
+        if keyboard:
+            press.later(self._main, press)
 
-    async def _started(self, broadcast_id: int) -> None:
-        self.wake()
-        await self.progress.post(broadcast_id)
+    async def _main(self, press: Press) -> None:
+        await self._set_keyboard(press.chat_id, press.message_id, press.broadcast.id, cb.PAGE_MAIN)
 
-    async def _approve(
-        self, work: Work, staff: Staff, broadcast: Broadcast, chat_id: int, message_id: int
-    ) -> None:
-        if broadcast.status != PENDING:
-            work.answer, work.alert = self._not_open(broadcast, broadcast.id), True
+    async def _open(self, press: Press) -> None:
+        if not lifecycle.is_open(press.broadcast):
+            self._refuse(press, keyboard=False)
             return
-        if broadcast.created_by == staff.telegram_id:
-            audit.record(
-                work.session,
-                actor=f"staff:{staff.telegram_id}",
-                action="news.approve_refused",
-                now=work.now,
-                subject=f"broadcast:{broadcast.id}",
-                details={"reason": "author"},
+        press.later(self.post_preview, press.chat_id, press.broadcast.id)
+
+    async def _stop(self, press: Press) -> None:
+        outcome = await self.ops.stop(press.call, press.broadcast)
+        bid = press.broadcast.id
+        if isinstance(outcome, Refused):
+            self.alert(press.work, self.t("news.stop.not_sending", id=bid))
+        elif press.broadcast.kind == BroadcastKind.POLL.value:
+            stopped = outcome.value
+            press.work.answer = self.t(
+                "poll.stopped", id=stopped.poll_id or bid, count=stopped.cancelled
             )
-            work.answer, work.alert = self.t("news.approve.own"), True
+        else:
+            press.work.answer = self.t("news.stopped", id=bid, count=outcome.value.cancelled)
+
+    async def _page(self, press: Press) -> None:
+        argument = press.pressed.arg
+        page = argument if argument in cb.PAGES else cb.PAGE_MAIN
+        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
+        press.later(self._set_keyboard, press.chat_id, press.message_id, press.broadcast.id, page)
+
+    async def _cancel(self, press: Press) -> None:
+        if press.broadcast.status == lifecycle.SENDING:
+            await self._stop(press)
             return
-        broadcast.approved_by = staff.telegram_id
-        broadcast.approved_at = work.now
-        broadcast.progress_chat_id = broadcast.progress_chat_id or chat_id
+        outcome = self.ops.cancel(press.call, press.broadcast)
+        if isinstance(outcome, Refused):
+            self._refuse(press)
+            return
+        press.work.answer = self.t("news.cancelled", id=press.broadcast.id)
+        press.later(self._main, press)
+
+    async def _edit(self, press: Press) -> None:
+        if isinstance(self.ops.reopen(press.call, press.broadcast), Refused):
+            self._refuse(press, keyboard=False)
+            return
+        press.later(self._main, press)
+
+    async def _approve(self, press: Press) -> None:
+        item, work = press.broadcast, press.work
+        outcome = await self.ops.approve(press.call, item, report_to=press.chat_id)
+        if isinstance(outcome, Refused):
+            own = outcome.reason is Reason.TWO_PERSON
+            self.alert(work, self.t("news.approve.own") if own else self._not_open(item, item.id))
+            return
+        staff = press.call.staff
         name = staff.name or str(staff.telegram_id)
-        if broadcast.scheduled_at is not None and broadcast.scheduled_at > work.now:
-            broadcast.status = SCHEDULED
-            self._audit(work, staff, "news.approved", broadcast, at=_iso(broadcast.scheduled_at))
-            when = local_time(broadcast.scheduled_at, self.settings.zone)
-            notice = self.t("news.approved_scheduled", id=broadcast.id, name=name, when=when)
+        if outcome.value.became is Submission.SCHEDULED and outcome.value.when is not None:
+            when = local_time(outcome.value.when, self.settings.zone)
+            notice = self.t("news.approved_scheduled", id=item.id, name=name, when=when)
         else:
-            self._audit(work, staff, "news.approved", broadcast)
-            sending = await self._start(work, staff, broadcast, (PENDING,), "news.sent")
-            notice = Markup(self.t("news.approved", id=broadcast.id, name=name) + "\n" + sending)
+            approved = self.t("news.approved", id=item.id, name=name)
+            notice = Markup(approved + "\n" + self._submitted(work, item, outcome))
         work.answer = notice
-        work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-        work.later(self._send, chat_id, notice, None)
+        press.later(self._main, press)
+        press.later(self.send, press.chat_id, notice)
 
-    async def _cancel(
-        self, work: Work, staff: Staff, broadcast: Broadcast, chat_id: int, message_id: int
-    ) -> None:
-        if broadcast.status == SENDING:
-            await self._stop(work, staff, broadcast)
+    async def _target(self, press: Press) -> None:
+        what, page = TARGETS[Verb(press.pressed.verb)]
+        if not self.targeted(press.work, self.ops.target(press.broadcast, what, press.pressed.arg)):
             return
-        if broadcast.status not in OPEN_STATUSES:
-            work.answer, work.alert = self._not_open(broadcast, broadcast.id), True
-            work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
-            return
-        was = broadcast.status
-        broadcast.status = BroadcastStatus.CANCELLED.value
-        broadcast.cancelled_at = work.now
-        self._audit(work, staff, "news.cancelled", broadcast, was=was)
-        work.answer = self.t("news.cancelled", id=broadcast.id)
-        work.later(self._set_keyboard, chat_id, message_id, broadcast.id, cb.PAGE_MAIN)
+        await press.work.session.flush()
+        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
+        press.later(self._set_keyboard, press.chat_id, press.message_id, press.broadcast.id, page)
 
-    async def _stop(self, work: Work, staff: Staff, broadcast: Broadcast) -> None:
-        if broadcast.status != SENDING:
-            work.answer, work.alert = self.t("news.stop.not_sending", id=broadcast.id), True
-            return
-        stopped = await cancel_broadcast(work.session, broadcast_id=broadcast.id, now=work.now)
-        if broadcast.kind == BroadcastKind.POLL.value:
-            poll_id = await polls.poll_id_of(work.session, broadcast_id=broadcast.id)
-            self._audit(work, staff, "poll.stopped", broadcast, cancelled=stopped, poll=poll_id)
-            work.answer = self.t("poll.stopped", id=poll_id or broadcast.id, count=stopped)
-            return
-        self._audit(work, staff, "news.stopped", broadcast, cancelled=stopped)
-        work.answer = self.t("news.stopped", id=broadcast.id, count=stopped)
+    async def _ask_text(self, press: Press) -> None:
+        staff_id = press.call.staff.telegram_id
+        press.later(self.ask, press.chat_id, PromptAction.TEXT, staff_id, press.broadcast.id)
 
-    # -- Telegram ---------------------------------------------------------------------------
+    async def _ask_time(self, press: Press) -> None:
+        staff_id = press.call.staff.telegram_id
+        press.later(self.ask, press.chat_id, PromptAction.TIME, staff_id, press.broadcast.id)
+
+    async def _save(self, press: Press) -> None:
+        self.ops.save(press.call, press.broadcast)
+        press.work.answer = self.t("news.saved", id=press.broadcast.id)
+        bid = press.broadcast.id
+        press.later(self._set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_COMPACT)
+
+    async def _decline(self, press: Press) -> None:
+        press.work.answer = self.t("news.confirm.declined", id=press.broadcast.id)
+        press.later(self._main, press)
+
+    async def _send_now(self, press: Press) -> None:
+        count = await count_audience(press.work.session, press.broadcast)
+        if not count:
+            self.alert(press.work, self.t("news.nobody"))
+        elif self.confirm_needed(count):
+            self.alert(press.work, self.question(count, None))
+            bid = press.broadcast.id
+            press.later(self._set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_CONFIRM)
+        else:
+            await self._submit(press, None)
+
+    async def _confirmed(self, press: Press) -> None:
+        """ "Yes" under "Send to N residents?": sent (scheduled) if N is still the audience."""
+        count = await count_audience(press.work.session, press.broadcast)
+        confirmed = confirm.unpack(press.pressed.arg)
+        bid = press.broadcast.id
+        if not count:
+            self.alert(press.work, self.t("news.nobody"))
+        elif confirmed is None or confirmed.count != count:
+            # The targets changed since the question: ask again with the new number.
+            self.alert(press.work, self.t("news.confirm.changed"))
+            when = confirmed.when if confirmed is not None else None
+            page = cb.PAGE_CONFIRM
+            press.later(self._set_keyboard, press.chat_id, press.message_id, bid, page, when)
+        elif confirmed.when is not None and confirmed.when <= press.work.now:
+            self.alert(press.work, self.t("news.time.past"))
+            press.later(self._main, press)
+        else:
+            await self._submit(press, confirmed.when)
+
+    async def _submit(self, press: Press, when: datetime | None) -> None:
+        outcome = await self.ops.submit(
+            press.call, press.broadcast, when=when, report_to=press.chat_id
+        )
+        notice = self._submitted(press.work, press.broadcast, outcome)
+        press.work.answer = notice
+        press.later(self._main, press)
+        if isinstance(outcome, Done) and outcome.value.became is Submission.PENDING:
+            press.later(self.send, press.chat_id, notice)
+
+    # -- previews ---------------------------------------------------------------------------
 
     async def post_preview(
         self,
@@ -702,9 +517,8 @@ class NewsComposer:
         except ChannelError as error:
             # Stored already: /drafts shows it again.
             log.warning("news %d: preview not posted: %s", broadcast_id, error)
-            await self._send(
-                chat_id, self.t("news.preview_failed", id=broadcast_id, error=str(error)), None
-            )
+            failed = self.t("news.preview_failed", id=broadcast_id, error=str(error))
+            await self.send(chat_id, failed)
             return
         sent = await self.bot.send_message(
             chat_id, head, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
@@ -747,24 +561,8 @@ class NewsComposer:
                     keyboard = self.previews.keyboard(broadcast, cb.PAGE_MAIN, count)
                 edits.append((preview.chat_id, preview.message_id, head, keyboard))
         for chat_id, message_id, head, keyboard in edits:
-            await self._edit_preview(chat_id, message_id, head, keyboard)
+            await self.edit(chat_id, message_id, head, keyboard, quiet=True)
         return len(edits)
-
-    async def _edit_preview(
-        self, chat_id: int, message_id: int, head: Markup, keyboard: Keyboard
-    ) -> None:
-        try:
-            await self.bot.edit_message_text(
-                text=head,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=inline_markup(keyboard),
-            )
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                # Deleted, too old to edit: its buttons are refused anyway.
-                log.warning("preview %d/%d not edited: %s", chat_id, message_id, error)
 
     async def _set_keyboard(
         self,
@@ -787,60 +585,6 @@ class NewsComposer:
                 head = self.previews.head(broadcast)
                 preview.shown = broadcast.status
         if head is not None:
-            await self._edit_preview(chat_id, message_id, head, keyboard)
+            await self.edit(chat_id, message_id, head, keyboard, quiet=True)
             return
-        try:
-            await self.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=inline_markup(keyboard)
-            )
-        except TelegramBadRequest as error:
-            if not is_not_modified(error):
-                raise
-
-    async def _ask(
-        self, chat_id: int, action: PromptAction, staff_id: int, broadcast_id: int | None
-    ) -> None:
-        key = f"news.prompt.{action.value}"
-        text = self.t(key, id=broadcast_id) if broadcast_id is not None else self.t(key)
-        sent = await self.bot.send_message(
-            chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=ForceReply(selective=True, input_field_placeholder=None),
-        )
-        async with self.sessionmaker() as session, session.begin():
-            news.add_prompt(
-                session,
-                chat_id=chat_id,
-                message_id=sent.message_id,
-                action=action,
-                staff_id=staff_id,
-                broadcast_id=broadcast_id,
-                now=self.clock(),
-            )
-
-    async def _reply(self, message: Message, text: str) -> None:
-        await message.reply(text, parse_mode=ParseMode.HTML)
-
-    async def _send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
-        await self.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-
-    def _audit(
-        self, work: Work, staff: Staff, action: str, broadcast: Broadcast, **details: object
-    ) -> None:
-        audit.record(
-            work.session,
-            actor=f"staff:{staff.telegram_id}",
-            action=action,
-            now=work.now,
-            subject=f"broadcast:{broadcast.id}",
-            details={key: value for key, value in details.items() if value is not None},
-        )
-
-
-def _has_media(message: Message) -> bool:
-    return bool(message.photo) or message.document is not None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+        await self.edit_keyboard(chat_id, message_id, keyboard)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.composer import NewsComposer, NewsSettings
+from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.core import StaffCore
 from messaging.contract import Sender
 from messaging.i18n import Catalog
 from storage.vocabulary import Clock
@@ -36,7 +38,7 @@ def install(dispatcher: Dispatcher, composer: NewsComposer) -> None:
         prefix=cb.PREFIX,
         what="news",
         log=log,
-        in_chat=NewsComposer.is_news_chat,
+        in_chat=NewsComposer.is_staff_chat,
     )
 
 
@@ -53,8 +55,12 @@ def install_news(
     editors_chat_id: int | None,
     two_person: bool,
     confirm_above: int = 1000,
+    wake: Wake = no_wake,
+    staff: StaffCore | None = None,
 ) -> NewsComposer:
-    """Build the composer and register its handlers (the composition root's one call)."""
+    """Build the composer and register its handlers (the composition root's one call).
+    ``wake``: the delivery engine's nudge (a planned broadcast starts at once rather than at the
+    engine's next poll); ``staff``: the staff core shared with the other desks."""
     composer = NewsComposer(
         bot=bot,
         sender=sender,
@@ -68,6 +74,8 @@ def install_news(
             two_person=two_person,
             confirm_above=confirm_above,
         ),
+        staff=staff or StaffCore(sessionmaker=sessionmaker, clock=clock),
+        wake=wake,
     )
     install(dispatcher, composer)
     return composer

@@ -14,8 +14,12 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from aiogram.types import MessageEntity
+from aiogram.types import Message, MessageEntity
 from aiogram.utils.text_decorations import HtmlDecoration
+
+from handlers.staff.broadcasts.news import Content
+from messaging.contract import FILE_NAME_MAX
+from messaging.text import clean_text, clip_file_name
 
 # Telegram's limit for a message text (characters after entity parsing). Markup adds tags and
 # escapes, so the stored markup is held to it too: the adapters split longer texts, and news is
@@ -23,6 +27,8 @@ from aiogram.utils.text_decorations import HtmlDecoration
 TEXT_MAX = 4096
 # A photo's or document's caption.
 CAPTION_MAX = 1024
+# The catalog key of an empty news text (not a key of its own: the problem is answered apart).
+EMPTY = "empty"
 # How far ahead news may be scheduled.
 SCHEDULE_HORIZON = timedelta(days=366)
 
@@ -102,3 +108,35 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo) -> datetime | TimePr
 def shorten(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def content_of(message: Message, *, command: bool) -> Content | str:
+    """What the editor sent as a news item, or the catalog key of what is wrong with it."""
+    media: tuple[str, str, str | None] | None = None
+    if message.photo:
+        media = ("photo", message.photo[-1].file_id, None)
+    elif message.document is not None:
+        name = message.document.file_name
+        if name is not None:
+            name = clip_file_name(clean_text(name), FILE_NAME_MAX)
+        media = ("document", message.document.file_id, name)
+    elif message.text is None:
+        return "news.unsupported"
+    if message.text is not None:
+        markup = news_markup(message.text, message.entities, command=command)
+    else:
+        markup = news_markup(message.caption or "", message.caption_entities, command=command)
+    # Cleaned after the markup is built: the entities' offsets count the text as it came.
+    markup = clean_text(markup)
+    if not markup:
+        return EMPTY
+    # The limit holds for the markup (tags and escapes included): the adapters split longer
+    # texts, and a cut inside a tag would fail every delivery. A caption longer than
+    # CAPTION_MAX is sent by the adapters as a text after the media.
+    if len(markup) > TEXT_MAX:
+        return "news.too_long"
+    return Content(markup=markup, media=media)
+
+
+def has_media(message: Message) -> bool:
+    return bool(message.photo) or message.document is not None

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.composer import PollComposer, PollSettings
+from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.core import StaffCore
 from messaging.i18n import Catalog
 from storage.vocabulary import Clock
 
@@ -38,8 +40,11 @@ def install_polls(
     operator_chat_id: int | None,
     editors_chat_id: int | None,
     confirm_above: int = 1000,
+    wake: Wake = no_wake,
+    staff: StaffCore | None = None,
 ) -> PollComposer:
-    """Build the composer and register its handlers (the composition root's one call)."""
+    """Build the composer and register its handlers (the composition root's one call).
+    ``wake``: the delivery engine's nudge; ``staff``: the staff core shared with other desks."""
     composer = PollComposer(
         bot=bot,
         sessionmaker=sessionmaker,
@@ -51,6 +56,8 @@ def install_polls(
             editors_chat_id=editors_chat_id,
             confirm_above=confirm_above,
         ),
+        staff=staff or StaffCore(sessionmaker=sessionmaker, clock=clock),
+        wake=wake,
     )
     install_composer(
         dispatcher,
