@@ -40,15 +40,19 @@ from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
 from bot.telegram.staff.targeting import Keyboard
-from handlers.staff.broadcasts.targets import BAD_BUTTON
+from handlers.staff.broadcasts.news import Target
+from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
 from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time, markup_to_plain
 from storage import audit, dedup, staff_desk
-from storage.models import Staff
+from storage import broadcast_lifecycle as lifecycle
+from storage.models import Broadcast, Staff
 from storage.vocabulary import Clock, Role
 
 log = logging.getLogger(__name__)
+
+PAGE_MAIN = "main"
 
 # A composer's prompt of (chat, message), or None; storage's news and polls ``get_prompt``.
 FindPrompt = Callable[..., Awaitable[object | None]]
@@ -163,6 +167,33 @@ DataT = TypeVar("DataT", bound=ComposerData)
 VerbHandler = Callable[[Work, StaffCall, DataT, int, int], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Press(Generic[DataT]):
+    """A pressed composer button, with its subject (news item, poll) locked in the event's
+    transaction and its broadcast; ``subject_id`` is the number the buttons carry."""
+
+    work: Work
+    call: StaffCall
+    broadcast: Broadcast
+    pressed: DataT
+    chat_id: int
+    message_id: int
+    subject_id: int
+
+    def later(self, step: Callable[..., Awaitable[None]], /, *args: object) -> None:
+        self.work.later(step, *args)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTable:
+    """A composer's stored questions: ``storage.news`` or ``storage.polls`` functions, and the
+    column naming the question's subject."""
+
+    find: Callable[..., Awaitable[Any]]
+    add: Callable[..., object]
+    subject: str
+
+
 def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
     if not keyboard:
         return None
@@ -182,6 +213,13 @@ class ComposerBase(Generic[DataT]):
     feature: ClassVar[str]
     commands: ClassVar[frozenset[str]]
     data: type[DataT]
+    prompts: ClassVar[PromptTable]
+    # The targeting verbs: what each toggles, and the keyboard page it shows after.
+    targets: ClassVar[Mapping[str, tuple[Target, str]]]
+    pages: ClassVar[frozenset[str]]
+    # The preview's keyboard (and state line) at a page: (chat id, message id, subject id,
+    # page[, time to confirm]); each composer's own method.
+    set_keyboard: Callable[..., Awaitable[None]]
     # The alert for a button that cannot be read (None: just stop the spinner).
     bad_button: ClassVar[str | None] = None
     # Whether a redelivered press is answered (stopping a spinner the first answer missed).
@@ -215,26 +253,34 @@ class ComposerBase(Generic[DataT]):
     # -- the subclass's part --------------------------------------------------------------
 
     async def find_prompt(self, session: AsyncSession, *, chat_id: int, message_id: int) -> Any:
-        raise NotImplementedError
-
-    def add_prompt(
-        self,
-        session: AsyncSession,
-        *,
-        chat_id: int,
-        message_id: int,
-        action: Any,
-        staff_id: int,
-        subject_id: int | None,
-    ) -> None:
-        raise NotImplementedError
+        return await self.prompts.find(session, chat_id=chat_id, message_id=message_id)
 
     async def message(
         self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
     ) -> None:
         raise NotImplementedError
 
-    def verbs(self) -> Mapping[str, VerbHandler[DataT]]:
+    def handlers(self) -> Mapping[str, Callable[[Any], Awaitable[None]]]:
+        """One handler per button verb."""
+        raise NotImplementedError
+
+    async def item(
+        self,
+        handler: Callable[[Any], Awaitable[None]],
+        work: Work,
+        call: StaffCall,
+        pressed: DataT,
+        chat_id: int,
+        message_id: int,
+    ) -> None:
+        """Lock the pressed button's subject and run ``handler`` with its ``Press``."""
+        raise NotImplementedError
+
+    def not_draft(self, press: Any) -> None:
+        """Refuse a press that changes drafts only."""
+        raise NotImplementedError
+
+    def retarget(self, broadcast: Broadcast, what: Target, code: str) -> Outcome[None]:
         raise NotImplementedError
 
     def button_what(self, pressed: DataT, raw: str) -> str:
@@ -312,7 +358,8 @@ class ComposerBase(Generic[DataT]):
             if isinstance(call, Refused):
                 work.answer, work.alert = self.denial(call), True
             else:
-                await self.verbs()[pressed.verb](work, call, pressed, chat_id, message_id)
+                handler = self.handlers()[pressed.verb]
+                await self.item(handler, work, call, pressed, chat_id, message_id)
         await answer_query(log, query, work.answer, alert=work.alert)
         await work.run_after(log, self.feature)
 
@@ -376,6 +423,51 @@ class ComposerBase(Generic[DataT]):
             return False
         return True
 
+    # -- button verbs news and polls share ---------------------------------------------------
+
+    def draft(self, handler: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+        """``handler`` for drafts only (targets, settings, sending, scheduling)."""
+
+        async def draft_only(press: Press[DataT]) -> None:
+            if press.broadcast.status != lifecycle.DRAFT:
+                self.not_draft(press)
+                return
+            await handler(press)
+
+        return draft_only
+
+    def asker(self, action: StrEnum) -> Callable[[Any], Awaitable[None]]:
+        """A button that asks the editor a question (a text, a time)."""
+
+        async def ask(press: Press[DataT]) -> None:
+            staff_id = press.call.staff.telegram_id
+            press.later(self.ask, press.chat_id, action, staff_id, press.subject_id)
+
+        return ask
+
+    async def main(self, press: Press[DataT]) -> None:
+        await self.set_keyboard(press.chat_id, press.message_id, press.subject_id, PAGE_MAIN)
+
+    async def page(self, press: Press[DataT]) -> None:
+        """The audience recounted, and a page of the keyboard."""
+        argument = press.pressed.arg
+        page = argument if argument in self.pages else PAGE_MAIN
+        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
+        press.later(self.set_keyboard, press.chat_id, press.message_id, press.subject_id, page)
+
+    async def target(self, press: Press[DataT]) -> None:
+        what, page = self.targets[press.pressed.verb]
+        outcome = self.retarget(press.broadcast, what, press.pressed.arg)
+        if not self.targeted(press.work, outcome):
+            return
+        await press.work.session.flush()
+        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
+        press.later(self.set_keyboard, press.chat_id, press.message_id, press.subject_id, page)
+
+    async def decline(self, press: Press[DataT]) -> None:
+        press.work.answer = self.t("news.confirm.declined", id=press.subject_id)
+        press.later(self.main, press)
+
     # -- Telegram, after the commit ---------------------------------------------------------
 
     async def ask(
@@ -387,13 +479,14 @@ class ComposerBase(Generic[DataT]):
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
         )
         async with self.sessionmaker() as session, session.begin():
-            self.add_prompt(
+            self.prompts.add(
                 session,
                 chat_id=chat_id,
                 message_id=sent.message_id,
                 action=action,
                 staff_id=staff_id,
-                subject_id=subject_id,
+                now=self.clock(),
+                **{self.prompts.subject: subject_id},
             )
 
     async def reply(self, message: Message, text: str) -> None:

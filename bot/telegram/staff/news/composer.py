@@ -14,10 +14,8 @@ what was scheduled, is exactly what goes out (``storage.broadcast_lifecycle``).
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -26,11 +24,11 @@ from aiogram.enums import ParseMode
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.staff import confirm
+from bot.telegram.staff import composing, confirm
 from bot.telegram.staff.composing import (
     ComposerBase,
     ComposerSettings,
-    VerbHandler,
+    PromptTable,
     inline_markup,
 )
 from bot.telegram.staff.news import callbacks as cb
@@ -64,7 +62,7 @@ LIST_WORDS: Final = frozenset({"list", "список"})
 LIST_LIMIT: Final = 20
 # Previews edited per round (the oldest first).
 PREVIEW_ROUND: Final = 20
-TARGETS: Final = {
+TARGETS: Final[Mapping[str, tuple[Target, str]]] = {
     Verb.TOPIC: (Target.TOPIC, cb.PAGE_TOPICS),
     Verb.DISTRICT: (Target.DISTRICT, cb.PAGE_DISTRICTS),
     Verb.CHANNEL: (Target.CHANNEL, cb.PAGE_MAIN),
@@ -74,21 +72,7 @@ TARGETS: Final = {
 NewsSettings = ComposerSettings
 
 
-@dataclass(frozen=True, slots=True)
-class Press:
-    """A pressed button of a news item, with its item locked in the event's transaction."""
-
-    work: Work
-    call: StaffCall
-    broadcast: Broadcast
-    pressed: NewsData
-    chat_id: int
-    message_id: int
-
-    def later(self, step: Callable[..., Awaitable[None]], /, *args: object) -> None:
-        self.work.later(step, *args)
-
-
+Press = composing.Press[NewsData]
 PressHandler = Callable[[Press], Awaitable[None]]
 
 
@@ -96,6 +80,9 @@ class NewsComposer(ComposerBase[NewsData]):
     feature = "news"
     commands = COMMANDS
     data = NewsData
+    prompts = PromptTable(news.get_prompt, news.add_prompt, "broadcast_id")
+    targets = TARGETS
+    pages = cb.PAGES
 
     def __init__(
         self,
@@ -120,32 +107,7 @@ class NewsComposer(ComposerBase[NewsData]):
         self.sender = sender
         # ``wake``: the delivery engine's nudge, so a planned broadcast starts at once.
         self.ops = NewsOps(two_person=settings.two_person, wake=wake)
-        self._verbs = self._table()
-
-    async def find_prompt(
-        self, session: AsyncSession, *, chat_id: int, message_id: int
-    ) -> NewsPrompt | None:
-        return await news.get_prompt(session, chat_id=chat_id, message_id=message_id)
-
-    def add_prompt(
-        self,
-        session: AsyncSession,
-        *,
-        chat_id: int,
-        message_id: int,
-        action: Any,
-        staff_id: int,
-        subject_id: int | None,
-    ) -> None:
-        news.add_prompt(
-            session,
-            chat_id=chat_id,
-            message_id=message_id,
-            action=action,
-            staff_id=staff_id,
-            broadcast_id=subject_id,
-            now=self.clock(),
-        )
+        self._handlers = self._table()
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -300,30 +262,29 @@ class NewsComposer(ComposerBase[NewsData]):
 
     # -- buttons: one handler per verb ------------------------------------------------------
 
-    def verbs(self) -> Mapping[str, VerbHandler[NewsData]]:
-        return self._verbs
+    def handlers(self) -> Mapping[str, PressHandler]:
+        return self._handlers
 
-    def _table(self) -> dict[str, VerbHandler[NewsData]]:
-        handlers: dict[Verb, PressHandler] = {
+    def _table(self) -> dict[str, PressHandler]:
+        return {
             Verb.OPEN: self._open,
             Verb.STOP: self._stop,
-            Verb.AUDIENCE: self._page,
-            Verb.PAGE: self._page,
+            Verb.AUDIENCE: self.page,
+            Verb.PAGE: self.page,
             Verb.CANCEL: self._cancel,
             Verb.EDIT: self._edit,
             Verb.APPROVE: self._approve,
             # Targets, text, sending and scheduling change drafts only ("Change" first).
-            **{verb: self._draft(self._target) for verb in TARGETS},
-            Verb.TEXT: self._draft(self._ask_text),
-            Verb.SCHEDULE: self._draft(self._ask_time),
-            Verb.SAVE: self._draft(self._save),
-            Verb.DECLINE: self._draft(self._decline),
-            Verb.SEND: self._draft(self._send_now),
-            Verb.CONFIRM: self._draft(self._confirmed),
+            **{verb: self.draft(self.target) for verb in TARGETS},
+            Verb.TEXT: self.draft(self.asker(PromptAction.TEXT)),
+            Verb.SCHEDULE: self.draft(self.asker(PromptAction.TIME)),
+            Verb.SAVE: self.draft(self._save),
+            Verb.DECLINE: self.draft(self.decline),
+            Verb.SEND: self.draft(self._send_now),
+            Verb.CONFIRM: self.draft(self._confirmed),
         }
-        return {verb: functools.partial(self._item, handler) for verb, handler in handlers.items()}
 
-    async def _item(
+    async def item(
         self,
         handler: PressHandler,
         work: Work,
@@ -343,24 +304,21 @@ class NewsComposer(ComposerBase[NewsData]):
         elif broadcast is None:
             self.alert(work, self.t("news.not_found", id=pressed.id))
         else:
-            await handler(Press(work, call, broadcast, pressed, chat_id, message_id))
-
-    def _draft(self, handler: PressHandler) -> PressHandler:
-        async def draft_only(press: Press) -> None:
-            if press.broadcast.status != lifecycle.DRAFT:
-                self._refuse(press)
-                return
+            press = composing.Press(
+                work, call, broadcast, pressed, chat_id, message_id, broadcast.id
+            )
             await handler(press)
 
-        return draft_only
+    def not_draft(self, press: Press) -> None:
+        self._refuse(press)
+
+    def retarget(self, broadcast: Broadcast, what: Target, code: str) -> Outcome[None]:
+        return self.ops.target(broadcast, what, code)
 
     def _refuse(self, press: Press, *, keyboard: bool = True) -> None:
         self.alert(press.work, self._not_open(press.broadcast, press.broadcast.id))
         if keyboard:
-            press.later(self._main, press)
-
-    async def _main(self, press: Press) -> None:
-        await self._set_keyboard(press.chat_id, press.message_id, press.broadcast.id, cb.PAGE_MAIN)
+            press.later(self.main, press)
 
     async def _open(self, press: Press) -> None:
         if not lifecycle.is_open(press.broadcast):
@@ -381,12 +339,6 @@ class NewsComposer(ComposerBase[NewsData]):
         else:
             press.work.answer = self.t("news.stopped", id=bid, count=outcome.value.cancelled)
 
-    async def _page(self, press: Press) -> None:
-        argument = press.pressed.arg
-        page = argument if argument in cb.PAGES else cb.PAGE_MAIN
-        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
-        press.later(self._set_keyboard, press.chat_id, press.message_id, press.broadcast.id, page)
-
     async def _cancel(self, press: Press) -> None:
         if press.broadcast.status == lifecycle.SENDING:
             await self._stop(press)
@@ -396,13 +348,13 @@ class NewsComposer(ComposerBase[NewsData]):
             self._refuse(press)
             return
         press.work.answer = self.t("news.cancelled", id=press.broadcast.id)
-        press.later(self._main, press)
+        press.later(self.main, press)
 
     async def _edit(self, press: Press) -> None:
         if isinstance(self.ops.reopen(press.call, press.broadcast), Refused):
             self._refuse(press, keyboard=False)
             return
-        press.later(self._main, press)
+        press.later(self.main, press)
 
     async def _approve(self, press: Press) -> None:
         item, work = press.broadcast, press.work
@@ -420,34 +372,14 @@ class NewsComposer(ComposerBase[NewsData]):
             approved = self.t("news.approved", id=item.id, name=name)
             notice = Markup(approved + "\n" + self._submitted(work, item, outcome))
         work.answer = notice
-        press.later(self._main, press)
+        press.later(self.main, press)
         press.later(self.send, press.chat_id, notice)
-
-    async def _target(self, press: Press) -> None:
-        what, page = TARGETS[Verb(press.pressed.verb)]
-        if not self.targeted(press.work, self.ops.target(press.broadcast, what, press.pressed.arg)):
-            return
-        await press.work.session.flush()
-        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
-        press.later(self._set_keyboard, press.chat_id, press.message_id, press.broadcast.id, page)
-
-    async def _ask_text(self, press: Press) -> None:
-        staff_id = press.call.staff.telegram_id
-        press.later(self.ask, press.chat_id, PromptAction.TEXT, staff_id, press.broadcast.id)
-
-    async def _ask_time(self, press: Press) -> None:
-        staff_id = press.call.staff.telegram_id
-        press.later(self.ask, press.chat_id, PromptAction.TIME, staff_id, press.broadcast.id)
 
     async def _save(self, press: Press) -> None:
         self.ops.save(press.call, press.broadcast)
         press.work.answer = self.t("news.saved", id=press.broadcast.id)
         bid = press.broadcast.id
-        press.later(self._set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_COMPACT)
-
-    async def _decline(self, press: Press) -> None:
-        press.work.answer = self.t("news.confirm.declined", id=press.broadcast.id)
-        press.later(self._main, press)
+        press.later(self.set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_COMPACT)
 
     async def _send_now(self, press: Press) -> None:
         count = await count_audience(press.work.session, press.broadcast)
@@ -456,7 +388,7 @@ class NewsComposer(ComposerBase[NewsData]):
         elif self.confirm_needed(count):
             self.alert(press.work, self.question(count, None))
             bid = press.broadcast.id
-            press.later(self._set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_CONFIRM)
+            press.later(self.set_keyboard, press.chat_id, press.message_id, bid, cb.PAGE_CONFIRM)
         else:
             await self._submit(press, None)
 
@@ -472,10 +404,10 @@ class NewsComposer(ComposerBase[NewsData]):
             self.alert(press.work, self.t("news.confirm.changed"))
             when = confirmed.when if confirmed is not None else None
             page = cb.PAGE_CONFIRM
-            press.later(self._set_keyboard, press.chat_id, press.message_id, bid, page, when)
+            press.later(self.set_keyboard, press.chat_id, press.message_id, bid, page, when)
         elif confirmed.when is not None and confirmed.when <= press.work.now:
             self.alert(press.work, self.t("news.time.past"))
-            press.later(self._main, press)
+            press.later(self.main, press)
         else:
             await self._submit(press, confirmed.when)
 
@@ -485,7 +417,7 @@ class NewsComposer(ComposerBase[NewsData]):
         )
         notice = self._submitted(press.work, press.broadcast, outcome)
         press.work.answer = notice
-        press.later(self._main, press)
+        press.later(self.main, press)
         if isinstance(outcome, Done) and outcome.value.became is Submission.PENDING:
             press.later(self.send, press.chat_id, notice)
 
@@ -564,16 +496,16 @@ class NewsComposer(ComposerBase[NewsData]):
             await self.edit(chat_id, message_id, head, keyboard, quiet=True)
         return len(edits)
 
-    async def _set_keyboard(
+    async def set_keyboard(
         self,
         chat_id: int,
         message_id: int,
-        broadcast_id: int,
+        subject_id: int,
         page: str,
         when: datetime | None = None,
     ) -> None:
         async with self.sessionmaker() as session, session.begin():
-            broadcast = await news.get_news(session, broadcast_id=broadcast_id)
+            broadcast = await news.get_news(session, broadcast_id=subject_id)
             if broadcast is None:
                 return
             count = await count_audience(session, broadcast)

@@ -15,7 +15,6 @@ residents get. ``/pollresults ID`` (any staff) posts the results and chart; ``/p
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.staff import confirm
+from bot.telegram.staff import composing, confirm
 from bot.telegram.staff.composing import (
     ComposerBase,
     ComposerSettings,
-    VerbHandler,
+    PromptTable,
     inline_markup,
 )
 from bot.telegram.staff.polls import callbacks as cb
@@ -47,7 +46,7 @@ from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.polls import CLOSES_FIRST, PollOps, Setting
 from handlers.staff.broadcasts.targets import count_audience
-from handlers.staff.core import EVERY_ROLE, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.core import EVERY_ROLE, Outcome, Reason, Refused, StaffCall, StaffCore
 from messaging.i18n import Catalog, Markup
 from messaging.text import clean_text, local_time, split_text
 from storage import polls
@@ -67,7 +66,7 @@ COMMANDS: Final = frozenset({CMD_POLL, CMD_RESULTS, CMD_CLOSE})
 DRAFT: Final = BroadcastStatus.DRAFT.value
 SCHEDULED: Final = BroadcastStatus.SCHEDULED.value
 TEXT_LIMIT: Final = 4096
-TARGETS: Final = {
+TARGETS: Final[Mapping[str, tuple[Target, str]]] = {
     Verb.TOPIC: (Target.TOPIC, cb.PAGE_TOPICS),
     Verb.DISTRICT: (Target.DISTRICT, cb.PAGE_DISTRICTS),
     Verb.CHANNEL: (Target.CHANNEL, cb.PAGE_MAIN),
@@ -96,19 +95,10 @@ class TelegramResultsPoster:
 
 
 @dataclass(frozen=True, slots=True)
-class Press:
-    """A pressed button of a poll, with the poll locked in the event's transaction."""
+class Press(composing.Press[PollData]):
+    """A pressed button of a poll: the poll too (``subject_id`` is its number)."""
 
-    work: Work
-    call: StaffCall
     poll: Poll
-    broadcast: Broadcast
-    pressed: PollData
-    chat_id: int
-    message_id: int
-
-    def later(self, step: Callable[..., Awaitable[None]], /, *args: object) -> None:
-        self.work.later(step, *args)
 
 
 PressHandler = Callable[[Press], Awaitable[None]]
@@ -119,6 +109,9 @@ class PollComposer(ComposerBase[PollData]):
     commands = COMMANDS
     data = PollData
     bad_button = "news.bad_button"
+    prompts = PromptTable(polls.get_prompt, polls.add_prompt, "poll_id")
+    targets = TARGETS
+    pages = cb.PAGES
     answer_duplicates = True
 
     def __init__(
@@ -151,32 +144,7 @@ class PollComposer(ComposerBase[PollData]):
             wake=wake,
         )
         self.keyboards = PollKeyboards(self.previews)
-        self._verbs = self._table()
-
-    async def find_prompt(
-        self, session: AsyncSession, *, chat_id: int, message_id: int
-    ) -> PollPrompt | None:
-        return await polls.get_prompt(session, chat_id=chat_id, message_id=message_id)
-
-    def add_prompt(
-        self,
-        session: AsyncSession,
-        *,
-        chat_id: int,
-        message_id: int,
-        action: Any,
-        staff_id: int,
-        subject_id: int | None,
-    ) -> None:
-        polls.add_prompt(
-            session,
-            chat_id=chat_id,
-            message_id=message_id,
-            action=action,
-            staff_id=staff_id,
-            poll_id=subject_id,
-            now=self.clock(),
-        )
+        self._handlers = self._table()
 
     def button_what(self, pressed: PollData, raw: str) -> str:
         return f"button:{pressed.verb.value}"
@@ -330,26 +298,25 @@ class PollComposer(ComposerBase[PollData]):
 
     # -- buttons: one handler per verb ------------------------------------------------------
 
-    def verbs(self) -> Mapping[str, VerbHandler[PollData]]:
-        return self._verbs
+    def handlers(self) -> Mapping[str, PressHandler]:
+        return self._handlers
 
-    def _table(self) -> dict[str, VerbHandler[PollData]]:
-        handlers: dict[Verb, PressHandler] = {
+    def _table(self) -> dict[str, PressHandler]:
+        return {
             Verb.CANCEL: self._cancel,
             # Everything else changes or sends a draft only.
-            Verb.AUDIENCE: self._draft(self._page),
-            Verb.PAGE: self._draft(self._page),
-            **{verb: self._draft(self._target) for verb in TARGETS},
-            **{verb: self._draft(self._toggle) for verb in SETTINGS},
-            Verb.CLOSES: self._draft(self._ask_closes),
-            Verb.SCHEDULE: self._draft(self._ask_time),
-            Verb.DECLINE: self._draft(self._decline),
-            Verb.CONFIRM: self._draft(self._confirmed),
-            Verb.SEND: self._draft(self._send_asked),
+            Verb.AUDIENCE: self.draft(self.page),
+            Verb.PAGE: self.draft(self.page),
+            **{verb: self.draft(self.target) for verb in TARGETS},
+            **{verb: self.draft(self._toggle) for verb in SETTINGS},
+            Verb.CLOSES: self.draft(self.asker(PollPromptAction.CLOSES)),
+            Verb.SCHEDULE: self.draft(self.asker(PollPromptAction.TIME)),
+            Verb.DECLINE: self.draft(self.decline),
+            Verb.CONFIRM: self.draft(self._confirmed),
+            Verb.SEND: self.draft(self._send_asked),
         }
-        return {verb: functools.partial(self._item, handler) for verb, handler in handlers.items()}
 
-    async def _item(
+    async def item(
         self,
         handler: PressHandler,
         work: Work,
@@ -363,20 +330,14 @@ class PollComposer(ComposerBase[PollData]):
             self.alert(work, self.t("poll.not_found", id=pressed.id))
             return
         broadcast = await polls.poll_broadcast(work.session, poll)
-        await handler(Press(work, call, poll, broadcast, pressed, chat_id, message_id))
+        await handler(Press(work, call, broadcast, pressed, chat_id, message_id, poll.id, poll))
 
-    def _draft(self, handler: PressHandler) -> PressHandler:
-        async def draft_only(press: Press) -> None:
-            if press.broadcast.status != DRAFT:
-                self.alert(press.work, self.t("poll.not_draft", id=press.poll.id))
-                press.later(self._main, press)
-                return
-            await handler(press)
+    def not_draft(self, press: Press) -> None:
+        self.alert(press.work, self.t("poll.not_draft", id=press.poll.id))
+        press.later(self.main, press)
 
-        return draft_only
-
-    async def _main(self, press: Press) -> None:
-        await self._set_keyboard(press.chat_id, press.message_id, press.poll.id, cb.PAGE_MAIN)
+    def retarget(self, broadcast: Broadcast, what: Target, code: str) -> Outcome[None]:
+        return self.ops.target(broadcast, what, code)
 
     async def _cancel(self, press: Press) -> None:
         outcome = await self.ops.cancel(press.call, press.poll, press.broadcast)
@@ -384,44 +345,18 @@ class PollComposer(ComposerBase[PollData]):
             self.alert(press.work, self.t("poll.not_draft", id=press.poll.id))
             return
         press.work.answer = self.t("poll.cancelled", id=press.poll.id)
-        press.later(self._main, press)
-
-    async def _page(self, press: Press) -> None:
-        argument = press.pressed.arg
-        page = argument if argument in cb.PAGES else cb.PAGE_MAIN
-        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
-        press.later(self._set_keyboard, press.chat_id, press.message_id, press.poll.id, page)
-
-    async def _target(self, press: Press) -> None:
-        what, page = TARGETS[Verb(press.pressed.verb)]
-        if not self.targeted(press.work, self.ops.target(press.broadcast, what, press.pressed.arg)):
-            return
-        await press.work.session.flush()
-        self.audience(press.work, await count_audience(press.work.session, press.broadcast))
-        press.later(self._set_keyboard, press.chat_id, press.message_id, press.poll.id, page)
+        press.later(self.main, press)
 
     async def _toggle(self, press: Press) -> None:
         self.ops.toggle(press.poll, press.broadcast, SETTINGS[Verb(press.pressed.verb)])
         press.later(self.post_preview_edit, press.chat_id, press.message_id, press.poll.id)
-
-    async def _ask_closes(self, press: Press) -> None:
-        staff_id = press.call.staff.telegram_id
-        press.later(self.ask, press.chat_id, PollPromptAction.CLOSES, staff_id, press.poll.id)
-
-    async def _ask_time(self, press: Press) -> None:
-        staff_id = press.call.staff.telegram_id
-        press.later(self.ask, press.chat_id, PollPromptAction.TIME, staff_id, press.poll.id)
-
-    async def _decline(self, press: Press) -> None:
-        press.work.answer = self.t("news.confirm.declined", id=press.poll.id)
-        press.later(self._main, press)
 
     async def _send_asked(self, press: Press) -> None:
         count = await count_audience(press.work.session, press.broadcast)
         if count and self.confirm_needed(count):
             self.alert(press.work, self.question(count, None))
             pid = press.poll.id
-            press.later(self._set_keyboard, press.chat_id, press.message_id, pid, cb.PAGE_CONFIRM)
+            press.later(self.set_keyboard, press.chat_id, press.message_id, pid, cb.PAGE_CONFIRM)
             return
         await self._send_now(press)
 
@@ -434,19 +369,19 @@ class PollComposer(ComposerBase[PollData]):
             self.alert(press.work, self.t("news.confirm.changed"))
             when = confirmed.when if confirmed is not None else None
             page = cb.PAGE_CONFIRM
-            press.later(self._set_keyboard, press.chat_id, press.message_id, pid, page, when)
+            press.later(self.set_keyboard, press.chat_id, press.message_id, pid, page, when)
         elif confirmed.when is None:
             await self._send_now(press)
         elif confirmed.when <= now or press.poll.closes_at <= confirmed.when:
             problem = "news.time.past" if confirmed.when <= now else "poll.closes_before_start"
             self.alert(press.work, self.t(problem))
-            press.later(self._main, press)
+            press.later(self.main, press)
         else:
             when = confirmed.when
             press.work.answer = self._schedule(
                 press.call, press.poll, press.broadcast, when, press.chat_id
             )
-            press.later(self._main, press)
+            press.later(self.main, press)
 
     async def _send_now(self, press: Press) -> None:
         outcome = await self.ops.send(
@@ -458,7 +393,7 @@ class PollComposer(ComposerBase[PollData]):
             return
         notice = self.t("poll.sending", id=press.poll.id, count=outcome.value.recipients)
         press.work.answer = notice
-        press.later(self._main, press)
+        press.later(self.main, press)
         press.later(self.send, press.chat_id, notice)
         press.later(self.progress.post, press.broadcast.id)
 
@@ -514,16 +449,16 @@ class PollComposer(ComposerBase[PollData]):
         if found is not None:
             await self.edit(chat_id, message_id, *found, quiet=False)
 
-    async def _set_keyboard(
+    async def set_keyboard(
         self,
         chat_id: int,
         message_id: int,
-        poll_id: int,
+        subject_id: int,
         page: str,
         when: datetime | None = None,
     ) -> None:
         # The text too: the preview's state line follows the poll (scheduled, sending, …).
-        await self.post_preview_edit(chat_id, message_id, poll_id, page, when)
+        await self.post_preview_edit(chat_id, message_id, subject_id, page, when)
 
 
 def _poll_id(command: Command) -> str | None:
