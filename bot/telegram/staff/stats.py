@@ -16,6 +16,7 @@ these two commands in group chats, like the news composer's.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -27,16 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
 from broadcasts.stats_text import StatsTexts
+from handlers.staff.broadcasts.reports import BAD_PERIOD, ReportsCore
+from handlers.staff.core import Actor, Done, Refused, StaffCall, StaffCore
 from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
 from storage import audit, dedup, staff_desk
 from storage.errors import TRY_AGAIN_LATER
-from storage.export import Export, ExportKind, export_csv, parse_period
-from storage.models import Staff
-from storage.staff import get_staff
-from storage.stats import stats_report
-from storage.vocabulary import Clock, Role
+from storage.export import Export
+from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class TelegramFiles:
 
 
 class StatsDesk:
+    """The Telegram side of ``handlers.staff.broadcasts.reports``."""
+
     def __init__(
         self,
         *,
@@ -97,6 +99,7 @@ class StatsDesk:
         clock: Clock,
         zone: ZoneInfo,
         operator_chat_id: int | None,
+        staff: StaffCore,
     ) -> None:
         self.files = TelegramFiles(bot)
         self.sessionmaker = sessionmaker
@@ -104,6 +107,8 @@ class StatsDesk:
         self.clock = clock
         self.zone = zone
         self.operator_chat_id = operator_chat_id
+        self.staff = staff
+        self.reports = ReportsCore(staff, zone=zone)
 
     def t(self, key: str, /, **params: object) -> Markup:
         return self.texts.t(key, **params)
@@ -132,33 +137,17 @@ class StatsDesk:
                 session, channel=CLAIM_CHANNEL, update_key=update_key, now=now
             ):
                 return
-            staff = await get_staff(session, telegram_id=user.id)
-            if staff is None:
-                audit.record(
-                    session,
-                    actor=f"telegram:{user.id}",
-                    action="stats.denied",
-                    now=now,
-                    details={
-                        "chat": message.chat.id,
-                        "what": f"/{command.name}",
-                        "name": full_name(user)[:128],
-                    },
-                )
-                log.info("/%s by non-staff user %s refused", command.name, user.id)
+            async with self.staff.call(Actor(user.id), session=session) as call:
+                pass
+            if isinstance(call, Refused):
+                self._refused(session, user, message, command, now)
                 reply = self.t("stats.denied")
             elif command.name == CMD_STATS:
-                report = await stats_report(session, now=now)
-                reply = self.texts.report(report)
-                audit.record(
-                    session,
-                    actor=f"staff:{staff.telegram_id}",
-                    action="stats.viewed",
-                    now=now,
-                    details={"chat": message.chat.id},
-                )
+                report = await self.reports.stats_in(call, place=message.chat.id)
+                assert isinstance(report, Done)
+                reply = self.texts.report(report.value)
             else:
-                reply, export = await self._export(session, staff, message, command)
+                reply, export = await self._export(call, message, command)
         if export is not None:
             caption = self.t(
                 "stats.export.caption",
@@ -182,6 +171,23 @@ class StatsDesk:
             )
         elif reply is not None:
             await self.files.post(message.chat.id, reply, thread_id=thread)
+
+    @staticmethod
+    def _refused(
+        session: AsyncSession, user: User, message: Message, command: Command, now: datetime
+    ) -> None:
+        audit.record(
+            session,
+            actor=f"telegram:{user.id}",
+            action="stats.denied",
+            now=now,
+            details={
+                "chat": message.chat.id,
+                "what": f"/{command.name}",
+                "name": full_name(user)[:128],
+            },
+        )
+        log.info("/%s by non-staff user %s refused", command.name, user.id)
 
     async def _send_privately(
         self, message: Message, user: User, export: Export, caption: str, bot_username: str
@@ -215,37 +221,20 @@ class StatsDesk:
         await self.files.post(message.chat.id, notice, thread_id=thread)
 
     async def _export(
-        self, session: AsyncSession, staff: Staff, message: Message, command: Command
+        self, call: StaffCall, message: Message, command: Command
     ) -> tuple[Markup | None, Export | None]:
         if self.operator_chat_id is None or message.chat.id != self.operator_chat_id:
             return self.t("stats.export.operator_chat"), None
         args = command.args.split()
-        if len(args) != 3 or args[0].lower() not in {k.value for k in ExportKind}:
+        if len(args) != 3:
             return self.t("stats.export.usage"), None
-        kind = ExportKind(args[0].lower())
-        try:
-            period = parse_period(args[1], args[2])
-        except ValueError as error:
-            return self.t("stats.export.bad_period", problem=str(error)), None
-        personal = staff.role == Role.ADMIN.value
-        export = await export_csv(
-            session, kind=kind, period=period, zone=self.zone, personal=personal
-        )
         # Personal data goes to the administrator's private chat (its id is theirs), not here.
-        to = staff.telegram_id if export.personal else message.chat.id
-        audit.record(
-            session,
-            actor=f"staff:{staff.telegram_id}",
-            action=f"export.{kind.value}",
-            now=self.clock(),
-            details={
-                **export.audit_details(),
-                "chat": message.chat.id,
-                "to": to,
-                "role": staff.role,
-            },
-        )
-        return None, export
+        outcome = await self.reports.export_in(call, *args, place=message.chat.id)
+        if isinstance(outcome, Done):
+            return None, outcome.value
+        if outcome.details.get("problem") == BAD_PERIOD:
+            return self.t("stats.export.bad_period", problem=outcome.details["error"]), None
+        return self.t("stats.export.usage"), None
 
 
 async def _is_ours(message: Message, bot: Bot, stats: StatsDesk) -> bool:
@@ -280,8 +269,10 @@ def install_stats(
     clock: Clock,
     zone: ZoneInfo,
     operator_chat_id: int | None,
+    staff: StaffCore | None = None,
 ) -> StatsDesk:
-    """Build the analytics commands and register them (the composition root's one call)."""
+    """Build the analytics commands and register them (the composition root's one call);
+    ``staff``: the staff core shared with the other desks."""
     desk = StatsDesk(
         bot=bot,
         sessionmaker=sessionmaker,
@@ -289,6 +280,7 @@ def install_stats(
         clock=clock,
         zone=zone,
         operator_chat_id=operator_chat_id,
+        staff=staff or StaffCore(sessionmaker=sessionmaker, clock=clock),
     )
     dispatcher[KEY] = desk
     dispatcher.message.register(_on_message, F.chat.type.in_(GROUP_CHATS), _is_ours)
