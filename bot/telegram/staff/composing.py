@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NotRequired, TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
@@ -34,12 +34,14 @@ from aiogram.types import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import confirm
+from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.composer_data import ComposerData
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
 from bot.telegram.staff.targeting import Keyboard
+from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
 from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
@@ -162,6 +164,56 @@ class ComposerSettings:
         return self.editors_chat_id if self.editors_chat_id is not None else self.operator_chat_id
 
 
+class Parts(TypedDict):
+    """What every composer is built from (``ComposerBase.__init__``)."""
+
+    bot: Bot
+    sessionmaker: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+    settings: ComposerSettings
+    staff: StaffCore
+
+
+class Wiring(TypedDict):
+    """What the composition root gives ``install_news`` and ``install_polls``. ``wake``: the
+    delivery engine's nudge (a planned broadcast starts at once, not at the engine's next
+    poll); ``staff``: the staff core shared with the other desks."""
+
+    bot: Bot
+    sessionmaker: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+    zone: ZoneInfo
+    operator_chat_id: int | None
+    editors_chat_id: int | None
+    confirm_above: NotRequired[int]
+    wake: NotRequired[Wake]
+    staff: NotRequired[StaffCore | None]
+
+
+def parts_of(wiring: Wiring, *, two_person: bool = False) -> tuple[Parts, Wake]:
+    """A composer's parts, and the wake it passes to its core, from the root's wiring."""
+    sessionmaker, clock = wiring["sessionmaker"], wiring["clock"]
+    settings = ComposerSettings(
+        zone=wiring["zone"],
+        operator_chat_id=wiring["operator_chat_id"],
+        editors_chat_id=wiring["editors_chat_id"],
+        two_person=two_person,
+        confirm_above=wiring.get("confirm_above", 1000),
+    )
+    staff = wiring.get("staff") or StaffCore(sessionmaker=sessionmaker, clock=clock)
+    parts = Parts(
+        bot=wiring["bot"],
+        sessionmaker=sessionmaker,
+        catalog=wiring["catalog"],
+        clock=clock,
+        settings=settings,
+        staff=staff,
+    )
+    return parts, wiring.get("wake", no_wake)
+
+
 DataT = TypeVar("DataT", bound=ComposerData)
 # One button verb's handler: (work, call, pressed button, chat id, message id).
 VerbHandler = Callable[[Work, StaffCall, DataT, int, int], Awaitable[None]]
@@ -191,6 +243,7 @@ class PromptTable:
 
     find: Callable[..., Awaitable[Any]]
     add: Callable[..., object]
+    close: Callable[..., Awaitable[bool]]
     subject: str
 
 
@@ -392,6 +445,18 @@ class ComposerBase(Generic[DataT]):
 
     # -- what news and polls answer alike ---------------------------------------------------
 
+    def answered(self, work: Work, message: Message, prompt: Any) -> bool:
+        """Whether the question was answered already (and the editor is told so)."""
+        if prompt.done_at is None:
+            return False
+        work.later(self.reply, message, self.t(f"{self.feature}.prompt.done"))
+        return True
+
+    async def close_prompt(self, work: Work, prompt: Any) -> None:
+        await self.prompts.close(
+            work.session, chat_id=prompt.chat_id, message_id=prompt.message_id, now=work.now
+        )
+
     def parse_when(self, work: Work, message: Message) -> datetime | None:
         """The time an editor typed, or None (the problem is answered; the question stays
         open, so they answer it again)."""
@@ -525,3 +590,18 @@ class ComposerBase(Generic[DataT]):
         except TelegramBadRequest as error:
             if not is_not_modified(error):
                 raise
+
+
+def install(
+    dispatcher: Dispatcher, composer: ComposerBase[Any], *, key: str, log: logging.Logger
+) -> None:
+    """Register a composer's handlers on the Dispatcher (``chat_router.install_composer``)."""
+    install_composer(
+        dispatcher,
+        composer,
+        key=key,
+        prefix=composer.data.__prefix__,
+        what=composer.feature,
+        log=log,
+        in_chat=type(composer).is_staff_chat,
+    )

@@ -17,20 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
-from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import composing, confirm
-from bot.telegram.staff.composing import (
-    ComposerBase,
-    ComposerSettings,
-    PromptTable,
-    inline_markup,
-)
+from bot.telegram.staff.composing import ComposerBase, ComposerSettings, Parts, PromptTable
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
 from bot.telegram.staff.news.preview import Keyboard
@@ -40,18 +33,17 @@ from broadcasts.engine import reply_for
 from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import STOPPABLE, Content, NewsOps, Submission, Target
 from handlers.staff.broadcasts.targets import count_audience
-from handlers.staff.core import Done, Outcome, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.core import Done, Outcome, Reason, Refused, StaffCall
 from messaging.contract import ChannelError, Sender
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import Markup
 from messaging.text import local_time, markup_to_plain
 from storage import broadcast_lifecycle as lifecycle
 from storage import news
 from storage.broadcasts import BroadcastKind
 from storage.models import Broadcast, NewsPrompt
 from storage.news import PromptAction
-from storage.vocabulary import Clock
 
-__all__ = ["NewsComposer", "NewsSettings", "count_audience", "inline_markup"]
+__all__ = ["NewsComposer", "NewsSettings", "count_audience"]
 
 log = logging.getLogger(__name__)
 
@@ -80,33 +72,15 @@ class NewsComposer(ComposerBase[NewsData]):
     feature = "news"
     commands = COMMANDS
     data = NewsData
-    prompts = PromptTable(news.get_prompt, news.add_prompt, "broadcast_id")
+    prompts = PromptTable(news.get_prompt, news.add_prompt, news.close_prompt, "broadcast_id")
     targets = TARGETS
     pages = cb.PAGES
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        sender: Sender,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        catalog: Catalog,
-        clock: Clock,
-        settings: ComposerSettings,
-        staff: StaffCore,
-        wake: Wake,
-    ) -> None:
-        super().__init__(
-            bot=bot,
-            sessionmaker=sessionmaker,
-            catalog=catalog,
-            clock=clock,
-            settings=settings,
-            staff=staff,
-        )
+    def __init__(self, *, sender: Sender, wake: Wake, **parts: Unpack[Parts]) -> None:
+        super().__init__(**parts)
         self.sender = sender
         # ``wake``: the delivery engine's nudge, so a planned broadcast starts at once.
-        self.ops = NewsOps(two_person=settings.two_person, wake=wake)
+        self.ops = NewsOps(two_person=self.settings.two_person, wake=wake)
         self._handlers = self._table()
 
     # -- messages ---------------------------------------------------------------------------
@@ -157,15 +131,12 @@ class NewsComposer(ComposerBase[NewsData]):
     async def _answer_prompt(
         self, work: Work, call: StaffCall, message: Message, prompt: NewsPrompt
     ) -> None:
-        if prompt.done_at is not None:
-            work.later(self.reply, message, self.t("news.prompt.done"))
+        if self.answered(work, message, prompt):
             return
-        session, chat_id, prompt_id = work.session, prompt.chat_id, prompt.message_id
+        session = work.session
         if prompt.action == PromptAction.COMPOSE.value:
             if await self._create(work, call, message, content_of(message, command=False)):
-                await news.close_prompt(
-                    session, chat_id=chat_id, message_id=prompt_id, now=work.now
-                )
+                await self.close_prompt(work, prompt)
             return
         broadcast = (
             await news.lock_news(session, broadcast_id=prompt.broadcast_id)
@@ -173,7 +144,7 @@ class NewsComposer(ComposerBase[NewsData]):
             else None
         )
         if broadcast is None or not lifecycle.is_open(broadcast):
-            await news.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+            await self.close_prompt(work, prompt)
             work.later(self.reply, message, self._not_open(broadcast, prompt.broadcast_id))
             return
         if prompt.action == PromptAction.TEXT.value:
@@ -182,7 +153,7 @@ class NewsComposer(ComposerBase[NewsData]):
                 work.later(self.reply, message, self._problem(content))
                 return
             self.ops.set_text(call, broadcast, content)
-            await news.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+            await self.close_prompt(work, prompt)
             work.later(self.post_preview, message.chat.id, broadcast.id)
             return
         await self._answer_time(work, call, message, prompt, broadcast)
@@ -193,9 +164,7 @@ class NewsComposer(ComposerBase[NewsData]):
         when = self.parse_when(work, message)
         if when is None:
             return
-        await news.close_prompt(
-            work.session, chat_id=prompt.chat_id, message_id=prompt.message_id, now=work.now
-        )
+        await self.close_prompt(work, prompt)
         lifecycle.reopen(item)
         count = await count_audience(work.session, item)
         if self.confirm_needed(count):
@@ -453,7 +422,7 @@ class NewsComposer(ComposerBase[NewsData]):
             await self.send(chat_id, failed)
             return
         sent = await self.bot.send_message(
-            chat_id, head, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
+            chat_id, head, parse_mode=ParseMode.HTML, reply_markup=composing.inline_markup(keyboard)
         )
         async with self.sessionmaker() as session, session.begin():
             await news.add_preview(

@@ -19,21 +19,15 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from aiogram import Bot
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message, User
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import composing, confirm
-from bot.telegram.staff.composing import (
-    ComposerBase,
-    ComposerSettings,
-    PromptTable,
-    inline_markup,
-)
+from bot.telegram.staff.composing import ComposerBase, ComposerSettings, Parts, PromptTable
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import PollData, Verb
 from bot.telegram.staff.polls.preview import PollKeyboards
@@ -46,14 +40,13 @@ from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.polls import CLOSES_FIRST, PollOps, Setting
 from handlers.staff.broadcasts.targets import count_audience
-from handlers.staff.core import EVERY_ROLE, Outcome, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.core import EVERY_ROLE, Outcome, Reason, Refused, StaffCall
 from messaging.i18n import Catalog, Markup
 from messaging.text import clean_text, local_time, split_text
 from storage import polls
 from storage.broadcasts import BroadcastStatus
 from storage.models import Broadcast, Poll, PollPrompt
 from storage.polls import PollPromptAction
-from storage.vocabulary import Clock
 
 __all__ = ["Draft", "PollComposer", "PollSettings", "parse_poll"]
 
@@ -109,38 +102,23 @@ class PollComposer(ComposerBase[PollData]):
     commands = COMMANDS
     data = PollData
     bad_button = "news.bad_button"
-    prompts = PromptTable(polls.get_prompt, polls.add_prompt, "poll_id")
+    prompts = PromptTable(polls.get_prompt, polls.add_prompt, polls.close_prompt, "poll_id")
     targets = TARGETS
     pages = cb.PAGES
     answer_duplicates = True
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        catalog: Catalog,
-        clock: Clock,
-        settings: ComposerSettings,
-        staff: StaffCore,
-        wake: Wake,
-    ) -> None:
-        super().__init__(
-            bot=bot,
-            sessionmaker=sessionmaker,
-            catalog=catalog,
-            clock=clock,
-            settings=settings,
-            staff=staff,
-        )
-        self.ops = PollOps(catalog=catalog, zone=settings.zone, wake=wake)
+    def __init__(self, *, wake: Wake, **parts: Unpack[Parts]) -> None:
+        super().__init__(**parts)
+        catalog, zone = self.catalog, self.settings.zone
+        self.ops = PollOps(catalog=catalog, zone=zone, wake=wake)
+        # At closing time: the results and chart to the staff chat, publication if asked.
         self.closer = PollCloser(
-            sessionmaker=sessionmaker,
+            sessionmaker=self.sessionmaker,
             catalog=catalog,
-            zone=settings.zone,
-            clock=clock,
-            poster=TelegramResultsPoster(bot, catalog),
-            operator_chat_id=settings.operator_chat_id,
+            zone=zone,
+            clock=self.clock,
+            poster=TelegramResultsPoster(self.bot, catalog),
+            operator_chat_id=self.settings.operator_chat_id,
             wake=wake,
         )
         self.keyboards = PollKeyboards(self.previews)
@@ -248,15 +226,12 @@ class PollComposer(ComposerBase[PollData]):
     async def _answer_prompt(
         self, work: Work, call: StaffCall, message: Message, prompt: PollPrompt
     ) -> None:
-        if prompt.done_at is not None:
-            work.later(self.reply, message, self.t("poll.prompt.done"))
+        if self.answered(work, message, prompt):
             return
-        session, chat_id, prompt_id = work.session, prompt.chat_id, prompt.message_id
+        session = work.session
         if prompt.action == PollPromptAction.COMPOSE.value:
             if await self._compose(work, call, message, message.text or ""):
-                await polls.close_prompt(
-                    session, chat_id=chat_id, message_id=prompt_id, now=work.now
-                )
+                await self.close_prompt(work, prompt)
             return
         poll = (
             await polls.lock_poll(session, poll_id=prompt.poll_id)
@@ -265,7 +240,7 @@ class PollComposer(ComposerBase[PollData]):
         )
         broadcast = await polls.poll_broadcast(session, poll) if poll is not None else None
         if poll is None or broadcast is None or broadcast.status != DRAFT:
-            await polls.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+            await self.close_prompt(work, prompt)
             work.later(self.reply, message, self.t("poll.not_draft", id=prompt.poll_id))
             return
         when = self.parse_when(work, message)
@@ -280,13 +255,13 @@ class PollComposer(ComposerBase[PollData]):
             return
         elif self.confirm_needed(count := await count_audience(session, broadcast)):
             # Nothing is scheduled until "Yes" under the new preview.
-            await polls.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+            await self.close_prompt(work, prompt)
             work.later(self.reply, message, self.question(count, when))
             work.later(self.post_preview, message.chat.id, poll.id, cb.PAGE_CONFIRM, when)
             return
         else:
             notice = self._schedule(call, poll, broadcast, when, message.chat.id)
-        await polls.close_prompt(session, chat_id=chat_id, message_id=prompt_id, now=work.now)
+        await self.close_prompt(work, prompt)
         work.later(self.reply, message, notice)
         work.later(self.post_preview, message.chat.id, poll.id)
 
@@ -349,7 +324,7 @@ class PollComposer(ComposerBase[PollData]):
 
     async def _toggle(self, press: Press) -> None:
         self.ops.toggle(press.poll, press.broadcast, SETTINGS[Verb(press.pressed.verb)])
-        press.later(self.post_preview_edit, press.chat_id, press.message_id, press.poll.id)
+        press.later(self.set_keyboard, press.chat_id, press.message_id, press.poll.id)
 
     async def _send_asked(self, press: Press) -> None:
         count = await count_audience(press.work.session, press.broadcast)
@@ -433,32 +408,22 @@ class PollComposer(ComposerBase[PollData]):
             return
         text, keyboard = found
         await self.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=inline_markup(keyboard)
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=composing.inline_markup(keyboard)
         )
-
-    async def post_preview_edit(
-        self,
-        chat_id: int,
-        message_id: int,
-        poll_id: int,
-        page: str = cb.PAGE_MAIN,
-        when: datetime | None = None,
-    ) -> None:
-        """The preview's text (its state) and keyboard after a setting or its state changed."""
-        found = await self._preview(poll_id, page, when)
-        if found is not None:
-            await self.edit(chat_id, message_id, *found, quiet=False)
 
     async def set_keyboard(
         self,
         chat_id: int,
         message_id: int,
         subject_id: int,
-        page: str,
+        page: str = cb.PAGE_MAIN,
         when: datetime | None = None,
     ) -> None:
-        # The text too: the preview's state line follows the poll (scheduled, sending, …).
-        await self.post_preview_edit(chat_id, message_id, subject_id, page, when)
+        """The preview's keyboard, and its text: the state line follows the poll (scheduled,
+        sending, …) and the settings show in it."""
+        found = await self._preview(subject_id, page, when)
+        if found is not None:
+            await self.edit(chat_id, message_id, *found, quiet=False)
 
 
 def _poll_id(command: Command) -> str | None:
