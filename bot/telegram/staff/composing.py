@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, NotRequired, TypedDict, TypeVar
-from zoneinfo import ZoneInfo
+from typing import Any, ClassVar, Generic, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ParseMode
@@ -36,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.staff import confirm
 from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.composer_data import ComposerData
+from bot.telegram.staff.composer_parts import ComposerSettings
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
 from bot.telegram.staff.targeting import Keyboard
-from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
 from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
@@ -146,72 +145,6 @@ async def answer_query(
         await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
     except TelegramAPIError as error:
         log.debug("answerCallbackQuery failed: %s", error)
-
-
-@dataclass(frozen=True, slots=True)
-class ComposerSettings:
-    zone: ZoneInfo
-    operator_chat_id: int | None = None
-    # Where RSS drafts are posted (the operator chat when not set).
-    editors_chat_id: int | None = None
-    # The two-person rule (news): a second editor approves before anything is sent.
-    two_person: bool = False
-    # Sending or scheduling to more residents than this asks "Send to N residents?" first.
-    confirm_above: int = 1000
-
-    @property
-    def editors_chat(self) -> int | None:
-        return self.editors_chat_id if self.editors_chat_id is not None else self.operator_chat_id
-
-
-class Parts(TypedDict):
-    """What every composer is built from (``ComposerBase.__init__``)."""
-
-    bot: Bot
-    sessionmaker: async_sessionmaker[AsyncSession]
-    catalog: Catalog
-    clock: Clock
-    settings: ComposerSettings
-    staff: StaffCore
-
-
-class Wiring(TypedDict):
-    """What the composition root gives ``install_news`` and ``install_polls``. ``wake``: the
-    delivery engine's nudge (a planned broadcast starts at once, not at the engine's next
-    poll); ``staff``: the staff core shared with the other desks."""
-
-    bot: Bot
-    sessionmaker: async_sessionmaker[AsyncSession]
-    catalog: Catalog
-    clock: Clock
-    zone: ZoneInfo
-    operator_chat_id: int | None
-    editors_chat_id: int | None
-    confirm_above: NotRequired[int]
-    wake: NotRequired[Wake]
-    staff: NotRequired[StaffCore | None]
-
-
-def parts_of(wiring: Wiring, *, two_person: bool = False) -> tuple[Parts, Wake]:
-    """A composer's parts, and the wake it passes to its core, from the root's wiring."""
-    sessionmaker, clock = wiring["sessionmaker"], wiring["clock"]
-    settings = ComposerSettings(
-        zone=wiring["zone"],
-        operator_chat_id=wiring["operator_chat_id"],
-        editors_chat_id=wiring["editors_chat_id"],
-        two_person=two_person,
-        confirm_above=wiring.get("confirm_above", 1000),
-    )
-    staff = wiring.get("staff") or StaffCore(sessionmaker=sessionmaker, clock=clock)
-    parts = Parts(
-        bot=wiring["bot"],
-        sessionmaker=sessionmaker,
-        catalog=wiring["catalog"],
-        clock=clock,
-        settings=settings,
-        staff=staff,
-    )
-    return parts, wiring.get("wake", no_wake)
 
 
 DataT = TypeVar("DataT", bound=ComposerData)

@@ -23,7 +23,8 @@ from aiogram.enums import ParseMode
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
 from bot.telegram.staff import composing, confirm
-from bot.telegram.staff.composing import ComposerBase, ComposerSettings, Parts, PromptTable
+from bot.telegram.staff.composer_parts import ComposerSettings, Parts
+from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
 from bot.telegram.staff.news.preview import Keyboard

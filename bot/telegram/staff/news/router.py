@@ -14,7 +14,7 @@ from typing import Final, Unpack
 from aiogram import Dispatcher
 
 from bot.telegram.staff import composing
-from bot.telegram.staff.composing import Wiring, parts_of
+from bot.telegram.staff.composer_parts import Wiring, parts_of
 from bot.telegram.staff.news.composer import NewsComposer
 from messaging.contract import Sender
 

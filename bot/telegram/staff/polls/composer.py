@@ -27,7 +27,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message, User
 
 from bot.telegram.staff import composing, confirm
-from bot.telegram.staff.composing import ComposerBase, ComposerSettings, Parts, PromptTable
+from bot.telegram.staff.composer_parts import ComposerSettings, Parts
+from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import PollData, Verb
 from bot.telegram.staff.polls.preview import PollKeyboards
