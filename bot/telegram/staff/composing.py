@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, Unpack
 
 from aiogram import Bot, Dispatcher
 from aiogram.enums import ParseMode
@@ -35,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.telegram.staff import confirm
 from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.composer_data import ComposerData
-from bot.telegram.staff.composer_parts import ComposerSettings
+from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.news.preview import Previews
-from bot.telegram.staff.news.progress import ProgressReporter, is_not_modified
+from bot.telegram.staff.news.progress import ProgressReporter, edit_html, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
 from bot.telegram.staff.targeting import Keyboard
@@ -211,26 +211,18 @@ class ComposerBase(Generic[DataT]):
     # Whether a redelivered press is answered (stopping a spinner the first answer missed).
     answer_duplicates: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        catalog: Catalog,
-        clock: Clock,
-        settings: ComposerSettings,
-        staff: StaffCore,
-    ) -> None:
-        self.bot = bot
-        self.sessionmaker = sessionmaker
-        self.catalog = catalog
-        self.clock = clock
-        self.settings = settings
-        self.staff = staff
-        self.previews = Previews(catalog, zone=settings.zone)
+    def __init__(self, **parts: Unpack[Parts]) -> None:
+        self.bot: Bot = parts["bot"]
+        self.sessionmaker: async_sessionmaker[AsyncSession] = parts["sessionmaker"]
+        self.catalog: Catalog = parts["catalog"]
+        self.clock: Clock = parts["clock"]
+        self.settings: ComposerSettings = parts["settings"]
+        # The staff core: every event's role check, audit and after-commit steps.
+        self.staff: StaffCore = parts["staff"]
+        self.previews = Previews(self.catalog, zone=self.settings.zone)
         # The live progress message, its Stop button and final report (news and polls).
         self.progress = ProgressReporter(
-            bot=bot, sessionmaker=sessionmaker, previews=self.previews, clock=clock
+            bot=self.bot, sessionmaker=self.sessionmaker, previews=self.previews, clock=self.clock
         )
 
     def t(self, key: str, /, **params: object) -> Markup:
@@ -476,6 +468,8 @@ class ComposerBase(Generic[DataT]):
         sent = await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
         )
+        # Stored, so that the answer is recognised after a restart or in another process.
+        subject = {self.prompts.subject: subject_id}
         async with self.sessionmaker() as session, session.begin():
             self.prompts.add(
                 session,
@@ -484,7 +478,7 @@ class ComposerBase(Generic[DataT]):
                 action=action,
                 staff_id=staff_id,
                 now=self.clock(),
-                **{self.prompts.subject: subject_id},
+                **subject,
             )
 
     async def reply(self, message: Message, text: str) -> None:
@@ -501,16 +495,8 @@ class ComposerBase(Generic[DataT]):
         """Edit a preview's text and keyboard; "not modified" is no failure. ``quiet``: any
         other refusal is logged (deleted, too old to edit: its buttons are refused anyway)."""
         try:
-            await self.bot.edit_message_text(
-                text=text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=inline_markup(keyboard),
-            )
+            await edit_html(self.bot, chat_id, message_id, text, inline_markup(keyboard))
         except TelegramBadRequest as error:
-            if is_not_modified(error):
-                return
             if not quiet:
                 raise
             log.warning("preview %d/%d not edited: %s", chat_id, message_id, error)

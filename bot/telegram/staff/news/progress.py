@@ -43,6 +43,24 @@ def is_not_modified(error: TelegramBadRequest) -> bool:
     return "message is not modified" in error.message
 
 
+async def edit_html(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Edit a message's HTML text and buttons; an edit that changes nothing is no failure
+    (Telegram refuses it with "message is not modified"), any other refusal is raised."""
+    try:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+        )
+    except TelegramBadRequest as error:
+        if not is_not_modified(error):
+            raise
+
+
 def bar(share: float) -> str:
     filled = round(max(0.0, min(1.0, share)) * BAR)
     return "█" * filled + "░" * (BAR - filled)
@@ -258,16 +276,8 @@ class ProgressReporter:
             markup = self.markup(broadcast, final)
         assert chat_id is not None
         try:
-            await self.bot.edit_message_text(
-                text=text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
+            await edit_html(self.bot, chat_id, message_id, text, markup)
         except TelegramBadRequest as error:
-            if is_not_modified(error):
-                return 0
             # Deleted, too old: the counts are in `citybot broadcast status` anyway.
             log.warning("broadcast %d: progress not edited: %s", broadcast_id, error)
             return 0
