@@ -35,7 +35,6 @@ from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
 from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
 
-ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast", "export", "keywords")
 # Width of the progress bar in `citybot broadcast status`.
 BAR = 30
 RECENT_BROADCASTS = 10

@@ -291,10 +291,6 @@ class Settings(BaseSettings):
         return QuietHours.parse(self.quiet_hours, self.zone)
 
     @property
-    def telegram_enabled(self) -> bool:
-        return self.telegram_token is not None
-
-    @property
     def viber_enabled(self) -> bool:
         return self.viber_token is not None
 

@@ -37,7 +37,6 @@ STICKER = "Дякуємо за стікер"
 ADDED = "Вкладення додано"
 FOLLOWED_UP = "Додано до звернення"
 VOICE = b"OggS\x00\x02voice-of-a-resident"
-PHOTO_NAME = "photo.jpg"
 
 
 @dataclass(frozen=True)
