@@ -16,7 +16,6 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from handlers import actions as act
-from handlers import forged
 from handlers.tickets import closure
 from handlers.tickets.form import CAPTION_MAX, STEP_CONFIRM, STEP_CONSENT, FormEngine, Prefill
 from handlers.tickets.forms import NEEDS_CONSENT, Input
@@ -110,22 +109,12 @@ class ResidentTickets(FormEngine):
         if action == act.FORM_CANCEL:
             turn.go(FLOW_IDLE)
             return [self._menu(turn, "form.cancelled")]
-        if action == act.MY_LIST:
-            return await self.mine.my_tickets(turn)
-        if verb == act.MY_OPEN and forged.is_id(arg):
-            return await self.mine.open_ticket(turn, int(arg))
-        if verb == act.MY_WRITE and forged.is_id(arg):
-            return await self.mine.begin_followup(turn, int(arg))
-        if verb == act.RATE:
-            return await self.mine.rate(turn, arg)
         if action == act.FORGET_YES and turn.flow == FLOW_FORGET:
             return await self.personal.forget(turn)
         if turn.flow == FLOW_TICKET and (verb == act.CHOOSE or action.startswith("form:")):
             return await self._form_action(turn, action)
-        if turn.flow == FLOW_RATING and action == act.FORM_NEXT:
-            turn.go(FLOW_IDLE)
-            return [self._menu(turn, "rating.thanks")]
-        return None
+        # "My tickets", a follow-up, a rating (or None: not ours).
+        return await self.mine.action(turn, action)
 
     async def input(self, turn: Turn) -> list[Reply] | None:
         """A non-button event while one of our flows is active; None if not ours."""

@@ -71,6 +71,22 @@ class MyTickets(TicketScreens):
         turn.effects.append(ResidentWrote(message_id, ticket_id))
         return number
 
+    async def action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """A button of "my tickets" or of a rating, or None if not one of them."""
+        verb, arg = act.split(action)
+        if action == act.MY_LIST:
+            return await self.my_tickets(turn)
+        if verb == act.MY_OPEN and forged.is_id(arg):
+            return await self.open_ticket(turn, int(arg))
+        if verb == act.MY_WRITE and forged.is_id(arg):
+            return await self.begin_followup(turn, int(arg))
+        if verb == act.RATE:
+            return await self.rate(turn, arg)
+        if turn.flow == FLOW_RATING and action == act.FORM_NEXT:
+            turn.go(FLOW_IDLE)
+            return [self._menu(turn, "rating.thanks")]
+        return None
+
     def _status(self, turn: Turn, ticket: Ticket) -> str:
         return self._t(turn, f"status.{ticket.status}")
 
