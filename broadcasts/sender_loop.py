@@ -12,10 +12,9 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +22,6 @@ from broadcasts.limits import TELEGRAM_MARGIN
 from broadcasts.quiet import QuietHours
 from messaging.contract import (
     Button,
-    Keyboard,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -85,23 +83,6 @@ class EngineConfig:
     @property
     def effective_telegram_rate(self) -> float:
         return self.paid_rate if self.telegram_paid else self.telegram_rate
-
-
-class ViberApi(Protocol):
-    """The one call the engine needs from the Viber client (``ViberClient.call``)."""
-
-    async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ViberTransport:
-    api: ViberApi
-    # Reply -> Viber message dicts (bot.viber.render.messages), so the engine imports no adapter.
-    render: Callable[[Reply], list[dict[str, Any]]]
-    sender_info: Mapping[str, str]
-    # The keyboard each resident should have now, by resident id (handlers.keyboards): Viber
-    # shows the last keyboard sent, so every broadcast carries it (under a poll's options).
-    keyboards: Callable[[Collection[int]], Awaitable[Mapping[int, Keyboard]]] | None = None
 
 
 def reply_for(broadcast: Broadcast) -> Reply:

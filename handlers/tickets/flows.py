@@ -167,8 +167,7 @@ class ResidentTickets(FormEngine):
         text: str | None,
         attachment: tuple[str, str, str | None] | None,
     ) -> str | None:
-        """Add a resident's message to their open ticket's thread (staff see it); the ticket's
-        number, or None when it is not theirs or not open (nothing written)."""
+        """``MyTickets.append``: what a kept free-text draft adds to an open ticket."""
         return await self.mine.append(turn, ticket_id, text, attachment)
 
     # -- choosing and starting a flow -------------------------------------------------------

@@ -21,12 +21,7 @@ from handlers.tickets.forms import (
 )
 from handlers.tickets.texts import TicketScreens
 from handlers.turn import Turn
-from messaging.contract import (
-    FILE_KINDS,
-    Button,
-    EventKind,
-    Reply,
-)
+from messaging.contract import FILE_KINDS, Button, EventKind, Reply
 from messaging.i18n import Markup
 from storage.deadlines import TicketKind
 

@@ -12,28 +12,16 @@ from handlers import forged
 from handlers.forged import ForgedAction
 from handlers.tickets.closure import ResidentClosure
 from handlers.tickets.form import CAPTION_MAX
-from handlers.tickets.forms import (
-    FOLLOWUP_MAX,
-    RATING_COMMENT_MAX,
-)
+from handlers.tickets.forms import FOLLOWUP_MAX, RATING_COMMENT_MAX
 from handlers.tickets.texts import TicketScreens
 from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
-from messaging.contract import (
-    Button,
-    EventKind,
-    Incoming,
-    Reply,
-    ResidentWrote,
-    TicketRated,
-)
+from messaging.contract import Button, EventKind, Incoming, Reply, ResidentWrote, TicketRated
 from messaging.i18n import Catalog, Markup
 from storage import audit, tickets
 from storage.models import Ticket
 from storage.ticket_rules import TransitionError, rate
-from storage.vocabulary import (
-    MessageDirection,
-)
+from storage.vocabulary import MessageDirection
 
 FLOW_FOLLOWUP = "followup"
 FLOW_RATING = "rating"

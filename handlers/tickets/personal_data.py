@@ -11,15 +11,10 @@ from handlers import screens
 from handlers.linking import linked_data, messengers_shown
 from handlers.tickets.texts import TicketScreens
 from handlers.turn import FLOW_IDLE, Turn
-from messaging.contract import (
-    Button,
-    Reply,
-)
+from messaging.contract import Button, Reply
 from storage import polls, tickets
 from storage.erasure import erase_resident
-from storage.vocabulary import (
-    MessageDirection,
-)
+from storage.vocabulary import MessageDirection
 
 FLOW_FORGET = "forget"
 

@@ -10,10 +10,7 @@ from zoneinfo import ZoneInfo
 from handlers import actions as act
 from handlers import screens
 from handlers.turn import Turn
-from messaging.contract import (
-    Button,
-    Reply,
-)
+from messaging.contract import Button, Reply
 from messaging.i18n import Catalog, Markup
 
 
