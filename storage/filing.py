@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, tickets
+from storage import audit, ticket_events, tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import (
     DEFAULT_FEEDBACK_DAYS,
@@ -24,9 +24,11 @@ from storage.deadlines import (
     initial_deadline,
 )
 from storage.models import Resident, Ticket
+from storage.ticket_events import Happened, Link
 from storage.vocabulary import MessageDirection, TicketStatus
 
 AUDIT_FILED = "ticket.filed"
+AUDIT_REFILED = "ticket.refiled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,15 @@ class TicketForm:
     attachments: tuple[Attachment, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Follows:
+    """The earlier ticket a new one follows: a repeated appeal, a complaint about the answer, a
+    new information request (``storage.ticket_events.Link``)."""
+
+    parent: Ticket
+    link: Link
+
+
 async def deadline_for(
     session: AsyncSession,
     *,
@@ -100,11 +111,15 @@ async def file_ticket(
     now: datetime,
     policy: FilingPolicy,
     actor: str | None = None,
+    follows: Follows | None = None,
 ) -> Ticket:
     """Register ``form`` as a new ticket of ``resident`` received at ``now``: the next number of
     its kind for the local year, its deadline, its queue, the files sent with it as the first
     messages of the thread, and the audit entry ``ticket.filed`` (by ``actor``, the resident
-    unless someone files on their behalf). Returns the ticket, flushed (it has its id)."""
+    unless someone files on their behalf). A ticket that ``follows`` an earlier one is linked
+    to it, and the earlier one's timeline and audit say so (``refiled``). Returns the ticket,
+    flushed (it has its id)."""
+    actor = actor or f"resident:{resident.id}"
     kind = form.kind
     queue_code = await tickets.queue_for_new_ticket(session, kind=kind, category=form.category)
     deadline = await deadline_for(
@@ -148,10 +163,30 @@ async def file_ticket(
         )
     audit.record(
         session,
-        actor=actor or f"resident:{resident.id}",
+        actor=actor,
         action=AUDIT_FILED,
         subject=f"ticket:{ticket.id}",
         now=now,
         details={"number": number, "kind": kind.value, "queue": queue_code},
     )
+    if follows is not None:
+        _link(session, ticket, follows, now=now, actor=actor)
     return ticket
+
+
+def _link(
+    session: AsyncSession, ticket: Ticket, follows: Follows, *, now: datetime, actor: str
+) -> None:
+    parent, link = follows.parent, follows.link
+    ticket.parent_id = parent.id
+    ticket.parent_link = link.value
+    # The earlier ticket's timeline shows the new one (the resident's "my tickets").
+    ticket_events.record(session, parent, Happened.REFILED, now=now, other_ticket_id=ticket.id)
+    audit.record(
+        session,
+        actor=actor,
+        action=AUDIT_REFILED,
+        subject=f"ticket:{parent.id}",
+        now=now,
+        details={"number": parent.number, "linked": ticket.number, "link": link.value},
+    )

@@ -15,8 +15,9 @@ from bot.sandbox.seed import seed_demo_world
 from storage import tickets
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
-from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
+from storage.filing import Attachment, FilingPolicy, Follows, TicketForm, file_ticket
 from storage.models import AuditEntry, Resident, Ticket, TicketEvent, TicketMessage
+from storage.ticket_events import Link
 from storage.vocabulary import Queue
 from tests.harness import WORLDS, onboard
 
@@ -196,3 +197,42 @@ async def test_a_flow_ticket_and_a_seed_ticket_come_out_the_same(database_url: s
                         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                     )
                     assert events.all() == []
+
+
+async def test_a_ticket_that_follows_another_is_linked_on_both_sides(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        resident = _resident("102")
+        session.add(resident)
+        await session.flush()
+        form = TicketForm(kind=TicketKind.APPEAL, channel="telegram", body="Дах протікає")
+        first = await file_ticket(session, resident=resident, form=form, now=NOW, policy=POLICY)
+        later = NOW + timedelta(days=40)
+        complaint = await file_ticket(
+            session,
+            resident=resident,
+            form=form,
+            now=later,
+            policy=POLICY,
+            follows=Follows(first, Link.COMPLAINT),
+        )
+    async with sessionmaker() as session:
+        complaint = await session.get_one(Ticket, complaint.id)
+        assert (complaint.parent_id, complaint.parent_link) == (first.id, "complaint")
+        await _filed_like_the_rules_say(session, complaint)
+        event = (await session.scalars(select(TicketEvent))).one()
+        assert (event.ticket_id, event.kind, event.other_ticket_id) == (
+            first.id,
+            "refiled",
+            complaint.id,
+        )
+        entry = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "ticket.refiled"))
+        ).one()
+        assert entry.subject == f"ticket:{first.id}" and entry.at == later
+        assert entry.details == {
+            "number": first.number,
+            "linked": complaint.number,
+            "link": "complaint",
+        }

@@ -26,7 +26,7 @@ from messaging.contract import Button, Reply, TicketFiled
 from messaging.i18n import Catalog, Markup
 from storage import tickets
 from storage.deadlines import DEFAULT_FEEDBACK_DAYS, DEFAULT_LEGAL_AID_DAYS, TicketKind
-from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
+from storage.filing import Attachment, FilingPolicy, Follows, TicketForm, file_ticket
 from storage.models import Ticket
 
 __all__ = [
@@ -273,7 +273,7 @@ class ResidentTickets(FormEngine):
             )
         ]
 
-    async def _create(self, turn: Turn, kind: TicketKind) -> Ticket:
+    async def _create(self, turn: Turn, kind: TicketKind, follows: Follows | None = None) -> Ticket:
         steps = {s.key for s in self._steps(turn, kind)}
         answers = {k: v for k, v in self._answers(turn).items() if k in steps}
         form = TicketForm(
@@ -301,14 +301,17 @@ class ResidentTickets(FormEngine):
             now=turn.now,
             policy=self.policy.filing,
             actor=turn.actor,
+            follows=follows,
         )
         turn.effects.append(TicketFiled(ticket.id))
         return ticket
 
     # -- what the closure flows use (handlers.tickets.closure.Filing) -----------------------
 
-    async def create_ticket(self, turn: Turn, kind: TicketKind) -> Ticket:
-        return await self._create(turn, kind)
+    async def create_ticket(
+        self, turn: Turn, kind: TicketKind, follows: Follows | None = None
+    ) -> Ticket:
+        return await self._create(turn, kind, follows)
 
     def registered(self, turn: Turn, ticket: Ticket) -> Reply:
         return self._menu(
