@@ -235,15 +235,6 @@ async def messengers_shown(catalog: Catalog, turn: Turn) -> Markup:
     return Markup(", ".join(catalog.text(turn.lang, f"link.channel.{a.channel}") for a in ordered))
 
 
-async def forget_linked(turn: Turn) -> None:
-    """``/forget``: the other messenger's account is erased as well, and the link with it (the
-    association of two accounts is itself personal data)."""
-    alias = await linking.unlink(turn.session, primary=turn.resident, now=turn.now, reason="forget")
-    if alias is not None:
-        alias.name = None
-        alias.erased_at = turn.now
-
-
 def _minutes() -> int:
     return int(linking.CODE_TTL.total_seconds() // 60)
 

@@ -52,6 +52,7 @@ from messaging.contract import (
 from messaging.i18n import Catalog, Markup
 from storage import audit, ticket_events, tickets
 from storage.deadlines import TicketKind
+from storage.filing import Follows
 from storage.models import Ticket
 from storage.ticket_events import Happened, Link, Resolution
 from storage.ticket_rules import (
@@ -147,7 +148,9 @@ class Filing(Protocol):
 
     async def refusal_to_file(self, turn: Turn) -> Reply | None: ...
 
-    async def create_ticket(self, turn: Turn, kind: TicketKind) -> Ticket: ...
+    async def create_ticket(
+        self, turn: Turn, kind: TicketKind, follows: Follows | None = None
+    ) -> Ticket: ...
 
     async def start(self, turn: Turn, kind: TicketKind) -> list[Reply]: ...
 
@@ -524,20 +527,8 @@ class ResidentClosure:
         answers = dict(turn.data.get("answers", {}))
         # The form engine's shape (``ResidentTickets._create`` reads it).
         turn.data = {"kind": kind.value, "answers": answers, "attachments": []}
-        ticket = await self.filing.create_ticket(turn, kind)
-        ticket.parent_id = parent.id
-        ticket.parent_link = link.value
-        ticket_events.record(
-            turn.session, parent, Happened.REFILED, now=turn.now, other_ticket_id=ticket.id
-        )
-        audit.record(
-            turn.session,
-            actor=turn.actor,
-            action="ticket.refiled",
-            subject=f"ticket:{parent.id}",
-            now=turn.now,
-            details={"number": parent.number, "linked": ticket.number, "link": link.value},
-        )
+        # Linked to the first, whose timeline and audit say so (storage.filing).
+        ticket = await self.filing.create_ticket(turn, kind, Follows(parent, link))
         turn.effects.append(ResidentAnswered(parent.id, Happened.REFILED.value, ticket.id))
         turn.go(FLOW_IDLE)
         return [self.filing.registered(turn, ticket)]
