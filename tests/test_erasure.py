@@ -102,7 +102,8 @@ async def test_erasure_keeps_what_the_council_must_and_nothing_personal(
     async with sessionmaker() as session:
         person = await session.get_one(Resident, ids[0])
         assert person.erased_at == LATER
-        assert person.name is person.consent_at is person.policy_version is None
+        assert person.name is None and person.consent_at is None
+        assert person.policy_version is None
         alias = await session.get_one(Resident, ids[1])
         assert alias.linked_to is None and alias.name is None and alias.erased_at == LATER
         for ticket_id, number in zip(ids[3:5], numbers, strict=True):

@@ -24,6 +24,7 @@ from handlers.tickets.personal_data import FLOW_FORGET, PersonalData
 from handlers.turn import FLOW_IDLE, Turn
 from messaging.contract import Button, Reply, TicketFiled
 from messaging.i18n import Catalog, Markup
+from messaging.text import format_when
 from storage import tickets
 from storage.deadlines import DEFAULT_FEEDBACK_DAYS, DEFAULT_LEGAL_AID_DAYS, TicketKind
 from storage.filing import Attachment, FilingPolicy, Follows, TicketForm, file_ticket
@@ -269,7 +270,7 @@ class ResidentTickets(FormEngine):
                 turn,
                 key,
                 number=ticket.number,
-                deadline=self.format_deadline(turn, ticket.deadline_at, exact=exact),
+                deadline=format_when(ticket.deadline_at, self.zone, exact=exact),
             )
         ]
 
@@ -318,5 +319,5 @@ class ResidentTickets(FormEngine):
             turn,
             "file.registered",
             number=ticket.number,
-            deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
+            deadline=format_when(ticket.deadline_at, self.zone, exact=ticket.urgent),
         )

@@ -18,6 +18,7 @@ from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
 from messaging.contract import Button, EventKind, Incoming, Reply, ResidentWrote, TicketRated
 from messaging.i18n import Catalog, Markup
+from messaging.text import format_when
 from storage import audit, tickets
 from storage.models import Ticket
 from storage.ticket_rules import TransitionError, rate
@@ -105,7 +106,7 @@ class MyTickets(TicketScreens):
             number=ticket.number,
             kind=self._t(turn, f"kind.{ticket.kind}"),
             status=self._status(turn, ticket),
-            deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
+            deadline=format_when(ticket.deadline_at, self.zone, exact=ticket.urgent),
         )
         # The timeline and the latest messages, within one messenger message.
         text = await self.view.render(turn.session, turn.lang, ticket, header=header)

@@ -3,7 +3,6 @@ menu under a message, the Back/Cancel row, a deadline in the council's time zone
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,12 +29,6 @@ class TicketScreens:
     def _nav(self, turn: Turn, *, back: bool = True) -> tuple[Button, ...]:
         cancel = Button(self._t(turn, "btn.cancel"), act.FORM_CANCEL)
         return (Button(self._t(turn, "btn.back"), act.FORM_BACK), cancel) if back else (cancel,)
-
-    def format_deadline(self, turn: Turn, deadline: datetime | None, *, exact: bool = False) -> str:
-        if deadline is None:
-            return "—"
-        local = deadline.astimezone(self.zone)
-        return local.strftime("%d.%m.%Y %H:%M" if exact else "%d.%m.%Y")
 
     def _with_menu(self, turn: Turn, reply: Reply) -> Reply:
         return screens.main_menu(self.catalog, turn.resident, Markup(reply.text))
