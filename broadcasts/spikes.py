@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.stats_text import StatsTexts
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket
@@ -134,7 +135,7 @@ class SpikeJob:
         )
         lines = [
             self.texts.t(
-                "spike.title", what=self.texts.t(f"spike.what.{spike.dimension}", name=name)
+                "spike.title", what=self.texts.t(labels.SPIKE_WHAT[spike.dimension], name=name)
             ),
             self.texts.t(
                 "spike.body",

@@ -37,6 +37,11 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+# The key tables and the ``N_`` marker, re-exported: a module that renders texts reaches them
+# through the same import as the catalog.
+from messaging import labels as labels
+from messaging.labels import N_ as N_
+
 LANGUAGES = ("uk", "en")
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "citybot"
@@ -44,12 +49,6 @@ BUTTON_CONTEXT = "button"
 # Key segments that mark a button label (``btn.back``, ``news.btn.edit``, ``kind.button.appeal``);
 # reply-keyboard menu items (``menu.*``) are buttons too.
 _BUTTON_SEGMENTS = frozenset({"btn", "button"})
-
-
-def N_(key: str) -> str:  # noqa: N802 (the gettext name translators and pybabel know)
-    """Mark a message id in a table (code → msgid) without translating it: ``gettext_noop``.
-    ``messaging/extract.py`` and the coverage test find msgids through it."""
-    return key
 
 
 def context_of(key: str) -> str | None:
@@ -84,19 +83,30 @@ class _Language:
 
 
 def _compile(po: PoCatalog) -> _Language:
+    forms: dict[str, tuple[str, ...]] = {}
     for message in po:
-        if message.id and message.context != context_of(_msgid(message.id)):
-            raise ValueError(f"{po.locale}: {message.id!r} must have msgctxt {context_of}")
+        if not message.id:
+            continue  # the header
+        key = _msgid(message.id)
+        expected = context_of(key)
+        if message.context != expected:
+            raise ValueError(f"{po.locale}: {key!r} must have msgctxt {expected!r}")
+        strings = _strings(message.string)
+        # A fuzzy or untranslated message is left out, as gettext leaves it out of the .mo:
+        # the text falls back to the default language.
+        if not message.fuzzy and all(strings):
+            forms[key] = strings
     buffer = io.BytesIO()
     write_mo(buffer, po)
     buffer.seek(0)
-    forms = {
-        _msgid(m.id): tuple(m.string) if isinstance(m.string, (list, tuple)) else (m.string,)
-        for m in po
-        if m.id
-    }
     assert po.locale is not None
     return _Language(gettext.GNUTranslations(buffer), forms, po.locale)
+
+
+def _strings(string: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    if string is None:
+        return ("",)
+    return (string,) if isinstance(string, str) else tuple(string)
 
 
 def _msgid(message_id: str | tuple[str, ...] | list[str]) -> str:
@@ -170,7 +180,11 @@ class Catalog:
 
     def all_labels(self, key: str) -> set[str]:
         """The label in every language (a reply-keyboard press arrives as its label)."""
-        return {self.text(language, key) for language, found in self._languages.items() if key in found.forms}
+        return {
+            self.text(language, key)
+            for language, found in self._languages.items()
+            if key in found.forms
+        }
 
 
 def _format(template: str, params: Mapping[str, Any]) -> Markup:

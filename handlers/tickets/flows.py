@@ -34,6 +34,7 @@ from handlers.tickets.forms import (
 )
 from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import (
     FILE_KINDS,
     Button,
@@ -246,11 +247,7 @@ class ResidentTickets:
     def _kind_screen(self, turn: Turn) -> Reply:
         turn.go(FLOW_CHOOSE)
         rows = tuple(
-            (
-                Button(
-                    self._t(turn, f"kind.button.{kind.value}"), act.with_arg(act.FILE, kind.value)
-                ),
-            )
+            (Button(self._t(turn, labels.KIND_BUTTON[kind]), act.with_arg(act.FILE, kind.value)),)
             for kind in TicketKind
         )
         return Reply(
@@ -284,7 +281,7 @@ class ResidentTickets:
             return [self._with_menu(turn, refusal)]
         turn.go(FLOW_TICKET)
         turn.data = {"kind": kind.value, "answers": {}, "attachments": []}
-        intro = [Reply(text=self._t(turn, f"form.{kind.value}.intro"))]
+        intro = [Reply(text=self._t(turn, labels.FORM_INTRO[kind.value]))]
         if prefill is not None:
             intro.extend(self._prefill(turn, kind, prefill))
         if kind in NEEDS_CONSENT and not turn.resident.has_consent:
@@ -420,19 +417,16 @@ class ResidentTickets:
         return Reply(text=text, buttons=tuple(rows))
 
     def _prompt_key(self, kind: TicketKind, step: Step) -> str:
-        specific = f"form.{kind.value}.{step.key}"
-        return (
-            specific if specific in self.catalog.keys(self.catalog.default) else f"form.{step.key}"
-        )
+        return labels.FORM_KIND_PROMPT.get((kind.value, step.key)) or labels.FORM_PROMPT[step.key]
 
     def _choice_label(self, turn: Turn, key: str, value: str) -> str:
-        if value in ("yes", "no"):
-            return self._t(turn, f"choice.{value}")
-        return self._t(turn, f"choice.{key}.{value}")
+        if value in labels.CHOICE_FLAG:
+            return self._t(turn, labels.CHOICE_FLAG[value])
+        return self._t(turn, labels.CHOICES[key][value])
 
     def _confirm_screen(self, turn: Turn, kind: TicketKind) -> Reply:
         answers = self._answers(turn)
-        lines = [self._t(turn, "form.confirm", kind=self._t(turn, f"kind.{kind.value}"))]
+        lines = [self._t(turn, "form.confirm", kind=self._t(turn, labels.KIND[kind.value]))]
         for step in self._steps(turn, kind):
             if step.input is Input.ATTACHMENTS:
                 count = len(self._attachments(turn))
@@ -445,11 +439,8 @@ class ResidentTickets:
             shown = (
                 self._choice_label(turn, step.key, value) if step.input is Input.CHOICE else value
             )
-            lines.append(
-                self._t(
-                    turn, "form.summary.line", label=self._t(turn, f"field.{step.key}"), value=shown
-                )
-            )
+            label = self._t(turn, labels.FIELD[step.key])
+            lines.append(self._t(turn, "form.summary.line", label=label, value=shown))
         return Reply(
             text=Markup("\n".join(lines)),
             buttons=(
@@ -661,7 +652,7 @@ class ResidentTickets:
     # -- my tickets, follow-ups, rating -----------------------------------------------------
 
     def _status(self, turn: Turn, ticket: Ticket) -> str:
-        return self._t(turn, f"status.{ticket.status}")
+        return self._t(turn, labels.STATUS[ticket.status])
 
     async def _my_tickets(self, turn: Turn) -> list[Reply]:
         turn.go(FLOW_IDLE)
@@ -688,7 +679,7 @@ class ResidentTickets:
             turn,
             "my.header",
             number=ticket.number,
-            kind=self._t(turn, f"kind.{ticket.kind}"),
+            kind=self._t(turn, labels.KIND[ticket.kind]),
             status=self._status(turn, ticket),
             deadline=self.format_deadline(turn, ticket.deadline_at, exact=ticket.urgent),
         )
@@ -764,7 +755,7 @@ class ResidentTickets:
         try:
             rate(ticket, stars=int(stars_part), now=turn.now)
         except TransitionError as error:
-            return [self._menu(turn, f"rating.error.{error.code}")]
+            return [self._menu(turn, labels.RATING_ERROR[error.code])]
         audit.record(
             turn.session,
             actor=turn.actor,
