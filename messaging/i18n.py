@@ -17,8 +17,8 @@ At start each ``.po`` is parsed with Babel, compiled in memory and read through 
 Ukrainian, two in English) and no compiled ``.mo`` has to be built or shipped.
 
 Catalog texts are trusted markup (a little HTML: <b>, <i>) with ``str.format`` placeholders
-(``#, python-brace-format``); values interpolated into them come from people and are escaped
-here, so a resident who types ``<b>`` sees ``<b>``.
+(``{count}``), which read better to translators than ``%(count)s``; values interpolated into
+them come from people and are escaped here, so a resident who types ``<b>`` sees ``<b>``.
 """
 
 from __future__ import annotations
