@@ -140,8 +140,10 @@ class SpikeJob:
             self.texts.t(
                 "spike.body",
                 count=spike.count,
-                usual=f"{spike.usual:.1f}",
-                multiple=f"{self.multiple:g}",
+                usual=self.texts.catalog.decimal(self.texts.language, spike.usual),
+                multiple=self.texts.catalog.decimal(
+                    self.texts.language, self.multiple, digits=2, trim=True
+                ),
             ),
         ]
         if spike.examples:

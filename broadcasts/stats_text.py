@@ -74,7 +74,7 @@ class StatsTexts:
         days, rest = divmod(minutes, 24 * 60)
         hours, mins = divmod(rest, 60)
         if days:
-            return self.t("stats.duration.days", days=days, hours=hours)
+            return self.t("stats.duration.days", count=days, hours=hours)
         if hours:
             return self.t("stats.duration.hours", hours=hours, minutes=mins)
         return self.t("stats.duration.minutes", minutes=mins)
@@ -135,7 +135,7 @@ class StatsTexts:
             id=reach.broadcast_id,
             title=title,
             started=self.when(reach.started_at),
-            total=reach.total,
+            count=reach.total,
             sent=states.get("sent", 0),
             blocked=states.get("blocked", 0),
             failed=states.get("failed", 0),
@@ -211,7 +211,7 @@ class StatsTexts:
             parts.append(
                 self.t(
                     "stats.ratings",
-                    average=f"{ratings.average or 0:.1f}",
+                    average=self.catalog.decimal(self.language, ratings.average or 0),
                     count=ratings.count,
                     scores=scores,
                 )

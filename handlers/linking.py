@@ -97,7 +97,7 @@ class ResidentLinking:
 
     def _refused(self, turn: Turn, reason: str) -> list[Reply]:
         other = self._name(turn, self._other(turn.account.channel))
-        text = self._t(turn, _REFUSALS[reason], other=other, minutes=_minutes())
+        text = self._t(turn, _REFUSALS[reason], other=other, count=_minutes())
         return [self._text_then_screen(turn, text)]
 
     # -- /link, the settings button and the linked screen --------------------------------------
@@ -133,7 +133,7 @@ class ResidentLinking:
         other = self._name(turn, self._other(turn.account.channel))
         return [
             Reply(
-                text=self._t(turn, "link.code", code=issued.code, other=other, minutes=_minutes()),
+                text=self._t(turn, "link.code", code=issued.code, other=other, count=_minutes()),
                 buttons=((Button(self._t(turn, "btn.back"), act.MENU_SETTINGS),),),
             )
         ]

@@ -44,7 +44,7 @@ def answer(catalog: Catalog, turn: Turn) -> Markup:
             lang,
             "media.too_big",
             file=file,
-            size=f"{(attachment.size or 0) / _MB:.1f}",
+            size=catalog.decimal(lang, (attachment.size or 0) / _MB),
             limit=kept_files.MAX_BYTES // _MB,
         )
     return catalog.text(lang, "media.download_failed", file=file)

@@ -182,13 +182,17 @@ def extract(
     """A Babel extraction method: ``babel.cfg`` names it in its ``[extractors]`` section."""
     del keywords, comment_tags
     source = fileobj.read().decode(options.get("encoding", "utf-8"))
-    uk = {_key(m.id): m.string for m in read_catalog("uk") if m.id}
+    catalog = read_catalog("uk")
+    uk = {_key(m.id): m.string for m in catalog if m.id}
+    # A message the Ukrainian catalog has as plural stays plural: ``text`` picks its form from
+    # ``count`` (messaging/i18n.py), so the call alone does not tell.
+    plurals = {_key(m.id) for m in catalog if m.id and m.pluralizable}
     for use in uses_in_source(source):
         text = uk.get(use.key)
         first = text[0] if isinstance(text, (list, tuple)) else text
         comments = [describe(name) for name in _placeholders(first or "")]
         context = context_of(use.key)
-        if use.plural:
+        if use.plural or use.key in plurals:
             if context is None:
                 yield use.line, "ngettext", (use.key, use.key), comments
             else:

@@ -79,11 +79,13 @@ class _Language:
     translations: gettext.GNUTranslations
     # msgid → its forms (one for a plain message, ``nplurals`` for a plural one).
     forms: Mapping[str, tuple[str, ...]]
+    plurals: frozenset[str]
     locale: Locale
 
 
 def _compile(po: PoCatalog) -> _Language:
     forms: dict[str, tuple[str, ...]] = {}
+    plurals: set[str] = set()
     for message in po:
         if not message.id:
             continue  # the header
@@ -91,6 +93,8 @@ def _compile(po: PoCatalog) -> _Language:
         expected = context_of(key)
         if message.context != expected:
             raise ValueError(f"{po.locale}: {key!r} must have msgctxt {expected!r}")
+        if message.pluralizable:
+            plurals.add(key)
         strings = _strings(message.string)
         # A fuzzy or untranslated message is left out, as gettext leaves it out of the .mo:
         # the text falls back to the default language.
@@ -100,7 +104,7 @@ def _compile(po: PoCatalog) -> _Language:
     write_mo(buffer, po)
     buffer.seek(0)
     assert po.locale is not None
-    return _Language(gettext.GNUTranslations(buffer), forms, po.locale)
+    return _Language(gettext.GNUTranslations(buffer), forms, frozenset(plurals), po.locale)
 
 
 def _strings(string: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
@@ -143,7 +147,10 @@ class Catalog:
         return self._languages[language].forms[key]
 
     def is_plural(self, key: str) -> bool:
-        return len(self._languages[self.default].forms[key]) > 1
+        return key in self._languages[self.default].plurals
+
+    def plurals(self, language: str) -> frozenset[str]:
+        return self._languages[language].plurals
 
     def _language(self, language: str, key: str) -> _Language:
         found = self._languages.get(language)
@@ -156,7 +163,15 @@ class Catalog:
         return found
 
     def text(self, language: str, key: str, /, **params: Any) -> Markup:
+        """The text of ``key`` with ``params`` filled in. A plural message takes its form from
+        ``count``, so code that renders any key it is handed (a form error with its
+        parameters) need not know which messages are plural."""
         found = self._language(language, key)
+        if key in found.plurals:
+            count = params.get("count")
+            if not isinstance(count, int):
+                raise TypeError(f"{key!r} is a plural message: give its count as count=")
+            return _format(found.translations.ngettext(key, key, abs(count)), params)
         context = context_of(key)
         if context is None:
             template = found.translations.gettext(key)
@@ -172,10 +187,11 @@ class Catalog:
         template = found.translations.ngettext(key, key, abs(count))
         return _format(template, {"count": grouped(count), **params})
 
-    def decimal(self, language: str, value: float, *, digits: int = 1) -> str:
-        """``4.3`` as the language writes it: ``4,3`` in Ukrainian, ``4.3`` in English."""
+    def decimal(self, language: str, value: float, *, digits: int = 1, trim: bool = False) -> str:
+        """``4.3`` as the language writes it: ``4,3`` in Ukrainian, ``4.3`` in English, with
+        ``digits`` decimals (at most that many, without trailing zeros, when ``trim``)."""
         found = self._languages.get(language) or self._languages[self.default]
-        pattern = "0." + "0" * digits if digits else "0"
+        pattern = "0." + ("#" if trim else "0") * digits if digits else "0"
         return format_decimal(value, format=pattern, locale=found.locale)
 
     def all_labels(self, key: str) -> set[str]:

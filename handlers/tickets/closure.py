@@ -329,7 +329,7 @@ class ResidentClosure:
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         if len(text) > FOLLOWUP_MAX:
             screen = self.current_screen(turn)
-            error = self._t(turn, "form.error.too_long", length=len(text), limit=FOLLOWUP_MAX)
+            error = self._t(turn, "form.error.too_long", count=len(text), limit=FOLLOWUP_MAX)
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         ticket = await self._own(turn, act.RESOLVED, int(turn.data["ticket_id"]))
         # Open again (feedback) or closed (an appeal): the comment belongs to the thread either

@@ -196,9 +196,9 @@ class Drafts:
         attachments: list[dict[str, Any]] = data.setdefault("attachments", [])
         joined = (text + JOIN + content.text if text else content.text) if content.text else text
         if len(joined) > BODY_MAX:
-            return self._t(turn, "freetext.full_text", limit=BODY_MAX, length=len(joined))
+            return self._t(turn, "freetext.full_text", limit=BODY_MAX, count=len(joined))
         if content.item is not None and len(attachments) >= MAX_ATTACHMENTS:
-            return self._t(turn, "freetext.full_files", limit=MAX_ATTACHMENTS)
+            return self._t(turn, "freetext.full_files", count=MAX_ATTACHMENTS)
         data["text"] = joined
         if content.item is not None:
             attachments.append(content.item)
@@ -326,7 +326,7 @@ class Drafts:
             return [
                 self._with_screen(
                     turn,
-                    self._t(turn, "form.error.too_long", length=len(content.text), limit=BODY_MAX),
+                    self._t(turn, "form.error.too_long", count=len(content.text), limit=BODY_MAX),
                 )
             ]
         number = await self._append(turn, ticket.id, content.text, [content.item])

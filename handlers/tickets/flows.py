@@ -267,9 +267,9 @@ class ResidentTickets:
             session, resident_id=resident.id, since=now - timedelta(days=1)
         )
         if hour >= self.policy.per_hour:
-            return Reply(text=self._t(turn, "file.flood_hour", limit=self.policy.per_hour))
+            return Reply(text=self._t(turn, "file.flood_hour", count=self.policy.per_hour))
         if day >= self.policy.per_day:
-            return Reply(text=self._t(turn, "file.flood_day", limit=self.policy.per_day))
+            return Reply(text=self._t(turn, "file.flood_day", count=self.policy.per_day))
         return None
 
     async def _start(
@@ -516,13 +516,11 @@ class ResidentTickets:
             return [self._again(turn, "form.error.text_expected")]
         attachments = self._attachments(turn)
         if len(attachments) >= MAX_ATTACHMENTS:
-            return [self._again(turn, "form.attachments.full", limit=MAX_ATTACHMENTS)]
+            return [self._again(turn, "form.attachments.full", count=MAX_ATTACHMENTS)]
         event = turn.event
         caption = (event.text or "").strip()
         if len(caption) > CAPTION_MAX:
-            return [
-                self._again(turn, "form.error.too_long", length=len(caption), limit=CAPTION_MAX)
-            ]
+            return [self._again(turn, "form.error.too_long", count=len(caption), limit=CAPTION_MAX)]
         item: dict[str, Any]
         if event.location is not None:
             item = {
@@ -910,7 +908,7 @@ class ResidentTickets:
             },
         )
         turn.go(FLOW_IDLE)
-        return [self._menu(turn, "forget.done", tickets=len(own))]
+        return [self._menu(turn, "forget.done", count=len(own))]
 
 
 def erase_ticket(ticket: Ticket, *, now: datetime) -> None:
@@ -945,13 +943,13 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         if not text:
             return _Invalid("form.error.empty", {})
         if len(text) > FOLLOWUP_MAX:
-            return _Invalid("form.error.too_long", {"length": len(text), "limit": FOLLOWUP_MAX})
+            return _Invalid("form.error.too_long", {"count": len(text), "limit": FOLLOWUP_MAX})
         return text, None
     if event.attachment is not None:
         attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
         caption = (event.text or "").strip()
         if len(caption) > CAPTION_MAX:
-            return _Invalid("form.error.too_long", {"length": len(caption), "limit": CAPTION_MAX})
+            return _Invalid("form.error.too_long", {"count": len(caption), "limit": CAPTION_MAX})
         return caption or None, attachment
     if event.location is not None:
         location = f"{event.location.latitude},{event.location.longitude}"

@@ -141,7 +141,7 @@ def check_text(step: Step, raw: str) -> str:
             if step.input is Input.REPLY_ADDRESS
             else "form.error.too_long"
         )
-        raise Invalid(key, length=len(text), limit=step.max_length)
+        raise Invalid(key, count=len(text), limit=step.max_length)
     if step.input is Input.NAME:
         words = text.split()
         if len(words) < 2 or not all(_NAME_WORD.match(word) for word in words):
@@ -164,7 +164,7 @@ def check_text(step: Step, raw: str) -> str:
             raise Invalid("form.error.reply_address")
         return text
     if len(text) < step.min_length:
-        raise Invalid("form.error.too_short", limit=step.min_length)
+        raise Invalid("form.error.too_short", count=step.min_length)
     return text
 
 

@@ -150,14 +150,16 @@ class ProgressReporter:
             failed=progress.failed,
             left=progress.pending,
             total=progress.total,
-            rate=f"{progress.rate:.1f}",
+            rate=self.previews.catalog.decimal(self.previews.catalog.default, progress.rate),
             eta=eta,
         )
         lines = [
             t(
                 "news.progress.throttled",
                 channel=throttle.channel.capitalize(),
-                seconds=f"{throttle.retry_after:g}",
+                seconds=self.previews.catalog.decimal(
+                    self.previews.catalog.default, throttle.retry_after, digits=3, trim=True
+                ),
             )
             for throttle in throttles
         ]
