@@ -3,9 +3,10 @@
 Our call forms take the key as their *first string-literal argument*: the catalog itself
 (``catalog.text(lang, "key")``, ``catalog.plural(lang, "key", count)``) and the thin wrappers
 around it (``self.t("key")``, ``self._t(turn, "key")``, ``notices.t(resident, "key")``, …).
-Tables from a code to its msgid mark each key with ``N_("key")``. A conditional expression of
-literals (``"a" if urgent else "b"``) yields both keys. A key built at run time (an f-string or
-a concatenation passed to a call form) is reported by ``dynamic_keys`` so a test can refuse it.
+Tables from a code to its msgid mark each key with ``N_("key")``; a variable named ``key`` or
+``*_key`` holds one too. A conditional expression of literals (``"a" if urgent else "b"``) yields
+both keys. A key built at run time (an f-string, a ``+`` or a ``.format`` passed to a call form or
+assigned to such a variable) is reported by ``dynamic_keys`` so a test can refuse it.
 
 For Babel, ``extract`` is a custom extraction method (``babel.cfg``) that yields each message in
 the shape of a standard gettext call (``pgettext``/``npgettext`` when the key has a context), so
