@@ -16,6 +16,11 @@ At start each ``.po`` is parsed with Babel, compiled in memory and read through 
 ``gettext.GNUTranslations``: plurals follow each catalog's ``Plural-Forms`` header (three forms in
 Ukrainian, two in English) and no compiled ``.mo`` has to be built or shipped.
 
+The API the code uses: ``text(language, key, **params)``; ``plural(language, key, count,
+**params)`` (a plural message also takes its form from ``count=`` in ``text``, so a generic
+renderer such as a form error's need not know); ``decimal(language, value)`` for numbers with
+decimals (``4,3 з 5``). Keys are literals or come from the tables in ``messaging/labels.py``.
+
 Catalog texts are trusted markup (a little HTML: <b>, <i>) with ``str.format`` placeholders
 (``{count}``), which read better to translators than ``%(count)s``; values interpolated into
 them come from people and are escaped here, so a resident who types ``<b>`` sees ``<b>``.
