@@ -152,7 +152,7 @@ def test_a_postal_address_longer_than_tickets_contact_is_refused_with_its_own_me
     with pytest.raises(Invalid) as refused:
         check_text(step, address)
     assert refused.value.key == "form.error.reply_address_too_long"
-    assert refused.value.params == {"length": 290, "limit": room}
+    assert refused.value.params == {"count": 290, "limit": room}
     assert check_text(step, address[:room]) == address[:room].strip()
 
 

@@ -41,6 +41,7 @@ from handlers.tickets.forms import (
     check_text,
 )
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import (
     FILE_KINDS,
     Button,
@@ -249,7 +250,10 @@ class ResidentClosure:
             if error.code == "already_answered":
                 return [
                     self._menu(
-                        turn, self._t(turn, f"closure.already.{ticket.resolution}", number=number)
+                        turn,
+                        self._t(
+                            turn, labels.CLOSURE_ALREADY[ticket.resolution or ""], number=number
+                        ),
                     )
                 ]
             if tickets.is_open(ticket):
@@ -328,7 +332,7 @@ class ResidentClosure:
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         if len(text) > FOLLOWUP_MAX:
             screen = self.current_screen(turn)
-            error = self._t(turn, "form.error.too_long", length=len(text), limit=FOLLOWUP_MAX)
+            error = self._t(turn, "form.error.too_long", count=len(text), limit=FOLLOWUP_MAX)
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         ticket = await self._own(turn, act.RESOLVED, int(turn.data["ticket_id"]))
         # Open again (feedback) or closed (an appeal): the comment belongs to the thread either
@@ -361,14 +365,14 @@ class ResidentClosure:
         ticket_id = int(turn.data["ticket_id"])
         links = list(FOLLOW_UPS.get(kind, ()))
         late = not bool(turn.data.get("complaint_ok", True))
-        key = f"closure.offer.{kind}"
+        key = labels.CLOSURE_OFFER[kind]
         if late and kind == TicketKind.APPEAL:
             links = [link for link in links if link is not Link.COMPLAINT]
             key = "closure.offer.appeal_late"
         rows = tuple(
             (
                 Button(
-                    self._t(turn, f"closure.btn.{link.value}"),
+                    self._t(turn, labels.CLOSURE_BTN[link.value]),
                     act.with_arg(act.REFILE, f"{ticket_id}:{link.value}"),
                 ),
             )
@@ -415,7 +419,7 @@ class ResidentClosure:
             "answers": answers,
         }
         turn.go(FLOW_REFILE, self._next_step(turn))
-        intro = self._t(turn, f"closure.refile.intro.{link.value}", number=number)
+        intro = self._t(turn, labels.CLOSURE_REFILE_INTRO[link.value], number=number)
         screen = self._refile_screen(turn)
         return [Reply(text=self._join(intro, screen.text), buttons=screen.buttons)]
 
@@ -456,17 +460,16 @@ class ResidentClosure:
 
     def _prompt(self, turn: Turn, key: str) -> Markup:
         if key == "body":
-            return self._t(turn, f"closure.refile.body.{turn.data['link']}")
-        specific = f"form.{turn.data['kind']}.{key}"
-        known = self.catalog.keys(self.catalog.default)
-        return self._t(turn, specific if specific in known else f"form.{key}")
+            return self._t(turn, labels.CLOSURE_REFILE_BODY[turn.data["link"]])
+        specific = labels.FORM_KIND_PROMPT.get((turn.data["kind"], key))
+        return self._t(turn, specific or labels.FORM_PROMPT[key])
 
     def _refile_screen(self, turn: Turn) -> Reply:
         cancel = (Button(self._t(turn, "btn.cancel"), act.FORM_CANCEL),)
         if turn.step != STEP_CONFIRM:
             return Reply(text=self._prompt(turn, turn.step), buttons=(cancel,))
         answers = turn.data.get("answers", {})
-        link = self._t(turn, f"closure.link.{turn.data['link']}")
+        link = self._t(turn, labels.CLOSURE_LINK[turn.data["link"]])
         lines = [
             self._t(turn, "closure.refile.confirm"),
             self._t(turn, "closure.parent", link=link, number=str(turn.data.get("number", ""))),
@@ -480,7 +483,7 @@ class ResidentClosure:
                 self._t(
                     turn,
                     "closure.refile.line",
-                    label=self._t(turn, f"field.{step.key}"),
+                    label=self._t(turn, labels.FIELD[step.key]),
                     value=shown,
                 )
             )
@@ -551,7 +554,7 @@ class ResidentClosure:
                 ):
                     continue
                 action = act.with_arg(act.REFILE, f"{ticket.id}:{link.value}")
-                rows.append((Button(self._t(turn, f"closure.btn.{link.value}"), action),))
+                rows.append((Button(self._t(turn, labels.CLOSURE_BTN[link.value]), action),))
         if ticket.rating is None:
             rows.append(stars(ticket.id))
         return rows

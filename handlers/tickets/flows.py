@@ -22,6 +22,7 @@ from handlers.tickets.forms import NEEDS_CONSENT, Input
 from handlers.tickets.my_tickets import FLOW_FOLLOWUP, FLOW_RATING, MY_TICKETS_SHOWN, MyTickets
 from handlers.tickets.personal_data import FLOW_FORGET, PersonalData
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import Button, Reply, TicketFiled
 from messaging.i18n import Catalog, Markup
 from messaging.text import format_when
@@ -176,11 +177,7 @@ class ResidentTickets(FormEngine):
     def _kind_screen(self, turn: Turn) -> Reply:
         turn.go(FLOW_CHOOSE)
         rows = tuple(
-            (
-                Button(
-                    self._t(turn, f"kind.button.{kind.value}"), act.with_arg(act.FILE, kind.value)
-                ),
-            )
+            (Button(self._t(turn, labels.KIND_BUTTON[kind]), act.with_arg(act.FILE, kind.value)),)
             for kind in TicketKind
         )
         return Reply(
@@ -200,9 +197,9 @@ class ResidentTickets(FormEngine):
             session, resident_id=resident.id, since=now - timedelta(days=1)
         )
         if hour >= self.policy.per_hour:
-            return Reply(text=self._t(turn, "file.flood_hour", limit=self.policy.per_hour))
+            return Reply(text=self._t(turn, "file.flood_hour", count=self.policy.per_hour))
         if day >= self.policy.per_day:
-            return Reply(text=self._t(turn, "file.flood_day", limit=self.policy.per_day))
+            return Reply(text=self._t(turn, "file.flood_day", count=self.policy.per_day))
         return None
 
     async def _start(
@@ -214,7 +211,7 @@ class ResidentTickets(FormEngine):
             return [self._with_menu(turn, refusal)]
         turn.go(FLOW_TICKET)
         turn.data = {"kind": kind.value, "answers": {}, "attachments": []}
-        intro = [Reply(text=self._t(turn, f"form.{kind.value}.intro"))]
+        intro = [Reply(text=self._t(turn, labels.FORM_INTRO[kind.value]))]
         if prefill is not None:
             intro.extend(self._prefill(turn, kind, prefill))
         if kind in NEEDS_CONSENT and not turn.resident.has_consent:

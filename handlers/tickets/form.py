@@ -21,6 +21,7 @@ from handlers.tickets.forms import (
 )
 from handlers.tickets.texts import TicketScreens
 from handlers.turn import Turn
+from messaging import labels
 from messaging.contract import FILE_KINDS, Button, EventKind, Reply
 from messaging.i18n import Markup
 from storage.deadlines import TicketKind
@@ -169,19 +170,16 @@ class FormEngine(TicketScreens):
         return Reply(text=text, buttons=tuple(rows))
 
     def _prompt_key(self, kind: TicketKind, step: Step) -> str:
-        specific = f"form.{kind.value}.{step.key}"
-        return (
-            specific if specific in self.catalog.keys(self.catalog.default) else f"form.{step.key}"
-        )
+        return labels.FORM_KIND_PROMPT.get((kind.value, step.key)) or labels.FORM_PROMPT[step.key]
 
     def _choice_label(self, turn: Turn, key: str, value: str) -> str:
-        if value in ("yes", "no"):
-            return self._t(turn, f"choice.{value}")
-        return self._t(turn, f"choice.{key}.{value}")
+        if value in labels.CHOICE_FLAG:
+            return self._t(turn, labels.CHOICE_FLAG[value])
+        return self._t(turn, labels.CHOICES[key][value])
 
     def _confirm_screen(self, turn: Turn, kind: TicketKind) -> Reply:
         answers = self._answers(turn)
-        lines = [self._t(turn, "form.confirm", kind=self._t(turn, f"kind.{kind.value}"))]
+        lines = [self._t(turn, "form.confirm", kind=self._t(turn, labels.KIND[kind.value]))]
         for step in self._steps(turn, kind):
             if step.input is Input.ATTACHMENTS:
                 count = len(self._attachments(turn))
@@ -194,11 +192,8 @@ class FormEngine(TicketScreens):
             shown = (
                 self._choice_label(turn, step.key, value) if step.input is Input.CHOICE else value
             )
-            lines.append(
-                self._t(
-                    turn, "form.summary.line", label=self._t(turn, f"field.{step.key}"), value=shown
-                )
-            )
+            label = self._t(turn, labels.FIELD[step.key])
+            lines.append(self._t(turn, "form.summary.line", label=label, value=shown))
         return Reply(
             text=Markup("\n".join(lines)),
             buttons=(
@@ -251,13 +246,11 @@ class FormEngine(TicketScreens):
             return [self._again(turn, "form.error.text_expected")]
         attachments = self._attachments(turn)
         if len(attachments) >= MAX_ATTACHMENTS:
-            return [self._again(turn, "form.attachments.full", limit=MAX_ATTACHMENTS)]
+            return [self._again(turn, "form.attachments.full", count=MAX_ATTACHMENTS)]
         event = turn.event
         caption = (event.text or "").strip()
         if len(caption) > CAPTION_MAX:
-            return [
-                self._again(turn, "form.error.too_long", length=len(caption), limit=CAPTION_MAX)
-            ]
+            return [self._again(turn, "form.error.too_long", count=len(caption), limit=CAPTION_MAX)]
         item: dict[str, Any]
         if event.location is not None:
             item = {

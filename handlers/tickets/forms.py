@@ -141,7 +141,7 @@ def check_text(step: Step, raw: str) -> str:
             if step.input is Input.REPLY_ADDRESS
             else "form.error.too_long"
         )
-        raise Invalid(key, length=len(text), limit=step.max_length)
+        raise Invalid(key, count=len(text), limit=step.max_length)
     if step.input is Input.NAME:
         _check_name(text)
     elif step.input is Input.CONTACT:
@@ -149,7 +149,7 @@ def check_text(step: Step, raw: str) -> str:
     elif step.input is Input.REPLY_ADDRESS:
         return _reply_address(text)
     if len(text) < step.min_length:
-        raise Invalid("form.error.too_short", limit=step.min_length)
+        raise Invalid("form.error.too_short", count=step.min_length)
     return text
 
 

@@ -16,6 +16,7 @@ from handlers.tickets.forms import FOLLOWUP_MAX, RATING_COMMENT_MAX
 from handlers.tickets.texts import TicketScreens
 from handlers.tickets.timeline import TicketView
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import Button, EventKind, Incoming, Reply, ResidentWrote, TicketRated
 from messaging.i18n import Catalog, Markup
 from messaging.text import format_when
@@ -77,7 +78,7 @@ class MyTickets(TicketScreens):
         return None
 
     def _status(self, turn: Turn, ticket: Ticket) -> str:
-        return self._t(turn, f"status.{ticket.status}")
+        return self._t(turn, labels.STATUS[ticket.status])
 
     async def my_tickets(self, turn: Turn) -> list[Reply]:
         turn.go(FLOW_IDLE)
@@ -104,7 +105,7 @@ class MyTickets(TicketScreens):
             turn,
             "my.header",
             number=ticket.number,
-            kind=self._t(turn, f"kind.{ticket.kind}"),
+            kind=self._t(turn, labels.KIND[ticket.kind]),
             status=self._status(turn, ticket),
             deadline=format_when(ticket.deadline_at, self.zone, exact=ticket.urgent),
         )
@@ -180,7 +181,7 @@ class MyTickets(TicketScreens):
         try:
             rate(ticket, stars=int(stars_part), now=turn.now)
         except TransitionError as error:
-            return [self._menu(turn, f"rating.error.{error.code}")]
+            return [self._menu(turn, labels.RATING_ERROR[error.code])]
         audit.record(
             turn.session,
             actor=turn.actor,
@@ -227,13 +228,13 @@ def _followup_input(event: Incoming) -> FollowupInput | _Invalid:
         if not text:
             return _Invalid("form.error.empty", {})
         if len(text) > FOLLOWUP_MAX:
-            return _Invalid("form.error.too_long", {"length": len(text), "limit": FOLLOWUP_MAX})
+            return _Invalid("form.error.too_long", {"count": len(text), "limit": FOLLOWUP_MAX})
         return text, None
     if event.attachment is not None:
         attachment = (event.attachment.kind, event.attachment.ref, event.attachment.file_name)
         caption = (event.text or "").strip()
         if len(caption) > CAPTION_MAX:
-            return _Invalid("form.error.too_long", {"length": len(caption), "limit": CAPTION_MAX})
+            return _Invalid("form.error.too_long", {"count": len(caption), "limit": CAPTION_MAX})
         return caption or None, attachment
     if event.location is not None:
         location = f"{event.location.latitude},{event.location.longitude}"

@@ -103,7 +103,7 @@ class PersonalData(TicketScreens):
         """The resident confirmed ``/forget``: erase (``storage.erasure`` decides what goes)."""
         erased = await erase_resident(turn.session, turn.resident, now=turn.now, actor=turn.actor)
         turn.go(FLOW_IDLE)
-        return [self._menu(turn, "forget.done", tickets=erased.tickets)]
+        return [self._menu(turn, "forget.done", count=erased.tickets)]
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -8,7 +8,7 @@ Every value that came from a person goes through the catalog's escaping (``Catal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.staff import callbacks as cb
-from messaging.i18n import Catalog, Markup
+from messaging import labels
+from messaging.i18n import N_, Catalog, Markup
 from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
@@ -62,12 +63,12 @@ def shorten(text: str, limit: int) -> tuple[str, bool]:
     return text[:cut].rstrip() + "…", True
 
 
-def label(catalog: Catalog, language: str, prefix: str, code: str | None) -> str:
+def label(catalog: Catalog, language: str, table: Mapping[str, str], code: str | None) -> str:
     """A catalog label for a code, or the code itself when the catalog has none (categories are
     data the resident side may extend)."""
     if not code:
         return "—"
-    key = f"{prefix}.{code}"
+    key = table.get(code)
     return catalog.text(language, key) if key in catalog.keys(language) else code
 
 
@@ -110,8 +111,8 @@ class CardRenderer:
     def t(self, key: str, /, **params: object) -> Markup:
         return self.catalog.text(self.language, key, **params)
 
-    def label(self, prefix: str, code: str | None) -> str:
-        return label(self.catalog, self.language, prefix, code)
+    def label(self, table: Mapping[str, str], code: str | None) -> str:
+        return label(self.catalog, self.language, table, code)
 
     def when(self, moment: datetime | None, *, exact: bool = False) -> str:
         return format_when(moment, self.zone, exact=exact)
@@ -129,9 +130,9 @@ class CardRenderer:
     # -- text -------------------------------------------------------------------------------
 
     def topic_name(self, ticket: Ticket) -> str:
-        topic = self.label("staff.category", ticket.category)
+        topic = self.label(labels.STAFF_CATEGORY, ticket.category)
         if topic == "—":
-            topic = self.label("staff.kind", ticket.kind)
+            topic = self.label(labels.STAFF_KIND, ticket.kind)
         name, _cut = shorten(f"{ticket.number} · {topic}", TOPIC_NAME_LIMIT)
         return name
 
@@ -161,7 +162,7 @@ class CardRenderer:
                 "staff.card.title",
                 icon=STATUS_ICONS[status],
                 number=ticket.number,
-                kind=self.label("staff.kind", ticket.kind),
+                kind=self.label(labels.STAFF_KIND, ticket.kind),
             )
         ]
         if ticket.urgent:
@@ -169,25 +170,25 @@ class CardRenderer:
             lines.append(t("staff.card.urgent", reason=reason))
         if ticket.category:
             lines.append(
-                t("staff.card.category", value=self.label("staff.category", ticket.category))
+                t("staff.card.category", value=self.label(labels.STAFF_CATEGORY, ticket.category))
             )
         if ticket.appeal_type:
-            value = self.label("staff.appeal_type", ticket.appeal_type)
+            value = self.label(labels.STAFF_APPEAL_TYPE, ticket.appeal_type)
             lines.append(t("staff.card.appeal_type", value=value))
         queue_name = data.queue.name if data.queue else ticket.queue_code
         lines.append(t("staff.card.queue", value=queue_name))
-        channel = self.label("staff.channel", ticket.channel)
+        channel = self.label(labels.STAFF_CHANNEL, ticket.channel)
         name, _ = shorten(self.resident_name(ticket, data.resident), FIELD_LIMIT)
         lines.append(t("staff.card.resident", name=name, channel=channel))
         if len(data.linked_channels) > 1:
-            shown = [self.label("staff.channel", code) for code in data.linked_channels]
+            shown = [self.label(labels.STAFF_CHANNEL, code) for code in data.linked_channels]
             lines.append(t("staff.card.linked", channels=", ".join(shown), preferred=shown[0]))
         if data.resident is not None and data.resident.banned_at is not None:
             lines.append(t("staff.card.banned"))
         for key, field in (
-            ("staff.card.address", ticket.address),
-            ("staff.card.contact", ticket.contact),
-            ("staff.card.subject", ticket.subject),
+            (N_("staff.card.address"), ticket.address),
+            (N_("staff.card.contact"), ticket.contact),
+            (N_("staff.card.subject"), ticket.subject),
         ):
             if field:
                 lines.append(t(key, value=shorten(field, FIELD_LIMIT)[0]))
@@ -203,14 +204,14 @@ class CardRenderer:
             lines.append(t("staff.card.deadline", date=deadline))
         if ticket.kind == TicketKind.APPEAL:
             term = AppealTerm(ticket.appeal_term or AppealTerm.STANDARD)
-            lines.append(t("staff.card.term", value=self.label("staff.term", term.value)))
-        lines.append(t("staff.card.status", value=self.label("staff.status", ticket.status)))
+            lines.append(t("staff.card.term", value=self.label(labels.STAFF_TERM, term.value)))
+        lines.append(t("staff.card.status", value=self.label(labels.STAFF_STATUS, ticket.status)))
         if data.assignee:
             lines.append(t("staff.card.assignee", name=data.assignee))
         else:
             lines.append(t("staff.card.unassigned"))
         if status is TicketStatus.REFUSED:
-            ground = self.label("staff.ground", ticket.refusal_ground)
+            ground = self.label(labels.STAFF_GROUND, ticket.refusal_ground)
             comment, _ = shorten(ticket.refusal_comment or "—", FIELD_LIMIT)
             lines.append(t("staff.card.refusal", ground=ground, comment=comment))
         if ticket.rating is not None:
@@ -224,18 +225,18 @@ class CardRenderer:
         lines: list[str] = []
         if ticket.resolution:
             date = self.when(ticket.resolution_at, exact=True)
-            lines.append(t(f"closure.card.resolution.{ticket.resolution}", date=date))
+            lines.append(t(labels.CLOSURE_CARD_RESOLUTION[ticket.resolution], date=date))
         elif ticket.status == TicketStatus.CLOSED:
             lines.append(t("closure.card.resolution.waiting"))
         if data.parent_number and ticket.parent_link:
-            link = t(f"closure.link.{ticket.parent_link}")
+            link = t(labels.CLOSURE_LINK[ticket.parent_link])
             lines.append(t("closure.card.parent", link=link, number=data.parent_number))
         return lines
 
     def _attachments(self, attachments: Sequence[TicketMessage]) -> Markup:
         items: list[str] = []
         for message in attachments[:ATTACHMENTS_LISTED]:
-            kind = self.label("staff.attachment", message.attachment_kind)
+            kind = self.label(labels.STAFF_ATTACHMENT, message.attachment_kind)
             if message.attachment_name:
                 name, _ = shorten(message.attachment_name, 60)
                 items.append(self.t("staff.card.attachment_named", kind=kind, name=name))
@@ -293,7 +294,7 @@ class CardRenderer:
         """The categories to move the ticket to (its own left out), two to a row."""
         buttons = [
             InlineKeyboardButton(
-                text=self.label("staff.category", category),
+                text=self.label(labels.STAFF_CATEGORY, category),
                 callback_data=cb.pack(cb.CATEGORY_TO, ticket.id, category),
             )
             for category in CATEGORY_QUEUES
@@ -305,7 +306,7 @@ class CardRenderer:
 
     def ground_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         rows = [
-            [self._button(f"staff.ground.{ground}", cb.GROUND, ticket.id, ground)]
+            [self._button(labels.STAFF_GROUND[ground], cb.GROUND, ticket.id, ground)]
             for ground in REFUSAL_GROUNDS.get(ticket.kind, ())
         ]
         rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])

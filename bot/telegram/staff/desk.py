@@ -49,7 +49,7 @@ from bot.telegram.staff.card import (
     shorten,
 )
 from messaging.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup, labels
 from messaging.text import markup_to_plain, split_text, utf16_len
 from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
@@ -393,7 +393,7 @@ class Desk:
                     self.t(
                         "staff.attachment_failed",
                         name=name,
-                        kind=self.cards.label("staff.attachment", kind),
+                        kind=self.cards.label(labels.STAFF_ATTACHMENT, kind),
                         file=message.attachment_name or "",
                         ref=ref if ref.startswith("https://") else "",
                     ),
@@ -411,7 +411,7 @@ class Desk:
                 await self._send_long(place, name, ticket, text)
             return first.message_id
         if kind is not None:
-            label = self.cards.label("staff.attachment", kind)
+            label = self.cards.label(labels.STAFF_ATTACHMENT, kind)
             text = f"{text}\n[{label}]" if text else f"[{label}]"
         return (await self._send_long(place, name, ticket, text or "—")).message_id
 
@@ -567,17 +567,17 @@ class Desk:
                 )
             if other is None:
                 return
-            link = self.t(f"closure.link.{other.parent_link or 'repeated'}")
+            link = self.t(labels.CLOSURE_LINK[other.parent_link or "repeated"])
             text = self.t("closure.staff.refiled", link=link, number=other.number)
         elif what == "not_resolved":
             async with self.sessionmaker() as session:
                 ticket = await get_ticket(session, ticket_id=effect.ticket_id)
             if ticket is None:
                 return
-            offer = self.t(f"closure.staff.offer.{ticket.kind}")
+            offer = self.t(labels.CLOSURE_STAFF_OFFER[ticket.kind])
             text = self.t("closure.staff.not_resolved", offer=offer)
         else:
-            text = self.t(f"closure.staff.{what}")
+            text = self.t(labels.CLOSURE_STAFF[what])
         await self.post_to_thread(effect.ticket_id, text)
         await self.refresh_card(effect.ticket_id)
 

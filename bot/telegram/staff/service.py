@@ -31,7 +31,7 @@ from bot.telegram.staff.desk import Desk
 from handlers.staff.notices import Notices
 from handlers.tickets.followups import record_delivery
 from messaging.contract import FILE_NAME_MAX, Reply
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup, labels
 from messaging.text import clean_text, clip_file_name, markup_to_plain
 from storage import audit, dedup, linking, recategorize, staff_desk, ticket_events, ticket_rules
 from storage.calendar import WorkCalendar
@@ -535,8 +535,8 @@ class StaffService:
                 self.t(
                     "staff.find.line",
                     number=ticket.number,
-                    kind=self.cards.label("staff.kind", ticket.kind),
-                    status=self.cards.label("staff.status", ticket.status),
+                    kind=self.cards.label(labels.STAFF_KIND, ticket.kind),
+                    status=self.cards.label(labels.STAFF_STATUS, ticket.status),
                     name=shorten(self.cards.resident_name(ticket, resident), 60)[0],
                     link=self._link(ticket),
                 )
@@ -680,7 +680,7 @@ class StaffService:
         calendar = await load_calendar(work.session)
         refusal = self._extension_refusal(ticket, calendar, work.now)
         if refusal is not None:
-            work.later(self._reply, message, self.t(f"staff.extend.refused.{refusal}"))
+            work.later(self._reply, message, self.t(labels.STAFF_EXTEND_REFUSED[refusal]))
             return
         maximum = maximum_extension(
             ticket.kind, ticket.received_at, calendar=calendar, zone=self.zone
@@ -689,7 +689,7 @@ class StaffService:
         try:
             ticket_rules.extend(ticket, new_deadline=maximum, reason=reason, now=work.now)
         except TransitionError as error:
-            work.later(self._reply, message, self.t(f"staff.error.{error.code}"))
+            work.later(self._reply, message, self.t(labels.STAFF_ERROR[error.code]))
             return
         self._audit(
             work, staff, "ticket.extend", ticket, reason=reason, deadline=maximum.isoformat()
@@ -722,7 +722,7 @@ class StaffService:
         try:
             ticket_rules.refuse(ticket, ground=ground, comment=comment, now=work.now)
         except TransitionError as error:
-            work.later(self._reply, message, self.t(f"staff.error.{error.code}"))
+            work.later(self._reply, message, self.t(labels.STAFF_ERROR[error.code]))
             return
         self._audit(work, staff, "ticket.refuse", ticket, ground=ground, comment=comment)
         ticket_events.record(
@@ -780,7 +780,7 @@ class StaffService:
                 try:
                     await self._button(work, staff, ticket, action, chat_id, message_id)
                 except TransitionError as error:
-                    work.answer, work.alert = self.t(f"staff.error.{error.code}"), True
+                    work.answer, work.alert = self.t(labels.STAFF_ERROR[error.code]), True
                     work.after.clear()
         await self._answer_query(query, work.answer, alert=work.alert)
         await work.run_after(log, "staff")
@@ -830,10 +830,10 @@ class StaffService:
             calendar = await load_calendar(work.session)
             refusal = self._extension_refusal(ticket, calendar, work.now)
             if refusal is not None:
-                work.answer, work.alert = self.t(f"staff.extend.refused.{refusal}"), True
+                work.answer, work.alert = self.t(labels.STAFF_EXTEND_REFUSED[refusal]), True
                 return
             work.answer = self.t("staff.cb.prompted")
-            work.later(self._prompt, ticket, staff, ACTION_EXTEND, "staff.prompt.extend")
+            work.later(self._prompt, ticket, staff, ACTION_EXTEND, N_("staff.prompt.extend"))
         elif verb == cb.REFUSE:
             work.later(
                 self.desk.set_buttons, chat_id, message_id, self.cards.ground_buttons(ticket)
@@ -848,7 +848,7 @@ class StaffService:
                 ticket,
                 staff,
                 ACTION_REFUSE,
-                "staff.prompt.refuse",
+                N_("staff.prompt.refuse"),
                 ground=action.argument,
             )
         elif verb == cb.CLOSE:
@@ -913,7 +913,7 @@ class StaffService:
             work.session, ticket, category=category, actor=actor_of(staff), now=work.now
         )
         label = self.cards.label
-        work.answer = self.t("staff.cb.category", category=label("staff.category", category))
+        work.answer = self.t("staff.cb.category", category=label(labels.STAFF_CATEGORY, category))
         if not change.moved:
             work.later(self.desk.refresh_card, ticket.id)
             return
@@ -921,8 +921,8 @@ class StaffService:
         text = self.t(
             "staff.category_moved",
             number=ticket.number,
-            old=label("staff.category", change.old),
-            new=label("staff.category", change.new),
+            old=label(labels.STAFF_CATEGORY, change.old),
+            new=label(labels.STAFF_CATEGORY, change.new),
             queue=queue.name if queue else change.new_queue,
             who=staff.name or "",
         )

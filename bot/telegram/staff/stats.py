@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
 from broadcasts.stats_text import StatsTexts
+from messaging import labels
 from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
@@ -162,7 +163,7 @@ class StatsDesk:
         if export is not None:
             caption = self.t(
                 "stats.export.caption",
-                kind=self.t(f"stats.export.kind.{export.kind.value}"),
+                kind=self.t(labels.STATS_EXPORT_KIND[export.kind.value]),
                 first=export.period.first.strftime("%d.%m.%Y"),
                 last=export.period.last.strftime("%d.%m.%Y"),
                 rows=export.rows,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from messaging import labels
 from messaging.contract import Button
-from messaging.i18n import Markup
+from messaging.i18n import N_, Markup
 from storage.models import Broadcast
 from storage.vocabulary import Channel, District, Topic
 
@@ -29,7 +30,7 @@ ALL: Final = "all"
 TARGET_DISTRICTS: Final = tuple(d for d in District if d is not District.WHOLE_CITY)
 # Catalog keys of what is wrong with a pressed targeting button.
 BAD_BUTTON: Final = "news.bad_button"
-ONE_CHANNEL: Final = "news.one_channel"
+ONE_CHANNEL: Final = N_("news.one_channel")
 
 
 def mark(on: bool) -> str:
@@ -79,7 +80,7 @@ def topics_page(broadcast: Broadcast, t: Text, data: Data, back: Button) -> Keyb
     rows.extend(
         (
             Button(
-                f"{mark(topic.value in broadcast.topics)} " + t(f"topic.{topic.value}"),
+                f"{mark(topic.value in broadcast.topics)} " + t(labels.TOPIC[topic.value]),
                 data(topic.value),
             ),
         )
@@ -94,7 +95,9 @@ def districts_page(broadcast: Broadcast, t: Text, data: Data, back: Button) -> K
         (Button(f"{mark(not broadcast.districts)} {t('news.all_districts')}", data(ALL)),)
     ]
     buttons = [
-        Button(f"{mark(d.value in broadcast.districts)} {t(f'district.{d.value}')}", data(d.value))
+        Button(
+            f"{mark(d.value in broadcast.districts)} {t(labels.DISTRICT[d.value])}", data(d.value)
+        )
         for d in TARGET_DISTRICTS
     ]
     rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
@@ -106,7 +109,7 @@ def channels_row(broadcast: Broadcast, t: Text, data: Data) -> tuple[Button, ...
     return tuple(
         Button(
             f"{mark(not broadcast.channels or channel.value in broadcast.channels)} "
-            + t(f"news.channel.{channel.value}"),
+            + t(labels.NEWS_CHANNEL[channel.value]),
             data(channel.value),
         )
         for channel in Channel
@@ -116,6 +119,6 @@ def channels_row(broadcast: Broadcast, t: Text, data: Data) -> tuple[Button, ...
 def summary(broadcast: Broadcast, t: Text) -> tuple[str, str]:
     """The chosen topics and districts for the main page's buttons (the "all" text for none)."""
     every = t("news.all")
-    topics = ", ".join(t(f"topic.{code}") for code in broadcast.topics) or every
-    districts = ", ".join(t(f"district.{code}") for code in broadcast.districts) or every
+    topics = ", ".join(t(labels.TOPIC[code]) for code in broadcast.topics) or every
+    districts = ", ".join(t(labels.DISTRICT[code]) for code in broadcast.districts) or every
     return topics, districts

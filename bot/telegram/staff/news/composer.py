@@ -52,7 +52,7 @@ from bot.telegram.staff.news.text import (
 from bot.telegram.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, Command, Work, full_name
 from broadcasts.engine import reply_for
 from messaging.contract import FILE_NAME_MAX, ChannelError, Sender
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup, labels
 from messaging.text import clean_text, clip_file_name, local_time, markup_to_plain
 from storage import audit, dedup, news, polls
 from storage.broadcasts import (
@@ -256,7 +256,7 @@ class NewsComposer:
                 name = clip_file_name(clean_text(name), FILE_NAME_MAX)
             media = ("document", message.document.file_id, name)
         elif message.text is None:
-            return "news.unsupported"
+            return N_("news.unsupported")
         if message.text is not None:
             markup = news_markup(message.text, message.entities, command=command)
         else:
@@ -269,7 +269,7 @@ class NewsComposer:
         # texts, and a cut inside a tag would fail every delivery. A caption longer than
         # CAPTION_MAX is sent by the adapters as a text after the media.
         if len(markup) > TEXT_MAX:
-            return "news.too_long"
+            return N_("news.too_long")
         return Content(markup=markup, media=media)
 
     async def _create(
@@ -346,7 +346,7 @@ class NewsComposer:
         when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
         if isinstance(when, TimeProblem):
             # The question stays open: the editor answers it again.
-            work.later(self._reply, message, self.t(f"news.time.{when.value}"))
+            work.later(self._reply, message, self.t(labels.NEWS_TIME[when.value]))
             return
         await news.close_prompt(work.session, chat_id=chat_id, message_id=prompt_id, now=work.now)
         self._reopen(broadcast)
@@ -800,7 +800,7 @@ class NewsComposer:
     async def _ask(
         self, chat_id: int, action: PromptAction, staff_id: int, broadcast_id: int | None
     ) -> None:
-        key = f"news.prompt.{action.value}"
+        key = labels.NEWS_PROMPT[action.value]
         text = self.t(key, id=broadcast_id) if broadcast_id is not None else self.t(key)
         sent = await self.bot.send_message(
             chat_id,

@@ -53,7 +53,7 @@ from handlers.polls import (
     poll_text,
 )
 from messaging.contract import Button
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup, labels
 from messaging.text import clean_text, local_time, split_text
 from storage import audit, dedup, polls
 from storage.broadcasts import BroadcastStatus
@@ -99,19 +99,19 @@ def parse_poll(text: str) -> Draft | str:
     lines = [line.strip() for line in text.strip().splitlines()]
     lines = [line for line in lines if line]
     if not lines:
-        return "poll.compose.empty"
+        return N_("poll.compose.empty")
     question, options = lines[0], [_MARKER.sub("", line).strip() for line in lines[1:]]
     options = [option for option in options if option]
     if len(question) > QUESTION_MAX:
-        return "poll.compose.question_long"
+        return N_("poll.compose.question_long")
     if len(options) < polls.OPTIONS_MIN:
-        return "poll.compose.few"
+        return N_("poll.compose.few")
     if len(options) > polls.OPTIONS_MAX:
-        return "poll.compose.many"
+        return N_("poll.compose.many")
     if any(len(option) > OPTION_MAX for option in options):
-        return "poll.compose.option_long"
+        return N_("poll.compose.option_long")
     if len({option.casefold() for option in options}) != len(options):
-        return "poll.compose.duplicate"
+        return N_("poll.compose.duplicate")
     return Draft(question=question, options=tuple(options))
 
 
@@ -368,7 +368,7 @@ class PollComposer:
         when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
         if isinstance(when, TimeProblem):
             # The question stays open: the editor answers it again.
-            work.later(self._reply, message, self.t(f"news.time.{when.value}"))
+            work.later(self._reply, message, self.t(labels.NEWS_TIME[when.value]))
             return
         if prompt.action == PollPromptAction.CLOSES.value:
             poll.closes_at = when
@@ -734,7 +734,7 @@ class PollComposer:
             moment = broadcast.finished_at or broadcast.started_at
             when = moment.astimezone(self.settings.zone).strftime("%d.%m %H:%M") if moment else ""
             return self.t("poll.state.finished", when=when)
-        return self.t(f"news.status.{status}")
+        return self.t(labels.NEWS_STATUS[status])
 
     async def post_preview_edit(
         self,
@@ -777,7 +777,7 @@ class PollComposer:
     async def _ask(
         self, chat_id: int, action: PollPromptAction, staff_id: int, poll_id: int | None
     ) -> None:
-        key = f"poll.prompt.{action.value}"
+        key = labels.POLL_PROMPT[action.value]
         text = self.t(key, id=poll_id) if poll_id is not None else self.t(key)
         sent = await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
