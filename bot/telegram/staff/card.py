@@ -21,7 +21,7 @@ from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
 from storage.recategorize import can_change_category
-from storage.ticket_rules import REFUSAL_GROUNDS
+from storage.ticket_rules import REFUSAL_GROUNDS, can_change_term, can_extend
 from storage.tickets import is_open
 from storage.vocabulary import CATEGORY_QUEUES, TicketStatus
 
@@ -45,7 +45,6 @@ STATUS_ICONS = {
     TicketStatus.REFUSED: "⛔",
     TicketStatus.CLOSED: "✅",
 }
-EXTENDABLE_KINDS = frozenset({TicketKind.APPEAL, TicketKind.INFO_REQUEST})
 
 
 def shorten(text: str, limit: int) -> tuple[str, bool]:
@@ -69,20 +68,6 @@ def label(catalog: Catalog, language: str, prefix: str, code: str | None) -> str
         return "—"
     key = f"{prefix}.{code}"
     return catalog.text(language, key) if key in catalog.keys(language) else code
-
-
-def can_extend(ticket: Ticket) -> bool:
-    """Whether the card offers "extend" at all; the legal checks run when it is pressed."""
-    return (
-        is_open(ticket)
-        and ticket.kind in EXTENDABLE_KINDS
-        and not (ticket.kind == TicketKind.INFO_REQUEST and ticket.urgent)
-        and ticket.extended_at is None
-    )
-
-
-def can_change_term(ticket: Ticket) -> bool:
-    return is_open(ticket) and ticket.kind == TicketKind.APPEAL and ticket.extended_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +233,7 @@ class CardRenderer:
     # -- buttons ----------------------------------------------------------------------------
 
     def _button(
-        self, key: str, verb: str, ticket_id: int, argument: str = ""
+        self, key: str, verb: cb.Verb, ticket_id: int, argument: str = ""
     ) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=markup_to_plain(self.t(key)), callback_data=cb.pack(verb, ticket_id, argument)
@@ -258,21 +243,33 @@ class CardRenderer:
         if not is_open(ticket):
             return None
         b = self._button
-        rows = [[b("staff.btn.take", cb.TAKE, ticket.id), b("staff.btn.hand", cb.HAND, ticket.id)]]
+        rows = [
+            [
+                b("staff.btn.take", cb.Verb.TAKE, ticket.id),
+                b("staff.btn.hand", cb.Verb.HAND, ticket.id),
+            ]
+        ]
         middle: list[InlineKeyboardButton] = []
         if can_extend(ticket):
-            middle.append(b("staff.btn.extend", cb.EXTEND, ticket.id))
+            middle.append(b("staff.btn.extend", cb.Verb.EXTEND, ticket.id))
         if can_change_term(ticket):
             if (ticket.appeal_term or AppealTerm.STANDARD) == AppealTerm.STANDARD:
-                middle.append(b("staff.btn.term_simple", cb.TERM, ticket.id, AppealTerm.SIMPLE))
+                middle.append(
+                    b("staff.btn.term_simple", cb.Verb.TERM, ticket.id, AppealTerm.SIMPLE)
+                )
             else:
-                middle.append(b("staff.btn.term_standard", cb.TERM, ticket.id, AppealTerm.STANDARD))
+                middle.append(
+                    b("staff.btn.term_standard", cb.Verb.TERM, ticket.id, AppealTerm.STANDARD)
+                )
         if can_change_category(ticket):
-            middle.append(b("staff.btn.category", cb.CATEGORY, ticket.id))
+            middle.append(b("staff.btn.category", cb.Verb.CATEGORY, ticket.id))
         if middle:
             rows.append(middle)
         rows.append(
-            [b("staff.btn.refuse", cb.REFUSE, ticket.id), b("staff.btn.close", cb.CLOSE, ticket.id)]
+            [
+                b("staff.btn.refuse", cb.Verb.REFUSE, ticket.id),
+                b("staff.btn.close", cb.Verb.CLOSE, ticket.id),
+            ]
         )
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -280,13 +277,13 @@ class CardRenderer:
         buttons = [
             InlineKeyboardButton(
                 text=shorten(queue.name, 60)[0],
-                callback_data=cb.pack(cb.HAND_TO, ticket.id, queue.code),
+                callback_data=cb.pack(cb.Verb.HAND_TO, ticket.id, queue.code),
             )
             for queue in queues
             if queue.code != ticket.queue_code
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def category_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
@@ -294,29 +291,29 @@ class CardRenderer:
         buttons = [
             InlineKeyboardButton(
                 text=self.label("staff.category", category),
-                callback_data=cb.pack(cb.CATEGORY_TO, ticket.id, category),
+                callback_data=cb.pack(cb.Verb.CATEGORY_TO, ticket.id, category),
             )
             for category in CATEGORY_QUEUES
             if category != ticket.category
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def ground_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         rows = [
-            [self._button(f"staff.ground.{ground}", cb.GROUND, ticket.id, ground)]
+            [self._button(f"staff.ground.{ground}", cb.Verb.GROUND, ticket.id, ground)]
             for ground in REFUSAL_GROUNDS.get(ticket.kind, ())
         ]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def close_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    self._button("staff.btn.close_confirm", cb.CLOSE_OK, ticket.id),
-                    self._button("staff.btn.back", cb.CARD, ticket.id),
+                    self._button("staff.btn.close_confirm", cb.Verb.CLOSE_OK, ticket.id),
+                    self._button("staff.btn.back", cb.Verb.CARD, ticket.id),
                 ]
             ]
         )
