@@ -177,6 +177,14 @@ class CardRenderer:
             if field:
                 lines.append(t(key, value=shorten(field, FIELD_LIMIT)[0]))
         body_at = len(lines)
+        lines.extend(self._term_lines(data))
+        lines.extend(self._closure_lines(data))
+        return lines, body_at
+
+    def _term_lines(self, data: CardData) -> list[str]:
+        """Below the text: attachments, dates and term, status, assignee, refusal, rating."""
+        ticket, t = data.ticket, self.t
+        lines: list[str] = []
         if data.attachments:
             lines.append(t("staff.card.attachments", items=self._attachments(data.attachments)))
         lines.append(t("staff.card.received", date=self.when(ticket.received_at, exact=True)))
@@ -194,14 +202,13 @@ class CardRenderer:
             lines.append(t("staff.card.assignee", name=data.assignee))
         else:
             lines.append(t("staff.card.unassigned"))
-        if status is TicketStatus.REFUSED:
+        if ticket.status == TicketStatus.REFUSED:
             ground = self.label("staff.ground", ticket.refusal_ground)
             comment, _ = shorten(ticket.refusal_comment or "—", FIELD_LIMIT)
             lines.append(t("staff.card.refusal", ground=ground, comment=comment))
         if ticket.rating is not None:
             lines.append(t("staff.card.rating", stars="⭐" * ticket.rating, n=ticket.rating))
-        lines.extend(self._closure_lines(data))
-        return lines, body_at
+        return lines
 
     def _closure_lines(self, data: CardData) -> list[str]:
         """The resident's "resolved?" answer, and the ticket this one follows."""
