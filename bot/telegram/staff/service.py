@@ -20,6 +20,9 @@ from aiogram.types import ForceReply, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.card import CardRenderer
+
+# Re-exported for the composers and the statistics commands, which import them from here until
+# they move to the core (bot/telegram/staff/news, polls, composing.py, stats.py).
 from bot.telegram.staff.command_line import Command as Command
 from bot.telegram.staff.command_line import parse_command as parse_command
 from bot.telegram.staff.desk import Desk
