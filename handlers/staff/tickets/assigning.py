@@ -12,7 +12,7 @@ from storage.models import Ticket
 from storage.recategorize import CategoryChange
 from storage.ticket_events import Happened
 from storage.ticket_rules import TransitionError
-from storage.tickets import get_queue
+from storage.tickets import get_queue, is_open
 from storage.vocabulary import TicketStatus
 
 NOT_OPEN = "not_open"
@@ -43,7 +43,7 @@ async def open_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
     ticket = await locked_ticket(call, ticket_id)
     if ticket is None:
         return Refused(Reason.NOT_FOUND)
-    if not ticket_rules.is_open(ticket):
+    if not is_open(ticket):
         return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
     return ticket
 
