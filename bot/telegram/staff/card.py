@@ -22,7 +22,7 @@ from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
 from storage.recategorize import can_change_category
-from storage.ticket_rules import REFUSAL_GROUNDS
+from storage.ticket_rules import REFUSAL_GROUNDS, can_change_term, can_extend
 from storage.tickets import is_open
 from storage.vocabulary import CATEGORY_QUEUES, TicketStatus
 
@@ -46,7 +46,6 @@ STATUS_ICONS = {
     TicketStatus.REFUSED: "⛔",
     TicketStatus.CLOSED: "✅",
 }
-EXTENDABLE_KINDS = frozenset({TicketKind.APPEAL, TicketKind.INFO_REQUEST})
 
 
 def shorten(text: str, limit: int) -> tuple[str, bool]:
@@ -70,20 +69,6 @@ def label(catalog: Catalog, language: str, table: Mapping[str, str], code: str |
         return "—"
     key = table.get(code)
     return catalog.text(language, key) if key in catalog.keys(language) else code
-
-
-def can_extend(ticket: Ticket) -> bool:
-    """Whether the card offers "extend" at all; the legal checks run when it is pressed."""
-    return (
-        is_open(ticket)
-        and ticket.kind in EXTENDABLE_KINDS
-        and not (ticket.kind == TicketKind.INFO_REQUEST and ticket.urgent)
-        and ticket.extended_at is None
-    )
-
-
-def can_change_term(ticket: Ticket) -> bool:
-    return is_open(ticket) and ticket.kind == TicketKind.APPEAL and ticket.extended_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +178,14 @@ class CardRenderer:
             if field:
                 lines.append(t(key, value=shorten(field, FIELD_LIMIT)[0]))
         body_at = len(lines)
+        lines.extend(self._term_lines(data))
+        lines.extend(self._closure_lines(data))
+        return lines, body_at
+
+    def _term_lines(self, data: CardData) -> list[str]:
+        """Below the text: attachments, dates and term, status, assignee, refusal, rating."""
+        ticket, t = data.ticket, self.t
+        lines: list[str] = []
         if data.attachments:
             lines.append(t("staff.card.attachments", items=self._attachments(data.attachments)))
         lines.append(t("staff.card.received", date=self.when(ticket.received_at, exact=True)))
@@ -210,14 +203,13 @@ class CardRenderer:
             lines.append(t("staff.card.assignee", name=data.assignee))
         else:
             lines.append(t("staff.card.unassigned"))
-        if status is TicketStatus.REFUSED:
+        if ticket.status == TicketStatus.REFUSED:
             ground = self.label(labels.STAFF_GROUND, ticket.refusal_ground)
             comment, _ = shorten(ticket.refusal_comment or "—", FIELD_LIMIT)
             lines.append(t("staff.card.refusal", ground=ground, comment=comment))
         if ticket.rating is not None:
             lines.append(t("staff.card.rating", stars="⭐" * ticket.rating, n=ticket.rating))
-        lines.extend(self._closure_lines(data))
-        return lines, body_at
+        return lines
 
     def _closure_lines(self, data: CardData) -> list[str]:
         """The resident's "resolved?" answer, and the ticket this one follows."""
@@ -249,7 +241,7 @@ class CardRenderer:
     # -- buttons ----------------------------------------------------------------------------
 
     def _button(
-        self, key: str, verb: str, ticket_id: int, argument: str = ""
+        self, key: str, verb: cb.Verb, ticket_id: int, argument: str = ""
     ) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=markup_to_plain(self.t(key)), callback_data=cb.pack(verb, ticket_id, argument)
@@ -259,21 +251,33 @@ class CardRenderer:
         if not is_open(ticket):
             return None
         b = self._button
-        rows = [[b("staff.btn.take", cb.TAKE, ticket.id), b("staff.btn.hand", cb.HAND, ticket.id)]]
+        rows = [
+            [
+                b("staff.btn.take", cb.Verb.TAKE, ticket.id),
+                b("staff.btn.hand", cb.Verb.HAND, ticket.id),
+            ]
+        ]
         middle: list[InlineKeyboardButton] = []
         if can_extend(ticket):
-            middle.append(b("staff.btn.extend", cb.EXTEND, ticket.id))
+            middle.append(b("staff.btn.extend", cb.Verb.EXTEND, ticket.id))
         if can_change_term(ticket):
             if (ticket.appeal_term or AppealTerm.STANDARD) == AppealTerm.STANDARD:
-                middle.append(b("staff.btn.term_simple", cb.TERM, ticket.id, AppealTerm.SIMPLE))
+                middle.append(
+                    b("staff.btn.term_simple", cb.Verb.TERM, ticket.id, AppealTerm.SIMPLE)
+                )
             else:
-                middle.append(b("staff.btn.term_standard", cb.TERM, ticket.id, AppealTerm.STANDARD))
+                middle.append(
+                    b("staff.btn.term_standard", cb.Verb.TERM, ticket.id, AppealTerm.STANDARD)
+                )
         if can_change_category(ticket):
-            middle.append(b("staff.btn.category", cb.CATEGORY, ticket.id))
+            middle.append(b("staff.btn.category", cb.Verb.CATEGORY, ticket.id))
         if middle:
             rows.append(middle)
         rows.append(
-            [b("staff.btn.refuse", cb.REFUSE, ticket.id), b("staff.btn.close", cb.CLOSE, ticket.id)]
+            [
+                b("staff.btn.refuse", cb.Verb.REFUSE, ticket.id),
+                b("staff.btn.close", cb.Verb.CLOSE, ticket.id),
+            ]
         )
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -281,13 +285,13 @@ class CardRenderer:
         buttons = [
             InlineKeyboardButton(
                 text=shorten(queue.name, 60)[0],
-                callback_data=cb.pack(cb.HAND_TO, ticket.id, queue.code),
+                callback_data=cb.pack(cb.Verb.HAND_TO, ticket.id, queue.code),
             )
             for queue in queues
             if queue.code != ticket.queue_code
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def category_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
@@ -295,29 +299,29 @@ class CardRenderer:
         buttons = [
             InlineKeyboardButton(
                 text=self.label(labels.STAFF_CATEGORY, category),
-                callback_data=cb.pack(cb.CATEGORY_TO, ticket.id, category),
+                callback_data=cb.pack(cb.Verb.CATEGORY_TO, ticket.id, category),
             )
             for category in CATEGORY_QUEUES
             if category != ticket.category
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def ground_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         rows = [
-            [self._button(labels.STAFF_GROUND[ground], cb.GROUND, ticket.id, ground)]
+            [self._button(labels.STAFF_GROUND[ground], cb.Verb.GROUND, ticket.id, ground)]
             for ground in REFUSAL_GROUNDS.get(ticket.kind, ())
         ]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def close_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    self._button("staff.btn.close_confirm", cb.CLOSE_OK, ticket.id),
-                    self._button("staff.btn.back", cb.CARD, ticket.id),
+                    self._button("staff.btn.close_confirm", cb.Verb.CLOSE_OK, ticket.id),
+                    self._button("staff.btn.back", cb.Verb.CARD, ticket.id),
                 ]
             ]
         )

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,12 +31,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import (
-    ForceReply,
-    InlineKeyboardMarkup,
-    Message,
-    ReplyParameters,
-)
+from aiogram.types import ForceReply, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import resident_files
@@ -48,6 +42,7 @@ from bot.telegram.staff.card import (
     CardRenderer,
     shorten,
 )
+from bot.telegram.staff.place import Place, Step, place_of
 from messaging.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
 from messaging.i18n import Catalog, Markup, labels
 from messaging.text import markup_to_plain, split_text, utf16_len
@@ -72,52 +67,6 @@ MAX_FAILED_TRACKED = 1000
 HEADER_ROOM = 200
 
 Markup_ = InlineKeyboardMarkup | ForceReply
-
-
-class DeskUnavailable(Exception):
-    """The ticket has no staff chat to go to (no queue chat, no operator chat)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where a ticket's thread is: a forum topic, or replies to the card in an ordinary group."""
-
-    chat_id: int
-    thread_id: int | None = None
-    root_id: int | None = None
-
-    def kwargs(self, *, reply_to: int | None = None) -> dict[str, Any]:
-        """Arguments that put a message into the thread (and reply to ``reply_to``)."""
-        out: dict[str, Any] = {}
-        if self.thread_id is not None:
-            out["message_thread_id"] = self.thread_id
-        target = (
-            reply_to if reply_to is not None else (self.root_id if self.thread_id is None else None)
-        )
-        if target is not None:
-            out["reply_parameters"] = ReplyParameters(
-                message_id=target, allow_sending_without_reply=True
-            )
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One attempt to copy a resident's message: where the ticket lives (None: no card yet),
-    whether a message was posted, and whether more are waiting."""
-
-    place: Place | None
-    posted: bool = False
-    more: bool = False
-
-
-def place_of(ticket: Ticket) -> Place | None:
-    if ticket.staff_chat_id is None or (
-        ticket.thread_id is None and ticket.card_message_id is None
-    ):
-        return None
-    root = ticket.card_message_id if ticket.thread_id is None else None
-    return Place(chat_id=ticket.staff_chat_id, thread_id=ticket.thread_id, root_id=root)
 
 
 def _is_not_modified(error: TelegramBadRequest) -> bool:
@@ -186,13 +135,6 @@ class Desk:
             known = bool(chat.is_forum)
             self._forums[chat_id] = known
         return known
-
-    async def chat_of_queue(self, session: AsyncSession, code: str) -> int | None:
-        """The chat a queue's tickets are posted in: its own, else the operator chat."""
-        queue = await session.get(Department, code)
-        if queue is not None and queue.chat_id is not None:
-            return queue.chat_id
-        return self.operator_chat_id
 
     async def _target_chat(self, session: AsyncSession, ticket: Ticket) -> int | None:
         queue = await session.get(Department, ticket.queue_code)
