@@ -68,7 +68,9 @@ OUTBOX_LIMIT = 64
 OUTBOX_SHUTDOWN_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted: a slotted frozen dataclass answers an attempt to add an attribute with a
+# confusing TypeError (from its zero-argument super()) rather than FrozenInstanceError.
+@dataclass(frozen=True)
 class Runtime:
     """Everything long-lived, built once by ``build_runtime``; no part is swapped or added
     afterwards. A part a configuration does without is None (no Telegram token: no desk)."""
