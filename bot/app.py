@@ -28,6 +28,7 @@ from bot.parts import (
     channel_senders,
     conversation_for,
     delivery_engine,
+    no_wake,
     resident_pipeline,
     staff_chat,
     telegram_link,
@@ -129,7 +130,11 @@ async def build_runtime(
         # Staff answers and notices go to a resident's own messenger.
         senders = channel_senders(telegram, viber)
         notifier = Notifier(
-            senders=senders, sessionmaker=common.sessionmaker, replies=replies, keyboards=keyboards
+            senders=senders,
+            sessionmaker=common.sessionmaker,
+            clock=clock,
+            keyboards=keyboards,
+            replies=replies,
         )
         outbox = Outbox(limit=OUTBOX_LIMIT)
         pipeline = resident_pipeline(
@@ -169,7 +174,7 @@ async def build_runtime(
                 pipeline=pipeline,
                 notifier=notifier,
                 links=links,
-                wake=delivery.wake if delivery is not None else None,
+                wake=delivery.wake if delivery is not None else no_wake,
             )
             if telegram is not None
             else None

@@ -29,10 +29,6 @@ PROGRESS_SECONDS: Final = 2
 RSS_FIRST_DELAY: Final = timedelta(seconds=30)
 
 
-def _no_wake() -> None:
-    """No delivery engine (no channel configured): the engine's next poll finds the work."""
-
-
 class NewsJobs:
     def __init__(
         self,
@@ -42,8 +38,7 @@ class NewsJobs:
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.composer = composer
-        # The delivery engine's (the composer was given the same one when it was built).
-        self._wake = wake if wake is not None else _no_wake
+        self._engine_wake = wake
         self.reporter = composer.progress
         self.scheduler = ScheduledNews(
             sessionmaker=composer.sessionmaker, clock=composer.clock, wake=self._wake
@@ -54,6 +49,10 @@ class NewsJobs:
             clock=composer.clock,
             report_chat_id=composer.settings.editors_chat,
         )
+
+    def _wake(self) -> None:
+        if self._engine_wake is not None:
+            self._engine_wake()
 
     async def start_scheduled(self) -> list[int]:
         started = await self.scheduler.run_once()

@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 Wake = Callable[[], None]
 
 
+def no_wake() -> None:
+    """No delivery engine (no channel to send on): nothing to tell."""
+
+
 @dataclass(frozen=True, slots=True)
 class Common:
     """What nearly every part is built from."""
@@ -286,10 +290,10 @@ def staff_chat(
     pipeline: Pipeline,
     notifier: Notifier,
     links: MediaLinks | None,
-    wake: Wake | None,
+    wake: Wake,
 ) -> StaffChat:
     """The staff service and the Telegram channel, with the composers (``wake``: tell the
-    delivery engine a broadcast was planned; None without one) and /stats installed."""
+    delivery engine a broadcast was planned) and /stats installed."""
     settings = common.settings
     staff = StaffService(
         desk=telegram.desk,
@@ -314,7 +318,7 @@ def staff_chat(
     return StaffChat(staff=staff, channel=channel)
 
 
-def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake | None) -> None:
+def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake) -> None:
     settings, dispatcher = common.settings, channel.dispatcher
     shared = ComposerArgs(
         sessionmaker=common.sessionmaker,
@@ -340,10 +344,9 @@ def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake | 
         **shared,
     )
     install_stats(dispatcher, bot=channel.bot, **shared)
-    if wake is not None:
-        # Until the composers take ``wake`` when built (issue 14, the composers' branch): then
-        # this line goes, and ``wake=wake`` joins the two calls above.
-        news.wake = polls.wake = wake
+    # Until the composers take ``wake`` when built (the composers' branch of issue 14): at the
+    # merge these three lines go, and ``wake=wake,`` joins the two calls above.
+    news.wake = polls.wake = wake
 
 
 def build_web(

@@ -6,7 +6,6 @@ marking a resident who blocked the bot) is ``handlers.sending``'s, as for every 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -17,8 +16,7 @@ from handlers.sending import ReplySender
 from messaging.contract import Reply, Sender, Sent
 from storage import linking
 from storage.models import Resident
-
-log = logging.getLogger(__name__)
+from storage.vocabulary import Clock
 
 
 class DeliveryFailed(Exception):
@@ -44,12 +42,14 @@ class Notifier:
         *,
         senders: Mapping[str, Sender],
         sessionmaker: async_sessionmaker[AsyncSession],
-        replies: ReplySender,
+        clock: Clock,
         keyboards: Keyboards | None = None,
+        replies: ReplySender | None = None,
     ) -> None:
-        """``replies``: sends and marks a resident who blocked the bot (``handlers.sending``)."""
+        """``replies``: sends, and marks a resident who blocked the bot (``handlers.sending``;
+        the composition root passes the one the pipeline and the owed-replies job share)."""
         self._senders = senders
-        self._replies = replies
+        self._replies = replies or ReplySender(sessionmaker=sessionmaker, clock=clock)
         # Viber shows the last keyboard sent: an answer without one would leave the resident
         # without their menu.
         self._keyboards = keyboards
