@@ -117,21 +117,21 @@ class ComposerArgs(TypedDict):
 
 
 class EffectSinks:
-    """Several ``EffectSink``s as one: each gets every effect; a failure of one does not keep
-    the effect from the others (the first failure is raised after all were tried)."""
+    """Several ``EffectSink``s as one: each gets every effect, whatever the others did. A sink
+    that fails is logged here, naming it: the effect is stored already, and that sink's own
+    catch-up (the staff desk's job) carries it out later."""
 
     def __init__(self, sinks: Sequence[EffectSink]) -> None:
         self._sinks = tuple(sinks)
 
     async def apply(self, effect: Effect) -> None:
-        failure: Exception | None = None
         for sink in self._sinks:
             try:
                 await sink.apply(effect)
-            except Exception as error:  # raised again below, after the others had it
-                failure = failure or error
-        if failure is not None:
-            raise failure
+            except Exception:
+                log.exception(
+                    "effect %r failed in %s; it will be retried", effect, type(sink).__name__
+                )
 
 
 def chat_pacer(settings: Settings) -> ChatPacer | None:
