@@ -28,6 +28,7 @@ from bot.parts import (
     channel_senders,
     conversation_for,
     delivery_engine,
+    media_links,
     no_wake,
     resident_pipeline,
     staff_chat,
@@ -50,7 +51,6 @@ from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
-from handlers.staff.media import MediaLinks, derive_key
 from handlers.tickets.suggest import CategorySuggester
 from messaging.contract import Sender
 from messaging.i18n import Catalog
@@ -146,15 +146,7 @@ async def build_runtime(
             notifier=notifier,
         )
         viber_side = viber_channel(common, viber, pipeline)
-        # Signed links through which Viber fetches files that live in Telegram (needs a
-        # public URL).
-        links = (
-            MediaLinks(
-                key=derive_key(telegram.bot.token), public_url=settings.public_url, clock=clock
-            )
-            if telegram is not None and settings.public_url
-            else None
-        )
+        links = media_links(common, telegram)
         # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one
         # sends each channel's broadcasts; the others take over if it dies.
         election = election_for(engine)

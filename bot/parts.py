@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
@@ -50,7 +51,7 @@ from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
-from handlers.staff.media import MediaLinks
+from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
@@ -189,14 +190,23 @@ def viber_link(settings: Settings, closing: contextlib.AsyncExitStack) -> ViberL
     return ViberLink(client=client, sender=sender, http=http)
 
 
-def channel_senders(telegram: TelegramLink | None, viber: ViberLink | None) -> dict[str, Sender]:
-    """Each configured channel's sender of answers and notices to residents."""
+def channel_senders(telegram: TelegramLink | None, viber: ViberLink | None) -> Mapping[str, Sender]:
+    """Each configured channel's sender of answers and notices to residents (read-only)."""
     senders: dict[str, Sender] = {}
     if telegram is not None:
         senders[telegram.sender.channel] = telegram.sender
     if viber is not None:
         senders[viber.sender.channel] = viber.sender
-    return senders
+    return MappingProxyType(senders)
+
+
+def media_links(common: Common, telegram: TelegramLink | None) -> MediaLinks | None:
+    """Signed links through which Viber fetches files that live in Telegram (they need the
+    bot and a public URL)."""
+    public_url = common.settings.public_url
+    if telegram is None or not public_url:
+        return None
+    return MediaLinks(key=derive_key(telegram.bot.token), public_url=public_url, clock=common.clock)
 
 
 def conversation_for(common: Common, suggester: CategorySuggester | None) -> Conversation:
