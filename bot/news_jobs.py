@@ -38,8 +38,7 @@ class NewsJobs:
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.composer = composer
-        if wake is not None:
-            composer.wake = wake
+        self._engine_wake = wake
         self.reporter = composer.progress
         self.scheduler = ScheduledNews(
             sessionmaker=composer.sessionmaker, clock=composer.clock, wake=self._wake
@@ -52,7 +51,8 @@ class NewsJobs:
         )
 
     def _wake(self) -> None:
-        self.composer.wake()
+        if self._engine_wake is not None:
+            self._engine_wake()
 
     async def start_scheduled(self) -> list[int]:
         started = await self.scheduler.run_once()

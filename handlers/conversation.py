@@ -39,7 +39,7 @@ from messaging.contract import (
 from messaging.i18n import LANGUAGES, Catalog, Markup
 from storage import audit, conversations
 from storage.models import ConversationState, Resident
-from storage.residents import mark_blocked, mark_reachable, set_topics
+from storage.residents import mark_reachable, record_blocked, set_topics
 from storage.vocabulary import POLICY_VERSION, Channel, Digest, District, Topic
 
 FLOW_ONBOARDING = "onboarding"
@@ -157,11 +157,7 @@ class Conversation:
         Reachability belongs to the messenger account the event came from."""
         event, account = turn.event, turn.account
         if event.kind is EventKind.BLOCKED:
-            if account.is_active:
-                audit.record(
-                    turn.session, actor=turn.actor, action="resident.blocked", now=turn.now
-                )
-            mark_blocked(account, now=turn.now)
+            record_blocked(turn.session, account, now=turn.now, actor=turn.actor)
             return []
         if not account.is_active:
             audit.record(turn.session, actor=turn.actor, action="resident.unblocked", now=turn.now)

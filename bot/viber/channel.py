@@ -79,11 +79,13 @@ class ViberChannel:
         sessionmaker: async_sessionmaker[AsyncSession],
         media: MediaKeeper | None = None,
         clock: Clock = system_clock,
+        sender: ViberSender | None = None,
     ) -> None:
+        """``sender``: the one the composition root built first, for the notices (None: own)."""
         self.client = client
         # Keeps a copy of each file before its Viber URL expires (None: files keep the URL).
         self._media = media
-        self.sender = ViberSender(client, name=name, avatar=avatar)
+        self.sender = sender or ViberSender(client, name=name, avatar=avatar)
         self._pipeline = pipeline
         self._token = token
         self._sessionmaker = sessionmaker
