@@ -35,7 +35,6 @@ from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
 from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
 
-ADMIN_COMMANDS = ("staff", "queue", "holiday", "martial-law", "broadcast", "export", "keywords")
 # Width of the progress bar in `citybot broadcast status`.
 BAR = 30
 RECENT_BROADCASTS = 10
@@ -139,7 +138,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
-async def _staff(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+async def _staff(session: AsyncSession, args: argparse.Namespace, _settings: Settings) -> int:
     now = system_clock()
     if args.action == "list":
         members = await list_staff(session)
@@ -173,7 +172,7 @@ async def _staff(session: AsyncSession, args: argparse.Namespace, settings: Sett
     return 0
 
 
-async def _queue(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+async def _queue(session: AsyncSession, args: argparse.Namespace, _settings: Settings) -> int:
     now = system_clock()
     if args.action == "list":
         for queue in await list_queues(session):
@@ -286,7 +285,7 @@ def progress_line(progress: Progress) -> str:
     )
 
 
-async def _broadcast(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
+async def _broadcast(session: AsyncSession, args: argparse.Namespace, _settings: Settings) -> int:
     now = system_clock()
     if args.action == "cancel":
         if await session.get(Broadcast, args.broadcast_id) is None:
@@ -351,52 +350,63 @@ async def _export(session: AsyncSession, args: argparse.Namespace, settings: Set
 
 
 async def _keywords(session: AsyncSession, args: argparse.Namespace, settings: Settings) -> int:
-    now = system_clock()
-    await keyword_store.ensure_seeded(session, now=now)
-    if args.action == "list":
-        for term in await keyword_store.list_terms(session, category=args.category):
-            print(f"{term.category}\t{term.phrase}\t{term.weight:g}\t{term.created_by}")
-        return 0
-    if args.action == "test":
-        suggestion = await classifier.suggest(session, args.text)
-        for place, item in enumerate(suggestion.ranked, 1):
-            found = ", ".join(
-                f"{match.phrase} ({match.found}{' ~typo' if match.fuzzy else ''})"
-                for match in item.matches
-            )
-            print(f"{place}. {item.category:<16} {item.score:6.2f}  {found}".rstrip())
-        if not suggestion.matched:
-            print("no keyword matched: 'other' by default")
-        return 0
+    await keyword_store.ensure_seeded(session, now=system_clock())
     if args.action == "report":
         return await _keyword_report(session, args, settings)
-    if args.action == "add":
-        try:
-            result = await keyword_store.add_terms(
-                session,
-                category=args.category,
-                phrases=args.phrases,
-                actor="cli",
-                now=now,
-                weight=args.weight,
-            )
-        except ValueError as error:
-            print(f"keywords: {error}", file=sys.stderr)
-            return 2
-        for phrase in result.already:
-            print(f"already in {args.category}: {phrase}")
-        if not result.added:
-            return 0
-        audit.record(
-            session,
-            actor="cli",
-            action="keywords.add",
-            subject=f"category:{args.category}",
-            details={"phrases": result.added, "weight": args.weight},
-            now=now,
+    return await _KEYWORD_ACTIONS[args.action](session, args)
+
+
+async def _keyword_list(session: AsyncSession, args: argparse.Namespace) -> int:
+    for term in await keyword_store.list_terms(session, category=args.category):
+        print(f"{term.category}\t{term.phrase}\t{term.weight:g}\t{term.created_by}")
+    return 0
+
+
+async def _keyword_test(session: AsyncSession, args: argparse.Namespace) -> int:
+    """The ranking the suggester would show for ``args.text``, with what matched."""
+    suggestion = await classifier.suggest(session, args.text)
+    for place, item in enumerate(suggestion.ranked, 1):
+        found = ", ".join(
+            f"{match.phrase} ({match.found}{' ~typo' if match.fuzzy else ''})"
+            for match in item.matches
         )
-        print(f"added to {args.category}: {', '.join(result.added)}")
+        print(f"{place}. {item.category:<16} {item.score:6.2f}  {found}".rstrip())
+    if not suggestion.matched:
+        print("no keyword matched: 'other' by default")
+    return 0
+
+
+async def _keyword_add(session: AsyncSession, args: argparse.Namespace) -> int:
+    now = system_clock()
+    try:
+        result = await keyword_store.add_terms(
+            session,
+            category=args.category,
+            phrases=args.phrases,
+            actor="cli",
+            now=now,
+            weight=args.weight,
+        )
+    except ValueError as error:
+        print(f"keywords: {error}", file=sys.stderr)
+        return 2
+    for phrase in result.already:
+        print(f"already in {args.category}: {phrase}")
+    if not result.added:
         return 0
+    audit.record(
+        session,
+        actor="cli",
+        action="keywords.add",
+        subject=f"category:{args.category}",
+        details={"phrases": result.added, "weight": args.weight},
+        now=now,
+    )
+    print(f"added to {args.category}: {', '.join(result.added)}")
+    return 0
+
+
+async def _keyword_remove(session: AsyncSession, args: argparse.Namespace) -> int:
     try:
         removed = await keyword_store.remove_term(
             session, category=args.category, phrase=args.phrase
@@ -415,10 +425,18 @@ async def _keywords(session: AsyncSession, args: argparse.Namespace, settings: S
         action="keywords.remove",
         subject=f"category:{args.category}",
         details={"phrase": phrase},
-        now=now,
+        now=system_clock(),
     )
     print(f"removed from {args.category}: {phrase}")
     return 0
+
+
+_KEYWORD_ACTIONS: dict[str, Callable[[AsyncSession, argparse.Namespace], Awaitable[int]]] = {
+    "list": _keyword_list,
+    "test": _keyword_test,
+    "add": _keyword_add,
+    "remove": _keyword_remove,
+}
 
 
 async def _keyword_report(

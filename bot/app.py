@@ -1,53 +1,58 @@
 """The composition root: builds every long-lived object from the settings, runs them, and
-closes them in reverse order."""
+closes them in reverse order.
+
+``build_runtime`` builds the parts first, as locals, in the order they depend on each other
+(each in a small function of ``bot.parts``), and the ``Runtime`` last, in one expression: it is
+frozen, and nothing is patched into a part after it was built. Each part gets the parts it uses,
+never the runtime.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
-import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.broadcasting import broadcast_engine, run_broadcasts
-from bot.config import TELEGRAM_API_URL, Settings, TelegramMode, require_webhook_secret
+from bot.broadcasting import run_broadcasts
+from bot.config import Settings, TelegramMode, require_webhook_secret
 from bot.migrate import upgrade_to_head
+from bot.parts import (
+    Common,
+    build_web,
+    channel_senders,
+    conversation_for,
+    delivery_engine,
+    media_links,
+    resident_pipeline,
+    staff_chat,
+    telegram_link,
+    viber_channel,
+    viber_link,
+)
 from bot.schedule import schedule_jobs
-from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
-from bot.telegram.channel import TelegramChannel, create_bot
-from bot.telegram.files import ROUTE as MEDIA_ROUTE
-from bot.telegram.files import MediaProxy, RedactingAccessLogger
-from bot.telegram.pacing import ChatPacer
-from bot.telegram.sender import TelegramSender
+from bot.telegram.channel import TelegramChannel
+from bot.telegram.files import RedactingAccessLogger
 from bot.telegram.staff.desk import Desk
-from bot.telegram.staff.news.router import install_news
-from bot.telegram.staff.polls.router import install_polls
 from bot.telegram.staff.service import StaffService
-from bot.telegram.staff.stats import install_stats
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
-from bot.viber.client import ViberClient
-from bot.viber.media import MediaKeeper
-from bot.web import Handler, build_web_app
-from broadcasts.election import election_for
-from broadcasts.limits import TELEGRAM_MARGIN, Pacer
-from handlers.conversation import Conversation
+from broadcasts.election import Election, election_for
+from broadcasts.engine import DeliveryEngine
 from handlers.keyboards import ResidentKeyboards
-from handlers.linking import LinkNotices
 from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
-from handlers.staff.media import MediaLinks, derive_key
-from handlers.staff.notices import Notices
-from handlers.tickets.flows import ResidentTickets, TicketPolicy
-from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
-from messaging.contract import Effect, EffectSink, Sender
+from handlers.sending import ReplySender
+from handlers.staff.broadcasts.common import no_wake
+from handlers.tickets.suggest import CategorySuggester
+from messaging.contract import Sender
 from messaging.i18n import Catalog
 from storage import audit
 from storage.calendar_store import ensure_holidays
@@ -64,67 +69,31 @@ OUTBOX_LIMIT = 64
 OUTBOX_SHUTDOWN_TIMEOUT = 30.0
 
 
-@dataclass
+# Not slotted: a slotted frozen dataclass answers an attempt to add an attribute with a
+# confusing TypeError (from its zero-argument super()) rather than FrozenInstanceError.
+@dataclass(frozen=True)
 class Runtime:
+    """Everything long-lived, built once by ``build_runtime``; no part is swapped or added
+    afterwards. A part a configuration does without is None (no Telegram token: no desk)."""
+
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
-    pipeline: Pipeline
-    outbox: Outbox
     catalog: Catalog
-    telegram: TelegramChannel | None = None
-    viber: ViberChannel | None = None
-    http: aiohttp.ClientSession | None = None
-    desk: Desk | None = None
-    notifier: Notifier | None = None
-    staff: StaffService | None = None
-    # Signed links through which Viber fetches files that live in Telegram (needs a public URL).
-    media_links: MediaLinks | None = None
-    # The pacer of the bot token's free sends, shared by the engine and every other call.
-    telegram_budget: Pacer | None = None
-    # The keyboard each resident should have now (Viber messages carry it: handlers.keyboards).
-    keyboards: ResidentKeyboards | None = None
+    outbox: Outbox
+    # Sends replies and notices after the commit, and keeps what is still owed.
+    replies: ReplySender
+    pipeline: Pipeline
     # Each configured channel's sender of answers and notices to residents.
-    senders: dict[str, Sender] = field(default_factory=dict)
-    web_app: web.Application = field(init=False)
-
-
-def chat_pacer(settings: Settings) -> ChatPacer | None:
-    """How messages to one Telegram chat are spaced (None: not at all)."""
-    if not settings.telegram_chat_rate:
-        return None
-    return ChatPacer(interval=1 / settings.telegram_chat_rate, burst=settings.telegram_chat_burst)
-
-
-def ticket_policy(settings: Settings) -> TicketPolicy:
-    return TicketPolicy(
-        zone=settings.zone,
-        per_hour=settings.tickets_per_hour,
-        per_day=settings.tickets_per_day,
-        feedback_days=settings.feedback_target_days,
-        legal_aid_days=settings.legal_aid_target_days,
-    )
-
-
-class EffectSinks:
-    """Several ``EffectSink``s as one: each gets every effect; a failure of one does not keep
-    the effect from the others (the first failure is raised after all were tried)."""
-
-    def __init__(self, sinks: list[EffectSink]) -> None:
-        self._sinks = list(sinks)
-
-    def add(self, sink: EffectSink) -> None:
-        self._sinks.append(sink)
-
-    async def apply(self, effect: Effect) -> None:
-        failure: Exception | None = None
-        for sink in self._sinks:
-            try:
-                await sink.apply(effect)
-            except Exception as error:  # raised again below, after the others had it
-                failure = failure or error
-        if failure is not None:
-            raise failure
+    senders: Mapping[str, Sender]
+    # Which process polls Telegram and sends each channel's broadcasts (broadcasts.election).
+    election: Election
+    web_app: web.Application
+    desk: Desk | None
+    staff: StaffService | None
+    telegram: TelegramChannel | None
+    viber: ViberChannel | None
+    delivery: DeliveryEngine | None
 
 
 @contextlib.asynccontextmanager
@@ -139,195 +108,103 @@ async def build_runtime(
     ``suggester``: ranks the categories of residents' free text (tests pass their own)."""
     # Also checked by the CLI; here too, so no caller serves an unauthenticated Telegram webhook.
     require_webhook_secret(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        sessionmaker = create_sessionmaker(engine)
-        catalog = Catalog.load(default=settings.language)
-        bot = (
-            create_bot(
-                settings.telegram_token, settings.telegram_api_url, default_api_url=TELEGRAM_API_URL
-            )
-            if settings.telegram_token
-            else None
-        )
-        telegram_budget: Pacer | None = None
-        if bot is not None:
-            # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
-            telegram_budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
-            bot.session.middleware(SharedBudget(telegram_budget))
-        # Staff work in Telegram: without it tickets are stored but no operator sees them.
-        desk = (
-            Desk(
-                bot=bot,
-                sessionmaker=sessionmaker,
-                catalog=catalog,
-                clock=clock,
-                zone=settings.zone,
-                operator_chat_id=settings.operator_chat_id,
-            )
-            if bot is not None
-            else None
-        )
-        if desk is None:
-            log.warning(
-                "Telegram is not configured: the staff desk is off; residents' tickets are "
-                "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
-            )
-        outbox = Outbox(limit=OUTBOX_LIMIT)
-        # The category suggested for residents' free text: the administrators' keyword lists.
-        conversation = Conversation(
-            catalog,
-            ResidentTickets(catalog, ticket_policy(settings)),
-            suggester=suggester if suggester is not None else KeywordSuggester(),
-        )
-        # The staff desk, and (once the notifier exists, below) the resident-side notices.
-        effects = EffectSinks([desk] if desk is not None else [])
-        pipeline = Pipeline(
-            outbox=outbox,
-            sessionmaker=sessionmaker,
-            conversation=conversation,
-            catalog=catalog,
+    # Whatever is opened registers its closing here: the reverse order of creation, also when
+    # building fails half-way.
+    async with contextlib.AsyncExitStack() as closing:
+        engine = create_engine(settings.database_url)
+        closing.push_async_callback(engine.dispose)
+        common = Common(
+            settings=settings,
+            sessionmaker=create_sessionmaker(engine),
+            catalog=Catalog.load(default=settings.language),
             clock=clock,
-            default_language=settings.language,
-            effects=effects,
         )
-        runtime = Runtime(
+        telegram = telegram_link(common, closing)
+        viber = viber_link(settings, closing)
+        conversation = conversation_for(common, suggester)
+        # The keyboard each resident should have now (Viber messages carry it).
+        keyboards = ResidentKeyboards(
+            conversation=conversation, sessionmaker=common.sessionmaker, clock=clock
+        )
+        replies = ReplySender(sessionmaker=common.sessionmaker, clock=clock)
+        # Staff answers and notices go to a resident's own messenger.
+        senders = channel_senders(telegram, viber)
+        notifier = Notifier(
+            senders=senders,
+            sessionmaker=common.sessionmaker,
+            clock=clock,
+            keyboards=keyboards,
+            replies=replies,
+        )
+        outbox = Outbox(limit=OUTBOX_LIMIT)
+        pipeline = resident_pipeline(
+            common,
+            conversation,
+            outbox=outbox,
+            replies=replies,
+            desk=telegram.desk if telegram is not None else None,
+            notifier=notifier,
+        )
+        viber_side = viber_channel(common, viber, pipeline)
+        links = media_links(common, telegram)
+        # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one
+        # sends each channel's broadcasts; the others take over if it dies.
+        election = election_for(engine)
+        delivery = delivery_engine(
+            common,
+            closing,
+            election=election,
+            telegram=telegram,
+            viber=viber_side,
+            links=links,
+            keyboards=keyboards,
+        )
+        chat = (
+            staff_chat(
+                common,
+                telegram,
+                pipeline=pipeline,
+                notifier=notifier,
+                links=links,
+                wake=delivery.wake if delivery is not None else no_wake,
+            )
+            if telegram is not None
+            else None
+        )
+        yield Runtime(
             settings=settings,
             engine=engine,
-            sessionmaker=sessionmaker,
-            catalog=catalog,
-            pipeline=pipeline,
+            sessionmaker=common.sessionmaker,
+            catalog=common.catalog,
             outbox=outbox,
-            desk=desk,
-            telegram_budget=telegram_budget,
-            keyboards=ResidentKeyboards(
-                conversation=conversation, sessionmaker=sessionmaker, clock=clock
-            ),
+            replies=replies,
+            pipeline=pipeline,
+            senders=senders,
+            election=election,
+            web_app=build_web(engine, settings, chat=chat, viber=viber_side, links=links),
+            desk=telegram.desk if telegram is not None else None,
+            staff=chat.staff if chat is not None else None,
+            telegram=chat.channel if chat is not None else None,
+            viber=viber_side,
+            delivery=delivery,
         )
-        routes: dict[str, Handler] = {}
-        channels: list[str] = []
-        # Staff answers and notices go to a resident's own messenger.
-        senders: dict[str, Sender] = {}
-        telegram_sender = (
-            TelegramSender(bot, pacer=chat_pacer(settings)) if bot is not None else None
-        )
-        if telegram_sender is not None:
-            senders[telegram_sender.channel] = telegram_sender
-        if settings.viber_token:
-            runtime.http = aiohttp.ClientSession()
-            client = ViberClient(
-                session=runtime.http, api_url=settings.viber_api_url, token=settings.viber_token
-            )
-            runtime.viber = ViberChannel(
-                client=client,
-                pipeline=pipeline,
-                token=settings.viber_token,
-                name=settings.viber_name,
-                avatar=settings.viber_avatar,
-                sessionmaker=sessionmaker,
-                media=MediaKeeper(http=runtime.http, sessionmaker=sessionmaker, clock=clock),
-                clock=clock,
-            )
-            routes[VIBER_PATH] = runtime.viber.handle_webhook
-            senders[runtime.viber.sender.channel] = runtime.viber.sender
-        runtime.senders = senders
-        runtime.notifier = Notifier(
-            senders=senders, sessionmaker=sessionmaker, clock=clock, keyboards=runtime.keyboards
-        )
-        effects.add(
-            LinkNotices(catalog=catalog, notifier=runtime.notifier, sessionmaker=sessionmaker)
-        )
-        links: MediaLinks | None = None
-        if bot is not None and desk is not None:
-            if settings.public_url:
-                links = MediaLinks(
-                    key=derive_key(bot.token), public_url=settings.public_url, clock=clock
-                )
-                runtime.media_links = links
-            runtime.staff = StaffService(
-                desk=desk,
-                notices=Notices(
-                    notifier=runtime.notifier, catalog=catalog, zone=settings.zone, media=links
-                ),
-                sessionmaker=sessionmaker,
-                catalog=catalog,
-                clock=clock,
-                zone=settings.zone,
-                operator_chat_id=settings.operator_chat_id,
-                feedback_days=settings.feedback_target_days,
-                legal_aid_days=settings.legal_aid_target_days,
-            )
-            runtime.telegram = TelegramChannel(
-                bot=bot,
-                pipeline=pipeline,
-                catalog=catalog,
-                webhook_secret=settings.webhook_secret,
-                sender=telegram_sender,
-                staff=runtime.staff,
-            )
-            install_news(
-                runtime.telegram.dispatcher,
-                bot=bot,
-                sender=runtime.telegram.sender,
-                sessionmaker=sessionmaker,
-                catalog=catalog,
-                clock=clock,
-                zone=settings.zone,
-                operator_chat_id=settings.operator_chat_id,
-                editors_chat_id=settings.editors_chat_id,
-                two_person=settings.news_two_person,
-                confirm_above=settings.confirm_above,
-            )
-            install_polls(
-                runtime.telegram.dispatcher,
-                bot=bot,
-                sessionmaker=sessionmaker,
-                catalog=catalog,
-                clock=clock,
-                zone=settings.zone,
-                operator_chat_id=settings.operator_chat_id,
-                editors_chat_id=settings.editors_chat_id,
-                confirm_above=settings.confirm_above,
-            )
-            install_stats(
-                runtime.telegram.dispatcher,
-                bot=bot,
-                sessionmaker=sessionmaker,
-                catalog=catalog,
-                clock=clock,
-                zone=settings.zone,
-                operator_chat_id=settings.operator_chat_id,
-            )
-            channels.append("telegram")
-            if settings.telegram_mode is TelegramMode.WEBHOOK:
-                routes[TELEGRAM_PATH] = runtime.telegram.handle_webhook
-        if runtime.viber is not None:
-            channels.append("viber")
-        runtime.web_app = build_web_app(engine=engine, channels=channels, routes=routes)
-        if bot is not None and links is not None:
-            # Staff files reach Viber residents through this route (a GET, not a webhook).
-            proxy = MediaProxy(bot=bot, links=links)
-            runtime.web_app.router.add_get(MEDIA_ROUTE, proxy.handle)
-        try:
-            yield runtime
-        finally:
-            if bot is not None:
-                await bot.session.close()
-            if runtime.http is not None:
-                await runtime.http.close()
-    finally:
-        await engine.dispose()
 
 
-async def prepare_database(runtime: Runtime, *, clock: Clock = system_clock) -> None:
+async def prepare_database(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+) -> None:
     """Migrate to the newest schema and make CITYBOT_ADMIN_IDS administrators."""
-    before, after = await upgrade_to_head(runtime.engine)
+    before, after = await upgrade_to_head(engine)
     if before != after:
         log.info("database migrated from %s to %s", before or "empty", after)
-    async with runtime.sessionmaker() as session, session.begin():
-        changed = await ensure_admins(session, telegram_ids=runtime.settings.admin_ids, now=clock())
+    async with sessionmaker() as session, session.begin():
+        changed = await ensure_admins(session, telegram_ids=settings.admin_ids, now=clock())
         # The holiday list is data: seeded once with the statutory holidays, then administered.
-        year = clock().astimezone(runtime.settings.zone).year
+        year = clock().astimezone(settings.zone).year
         await ensure_holidays(session, years=range(year - 1, year + 6))
         for telegram_id in changed:
             audit.record(
@@ -353,7 +230,7 @@ async def serve(
     server finishes in-flight webhook calls, then the caller closes clients and the engine.
     """
     settings = runtime.settings
-    await prepare_database(runtime, clock=clock)
+    await prepare_database(runtime.engine, runtime.sessionmaker, settings, clock=clock)
     # The access log must not hand out the signed /media links it sees.
     runner = web.AppRunner(
         runtime.web_app, shutdown_timeout=30.0, access_log_class=RedactingAccessLogger
@@ -363,20 +240,7 @@ async def serve(
     await site.start()
     log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
     tasks: list[asyncio.Task[None]] = []
-    # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one sends
-    # each channel's broadcasts; the others take over if it dies (broadcasts.election).
-    election = election_for(runtime.engine)
-    delivery, broadcast_http = broadcast_engine(
-        settings,
-        sessionmaker=runtime.sessionmaker,
-        telegram_on=runtime.telegram is not None,
-        viber=runtime.viber,
-        media_links=runtime.media_links,
-        keyboards=runtime.keyboards,
-        telegram_budget=runtime.telegram_budget,
-        clock=clock,
-        election=election,
-    )
+    delivery = runtime.delivery
     scheduler = AsyncIOScheduler(timezone=settings.zone)
     schedule_jobs(
         scheduler,
@@ -384,29 +248,14 @@ async def serve(
         sessionmaker=runtime.sessionmaker,
         catalog=runtime.catalog,
         senders=runtime.senders,
-        owed=runtime.pipeline,
+        replies=runtime.replies,
         desk=runtime.desk,
         telegram=runtime.telegram,
         clock=clock,
         wake=delivery.wake if delivery else None,
     )
     try:
-        if runtime.telegram is not None:
-            await runtime.telegram.set_commands()
-            if settings.telegram_mode is TelegramMode.WEBHOOK:
-                assert settings.public_url is not None
-                await runtime.telegram.use_webhook(settings.public_url + TELEGRAM_PATH)
-            else:
-                await runtime.telegram.use_polling()
-                # getUpdates allows one consumer per bot (Telegram answers 409 to a second one).
-                tasks.append(
-                    asyncio.create_task(
-                        election.lead("telegram:poll", stop, runtime.telegram.poll),
-                        name="telegram-poll",
-                    )
-                )
-        if runtime.viber is not None and settings.public_url:
-            await runtime.viber.register_webhook(settings.public_url + VIBER_PATH)
+        await _start_channels(runtime, stop, tasks)
         if delivery is not None:
             # Stopped with the poller below (stop is set), before the HTTP server goes away.
             tasks.append(
@@ -425,11 +274,33 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if broadcast_http is not None:
-            await broadcast_http.close()
         await runner.cleanup()
         # The webhooks answered so far still owe their replies and staff copies: sent before
         # the clients close (the caller closes them after this returns).
         await runtime.outbox.close(OUTBOX_SHUTDOWN_TIMEOUT)
         # Recorded as sent, so the owed-replies job of the next start does not send them again.
-        await runtime.pipeline.close()
+        await runtime.replies.close()
+
+
+async def _start_channels(
+    runtime: Runtime, stop: asyncio.Event, tasks: list[asyncio.Task[None]]
+) -> None:
+    """Register the webhooks, or start polling Telegram (its task joins ``tasks`` at once, so
+    a failure after it still ends it)."""
+    settings, telegram = runtime.settings, runtime.telegram
+    if telegram is not None:
+        await telegram.set_commands()
+        if settings.telegram_mode is TelegramMode.WEBHOOK:
+            assert settings.public_url is not None
+            await telegram.use_webhook(settings.public_url + TELEGRAM_PATH)
+        else:
+            await telegram.use_polling()
+            # getUpdates allows one consumer per bot (Telegram answers 409 to a second one).
+            tasks.append(
+                asyncio.create_task(
+                    runtime.election.lead("telegram:poll", stop, telegram.poll),
+                    name="telegram-poll",
+                )
+            )
+    if runtime.viber is not None and settings.public_url:
+        await runtime.viber.register_webhook(settings.public_url + VIBER_PATH)

@@ -291,10 +291,6 @@ class Settings(BaseSettings):
         return QuietHours.parse(self.quiet_hours, self.zone)
 
     @property
-    def telegram_enabled(self) -> bool:
-        return self.telegram_token is not None
-
-    @property
     def viber_enabled(self) -> bool:
         return self.viber_token is not None
 
@@ -302,14 +298,15 @@ class Settings(BaseSettings):
 class _ExplicitSettings(Settings):
     """Settings from the given values only: neither the process environment nor a .env file."""
 
+    # pydantic-settings' hook passes every source by keyword; only the given values are kept.
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls: type[BaseSettings],
+        settings_cls: type[BaseSettings],  # noqa: ARG003
         init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
 

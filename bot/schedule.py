@@ -29,7 +29,7 @@ from broadcasts.jobs import OnceJobs
 from broadcasts.polls import CLOSE_SECOND, JOB_NAME
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
-from handlers.owed import OwedDelivery, send_owed
+from handlers.sending import ReplySender, send_owed
 from messaging.contract import ChannelError, Sender
 from messaging.i18n import Catalog
 from storage.dedup import DEDUP_RETENTION, prune_processed
@@ -108,11 +108,10 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         log.info("posted %d deadline reminder(s)", posted)
 
 
-def register_poll_jobs(
-    jobs: OnceJobs, dispatcher: Dispatcher | None, *, wake: Callable[[], None] | None
-) -> PollComposer | None:
+def register_poll_jobs(jobs: OnceJobs, dispatcher: Dispatcher | None) -> PollComposer | None:
     """The closing job (every minute, once per fire time across processes); nothing without
-    the Telegram side, where results are posted."""
+    the Telegram side, where results are posted. The composer was given the engine's ``wake``
+    when it was built."""
     composer = dispatcher.get(POLLS_KEY) if dispatcher is not None else None
     if not isinstance(composer, PollComposer):
         return None
@@ -128,20 +127,20 @@ def schedule_jobs(
     sessionmaker: async_sessionmaker[AsyncSession],
     catalog: Catalog,
     senders: Mapping[str, Sender],
-    owed: OwedDelivery,
+    replies: ReplySender,
     desk: Desk | None,
     telegram: TelegramChannel | None,
     clock: Clock,
     wake: Callable[[], None] | None,
 ) -> None:
     """Register every job; ``wake`` tells the delivery engine that something was planned.
-    ``owed`` sends the replies a stopped process left owed (the pipeline)."""
+    ``replies`` sends the replies a stopped process left owed."""
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
     jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
     jobs.add("prune-claims", lambda _at: prune_claims(sessionmaker, clock), hour=4, minute=17)
     jobs.add(
         "owed-replies",
-        lambda _at: send_owed(sessionmaker, senders, owed, clock=clock),
+        lambda _at: send_owed(sessionmaker, senders, replies, clock=clock),
         second=OWED_SECOND,
     )
     if desk is not None:
@@ -198,8 +197,4 @@ def schedule_jobs(
             spike_min_count=settings.spike_min_count,
         )
     # Polls: the closing job posts results and charts, and publishes them to voters.
-    register_poll_jobs(
-        jobs,
-        telegram.dispatcher if telegram is not None else None,
-        wake=wake,
-    )
+    register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None)

@@ -1,8 +1,8 @@
-"""The one aiohttp application: webhooks and the health check."""
+"""The one aiohttp application: webhooks, the health check and the signed file links."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from sqlalchemy import text
@@ -21,8 +21,10 @@ def build_web_app(
     *,
     engine: AsyncEngine,
     channels: list[str],
-    routes: dict[str, Handler],
+    routes: Mapping[str, Handler],
+    gets: Mapping[str, Handler] | None = None,
 ) -> web.Application:
+    """``routes``: the webhooks (POST); ``gets``: other GET routes (signed file links)."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -40,4 +42,6 @@ def build_web_app(
     app.router.add_get("/healthz", healthz)
     for path, handler in routes.items():
         app.router.add_post(path, handler)
+    for path, handler in (gets or {}).items():
+        app.router.add_get(path, handler)
     return app

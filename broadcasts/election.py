@@ -41,7 +41,8 @@ class Election(Protocol):
 class AlwaysLeader:
     """One process (SQLite, or a deployment that runs a single ``citybot run``)."""
 
-    async def lead(self, role: str, stop: asyncio.Event, term: Term) -> None:
+    # The Election protocol's signature: the only process leads every role.
+    async def lead(self, role: str, stop: asyncio.Event, term: Term) -> None:  # noqa: ARG002
         await term(stop)
 
 

@@ -115,6 +115,8 @@ class OnceJobs:
         try:
             await run(fire_at)
         except Exception:
+            # Broad on purpose: a job may fail in any way, and it must not take the scheduler
+            # with it. Logged with the traceback; the run stays unfinished.
             log.exception("job %s at %s failed", name, fire_at)
             return True
         try:

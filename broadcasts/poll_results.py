@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time
 from storage import polls
@@ -38,7 +39,7 @@ def resident_results(catalog: Catalog, lang: str, found: polls.Results) -> Marku
 
 def _district_name(catalog: Catalog, lang: str, code: str) -> str:
     if code in {d.value for d in District}:
-        return catalog.text(lang, f"district.{code}")
+        return catalog.text(lang, labels.DISTRICT[code])
     return catalog.text(lang, "poll.results.no_district")
 
 
@@ -71,7 +72,9 @@ def staff_results(catalog: Catalog, found: polls.Results, zone: ZoneInfo) -> Mar
         for code, tally in sorted(found.by_district.items())
     ]
     channels = [
-        group(Markup(t(lang, "poll.results.channel", name=t(lang, f"news.channel.{code}"))), tally)
+        group(
+            Markup(t(lang, "poll.results.channel", name=t(lang, labels.NEWS_CHANNEL[code]))), tally
+        )
         for code, tally in sorted(found.by_channel.items())
     ]
     status = t(

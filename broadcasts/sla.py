@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
@@ -123,7 +124,7 @@ def _lines(catalog: Catalog, language: str, tickets: Sequence[Ticket], zone: Zon
             deadline=t.deadline_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")
             if t.deadline_at
             else "—",
-            status=catalog.text(language, f"status.{t.status}"),
+            status=catalog.text(language, labels.STATUS[t.status]),
         )
         for t in tickets[:LISTED]
     ]
@@ -187,8 +188,8 @@ def _answer_lines(report: QueueReport, catalog: Catalog, language: str) -> list[
                 language,
                 "closure.sla.unresolved_line",
                 number=ticket.number,
-                kind=catalog.text(language, f"staff.kind.{ticket.kind}"),
-                status=catalog.text(language, f"staff.status.{ticket.status}"),
+                kind=catalog.text(language, labels.STAFF_KIND[ticket.kind]),
+                status=catalog.text(language, labels.STAFF_STATUS[ticket.status]),
             )
         )
     if len(report.unresolved) > LISTED:

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.stats_text import StatsTexts
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket
@@ -134,13 +135,15 @@ class SpikeJob:
         )
         lines = [
             self.texts.t(
-                "spike.title", what=self.texts.t(f"spike.what.{spike.dimension}", name=name)
+                "spike.title", what=self.texts.t(labels.SPIKE_WHAT[spike.dimension], name=name)
             ),
             self.texts.t(
                 "spike.body",
                 count=spike.count,
-                usual=f"{spike.usual:.1f}",
-                multiple=f"{self.multiple:g}",
+                usual=self.texts.catalog.decimal(self.texts.language, spike.usual),
+                multiple=self.texts.catalog.decimal(
+                    self.texts.language, self.multiple, digits=2, trim=True
+                ),
             ),
         ]
         if spike.examples:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from storage.stats import (
     NONE,
@@ -50,21 +51,21 @@ class StatsTexts:
     def t(self, key: str, /, **params: object) -> Markup:
         return self.catalog.text(self.language, key, **params)
 
-    def label(self, prefix: str, code: str) -> str:
-        """The catalog label of ``code`` (e.g. ``district.ternivskyi``), else the code."""
+    def label(self, table: Mapping[str, str], code: str) -> str:
+        """The catalog label of ``code`` in ``table`` (``messaging.labels``), else the code."""
         if code == NONE:
             return self.t("stats.none")
-        key = f"{prefix}.{code}"
+        key = table.get(code)
         return self.catalog.text(self.language, key) if key in self._keys else code
 
     def channel(self, code: str) -> str:
-        return self.label("staff.channel", code)
+        return self.label(labels.STAFF_CHANNEL, code)
 
     def district(self, code: str) -> str:
-        return self.label("district", code)
+        return self.label(labels.DISTRICT, code)
 
     def category(self, code: str) -> str:
-        return self.label("staff.category", code)
+        return self.label(labels.STAFF_CATEGORY, code)
 
     def duration(self, seconds: float | None) -> Markup:
         if seconds is None:
@@ -73,7 +74,7 @@ class StatsTexts:
         days, rest = divmod(minutes, 24 * 60)
         hours, mins = divmod(rest, 60)
         if days:
-            return self.t("stats.duration.days", days=days, hours=hours)
+            return self.t("stats.duration.days", count=days, hours=hours)
         if hours:
             return self.t("stats.duration.hours", hours=hours, minutes=mins)
         return self.t("stats.duration.minutes", minutes=mins)
@@ -85,13 +86,15 @@ class StatsTexts:
 
     # -- /stats ---------------------------------------------------------------------------
 
-    def _resident_block(self, title_key: str, rows: Sequence[ResidentRow], prefix: str) -> str:
+    def _resident_block(
+        self, title_key: str, rows: Sequence[ResidentRow], table: Mapping[str, str]
+    ) -> str:
         lines = [self.t(title_key)]
         for r in rows[:LISTED]:
             lines.append(
                 self.t(
                     "stats.residents.line",
-                    name=self.label(prefix, r.key),
+                    name=self.label(table, r.key),
                     total=r.total,
                     new_7=r.new_7,
                     new_30=r.new_30,
@@ -102,11 +105,17 @@ class StatsTexts:
         return "\n".join(lines)
 
     def _ticket_block(
-        self, title_key: str, rows: Sequence[TicketRow], name: dict[str, str] | str
+        self,
+        title_key: str,
+        rows: Sequence[TicketRow],
+        name: Mapping[str, str],
+        *,
+        translate: bool = True,
     ) -> str:
+        """``name``: a table of msgids (``messaging.labels``), or names as they are."""
         lines = [self.t(title_key)]
         for r in rows[:LISTED]:
-            label = name.get(r.key, r.key) if isinstance(name, dict) else self.label(name, r.key)
+            label = self.label(name, r.key) if translate else name.get(r.key, r.key)
             if r.key == NONE:
                 label = self.t("stats.none")
             lines.append(
@@ -126,7 +135,7 @@ class StatsTexts:
             id=reach.broadcast_id,
             title=title,
             started=self.when(reach.started_at),
-            total=reach.total,
+            count=reach.total,
             sent=states.get("sent", 0),
             blocked=states.get("blocked", 0),
             failed=states.get("failed", 0),
@@ -167,20 +176,27 @@ class StatsTexts:
                 left_30=r.left_30,
             ),
             self._resident_block(
-                "stats.residents.by_channel", report.residents_by_channel, "staff.channel"
+                "stats.residents.by_channel", report.residents_by_channel, labels.STAFF_CHANNEL
             ),
             self._resident_block(
-                "stats.residents.by_district", report.residents_by_district, "district"
+                "stats.residents.by_district", report.residents_by_district, labels.DISTRICT
             ),
-            self._resident_block("stats.residents.by_topic", report.residents_by_topic, "topic"),
+            self._resident_block(
+                "stats.residents.by_topic", report.residents_by_topic, labels.TOPIC
+            ),
             self.t("stats.tickets.title"),
-            self._ticket_block("stats.tickets.by_kind", report.tickets_by_kind, "staff.kind"),
-            self._ticket_block("stats.tickets.by_status", report.tickets_by_status, "staff.status"),
+            self._ticket_block("stats.tickets.by_kind", report.tickets_by_kind, labels.STAFF_KIND),
             self._ticket_block(
-                "stats.tickets.by_category", report.tickets_by_category, "staff.category"
+                "stats.tickets.by_status", report.tickets_by_status, labels.STAFF_STATUS
             ),
             self._ticket_block(
-                "stats.tickets.by_queue", report.tickets_by_queue, report.queue_names
+                "stats.tickets.by_category", report.tickets_by_category, labels.STAFF_CATEGORY
+            ),
+            self._ticket_block(
+                "stats.tickets.by_queue",
+                report.tickets_by_queue,
+                report.queue_names,
+                translate=False,
             ),
             self.t("stats.overdue", count=report.overdue),
             self.t(
@@ -195,7 +211,7 @@ class StatsTexts:
             parts.append(
                 self.t(
                     "stats.ratings",
-                    average=f"{ratings.average or 0:.1f}",
+                    average=self.catalog.decimal(self.language, ratings.average or 0),
                     count=ratings.count,
                     scores=scores,
                 )

@@ -193,7 +193,7 @@ class SummaryTexts(StatsTexts):
         if summary.polls:
             lines = [self.t("summary.polls")]
             lines += [
-                self.t("summary.poll.line", question=p.question, votes=p.votes, leader=p.leader)
+                self.t("summary.poll.line", question=p.question, count=p.votes, leader=p.leader)
                 for p in summary.polls
             ]
             parts.append("\n".join(lines))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from messaging.i18n import N_
+
 CONSENT_YES: Final = "consent:yes"
 CONSENT_NO: Final = "consent:no"
 CONSENT_POLICY: Final = "consent:policy"
@@ -84,19 +86,19 @@ CMD_NEWS: Final = "news"
 
 # The command menu the Telegram adapter publishes (setMyCommands): command -> catalog key.
 PUBLIC_COMMANDS: Final = (
-    (CMD_START, "command.start"),
-    (CMD_NEWS, "command.news"),
-    ("appeal", "command.appeal"),
-    ("inforequest", "command.inforequest"),
-    ("legalaid", "command.legalaid"),
-    ("feedback", "command.feedback"),
-    ("mytickets", "command.mytickets"),
-    (CMD_SETTINGS, "command.settings"),
-    (CMD_HELP, "command.help"),
-    (CMD_STOP, "command.stop"),
-    ("mydata", "command.mydata"),
-    ("forget", "command.forget"),
-    (CMD_LINK, "command.link"),
+    (CMD_START, N_("command.start")),
+    (CMD_NEWS, N_("command.news")),
+    ("appeal", N_("command.appeal")),
+    ("inforequest", N_("command.inforequest")),
+    ("legalaid", N_("command.legalaid")),
+    ("feedback", N_("command.feedback")),
+    ("mytickets", N_("command.mytickets")),
+    (CMD_SETTINGS, N_("command.settings")),
+    (CMD_HELP, N_("command.help")),
+    (CMD_STOP, N_("command.stop")),
+    ("mydata", N_("command.mydata")),
+    ("forget", N_("command.forget")),
+    (CMD_LINK, N_("command.link")),
 )
 
 

@@ -7,6 +7,7 @@ resident and their conversation state and returns the replies to send after the 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ from messaging.contract import (
 from messaging.i18n import LANGUAGES, Catalog, Markup
 from storage import audit, conversations
 from storage.models import ConversationState, Resident
-from storage.residents import mark_blocked, mark_reachable, set_topics
+from storage.residents import mark_reachable, record_blocked, set_topics
 from storage.vocabulary import POLICY_VERSION, Channel, Digest, District, Topic
 
 FLOW_ONBOARDING = "onboarding"
@@ -56,6 +57,8 @@ _DISTRICTS = frozenset(d.value for d in District)
 _DIGESTS = frozenset(d.value for d in Digest)
 
 # Buttons that do what a personal-data command does (Viber residents cannot tap commands).
+# What the messenger reports about reaching the resident (nothing the resident wrote).
+_REACHABILITY_EVENTS = (EventKind.BLOCKED, EventKind.UNBLOCKED, EventKind.SUBSCRIBED)
 _DATA_COMMANDS = {act.MY_DATA: "mydata", act.FORGET_ASK: "forget"}
 
 # Messengers whose keyboard belongs to the chat, not to one message: the client shows the last
@@ -121,31 +124,10 @@ class Conversation:
 
     async def _dispatch(self, turn: Turn) -> list[Reply]:
         event, resident = turn.event, turn.resident
-        # Reachability belongs to the messenger account the event came from.
-        account = turn.account
-        if event.kind is EventKind.BLOCKED:
-            if account.is_active:
-                audit.record(
-                    turn.session, actor=turn.actor, action="resident.blocked", now=turn.now
-                )
-            mark_blocked(account, now=turn.now)
-            return []
-        if event.kind in (EventKind.UNBLOCKED, EventKind.SUBSCRIBED):
-            if not account.is_active:
-                audit.record(
-                    turn.session, actor=turn.actor, action="resident.unblocked", now=turn.now
-                )
-            mark_reachable(account)
-            if (
-                event.kind is EventKind.SUBSCRIBED
-                and resident.onboarded_at is None
-                and turn.flow == FLOW_IDLE
-            ):
-                # Subscribed without writing: now we may send, so start the onboarding.
-                return self._begin_onboarding(turn)
-            return []
+        if event.kind in _REACHABILITY_EVENTS:
+            return self._reachability(turn)
         # They wrote to us, so the messenger can reach them again.
-        mark_reachable(account)
+        mark_reachable(turn.account)
 
         # A six-digit message may be a /link code from the other messenger (handlers/linking.py);
         # before free text is anything else. Ticket forms keep their own input.
@@ -168,7 +150,30 @@ class Conversation:
             return self._refuse(turn, refused)
         if replies is not None:
             return replies
-        if event.kind is EventKind.BUTTON:
+        return await self._untaken(turn)
+
+    def _reachability(self, turn: Turn) -> list[Reply]:
+        """The messenger told us the resident blocked, unblocked or subscribed to the bot.
+        Reachability belongs to the messenger account the event came from."""
+        event, account = turn.event, turn.account
+        if event.kind is EventKind.BLOCKED:
+            record_blocked(turn.session, account, now=turn.now, actor=turn.actor)
+            return []
+        if not account.is_active:
+            audit.record(turn.session, actor=turn.actor, action="resident.unblocked", now=turn.now)
+        mark_reachable(account)
+        if (
+            event.kind is EventKind.SUBSCRIBED
+            and turn.resident.onboarded_at is None
+            and turn.flow == FLOW_IDLE
+        ):
+            # Subscribed without writing: now we may send, so start the onboarding.
+            return self._begin_onboarding(turn)
+        return []
+
+    async def _untaken(self, turn: Turn) -> list[Reply]:
+        """What no button took: a stale button, a ticket form's input, free text, a file."""
+        if turn.event.kind is EventKind.BUTTON:
             # A real button of ours that nothing takes now: it belongs to a message or a step
             # the resident has left (forged ones were refused above).
             if turn.resident.onboarded_at is None and turn.flow == FLOW_IDLE:
@@ -409,22 +414,34 @@ class Conversation:
 
     def _action(self, turn: Turn, action: str) -> list[Reply] | None:
         """Handle a button action; None when the action is unknown or its argument invalid."""
-        c, resident = self.catalog, turn.resident
-        verb, arg = act.split(action)
-        onboarding = turn.flow == FLOW_ONBOARDING
+        if action in (act.CONSENT_YES, act.CONSENT_NO, act.CONSENT_POLICY):
+            return self._consent_action(turn, action)
+        replies = self._preference_action(turn, action)
+        if replies is not None:
+            return replies
+        return self._menu_action(turn, action)
+
+    def _consent_action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """The answers to the consent question, and the policy it links to."""
         if action == act.CONSENT_YES:
-            if resident.has_consent and turn.step != STEP_CONSENT:
+            if turn.resident.has_consent and turn.step != STEP_CONSENT:
                 return None  # an old consent question, already answered: stale
             self._give_consent(turn)
             head = Reply(text=self._text(turn, "consent.given", version=POLICY_VERSION))
             return [head, *self._after_consent(turn)]
         if action == act.CONSENT_NO:
-            if not onboarding:
+            if turn.flow != FLOW_ONBOARDING:
                 return self._back_to_settings_or_menu(turn)
             return [Reply(text=self._text(turn, "consent.declined")), *self._after_consent(turn)]
-        if action == act.CONSENT_POLICY:
-            screen = self._current_screen(turn)
-            return [screens.policy(c, turn.lang), screen or self._menu(turn)]
+        screen = self._current_screen(turn)
+        return [screens.policy(self.catalog, turn.lang), screen or self._menu(turn)]
+
+    def _preference_action(self, turn: Turn, action: str) -> list[Reply] | None:
+        """A choice on a settings screen (also during onboarding): language, topics, district,
+        digest. None when ``action`` is none of them or its argument is invalid."""
+        c, resident = self.catalog, turn.resident
+        verb, arg = act.split(action)
+        onboarding = turn.flow == FLOW_ONBOARDING
         if verb == act.LANGUAGE and arg in LANGUAGES:
             resident.language = arg
             if onboarding:
@@ -451,11 +468,11 @@ class Conversation:
         if verb == act.DIGEST and arg in _DIGESTS:
             resident.digest = arg
             return self._saved(turn)
-        return self._menu_action(turn, action)
+        return None
 
     def _menu_action(self, turn: Turn, action: str) -> list[Reply] | None:
         c, resident = self.catalog, turn.resident
-        settings_steps = {
+        settings_steps: dict[str, tuple[str, Callable[[], Reply]]] = {
             act.SETTINGS_LANGUAGE: (STEP_LANGUAGE, lambda: screens.language(c, turn.lang)),
             act.SETTINGS_TOPICS: (
                 STEP_TOPICS,

@@ -23,6 +23,7 @@ out of date, with the resident's current screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from handlers import actions as act
@@ -117,6 +118,27 @@ def _target(text: str) -> int | None:
     return int(text) if is_id(text) else None
 
 
+def _stars(rest: str) -> bool:
+    return rest in ("1", "2", "3", "4", "5")
+
+
+def _round_answer(rest: str) -> bool:
+    round_, _, answer = rest.partition(":")
+    return is_id(round_) and answer in ("yes", "no")
+
+
+def _link(rest: str) -> bool:
+    return rest in {item.value for item in Link}
+
+
+# Verbs whose argument is a ticket id, a colon and what the button says about that ticket.
+_AFTER_TICKET: dict[str, Callable[[str], bool]] = {
+    act.RATE: _stars,
+    act.RESOLVED: _round_answer,
+    act.REFILE: _link,
+}
+
+
 def check(action: str) -> None:
     """Raise ``ForgedAction`` unless ``action`` has the shape of one of our buttons."""
     if action in _EXACT:
@@ -130,20 +152,9 @@ def check(action: str) -> None:
         if not is_id(argument):
             raise ForgedAction(verb, MALFORMED)
         return
-    if verb == act.RATE:
-        ticket, _, stars = argument.partition(":")
-        if not (is_id(ticket) and stars in ("1", "2", "3", "4", "5")):
-            raise ForgedAction(verb, MALFORMED, _target(ticket))
-        return
-    if verb == act.RESOLVED:
+    if verb in _AFTER_TICKET:
         ticket, _, rest = argument.partition(":")
-        round_, _, answer = rest.partition(":")
-        if not (is_id(ticket) and is_id(round_) and answer in ("yes", "no")):
-            raise ForgedAction(verb, MALFORMED, _target(ticket))
-        return
-    if verb == act.REFILE:
-        ticket, _, link = argument.partition(":")
-        if not (is_id(ticket) and link in {item.value for item in Link}):
+        if not (is_id(ticket) and _AFTER_TICKET[verb](rest)):
             raise ForgedAction(verb, MALFORMED, _target(ticket))
         return
     if verb == act.POLL_VOTE:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from handlers import actions as act
 from messaging.contract import Button, Keyboard, Reply
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup
 from storage.models import Resident
 from storage.vocabulary import Channel
 
 # The help text of each messenger; a messenger not listed gets the buttons-only text.
-TEXT_KEYS = {Channel.TELEGRAM.value: "help.telegram", Channel.VIBER.value: "help.viber"}
-DEFAULT_TEXT_KEY = "help.viber"
+TEXT_KEYS = {Channel.TELEGRAM.value: N_("help.telegram"), Channel.VIBER.value: N_("help.viber")}
+DEFAULT_TEXT_KEY = N_("help.viber")
 
 
 def text_key(channel: str) -> str:

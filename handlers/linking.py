@@ -16,8 +16,9 @@ from handlers import actions as act
 from handlers import screens
 from handlers.notify import DeliveryFailed, Notifier
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import AccountsLinked, Button, Effect, EventKind, Reply
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup
 from storage import linking
 from storage.models import Resident
 from storage.vocabulary import Channel
@@ -30,12 +31,12 @@ CHANNELS = tuple(channel.value for channel in Channel)
 
 # How a refusal is told (catalog keys).
 _REFUSALS = {
-    linking.UNKNOWN: "link.refused.unknown",
-    linking.EXPIRED: "link.refused.expired",
-    linking.SAME_CHANNEL: "link.refused.same_channel",
-    linking.ALREADY_LINKED: "link.refused.already_linked",
-    linking.THROTTLED: "link.refused.throttled",
-    linking.THROTTLED_GLOBAL: "link.refused.throttled_global",
+    linking.UNKNOWN: N_("link.refused.unknown"),
+    linking.EXPIRED: N_("link.refused.expired"),
+    linking.SAME_CHANNEL: N_("link.refused.same_channel"),
+    linking.ALREADY_LINKED: N_("link.refused.already_linked"),
+    linking.THROTTLED: N_("link.refused.throttled"),
+    linking.THROTTLED_GLOBAL: N_("link.refused.throttled_global"),
 }
 
 TextThenScreen = Callable[[Turn, Markup], Reply]
@@ -51,7 +52,7 @@ class ResidentLinking:
         return self.catalog.text(turn.lang, key, **params)
 
     def _name(self, turn: Turn, channel: str) -> Markup:
-        return self._t(turn, f"link.channel.{channel}")
+        return self._t(turn, labels.LINK_CHANNEL[channel])
 
     def _other(self, channel: str) -> str:
         return next(other for other in CHANNELS if other != channel)
@@ -96,7 +97,7 @@ class ResidentLinking:
 
     def _refused(self, turn: Turn, reason: str) -> list[Reply]:
         other = self._name(turn, self._other(turn.account.channel))
-        text = self._t(turn, _REFUSALS[reason], other=other, minutes=_minutes())
+        text = self._t(turn, _REFUSALS[reason], other=other, count=_minutes())
         return [self._text_then_screen(turn, text)]
 
     # -- /link, the settings button and the linked screen --------------------------------------
@@ -132,7 +133,7 @@ class ResidentLinking:
         other = self._name(turn, self._other(turn.account.channel))
         return [
             Reply(
-                text=self._t(turn, "link.code", code=issued.code, other=other, minutes=_minutes()),
+                text=self._t(turn, "link.code", code=issued.code, other=other, count=_minutes()),
                 buttons=((Button(self._t(turn, "btn.back"), act.MENU_SETTINGS),),),
             )
         ]
@@ -232,16 +233,9 @@ async def messengers_shown(catalog: Catalog, turn: Turn) -> Markup:
     accounts = await linking.identities(turn.session, turn.resident)
     chosen = linking.preferred(turn.resident)
     ordered = sorted(accounts, key=lambda account: account.channel != chosen)
-    return Markup(", ".join(catalog.text(turn.lang, f"link.channel.{a.channel}") for a in ordered))
-
-
-async def forget_linked(turn: Turn) -> None:
-    """``/forget``: the other messenger's account is erased as well, and the link with it (the
-    association of two accounts is itself personal data)."""
-    alias = await linking.unlink(turn.session, primary=turn.resident, now=turn.now, reason="forget")
-    if alias is not None:
-        alias.name = None
-        alias.erased_at = turn.now
+    return Markup(
+        ", ".join(catalog.text(turn.lang, labels.LINK_CHANNEL[a.channel]) for a in ordered)
+    )
 
 
 def _minutes() -> int:
@@ -275,8 +269,8 @@ class LinkNotices:
         text = self._catalog.text(
             lang,
             "link.notice",
-            first=self._catalog.text(lang, f"link.channel.{resident.channel}"),
-            second=self._catalog.text(lang, f"link.channel.{effect.other_channel}"),
+            first=self._catalog.text(lang, labels.LINK_CHANNEL[resident.channel]),
+            second=self._catalog.text(lang, labels.LINK_CHANNEL[effect.other_channel]),
         )
         try:
             # Plain text: in Viber the notifier adds the keyboard of where the resident is.

@@ -6,6 +6,7 @@ sent disappears without a trace."""
 from __future__ import annotations
 
 from handlers.turn import Turn
+from messaging import labels
 from messaging.contract import TOO_BIG, EventKind
 from messaging.i18n import Catalog, Markup
 from storage import audit, kept_files
@@ -36,14 +37,14 @@ def answer(catalog: Catalog, turn: Turn) -> Markup:
     file = (
         f"«{attachment.file_name}»"
         if attachment.file_name
-        else catalog.text(lang, f"media.file.{attachment.kind}")
+        else catalog.text(lang, labels.MEDIA_FILE[attachment.kind])
     )
     if attachment.problem == TOO_BIG:
         return catalog.text(
             lang,
             "media.too_big",
             file=file,
-            size=f"{(attachment.size or 0) / _MB:.1f}",
+            size=catalog.decimal(lang, (attachment.size or 0) / _MB),
             limit=kept_files.MAX_BYTES // _MB,
         )
     return catalog.text(lang, "media.download_failed", file=file)

@@ -1,24 +1,22 @@
 """Messages to residents that no event of theirs caused: staff answers and status notices.
 
-Chooses the resident's own messenger, and marks the resident blocked when the messenger says so.
+Chooses the resident's own messenger and gives the message the resident's keyboard; sending (and
+marking a resident who blocked the bot) is ``handlers.sending``'s, as for every reply.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.parts import patiently
-from messaging.contract import ChannelError, RecipientBlocked, Reply, Sender, Sent
-from storage import audit, linking
+from handlers.owed import Owed
+from handlers.sending import ReplySender
+from messaging.contract import Reply, Sender, Sent
+from storage import linking
 from storage.models import Resident
-from storage.residents import mark_blocked
 from storage.vocabulary import Clock
-
-log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
@@ -46,13 +44,16 @@ class Notifier:
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Clock,
         keyboards: Keyboards | None = None,
+        replies: ReplySender | None = None,
     ) -> None:
+        """``replies``: sends, and marks a resident who blocked the bot (``handlers.sending``;
+        the composition root passes the one the pipeline and the owed-replies job share)."""
         self._senders = senders
+        self._replies = replies or ReplySender(sessionmaker=sessionmaker, clock=clock)
         # Viber shows the last keyboard sent: an answer without one would leave the resident
         # without their menu.
         self._keyboards = keyboards
         self._sessionmaker = sessionmaker
-        self._clock = clock
 
     @property
     def channels(self) -> frozenset[str]:
@@ -71,21 +72,14 @@ class Notifier:
             raise DeliveryFailed(f"channel {account.channel} is not configured", blocked=False)
         if self._keyboards is not None:
             reply = await self._keyboards.attach(resident, reply, channel=account.channel)
-        try:
-            sent: list[Sent] = []
-            # Message by message, waiting out short 429s: a long answer arrives whole.
-            for part in sender.parts(reply):
-                sent.append(
-                    await patiently(lambda: sender.send(account.external_id, part))  # noqa: B023
-                )
-            assert sent
-            return sent
-        except RecipientBlocked as error:
-            await self._mark_blocked(account.id)
-            raise DeliveryFailed(str(error), blocked=True) from error
-        except ChannelError as error:
-            log.warning("could not notify resident %s: %s", resident.id, error)
-            raise DeliveryFailed(str(error), blocked=False) from error
+        notice = Owed(channel=account.channel, recipient=account.external_id, replies=(reply,))
+        delivered = await self._replies.deliver(sender, notice, detected="notify")
+        if delivered.failure is not None:
+            raise DeliveryFailed(
+                str(delivered.failure), blocked=delivered.blocked
+            ) from delivered.failure
+        assert delivered.receipts
+        return list(delivered.receipts)
 
     async def _account(self, resident: Resident) -> Resident:
         """The messenger account to reach ``resident`` through (itself unless linked)."""
@@ -95,17 +89,3 @@ class Notifier:
                 # An alias given: reach the person it belongs to.
                 primary = await session.get(Resident, resident.linked_to) or resident
             return await linking.delivery_identity(session, primary)
-
-    async def _mark_blocked(self, resident_id: int) -> None:
-        now = self._clock()
-        async with self._sessionmaker() as session, session.begin():
-            resident = await session.get(Resident, resident_id)
-            if resident is not None and resident.is_active:
-                mark_blocked(resident, now=now)
-                audit.record(
-                    session,
-                    actor=f"resident:{resident.id}",
-                    action="resident.blocked",
-                    now=now,
-                    details={"detected": "notify"},
-                )

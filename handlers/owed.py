@@ -3,24 +3,23 @@
 The pipeline answers a webhook once the update is stored and sends the replies after that. Until
 they went out they are written, in the same transaction as the update, on its claim row
 (``processed_updates.owed``); a process that dies in between leaves them there, and a job sends
-them (``bot.schedule``). At least once: a crash after sending and before clearing sends again.
+them (``handlers.sending.send_owed``, run by ``bot.schedule``). At least once: a crash after
+sending and before clearing sends again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from messaging.contract import Button, KeyboardKind, Media, Reply, Sender
+from messaging.contract import Button, KeyboardKind, Media, Reply
 from storage import dedup
 from storage.errors import TRY_AGAIN_LATER
-from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +37,14 @@ OWED_GIVE_UP = timedelta(days=1)
 
 @dataclass(frozen=True, slots=True)
 class Owed:
-    """Replies for one resident, caused by one update."""
+    """Messages for one resident's messenger account: the replies one update caused, or a
+    notice (then no update keeps them)."""
 
     channel: str
     recipient: str  # the resident's id in their messenger
     replies: tuple[Reply, ...]
     # The message whose button was pressed: a reply that replaces it edits it where it can.
     source_message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered:
-    """What ``OwedDelivery.deliver`` did: messages sent, and those to try again later (None: all
-    sent, or the rest can never be sent)."""
-
-    sent: int
-    unsent: Owed | None = None
-
-
-class OwedDelivery(Protocol):
-    """What the owed-replies job needs of the pipeline: send owed replies, and keep owed what
-    is still unsent (``handlers.pipeline.Pipeline`` implements it)."""
-
-    async def deliver(self, sender: Sender, owed: Owed) -> Delivered: ...
-
-    async def keep_owed(self, key: tuple[str, str], unsent: Owed) -> None: ...
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
@@ -147,51 +129,3 @@ class Settler:
         if self._task is not None and not self._task.done():
             await self._task
         await self.flush()
-
-
-async def send_owed(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    senders: Mapping[str, Sender],
-    pipeline: OwedDelivery,
-    *,
-    clock: Clock,
-) -> int:
-    """Send the replies a stopped process left owed (oldest first); returns how many went out.
-
-    Each update's replies are recorded as sent right after they went out, one update at a time:
-    a crash here sends at most one update's replies twice."""
-    try:
-        async with sessionmaker() as session:
-            rows = await dedup.owed_since_before(
-                session, before=clock() - OWED_AFTER, limit=OWED_BATCH
-            )
-    except TRY_AGAIN_LATER as error:
-        log.warning("owed replies not sent now, database unavailable: %s", error)
-        return 0
-    sent = 0
-    now = clock()
-    for channel, update_key, processed_at, data in rows:
-        key = (channel, update_key)
-        sender = senders.get(channel)
-        if sender is None:
-            log.warning("replies owed on %s, which is not configured: dropped", channel)
-        elif now - processed_at > OWED_GIVE_UP:
-            log.warning(
-                "replies owed for %s:%s since %s: dropped", channel, update_key, processed_at
-            )
-        else:
-            try:
-                owed = owed_from_json(channel, data)
-            except (KeyError, TypeError, ValueError, IndexError) as error:
-                log.error("owed replies of %s:%s unreadable: %s", channel, update_key, error)
-            else:
-                delivered = await pipeline.deliver(sender, owed)
-                sent += delivered.sent
-                if delivered.unsent is not None:
-                    await pipeline.keep_owed(key, delivered.unsent)
-                    continue
-        async with sessionmaker() as session, session.begin():
-            await dedup.settle(session, keys=[key])
-    if rows:
-        log.info("sent %d owed replies of %d updates left by a stopped process", sent, len(rows))
-    return sent

@@ -12,7 +12,6 @@ it would fail the same way, forever, and in polling mode hold up every update af
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -21,25 +20,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.conversation import KEYBOARD_CHANNELS, Conversation
 from handlers.outbox import Outbox
-from handlers.owed import Delivered, Owed, Settler, owed_to_json
-from handlers.parts import patiently
+from handlers.owed import Owed, owed_to_json
+from handlers.sending import ReplySender
 from messaging.contract import (
-    ChannelError,
     Effect,
     EffectSink,
     EventKind,
     Incoming,
-    RecipientBlocked,
     Reply,
     Sender,
-    TransientChannelError,
     with_keyboard,
 )
 from messaging.i18n import Catalog
 from storage import audit, conversations, dedup, linking
-from storage.errors import TRY_AGAIN_LATER, failure_reason, failure_trace, is_permanent
+from storage.errors import failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
-from storage.residents import get_resident, mark_blocked, resident_for_event
+from storage.residents import get_resident, resident_for_event
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -65,9 +61,13 @@ class Pipeline:
         catalog: Catalog,
         clock: Clock,
         default_language: str,
+        replies: ReplySender,
         effects: EffectSink | None = None,
         outbox: Outbox | None = None,
     ) -> None:
+        """``replies``: sends the replies after the commit (``handlers.sending``), shared with
+        the owed-replies job and the notices."""
+        self._replies = replies
         self._effects = effects
         self._outbox = outbox
         self._sessionmaker = sessionmaker
@@ -75,7 +75,6 @@ class Pipeline:
         self._catalog = catalog
         self._clock = clock
         self._default_language = default_language
-        self._settler = Settler(sessionmaker)
 
     async def process(self, event: Incoming, *, owe: bool = True) -> Processed:
         """Store the effects of ``event`` and return the replies to send (after the commit).
@@ -99,7 +98,7 @@ class Pipeline:
             failure: Exception = error
         except (OSError, TimeoutError):
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - recorded with its trace below, not retried
             failure = error
         # A bug in a flow, or data the database refuses (too long, an invalid byte sequence, a
         # number out of range): the same update would fail the same way every time, so it must
@@ -241,31 +240,12 @@ class Pipeline:
 
     async def _after_commit(self, sender: Sender, event: Incoming, result: Processed) -> None:
         if result.replies:
-            delivered = await self.deliver(sender, owed_for(event, result.replies))
+            owed = owed_for(event, result.replies)
             if result.owed_key is not None:
-                if delivered.unsent is not None:
-                    # The messenger failed for now (a long 429, an outage): what was not sent
-                    # stays owed, and the owed-replies job tries again in a few minutes.
-                    await self.keep_owed(result.owed_key, delivered.unsent)
-                else:
-                    # Sent, or never sendable (blocked, refused): nothing is owed any more.
-                    self._settler.done(result.owed_key)
+                await self._replies.deliver_owed(sender, owed, result.owed_key)
+            else:
+                await self._replies.deliver(sender, owed)
         await self.apply_effects(result.effects)
-
-    async def keep_owed(self, key: tuple[str, str], unsent: Owed) -> None:
-        """Keep owed, for the update ``key``, only the messages not sent yet."""
-        try:
-            async with self._sessionmaker() as session, session.begin():
-                await dedup.owe(
-                    session, channel=key[0], update_key=key[1], owed=owed_to_json(unsent)
-                )
-        except TRY_AGAIN_LATER as error:
-            # All of them stay owed: the ones already sent go again (at least once).
-            log.warning("could not record the replies sent for %s: %s", key, error)
-
-    async def close(self) -> None:
-        """Record what was sent before the process stops (see ``Settler``)."""
-        await self._settler.close()
 
     async def apply_effects(self, effects: tuple[Effect, ...]) -> None:
         if self._effects is None:
@@ -276,51 +256,6 @@ class Pipeline:
             except Exception:
                 # Stored already; the staff desk's catch-up job posts it later.
                 log.exception("effect %r failed; it will be retried", effect)
-
-    async def deliver(self, sender: Sender, owed: Owed) -> Delivered:
-        """Send the replies owed to a resident, message by message (a long reply is several):
-        how many messages went out, and those worth trying again later (the messenger failed
-        for now, not for good), starting with the first one not sent.
-
-        Stops at the first failure: later messages usually depend on the earlier ones."""
-        recipient = owed.recipient
-        messages = [part for reply in owed.replies for part in sender.parts(reply)]
-        for index, message in enumerate(messages):
-            try:
-                await self._send_one(sender, owed, message)
-            except RecipientBlocked:
-                await self._mark_blocked(owed.channel, recipient)
-                return Delivered(sent=index)
-            except TransientChannelError as error:
-                log.warning("could not answer %s:%s now: %s", sender.channel, recipient, error)
-                unsent = dataclasses.replace(owed, replies=tuple(messages[index:]))
-                return Delivered(sent=index, unsent=unsent)
-            except ChannelError as error:
-                log.warning("could not answer %s:%s: %s", sender.channel, recipient, error)
-                return Delivered(sent=index)
-        return Delivered(sent=len(messages))
-
-    async def _send_one(self, sender: Sender, owed: Owed, reply: Reply) -> None:
-        """One message; short 429s are waited out here, so the resident gets a long reply
-        within seconds and in order, not its tail minutes later from the job."""
-        if reply.replace and owed.source_message_id:
-            source = owed.source_message_id
-            await patiently(lambda: sender.edit(owed.recipient, source, reply))
-        else:
-            await patiently(lambda: sender.send(owed.recipient, reply))
-
-    async def _mark_blocked(self, channel: str, external_id: str) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            resident = await get_resident(session, channel=channel, external_id=external_id)
-            if resident is not None and resident.is_active:
-                mark_blocked(resident, now=self._clock())
-                audit.record(
-                    session,
-                    actor=f"resident:{resident.id}",
-                    action="resident.blocked",
-                    now=self._clock(),
-                    details={"detected": "send"},
-                )
 
 
 def owed_for(event: Incoming, replies: tuple[Reply, ...]) -> Owed:

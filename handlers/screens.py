@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from handlers import actions as act
+from messaging import labels
 from messaging.contract import Button, KeyboardKind, Reply
 from messaging.i18n import Catalog, Markup
 from storage.models import Resident
@@ -18,7 +19,7 @@ def _rows(buttons: Sequence[Button], per_row: int) -> tuple[tuple[Button, ...], 
 def summary(catalog: Catalog, resident: Resident) -> Markup:
     lang = resident.language
     topics = [
-        catalog.text(lang, f"topic.{t.value}") for t in Topic if t.value in resident.topic_codes
+        catalog.text(lang, labels.TOPIC[t.value]) for t in Topic if t.value in resident.topic_codes
     ]
     yes, no = catalog.text(lang, "summary.yes"), catalog.text(lang, "summary.no")
     return catalog.text(
@@ -26,10 +27,10 @@ def summary(catalog: Catalog, resident: Resident) -> Markup:
         "summary",
         language=catalog.text(lang, "summary.language"),
         topics=Markup(", ".join(topics)) if topics else catalog.text(lang, "summary.none"),
-        district=catalog.text(lang, f"district.{resident.district}")
+        district=catalog.text(lang, labels.DISTRICT[resident.district])
         if resident.district
         else catalog.text(lang, "summary.none"),
-        digest=catalog.text(lang, f"digest.{resident.digest}"),
+        digest=catalog.text(lang, labels.DIGEST[resident.digest]),
         consent=yes if resident.has_consent else no,
         subscribed=yes if resident.subscribed else no,
     )
@@ -70,7 +71,8 @@ def topics(catalog: Catalog, lang: str, selected: Iterable[str], *, replace: boo
     chosen = set(selected)
     buttons = [
         Button(
-            ("✅ " if topic.value in chosen else "▫️ ") + catalog.text(lang, f"topic.{topic.value}"),
+            ("✅ " if topic.value in chosen else "▫️ ")
+            + catalog.text(lang, labels.TOPIC[topic.value]),
             act.with_arg(act.TOPIC_TOGGLE, topic.value),
         )
         for topic in Topic
@@ -84,7 +86,7 @@ def topics(catalog: Catalog, lang: str, selected: Iterable[str], *, replace: boo
 
 def district(catalog: Catalog, lang: str) -> Reply:
     buttons = [
-        Button(catalog.text(lang, f"district.{d.value}"), act.with_arg(act.DISTRICT, d.value))
+        Button(catalog.text(lang, labels.DISTRICT[d.value]), act.with_arg(act.DISTRICT, d.value))
         for d in District
     ]
     return Reply(text=catalog.text(lang, "district.ask"), buttons=_rows(buttons, 2))
@@ -92,7 +94,7 @@ def district(catalog: Catalog, lang: str) -> Reply:
 
 def digest(catalog: Catalog, lang: str) -> Reply:
     buttons = [
-        Button(catalog.text(lang, f"digest.{d.value}"), act.with_arg(act.DIGEST, d.value))
+        Button(catalog.text(lang, labels.DIGEST[d.value]), act.with_arg(act.DIGEST, d.value))
         for d in Digest
     ]
     return Reply(text=catalog.text(lang, "digest.ask"), buttons=_rows(buttons, 3))

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import linking
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState
 from storage.models import Broadcast, Delivery, Resident, ResidentTopic
-from storage.vocabulary import District
+from storage.vocabulary import District, parse_aware
 
 # Published news: being delivered or delivered (not drafts, scheduled or cancelled ones).
 PUBLISHED = (BroadcastStatus.SENDING.value, BroadcastStatus.FINISHED.value)
@@ -346,7 +346,7 @@ async def release_digests(
     )
     released: list[int] = []
     for broadcast_id, source_ref in result.all():
-        if source_ref and datetime.fromisoformat(source_ref) > up_to:
+        if source_ref and parse_aware(source_ref) > up_to:
             continue
         count = await session.execute(
             select(func.count()).where(Delivery.broadcast_id == broadcast_id)

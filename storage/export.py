@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -159,7 +160,7 @@ class Export:
 
 async def _ticket_rows(
     session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
-) -> Any:
+) -> AsyncIterator[list[Any]]:
     query = (
         select(Ticket, Resident.district)
         .outerjoin(Resident, Resident.id == Ticket.resident_id)
@@ -200,7 +201,7 @@ async def _ticket_rows(
 
 async def _resident_rows(
     session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
-) -> Any:
+) -> AsyncIterator[list[Any]]:
     # Topics as one "a;b" cell, aggregated in Python per batch (no string_agg on SQLite).
     query = (
         select(Resident)
@@ -240,8 +241,9 @@ async def _resident_rows(
 
 
 async def _poll_rows(
-    session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, personal: bool
-) -> Any:
+    session: AsyncSession, start: datetime, end: datetime, zone: ZoneInfo, _personal: bool
+) -> AsyncIterator[list[Any]]:
+    """Polls are anonymous: their rows are the same with or without personal data."""
     found = await session.execute(
         select(Poll.id, Poll.created_at, Poll.closed_at)
         .where(Poll.created_at >= start, Poll.created_at < end)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AppSetting
+from storage.vocabulary import parse_aware
 
 PREFIX = "pacing:"
 
@@ -48,7 +49,7 @@ async def current_throttles(
     found = []
     for row in rows:
         try:
-            until = datetime.fromisoformat(str(row.value["paused_until"]))
+            until = parse_aware(str(row.value["paused_until"]))
             throttle = Throttle(
                 channel=row.key.removeprefix(PREFIX),
                 retry_after=float(row.value["retry_after"]),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from storage import audit
 from storage.models import ConversationState, Resident, ResidentTopic
 from storage.vocabulary import Topic
 
@@ -108,9 +109,39 @@ def set_topics(resident: Resident, topics: Iterable[str]) -> None:
 
 
 def mark_blocked(resident: Resident, *, now: datetime) -> None:
+    """The state change alone, for the delivery engine's outcomes: each delivery row records
+    already that its resident blocked the bot. Anything else calls ``record_blocked``."""
     if resident.is_active:
         resident.is_active = False
         resident.blocked_at = now
+
+
+def record_blocked(
+    session: AsyncSession,
+    account: Resident,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    detected: str | None = None,
+) -> bool:
+    """Mark the messenger ``account`` blocked and audit it, once: an account blocked already
+    changes nothing and gets no second entry (a redelivered ``kicked`` update, a notice and an
+    owed reply meeting the same 403). Returns whether it changed.
+
+    ``actor``: whom the audit names (default the account; a conversation names the person it
+    belongs to); ``detected``: how we learnt it ("send", "notify"; None: the messenger said so in
+    an event)."""
+    if not account.is_active:
+        return False
+    audit.record(
+        session,
+        actor=actor or f"resident:{account.id}",
+        action="resident.blocked",
+        now=now,
+        details={"detected": detected} if detected is not None else None,
+    )
+    mark_blocked(account, now=now)
+    return True
 
 
 def mark_reachable(resident: Resident) -> None:

@@ -33,6 +33,16 @@ async def is_staff_chat(
     return bool(await session.scalar(query))
 
 
+async def chat_of_queue(
+    session: AsyncSession, *, code: str, operator_chat_id: int | None
+) -> int | None:
+    """The chat a queue's tickets are posted in: its own, else the operator chat."""
+    queue = await session.get(Department, code)
+    if queue is not None and queue.chat_id is not None:
+        return queue.chat_id
+    return operator_chat_id
+
+
 async def lock_ticket(session: AsyncSession, *, ticket_id: int) -> Ticket | None:
     """The ticket with its row locked for this transaction (PostgreSQL; SQLite has one writer)
     and its attributes read again under the lock, even if the session had loaded it before."""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Ticket, TicketEvent
@@ -105,12 +105,3 @@ async def linked_tickets(session: AsyncSession, *, parent_id: int) -> dict[str, 
         for ticket in (await session.scalars(query)).all()
         if ticket.parent_link is not None
     }
-
-
-async def count_since(session: AsyncSession, kind: Happened, *, since: datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(TicketEvent)
-        .where(TicketEvent.kind == kind.value, TicketEvent.at >= since)
-    )
-    return int(await session.scalar(query) or 0)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from storage.deadlines import TicketKind
 from storage.models import Ticket
 from storage.ticket_events import Resolution
+from storage.tickets import is_open
 from storage.vocabulary import OPEN_STATUSES, TicketStatus
 
 # Legal grounds for refusing, per kind (the catalog explains each one to the resident).
@@ -29,6 +31,26 @@ STARS = range(1, 6)
 # no procedure) and free legal aid (the consultation goes on). Appeals and information requests
 # have a procedure the law fixes: the resident files a repeated appeal or a complaint instead.
 REOPENABLE_KINDS = frozenset({"feedback", "legal_aid"})
+
+
+# Kinds whose term the law lets staff extend (with notice to the resident).
+EXTENDABLE_KINDS = frozenset({TicketKind.APPEAL, TicketKind.INFO_REQUEST})
+
+
+def can_extend(ticket: Ticket) -> bool:
+    """Whether extending is offered at all; the legal checks of the moment
+    (``storage.deadlines.extension_refusal``) run when staff ask for it."""
+    return (
+        is_open(ticket)
+        and ticket.kind in EXTENDABLE_KINDS
+        and not (ticket.kind == TicketKind.INFO_REQUEST and ticket.urgent)
+        and ticket.extended_at is None
+    )
+
+
+def can_change_term(ticket: Ticket) -> bool:
+    """An open appeal not extended yet: staff may choose its 15-day or one-month term."""
+    return is_open(ticket) and ticket.kind == TicketKind.APPEAL and ticket.extended_at is None
 
 
 class TransitionError(Exception):

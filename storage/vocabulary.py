@@ -16,6 +16,15 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_aware(text: str) -> datetime:
+    """An ISO 8601 time we stored (always with its offset). A naive one raises ValueError, like
+    any other malformed value, rather than a TypeError later when it meets an aware one."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"time without an offset: {text!r}")
+    return value
+
+
 class Channel(StrEnum):
     TELEGRAM = "telegram"
     VIBER = "viber"

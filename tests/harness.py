@@ -18,6 +18,7 @@ from bot.app import Runtime, build_runtime, serve
 from bot.config import Settings, load_settings
 from bot.sandbox.fakes.telegram import FakeTelegram, SimUpdate
 from bot.sandbox.fakes.viber import FakeViber
+from handlers.outbox import Outbox
 from handlers.tickets.suggest import CategorySuggester
 from storage.models import Resident
 from storage.vocabulary import Clock, system_clock
@@ -50,7 +51,7 @@ def bot_settings(database_url: str, **overrides: Any) -> Settings:
     return load_settings(environ)
 
 
-def settle_after_webhooks(runtime: Runtime) -> None:
+def settle_after_webhooks(app: web.Application, outbox: Outbox) -> None:
     """Make every webhook answer wait until the replies and staff copies it caused were sent.
 
     The bot answers a webhook once the event is stored and sends the replies after that (its
@@ -60,10 +61,10 @@ def settle_after_webhooks(runtime: Runtime) -> None:
     @web.middleware
     async def settle(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
-        await runtime.outbox.drain()
+        await outbox.drain()
         return response
 
-    runtime.web_app.middlewares.append(settle)
+    app.middlewares.append(settle)
 
 
 @contextlib.asynccontextmanager
@@ -81,7 +82,7 @@ async def running_bot(
     ready = asyncio.Event()
     async with build_runtime(settings, clock=clock, suggester=suggester) as runtime:
         if settle:
-            settle_after_webhooks(runtime)
+            settle_after_webhooks(runtime.web_app, runtime.outbox)
         task = asyncio.create_task(serve(runtime, stop, clock=clock, ready=ready))
         waiter = asyncio.create_task(ready.wait())
         await asyncio.wait(

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import run_admin
 from bot.cli import _parser
@@ -26,9 +26,8 @@ async def _admin(database_url: str, *argv: str) -> int:
     return await run_admin(settings, _parser().parse_args(list(argv)))
 
 
-async def test_queues_and_routes(
-    database_url: str, engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("engine")
+async def test_queues_and_routes(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert await _admin(database_url, "queue", "list") == 0
     listing = capsys.readouterr().out
     assert "public_info\tДоступ до публічної інформації\t(operator chat)" in listing

@@ -18,8 +18,17 @@ NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 AUTHOR, SECOND = 101, 202
 
 
-def item(status: str = lifecycle.DRAFT, *, when: datetime | None = None) -> Broadcast:
-    return Broadcast(status=status, created_by=AUTHOR, scheduled_at=when, text="x")
+def item(
+    status: str = lifecycle.DRAFT, *, when: datetime | None = None, approved_by: int | None = None
+) -> Broadcast:
+    return Broadcast(
+        status=status,
+        created_by=AUTHOR,
+        scheduled_at=when,
+        text="x",
+        approved_by=approved_by,
+        approved_at=NOW if approved_by is not None else None,
+    )
 
 
 def refused(problem: Problem, step: object, *args: object, **kwargs: object) -> None:
@@ -64,8 +73,7 @@ def test_schedule_needs_a_draft_and_a_future_time() -> None:
 
 
 def test_reopen_clears_approval_and_schedule() -> None:
-    news = item(lifecycle.SCHEDULED, when=NOW + timedelta(days=1))
-    news.approved_by, news.approved_at = SECOND, NOW
+    news = item(lifecycle.SCHEDULED, when=NOW + timedelta(days=1), approved_by=SECOND)
     assert lifecycle.reopen(news) is True
     assert (news.status, news.scheduled_at, news.approved_by) == (lifecycle.DRAFT, None, None)
     assert lifecycle.reopen(news) is False

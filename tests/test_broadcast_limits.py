@@ -50,7 +50,7 @@ async def test_stopping_ends_a_long_wait_without_a_permit() -> None:
     waits = asyncio.gather(pacer.acquire(stop), window.acquire(stop))
     await asyncio.sleep(0.05)
     stop.set()
-    assert await asyncio.wait_for(waits, timeout=1.0) == [None, False]
+    assert list(await asyncio.wait_for(waits, timeout=1.0)) == [None, False]
 
 
 class ManualClock:

@@ -122,7 +122,7 @@ async def test_a_non_json_answer_is_transient() -> None:
     """A proxy in front of the Bot API answering with an HTML error page."""
     from aiohttp import web
 
-    async def bad_gateway(request: web.Request) -> web.Response:
+    async def bad_gateway(_request: web.Request) -> web.Response:
         return web.Response(status=502, text="<html>Bad gateway</html>", content_type="text/html")
 
     app = web.Application()

@@ -62,7 +62,7 @@ async def _file(world: World, resident: Resident_, kind: str) -> int:
 async def _take_answer_close(world: World, ticket_id: int, answer: str = "Полагодили") -> int:
     """Staff take the ticket, answer and close it from the card; returns the card's id."""
     ticket = await world.ticket(ticket_id)
-    card_id = card_of(world, ticket)["message_id"]
+    card_id: int = card_of(world, ticket)["message_id"]
     await world.press(OPERATOR, card_id, "✋ Взяти")
     await world.say(OPERATOR, answer, thread_id=ticket.thread_id)
     await _close(world, card_id)

@@ -211,25 +211,36 @@ async def crawl(
         visit(root, given or await replay(sessionmaker, conv, channel, user, root))
     while queue:
         screen = queue.popleft()
-        moves = [press(b.action) for row in screen.reply.buttons for b in row]
-        if screen.result.flow in TEXT_FLOWS:
-            moves.append(Move(EventKind.TEXT, TYPED.get(screen.result.step, TYPED_DEFAULT)))
         home = is_main_menu(screen.reply)
-        for move in moves:
+        for move in moves_from(screen):
             path = (*screen.path, move)
             result = await replay(sessionmaker, conv, channel, user, path)
             pressed = move.kind is EventKind.BUTTON and bool(result.replies)
             if pressed and is_main_menu(result.replies[-1]):
                 home = True
             visit(path, result)
-        persistent = channel not in KEYBOARD_CHANNELS and screen.result.onboarded
-        before_consent = not (screen.result.consented or screen.result.onboarded) and (
-            screen.result.step in ("", "consent")
-        )
-        if not (home or persistent or before_consent):
+        if not (home or has_menu_anyway(channel, screen)):
             labels = [b.label for row in screen.reply.buttons for b in row]
             problems.append(f"{channel} {describe(screen.path)}: no way to the menu from {labels}")
     return problems
+
+
+def moves_from(screen: Screen) -> list[Move]:
+    """Every button of ``screen``, and a typed answer where its step takes text."""
+    moves = [press(b.action) for row in screen.reply.buttons for b in row]
+    if screen.result.flow in TEXT_FLOWS:
+        moves.append(Move(EventKind.TEXT, TYPED.get(screen.result.step, TYPED_DEFAULT)))
+    return moves
+
+
+def has_menu_anyway(channel: str, screen: Screen) -> bool:
+    """A screen that needs no button to the menu: the messenger keeps one under it (Telegram,
+    once onboarded), or the resident has not consented yet (there is no menu to go to)."""
+    persistent = channel not in KEYBOARD_CHANNELS and screen.result.onboarded
+    before_consent = not (screen.result.consented or screen.result.onboarded) and (
+        screen.result.step in ("", "consent")
+    )
+    return persistent or before_consent
 
 
 def check_text(channel: str, path: Sequence[Move], reply: Reply, problems: list[str]) -> None:

@@ -270,10 +270,11 @@ def test_initial_deadline_rejects_bad_input() -> None:
 
 
 def test_naive_datetimes_are_rejected() -> None:
+    # Naive on purpose (DTZ001): the point is that they are refused.
     with pytest.raises(ValueError, match="timezone-aware"):
-        initial_deadline(INFO, datetime(2026, 2, 2, 10), calendar=MARTIAL, zone=KYIV)
+        initial_deadline(INFO, datetime(2026, 2, 2, 10), calendar=MARTIAL, zone=KYIV)  # noqa: DTZ001
     with pytest.raises(ValueError, match="timezone-aware"):
-        is_overdue(eod(2026, 2, 9), datetime(2026, 2, 9, 10))
+        is_overdue(eod(2026, 2, 9), datetime(2026, 2, 9, 10))  # noqa: DTZ001
 
 
 # --- maximum extension ---------------------------------------------------------------------------

@@ -479,7 +479,7 @@ class Registry:
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
 
-    def add(self, name: str, run: Any, **cron: Any) -> None:
+    def add(self, name: str, run: Any, **cron: Any) -> None:  # noqa: ARG002 (JobRegistry)
         self.jobs[name] = cron
 
 

@@ -613,7 +613,7 @@ async def test_privacy_mode_in_groups() -> None:
 async def test_webhook_auto_retry_and_set_webhook_ends_long_poll() -> None:
     attempts: list[int] = []
 
-    async def flaky(request: web.Request) -> web.Response:
+    async def flaky(_request: web.Request) -> web.Response:
         attempts.append(1)
         return web.Response(status=502 if len(attempts) < 3 else 200)
 

@@ -281,9 +281,7 @@ async def test_callback_signatures(hooked: FakeViber, bot: TinyBot) -> None:
 # --------------------------------------------------------------------------- send_message
 
 
-async def test_send_message_ok(
-    hooked: FakeViber, bot: TinyBot, http: aiohttp.ClientSession
-) -> None:
+async def test_send_message_ok(hooked: FakeViber, http: aiohttp.ClientSession) -> None:
     user = hooked.user(subscribed=True)
     body = text(user.id, "Ваше звернення прийнято", keyboard=KEYBOARD, tracking_data="t1")
     result = await api(http, hooked, "send_message", body)
@@ -474,7 +472,7 @@ async def test_unreplied_limit_resets_on_reply(bot: TinyBot, http: aiohttp.Clien
         assert (await api(http, viber, "send_message", text(user.id)))["status"] == 0
 
 
-async def test_latency_and_injected_failures(bot: TinyBot, http: aiohttp.ClientSession) -> None:
+async def test_latency_and_injected_failures(http: aiohttp.ClientSession) -> None:
     async with FakeViber(TOKEN, latency=0.2) as viber:
         started = time.monotonic()
         assert (await api(http, viber, "get_account_info", {}))["status"] == 0

@@ -17,6 +17,8 @@ from bot.telegram.staff import service as staff_service
 from bot.telegram.staff.news.text import TEXT_MAX as NEWS_TEXT_MAX
 from broadcasts.rss import TITLE_MAX as RSS_TITLE_MAX
 from handlers.polls import OPTION_MAX, QUESTION_MAX
+from handlers.staff.tickets import context as ticket_context
+from handlers.staff.tickets import lookup as ticket_lookup
 from handlers.tickets.forms import (
     FOLLOWUP_MAX,
     FORMS,
@@ -68,13 +70,13 @@ OTHER_LIMITS: list[tuple[str, int, tuple[str, ...]]] = [
     ("attachment file name", FILE_NAME_MAX, ("ticket_messages.attachment_name",)),
     ("news document name", FILE_NAME_MAX, ("broadcasts.media_name",)),
     ("staff member's name", staff_service.STAFF_NAME_MAX, ("staff.name",)),
-    ("staff template text", staff_service.TEMPLATE_TEXT_MAX, ("templates.text",)),
+    ("staff template text", ticket_lookup.TEMPLATE_TEXT_MAX, ("templates.text",)),
     (
         "extension or refusal reason",
         staff_service.REASON_MAX,
         ("tickets.extension_reason", "tickets.refusal_comment", "ticket_messages.text"),
     ),
-    ("notice kept in a thread", staff_service.NOTICE_TEXT_MAX, ("ticket_messages.text",)),
+    ("notice kept in a thread", ticket_context.NOTICE_TEXT_MAX, ("ticket_messages.text",)),
     ("news draft", NEWS_TEXT_MAX, ("broadcasts.text",)),
     ("RSS item title", RSS_TITLE_MAX, ("broadcasts.title",)),
     ("poll question", QUESTION_MAX, ("polls.question", "broadcasts.text")),
@@ -136,7 +138,7 @@ def test_every_other_limit_fits_its_columns() -> None:
 def test_template_names_fit_their_column() -> None:
     room = capacity("templates.name")
     assert room is not None
-    pattern = staff_service._TEMPLATE_NAME
+    pattern = ticket_lookup.TEMPLATE_NAME
     assert pattern.match("a" * room) and not pattern.match("a" * (room + 1))
 
 
@@ -152,7 +154,7 @@ def test_a_postal_address_longer_than_tickets_contact_is_refused_with_its_own_me
     with pytest.raises(Invalid) as refused:
         check_text(step, address)
     assert refused.value.key == "form.error.reply_address_too_long"
-    assert refused.value.params == {"length": 290, "limit": room}
+    assert refused.value.params == {"count": 290, "limit": room}
     assert check_text(step, address[:room]) == address[:room].strip()
 
 

@@ -104,7 +104,7 @@ async def test_a_failed_job_is_logged_and_left_unfinished(
     book = OnceJobs(scheduler=None, sessionmaker=sessionmaker, zone=KYIV, runner="me")
     at = kyiv(2026, 11, 26, 9, 5)
 
-    async def broken(fire_at: datetime) -> None:
+    async def broken(_fire_at: datetime) -> None:
         raise RuntimeError("boom")
 
     assert await book.run_once("broken", at, broken)
@@ -118,7 +118,7 @@ async def test_a_failed_job_is_logged_and_left_unfinished(
 async def test_old_runs_are_pruned(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     book = OnceJobs(scheduler=None, sessionmaker=sessionmaker, zone=KYIV, runner="me")
 
-    async def nothing(fire_at: datetime) -> None:
+    async def nothing(_fire_at: datetime) -> None:
         return None
 
     now = kyiv(2026, 11, 26, 12, 0)

@@ -37,7 +37,6 @@ STICKER = "Дякуємо за стікер"
 ADDED = "Вкладення додано"
 FOLLOWED_UP = "Додано до звернення"
 VOICE = b"OggS\x00\x02voice-of-a-resident"
-PHOTO_NAME = "photo.jpg"
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,7 @@ async def test_a_huge_viber_file_is_refused_clearly_and_recorded(database_url: s
         )
         assert status == 200
         answer = r.last_text()
-        assert "завеликий" in answer and "80.0" in answer and "50" in answer, answer
+        assert "завеликий" in answer and "80,0" in answer and "50" in answer, answer
         assert "«відео з дрона.mov»" in answer
         # Still at the attachments step, nothing attached, nothing downloaded, one record.
         assert "Далі ➡️" in r.labels()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.conversation import Conversation
 from handlers.parts import MAX_INLINE_RETRIES
 from handlers.pipeline import Pipeline, owed_for
+from handlers.sending import ReplySender
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from messaging.contract import (
     Effect,
@@ -42,7 +43,12 @@ class RecordingSender:
         self.sent.append((recipient, reply))
         return Sent(message_id=str(len(self.sent)))
 
-    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+    async def edit(
+        self,
+        recipient: str,
+        message_id: str,  # noqa: ARG002 - the Sender protocol's name
+        reply: Reply,
+    ) -> Sent:
         return await self.send(recipient, reply)
 
     def parts(self, reply: Reply) -> tuple[Reply, ...]:
@@ -52,7 +58,7 @@ class RecordingSender:
 class BrokenConversation(Conversation):
     """A flow with a bug in it."""
 
-    async def handle(self, *args: object, **kwargs: object) -> tuple[list[Reply], list[Effect]]:
+    async def handle(self, *_args: object, **_kwargs: object) -> tuple[list[Reply], list[Effect]]:
         raise ZeroDivisionError("a bug")
 
 
@@ -70,8 +76,14 @@ def _event(key: str, text: str = "/start") -> Incoming:
     )
 
 
+def _replies(sessionmaker: async_sessionmaker[AsyncSession]) -> ReplySender:
+    return ReplySender(sessionmaker=sessionmaker, clock=lambda: NOW)
+
+
 def _pipeline(
-    sessionmaker: async_sessionmaker[AsyncSession], conversation: Conversation | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    conversation: Conversation | None = None,
+    replies: ReplySender | None = None,
 ) -> Pipeline:
     catalog = Catalog.load()
     return Pipeline(
@@ -80,6 +92,7 @@ def _pipeline(
         catalog=catalog,
         clock=lambda: NOW,
         default_language="uk",
+        replies=replies or _replies(sessionmaker),
     )
 
 
@@ -100,11 +113,11 @@ async def test_a_bug_in_a_flow_is_audited_and_answered_with_an_apology(
 async def test_blocked_on_send_marks_the_resident_inactive(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    pipeline = _pipeline(sessionmaker)
+    pipeline, replies = _pipeline(sessionmaker), _replies(sessionmaker)
     event = _event("2")
     result = await pipeline.process(event)
     sender = RecordingSender([RecipientBlocked("blocked", channel="telegram")])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0
+    assert (await replies.deliver(sender, owed_for(event, result.replies))).sent == 0
     async with sessionmaker() as session:
         resident = (await session.scalars(select(Resident))).one()
     assert not resident.is_active and resident.blocked_at == NOW
@@ -113,19 +126,19 @@ async def test_blocked_on_send_marks_the_resident_inactive(
 async def test_short_rate_limits_are_waited_out(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    pipeline = _pipeline(sessionmaker)
+    pipeline, replies = _pipeline(sessionmaker), _replies(sessionmaker)
     event = _event("3")
     result = await pipeline.process(event)
     short = RateLimited("slow down", channel="telegram", retry_after=0.01)
     sender = RecordingSender([short] * MAX_INLINE_RETRIES)
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 1
+    assert (await replies.deliver(sender, owed_for(event, result.replies))).sent == 1
     # One 429 too many in a row, or a long retry_after, leaves the message to the owed-replies
     # job instead of holding the resident's answers up.
     sender = RecordingSender([short] * (MAX_INLINE_RETRIES + 1))
-    delivered = await pipeline.deliver(sender, owed_for(event, result.replies))
+    delivered = await replies.deliver(sender, owed_for(event, result.replies))
     assert delivered.sent == 0 and delivered.unsent is not None
     assert delivered.unsent.replies == result.replies
     sender = RecordingSender([RateLimited("x", channel="telegram", retry_after=60)])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0
+    assert (await replies.deliver(sender, owed_for(event, result.replies))).sent == 0
     sender = RecordingSender([PermanentChannelError("bad request", channel="telegram")])
-    assert (await pipeline.deliver(sender, owed_for(event, result.replies))).sent == 0
+    assert (await replies.deliver(sender, owed_for(event, result.replies))).sent == 0

@@ -5,10 +5,11 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from handlers.tickets.followups import answered_tickets
 from storage.models import ConversationState, Ticket
 from storage.vocabulary import MessageDirection
 from tests.harness import TelegramResident, ViberResident, find_resident, onboard
@@ -166,3 +167,16 @@ async def test_not_a_follow_up_after_all_goes_to_the_choice_of_a_new_ticket(
         assert "не надсилаю" in r.last_text()
         assert await _resident_texts(world, a.id) == []
         assert await _resident_texts(world, b.id) == []
+
+
+def test_a_remembered_answer_without_an_offset_is_skipped_not_a_crash() -> None:
+    """Remembered times are stored with their offset; a naive one (edited by hand, or from an
+    older format) is ignored like any malformed entry instead of failing the comparison."""
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    data = {
+        "tickets": [
+            {"id": 1, "at": (now - timedelta(hours=1)).isoformat()},
+            {"id": 2, "at": "2026-11-26T11:30:00"},
+        ]
+    }
+    assert answered_tickets(data, now=now) == [1]

@@ -31,7 +31,9 @@ def _kyiv(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
 
 
 async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    end_of = lambda y, m, d: datetime(y, m, d, 23, 59, 59, 999999, tzinfo=KYIV)  # noqa: E731
+    def end_of(year: int, month: int, day: int) -> datetime:
+        return datetime(year, month, day, 23, 59, 59, 999999, tzinfo=KYIV)
+
     rows = [
         # number, queue, status, deadline
         ("ЗІ-2026-000001", "public_info", "new", end_of(2026, 11, 24)),  # overdue since Tue night

@@ -141,6 +141,7 @@ async def test_term_hand_over_and_close_of_an_appeal(database_url: str) -> None:
         assert ticket.number in new_card["text"] and "Транспорт і дороги" in new_card["text"]
         handovers = await world.audit("ticket.handover")
         assert handovers[0].details == {
+            "desk": "telegram",
             "number": ticket.number,
             "source": "housing",
             "target": "transport",

@@ -10,7 +10,7 @@ import pytest
 
 from bot.telegram.staff import callbacks as cb
 from bot.telegram.staff.card import CardData, CardRenderer, shorten
-from bot.telegram.staff.service import COMMANDS, parse_command
+from bot.telegram.staff.command_line import COMMANDS, parse_command
 from handlers.staff.media import LINK_TTL, MediaLinks, derive_key
 from messaging.i18n import Catalog
 from messaging.text import format_when, markup_to_plain, utf16_len
@@ -71,14 +71,14 @@ def test_media_links_expire_after_a_day() -> None:
 def test_every_button_fits_telegram_callback_data() -> None:
     longest_queue = max(len(q.value) for q in Queue)
     assert longest_queue <= 32
-    data = cb.pack(cb.HAND_TO, 10**15, "q" * 32)
+    data = cb.pack(cb.Verb.HAND_TO, 10**15, "q" * 32)
     assert len(data.encode()) <= 64
     for grounds in REFUSAL_GROUNDS.values():
         for ground in grounds:
-            packed = cb.pack(cb.GROUND, 10**15, ground)
-            assert cb.unpack(packed) == cb.CardAction(cb.GROUND, 10**15, ground)
+            packed = cb.pack(cb.Verb.GROUND, 10**15, ground)
+            assert cb.unpack(packed) == cb.CardCallback(verb=cb.Verb.GROUND, id=10**15, arg=ground)
     with pytest.raises(ValueError):
-        cb.pack(cb.HAND_TO, 1, "q" * 60)
+        cb.pack(cb.Verb.HAND_TO, 1, "q" * 60)
     for junk in ("", "tk", "tk:take", "tk:take:x", "tk:nope:1", "rate:1:5", "tk:take:-1"):
         assert cb.unpack(junk) is None, junk
 

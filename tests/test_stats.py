@@ -4,13 +4,14 @@ staff chat through the fake Bot API (staff get the report, anyone else is refuse
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.textfreq import frequent_terms, words
 from storage.models import AuditEntry, Ticket
-from storage.stats import StatsReport, median, stats_report
+from storage.stats import ResidentRow, StatsReport, TicketRow, median, stats_report
 from tests.staff_world import OPERATOR, OUTSIDER, staff_world
 from tests.stats_seed import NOW, Seed
 
@@ -45,7 +46,10 @@ async def _seed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     await seed.broadcast(states={"sent": 7, "blocked": 2, "failed": 1})
 
 
-def _row(rows: list, key: str):  # type: ignore[no-untyped-def]
+_Row = TypeVar("_Row", ResidentRow, TicketRow)
+
+
+def _row(rows: list[_Row], key: str) -> _Row:
     return next(r for r in rows if r.key == key)
 
 

@@ -95,7 +95,7 @@ class Jobs:
     def __init__(self) -> None:
         self.added: dict[str, dict[str, object]] = {}
 
-    def add(self, name: str, run: object, **cron: object) -> None:
+    def add(self, name: str, run: object, **cron: object) -> None:  # noqa: ARG002 (JobRegistry)
         self.added[name] = cron
 
 

@@ -58,7 +58,10 @@ def reaches_viber(key: str) -> bool:
 def render(language: str, key: str) -> str:
     template = CATALOG.raw(language, key)
     fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    return markup_to_plain(CATALOG.text(language, key, **dict.fromkeys(fields, "7")))
+    params: dict[str, object] = dict.fromkeys(fields, "7")
+    if "count" in params:
+        params["count"] = 7  # a plural message takes its form from a number
+    return markup_to_plain(CATALOG.text(language, key, **params))
 
 
 @pytest.mark.parametrize("language", CATALOG.languages)

@@ -9,6 +9,9 @@ when anything changed, so every open tab refreshes from the same state.
 Chats come back as the messengers' own objects (Bot API ``Message`` JSON; Viber message JSON with
 a direction), so the page renders what a real client would get. Errors are ``{"error": text}``
 with status 400 (bad input) or 404 (unknown person or message).
+
+Beside it: ``page_input`` (checking what the page sends), ``same_site`` (who may call the page's
+routes), ``uploads`` (the files a person attaches).
 """
 
 from __future__ import annotations
@@ -16,36 +19,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import itertools
-import json
 import mimetypes
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
-from urllib.parse import urlsplit
 
-from aiohttp import BodyPartReader, web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import is_local_host
+from bot.sandbox.page_input import (
+    TEXT_MAX,
+    BadInput,
+    JSONDict,
+    float_of,
+    guard,
+    int_of,
+    json_body,
+    text_of,
+)
+from bot.sandbox.same_site import same_site_only
+from bot.sandbox.uploads import UPLOAD_MAX_BYTES, Uploads, read_upload, safe_name, sniff
 from bot.sandbox.world import OPERATOR_CHAT_ID, OPERATOR_CHAT_TITLE, World
 from handlers.outbox import Outbox
 from storage.broadcasts import broadcast_progress
 from storage.models import Broadcast
 
-JSONDict = dict[str, Any]
-# Files a person attaches in the page (kept in memory; the oldest go first).
-UPLOAD_MAX_BYTES = 5 * 1024 * 1024
-UPLOADS_KEPT = 100
-# The file and a few small fields (user, chat, topic, caption): anything beyond is refused.
-UPLOAD_MAX_PARTS = 8
-TEXT_MAX = 8192  # longer than either messenger allows: the stand-ins answer for their limits
+__all__ = ["TEXT_MAX", "UPLOAD_MAX_BYTES", "SandboxApi"]
+
 KEEPALIVE_SECONDS = 15.0
 # How long a button press waits for the bot's answer to it (Telegram shows it as a toast).
 ANSWER_SECONDS = 3.0
@@ -54,108 +56,6 @@ SETTLE_SECONDS = 15.0
 # Broadcasts shown in the counters panel.
 RECENT_BROADCASTS = 5
 STATIC = "bot.sandbox"
-
-
-# The page's own paths; the bot's webhooks and /healthz on the same server are left alone.
-PAGE_PATHS = ("/api/", "/static/", "/sandbox/")
-
-
-def same_site_only(*, loopback_only: bool) -> Middleware:
-    """Refuse the page's routes to other web sites and to other host names.
-
-    The page has no login. A web page elsewhere could otherwise drive it from the visitor's
-    browser (a cross-site POST carries an ``Origin`` of another site), or read it through DNS
-    rebinding (a ``Host`` that is not this machine's, when the sandbox listens on loopback)."""
-
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/" or request.path.startswith(PAGE_PATHS):
-            origin = request.headers.get("Origin")
-            if origin and urlsplit(origin).netloc != request.host:
-                return web.json_response({"error": "cross-site request refused"}, status=403)
-            hostname = urlsplit(f"//{request.host}").hostname or ""
-            if loopback_only and not is_local_host(hostname):
-                return web.json_response({"error": "unknown host name refused"}, status=403)
-        return await handler(request)
-
-    return check
-
-
-class BadInput(Exception):
-    """Something the page sent that cannot be acted on; shown to the person as is."""
-
-    status = 400
-
-
-class TooLarge(BadInput):
-    """More than the page may send (a file over UPLOAD_MAX_BYTES, too many form fields)."""
-
-    status = 413
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    name: str
-    content_type: str
-    data: bytes
-
-
-Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _guard(handler: Callable[[web.Request], Awaitable[JSONDict]]) -> Route:
-    """Answer JSON; bad input (ours or the stand-ins' ValueError/LookupError) as 400/404."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return web.json_response(await handler(request))
-        except BadInput as error:
-            return web.json_response({"error": str(error)}, status=error.status)
-        except LookupError as error:
-            return web.json_response({"error": str(error).strip("'\"")}, status=404)
-        except ValueError as error:
-            return web.json_response({"error": str(error)}, status=400)
-
-    return wrapped
-
-
-async def _json_body(request: web.Request) -> JSONDict:
-    try:
-        body = await request.json()
-    # RecursionError: JSON nested deeper than Python's decoder goes.
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise BadInput("the request body is not JSON") from error
-    if not isinstance(body, dict):
-        raise BadInput("the request body must be a JSON object")
-    return body
-
-
-def _text(body: JSONDict, key: str = "text") -> str:
-    value = body.get(key)
-    if not isinstance(value, str):
-        raise BadInput(f"{key} must be text")
-    if len(value) > TEXT_MAX:
-        raise BadInput(f"{key} is longer than {TEXT_MAX} characters")
-    return value
-
-
-def _int(body: JSONDict, key: str, *, required: bool = True) -> int | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise BadInput(f"{key} must be a number")
-    try:
-        return int(value)
-    except ValueError as error:
-        raise BadInput(f"{key} must be a number") from error
-
-
-def _float(body: JSONDict, key: str) -> float:
-    value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadInput(f"{key} must be a number")
-    return float(value)
 
 
 class SandboxApi:
@@ -173,11 +73,10 @@ class SandboxApi:
         self.sessionmaker = sessionmaker
         self.outbox = outbox
         self.public_url = public_url
-        self._uploads: OrderedDict[str, Upload] = OrderedDict()
+        self._uploads = Uploads()
         # Set when the server shuts down: open event streams end instead of holding it up.
         self._stopping = False
         self._streams: set[asyncio.Event] = set()
-        self._upload_ids = itertools.count(1)
 
     def install(self, app: web.Application) -> None:
         app.middlewares.append(same_site_only(loopback_only=self.loopback_only))
@@ -185,28 +84,28 @@ class SandboxApi:
         get, post = app.router.add_get, app.router.add_post
         get("/", self.index)
         get("/static/{name}", self.static)
-        get("/api/world", _guard(self.world_view))
+        get("/api/world", guard(self.world_view))
         get("/api/events", self.events)
-        get("/api/counters", _guard(self.counters))
+        get("/api/counters", guard(self.counters))
         get("/api/settle", self.settle)
-        post("/api/personas", _guard(self.add_persona))
-        get("/api/telegram/chat/{chat_id}", _guard(self.telegram_chat))
+        post("/api/personas", guard(self.add_persona))
+        get("/api/telegram/chat/{chat_id}", guard(self.telegram_chat))
         get("/api/telegram/file/{file_id}", self.telegram_file)
-        post("/api/telegram/send", _guard(self.telegram_send))
-        post("/api/telegram/press", _guard(self.telegram_press))
-        post("/api/telegram/upload", _guard(self.telegram_upload))
-        post("/api/telegram/location", _guard(self.telegram_location))
-        post("/api/telegram/contact", _guard(self.telegram_contact))
-        post("/api/telegram/block", _guard(self.telegram_block))
+        post("/api/telegram/send", guard(self.telegram_send))
+        post("/api/telegram/press", guard(self.telegram_press))
+        post("/api/telegram/upload", guard(self.telegram_upload))
+        post("/api/telegram/location", guard(self.telegram_location))
+        post("/api/telegram/contact", guard(self.telegram_contact))
+        post("/api/telegram/block", guard(self.telegram_block))
         # Viber ids hold "/" and "+": the rest of the path is the id.
-        get("/api/viber/chat/{user_id:.+}", _guard(self.viber_chat))
-        post("/api/viber/start", _guard(self.viber_start))
-        post("/api/viber/send", _guard(self.viber_send))
-        post("/api/viber/press", _guard(self.viber_press))
-        post("/api/viber/upload", _guard(self.viber_upload))
-        post("/api/viber/location", _guard(self.viber_location))
-        post("/api/viber/contact", _guard(self.viber_contact))
-        post("/api/viber/subscription", _guard(self.viber_subscription))
+        get("/api/viber/chat/{user_id:.+}", guard(self.viber_chat))
+        post("/api/viber/start", guard(self.viber_start))
+        post("/api/viber/send", guard(self.viber_send))
+        post("/api/viber/press", guard(self.viber_press))
+        post("/api/viber/upload", guard(self.viber_upload))
+        post("/api/viber/location", guard(self.viber_location))
+        post("/api/viber/contact", guard(self.viber_contact))
+        post("/api/viber/subscription", guard(self.viber_subscription))
         get("/sandbox/files/{upload_id}/{name}", self.uploaded_file)
 
     # ------------------------------------------------------------------ page
@@ -251,11 +150,11 @@ class SandboxApi:
         }
 
     async def add_persona(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         channel = body.get("channel")
         if channel not in {"telegram", "viber"}:
             raise BadInput("channel must be telegram or viber")
-        persona = self.world.new_resident(str(channel), _text(body, "name"))
+        persona = self.world.new_resident(str(channel), text_of(body, "name"))
         self.world.changed()
         return persona.as_json()
 
@@ -366,7 +265,7 @@ class SandboxApi:
     # ------------------------------------------------------------------ Telegram
 
     def _telegram_person(self, body: JSONDict) -> int:
-        user_id = _int(body, "user_id")
+        user_id = int_of(body, "user_id")
         assert user_id is not None
         key = str(user_id)
         if key not in self.world.telegram_residents and key not in self.world.staff:
@@ -374,7 +273,7 @@ class SandboxApi:
         return user_id
 
     def _chat_of(self, body: JSONDict, user_id: int) -> int:
-        chat_id = _int(body, "chat_id", required=False)
+        chat_id = int_of(body, "chat_id", required=False)
         if chat_id is None or chat_id == user_id:
             return user_id
         if chat_id != OPERATOR_CHAT_ID or str(user_id) not in self.world.staff:
@@ -399,29 +298,29 @@ class SandboxApi:
         data = self.world.telegram.file_content(request.match_info["file_id"])
         if data is None:
             raise web.HTTPNotFound()
-        return web.Response(body=data, content_type=_sniff(data))
+        return web.Response(body=data, content_type=sniff(data))
 
     async def telegram_send(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._telegram_person(body)
         chat_id = self._chat_of(body, user_id)
         update = await self.world.telegram.send_text(
             user_id,
-            _text(body),
+            text_of(body),
             chat_id,
-            thread_id=_int(body, "thread_id", required=False),
-            reply_to=_int(body, "reply_to", required=False),
+            thread_id=int_of(body, "thread_id", required=False),
+            reply_to=int_of(body, "reply_to", required=False),
         )
         return {"update_id": update.get("update_id")}
 
     async def telegram_press(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._telegram_person(body)
         chat_id = self._chat_of(body, user_id)
-        message_id = _int(body, "message_id")
+        message_id = int_of(body, "message_id")
         assert message_id is not None
         fake = self.world.telegram
-        update = await fake.press_button(user_id, message_id, _text(body, "data"), chat_id)
+        update = await fake.press_button(user_id, message_id, text_of(body, "data"), chat_id)
         query_id = str(update["callback_query"]["id"])
         # Telegram shows the bot's answer to a press (a toast, or an alert): wait for it briefly,
         # so the page can show it too; a refusal to someone without rights is only said there.
@@ -429,12 +328,12 @@ class SandboxApi:
         return {"update_id": update.get("update_id"), "answer": answer}
 
     async def telegram_upload(self, request: web.Request) -> JSONDict:
-        fields, upload = await self._read_upload(request)
+        fields, upload = await read_upload(request)
         user_id = self._telegram_person(fields)
         chat_id = self._chat_of(fields, user_id)
         caption = fields.get("caption") or None
-        thread_id = _int(fields, "thread_id", required=False)
-        if upload.content_type.startswith("image/") and _sniff(upload.data).startswith("image/"):
+        thread_id = int_of(fields, "thread_id", required=False)
+        if upload.content_type.startswith("image/") and sniff(upload.data).startswith("image/"):
             update = await self.world.telegram.send_photo(
                 user_id, chat_id, caption=caption, content=upload.data, thread_id=thread_id
             )
@@ -451,15 +350,15 @@ class SandboxApi:
         return {"update_id": update.get("update_id")}
 
     async def telegram_location(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._telegram_person(body)
         update = await self.world.telegram.send_location(
-            user_id, _float(body, "latitude"), _float(body, "longitude")
+            user_id, float_of(body, "latitude"), float_of(body, "longitude")
         )
         return {"update_id": update.get("update_id")}
 
     async def telegram_contact(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._telegram_person(body)
         phone = body.get("phone_number") or "+380671234567"
         update = await self.world.telegram.send_contact(user_id, str(phone)[:32])
@@ -467,7 +366,7 @@ class SandboxApi:
 
     async def telegram_block(self, request: web.Request) -> JSONDict:
         """Block (``blocked: true``) or restart (``false``) the bot, as the resident."""
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._telegram_person(body)
         fake = self.world.telegram
         wanted = bool(body.get("blocked"))
@@ -521,30 +420,30 @@ class SandboxApi:
         }
 
     async def viber_start(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         status, _welcome = await self.world.viber.conversation_started(self._viber_person(body))
         return {"status": status}
 
     async def viber_send(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._viber_person(body)
-        text = _text(body)
+        text = text_of(body)
         if not text.strip():
             raise BadInput("Viber does not send empty messages")
         return {"status": await self.world.viber.send_text(user_id, text)}
 
     async def viber_press(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._viber_person(body)
-        return {"status": await self.world.viber.press_button(user_id, _text(body, "button"))}
+        return {"status": await self.world.viber.press_button(user_id, text_of(body, "button"))}
 
     async def viber_upload(self, request: web.Request) -> JSONDict:
-        fields, upload = await self._read_upload(request)
+        fields, upload = await read_upload(request)
         user_id = self._viber_person(fields)
-        upload_id = self._keep(upload)
-        url = f"{self.public_url}/sandbox/files/{upload_id}/{_safe_name(upload.name)}"
+        upload_id = self._uploads.keep(upload)
+        url = f"{self.public_url}/sandbox/files/{upload_id}/{safe_name(upload.name)}"
         fake = self.world.viber
-        if _sniff(upload.data) in {"image/png", "image/jpeg"}:
+        if sniff(upload.data) in {"image/png", "image/jpeg"}:
             status = await fake.send_picture(
                 user_id,
                 media=url,
@@ -559,14 +458,14 @@ class SandboxApi:
         return {"status": status}
 
     async def viber_location(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         status = await self.world.viber.send_location(
-            self._viber_person(body), _float(body, "latitude"), _float(body, "longitude")
+            self._viber_person(body), float_of(body, "latitude"), float_of(body, "longitude")
         )
         return {"status": status}
 
     async def viber_contact(self, request: web.Request) -> JSONDict:
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._viber_person(body)
         user = self.world.viber.users[user_id]
         return {
@@ -575,7 +474,7 @@ class SandboxApi:
 
     async def viber_subscription(self, request: web.Request) -> JSONDict:
         """Unsubscribe (``subscribed: false``, Viber's counterpart of blocking) or subscribe."""
-        body = await _json_body(request)
+        body = await json_body(request)
         user_id = self._viber_person(body)
         fake = self.world.viber
         wanted = bool(body.get("subscribed"))
@@ -587,92 +486,10 @@ class SandboxApi:
         upload = self._uploads.get(request.match_info["upload_id"])
         if upload is None:
             raise web.HTTPNotFound()
-        return web.Response(body=upload.data, content_type=_sniff(upload.data))
-
-    # ------------------------------------------------------------------ uploads
-
-    async def _read_upload(self, request: web.Request) -> tuple[JSONDict, Upload]:
-        """Read a multipart form with one ``file`` part and small text fields, bounded."""
-        try:
-            reader = await request.multipart()
-        except (AssertionError, KeyError, ValueError) as error:
-            raise BadInput("send the file as multipart/form-data") from error
-        fields: JSONDict = {}
-        upload: Upload | None = None
-        for _ in range(UPLOAD_MAX_PARTS + 1):
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader) or part.name is None:
-                raise BadInput("unexpected nested multipart")
-            if part.name == "file":
-                upload = await _read_file_part(part)
-            else:
-                fields[part.name] = await _read_text_part(part, part.name)
-        else:
-            raise TooLarge(f"more than {UPLOAD_MAX_PARTS} form fields")
-        if upload is None:
-            raise BadInput("no file was attached")
-        return fields, upload
-
-    def _keep(self, upload: Upload) -> str:
-        upload_id = str(next(self._upload_ids))
-        self._uploads[upload_id] = upload
-        while len(self._uploads) > UPLOADS_KEPT:
-            self._uploads.popitem(last=False)
-        return upload_id
-
-
-def _sniff(data: bytes) -> str:
-    """The type a file really is, so nothing uploaded is served as HTML or script."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"%PDF"):
-        return "application/pdf"
-    return "application/octet-stream"
+        return web.Response(body=upload.data, content_type=sniff(upload.data))
 
 
 def _plain(markup: str) -> str:
     """The first line of a broadcast's text without its tags (the page shows text only)."""
     text = html.unescape(re.sub(r"<[^>]*>", "", markup)).strip()
     return text.splitlines()[0] if text else ""
-
-
-def _safe_name(name: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    return cleaned.strip(".") or "file"
-
-
-async def _read_file_part(part: BodyPartReader) -> Upload:
-    data = bytearray()
-    while chunk := await part.read_chunk():
-        data.extend(chunk)
-        if len(data) > UPLOAD_MAX_BYTES:
-            raise TooLarge(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
-    if not data:
-        raise BadInput("the file is empty")
-    name = part.filename or "file"
-    content_type = part.headers.get("Content-Type", "application/octet-stream")
-    return Upload(name=name[:128], content_type=content_type, data=bytes(data))
-
-
-async def _read_text_part(part: BodyPartReader, name: str) -> str:
-    # Read in bounded chunks: part.text() would hold any size in memory first.
-    raw = bytearray()
-    while chunk := await part.read_chunk():
-        raw.extend(chunk)
-        if len(raw) > TEXT_MAX * 4:  # UTF-8 has at most 4 bytes a character
-            raise TooLarge(f"{name} is too long")
-    try:
-        value = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadInput(f"{name} is not UTF-8 text") from error
-    if len(value) > TEXT_MAX:
-        raise TooLarge(f"{name} is too long")
-    return value

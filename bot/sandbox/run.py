@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.app import Runtime, build_runtime, prepare_database, serve
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import build_runtime, prepare_database, serve
 from bot.config import Settings, is_local_host, load_settings
 from bot.sandbox.api import SandboxApi
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -29,6 +31,7 @@ from bot.sandbox.world import (
     World,
 )
 from bot.schedule import post_pending
+from bot.telegram.staff.desk import Desk
 from storage.staff import upsert_staff
 from storage.vocabulary import Role
 
@@ -123,13 +126,20 @@ async def stand_ins() -> AsyncIterator[tuple[FakeTelegram, FakeViber]]:
         yield telegram, viber
 
 
-async def _prepare_world(runtime: Runtime, world: World, *, seed: bool) -> None:
+async def _prepare_world(
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    world: World,
+    *,
+    seed: bool,
+) -> None:
     """Check the database is the sandbox's, migrate, seed if asked, and register everyone stored
     in the stand-ins."""
-    await check_database(runtime.engine)
-    await prepare_database(runtime)
+    await check_database(engine)
+    await prepare_database(engine, sessionmaker, settings)
     now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with sessionmaker() as session, session.begin():
         await mark_database(session, now=now)
         await upsert_staff(
             session, telegram_id=DEFAULT_ADMIN[0], role=Role.ADMIN, now=now, name=DEFAULT_ADMIN[1]
@@ -137,20 +147,20 @@ async def _prepare_world(runtime: Runtime, world: World, *, seed: bool) -> None:
     if seed:
         from bot.sandbox.seed import seed_demo_world
 
-        seeded = await seed_demo_world(runtime.sessionmaker, now=now, zone=runtime.settings.zone)
+        seeded = await seed_demo_world(sessionmaker, now=now, zone=settings.zone)
         log.info(
             "demo world %s",
             "created" if seeded is not None else "already in the database: left as it is",
         )
-    await world.load(runtime.sessionmaker)
+    await world.load(sessionmaker)
     world.ensure_defaults()
 
 
-async def _post_seeded_tickets(runtime: Runtime, stop: asyncio.Event) -> None:
+async def _post_seeded_tickets(desk: Desk | None, stop: asyncio.Event) -> None:
     """The demo world's tickets reach the operator forum now, not a batch a minute: the
     scheduled catch-up's rounds, back to back (the desk posts each ticket once either way)."""
     for _ in range(CATCH_UP_ROUNDS):
-        if stop.is_set() or not await post_pending(runtime.desk):
+        if stop.is_set() or not await post_pending(desk):
             return
 
 
@@ -190,7 +200,9 @@ async def run_sandbox(
                 loopback_only=is_local_host(options.host),
             )
             api.install(runtime.web_app)
-            await _prepare_world(runtime, world, seed=options.seed)
+            await _prepare_world(
+                runtime.engine, runtime.sessionmaker, settings, world, seed=options.seed
+            )
             started = asyncio.Event()
             task = asyncio.create_task(serve(runtime, stop, ready=started))
             waiter = asyncio.create_task(started.wait())
@@ -207,5 +219,5 @@ async def run_sandbox(
             if ready is not None:
                 ready.set()
             if options.seed:
-                await _post_seeded_tickets(runtime, stop)
+                await _post_seeded_tickets(runtime.desk, stop)
             await task

@@ -73,7 +73,8 @@ class BulkTelegramSender:
     def parts(self, reply: Reply) -> tuple[Reply, ...]:
         return telegram_parts(reply)
 
-    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+    # The Sender contract's signature; ``message_id`` is of no use here.
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:  # noqa: ARG002
         """Broadcasts are never edited: a new message (the contract's fallback) is sent."""
         return await self.send(recipient, reply)
 

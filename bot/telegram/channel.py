@@ -207,6 +207,7 @@ class TelegramChannel:
                 try:
                     await self.dispatcher.feed_update(self.bot, update)
                 except Exception:
+                    # Broad on purpose: whatever a handler raised, the update is fetched again.
                     # Keep this chat's order: its later updates wait for the failed one.
                     log.exception("update %s failed; it will be fetched again", update.update_id)
                     return [u.update_id for u in chat_updates[position:]]

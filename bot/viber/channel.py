@@ -61,7 +61,8 @@ class ViberSender:
     def parts(self, reply: Reply) -> tuple[Reply, ...]:
         return render.parts(reply)
 
-    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
+    # The Sender contract's signature; ``message_id`` is of no use here.
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:  # noqa: ARG002
         # Viber cannot edit a sent message: the new state goes out as a new message.
         return await self.send(recipient, reply)
 
@@ -78,11 +79,13 @@ class ViberChannel:
         sessionmaker: async_sessionmaker[AsyncSession],
         media: MediaKeeper | None = None,
         clock: Clock = system_clock,
+        sender: ViberSender | None = None,
     ) -> None:
+        """``sender``: the one the composition root built first, for the notices (None: own)."""
         self.client = client
         # Keeps a copy of each file before its Viber URL expires (None: files keep the URL).
         self._media = media
-        self.sender = ViberSender(client, name=name, avatar=avatar)
+        self.sender = sender or ViberSender(client, name=name, avatar=avatar)
         self._pipeline = pipeline
         self._token = token
         self._sessionmaker = sessionmaker
@@ -116,8 +119,14 @@ class ViberChannel:
             return web.json_response({"status": 0})
         try:
             parsed = create_request(raw)
-        except Exception as error:  # viberbot raises bare Exception for what it cannot parse
+        # Broad on purpose: viberbot raises bare Exception for what it cannot parse; the callback
+        # is refused and audited, which is all that can be done with it.
+        except Exception as error:  # noqa: BLE001
             return await self._refuse(body, raw, f"unparseable: {type(error).__name__}")
+        return await self._route(parsed, raw, key)
+
+    async def _route(self, parsed: Any, raw: dict[str, Any], key: str) -> web.Response:
+        """Hand a parsed, signed, fresh callback to the pipeline by its kind."""
         if isinstance(parsed, ViberMessageRequest):
             event = convert.message_event(parsed, raw, key)
             if self._media is not None:

@@ -84,9 +84,6 @@ class ViberClient:
             {"url": url, "event_types": event_types, "send_name": True, "send_photo": False},
         )
 
-    async def account_info(self) -> dict[str, Any]:
-        return await self.call("get_account_info", {})
-
 
 def _encode(payload: dict[str, Any]) -> bytes:
     # UTF-8 rather than \u escapes: Cyrillic text takes 2 bytes a character instead of 6, which

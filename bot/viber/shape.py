@@ -146,6 +146,11 @@ def problem(raw: Any) -> str | None:
     event = raw.get("event")
     if not isinstance(event, str) or event not in EVENTS:
         return "event is missing or unknown"
+    return _envelope(event, raw) or _event_body(event, raw)
+
+
+def _envelope(event: str, raw: dict[str, Any]) -> str | None:
+    """The fields every event carries: the timestamp and (where Viber sends one) the token."""
     if not _is_int(raw.get("timestamp")):
         return "timestamp is missing or not an integer"
     token = raw.get("message_token")
@@ -154,6 +159,11 @@ def problem(raw: Any) -> str | None:
             return "message_token is missing"
     elif not (_is_int(token) or (isinstance(token, str) and 0 < len(token) <= TOKEN_MAX)):
         return "message_token is not a token"
+    return None
+
+
+def _event_body(event: str, raw: dict[str, Any]) -> str | None:
+    """The fields of this kind of event."""
     if event == "message":
         return _user("sender", raw.get("sender")) or _message(raw.get("message"))
     if event == "conversation_started":

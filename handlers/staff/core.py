@@ -153,6 +153,7 @@ class StaffCore:
         *,
         roles: Collection[Role] = EVERY_ROLE,
         session: AsyncSession | None = None,
+        after: list[After] | None = None,
     ) -> AsyncIterator[StaffCall | Refused]:
         """A transaction for ``actor``: yields the call, or a ``Refused`` (and audits it) when
         they are not staff or their role is not in ``roles``. The after-commit steps run once the
@@ -161,9 +162,13 @@ class StaffCore:
 
         ``session``: a desk that already opened the transaction (the chat desk claims its
         update in it) passes it in; the caller then commits and runs ``call.after`` itself
-        through ``run_after``."""
+        through ``run_after``; ``after`` is then the desk's own list the steps are queued on
+        (several calls of one event share it, in order)."""
         if session is not None:
-            yield await self._begin(session, actor, roles)
+            joined = await self._begin(session, actor, roles)
+            if after is not None and isinstance(joined, StaffCall):
+                joined.after = after
+            yield joined
             return
         async with self._sessionmaker() as own, own.begin():
             opened = await self._begin(own, actor, roles)

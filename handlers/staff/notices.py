@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from handlers.notify import DeliveryFailed, Notifier
 from handlers.staff.media import MediaLinks
 from handlers.tickets.closure import question_buttons
+from messaging import labels
 from messaging.contract import Media, Reply
 from messaging.i18n import Catalog, Markup
 from messaging.text import format_when
@@ -39,7 +40,7 @@ class Notices:
 
     def _about(self, resident: Resident, ticket: Ticket) -> dict[str, object]:
         return {
-            "subject": self.t(resident, f"notice.subject.{ticket.kind}"),
+            "subject": self.t(resident, labels.NOTICE_SUBJECT[ticket.kind]),
             "number": ticket.number,
         }
 
@@ -110,7 +111,7 @@ class Notices:
         return Reply(
             text=self.t(
                 resident,
-                f"notice.extended.{ticket.kind}",
+                labels.NOTICE_EXTENDED[ticket.kind],
                 deadline=self.deadline(ticket),
                 reason=ticket.extension_reason or "—",
                 **self._about(resident, ticket),
@@ -122,7 +123,7 @@ class Notices:
         return Reply(
             text=self.t(
                 resident,
-                f"notice.term.{ticket.appeal_term}",
+                labels.NOTICE_TERM[ticket.appeal_term or ""],
                 deadline=self.deadline(ticket),
                 **self._about(resident, ticket),
             )
@@ -131,11 +132,11 @@ class Notices:
     def refused(self, resident: Resident, ticket: Ticket) -> Reply:
         parts = [
             self.t(resident, "notice.refused", **self._about(resident, ticket)),
-            self.t(resident, f"notice.ground.{ticket.kind}.{ticket.refusal_ground}"),
+            self.t(resident, labels.NOTICE_GROUND[ticket.kind, ticket.refusal_ground or ""]),
         ]
         if ticket.refusal_comment:
             parts.append(self.t(resident, "notice.refused_comment", comment=ticket.refusal_comment))
-        parts.append(self.t(resident, f"notice.appeal_how.{ticket.kind}"))
+        parts.append(self.t(resident, labels.NOTICE_APPEAL_HOW[ticket.kind]))
         return Reply(text=Markup("\n\n".join(parts)))
 
     def closed(self, resident: Resident, ticket: Ticket) -> Reply:

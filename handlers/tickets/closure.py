@@ -41,6 +41,7 @@ from handlers.tickets.forms import (
     check_text,
 )
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import (
     FILE_KINDS,
     Button,
@@ -52,6 +53,7 @@ from messaging.contract import (
 from messaging.i18n import Catalog, Markup
 from storage import audit, ticket_events, tickets
 from storage.deadlines import TicketKind
+from storage.filing import Follows
 from storage.models import Ticket
 from storage.ticket_events import Happened, Link, Resolution
 from storage.ticket_rules import (
@@ -147,7 +149,9 @@ class Filing(Protocol):
 
     async def refusal_to_file(self, turn: Turn) -> Reply | None: ...
 
-    async def create_ticket(self, turn: Turn, kind: TicketKind) -> Ticket: ...
+    async def create_ticket(
+        self, turn: Turn, kind: TicketKind, follows: Follows | None = None
+    ) -> Ticket: ...
 
     async def start(self, turn: Turn, kind: TicketKind) -> list[Reply]: ...
 
@@ -246,7 +250,10 @@ class ResidentClosure:
             if error.code == "already_answered":
                 return [
                     self._menu(
-                        turn, self._t(turn, f"closure.already.{ticket.resolution}", number=number)
+                        turn,
+                        self._t(
+                            turn, labels.CLOSURE_ALREADY[ticket.resolution or ""], number=number
+                        ),
                     )
                 ]
             if tickets.is_open(ticket):
@@ -325,7 +332,7 @@ class ResidentClosure:
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         if len(text) > FOLLOWUP_MAX:
             screen = self.current_screen(turn)
-            error = self._t(turn, "form.error.too_long", length=len(text), limit=FOLLOWUP_MAX)
+            error = self._t(turn, "form.error.too_long", count=len(text), limit=FOLLOWUP_MAX)
             return [Reply(text=self._join(error, screen.text), buttons=screen.buttons)]
         ticket = await self._own(turn, act.RESOLVED, int(turn.data["ticket_id"]))
         # Open again (feedback) or closed (an appeal): the comment belongs to the thread either
@@ -358,14 +365,14 @@ class ResidentClosure:
         ticket_id = int(turn.data["ticket_id"])
         links = list(FOLLOW_UPS.get(kind, ()))
         late = not bool(turn.data.get("complaint_ok", True))
-        key = f"closure.offer.{kind}"
+        key = labels.CLOSURE_OFFER[kind]
         if late and kind == TicketKind.APPEAL:
             links = [link for link in links if link is not Link.COMPLAINT]
             key = "closure.offer.appeal_late"
         rows = tuple(
             (
                 Button(
-                    self._t(turn, f"closure.btn.{link.value}"),
+                    self._t(turn, labels.CLOSURE_BTN[link.value]),
                     act.with_arg(act.REFILE, f"{ticket_id}:{link.value}"),
                 ),
             )
@@ -412,7 +419,7 @@ class ResidentClosure:
             "answers": answers,
         }
         turn.go(FLOW_REFILE, self._next_step(turn))
-        intro = self._t(turn, f"closure.refile.intro.{link.value}", number=number)
+        intro = self._t(turn, labels.CLOSURE_REFILE_INTRO[link.value], number=number)
         screen = self._refile_screen(turn)
         return [Reply(text=self._join(intro, screen.text), buttons=screen.buttons)]
 
@@ -453,17 +460,16 @@ class ResidentClosure:
 
     def _prompt(self, turn: Turn, key: str) -> Markup:
         if key == "body":
-            return self._t(turn, f"closure.refile.body.{turn.data['link']}")
-        specific = f"form.{turn.data['kind']}.{key}"
-        known = self.catalog.keys(self.catalog.default)
-        return self._t(turn, specific if specific in known else f"form.{key}")
+            return self._t(turn, labels.CLOSURE_REFILE_BODY[turn.data["link"]])
+        specific = labels.FORM_KIND_PROMPT.get((turn.data["kind"], key))
+        return self._t(turn, specific or labels.FORM_PROMPT[key])
 
     def _refile_screen(self, turn: Turn) -> Reply:
         cancel = (Button(self._t(turn, "btn.cancel"), act.FORM_CANCEL),)
         if turn.step != STEP_CONFIRM:
             return Reply(text=self._prompt(turn, turn.step), buttons=(cancel,))
         answers = turn.data.get("answers", {})
-        link = self._t(turn, f"closure.link.{turn.data['link']}")
+        link = self._t(turn, labels.CLOSURE_LINK[turn.data["link"]])
         lines = [
             self._t(turn, "closure.refile.confirm"),
             self._t(turn, "closure.parent", link=link, number=str(turn.data.get("number", ""))),
@@ -477,7 +483,7 @@ class ResidentClosure:
                 self._t(
                     turn,
                     "closure.refile.line",
-                    label=self._t(turn, f"field.{step.key}"),
+                    label=self._t(turn, labels.FIELD[step.key]),
                     value=shown,
                 )
             )
@@ -524,20 +530,8 @@ class ResidentClosure:
         answers = dict(turn.data.get("answers", {}))
         # The form engine's shape (``ResidentTickets._create`` reads it).
         turn.data = {"kind": kind.value, "answers": answers, "attachments": []}
-        ticket = await self.filing.create_ticket(turn, kind)
-        ticket.parent_id = parent.id
-        ticket.parent_link = link.value
-        ticket_events.record(
-            turn.session, parent, Happened.REFILED, now=turn.now, other_ticket_id=ticket.id
-        )
-        audit.record(
-            turn.session,
-            actor=turn.actor,
-            action="ticket.refiled",
-            subject=f"ticket:{parent.id}",
-            now=turn.now,
-            details={"number": parent.number, "linked": ticket.number, "link": link.value},
-        )
+        # Linked to the first, whose timeline and audit say so (storage.filing).
+        ticket = await self.filing.create_ticket(turn, kind, Follows(parent, link))
         turn.effects.append(ResidentAnswered(parent.id, Happened.REFILED.value, ticket.id))
         turn.go(FLOW_IDLE)
         return [self.filing.registered(turn, ticket)]
@@ -560,7 +554,7 @@ class ResidentClosure:
                 ):
                     continue
                 action = act.with_arg(act.REFILE, f"{ticket.id}:{link.value}")
-                rows.append((Button(self._t(turn, f"closure.btn.{link.value}"), action),))
+                rows.append((Button(self._t(turn, labels.CLOSURE_BTN[link.value]), action),))
         if ticket.rating is None:
             rows.append(stars(ticket.id))
         return rows

@@ -33,8 +33,9 @@ from handlers.tickets.followups import FLOW_ANSWERED, answered_tickets
 from handlers.tickets.forms import BODY_MAX, MAX_ATTACHMENTS
 from handlers.tickets.suggest import CategorySuggester
 from handlers.turn import FLOW_IDLE, Turn
+from messaging import labels
 from messaging.contract import FILE_KINDS, Button, EventKind, Incoming, Reply
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import N_, Catalog, Markup
 from storage import ticket_sends, tickets
 from storage.deadlines import TicketKind
 from storage.models import Ticket
@@ -90,7 +91,7 @@ class Drafts:
             text = event.text or ""
             talk = smalltalk.classify(text)
             if talk is not None:
-                return [self._with_screen(turn, self._t(turn, f"freetext.smalltalk.{talk}"))]
+                return [self._with_screen(turn, self._t(turn, labels.FREETEXT_SMALLTALK[talk]))]
             if not any(ch.isalnum() for ch in text):
                 # Only punctuation: nothing to keep ("…", "?").
                 return None
@@ -195,9 +196,9 @@ class Drafts:
         attachments: list[dict[str, Any]] = data.setdefault("attachments", [])
         joined = (text + JOIN + content.text if text else content.text) if content.text else text
         if len(joined) > BODY_MAX:
-            return self._t(turn, "freetext.full_text", limit=BODY_MAX, length=len(joined))
+            return self._t(turn, "freetext.full_text", limit=BODY_MAX, count=len(joined))
         if content.item is not None and len(attachments) >= MAX_ATTACHMENTS:
-            return self._t(turn, "freetext.full_files", limit=MAX_ATTACHMENTS)
+            return self._t(turn, "freetext.full_files", count=MAX_ATTACHMENTS)
         data["text"] = joined
         if content.item is not None:
             attachments.append(content.item)
@@ -237,16 +238,18 @@ class Drafts:
         )
         lines.append(self._t(turn, "freetext.how"))
         rows: list[tuple[Button, ...]] = [
-            (Button(self._t(turn, f"freetext.as.{kind}"), act.with_arg(act.DRAFT, kind)),)
+            (Button(self._t(turn, labels.FREETEXT_AS[kind]), act.with_arg(act.DRAFT, kind)),)
             for kind in act.DRAFT_KINDS
         ]
-        change = "freetext.btn.change_category" if category else "freetext.btn.pick_category"
+        change = (
+            N_("freetext.btn.change_category") if category else N_("freetext.btn.pick_category")
+        )
         rows.append((Button(self._t(turn, change), act.DRAFT_CATEGORIES),))
         rows.append((Button(self._t(turn, "freetext.btn.discard"), act.DRAFT_DISCARD),))
         return Reply(text=Markup("\n".join(lines)), buttons=tuple(rows))
 
     def _category_name(self, turn: Turn, code: str) -> str:
-        return self._t(turn, f"choice.category.{code}")
+        return self._t(turn, labels.CHOICE_CATEGORY[code])
 
     def _category_screen(self, turn: Turn) -> Reply:
         ranking = [c for c in turn.data.get("ranking", []) if c in CATEGORY_QUEUES]
@@ -323,7 +326,7 @@ class Drafts:
             return [
                 self._with_screen(
                     turn,
-                    self._t(turn, "form.error.too_long", length=len(content.text), limit=BODY_MAX),
+                    self._t(turn, "form.error.too_long", count=len(content.text), limit=BODY_MAX),
                 )
             ]
         number = await self._append(turn, ticket.id, content.text, [content.item])

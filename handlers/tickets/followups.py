@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import conversations, ticket_sends
+from storage.vocabulary import parse_aware
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def answered_tickets(data: dict[str, Any], *, now: datetime) -> list[int]:
     found: list[int] = []
     for item in reversed(data.get("tickets", [])):
         try:
-            at = datetime.fromisoformat(str(item["at"]))
+            at = parse_aware(str(item["at"]))
             ticket_id = int(item["id"])
         except (KeyError, TypeError, ValueError):
             continue

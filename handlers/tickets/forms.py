@@ -141,30 +141,44 @@ def check_text(step: Step, raw: str) -> str:
             if step.input is Input.REPLY_ADDRESS
             else "form.error.too_long"
         )
-        raise Invalid(key, length=len(text), limit=step.max_length)
+        raise Invalid(key, count=len(text), limit=step.max_length)
     if step.input is Input.NAME:
-        words = text.split()
-        if len(words) < 2 or not all(_NAME_WORD.match(word) for word in words):
-            raise Invalid("form.error.name")
+        _check_name(text)
     elif step.input is Input.CONTACT:
-        if is_email(text):
-            return text
-        phone = normalize_phone(text)
-        if phone is None:
-            raise Invalid("form.error.contact")
-        return phone
+        return _contact(text)
     elif step.input is Input.REPLY_ADDRESS:
-        if is_email(text):
-            return text
-        phone = normalize_phone(text)
-        if phone is not None:
-            return phone
-        # Otherwise a postal address: long enough to have a street and a house number.
-        if len(text) < 10 or not any(ch.isdigit() for ch in text):
-            raise Invalid("form.error.reply_address")
-        return text
+        return _reply_address(text)
     if len(text) < step.min_length:
-        raise Invalid("form.error.too_short", limit=step.min_length)
+        raise Invalid("form.error.too_short", count=step.min_length)
+    return text
+
+
+def _check_name(text: str) -> None:
+    words = text.split()
+    if len(words) < 2 or not all(_NAME_WORD.match(word) for word in words):
+        raise Invalid("form.error.name")
+
+
+def _contact(text: str) -> str:
+    """An e-mail address as given, or a phone number in one form."""
+    if is_email(text):
+        return text
+    phone = normalize_phone(text)
+    if phone is None:
+        raise Invalid("form.error.contact")
+    return phone
+
+
+def _reply_address(text: str) -> str:
+    """Where the answer goes: an e-mail address, a phone number or a postal address."""
+    if is_email(text):
+        return text
+    phone = normalize_phone(text)
+    if phone is not None:
+        return phone
+    # Otherwise a postal address: long enough to have a street and a house number.
+    if len(text) < 10 or not any(ch.isdigit() for ch in text):
+        raise Invalid("form.error.reply_address")
     return text
 
 

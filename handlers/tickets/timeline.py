@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messaging.i18n import Catalog, Markup
+from messaging import labels
+from messaging.i18n import N_, Catalog, Markup
 from storage import ticket_events, tickets
 from storage.models import Ticket, TicketEvent, TicketMessage
 from storage.ticket_events import Happened
@@ -60,7 +61,7 @@ class TicketView:
         if ticket.parent_id is not None and ticket.parent_link:
             parent = await session.get(Ticket, ticket.parent_id)
             if parent is not None:
-                link = t(language, f"closure.link.{ticket.parent_link}")
+                link = t(language, labels.CLOSURE_LINK[ticket.parent_link])
                 parts.append(t(language, "closure.parent", link=link, number=parent.number))
         if ticket.body:
             parts.append(t(language, "my.body", text=_cut(ticket.body, BODY_EXCERPT)))
@@ -88,10 +89,14 @@ class TicketView:
         return "\n".join(out)
 
     def _message_line(self, language: str, message: TicketMessage) -> Markup:
-        who = "my.from_you" if message.direction == MessageDirection.RESIDENT else "my.from_staff"
+        who = (
+            N_("my.from_you")
+            if message.direction == MessageDirection.RESIDENT
+            else N_("my.from_staff")
+        )
         content = message.text or ""
         if message.attachment_kind:
-            label = self.catalog.text(language, f"my.attachment.{message.attachment_kind}")
+            label = self.catalog.text(language, labels.MY_ATTACHMENT[message.attachment_kind])
             content = f"{content} {label}" if content else label
         return self.catalog.text(
             language, who, when=self.when(message.created_at), text=_cut(content, EXCERPT)
@@ -131,7 +136,7 @@ class TicketView:
         names: dict[str, str],
     ) -> Markup | None:
         t = self.catalog.text
-        key = f"closure.event.{event.kind}"
+        key = labels.CLOSURE_EVENT[event.kind]
         queue = names.get(event.queue_code or "", event.queue_code or "—")
         if event.kind in (Happened.TAKEN, Happened.HANDED_OVER):
             return t(language, key, queue=queue)
@@ -150,7 +155,7 @@ class TicketView:
             )
             if other is None:
                 return None
-            link = t(language, f"closure.link.{other.parent_link or 'repeated'}")
+            link = t(language, labels.CLOSURE_LINK[other.parent_link or "repeated"])
             return t(language, key, link=link, number=other.number)
         if event.kind in {item.value for item in Happened}:
             return t(language, key)

@@ -1,66 +1,72 @@
-"""Callback data of the card's inline buttons: ``tk:<verb>:<ticket id>[:<argument>]``.
+"""Callback data of the card's inline buttons: ``tk:<verb>:<ticket id>[:<argument>]``, as an
+aiogram ``CallbackData`` factory.
 
-Telegram allows 64 bytes; a queue code (at most 32 characters) or a refusal ground is the longest
-argument, so every button fits.
+The packed form is the one cards already posted in live chats carry, so it must not change:
+no trailing separator when there is no argument (aiogram's own packing would add one), and the
+ticket id digits only. Telegram allows 64 bytes; a queue code (at most 32 characters) or a
+refusal ground is the longest argument, so every button fits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+import re
+from enum import StrEnum
+from typing import Final, Self
 
-from bot.telegram.staff import callback_data
+from aiogram.filters.callback_data import CallbackData
 
 PREFIX: Final = "tk"
-MAX_BYTES: Final = callback_data.MAX_BYTES
-
-TAKE: Final = "take"
-HAND: Final = "hand"  # show the queues
-HAND_TO: Final = "to"  # tk:to:<id>:<queue code>
-EXTEND: Final = "ext"
-REFUSE: Final = "ref"  # show the legal grounds
-GROUND: Final = "rg"  # tk:rg:<id>:<ground>
-CLOSE: Final = "close"  # ask for confirmation
-CLOSE_OK: Final = "closeok"
-TERM: Final = "term"  # tk:term:<id>:simple|standard (appeals)
-CARD: Final = "card"  # back to the card's own buttons
-CATEGORY: Final = "cats"  # show the categories
-CATEGORY_TO: Final = "cat"  # tk:cat:<id>:<category>
-
-VERBS: Final = frozenset(
-    {
-        TAKE,
-        HAND,
-        HAND_TO,
-        EXTEND,
-        REFUSE,
-        GROUND,
-        CLOSE,
-        CLOSE_OK,
-        TERM,
-        CARD,
-        CATEGORY,
-        CATEGORY_TO,
-    }
-)
+SEPARATOR: Final = ":"
+MAX_BYTES: Final = 64
 
 
-@dataclass(frozen=True, slots=True)
-class CardAction:
-    verb: str
-    ticket_id: int
-    argument: str = ""
+class Verb(StrEnum):
+    TAKE = "take"
+    HAND = "hand"  # show the queues
+    HAND_TO = "to"  # tk:to:<id>:<queue code>
+    EXTEND = "ext"
+    REFUSE = "ref"  # show the legal grounds
+    GROUND = "rg"  # tk:rg:<id>:<ground>
+    CLOSE = "close"  # ask for confirmation
+    CLOSE_OK = "closeok"
+    TERM = "term"  # tk:term:<id>:simple|standard (appeals)
+    CARD = "card"  # back to the card's own buttons
+    CATEGORY = "cats"  # show the categories
+    CATEGORY_TO = "cat"  # tk:cat:<id>:<category>
 
 
-def pack(verb: str, ticket_id: int, argument: str = "") -> str:
-    return callback_data.pack(PREFIX, verb, ticket_id, argument)
+# Callback data comes from the client and is not trusted: digits only for the id (no sign, no
+# spaces, at most 18 of them), a known verb, and any argument after a third separator.
+_PACKED = re.compile(r"^tk:([a-z]+):(\d{1,18})(?::(.*))?$", re.DOTALL)
 
 
-def unpack(data: str) -> CardAction | None:
-    """The action of a pressed button, or None for anything that is not ours or is malformed
-    (callback data comes from the client and is not trusted)."""
-    parts = callback_data.split(data, PREFIX, VERBS)
-    if parts is None:
+class CardCallback(CallbackData, prefix=PREFIX, sep=SEPARATOR):
+    verb: Verb
+    id: int
+    arg: str = ""
+
+    def pack(self) -> str:
+        packed = super().pack()
+        return packed if self.arg else packed.removesuffix(SEPARATOR)
+
+    @classmethod
+    def unpack(cls, value: str) -> Self:
+        """Raises ``ValueError`` for anything that is not a card button (aiogram's filter then
+        does not match)."""
+        match = _PACKED.match(value)
+        if match is None:
+            raise ValueError(f"not a card button: {value!r}")
+        verb, number, argument = match.groups()
+        return cls(verb=Verb(verb), id=int(number), arg=argument or "")
+
+
+def pack(verb: Verb, ticket_id: int, argument: str = "") -> str:
+    return CardCallback(verb=verb, id=ticket_id, arg=argument).pack()
+
+
+def unpack(data: str) -> CardCallback | None:
+    """The pressed card button, or None for anything that is not one or is malformed."""
+    try:
+        return CardCallback.unpack(data)
+    except ValueError:
         return None
-    verb, number, argument = parts
-    return CardAction(verb=verb, ticket_id=number, argument=argument)

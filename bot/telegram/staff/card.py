@@ -8,7 +8,7 @@ Every value that came from a person goes through the catalog's escaping (``Catal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.staff import callbacks as cb
-from messaging.i18n import Catalog, Markup
+from messaging import labels
+from messaging.i18n import N_, Catalog, Markup
 from messaging.text import format_when, markup_to_plain, utf16_len
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Ticket, TicketMessage
 from storage.recategorize import can_change_category
-from storage.ticket_rules import REFUSAL_GROUNDS
+from storage.ticket_rules import REFUSAL_GROUNDS, can_change_term, can_extend
 from storage.tickets import is_open
 from storage.vocabulary import CATEGORY_QUEUES, TicketStatus
 
@@ -45,7 +46,6 @@ STATUS_ICONS = {
     TicketStatus.REFUSED: "⛔",
     TicketStatus.CLOSED: "✅",
 }
-EXTENDABLE_KINDS = frozenset({TicketKind.APPEAL, TicketKind.INFO_REQUEST})
 
 
 def shorten(text: str, limit: int) -> tuple[str, bool]:
@@ -62,27 +62,13 @@ def shorten(text: str, limit: int) -> tuple[str, bool]:
     return text[:cut].rstrip() + "…", True
 
 
-def label(catalog: Catalog, language: str, prefix: str, code: str | None) -> str:
+def label(catalog: Catalog, language: str, table: Mapping[str, str], code: str | None) -> str:
     """A catalog label for a code, or the code itself when the catalog has none (categories are
     data the resident side may extend)."""
     if not code:
         return "—"
-    key = f"{prefix}.{code}"
+    key = table.get(code)
     return catalog.text(language, key) if key in catalog.keys(language) else code
-
-
-def can_extend(ticket: Ticket) -> bool:
-    """Whether the card offers "extend" at all; the legal checks run when it is pressed."""
-    return (
-        is_open(ticket)
-        and ticket.kind in EXTENDABLE_KINDS
-        and not (ticket.kind == TicketKind.INFO_REQUEST and ticket.urgent)
-        and ticket.extended_at is None
-    )
-
-
-def can_change_term(ticket: Ticket) -> bool:
-    return is_open(ticket) and ticket.kind == TicketKind.APPEAL and ticket.extended_at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +96,8 @@ class CardRenderer:
     def t(self, key: str, /, **params: object) -> Markup:
         return self.catalog.text(self.language, key, **params)
 
-    def label(self, prefix: str, code: str | None) -> str:
-        return label(self.catalog, self.language, prefix, code)
+    def label(self, table: Mapping[str, str], code: str | None) -> str:
+        return label(self.catalog, self.language, table, code)
 
     def when(self, moment: datetime | None, *, exact: bool = False) -> str:
         return format_when(moment, self.zone, exact=exact)
@@ -129,9 +115,9 @@ class CardRenderer:
     # -- text -------------------------------------------------------------------------------
 
     def topic_name(self, ticket: Ticket) -> str:
-        topic = self.label("staff.category", ticket.category)
+        topic = self.label(labels.STAFF_CATEGORY, ticket.category)
         if topic == "—":
-            topic = self.label("staff.kind", ticket.kind)
+            topic = self.label(labels.STAFF_KIND, ticket.kind)
         name, _cut = shorten(f"{ticket.number} · {topic}", TOPIC_NAME_LIMIT)
         return name
 
@@ -161,7 +147,7 @@ class CardRenderer:
                 "staff.card.title",
                 icon=STATUS_ICONS[status],
                 number=ticket.number,
-                kind=self.label("staff.kind", ticket.kind),
+                kind=self.label(labels.STAFF_KIND, ticket.kind),
             )
         ]
         if ticket.urgent:
@@ -169,29 +155,37 @@ class CardRenderer:
             lines.append(t("staff.card.urgent", reason=reason))
         if ticket.category:
             lines.append(
-                t("staff.card.category", value=self.label("staff.category", ticket.category))
+                t("staff.card.category", value=self.label(labels.STAFF_CATEGORY, ticket.category))
             )
         if ticket.appeal_type:
-            value = self.label("staff.appeal_type", ticket.appeal_type)
+            value = self.label(labels.STAFF_APPEAL_TYPE, ticket.appeal_type)
             lines.append(t("staff.card.appeal_type", value=value))
         queue_name = data.queue.name if data.queue else ticket.queue_code
         lines.append(t("staff.card.queue", value=queue_name))
-        channel = self.label("staff.channel", ticket.channel)
+        channel = self.label(labels.STAFF_CHANNEL, ticket.channel)
         name, _ = shorten(self.resident_name(ticket, data.resident), FIELD_LIMIT)
         lines.append(t("staff.card.resident", name=name, channel=channel))
         if len(data.linked_channels) > 1:
-            shown = [self.label("staff.channel", code) for code in data.linked_channels]
+            shown = [self.label(labels.STAFF_CHANNEL, code) for code in data.linked_channels]
             lines.append(t("staff.card.linked", channels=", ".join(shown), preferred=shown[0]))
         if data.resident is not None and data.resident.banned_at is not None:
             lines.append(t("staff.card.banned"))
         for key, field in (
-            ("staff.card.address", ticket.address),
-            ("staff.card.contact", ticket.contact),
-            ("staff.card.subject", ticket.subject),
+            (N_("staff.card.address"), ticket.address),
+            (N_("staff.card.contact"), ticket.contact),
+            (N_("staff.card.subject"), ticket.subject),
         ):
             if field:
                 lines.append(t(key, value=shorten(field, FIELD_LIMIT)[0]))
         body_at = len(lines)
+        lines.extend(self._term_lines(data))
+        lines.extend(self._closure_lines(data))
+        return lines, body_at
+
+    def _term_lines(self, data: CardData) -> list[str]:
+        """Below the text: attachments, dates and term, status, assignee, refusal, rating."""
+        ticket, t = data.ticket, self.t
+        lines: list[str] = []
         if data.attachments:
             lines.append(t("staff.card.attachments", items=self._attachments(data.attachments)))
         lines.append(t("staff.card.received", date=self.when(ticket.received_at, exact=True)))
@@ -203,20 +197,19 @@ class CardRenderer:
             lines.append(t("staff.card.deadline", date=deadline))
         if ticket.kind == TicketKind.APPEAL:
             term = AppealTerm(ticket.appeal_term or AppealTerm.STANDARD)
-            lines.append(t("staff.card.term", value=self.label("staff.term", term.value)))
-        lines.append(t("staff.card.status", value=self.label("staff.status", ticket.status)))
+            lines.append(t("staff.card.term", value=self.label(labels.STAFF_TERM, term.value)))
+        lines.append(t("staff.card.status", value=self.label(labels.STAFF_STATUS, ticket.status)))
         if data.assignee:
             lines.append(t("staff.card.assignee", name=data.assignee))
         else:
             lines.append(t("staff.card.unassigned"))
-        if status is TicketStatus.REFUSED:
-            ground = self.label("staff.ground", ticket.refusal_ground)
+        if ticket.status == TicketStatus.REFUSED:
+            ground = self.label(labels.STAFF_GROUND, ticket.refusal_ground)
             comment, _ = shorten(ticket.refusal_comment or "—", FIELD_LIMIT)
             lines.append(t("staff.card.refusal", ground=ground, comment=comment))
         if ticket.rating is not None:
             lines.append(t("staff.card.rating", stars="⭐" * ticket.rating, n=ticket.rating))
-        lines.extend(self._closure_lines(data))
-        return lines, body_at
+        return lines
 
     def _closure_lines(self, data: CardData) -> list[str]:
         """The resident's "resolved?" answer, and the ticket this one follows."""
@@ -224,18 +217,18 @@ class CardRenderer:
         lines: list[str] = []
         if ticket.resolution:
             date = self.when(ticket.resolution_at, exact=True)
-            lines.append(t(f"closure.card.resolution.{ticket.resolution}", date=date))
+            lines.append(t(labels.CLOSURE_CARD_RESOLUTION[ticket.resolution], date=date))
         elif ticket.status == TicketStatus.CLOSED:
             lines.append(t("closure.card.resolution.waiting"))
         if data.parent_number and ticket.parent_link:
-            link = t(f"closure.link.{ticket.parent_link}")
+            link = t(labels.CLOSURE_LINK[ticket.parent_link])
             lines.append(t("closure.card.parent", link=link, number=data.parent_number))
         return lines
 
     def _attachments(self, attachments: Sequence[TicketMessage]) -> Markup:
         items: list[str] = []
         for message in attachments[:ATTACHMENTS_LISTED]:
-            kind = self.label("staff.attachment", message.attachment_kind)
+            kind = self.label(labels.STAFF_ATTACHMENT, message.attachment_kind)
             if message.attachment_name:
                 name, _ = shorten(message.attachment_name, 60)
                 items.append(self.t("staff.card.attachment_named", kind=kind, name=name))
@@ -248,7 +241,7 @@ class CardRenderer:
     # -- buttons ----------------------------------------------------------------------------
 
     def _button(
-        self, key: str, verb: str, ticket_id: int, argument: str = ""
+        self, key: str, verb: cb.Verb, ticket_id: int, argument: str = ""
     ) -> InlineKeyboardButton:
         return InlineKeyboardButton(
             text=markup_to_plain(self.t(key)), callback_data=cb.pack(verb, ticket_id, argument)
@@ -258,21 +251,33 @@ class CardRenderer:
         if not is_open(ticket):
             return None
         b = self._button
-        rows = [[b("staff.btn.take", cb.TAKE, ticket.id), b("staff.btn.hand", cb.HAND, ticket.id)]]
+        rows = [
+            [
+                b("staff.btn.take", cb.Verb.TAKE, ticket.id),
+                b("staff.btn.hand", cb.Verb.HAND, ticket.id),
+            ]
+        ]
         middle: list[InlineKeyboardButton] = []
         if can_extend(ticket):
-            middle.append(b("staff.btn.extend", cb.EXTEND, ticket.id))
+            middle.append(b("staff.btn.extend", cb.Verb.EXTEND, ticket.id))
         if can_change_term(ticket):
             if (ticket.appeal_term or AppealTerm.STANDARD) == AppealTerm.STANDARD:
-                middle.append(b("staff.btn.term_simple", cb.TERM, ticket.id, AppealTerm.SIMPLE))
+                middle.append(
+                    b("staff.btn.term_simple", cb.Verb.TERM, ticket.id, AppealTerm.SIMPLE)
+                )
             else:
-                middle.append(b("staff.btn.term_standard", cb.TERM, ticket.id, AppealTerm.STANDARD))
+                middle.append(
+                    b("staff.btn.term_standard", cb.Verb.TERM, ticket.id, AppealTerm.STANDARD)
+                )
         if can_change_category(ticket):
-            middle.append(b("staff.btn.category", cb.CATEGORY, ticket.id))
+            middle.append(b("staff.btn.category", cb.Verb.CATEGORY, ticket.id))
         if middle:
             rows.append(middle)
         rows.append(
-            [b("staff.btn.refuse", cb.REFUSE, ticket.id), b("staff.btn.close", cb.CLOSE, ticket.id)]
+            [
+                b("staff.btn.refuse", cb.Verb.REFUSE, ticket.id),
+                b("staff.btn.close", cb.Verb.CLOSE, ticket.id),
+            ]
         )
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
@@ -280,43 +285,43 @@ class CardRenderer:
         buttons = [
             InlineKeyboardButton(
                 text=shorten(queue.name, 60)[0],
-                callback_data=cb.pack(cb.HAND_TO, ticket.id, queue.code),
+                callback_data=cb.pack(cb.Verb.HAND_TO, ticket.id, queue.code),
             )
             for queue in queues
             if queue.code != ticket.queue_code
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def category_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         """The categories to move the ticket to (its own left out), two to a row."""
         buttons = [
             InlineKeyboardButton(
-                text=self.label("staff.category", category),
-                callback_data=cb.pack(cb.CATEGORY_TO, ticket.id, category),
+                text=self.label(labels.STAFF_CATEGORY, category),
+                callback_data=cb.pack(cb.Verb.CATEGORY_TO, ticket.id, category),
             )
             for category in CATEGORY_QUEUES
             if category != ticket.category
         ]
         rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def ground_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         rows = [
-            [self._button(f"staff.ground.{ground}", cb.GROUND, ticket.id, ground)]
+            [self._button(labels.STAFF_GROUND[ground], cb.Verb.GROUND, ticket.id, ground)]
             for ground in REFUSAL_GROUNDS.get(ticket.kind, ())
         ]
-        rows.append([self._button("staff.btn.back", cb.CARD, ticket.id)])
+        rows.append([self._button("staff.btn.back", cb.Verb.CARD, ticket.id)])
         return InlineKeyboardMarkup(inline_keyboard=rows)
 
     def close_buttons(self, ticket: Ticket) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
             inline_keyboard=[
                 [
-                    self._button("staff.btn.close_confirm", cb.CLOSE_OK, ticket.id),
-                    self._button("staff.btn.back", cb.CARD, ticket.id),
+                    self._button("staff.btn.close_confirm", cb.Verb.CLOSE_OK, ticket.id),
+                    self._button("staff.btn.back", cb.Verb.CARD, ticket.id),
                 ]
             ]
         )

@@ -46,9 +46,7 @@ MessageHandler = Callable[..., Awaitable[None]]
 ButtonHandler = Callable[..., Awaitable[None]]
 
 
-async def _guarded(
-    handled: Awaitable[None], log: logging.Logger, what: str, update_id: int
-) -> None:
+async def guarded(handled: Awaitable[None], log: logging.Logger, what: str, update_id: int) -> None:
     try:
         await handled
     except TRY_AGAIN_LATER as error:
@@ -58,7 +56,7 @@ async def _guarded(
         # Data the database refuses fails the same way on every redelivery (and in polling
         # mode would hold up every update after it): logged, and not retried.
         _log_failure(log, what, update_id, error)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - logged with its trace (below), not retried
         # A bug must not make Telegram redeliver the update forever.
         _log_failure(log, what, update_id, error)
 
@@ -95,7 +93,7 @@ def message_handler(
             update_key=telegram_update_key(bot.id, event_update.update_id),
             bot_username=me.username or "",
         )
-        await _guarded(handled, log, f"{what} message", event_update.update_id)
+        await guarded(handled, log, f"{what} message", event_update.update_id)
 
     return on_message
 
@@ -118,7 +116,7 @@ def button_handler(
         handled = feature.on_button(
             query, update_key=telegram_update_key(bot.id, event_update.update_id)
         )
-        await _guarded(handled, log, f"{what} button", event_update.update_id)
+        await guarded(handled, log, f"{what} button", event_update.update_id)
 
     return on_button
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.broadcasts.common import Wake
 from handlers.staff.core import StaffCore
 from messaging.i18n import Catalog
 from storage.vocabulary import Clock
@@ -56,7 +56,7 @@ class Wiring(TypedDict):
     operator_chat_id: int | None
     editors_chat_id: int | None
     confirm_above: NotRequired[int]
-    wake: NotRequired[Wake]
+    wake: Wake
     staff: NotRequired[StaffCore | None]
 
 
@@ -79,4 +79,4 @@ def parts_of(wiring: Wiring, *, two_person: bool = False) -> tuple[Parts, Wake]:
         settings=settings,
         staff=staff,
     )
-    return parts, wiring.get("wake", no_wake)
+    return parts, wiring["wake"]

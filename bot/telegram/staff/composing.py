@@ -34,16 +34,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import confirm
 from bot.telegram.staff.chat_router import install_composer
+from bot.telegram.staff.command_line import Command, parse_command
 from bot.telegram.staff.composer_data import ComposerData
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, edit_html, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
-from bot.telegram.staff.service import CLAIM_CHANNEL, Command, Work, full_name, parse_command
+from bot.telegram.staff.service import CLAIM_CHANNEL, full_name
 from bot.telegram.staff.targeting import Keyboard
+from bot.telegram.staff.work import Work
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
 from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
+from messaging import labels
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time, markup_to_plain
 from storage import audit, dedup, staff_desk
@@ -200,6 +203,11 @@ class ComposerBase(Generic[DataT]):
     commands: ClassVar[frozenset[str]]
     data: type[DataT]
     prompts: ClassVar[PromptTable]
+    # The catalog keys of what this composer says in its own words: each prompt by action, the
+    # refusal of a non-staff member and of a staff member whose role may not compose.
+    prompt_texts: ClassVar[Mapping[str, str]]
+    denied: ClassVar[str]
+    denied_role: ClassVar[str]
     # The targeting verbs: what each toggles, and the keyboard page it shows after.
     targets: ClassVar[Mapping[str, tuple[Target, str]]]
     pages: ClassVar[frozenset[str]]
@@ -261,7 +269,11 @@ class ComposerBase(Generic[DataT]):
     def retarget(self, broadcast: Broadcast, what: Target, code: str) -> Outcome[None]:
         raise NotImplementedError
 
-    def button_what(self, pressed: DataT, raw: str) -> str:
+    def button_what(
+        self,
+        pressed: DataT,  # noqa: ARG002 - the poll composer's override names the verb
+        raw: str,
+    ) -> str:
         """How a refused press is named in the audit."""
         return f"button:{raw}"
 
@@ -366,7 +378,7 @@ class ComposerBase(Generic[DataT]):
 
     def denial(self, refused: Refused) -> Markup:
         role = refused.reason is not Reason.NOT_STAFF
-        return self.t(f"{self.feature}.denied_role" if role else f"{self.feature}.denied")
+        return self.t(self.denied_role if role else self.denied)
 
     # -- what news and polls answer alike ---------------------------------------------------
 
@@ -374,7 +386,7 @@ class ComposerBase(Generic[DataT]):
         """Whether the question was answered already (and the editor is told so)."""
         if prompt.done_at is None:
             return False
-        work.later(self.reply, message, self.t(f"{self.feature}.prompt.done"))
+        work.later(self.reply, message, self.t(self.prompt_texts["done"]))
         return True
 
     async def close_prompt(self, work: Work, prompt: Any) -> None:
@@ -387,7 +399,7 @@ class ComposerBase(Generic[DataT]):
         open, so they answer it again)."""
         when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
         if isinstance(when, TimeProblem):
-            work.later(self.reply, message, self.t(f"news.time.{when.value}"))
+            work.later(self.reply, message, self.t(labels.NEWS_TIME[when.value]))
             return None
         return when
 
@@ -463,7 +475,7 @@ class ComposerBase(Generic[DataT]):
     async def ask(
         self, chat_id: int, action: StrEnum, staff_id: int, subject_id: int | None
     ) -> None:
-        key = f"{self.feature}.prompt.{action.value}"
+        key = self.prompt_texts[action.value]
         text = self.t(key, id=subject_id) if subject_id is not None else self.t(key)
         sent = await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,12 +31,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import (
-    ForceReply,
-    InlineKeyboardMarkup,
-    Message,
-    ReplyParameters,
-)
+from aiogram.types import ForceReply, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import resident_files
@@ -48,8 +42,9 @@ from bot.telegram.staff.card import (
     CardRenderer,
     shorten,
 )
+from bot.telegram.staff.place import Place, Step, place_of
 from messaging.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
-from messaging.i18n import Catalog, Markup
+from messaging.i18n import Catalog, Markup, labels
 from messaging.text import markup_to_plain, split_text, utf16_len
 from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
@@ -72,52 +67,6 @@ MAX_FAILED_TRACKED = 1000
 HEADER_ROOM = 200
 
 Markup_ = InlineKeyboardMarkup | ForceReply
-
-
-class DeskUnavailable(Exception):
-    """The ticket has no staff chat to go to (no queue chat, no operator chat)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where a ticket's thread is: a forum topic, or replies to the card in an ordinary group."""
-
-    chat_id: int
-    thread_id: int | None = None
-    root_id: int | None = None
-
-    def kwargs(self, *, reply_to: int | None = None) -> dict[str, Any]:
-        """Arguments that put a message into the thread (and reply to ``reply_to``)."""
-        out: dict[str, Any] = {}
-        if self.thread_id is not None:
-            out["message_thread_id"] = self.thread_id
-        target = (
-            reply_to if reply_to is not None else (self.root_id if self.thread_id is None else None)
-        )
-        if target is not None:
-            out["reply_parameters"] = ReplyParameters(
-                message_id=target, allow_sending_without_reply=True
-            )
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One attempt to copy a resident's message: where the ticket lives (None: no card yet),
-    whether a message was posted, and whether more are waiting."""
-
-    place: Place | None
-    posted: bool = False
-    more: bool = False
-
-
-def place_of(ticket: Ticket) -> Place | None:
-    if ticket.staff_chat_id is None or (
-        ticket.thread_id is None and ticket.card_message_id is None
-    ):
-        return None
-    root = ticket.card_message_id if ticket.thread_id is None else None
-    return Place(chat_id=ticket.staff_chat_id, thread_id=ticket.thread_id, root_id=root)
 
 
 def _is_not_modified(error: TelegramBadRequest) -> bool:
@@ -186,13 +135,6 @@ class Desk:
             known = bool(chat.is_forum)
             self._forums[chat_id] = known
         return known
-
-    async def chat_of_queue(self, session: AsyncSession, code: str) -> int | None:
-        """The chat a queue's tickets are posted in: its own, else the operator chat."""
-        queue = await session.get(Department, code)
-        if queue is not None and queue.chat_id is not None:
-            return queue.chat_id
-        return self.operator_chat_id
 
     async def _target_chat(self, session: AsyncSession, ticket: Ticket) -> int | None:
         queue = await session.get(Department, ticket.queue_code)
@@ -393,7 +335,7 @@ class Desk:
                     self.t(
                         "staff.attachment_failed",
                         name=name,
-                        kind=self.cards.label("staff.attachment", kind),
+                        kind=self.cards.label(labels.STAFF_ATTACHMENT, kind),
                         file=message.attachment_name or "",
                         ref=ref if ref.startswith("https://") else "",
                     ),
@@ -411,7 +353,7 @@ class Desk:
                 await self._send_long(place, name, ticket, text)
             return first.message_id
         if kind is not None:
-            label = self.cards.label("staff.attachment", kind)
+            label = self.cards.label(labels.STAFF_ATTACHMENT, kind)
             text = f"{text}\n[{label}]" if text else f"[{label}]"
         return (await self._send_long(place, name, ticket, text or "—")).message_id
 
@@ -567,17 +509,17 @@ class Desk:
                 )
             if other is None:
                 return
-            link = self.t(f"closure.link.{other.parent_link or 'repeated'}")
+            link = self.t(labels.CLOSURE_LINK[other.parent_link or "repeated"])
             text = self.t("closure.staff.refiled", link=link, number=other.number)
         elif what == "not_resolved":
             async with self.sessionmaker() as session:
                 ticket = await get_ticket(session, ticket_id=effect.ticket_id)
             if ticket is None:
                 return
-            offer = self.t(f"closure.staff.offer.{ticket.kind}")
+            offer = self.t(labels.CLOSURE_STAFF_OFFER[ticket.kind])
             text = self.t("closure.staff.not_resolved", offer=offer)
         else:
-            text = self.t(f"closure.staff.{what}")
+            text = self.t(labels.CLOSURE_STAFF[what])
         await self.post_to_thread(effect.ticket_id, text)
         await self.refresh_card(effect.ticket_id)
 

@@ -26,10 +26,12 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.types import BufferedInputFile, Message, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.telegram.staff.service import CLAIM_CHANNEL, Command, full_name, parse_command
+from bot.telegram.staff.command_line import Command, parse_command
+from bot.telegram.staff.service import CLAIM_CHANNEL, full_name
 from broadcasts.stats_text import StatsTexts
 from handlers.staff.broadcasts.reports import BAD_PERIOD, ReportsCore
 from handlers.staff.core import Actor, Done, Refused, StaffCall, StaffCore
+from messaging import labels
 from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
@@ -151,7 +153,7 @@ class StatsDesk:
         if export is not None:
             caption = self.t(
                 "stats.export.caption",
-                kind=self.t(f"stats.export.kind.{export.kind.value}"),
+                kind=self.t(labels.STATS_EXPORT_KIND[export.kind.value]),
                 first=export.period.first.strftime("%d.%m.%Y"),
                 last=export.period.last.strftime("%d.%m.%Y"),
                 rows=export.rows,

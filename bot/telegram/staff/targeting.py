@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Final
 
 from handlers.staff.broadcasts.targets import ALL, TARGET_DISTRICTS
+from messaging import labels
 from messaging.contract import Button
 from messaging.i18n import Markup
 from storage.models import Broadcast
@@ -41,7 +42,7 @@ def topics_page(broadcast: Broadcast, t: Text, data: Data, back: Button) -> Keyb
     rows.extend(
         (
             Button(
-                f"{mark(topic.value in broadcast.topics)} " + t(f"topic.{topic.value}"),
+                f"{mark(topic.value in broadcast.topics)} " + t(labels.TOPIC[topic.value]),
                 data(topic.value),
             ),
         )
@@ -56,7 +57,9 @@ def districts_page(broadcast: Broadcast, t: Text, data: Data, back: Button) -> K
         (Button(f"{mark(not broadcast.districts)} {t('news.all_districts')}", data(ALL)),)
     ]
     buttons = [
-        Button(f"{mark(d.value in broadcast.districts)} {t(f'district.{d.value}')}", data(d.value))
+        Button(
+            f"{mark(d.value in broadcast.districts)} {t(labels.DISTRICT[d.value])}", data(d.value)
+        )
         for d in TARGET_DISTRICTS
     ]
     rows.extend(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
@@ -68,7 +71,7 @@ def channels_row(broadcast: Broadcast, t: Text, data: Data) -> tuple[Button, ...
     return tuple(
         Button(
             f"{mark(not broadcast.channels or channel.value in broadcast.channels)} "
-            + t(f"news.channel.{channel.value}"),
+            + t(labels.NEWS_CHANNEL[channel.value]),
             data(channel.value),
         )
         for channel in Channel
@@ -78,6 +81,6 @@ def channels_row(broadcast: Broadcast, t: Text, data: Data) -> tuple[Button, ...
 def summary(broadcast: Broadcast, t: Text) -> tuple[str, str]:
     """The chosen topics and districts for the main page's buttons (the "all" text for none)."""
     every = t("news.all")
-    topics = ", ".join(t(f"topic.{code}") for code in broadcast.topics) or every
-    districts = ", ".join(t(f"district.{code}") for code in broadcast.districts) or every
+    topics = ", ".join(t(labels.TOPIC[code]) for code in broadcast.topics) or every
+    districts = ", ".join(t(labels.DISTRICT[code]) for code in broadcast.districts) or every
     return topics, districts

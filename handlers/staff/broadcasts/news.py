@@ -247,7 +247,7 @@ class NewsCore:
     async def target(
         self, actor: Actor, broadcast_id: int, what: Target, code: str = ""
     ) -> Outcome[None]:
-        async def step(call: StaffCall, broadcast: Broadcast) -> Outcome[None]:
+        async def step(_call: StaffCall, broadcast: Broadcast) -> Outcome[None]:
             return self.ops.target(broadcast, what, code)
 
         return await self.on(actor, broadcast_id, step)

@@ -205,7 +205,7 @@ class PollCore:
         return await self.on(actor, poll_id, step)
 
     async def toggle(self, actor: Actor, poll_id: int, setting: Setting) -> Outcome[bool]:
-        async def step(call: StaffCall, poll: Poll, broadcast: Broadcast) -> Outcome[bool]:
+        async def step(_call: StaffCall, poll: Poll, broadcast: Broadcast) -> Outcome[bool]:
             return self.ops.toggle(poll, broadcast, setting)
 
         return await self.on(actor, poll_id, step)

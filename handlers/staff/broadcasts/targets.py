@@ -11,6 +11,7 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messaging.i18n import N_
 from storage.models import Broadcast
 from storage.planning import audience, recipients_from
 from storage.vocabulary import Channel, District, Topic
@@ -21,7 +22,7 @@ ALL: Final = "all"
 TARGET_DISTRICTS: Final = tuple(d for d in District if d is not District.WHOLE_CITY)
 # Catalog keys of what is wrong with a toggle.
 BAD_BUTTON: Final = "news.bad_button"
-ONE_CHANNEL: Final = "news.one_channel"
+ONE_CHANNEL: Final = N_("news.one_channel")
 
 
 def toggle_channel(broadcast: Broadcast, argument: str) -> str | None:

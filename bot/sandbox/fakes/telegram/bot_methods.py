@@ -19,7 +19,7 @@ class BotMethods(UpdateDelivery):
 
     # ---------------------------------------------------------------- bot-level methods
 
-    async def _m_get_me(self, p: Params) -> Any:
+    async def _m_get_me(self, _p: Params) -> Any:
         return {
             **self.bot_user,
             "can_join_groups": True,
@@ -29,11 +29,11 @@ class BotMethods(UpdateDelivery):
             "has_main_web_app": False,
         }
 
-    async def _m_log_out(self, p: Params) -> Any:
+    async def _m_log_out(self, _p: Params) -> Any:
         self.logged_out = True
         return True
 
-    async def _m_close(self, p: Params) -> Any:
+    async def _m_close(self, _p: Params) -> Any:
         # Documented: "The method will return error 429 in the first 10 minutes after the
         # bot is launched."
         remaining = self.close_cooldown - (time.monotonic() - self._started_at)

@@ -246,12 +246,14 @@ class ChatAccess(TelegramCore):
         return message
 
     async def _send(
-        self, p: Params, build: Callable[[Chat], JSON], *, allow_reply_markup: bool = True
+        self, p: Params, build: Callable[[], JSON], *, allow_reply_markup: bool = True
     ) -> JSON:
-        """Common path of every send* method: validate, rate-limit, store, return Message."""
+        """Common path of every send* method: validate, rate-limit, store, return Message.
+        ``build`` makes (and validates) the content only once the chat is known to exist and to
+        accept messages, so those errors come first."""
         chat = self._chat(p)
         self._check_can_send(chat)
-        content = build(chat)
+        content = build()
         markup = self._markup(p) if allow_reply_markup else None
         thread_id = self._thread(chat, p)
         reply_to = self._reply_target(chat, p)

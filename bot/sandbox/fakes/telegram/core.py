@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import time
@@ -44,6 +45,8 @@ from bot.sandbox.fakes.telegram.state import (
     Webhook,
 )
 from bot.sandbox.fakes.telegram.wire import parse_plain_body, read_multipart
+
+logger = logging.getLogger(__name__)
 
 
 class TelegramCore(FakeServer):
@@ -257,7 +260,10 @@ class TelegramCore(FakeServer):
                 self.rate_limited_count += 1
             self._notify()
             return exc.code, exc.body()
-        except Exception as exc:  # a bug in the fake: answer like a server error, loudly
+        except Exception as exc:
+            # Any exception here is a bug in the fake itself: answer like a server error and
+            # log the traceback, so the test that hit it shows where.
+            logger.exception("FakeTelegram failed in %s", name)
             description = f"Internal Server Error: FakeTelegram failed: {exc!r}"
             self.errors.append(ApiErrorRecord(name, params, 500, description))
             self._notify()

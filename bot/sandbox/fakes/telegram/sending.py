@@ -22,17 +22,17 @@ class SendMethods(BotMethods):
     # ---------------------------------------------------------------- send methods
 
     async def _m_send_message(self, p: Params) -> Any:
-        return await self._send(p, lambda chat: self._text_content(p))
+        return await self._send(p, lambda: self._text_content(p))
 
     async def _m_send_photo(self, p: Params) -> Any:
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             photo = self._photo_from_param(p.values.get("photo"))
             return {"photo": photo, **self._caption_content(p)}
 
         return await self._send(p, build)
 
     async def _m_send_document(self, p: Params) -> Any:
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             document = self._document_from_param(p.values.get("document"))
             return {"document": document, **self._caption_content(p)}
 
@@ -64,7 +64,7 @@ class SendMethods(BotMethods):
 
     def _media_sender(self, kind: str, *, caption: bool = True) -> Handler:
         async def handler(p: Params) -> Any:
-            def build(chat: Chat) -> JSON:
+            def build() -> JSON:
                 content: JSON = {kind: self._media_from_param(kind, p.values.get(kind), p)}
                 if caption:
                     content.update(self._caption_content(p))
@@ -75,7 +75,7 @@ class SendMethods(BotMethods):
         return handler
 
     async def _m_send_location(self, p: Params) -> Any:
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             location: JSON = {}
             for axis, bound in (("latitude", 90.0), ("longitude", 180.0)):
                 value = p.values.get(axis)
@@ -91,7 +91,7 @@ class SendMethods(BotMethods):
         return await self._send(p, build)
 
     async def _m_send_contact(self, p: Params) -> Any:
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             phone, first = p.opt_str("phone_number"), p.opt_str("first_name")
             if not phone:
                 raise bad_request("phone number is empty")
@@ -182,7 +182,7 @@ class SendMethods(BotMethods):
     async def _m_forward_message(self, p: Params) -> Any:
         _source_chat, original = self._source_message(p, "forward")
 
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             content = message_content(original)
             content["forward_origin"] = original.get("forward_origin") or self._origin(original)
             return content
@@ -203,7 +203,7 @@ class SendMethods(BotMethods):
     async def _m_copy_message(self, p: Params) -> Any:
         _source_chat, original = self._source_message(p, "copy")
 
-        def build(chat: Chat) -> JSON:
+        def build() -> JSON:
             content = message_content(original)
             if "text" not in content and p.values.get("caption") is not None:
                 content.pop("caption", None)

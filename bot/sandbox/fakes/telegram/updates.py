@@ -134,7 +134,7 @@ class UpdateDelivery(FileStore):
         self._notify()
         return Described(True, "Webhook was deleted")
 
-    async def _m_get_webhook_info(self, p: Params) -> Any:
+    async def _m_get_webhook_info(self, _p: Params) -> Any:
         return self.webhook_info
 
     @property

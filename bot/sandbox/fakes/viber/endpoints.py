@@ -147,7 +147,7 @@ class Endpoints(Messaging):
         self.send_photo = bool(body.get("send_photo", False))
         return self._ok(event_types=events, chat_hostname=self.chat_hostname)
 
-    async def _get_account_info(self, body: JSONDict) -> JSONDict:
+    async def _get_account_info(self, _body: JSONDict) -> JSONDict:
         info = self._ok(
             id="pa:" + str(int(hashlib.sha256(self.token.encode()).hexdigest()[:15], 16)),
             name=self.account_name,

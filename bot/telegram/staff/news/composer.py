@@ -23,20 +23,23 @@ from aiogram.enums import ParseMode
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
 from bot.telegram.staff import composing, confirm
+from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
 from bot.telegram.staff.news.preview import Keyboard
 from bot.telegram.staff.news.text import EMPTY, TEXT_MAX, content_of, has_media, shorten
-from bot.telegram.staff.service import STAFF_NAME_MAX, Command, Work, full_name
+from bot.telegram.staff.service import STAFF_NAME_MAX, full_name
+from bot.telegram.staff.work import Work
 from broadcasts.engine import reply_for
 from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import STOPPABLE, Content, NewsOps, Submission, Target
 from handlers.staff.broadcasts.targets import count_audience
 from handlers.staff.core import Done, Outcome, Reason, Refused, StaffCall
+from messaging import labels
 from messaging.contract import ChannelError, Sender
-from messaging.i18n import Markup
+from messaging.i18n import N_, Markup
 from messaging.text import local_time, markup_to_plain
 from storage import broadcast_lifecycle as lifecycle
 from storage import news
@@ -71,6 +74,9 @@ PressHandler = Callable[[Press], Awaitable[None]]
 
 class NewsComposer(ComposerBase[NewsData]):
     feature = "news"
+    prompt_texts = labels.NEWS_PROMPT
+    denied = N_("news.denied")
+    denied_role = N_("news.denied_role")
     commands = COMMANDS
     data = NewsData
     prompts = PromptTable(news.get_prompt, news.add_prompt, news.close_prompt, "broadcast_id")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.telegram.staff import confirm, targeting
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.targeting import Keyboard
+from messaging import labels
 from messaging.contract import Button
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time
@@ -26,7 +27,7 @@ class Previews:
         return self.catalog.text(self.catalog.default, key, **params)
 
     def status(self, broadcast: Broadcast) -> str:
-        return self.t(f"news.status.{broadcast.status}")
+        return self.t(labels.NEWS_STATUS[broadcast.status])
 
     def head(self, broadcast: Broadcast) -> Markup:
         """The preview's own line: the item's number and state ("✅ Надіслано 04.12 18:02, №17")."""

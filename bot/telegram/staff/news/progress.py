@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.preview import Previews
+from messaging import labels
 from messaging.i18n import Markup
 from storage import news, polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, Progress, broadcast_progress
@@ -97,12 +98,9 @@ class ProgressReporter:
         where the catalog has them, the news ones otherwise."""
         if broadcast.kind != BroadcastKind.POLL.value:
             return self.previews.t
-        catalog = self.previews.catalog
-        own = catalog.keys(catalog.default)
 
         def t(key: str, /, **params: object) -> Markup:
-            mine = key.replace("news.progress.", "poll.progress.", 1)
-            return self.previews.t(mine if mine in own else key, **params)
+            return self.previews.t(labels.POLL_PROGRESS.get(key, key), **params)
 
         return t
 
@@ -170,14 +168,16 @@ class ProgressReporter:
             failed=progress.failed,
             left=progress.pending,
             total=progress.total,
-            rate=f"{progress.rate:.1f}",
+            rate=self.previews.catalog.decimal(self.previews.catalog.default, progress.rate),
             eta=eta,
         )
         lines = [
             t(
                 "news.progress.throttled",
                 channel=throttle.channel.capitalize(),
-                seconds=f"{throttle.retry_after:g}",
+                seconds=self.previews.catalog.decimal(
+                    self.previews.catalog.default, throttle.retry_after, digits=3, trim=True
+                ),
             )
             for throttle in throttles
         ]

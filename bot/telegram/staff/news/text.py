@@ -19,6 +19,7 @@ from aiogram.utils.text_decorations import HtmlDecoration
 
 from handlers.staff.broadcasts.news import Content
 from messaging.contract import FILE_NAME_MAX
+from messaging.i18n import N_
 from messaging.text import clean_text, clip_file_name
 
 # Telegram's limit for a message text (characters after entity parsing). Markup adds tags and
@@ -42,7 +43,7 @@ class _NewsDecoration(HtmlDecoration):
     def spoiler(self, value: str) -> str:
         return value
 
-    def custom_emoji(self, value: str, custom_emoji_id: str) -> str:
+    def custom_emoji(self, value: str, custom_emoji_id: str) -> str:  # noqa: ARG002 - aiogram's
         return value
 
     def blockquote(self, value: str) -> str:
@@ -51,11 +52,14 @@ class _NewsDecoration(HtmlDecoration):
     def expandable_blockquote(self, value: str) -> str:
         return value
 
-    def pre_language(self, value: str, language: str) -> str:
+    def pre_language(self, value: str, language: str) -> str:  # noqa: ARG002 - aiogram's
         return self.pre(value)
 
     def date_time(
-        self, value: str, unix_time: int | datetime, date_time_format: str | None = None
+        self,
+        value: str,
+        unix_time: int | datetime,  # noqa: ARG002 - aiogram's TextDecoration signature
+        date_time_format: str | None = None,  # noqa: ARG002 - as above
     ) -> str:
         return value
 
@@ -121,7 +125,7 @@ def content_of(message: Message, *, command: bool) -> Content | str:
             name = clip_file_name(clean_text(name), FILE_NAME_MAX)
         media = ("document", message.document.file_id, name)
     elif message.text is None:
-        return "news.unsupported"
+        return N_("news.unsupported")
     if message.text is not None:
         markup = news_markup(message.text, message.entities, command=command)
     else:
@@ -134,7 +138,7 @@ def content_of(message: Message, *, command: bool) -> Content | str:
     # texts, and a cut inside a tag would fail every delivery. A caption longer than
     # CAPTION_MAX is sent by the adapters as a text after the media.
     if len(markup) > TEXT_MAX:
-        return "news.too_long"
+        return N_("news.too_long")
     return Content(markup=markup, media=media)
 
 

@@ -27,14 +27,15 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message, User
 
 from bot.telegram.staff import composing, confirm
+from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import PollData, Verb
 from bot.telegram.staff.polls.preview import PollKeyboards
 from bot.telegram.staff.polls.text import Draft, parse_poll
-from bot.telegram.staff.service import Command, Work
 from bot.telegram.staff.targeting import Keyboard
+from bot.telegram.staff.work import Work
 from broadcasts.polls import PollCloser
 from handlers.polls import OPTION_MAX, QUESTION_MAX, poll_text
 from handlers.staff.broadcasts.common import Wake
@@ -42,7 +43,8 @@ from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.polls import CLOSES_FIRST, PollOps, Setting
 from handlers.staff.broadcasts.targets import count_audience
 from handlers.staff.core import EVERY_ROLE, Outcome, Reason, Refused, StaffCall
-from messaging.i18n import Catalog, Markup
+from messaging import labels
+from messaging.i18n import N_, Catalog, Markup
 from messaging.text import clean_text, local_time, split_text
 from storage import polls
 from storage.broadcasts import BroadcastStatus
@@ -100,9 +102,12 @@ PressHandler = Callable[[Press], Awaitable[None]]
 
 class PollComposer(ComposerBase[PollData]):
     feature = "poll"
+    prompt_texts = labels.POLL_PROMPT
+    denied = N_("poll.denied")
+    denied_role = N_("poll.denied_role")
     commands = COMMANDS
     data = PollData
-    bad_button = "news.bad_button"
+    bad_button = N_("news.bad_button")
     prompts = PromptTable(polls.get_prompt, polls.add_prompt, polls.close_prompt, "poll_id")
     targets = TARGETS
     pages = cb.PAGES
@@ -125,7 +130,11 @@ class PollComposer(ComposerBase[PollData]):
         self.keyboards = PollKeyboards(self.previews)
         self._handlers = self._table()
 
-    def button_what(self, pressed: PollData, raw: str) -> str:
+    def button_what(
+        self,
+        pressed: PollData,
+        raw: str,  # noqa: ARG002 - the base names the raw data; a poll names its verb
+    ) -> str:
         return f"button:{pressed.verb.value}"
 
     # -- messages ---------------------------------------------------------------------------

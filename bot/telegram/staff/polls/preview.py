@@ -9,8 +9,9 @@ from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import Verb
 from bot.telegram.staff.targeting import Keyboard
+from messaging import labels
 from messaging.contract import Button
-from messaging.i18n import Markup
+from messaging.i18n import N_, Markup
 from messaging.text import local_time
 from storage import broadcast_lifecycle as lifecycle
 from storage.models import Broadcast, Poll
@@ -92,9 +93,9 @@ class PollKeyboards:
             ),
             channels,
             row(self.t("poll.btn.multiple" if poll.multiple else "poll.btn.single"), Verb.MULTIPLE),
-            setting("poll.btn.after_vote", poll.results_after_vote, Verb.AFTER_VOTE),
-            setting("poll.btn.after_close", poll.results_after_close, Verb.AFTER_CLOSE),
-            setting("poll.btn.publish", poll.publish_results, Verb.PUBLISH),
+            setting(N_("poll.btn.after_vote"), poll.results_after_vote, Verb.AFTER_VOTE),
+            setting(N_("poll.btn.after_close"), poll.results_after_close, Verb.AFTER_CLOSE),
+            setting(N_("poll.btn.publish"), poll.publish_results, Verb.PUBLISH),
             row(self.t("poll.btn.closes", when=closes), Verb.CLOSES),
             (
                 Button(self.t("news.btn.send"), cb.pack(Verb.SEND, pid)),
@@ -113,4 +114,4 @@ class PollKeyboards:
             moment = broadcast.finished_at or broadcast.started_at
             when = moment.astimezone(self.zone).strftime("%d.%m %H:%M") if moment else ""
             return self.t("poll.state.finished", when=when)
-        return self.t(f"news.status.{status}")
+        return self.t(labels.NEWS_STATUS[status])

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from handlers.polls import OPTION_MAX, QUESTION_MAX
+from messaging.i18n import N_
 from storage import polls
 
 _MARKER = re.compile(r"^\s*(?:[-•*–—]|\d{1,2}[.)])\s*")
@@ -24,17 +25,17 @@ def parse_poll(text: str) -> Draft | str:
     lines = [line.strip() for line in text.strip().splitlines()]
     lines = [line for line in lines if line]
     if not lines:
-        return "poll.compose.empty"
+        return N_("poll.compose.empty")
     question, options = lines[0], [_MARKER.sub("", line).strip() for line in lines[1:]]
     options = [option for option in options if option]
     if len(question) > QUESTION_MAX:
-        return "poll.compose.question_long"
+        return N_("poll.compose.question_long")
     if len(options) < polls.OPTIONS_MIN:
-        return "poll.compose.few"
+        return N_("poll.compose.few")
     if len(options) > polls.OPTIONS_MAX:
-        return "poll.compose.many"
+        return N_("poll.compose.many")
     if any(len(option) > OPTION_MAX for option in options):
-        return "poll.compose.option_long"
+        return N_("poll.compose.option_long")
     if len({option.casefold() for option in options}) != len(options):
-        return "poll.compose.duplicate"
+        return N_("poll.compose.duplicate")
     return Draft(question=question, options=tuple(options))

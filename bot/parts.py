@@ -1,0 +1,384 @@
+"""The parts ``bot.app.build_runtime`` builds, one small function each, in the order they depend
+on each other. Whatever a part opens (an HTTP client, the bot's session) is closed through the
+``AsyncExitStack`` it is given, in the reverse order of creation.
+
+Two parts are built early because others need them before their channel exists: the Viber
+sender (the notices go through it, and the Viber channel needs the pipeline, which needs the
+notices), and the delivery engine (the news and poll composers are given its ``wake``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypedDict
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiogram import Bot
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.broadcasting import broadcast_engine
+from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
+from bot.telegram.budget import SharedBudget
+from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
+from bot.telegram.channel import TelegramChannel, create_bot
+from bot.telegram.files import ROUTE as MEDIA_ROUTE
+from bot.telegram.files import MediaProxy
+from bot.telegram.pacing import ChatPacer
+from bot.telegram.sender import TelegramSender
+from bot.telegram.staff.desk import Desk
+from bot.telegram.staff.news.router import install_news
+from bot.telegram.staff.polls.router import install_polls
+from bot.telegram.staff.service import StaffService
+from bot.telegram.staff.stats import install_stats
+from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
+from bot.viber.channel import ViberChannel, ViberSender
+from bot.viber.client import ViberClient
+from bot.viber.media import MediaKeeper
+from bot.web import Handler, build_web_app
+from broadcasts.election import Election
+from broadcasts.engine import DeliveryEngine
+from broadcasts.limits import TELEGRAM_MARGIN, Pacer
+from handlers.conversation import Conversation
+from handlers.keyboards import ResidentKeyboards
+from handlers.linking import LinkNotices
+from handlers.notify import Notifier
+from handlers.outbox import Outbox
+from handlers.pipeline import Pipeline
+from handlers.sending import ReplySender
+from handlers.staff.broadcasts.common import Wake
+from handlers.staff.core import StaffCore
+from handlers.staff.media import MediaLinks, derive_key
+from handlers.staff.notices import Notices
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
+from messaging.contract import Effect, EffectSink, Sender
+from messaging.i18n import Catalog
+from storage.vocabulary import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Common:
+    """What nearly every part is built from."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramLink:
+    """The bot token's client and what hangs on it alone: the staff desk, the answers' sender
+    and the pacer of the token's free sends (shared by the engine and every other call)."""
+
+    bot: Bot
+    budget: Pacer
+    desk: Desk
+    sender: TelegramSender
+
+
+@dataclass(frozen=True, slots=True)
+class ViberLink:
+    """Viber's HTTP client and the sender over it."""
+
+    client: ViberClient
+    sender: ViberSender
+    http: aiohttp.ClientSession
+
+
+@dataclass(frozen=True, slots=True)
+class StaffChat:
+    """The Telegram side once the pipeline exists: the staff service and the channel, with the
+    composers and /stats installed on its dispatcher."""
+
+    staff: StaffService
+    channel: TelegramChannel
+
+
+class ComposerArgs(TypedDict):
+    """What the news and poll composers and /stats are all installed with."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    catalog: Catalog
+    clock: Clock
+    zone: ZoneInfo
+    operator_chat_id: int | None
+
+
+class EffectSinks:
+    """Several ``EffectSink``s as one: each gets every effect, whatever the others did. A sink
+    that fails is logged here, naming it: the effect is stored already, and that sink's own
+    catch-up (the staff desk's job) carries it out later."""
+
+    def __init__(self, sinks: Sequence[EffectSink]) -> None:
+        self._sinks = tuple(sinks)
+
+    async def apply(self, effect: Effect) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.apply(effect)
+            except Exception:
+                log.exception(
+                    "effect %r failed in %s; it will be retried", effect, type(sink).__name__
+                )
+
+
+def chat_pacer(settings: Settings) -> ChatPacer | None:
+    """How messages to one Telegram chat are spaced (None: not at all)."""
+    if not settings.telegram_chat_rate:
+        return None
+    return ChatPacer(interval=1 / settings.telegram_chat_rate, burst=settings.telegram_chat_burst)
+
+
+def ticket_policy(settings: Settings) -> TicketPolicy:
+    return TicketPolicy(
+        zone=settings.zone,
+        per_hour=settings.tickets_per_hour,
+        per_day=settings.tickets_per_day,
+        feedback_days=settings.feedback_target_days,
+        legal_aid_days=settings.legal_aid_target_days,
+    )
+
+
+def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> TelegramLink | None:
+    settings = common.settings
+    if not settings.telegram_token:
+        # Staff work in Telegram: without it tickets are stored but no operator sees them.
+        log.warning(
+            "Telegram is not configured: the staff desk is off; residents' tickets are "
+            "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
+        )
+        return None
+    bot = create_bot(
+        settings.telegram_token, settings.telegram_api_url, default_api_url=TELEGRAM_API_URL
+    )
+    closing.push_async_callback(bot.session.close)
+    # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
+    budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
+    bot.session.middleware(SharedBudget(budget))
+    desk = Desk(
+        bot=bot,
+        sessionmaker=common.sessionmaker,
+        catalog=common.catalog,
+        clock=common.clock,
+        zone=settings.zone,
+        operator_chat_id=settings.operator_chat_id,
+    )
+    sender = TelegramSender(bot, pacer=chat_pacer(settings))
+    return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
+
+
+def viber_link(settings: Settings, closing: contextlib.AsyncExitStack) -> ViberLink | None:
+    if not settings.viber_token:
+        return None
+    http = aiohttp.ClientSession()
+    closing.push_async_callback(http.close)
+    client = ViberClient(session=http, api_url=settings.viber_api_url, token=settings.viber_token)
+    sender = ViberSender(client, name=settings.viber_name, avatar=settings.viber_avatar)
+    return ViberLink(client=client, sender=sender, http=http)
+
+
+def channel_senders(telegram: TelegramLink | None, viber: ViberLink | None) -> Mapping[str, Sender]:
+    """Each configured channel's sender of answers and notices to residents (read-only)."""
+    senders: dict[str, Sender] = {}
+    if telegram is not None:
+        senders[telegram.sender.channel] = telegram.sender
+    if viber is not None:
+        senders[viber.sender.channel] = viber.sender
+    return MappingProxyType(senders)
+
+
+def media_links(common: Common, telegram: TelegramLink | None) -> MediaLinks | None:
+    """Signed links through which Viber fetches files that live in Telegram (they need the
+    bot and a public URL)."""
+    public_url = common.settings.public_url
+    if telegram is None or not public_url:
+        return None
+    return MediaLinks(key=derive_key(telegram.bot.token), public_url=public_url, clock=common.clock)
+
+
+def conversation_for(common: Common, suggester: CategorySuggester | None) -> Conversation:
+    # The category suggested for residents' free text: the administrators' keyword lists,
+    # unless the caller brings its own.
+    return Conversation(
+        common.catalog,
+        ResidentTickets(common.catalog, ticket_policy(common.settings)),
+        suggester=suggester if suggester is not None else KeywordSuggester(),
+    )
+
+
+def resident_pipeline(
+    common: Common,
+    conversation: Conversation,
+    *,
+    outbox: Outbox,
+    replies: ReplySender,
+    desk: Desk | None,
+    notifier: Notifier,
+) -> Pipeline:
+    """The pipeline; its effects go to the staff desk, then to the residents' link notices."""
+    sinks: list[EffectSink] = [desk] if desk is not None else []
+    sinks.append(
+        LinkNotices(catalog=common.catalog, notifier=notifier, sessionmaker=common.sessionmaker)
+    )
+    return Pipeline(
+        outbox=outbox,
+        sessionmaker=common.sessionmaker,
+        conversation=conversation,
+        catalog=common.catalog,
+        clock=common.clock,
+        default_language=common.settings.language,
+        effects=EffectSinks(sinks),
+        replies=replies,
+    )
+
+
+def viber_channel(
+    common: Common, link: ViberLink | None, pipeline: Pipeline
+) -> ViberChannel | None:
+    if link is None:
+        return None
+    settings = common.settings
+    assert settings.viber_token is not None
+    return ViberChannel(
+        client=link.client,
+        pipeline=pipeline,
+        token=settings.viber_token,
+        name=settings.viber_name,
+        avatar=settings.viber_avatar,
+        sessionmaker=common.sessionmaker,
+        media=MediaKeeper(http=link.http, sessionmaker=common.sessionmaker, clock=common.clock),
+        clock=common.clock,
+        sender=link.sender,
+    )
+
+
+def delivery_engine(
+    common: Common,
+    closing: contextlib.AsyncExitStack,
+    *,
+    election: Election,
+    telegram: TelegramLink | None,
+    viber: ViberChannel | None,
+    links: MediaLinks | None,
+    keyboards: ResidentKeyboards,
+) -> DeliveryEngine | None:
+    """The delivery engine (None: no channel to send on); its HTTP client closes after the
+    engine's task stopped (``serve`` stops it first)."""
+    engine, http = broadcast_engine(
+        common.settings,
+        sessionmaker=common.sessionmaker,
+        telegram_on=telegram is not None,
+        viber=viber,
+        media_links=links,
+        keyboards=keyboards,
+        telegram_budget=telegram.budget if telegram is not None else None,
+        clock=common.clock,
+        election=election,
+    )
+    if http is not None:
+        closing.push_async_callback(http.close)
+    return engine
+
+
+def staff_chat(
+    common: Common,
+    telegram: TelegramLink,
+    *,
+    pipeline: Pipeline,
+    notifier: Notifier,
+    links: MediaLinks | None,
+    wake: Wake,
+) -> StaffChat:
+    """The staff service and the Telegram channel, with the composers (``wake``: tell the
+    delivery engine a broadcast was planned) and /stats installed."""
+    settings = common.settings
+    staff = StaffService(
+        desk=telegram.desk,
+        notices=Notices(notifier=notifier, catalog=common.catalog, zone=settings.zone, media=links),
+        sessionmaker=common.sessionmaker,
+        catalog=common.catalog,
+        clock=common.clock,
+        zone=settings.zone,
+        operator_chat_id=settings.operator_chat_id,
+        feedback_days=settings.feedback_target_days,
+        legal_aid_days=settings.legal_aid_target_days,
+    )
+    channel = TelegramChannel(
+        bot=telegram.bot,
+        pipeline=pipeline,
+        catalog=common.catalog,
+        webhook_secret=settings.webhook_secret,
+        sender=telegram.sender,
+        staff=staff,
+    )
+    install_composers(common, channel, wake=wake)
+    return StaffChat(staff=staff, channel=channel)
+
+
+def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake) -> None:
+    settings, dispatcher = common.settings, channel.dispatcher
+    shared = ComposerArgs(
+        sessionmaker=common.sessionmaker,
+        catalog=common.catalog,
+        clock=common.clock,
+        zone=settings.zone,
+        operator_chat_id=settings.operator_chat_id,
+    )
+    # One staff core for the three chat features (it holds no state of its own).
+    staff = StaffCore(sessionmaker=common.sessionmaker, clock=common.clock)
+    install_news(
+        dispatcher,
+        bot=channel.bot,
+        sender=channel.sender,
+        editors_chat_id=settings.editors_chat_id,
+        two_person=settings.news_two_person,
+        confirm_above=settings.confirm_above,
+        wake=wake,
+        staff=staff,
+        **shared,
+    )
+    install_polls(
+        dispatcher,
+        bot=channel.bot,
+        editors_chat_id=settings.editors_chat_id,
+        confirm_above=settings.confirm_above,
+        wake=wake,
+        staff=staff,
+        **shared,
+    )
+    install_stats(dispatcher, bot=channel.bot, staff=staff, **shared)
+
+
+def build_web(
+    engine: AsyncEngine,
+    settings: Settings,
+    *,
+    chat: StaffChat | None,
+    viber: ViberChannel | None,
+    links: MediaLinks | None,
+) -> web.Application:
+    """The one aiohttp application: health, the webhooks of the configured channels, and the
+    route through which Viber fetches staff files that live in Telegram."""
+    routes: dict[str, Handler] = {}
+    gets: dict[str, Handler] = {}
+    channels: list[str] = []
+    if chat is not None:
+        channels.append("telegram")
+        if settings.telegram_mode is TelegramMode.WEBHOOK:
+            routes[TELEGRAM_PATH] = chat.channel.handle_webhook
+        if links is not None:
+            # A GET, not a webhook.
+            gets[MEDIA_ROUTE] = MediaProxy(bot=chat.channel.bot, links=links).handle
+    if viber is not None:
+        channels.append("viber")
+        routes[VIBER_PATH] = viber.handle_webhook
+    return build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)

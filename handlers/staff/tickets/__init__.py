@@ -1,0 +1,1 @@
+"""The staff core's ticket operations, one module per area, written once for every desk."""

@@ -1,0 +1,147 @@
+"""Who works on a ticket: taking it, handing it over to another department's queue, and moving
+it to another category (which may move it to that category's queue)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.staff.core import Actor, Done, Outcome, Reason, Refused, StaffCall
+from handlers.staff.tickets.context import TicketCore, Within, audit_ticket, locked_ticket
+from storage import recategorize, staff_desk, ticket_events, ticket_rules
+from storage.models import Ticket
+from storage.recategorize import CategoryChange
+from storage.ticket_events import Happened
+from storage.ticket_rules import TransitionError
+from storage.tickets import get_queue, is_open
+from storage.vocabulary import TicketStatus
+
+NOT_OPEN = "not_open"
+BAD_QUEUE = "bad_queue"
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOver:
+    number: str
+    queue_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recategorized:
+    number: str
+    change: CategoryChange
+    # The new queue's name when the ticket moved to another queue.
+    queue_name: str | None
+
+
+def refused_by(error: TransitionError, ticket: Ticket) -> Refused:
+    """A transition the ticket's state does not allow, as a typed refusal."""
+    return Refused(Reason.STATE, {"code": error.code, "number": ticket.number})
+
+
+async def open_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
+    """The ticket, locked, if it is still open; else the refusal every card action gives."""
+    ticket = await locked_ticket(call, ticket_id)
+    if ticket is None:
+        return Refused(Reason.NOT_FOUND)
+    if not is_open(ticket):
+        return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
+    return ticket
+
+
+async def check_open(
+    core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
+) -> Outcome[Ticket]:
+    """Whether staff may act on the ticket at all (before a desk shows them a choice)."""
+    async with core.call(actor, within) as call:
+        if isinstance(call, Refused):
+            return call
+        ticket = await open_ticket(call, ticket_id)
+        return ticket if isinstance(ticket, Refused) else Done(ticket)
+
+
+async def take(
+    core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
+) -> Outcome[Ticket]:
+    """The acting staff member takes the ticket; a new ticket's resident is told."""
+    async with core.call(actor, within) as call:
+        if isinstance(call, Refused):
+            return call
+        ticket = await open_ticket(call, ticket_id)
+        if isinstance(ticket, Refused):
+            return ticket
+        was_new = ticket.status == TicketStatus.NEW
+        try:
+            ticket_rules.take(ticket, staff_id=call.staff.telegram_id, now=call.now)
+        except TransitionError as error:
+            return refused_by(error, ticket)
+        audit_ticket(call, "ticket.take", ticket)
+        ticket_events.record(
+            call.session, ticket, Happened.TAKEN, now=call.now, staff_id=call.staff.telegram_id
+        )
+        if was_new:
+            await core.notify(call, ticket, core.notices.taken)
+        call.later(core.events.refresh_card, ticket.id)
+        return Done(ticket)
+
+
+async def hand_over(
+    core: TicketCore, actor: Actor, ticket_id: int, queue_code: str, *, within: Within | None = None
+) -> Outcome[HandedOver]:
+    """Move the ticket to another active queue; it starts afresh there (its own card, no
+    assignee). ``INVALID`` ``bad_queue`` for a queue that does not exist or is inactive."""
+    async with core.call(actor, within) as call:
+        if isinstance(call, Refused):
+            return call
+        ticket = await open_ticket(call, ticket_id)
+        if isinstance(ticket, Refused):
+            return ticket
+        queue = await get_queue(call.session, code=queue_code)
+        if queue is None or not queue.is_active:
+            return Refused(Reason.INVALID, {"code": BAD_QUEUE, "queue": queue_code})
+        previous = ticket.queue_code
+        chat = await staff_desk.chat_of_queue(
+            call.session, code=queue_code, operator_chat_id=core.operator_chat_id
+        )
+        same_chat = chat is not None and chat == ticket.staff_chat_id
+        try:
+            ticket_rules.hand_over(ticket, queue_code=queue_code, now=call.now, same_chat=same_chat)
+        except TransitionError as error:
+            return refused_by(error, ticket)
+        await staff_desk.forget_staff_copies(call.session, ticket_id=ticket.id)
+        audit_ticket(call, "ticket.handover", ticket, source=previous, target=queue_code)
+        ticket_events.record(
+            call.session,
+            ticket,
+            Happened.HANDED_OVER,
+            now=call.now,
+            staff_id=call.staff.telegram_id,
+        )
+        call.later(core.events.repost, ticket.id)
+        return Done(HandedOver(number=ticket.number, queue_name=queue.name))
+
+
+async def change_category(
+    core: TicketCore, actor: Actor, ticket_id: int, category: str, *, within: Within | None = None
+) -> Outcome[Recategorized]:
+    """Recorded with the old and new category and the suggestion made at filing (the keyword
+    lists are improved from these, ``storage.recategorize``); a new queue gets the ticket as a
+    hand-over."""
+    async with core.call(actor, within) as call:
+        if isinstance(call, Refused):
+            return call
+        ticket = await open_ticket(call, ticket_id)
+        if isinstance(ticket, Refused):
+            return ticket
+        try:
+            change = await recategorize.change_category(
+                call.session, ticket, category=category, actor=actor.audit_name, now=call.now
+            )
+        except TransitionError as error:
+            return refused_by(error, ticket)
+        if not change.moved:
+            call.later(core.events.refresh_card, ticket.id)
+            return Done(Recategorized(number=ticket.number, change=change, queue_name=None))
+        queue = await get_queue(call.session, code=change.new_queue)
+        call.later(core.events.repost, ticket.id)
+        name = queue.name if queue is not None else change.new_queue
+        return Done(Recategorized(number=ticket.number, change=change, queue_name=name))

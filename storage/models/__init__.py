@@ -1,0 +1,82 @@
+"""The persistent domain model (SQLAlchemy 2, typed), identical on SQLite and PostgreSQL.
+
+One module per area (people, tickets, broadcasts, settings) on a shared base; every class is
+imported here, so ``from storage.models import X`` works for every table and ``Base.metadata``
+(which Alembic reads) holds them all once this package is imported.
+
+Every timestamp is timezone-aware UTC. SQLite has no time zone type, so ``UTCDateTime`` attaches
+UTC on the way out; PostgreSQL stores ``timestamptz``.
+"""
+
+from storage.models.base import NAMING_CONVENTION, Base, BigId, UTCDateTime
+from storage.models.broadcasts import (
+    Broadcast,
+    Delivery,
+    FeedItem,
+    NewsPreview,
+    NewsPrompt,
+    NewsReport,
+    Poll,
+    PollPrompt,
+    PollVote,
+)
+from storage.models.people import (
+    AuditEntry,
+    ConversationState,
+    LinkCode,
+    ProcessedUpdate,
+    Resident,
+    ResidentTopic,
+    Staff,
+)
+from storage.models.settings import AppSetting, Holiday, JobRun
+from storage.models.tickets import (
+    CategoryKeyword,
+    CategoryRoute,
+    Department,
+    DeskPost,
+    KeptFile,
+    SentTicketMessage,
+    Template,
+    Ticket,
+    TicketCounter,
+    TicketEvent,
+    TicketMessage,
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AppSetting",
+    "AuditEntry",
+    "Base",
+    "BigId",
+    "Broadcast",
+    "CategoryKeyword",
+    "CategoryRoute",
+    "ConversationState",
+    "Delivery",
+    "Department",
+    "DeskPost",
+    "FeedItem",
+    "Holiday",
+    "JobRun",
+    "KeptFile",
+    "LinkCode",
+    "NewsPreview",
+    "NewsPrompt",
+    "NewsReport",
+    "Poll",
+    "PollPrompt",
+    "PollVote",
+    "ProcessedUpdate",
+    "Resident",
+    "ResidentTopic",
+    "SentTicketMessage",
+    "Staff",
+    "Template",
+    "Ticket",
+    "TicketCounter",
+    "TicketEvent",
+    "TicketMessage",
+    "UTCDateTime",
+]
