@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiogram import F, Router
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 
 from bot.telegram.staff import callbacks as cb
 from bot.telegram.staff import refusals
@@ -32,6 +32,23 @@ def _where(query: CallbackQuery) -> tuple[int, int]:
     return query.message.chat.id, query.message.message_id
 
 
+async def _show_choice(
+    query: CallbackQuery,
+    callback_data: CardCallback,
+    work: Work,
+    staff: StaffService,
+    keyboard: Callable[[Ticket], Awaitable[InlineKeyboardMarkup]],
+) -> None:
+    """Swap the card's buttons for a choice (queues, categories, grounds, closing) while the
+    ticket is open; the choice itself is the next press."""
+    found = await assigning.check_open(
+        staff.tickets, work.actor, callback_data.id, within=work.within
+    )
+    if isinstance(found, Refused):
+        return _refused(staff, work, found)
+    work.later(staff.desk.set_buttons, *_where(query), await keyboard(found.value))
+
+
 async def card(query: CallbackQuery, work: Work, ticket: Ticket, staff: StaffService) -> None:
     """Back to the card's own buttons."""
     work.later(staff.desk.set_buttons, *_where(query), staff.cards.card_buttons(ticket))
@@ -49,14 +66,10 @@ async def take(
 async def show_queues(
     query: CallbackQuery, callback_data: CardCallback, work: Work, staff: StaffService
 ) -> None:
-    found = await assigning.check_open(
-        staff.tickets, work.actor, callback_data.id, within=work.within
-    )
-    if isinstance(found, Refused):
-        return _refused(staff, work, found)
-    queues = await list_queues(work.session, active_only=True)
-    markup = staff.cards.queue_buttons(found.value, queues)
-    work.later(staff.desk.set_buttons, *_where(query), markup)
+    async def keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+        return staff.cards.queue_buttons(ticket, await list_queues(work.session, active_only=True))
+
+    await _show_choice(query, callback_data, work, staff, keyboard)
 
 
 async def hand_over(
@@ -95,12 +108,10 @@ async def extend(
 async def show_grounds(
     query: CallbackQuery, callback_data: CardCallback, work: Work, staff: StaffService
 ) -> None:
-    found = await assigning.check_open(
-        staff.tickets, work.actor, callback_data.id, within=work.within
-    )
-    if isinstance(found, Refused):
-        return _refused(staff, work, found)
-    work.later(staff.desk.set_buttons, *_where(query), staff.cards.ground_buttons(found.value))
+    async def keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+        return staff.cards.ground_buttons(ticket)
+
+    await _show_choice(query, callback_data, work, staff, keyboard)
 
 
 async def ground(
@@ -127,12 +138,10 @@ async def ground(
 async def ask_close(
     query: CallbackQuery, callback_data: CardCallback, work: Work, staff: StaffService
 ) -> None:
-    found = await assigning.check_open(
-        staff.tickets, work.actor, callback_data.id, within=work.within
-    )
-    if isinstance(found, Refused):
-        return _refused(staff, work, found)
-    work.later(staff.desk.set_buttons, *_where(query), staff.cards.close_buttons(found.value))
+    async def keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+        return staff.cards.close_buttons(ticket)
+
+    await _show_choice(query, callback_data, work, staff, keyboard)
 
 
 async def close(
@@ -158,13 +167,10 @@ async def term(
 async def show_categories(
     query: CallbackQuery, callback_data: CardCallback, work: Work, staff: StaffService
 ) -> None:
-    found = await assigning.check_open(
-        staff.tickets, work.actor, callback_data.id, within=work.within
-    )
-    if isinstance(found, Refused):
-        return _refused(staff, work, found)
-    markup = staff.cards.category_buttons(found.value)
-    work.later(staff.desk.set_buttons, *_where(query), markup)
+    async def keyboard(ticket: Ticket) -> InlineKeyboardMarkup:
+        return staff.cards.category_buttons(ticket)
+
+    await _show_choice(query, callback_data, work, staff, keyboard)
 
 
 async def category(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from handlers.staff.core import Actor, Done, Outcome, Reason, Refused, StaffCall
 from handlers.staff.tickets.context import (
+    NOT_OPEN,
     NOWHERE,
     Attachment,
     Source,
@@ -23,7 +24,6 @@ from storage.vocabulary import MessageDirection
 
 # Refusal codes (``Refused.details["code"]``) a desk renders.
 EMPTY = "empty"
-NOT_OPEN = "not_open"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.staff.core import Actor, Done, Outcome, Reason, Refused, StaffCall
-from handlers.staff.tickets.context import TicketCore, Within, audit_ticket, locked_ticket
+from handlers.staff.core import Actor, Done, Outcome, Reason, Refused
+from handlers.staff.tickets.context import TicketCore, Within, audit_ticket
 from storage import recategorize, staff_desk, ticket_events, ticket_rules
 from storage.models import Ticket
 from storage.recategorize import CategoryChange
 from storage.ticket_events import Happened
 from storage.ticket_rules import TransitionError
-from storage.tickets import get_queue, is_open
+from storage.tickets import get_queue
 from storage.vocabulary import TicketStatus
 
-NOT_OPEN = "not_open"
 BAD_QUEUE = "bad_queue"
 
 
@@ -38,37 +37,22 @@ def refused_by(error: TransitionError, ticket: Ticket) -> Refused:
     return Refused(Reason.STATE, {"code": error.code, "number": ticket.number})
 
 
-async def open_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
-    """The ticket, locked, if it is still open; else the refusal every card action gives."""
-    ticket = await locked_ticket(call, ticket_id)
-    if ticket is None:
-        return Refused(Reason.NOT_FOUND)
-    if not is_open(ticket):
-        return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
-    return ticket
-
-
 async def check_open(
     core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
 ) -> Outcome[Ticket]:
     """Whether staff may act on the ticket at all (before a desk shows them a choice)."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        return ticket if isinstance(ticket, Refused) else Done(ticket)
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        return opened if isinstance(opened, Refused) else Done(opened[1])
 
 
 async def take(
     core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
 ) -> Outcome[Ticket]:
     """The acting staff member takes the ticket; a new ticket's resident is told."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         was_new = ticket.status == TicketStatus.NEW
         try:
             ticket_rules.take(ticket, staff_id=call.staff.telegram_id, now=call.now)
@@ -89,12 +73,10 @@ async def hand_over(
 ) -> Outcome[HandedOver]:
     """Move the ticket to another active queue; it starts afresh there (its own card, no
     assignee). ``INVALID`` ``bad_queue`` for a queue that does not exist or is inactive."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         queue = await get_queue(call.session, code=queue_code)
         if queue is None or not queue.is_active:
             return Refused(Reason.INVALID, {"code": BAD_QUEUE, "queue": queue_code})
@@ -126,12 +108,10 @@ async def change_category(
     """Recorded with the old and new category and the suggestion made at filing (the keyword
     lists are improved from these, ``storage.recategorize``); a new queue gets the ticket as a
     hand-over."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         try:
             change = await recategorize.change_category(
                 call.session, ticket, category=category, actor=actor.audit_name, now=call.now

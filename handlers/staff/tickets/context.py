@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.core import EVERY_ROLE, Actor, After, Refused, StaffCall, StaffCore
+from handlers.staff.core import EVERY_ROLE, Actor, After, Reason, Refused, StaffCall, StaffCore
 from handlers.staff.notices import Notices
 from handlers.tickets.followups import record_delivery
 from messaging.contract import Reply
 from messaging.text import markup_to_plain
 from storage import staff_desk
 from storage.models import Resident, Ticket, TicketMessage
-from storage.tickets import add_message
+from storage.tickets import add_message, is_open
 from storage.vocabulary import Clock, MessageDirection, Role
+
+# The code of the refusal of an action on a ticket that is no longer open.
+NOT_OPEN = "not_open"
 
 # A notice kept in a ticket's thread is cut to this (ticket_messages.text).
 NOTICE_TEXT_MAX = 4000
@@ -99,6 +102,24 @@ class TicketCore:
         async with self.core.call(actor, roles=roles, session=session, after=after) as call:
             yield call
 
+    @asynccontextmanager
+    async def on_open_ticket(
+        self,
+        actor: Actor,
+        ticket_id: int,
+        within: Within | None,
+        *,
+        roles: Collection[Role] = EVERY_ROLE,
+    ) -> AsyncIterator[tuple[StaffCall, Ticket] | Refused]:
+        """A call on one ticket that must still be open: the call and the ticket, locked, or
+        the refusal every card action gives (not staff, wrong role, no such ticket, closed)."""
+        async with self.call(actor, within, roles=roles) as call:
+            if isinstance(call, Refused):
+                yield call
+                return
+            ticket = await open_ticket(call, ticket_id)
+            yield ticket if isinstance(ticket, Refused) else (call, ticket)
+
     async def deliver(
         self,
         resident: Resident,
@@ -156,6 +177,16 @@ async def resident_of(session: AsyncSession, ticket: Ticket) -> Resident | None:
     if ticket.resident_id is None:
         return None
     return await session.get(Resident, ticket.resident_id)
+
+
+async def open_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
+    """The ticket, locked, if it is still open; else the refusal every card action gives."""
+    ticket = await locked_ticket(call, ticket_id)
+    if ticket is None:
+        return Refused(Reason.NOT_FOUND)
+    if not is_open(ticket):
+        return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
+    return ticket
 
 
 async def locked_ticket(call: StaffCall, ticket_id: int) -> Ticket | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.staff.core import Actor, Done, Outcome, Reason, Refused, StaffCall
-from handlers.staff.tickets.assigning import open_ticket, refused_by
+from handlers.staff.tickets.assigning import refused_by
 from handlers.staff.tickets.context import TicketCore, Within, audit_ticket, locked_ticket
 from storage import ticket_events, ticket_rules
 from storage.calendar_store import load_calendar
@@ -52,12 +52,10 @@ async def check_extend(
     core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
 ) -> Outcome[Ticket]:
     """Whether the ticket's term may be extended now (before a desk asks for the reason)."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         refused = await _extension_refused(core, call, ticket)
         return refused if refused is not None else Done(ticket)
 
@@ -105,12 +103,10 @@ async def set_term(
     """Appeals: 15 days when no further study is needed, else one month (Law 393/96-ВР
     art. 20); staff choose, the deadline follows from the receipt date. The new deadline is the
     value; the resident is told when it moved."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         if not ticket_rules.can_change_term(ticket) or term not in set(AppealTerm):
             return Refused(Reason.INVALID, {"code": BAD_TERM, "number": ticket.number})
         calendar = await load_calendar(call.session)
@@ -140,12 +136,10 @@ async def check_ground(
 ) -> Outcome[Ticket]:
     """Whether the ticket may be refused on ``ground`` (a legal ground of its kind), before a
     desk asks for the comment."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        _call, ticket = opened
         if ground not in REFUSAL_GROUNDS.get(ticket.kind, ()):
             return Refused(Reason.INVALID, {"code": BAD_GROUND, "number": ticket.number})
         return Done(ticket)
@@ -185,12 +179,10 @@ async def close(
     core: TicketCore, actor: Actor, ticket_id: int, *, within: Within | None = None
 ) -> Outcome[Ticket]:
     """Close the ticket; the resident is asked whether the issue is resolved."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        ticket = await open_ticket(call, ticket_id)
-        if isinstance(ticket, Refused):
-            return ticket
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
         try:
             ticket_rules.close(ticket, now=call.now)
         except TransitionError as error:
