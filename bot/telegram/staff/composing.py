@@ -33,9 +33,9 @@ from aiogram.types import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import confirm
+from bot.telegram.staff.button_data import StaffButton
 from bot.telegram.staff.chat_router import install_composer
 from bot.telegram.staff.command_line import Command, parse_command
-from bot.telegram.staff.composer_data import ComposerData
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, edit_html, is_not_modified
@@ -150,7 +150,7 @@ async def answer_query(
         log.debug("answerCallbackQuery failed: %s", error)
 
 
-DataT = TypeVar("DataT", bound=ComposerData)
+DataT = TypeVar("DataT", bound=StaffButton)
 # One button verb's handler: (work, call, pressed button, chat id, message id).
 VerbHandler = Callable[[Work, StaffCall, DataT, int, int], Awaitable[None]]
 

@@ -1,5 +1,5 @@
 """Callback data of the news composer's buttons: ``nw:<verb>:<broadcast id>[:<argument>]``
-(``bot.telegram.staff.composer_data``).
+(``bot.telegram.staff.button_data``).
 
 The longest argument is a district code (17 characters), so every button fits Telegram's 64 bytes.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-from bot.telegram.staff.composer_data import MAX_BYTES, ComposerData
+from bot.telegram.staff.button_data import MAX_BYTES, StaffButton
 
 __all__ = ["MAX_BYTES", "NewsData", "Verb", "pack"]
 
@@ -63,7 +63,7 @@ PAGES: Final = frozenset({PAGE_MAIN, PAGE_TOPICS, PAGE_DISTRICTS, PAGE_COMPACT})
 PAGE_CONFIRM: Final = "confirm"
 
 
-class NewsData(ComposerData, prefix=PREFIX):
+class NewsData(StaffButton, prefix=PREFIX):
     verb: Verb  # narrowed to the news verbs
 
 

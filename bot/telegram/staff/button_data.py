@@ -1,6 +1,8 @@
-"""The composers' buttons as aiogram ``CallbackData``: ``<prefix>:<verb>:<id>[:<argument>]``.
+"""Every button of the staff chats as aiogram ``CallbackData``,
+``<prefix>:<verb>:<id>[:<argument>]``: the ticket card's ``tk``, the news composer's ``nw`` and
+the poll composer's ``pl``.
 
-The packed strings are the ones the composers always wrote (no trailing ``:`` when there is no
+The packed strings are the ones the chats always carried (no trailing ``:`` when there is no
 argument), so buttons already posted in the staff chats keep working. Callback data comes from
 the client and is not trusted: ``parse`` gives None for anything malformed (an unknown verb, an
 id that is not plain digits, an argument too long or with a separator in it).
@@ -18,8 +20,9 @@ ID_DIGITS: Final = 18
 ARGUMENT_MAX: Final = 32
 
 
-class ComposerData(CallbackData, prefix="composer"):
-    """One composer button. Subclasses set their prefix and narrow ``verb`` to their verbs."""
+class StaffButton(CallbackData, prefix="staff"):
+    """One staff-chat button. Subclasses set their prefix and narrow ``verb`` to their verbs.
+    The longest argument is a queue code (32 characters, the column's size)."""
 
     verb: str
     id: int = Field(ge=0)
