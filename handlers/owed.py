@@ -109,8 +109,12 @@ class Settler:
             self._task = asyncio.create_task(self._flush_later(), name="settle-replies")
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(SETTLE_DELAY)
-        await self.flush()
+        # Keys that arrive while a batch is being written are not in it: go on until none is
+        # left (``done`` starts no task while this one runs). Leaving them would keep sent
+        # replies owed, to be sent again by the owed-replies job.
+        while self._keys:
+            await asyncio.sleep(SETTLE_DELAY)
+            await self.flush()
 
     async def flush(self) -> None:
         keys, self._keys = self._keys, []
