@@ -3,11 +3,13 @@ build on, over the channel-neutral staff core (``handlers.staff.broadcasts``).
 
 A composer works in the editors' chat and in every staff chat, takes its own commands and the
 answers to its own questions (a reply to a bot message it stored as a prompt), and audits a
-refused action the same way. Every event is one transaction opened here: the update is claimed
-(a redelivered update does nothing twice), the sender is checked by the staff core (non-staff
-and operators are refused and audited), the subject changed with its row locked, the audit
-entry written; Telegram is called only after the commit, as are the core's own after-commit
-steps (waking the delivery engine). Each button verb has its own handler (a table per composer).
+refused action the same way. Every event is one transaction, opened by the staff chats' edge
+(``edge.FeatureEdge``), which claims the update (a redelivered update does nothing twice),
+answers the button and runs the after-commit steps once the transaction committed; here the
+sender is checked by the staff core (non-staff and operators are refused and audited), the
+subject changed with its row locked, the audit entry written. Telegram is called only after
+the commit, as are the core's own after-commit steps (waking the delivery engine). Each button
+verb is its own aiogram handler (``install``: the composer's CallbackData filtered by verb).
 """
 
 from __future__ import annotations
@@ -506,15 +508,11 @@ class ComposerBase(Generic[DataT]):
                 raise
 
 
-def install(
-    dispatcher: Dispatcher, composer: ComposerBase[Any], *, key: str, log: logging.Logger
-) -> None:
+def install(dispatcher: Dispatcher, composer: ComposerBase[Any], *, key: str) -> None:
     """Store a composer under ``key`` and register its handlers on the Dispatcher's own
     observers, which run before any included router (the staff router takes every group
     message): messages the composer ``wants``, one handler per button verb, and one for its
-    buttons that cannot be read. ``FeatureEdge`` wraps the first two (``log`` is unused: the
-    edge logs failures)."""
-    del log
+    buttons that cannot be read. ``FeatureEdge`` wraps the first two."""
     install_feature_edge(dispatcher)
     dispatcher[key] = composer
     flags = {EVENT_FLAG: key}

@@ -202,6 +202,18 @@ def _is_card_press(query: CallbackQuery) -> bool:
     )
 
 
+async def claim(edge: Edge, data: dict[str, Any]) -> bool:
+    """Claim the event's update in its transaction: False when it was handled already (a
+    redelivered update does nothing twice)."""
+    bot: Bot = data["bot"]
+    update: Update = data["event_update"]
+    key = telegram_update_key(bot.id, update.update_id)
+    edge.claimed = await dedup.claim_update(
+        edge.session, channel=CLAIM_CHANNEL, update_key=key, now=edge.now
+    )
+    return edge.claimed
+
+
 class StaffClaim(BaseMiddleware):
     """Inner middleware: claims the update and checks that the sender is staff."""
 
@@ -210,14 +222,8 @@ class StaffClaim(BaseMiddleware):
         if what is None:
             return await handler(event, data)
         edge: Edge = data[EDGE]
-        bot: Bot = data["bot"]
-        update: Update = data["event_update"]
-        key = telegram_update_key(bot.id, update.update_id)
-        if not await dedup.claim_update(
-            edge.session, channel=CLAIM_CHANNEL, update_key=key, now=edge.now
-        ):
+        if not await claim(edge, data):
             return None
-        edge.claimed = True
         if isinstance(event, CallbackQuery):
             return await self._button(handler, event, data, edge)
         assert isinstance(event, Message) and event.from_user is not None
@@ -317,15 +323,9 @@ class FeatureEdge(BaseMiddleware):
     async def _run(
         self, handler: Handler, event: TelegramObject, data: dict[str, Any], feature: Feature
     ) -> None:
-        bot: Bot = data["bot"]
-        update: Update = data["event_update"]
-        key = telegram_update_key(bot.id, update.update_id)
         async with feature.sessionmaker() as session, session.begin():
             edge = data[EDGE] = Edge(session=session, now=feature.clock())
-            edge.claimed = await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=key, now=edge.now
-            )
-            if edge.claimed:
+            if await claim(edge, data):
                 await handler(event, data)
         if isinstance(event, CallbackQuery) and (edge.claimed or feature.answer_duplicates):
             text = markup_to_plain(edge.answer) if edge.answer else None
