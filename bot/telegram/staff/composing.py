@@ -3,11 +3,13 @@ build on, over the channel-neutral staff core (``handlers.staff.broadcasts``).
 
 A composer works in the editors' chat and in every staff chat, takes its own commands and the
 answers to its own questions (a reply to a bot message it stored as a prompt), and audits a
-refused action the same way. Every event is one transaction opened here: the update is claimed
-(a redelivered update does nothing twice), the sender is checked by the staff core (non-staff
-and operators are refused and audited), the subject changed with its row locked, the audit
-entry written; Telegram is called only after the commit, as are the core's own after-commit
-steps (waking the delivery engine). Each button verb has its own handler (a table per composer).
+refused action the same way. Every event is one transaction, opened by the staff chats' edge
+(``edge.FeatureEdge``), which claims the update (a redelivered update does nothing twice),
+answers the button and runs the after-commit steps once the transaction committed; here the
+sender is checked by the staff core (non-staff and operators are refused and audited), the
+subject changed with its row locked, the audit entry written. Telegram is called only after
+the commit, as are the core's own after-commit steps (waking the delivery engine). Each button
+verb is its own aiogram handler (``install``: the composer's CallbackData filtered by verb).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar, Unpack
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
@@ -34,22 +36,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import confirm
 from bot.telegram.staff.button_data import StaffButton
-from bot.telegram.staff.chat_router import install_composer
+from bot.telegram.staff.chat_router import GROUP_CHATS
 from bot.telegram.staff.command_line import Command, parse_command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
+from bot.telegram.staff.edge import EVENT_FLAG, Edge, answer_query, install_feature_edge
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, edit_html, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
-from bot.telegram.staff.service import CLAIM_CHANNEL, full_name
+from bot.telegram.staff.service import full_name
 from bot.telegram.staff.targeting import Keyboard
-from bot.telegram.staff.work import Work
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
 from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
 from messaging import labels
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time, markup_to_plain
-from storage import audit, dedup, staff_desk
+from storage import audit, staff_desk
 from storage import broadcast_lifecycle as lifecycle
 from storage.models import Broadcast, Staff
 from storage.vocabulary import Clock, Role
@@ -113,7 +115,7 @@ async def wants(
 
 
 def record_refusal(
-    work: Work,
+    work: Edge,
     user: User,
     staff: Staff | None,
     *,
@@ -139,20 +141,9 @@ def record_refusal(
     log.info("%s action %s by %s refused", feature, what, user.id)
 
 
-async def answer_query(
-    log: logging.Logger, query: CallbackQuery, text: str | None, *, alert: bool = False
-) -> None:
-    """Stop the button's spinner with ``text`` (plain, Telegram's 200 characters) if any; after a
-    redelivery the query may be too old, which is only logged."""
-    try:
-        await query.answer(text=markup_to_plain(text)[:200] if text else None, show_alert=alert)
-    except TelegramAPIError as error:
-        log.debug("answerCallbackQuery failed: %s", error)
-
-
 DataT = TypeVar("DataT", bound=StaffButton)
 # One button verb's handler: (work, call, pressed button, chat id, message id).
-VerbHandler = Callable[[Work, StaffCall, DataT, int, int], Awaitable[None]]
+VerbHandler = Callable[[Edge, StaffCall, DataT, int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +151,7 @@ class Press(Generic[DataT]):
     """A pressed composer button, with its subject (news item, poll) locked in the event's
     transaction and its broadcast; ``subject_id`` is the number the buttons carry."""
 
-    work: Work
+    work: Edge
     call: StaffCall
     broadcast: Broadcast
     pressed: DataT
@@ -242,7 +233,7 @@ class ComposerBase(Generic[DataT]):
         return await self.prompts.find(session, chat_id=chat_id, message_id=message_id)
 
     async def message(
-        self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
+        self, work: Edge, message: Message, user: User, command: Command | None, prompt: Any
     ) -> None:
         raise NotImplementedError
 
@@ -253,7 +244,7 @@ class ComposerBase(Generic[DataT]):
     async def item(
         self,
         handler: Callable[[Any], Awaitable[None]],
-        work: Work,
+        work: Edge,
         call: StaffCall,
         pressed: DataT,
         chat_id: int,
@@ -301,61 +292,55 @@ class ComposerBase(Generic[DataT]):
 
     # -- events ---------------------------------------------------------------------------
 
-    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
+    async def on_message(self, message: Message, bot: Bot, edge: Edge) -> None:
+        """A command or an answer to a question (``wants``), in the edge's transaction."""
         user = message.from_user
-        if user is None:
-            return
-        command = command_of(message, bot_username)
-        if command is not None and command.name not in self.commands:
-            return
-        async with self.sessionmaker() as session, session.begin():
-            work = Work(session=session, now=self.clock())
-            prompt: object | None = None
-            if command is None:
-                reply = message.reply_to_message
-                if reply is None:
-                    return
-                prompt = await self.find_prompt(
-                    session, chat_id=message.chat.id, message_id=reply.message_id
-                )
-                if prompt is None:
-                    return
-            if not await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
-            ):
+        me = await bot.me()
+        command = command_of(message, me.username or "")
+        prompt: object | None = None
+        if command is None:
+            reply = message.reply_to_message
+            assert reply is not None  # ``wants``
+            prompt = await self.find_prompt(
+                edge.session, chat_id=message.chat.id, message_id=reply.message_id
+            )
+            if prompt is None:
                 return
-            await self.message(work, message, user, command, prompt)
-        await work.run_after(log, self.feature)
+        assert user is not None
+        await self.message(edge, message, user, command, prompt)
 
-    async def on_button(self, query: CallbackQuery, *, update_key: str) -> None:
-        pressed = self.data.parse(query.data)
+    async def on_press(
+        self,
+        handler: Callable[[Any], Awaitable[None]],
+        query: CallbackQuery,
+        pressed: DataT,
+        edge: Edge,
+    ) -> None:
+        """A press of one verb's button (``handler``), in the edge's transaction: the presser
+        is checked by the staff core, then the subject locked."""
         message = query.message
-        if pressed is None or message is None:
-            bad = self.bad_button
-            await answer_query(log, query, self.t(bad) if bad else None, alert=bad is not None)
-            return
+        assert message is not None  # ``FeatureEdge``
         chat_id, message_id = message.chat.id, message.message_id
-        async with self.sessionmaker() as session, session.begin():
-            work = Work(session=session, now=self.clock())
-            if not await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=update_key, now=work.now
-            ):
-                if self.answer_duplicates:
-                    await answer_query(log, query, None)
-                return
-            what = self.button_what(pressed, query.data or "")
-            call = await self.open_call(work, query.from_user, chat_id, what)
-            if isinstance(call, Refused):
-                work.answer, work.alert = self.denial(call), True
-            else:
-                handler = self.handlers()[pressed.verb]
-                await self.item(handler, work, call, pressed, chat_id, message_id)
-        await answer_query(log, query, work.answer, alert=work.alert)
-        await work.run_after(log, self.feature)
+        what = self.button_what(pressed, query.data or "")
+        call = await self.open_call(edge, query.from_user, chat_id, what)
+        if isinstance(call, Refused):
+            edge.answer, edge.alert = self.denial(call), True
+            return
+        await self.item(handler, edge, call, pressed, chat_id, message_id)
+
+    async def on_bad_button(self, query: CallbackQuery) -> None:
+        """A button of this composer that cannot be read (no transaction, nothing claimed)."""
+        message = query.message
+        if message is None or not await self.is_staff_chat(message.chat.id):
+            await answer_query(query, None)
+            return
+        bad = self.bad_button
+        text = markup_to_plain(self.t(bad)) if bad else None
+        await answer_query(query, text, alert=bad is not None)
 
     async def open_call(
         self,
-        work: Work,
+        work: Edge,
         user: User,
         chat_id: int,
         what: str,
@@ -382,19 +367,19 @@ class ComposerBase(Generic[DataT]):
 
     # -- what news and polls answer alike ---------------------------------------------------
 
-    def answered(self, work: Work, message: Message, prompt: Any) -> bool:
+    def answered(self, work: Edge, message: Message, prompt: Any) -> bool:
         """Whether the question was answered already (and the editor is told so)."""
         if prompt.done_at is None:
             return False
         work.later(self.reply, message, self.t(self.prompt_texts["done"]))
         return True
 
-    async def close_prompt(self, work: Work, prompt: Any) -> None:
+    async def close_prompt(self, work: Edge, prompt: Any) -> None:
         await self.prompts.close(
             work.session, chat_id=prompt.chat_id, message_id=prompt.message_id, now=work.now
         )
 
-    def parse_when(self, work: Work, message: Message) -> datetime | None:
+    def parse_when(self, work: Edge, message: Message) -> datetime | None:
         """The time an editor typed, or None (the problem is answered; the question stays
         open, so they answer it again)."""
         when = parse_time(message.text or "", now=work.now, zone=self.settings.zone)
@@ -412,13 +397,13 @@ class ComposerBase(Generic[DataT]):
         question = confirm.question(self.catalog, count, local)
         return Markup(question + "\n" + self.t("news.confirm.hint"))
 
-    def audience(self, work: Work, count: int) -> None:
+    def audience(self, work: Edge, count: int) -> None:
         work.answer = self.t("news.audience", count=count)
 
-    def alert(self, work: Work, text: Markup) -> None:
+    def alert(self, work: Edge, text: Markup) -> None:
         work.answer, work.alert = text, True
 
-    def targeted(self, work: Work, outcome: Outcome[None]) -> bool:
+    def targeted(self, work: Edge, outcome: Outcome[None]) -> bool:
         """Whether a targeting toggle applied (otherwise its problem is the alert)."""
         if isinstance(outcome, Refused):
             self.alert(work, self.t(str(outcome.details.get("problem", BAD_BUTTON))))
@@ -523,16 +508,40 @@ class ComposerBase(Generic[DataT]):
                 raise
 
 
-def install(
-    dispatcher: Dispatcher, composer: ComposerBase[Any], *, key: str, log: logging.Logger
-) -> None:
-    """Register a composer's handlers on the Dispatcher (``chat_router.install_composer``)."""
-    install_composer(
-        dispatcher,
-        composer,
-        key=key,
-        prefix=composer.data.__prefix__,
-        what=composer.feature,
-        log=log,
-        in_chat=type(composer).is_staff_chat,
+def install(dispatcher: Dispatcher, composer: ComposerBase[Any], *, key: str) -> None:
+    """Store a composer under ``key`` and register its handlers on the Dispatcher's own
+    observers, which run before any included router (the staff router takes every group
+    message): messages the composer ``wants``, one handler per button verb, and one for its
+    buttons that cannot be read. ``FeatureEdge`` wraps the first two."""
+    install_feature_edge(dispatcher)
+    dispatcher[key] = composer
+    flags = {EVENT_FLAG: key}
+
+    async def is_ours(message: Message, bot: Bot) -> bool:
+        me = await bot.me()
+        return await composer.wants(message, me.username or "")
+
+    async def on_message(message: Message, bot: Bot, staff_edge: Edge) -> None:
+        await composer.on_message(message, bot, staff_edge)
+
+    in_group = F.message.chat.type.in_(GROUP_CHATS)
+    dispatcher.message.register(on_message, F.chat.type.in_(GROUP_CHATS), is_ours, flags=flags)
+    for verb, handler in composer.handlers().items():
+        dispatcher.callback_query.register(
+            _verb_handler(composer, handler),
+            composer.data.filter(F.verb == verb),
+            in_group,
+            flags=flags,
+        )
+    dispatcher.callback_query.register(
+        composer.on_bad_button, F.data.startswith(composer.data.__prefix__ + ":"), in_group
     )
+
+
+def _verb_handler(
+    composer: ComposerBase[Any], handler: Callable[[Any], Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    async def on_verb(query: CallbackQuery, callback_data: StaffButton, staff_edge: Edge) -> None:
+        await composer.on_press(handler, query, callback_data, staff_edge)
+
+    return on_verb

@@ -22,13 +22,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from aiogram import BaseMiddleware, Bot
+from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.dispatcher.flags import get_flag
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff import callbacks as cb
 from bot.telegram.staff.chat_router import GROUP_CHATS, guarded
@@ -37,10 +37,11 @@ from bot.telegram.staff.service import CLAIM_CHANNEL, STAFF_NAME_MAX, StaffServi
 from handlers.staff.core import Actor, After, run_after
 from handlers.staff.tickets.context import Within
 from messaging.contract import telegram_update_key
-from messaging.text import clean_text
+from messaging.text import clean_text, markup_to_plain
 from storage import audit, dedup, staff_desk
 from storage.models import Staff, Ticket
 from storage.staff import get_staff
+from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ KEY: Final = "staff"
 # The flag of handlers that act as staff; its value names the attempt in a refusal's audit.
 FLAG: Final = "staff"
 EDGE: Final = "staff_edge"
+# The flag of the composers' and the statistics commands' handlers (``FeatureEdge``); its value
+# is the workflow-data key of the feature whose event it is.
+EVENT_FLAG: Final = "staff_event"
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -64,6 +68,11 @@ class Edge:
     # The text of the callback answer (buttons only).
     answer: str | None = None
     alert: bool = False
+
+    def later(
+        self, step: Callable[..., Awaitable[None]], /, *args: object, **kwargs: object
+    ) -> None:
+        self.after.append(functools.partial(step, *args, **kwargs))
 
 
 @dataclass
@@ -85,7 +94,7 @@ class Work:
     def later(
         self, step: Callable[..., Awaitable[None]], /, *args: object, **kwargs: object
     ) -> None:
-        self.edge.after.append(functools.partial(step, *args, **kwargs))
+        self.edge.later(step, *args, **kwargs)
 
     def mark(self) -> int:
         """Where the next step goes; ``before`` puts one there after the core queued its own."""
@@ -193,6 +202,18 @@ def _is_card_press(query: CallbackQuery) -> bool:
     )
 
 
+async def claim(edge: Edge, data: dict[str, Any]) -> bool:
+    """Claim the event's update in its transaction: False when it was handled already (a
+    redelivered update does nothing twice)."""
+    bot: Bot = data["bot"]
+    update: Update = data["event_update"]
+    key = telegram_update_key(bot.id, update.update_id)
+    edge.claimed = await dedup.claim_update(
+        edge.session, channel=CLAIM_CHANNEL, update_key=key, now=edge.now
+    )
+    return edge.claimed
+
+
 class StaffClaim(BaseMiddleware):
     """Inner middleware: claims the update and checks that the sender is staff."""
 
@@ -201,14 +222,8 @@ class StaffClaim(BaseMiddleware):
         if what is None:
             return await handler(event, data)
         edge: Edge = data[EDGE]
-        bot: Bot = data["bot"]
-        update: Update = data["event_update"]
-        key = telegram_update_key(bot.id, update.update_id)
-        if not await dedup.claim_update(
-            edge.session, channel=CLAIM_CHANNEL, update_key=key, now=edge.now
-        ):
+        if not await claim(edge, data):
             return None
-        edge.claimed = True
         if isinstance(event, CallbackQuery):
             return await self._button(handler, event, data, edge)
         assert isinstance(event, Message) and event.from_user is not None
@@ -265,3 +280,61 @@ def _deny(edge: Edge, user: User, chat_id: int, what: str, ticket: Ticket | None
         details={"chat": chat_id, "what": what, "name": full_name(user)[:128]},
     )
     log.info("staff action %s by non-staff user %s refused", what, user.id)
+
+
+class Feature(Protocol):
+    """A staff-chat feature outside the ticket desk (news, polls, statistics), as its edge
+    sees it."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Clock
+    # Whether a redelivered press is answered (stopping a spinner the first answer missed).
+    answer_duplicates: bool
+
+    async def is_staff_chat(self, chat_id: int) -> bool:
+        """Whether the feature works in this chat."""
+
+
+class FeatureEdge(BaseMiddleware):
+    """Inner middleware of the Dispatcher for handlers flagged ``staff_event`` (the composers,
+    the statistics commands): a button outside the feature's chats is only answered; otherwise
+    the event's one transaction is opened and the update claimed (a redelivered update does
+    nothing twice) before the handler runs, and after the commit the button is answered
+    (``Edge.answer``) and the after-commit steps run. Failures follow the staff chats' rule
+    (``chat_router.guarded``)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        key = get_flag(data, EVENT_FLAG)
+        if key is None:
+            return await handler(event, data)
+        feature: Feature = data[key]
+        update: Update = data["event_update"]
+        if isinstance(event, CallbackQuery):
+            message = event.message
+            if message is None or not await feature.is_staff_chat(message.chat.id):
+                await answer_query(event, None)
+                return None
+            what = f"{key} button"
+        else:
+            what = f"{key} message"
+        await guarded(self._run(handler, event, data, feature), log, what, update.update_id)
+        return None
+
+    async def _run(
+        self, handler: Handler, event: TelegramObject, data: dict[str, Any], feature: Feature
+    ) -> None:
+        async with feature.sessionmaker() as session, session.begin():
+            edge = data[EDGE] = Edge(session=session, now=feature.clock())
+            if await claim(edge, data):
+                await handler(event, data)
+        if isinstance(event, CallbackQuery) and (edge.claimed or feature.answer_duplicates):
+            text = markup_to_plain(edge.answer) if edge.answer else None
+            await answer_query(event, text, alert=edge.alert)
+        await run_after(edge.after)
+
+
+def install_feature_edge(dispatcher: Dispatcher) -> None:
+    """Put ``FeatureEdge`` on the Dispatcher's messages and button presses, once."""
+    for observer in (dispatcher.message, dispatcher.callback_query):
+        if not any(isinstance(middleware, FeatureEdge) for middleware in observer.middleware):
+            observer.middleware(FeatureEdge())

@@ -5,9 +5,10 @@ tickets|residents|polls FROM TO`` works in the operator chat: the CSV is uploade
 names, contacts, addresses and texts are in it only for administrators, and such a file goes to
 the administrator's private chat with the bot, never to the group (the group gets a short
 notice, or, when the bot may not write to them yet, how to /start it). Every event is one
-transaction opened here: the update is claimed (a redelivered update does nothing twice), the
+transaction: the update is claimed (a redelivered update does nothing twice), the
 sender is checked (non-staff are refused and audited), the figures are read and the export
-audited; Telegram is called after the commit.
+audited; Telegram is called after the commit. The transaction, the claim and the after-commit
+steps are the edge's (``edge.FeatureEdge``), as for the composers.
 
 The handlers sit on the Dispatcher's own observers (run before the staff router), filtered to
 these two commands in group chats, like the news composer's.
@@ -22,21 +23,20 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ChatType, ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import BufferedInputFile, Message, Update, User
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import BufferedInputFile, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.command_line import Command, parse_command
-from bot.telegram.staff.service import CLAIM_CHANNEL, full_name
+from bot.telegram.staff.edge import EVENT_FLAG, Edge, install_feature_edge
+from bot.telegram.staff.service import full_name
 from broadcasts.stats_text import StatsTexts
 from handlers.staff.broadcasts.reports import BAD_PERIOD, ReportsCore
 from handlers.staff.core import Actor, Done, Refused, StaffCall, StaffCore
 from messaging import labels
-from messaging.contract import telegram_update_key
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
-from storage import audit, dedup, staff_desk
-from storage.errors import TRY_AGAIN_LATER
+from storage import audit, staff_desk
 from storage.export import Export
 from storage.vocabulary import Clock
 
@@ -92,6 +92,8 @@ class TelegramFiles:
 class StatsDesk:
     """The Telegram side of ``handlers.staff.broadcasts.reports``."""
 
+    answer_duplicates = False  # no buttons
+
     def __init__(
         self,
         *,
@@ -115,41 +117,51 @@ class StatsDesk:
     def t(self, key: str, /, **params: object) -> Markup:
         return self.texts.t(key, **params)
 
+    async def is_staff_chat(self, chat_id: int) -> bool:
+        async with self.sessionmaker() as session:
+            return await staff_desk.is_staff_chat(
+                session, chat_id=chat_id, operator_chat_id=self.operator_chat_id
+            )
+
     async def wants(self, message: Message, bot_username: str) -> bool:
         text = message.text or ""
         command = parse_command(text, bot_username) if text.startswith("/") else None
         if command is None or command.name not in COMMANDS:
             return False
-        async with self.sessionmaker() as session:
-            return await staff_desk.is_staff_chat(
-                session, chat_id=message.chat.id, operator_chat_id=self.operator_chat_id
-            )
+        return await self.is_staff_chat(message.chat.id)
 
-    async def on_message(self, message: Message, *, update_key: str, bot_username: str) -> None:
+    async def on_message(self, message: Message, bot: Bot, staff_edge: Edge) -> None:
+        """``/stats`` or ``/export`` (``wants``), in the edge's transaction (``staff_edge``, the
+        workflow data's ``edge.EDGE``); what it posts is posted after the commit."""
+        edge = staff_edge
         user = message.from_user
+        me = await bot.me()
+        bot_username = me.username or ""
         command = parse_command(message.text or "", bot_username)
-        if user is None or command is None or command.name not in COMMANDS:
-            return
-        thread = message.message_thread_id if message.is_topic_message else None
-        reply: Markup | None = None
+        assert user is not None and command is not None  # ``wants``
+        async with self.staff.call(Actor(user.id), session=edge.session) as call:
+            pass
         export: Export | None = None
-        async with self.sessionmaker() as session, session.begin():
-            now = self.clock()
-            if not await dedup.claim_update(
-                session, channel=CLAIM_CHANNEL, update_key=update_key, now=now
-            ):
-                return
-            async with self.staff.call(Actor(user.id), session=session) as call:
-                pass
-            if isinstance(call, Refused):
-                self._refused(session, user, message, command, now)
-                reply = self.t("stats.denied")
-            elif command.name == CMD_STATS:
-                report = await self.reports.stats_in(call, place=message.chat.id)
-                assert isinstance(report, Done)
-                reply = self.texts.report(report.value)
-            else:
-                reply, export = await self._export(call, message, command)
+        if isinstance(call, Refused):
+            self._refused(edge.session, user, message, command, edge.now)
+            reply: Markup | None = self.t("stats.denied")
+        elif command.name == CMD_STATS:
+            report = await self.reports.stats_in(call, place=message.chat.id)
+            assert isinstance(report, Done)
+            reply = self.texts.report(report.value)
+        else:
+            reply, export = await self._export(call, message, command)
+        edge.later(self._post, message, user, reply, export, bot_username)
+
+    async def _post(
+        self,
+        message: Message,
+        user: User,
+        reply: Markup | None,
+        export: Export | None,
+        bot_username: str,
+    ) -> None:
+        thread = message.message_thread_id if message.is_topic_message else None
         if export is not None:
             caption = self.t(
                 "stats.export.caption",
@@ -239,29 +251,6 @@ class StatsDesk:
         return self.t("stats.export.usage"), None
 
 
-async def _is_ours(message: Message, bot: Bot, stats: StatsDesk) -> bool:
-    me = await bot.me()
-    return await stats.wants(message, me.username or "")
-
-
-async def _on_message(message: Message, event_update: Update, bot: Bot, stats: StatsDesk) -> None:
-    me = await bot.me()
-    try:
-        await stats.on_message(
-            message,
-            update_key=telegram_update_key(bot.id, event_update.update_id),
-            bot_username=me.username or "",
-        )
-    except TRY_AGAIN_LATER:
-        # Nothing was stored: let Telegram deliver the update again.
-        raise
-    except TelegramAPIError as error:
-        log.warning("stats answer %s not posted: %s", event_update.update_id, error)
-    except Exception:
-        # A bug must not make Telegram redeliver the update forever.
-        log.exception("stats message %s failed", event_update.update_id)
-
-
 def install_stats(
     dispatcher: Dispatcher,
     *,
@@ -284,6 +273,14 @@ def install_stats(
         operator_chat_id=operator_chat_id,
         staff=staff or StaffCore(sessionmaker=sessionmaker, clock=clock),
     )
+    install_feature_edge(dispatcher)
     dispatcher[KEY] = desk
-    dispatcher.message.register(_on_message, F.chat.type.in_(GROUP_CHATS), _is_ours)
+
+    async def is_ours(message: Message, bot: Bot) -> bool:
+        me = await bot.me()
+        return await desk.wants(message, me.username or "")
+
+    dispatcher.message.register(
+        desk.on_message, F.chat.type.in_(GROUP_CHATS), is_ours, flags={EVENT_FLAG: KEY}
+    )
     return desk

@@ -26,12 +26,12 @@ from bot.telegram.staff import composing, confirm
 from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
+from bot.telegram.staff.edge import Edge
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
 from bot.telegram.staff.news.preview import Keyboard
 from bot.telegram.staff.news.text import EMPTY, TEXT_MAX, content_of, has_media, shorten
 from bot.telegram.staff.service import STAFF_NAME_MAX, full_name
-from bot.telegram.staff.work import Work
 from broadcasts.engine import reply_for
 from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import STOPPABLE, Content, NewsOps, Submission, Target
@@ -93,7 +93,7 @@ class NewsComposer(ComposerBase[NewsData]):
     # -- messages ---------------------------------------------------------------------------
 
     async def message(
-        self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
+        self, work: Edge, message: Message, user: User, command: Command | None, prompt: Any
     ) -> None:
         what = f"/{command.name}" if command is not None else f"prompt:{prompt and prompt.action}"
         call = await self.open_call(work, user, message.chat.id, what)
@@ -108,7 +108,7 @@ class NewsComposer(ComposerBase[NewsData]):
             await self._answer_prompt(work, call, message, prompt)
 
     async def _command(
-        self, work: Work, call: StaffCall, message: Message, command: Command
+        self, work: Edge, call: StaffCall, message: Message, command: Command
     ) -> None:
         if command.name == CMD_DRAFTS or command.args.strip().lower() in LIST_WORDS:
             await self._list(work, message)
@@ -123,7 +123,7 @@ class NewsComposer(ComposerBase[NewsData]):
         await self._create(work, call, message, content)
 
     async def _create(
-        self, work: Work, call: StaffCall, message: Message, content: Content | str
+        self, work: Edge, call: StaffCall, message: Message, content: Content | str
     ) -> bool:
         if isinstance(content, str):
             work.later(self.reply, message, self._problem(content))
@@ -136,7 +136,7 @@ class NewsComposer(ComposerBase[NewsData]):
         return self.t("news.empty") if key == EMPTY else self.t(key, limit=TEXT_MAX)
 
     async def _answer_prompt(
-        self, work: Work, call: StaffCall, message: Message, prompt: NewsPrompt
+        self, work: Edge, call: StaffCall, message: Message, prompt: NewsPrompt
     ) -> None:
         if self.answered(work, message, prompt):
             return
@@ -166,7 +166,7 @@ class NewsComposer(ComposerBase[NewsData]):
         await self._answer_time(work, call, message, prompt, broadcast)
 
     async def _answer_time(
-        self, work: Work, call: StaffCall, message: Message, prompt: NewsPrompt, item: Broadcast
+        self, work: Edge, call: StaffCall, message: Message, prompt: NewsPrompt, item: Broadcast
     ) -> None:
         when = self.parse_when(work, message)
         if when is None:
@@ -183,7 +183,7 @@ class NewsComposer(ComposerBase[NewsData]):
         work.later(self.reply, message, self._submitted(work, item, outcome))
         work.later(self.post_preview, message.chat.id, item.id)
 
-    def _submitted(self, work: Work, item: Broadcast, outcome: Outcome[Any]) -> Markup:
+    def _submitted(self, work: Edge, item: Broadcast, outcome: Outcome[Any]) -> Markup:
         """The notice of a submitted (sent, scheduled, approved) item; a started one's progress
         message is posted after the commit."""
         if isinstance(outcome, Refused):
@@ -204,7 +204,7 @@ class NewsComposer(ComposerBase[NewsData]):
             return self.t("news.not_found", id=broadcast_id or 0)
         return self.t("news.not_open", id=broadcast.id, status=self.previews.status(broadcast))
 
-    async def _list(self, work: Work, message: Message) -> None:
+    async def _list(self, work: Edge, message: Message) -> None:
         items = await news.list_open_news(work.session, limit=LIST_LIMIT)
         if not items:
             work.later(self.reply, message, self.t("news.list.empty"))
@@ -263,7 +263,7 @@ class NewsComposer(ComposerBase[NewsData]):
     async def item(
         self,
         handler: PressHandler,
-        work: Work,
+        work: Edge,
         call: StaffCall,
         pressed: NewsData,
         chat_id: int,

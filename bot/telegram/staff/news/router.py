@@ -8,7 +8,6 @@ commands and answers must reach the composer first. The filters are narrow: ``/n
 
 from __future__ import annotations
 
-import logging
 from typing import Final, Unpack
 
 from aiogram import Dispatcher
@@ -18,14 +17,12 @@ from bot.telegram.staff.composer_parts import Wiring, parts_of
 from bot.telegram.staff.news.composer import NewsComposer
 from messaging.contract import Sender
 
-log = logging.getLogger(__name__)
-
 # The Dispatcher's workflow-data key of the composer (tests and jobs find it there).
 KEY: Final = "news"
 
 
 def install(dispatcher: Dispatcher, composer: NewsComposer) -> None:
-    composing.install(dispatcher, composer, key=KEY, log=log)
+    composing.install(dispatcher, composer, key=KEY)
 
 
 def install_news(

@@ -30,12 +30,12 @@ from bot.telegram.staff import composing, confirm
 from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
+from bot.telegram.staff.edge import Edge
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import PollData, Verb
 from bot.telegram.staff.polls.preview import PollKeyboards
 from bot.telegram.staff.polls.text import Draft, parse_poll
 from bot.telegram.staff.targeting import Keyboard
-from bot.telegram.staff.work import Work
 from broadcasts.polls import PollCloser
 from handlers.polls import OPTION_MAX, QUESTION_MAX, poll_text
 from handlers.staff.broadcasts.common import Wake
@@ -140,7 +140,7 @@ class PollComposer(ComposerBase[PollData]):
     # -- messages ---------------------------------------------------------------------------
 
     async def message(
-        self, work: Work, message: Message, user: User, command: Command | None, prompt: Any
+        self, work: Edge, message: Message, user: User, command: Command | None, prompt: Any
     ) -> None:
         if command is not None and command.name == CMD_RESULTS:
             await self._results_command(work, user, message, command)
@@ -158,7 +158,7 @@ class PollComposer(ComposerBase[PollData]):
             await self._answer_prompt(work, call, message, prompt)
 
     async def _close_command(
-        self, work: Work, user: User, message: Message, command: Command
+        self, work: Edge, user: User, message: Message, command: Command
     ) -> None:
         """``/pollclose ID``: close an open poll now; what was not sent yet is cancelled. As at
         its closing time, the final results and chart follow, and publication if asked."""
@@ -182,7 +182,7 @@ class PollComposer(ComposerBase[PollData]):
         work.later(self.closer.after_close, outcome.value)
 
     async def _results_command(
-        self, work: Work, user: User, message: Message, command: Command
+        self, work: Edge, user: User, message: Message, command: Command
     ) -> None:
         """``/pollresults ID`` (any staff): the results and chart, after the commit."""
         call = await self.open_call(work, user, message.chat.id, "/pollresults", EVERY_ROLE)
@@ -205,7 +205,7 @@ class PollComposer(ComposerBase[PollData]):
         except TelegramAPIError as error:
             log.warning("poll %d: results not posted: %s", poll_id, error)
 
-    async def _compose(self, work: Work, call: StaffCall, message: Message, text: str) -> bool:
+    async def _compose(self, work: Edge, call: StaffCall, message: Message, text: str) -> bool:
         if message.text is None:
             work.later(self.reply, message, self.t("poll.compose.text_only"))
             return False
@@ -234,7 +234,7 @@ class PollComposer(ComposerBase[PollData]):
         )
 
     async def _answer_prompt(
-        self, work: Work, call: StaffCall, message: Message, prompt: PollPrompt
+        self, work: Edge, call: StaffCall, message: Message, prompt: PollPrompt
     ) -> None:
         if self.answered(work, message, prompt):
             return
@@ -304,7 +304,7 @@ class PollComposer(ComposerBase[PollData]):
     async def item(
         self,
         handler: PressHandler,
-        work: Work,
+        work: Edge,
         call: StaffCall,
         pressed: PollData,
         chat_id: int,

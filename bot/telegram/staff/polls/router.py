@@ -8,7 +8,6 @@ composer's questions, and ``pl:`` buttons, in staff chats only.
 
 from __future__ import annotations
 
-import logging
 from typing import Final, Unpack
 
 from aiogram import Dispatcher
@@ -16,8 +15,6 @@ from aiogram import Dispatcher
 from bot.telegram.staff import composing
 from bot.telegram.staff.composer_parts import Wiring, parts_of
 from bot.telegram.staff.polls.composer import PollComposer
-
-log = logging.getLogger(__name__)
 
 # The Dispatcher's workflow-data key of the composer (tests and jobs find it there).
 KEY: Final = "polls"
@@ -27,5 +24,5 @@ def install_polls(dispatcher: Dispatcher, **wiring: Unpack[Wiring]) -> PollCompo
     """Build the composer and register its handlers (the composition root's one call)."""
     parts, wake = parts_of(wiring)
     composer = PollComposer(wake=wake, **parts)
-    composing.install(dispatcher, composer, key=KEY, log=log)
+    composing.install(dispatcher, composer, key=KEY)
     return composer
