@@ -1,6 +1,6 @@
-"""Where every staff event of the ticket desk is opened and closed, once for all handlers.
+"""Where every staff event of the operator chat is opened and closed, once for all handlers.
 
-Two aiogram middlewares of the staff router:
+Three aiogram middlewares. The ticket desk's staff router has two:
 
 - the outer one (``StaffEdge``) runs before the handlers' filters: it keeps to the staff chats,
   opens the event's one transaction, finds what the message belongs to (its ticket, the prompt
@@ -10,6 +10,11 @@ Two aiogram middlewares of the staff router:
 - the inner one (``StaffClaim``) runs once a handler was chosen, for handlers flagged ``staff``:
   it claims the update (a redelivered update does nothing twice), loads the staff member, and
   refuses (with an audit entry) anyone who is not staff, before the handler runs.
+
+The news and poll composers and the statistics commands have the third (``FeatureEdge``, for
+handlers flagged ``staff_event``): the same transaction, claim, button answer and after-commit
+steps; their features check the staff member through the staff core themselves (each command
+has its own roles and refusal text).
 
 Nothing leaves the process before the commit: an action is never announced that was not
 stored, and no Telegram call is made while a ticket row is locked by this transaction.
