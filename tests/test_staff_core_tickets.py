@@ -21,7 +21,6 @@ from handlers.staff.core import Actor, Desk, Done, Reason, Refused, StaffCore
 from handlers.staff.notices import Notices
 from handlers.staff.tickets import answering, assigning, lookup, residents, terms
 from handlers.staff.tickets.context import Attachment, TicketCore
-from messaging.contract import Reply, Sent
 from messaging.i18n import Catalog
 from storage.calendar_store import load_calendar
 from storage.deadlines import REFUSAL_NOTICE_PERIOD_OVER, initial_deadline
@@ -30,6 +29,7 @@ from storage.residents import get_or_create_resident
 from storage.staff import upsert_staff
 from storage.tickets import get_ticket, next_number
 from storage.vocabulary import MessageDirection, Role, TicketStatus
+from tests.test_pipeline import RecordingSender  # the resident's messenger
 
 T = TypeVar("T")
 ZONE = ZoneInfo("Europe/Kyiv")
@@ -48,30 +48,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class RecordingSender:
-    """The resident's messenger."""
-
-    channel = "telegram"
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Reply]] = []
-
-    async def send(self, recipient: str, reply: Reply) -> Sent:
-        self.sent.append((recipient, reply))
-        return Sent(message_id=str(len(self.sent)))
-
-    async def edit(
-        self,
-        recipient: str,
-        message_id: str,  # noqa: ARG002 - the Sender protocol's name
-        reply: Reply,
-    ) -> Sent:
-        return await self.send(recipient, reply)
-
-    def parts(self, reply: Reply) -> tuple[Reply, ...]:
-        return (reply,)
 
 
 class RecordingEvents:
