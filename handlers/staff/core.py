@@ -61,6 +61,13 @@ class Actor:
     def audit_name(self) -> str:
         return f"staff:{self.telegram_id}"
 
+    def facts(self, **details: object) -> dict[str, object]:
+        """An audit record's details with where the action came from (desk, client address)."""
+        facts: dict[str, object] = {"desk": self.desk.value, **details}
+        if self.address is not None:
+            facts["address"] = self.address
+        return facts
+
 
 class Reason(StrEnum):
     """Why an operation was refused. Each desk renders these in its own words (the catalog key
@@ -126,16 +133,13 @@ class StaffCall:
 
     def audit(self, action: str, *, subject: str | None = None, **details: object) -> None:
         """The audit record of this call, in its transaction: who, from which desk, what."""
-        facts: dict[str, object] = {"desk": self.actor.desk.value, **details}
-        if self.actor.address is not None:
-            facts["address"] = self.actor.address
         audit.record(
             self.session,
             actor=self.actor.audit_name,
             action=action,
             now=self.now,
             subject=subject,
-            details=facts,
+            details=self.actor.facts(**details),
         )
 
 
@@ -191,9 +195,7 @@ class StaffCore:
 
 
 def _audit_refusal(session: AsyncSession, actor: Actor, now: datetime, reason: Reason) -> None:
-    details: dict[str, object] = {"desk": actor.desk.value, "reason": reason.value}
-    if actor.address is not None:
-        details["address"] = actor.address
+    details = actor.facts(reason=reason.value)
     audit.record(session, actor=actor.audit_name, action="staff.denied", now=now, details=details)
 
 
