@@ -1,5 +1,5 @@
-"""Administration from the shell: staff, queues and routes, the holiday list, martial law, the
-category suggester's keyword lists.
+"""Administration from the shell: staff (``bot.admin_staff``), queues and routes, the holiday
+list, martial law, the category suggester's keyword lists.
 
 Every change is written to the audit log with the actor ``cli``.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import admin_staff
 from bot.config import Settings
 from bot.migrate import upgrade_to_head
 from storage import audit, classifier, keyword_store, recategorize
@@ -31,9 +32,8 @@ from storage.calendar_store import (
 from storage.db import create_engine, create_sessionmaker
 from storage.export import AVAILABLE, ExportKind, export_csv, parse_period
 from storage.models import Broadcast
-from storage.staff import list_staff, remove_staff, upsert_staff
 from storage.tickets import list_queues, list_routes, set_route, upsert_queue
-from storage.vocabulary import CATEGORY_QUEUES, Role, system_clock
+from storage.vocabulary import CATEGORY_QUEUES, system_clock
 
 # Width of the progress bar in `citybot broadcast status`.
 BAR = 30
@@ -42,15 +42,7 @@ Action = Callable[[AsyncSession, argparse.Namespace, Settings], Awaitable[int]]
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    staff = commands.add_parser("staff", help="manage staff (Telegram user ids and roles)")
-    actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a staff member or change their role")
-    add.add_argument("telegram_id", type=int)
-    add.add_argument("role", choices=[role.value for role in Role])
-    add.add_argument("--name", default=None)
-    actions.add_parser("list", help="list staff")
-    remove = actions.add_parser("remove", help="remove a staff member")
-    remove.add_argument("telegram_id", type=int)
+    admin_staff.add_parsers(commands)
 
     queue = commands.add_parser("queue", help="departments (queues), their chats and routes")
     actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -136,40 +128,6 @@ async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
             return await handler(session, args, settings)
     finally:
         await engine.dispose()
-
-
-async def _staff(session: AsyncSession, args: argparse.Namespace, _settings: Settings) -> int:
-    now = system_clock()
-    if args.action == "list":
-        members = await list_staff(session)
-        if not members:
-            print("no staff yet: citybot staff add TELEGRAM_ID admin|editor|operator")
-        for member in members:
-            print(f"{member.telegram_id}\t{member.role}\t{member.name or ''}")
-        return 0
-    subject = f"staff:{args.telegram_id}"
-    if args.action == "add":
-        role = Role(args.role)
-        _, created = await upsert_staff(
-            session, telegram_id=args.telegram_id, role=role, now=now, name=args.name
-        )
-        action = "staff.added" if created else "staff.role_changed"
-        audit.record(
-            session,
-            actor="cli",
-            action=action,
-            subject=subject,
-            details={"role": role.value},
-            now=now,
-        )
-        print(f"{'added' if created else 'updated'} {args.telegram_id} as {role.value}")
-        return 0
-    if not await remove_staff(session, telegram_id=args.telegram_id):
-        print(f"{args.telegram_id} is not staff", file=sys.stderr)
-        return 1
-    audit.record(session, actor="cli", action="staff.removed", subject=subject, now=now)
-    print(f"removed {args.telegram_id}")
-    return 0
 
 
 async def _queue(session: AsyncSession, args: argparse.Namespace, _settings: Settings) -> int:
@@ -475,7 +433,7 @@ async def _keyword_report(
 
 
 _HANDLERS: dict[str, Action] = {
-    "staff": _staff,
+    "staff": admin_staff.run,
     "queue": _queue,
     "holiday": _holiday,
     "martial-law": _martial_law,

@@ -3,7 +3,7 @@ the staff chats, prompts waiting for a staff answer, canned answers. The caller 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -208,8 +208,11 @@ async def ticket_for_message(
     return await session.get(Ticket, post.ticket_id)
 
 
-async def search_tickets(session: AsyncSession, *, text: str, limit: int) -> Sequence[Ticket]:
-    """Tickets whose number, name, subject or text contains ``text``, ignoring case.
+async def search_tickets(
+    session: AsyncSession, *, text: str, limit: int, departments: Collection[str] | None = None
+) -> Sequence[Ticket]:
+    """Tickets whose number, name, subject or text contains ``text``, ignoring case; only of
+    ``departments`` when given (None: every department).
 
     SQL ``lower()`` on SQLite folds ASCII only, so "петренко" would not find "Петренко"
     there. Matching the usual spellings of the
@@ -221,7 +224,10 @@ async def search_tickets(session: AsyncSession, *, text: str, limit: int) -> Seq
     columns = (Ticket.number, Ticket.full_name, Ticket.subject, Ticket.body)
     conditions = [func.lower(column).like(f"%{needle.lower()}%") for column in columns]
     conditions += [column.like(f"%{variant}%") for column in columns for variant in variants]
-    query = select(Ticket).where(or_(*conditions)).order_by(Ticket.received_at.desc()).limit(limit)
+    query = select(Ticket).where(or_(*conditions))
+    if departments is not None:
+        query = query.where(Ticket.queue_code.in_(departments))
+    query = query.order_by(Ticket.received_at.desc()).limit(limit)
     return (await session.scalars(query)).all()
 
 

@@ -34,6 +34,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     EDITOR = "editor"
     OPERATOR = "operator"
+    # Read-only: a head of department sees queues, tickets and the dashboard, acts on nothing.
+    HEAD = "head"
 
 
 class Digest(StrEnum):

@@ -17,9 +17,9 @@ from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.staff.news.composer import NewsComposer
 from bot.telegram.staff.news.router import KEY
 from storage.models import Broadcast
-from storage.staff import upsert_staff
 from storage.vocabulary import Role
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
+from tests.staff_accounts import add_staff
 from tests.staff_world import ADMIN, GROUP_CHAT, OPERATOR, OUTSIDER, Clock, World
 from tests.test_broadcast_helpers import Person, add_residents
 
@@ -79,7 +79,7 @@ async def news_world(
                 (EDITOR, Role.EDITOR),
                 (EDITOR_2, Role.EDITOR),
             ):
-                await upsert_staff(session, telegram_id=user_id, role=role, now=clock())
+                await add_staff(session, user_id, role, now=clock())
         yield World(
             telegram=telegram, runtime=runtime, chat_id=GROUP_CHAT, clock=clock, viber=fake_viber
         )

@@ -21,10 +21,10 @@ from storage.calendar_store import load_calendar
 from storage.deadlines import initial_deadline
 from storage.models import AuditEntry, Resident, Ticket, TicketMessage
 from storage.residents import get_or_create_resident
-from storage.staff import upsert_staff
 from storage.tickets import add_message, get_ticket, next_number, upsert_queue
 from storage.vocabulary import MessageDirection, Role, TicketStatus
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
+from tests.staff_accounts import add_staff
 
 FORUM_CHAT = -1001500000001
 GROUP_CHAT = -4500001  # an ordinary (basic) group
@@ -278,6 +278,9 @@ async def staff_world(
         }
         if operator_chat:
             overrides["operator_chat_id"] = chat_id
+        else:
+            # Only the departments' own chats: the chat desk is asked for by name.
+            overrides["staff_desks"] = "web,telegram"
         fake_viber: FakeViber | None = None
         if viber:
             fake_viber = await stack.enter_async_context(FakeViber(VIBER_TOKEN))
@@ -299,8 +302,8 @@ async def staff_world(
         )
         telegram.add_group(OTHER_GROUP, "Інша група", members=(ADMIN, OPERATOR))
         async with runtime.sessionmaker() as session, session.begin():
-            await upsert_staff(session, telegram_id=ADMIN, role=Role.ADMIN, now=clock())
-            await upsert_staff(session, telegram_id=OPERATOR, role=Role.OPERATOR, now=clock())
+            await add_staff(session, ADMIN, Role.ADMIN, now=clock())
+            await add_staff(session, OPERATOR, Role.OPERATOR, now=clock())
         # The resident has a private chat with the bot (as after /start).
         telegram.user(TG_RESIDENT, first_name="Оксана", last_name="Петренко")
         started = await telegram.send_text(TG_RESIDENT, "/start")

@@ -44,22 +44,32 @@ async def test_migrate_and_staff_commands(database_url: str, tmp_path: Path) -> 
     assert code == 0 and "migrated from empty" in out
     code, out, _ = await _citybot("migrate", env=env, cwd=tmp_path)
     assert code == 0 and "up to date" in out
+    # The form of before the web desk: a Telegram id alone makes an account for it.
     code, out, _ = await _citybot(
         "staff", "add", "1001", "operator", "--name", "Ірина", env=env, cwd=tmp_path
     )
-    assert code == 0 and "added 1001 as operator" in out
+    assert code == 0 and "added tg1001 as operator" in out and "/desk/invite#" in out
     code, out, _ = await _citybot("staff", "add", "1001", "editor", env=env, cwd=tmp_path)
-    assert code == 0 and "updated 1001 as editor" in out
+    assert code == 0 and "updated tg1001 as editor" in out and "invite" not in out
+    maria = ("staff", "add", "maria", "operator", "--telegram-id", "2002")
+    code, out, _ = await _citybot(*maria, "--department", "housing", env=env, cwd=tmp_path)
+    assert code == 0 and "added maria as operator" in out
+    (link,) = [word for word in out.split() if "/desk/invite#" in word]
+    assert link.startswith("http://127.0.0.1:8080/desk/invite#") and len(link) > 60
+    wrong = ("staff", "add", "petro", "head", "--department", "nowhere")
+    code, out, err = await _citybot(*wrong, env=env, cwd=tmp_path)
+    assert code == 1 and "unknown_department: nowhere" in err
     code, out, _ = await _citybot("staff", "list", env=env, cwd=tmp_path)
-    assert code == 0 and "1001\teditor\tІрина" in out
-    code, out, err = await _citybot("staff", "remove", "404", env=env, cwd=tmp_path)
-    assert code == 1 and "not staff" in err
+    assert code == 0 and "tg1001\teditor\tactive\t" in out and "Ірина" in out
+    assert "maria\toperator\tactive\thousing\t2002" in out and "petro" not in out
+    code, out, err = await _citybot("staff", "disable", "nobody", env=env, cwd=tmp_path)
+    assert code == 1 and "no account" in err
     code, out, err = await _citybot("staff", "add", "1", "king", env=env, cwd=tmp_path)
     assert code == 2 and "invalid choice" in err
-    code, out, _ = await _citybot("staff", "remove", "1001", env=env, cwd=tmp_path)
-    assert code == 0
+    code, out, _ = await _citybot("staff", "disable", "maria", env=env, cwd=tmp_path)
+    assert code == 0 and "maria: disabled" in out
     code, out, _ = await _citybot("staff", "list", env=env, cwd=tmp_path)
-    assert "no staff yet" in out
+    assert "maria\toperator\tdisabled\t" in out
 
 
 async def _wait_healthy(url: str) -> None:
@@ -130,7 +140,7 @@ async def test_run_serves_and_stops_cleanly_on_sigterm_without_losing_updates(
 
     code, out, _ = await _citybot("staff", "list", env=_env(database_url), cwd=tmp_path)
     assert code == 0
-    assert "700\tadmin" in out and "701\tadmin" in out
+    assert "tg700\tadmin" in out and "tg701\tadmin" in out
 
 
 async def test_sandbox_refuses_a_bad_port_and_a_port_in_use(tmp_path: Path) -> None:

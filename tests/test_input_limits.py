@@ -69,7 +69,7 @@ OTHER_LIMITS: list[tuple[str, int, tuple[str, ...]]] = [
     ("rating comment", RATING_COMMENT_MAX, ("tickets.rating_comment",)),
     ("attachment file name", FILE_NAME_MAX, ("ticket_messages.attachment_name",)),
     ("news document name", FILE_NAME_MAX, ("broadcasts.media_name",)),
-    ("staff member's name", staff_service.STAFF_NAME_MAX, ("staff.name",)),
+    ("staff member's name", staff_service.STAFF_NAME_MAX, ("staff_accounts.name",)),
     ("staff template text", ticket_lookup.TEMPLATE_TEXT_MAX, ("templates.text",)),
     (
         "extension or refusal reason",

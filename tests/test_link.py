@@ -25,7 +25,6 @@ from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_
 from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
 from storage.planning import plan_broadcast
 from storage.polls import create_poll
-from storage.staff import upsert_staff
 from storage.vocabulary import Role
 from tests.harness import (
     TELEGRAM_TOKEN,
@@ -37,6 +36,7 @@ from tests.harness import (
     onboard,
     running_bot,
 )
+from tests.staff_accounts import add_staff
 from tests.test_broadcast_helpers import Person, add_residents, new_broadcast, wait_done
 
 GROUP_CHAT = -4500001
@@ -96,7 +96,7 @@ async def pair_world(database_url: str) -> AsyncIterator[Pair]:
         tg.add_group(GROUP_CHAT, "Оператори", members=(ADMIN,), admins=(ADMIN,))
         async with running_bot(settings, clock=clock) as runtime:
             async with runtime.sessionmaker() as session, session.begin():
-                await upsert_staff(session, telegram_id=ADMIN, role=Role.ADMIN, now=clock())
+                await add_staff(session, ADMIN, Role.ADMIN, now=clock())
             yield Pair(
                 runtime=runtime,
                 telegram=TelegramResident(tg, 5550001, polling=False),

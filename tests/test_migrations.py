@@ -16,7 +16,11 @@ from storage.models import Base
 TABLES = {
     "residents",
     "resident_topics",
-    "staff",
+    "staff_accounts",
+    "staff_departments",
+    "staff_sessions",
+    "staff_invites",
+    "staff_login_failures",
     "conversation_states",
     "processed_updates",
     "audit_log",

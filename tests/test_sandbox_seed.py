@@ -181,7 +181,7 @@ async def test_seed_builds_the_promised_world(
     assert any(t.status == TicketStatus.NEW.value for t in open_tickets)
     assert any(t.assignee_id is not None for t in open_tickets)
     assert any(t.status == TicketStatus.ANSWERED.value for t in open_tickets)
-    operators = {s.telegram_id for s in staff if s.role == Role.OPERATOR.value}
+    operators = {s.id for s in staff if s.role == Role.OPERATOR.value}
     assert {t.assignee_id for t in all_tickets if t.assignee_id} <= operators
     rated = [t for t in all_tickets if t.rating is not None]
     assert rated and all(t.status == TicketStatus.CLOSED.value for t in rated)

@@ -16,8 +16,9 @@ from handlers.staff.broadcasts.polls import PollCore, Setting
 from handlers.staff.broadcasts.reports import BAD_PERIOD, ReportsCore
 from handlers.staff.core import Actor, Done, Outcome, Reason, Refused, StaffCore
 from messaging.i18n import Catalog
-from storage.models import AuditEntry, Broadcast, Delivery, Poll, Staff
+from storage.models import AuditEntry, Broadcast, Delivery, Poll
 from storage.vocabulary import Role
+from tests.staff_accounts import add_staff
 from tests.test_broadcast_helpers import Person, add_residents
 
 T = TypeVar("T")
@@ -68,7 +69,7 @@ async def world(
             (EDITOR_2, Role.EDITOR),
             (OPERATOR, Role.OPERATOR),
         ):
-            session.add(Staff(telegram_id=telegram_id, role=role.value, created_at=NOW))
+            await add_staff(session, telegram_id, role, now=NOW)
     await add_residents(sessionmaker, [Person("telegram", "1"), Person("viber", "v1")])
     return World(sessionmaker, two_person=two_person)
 

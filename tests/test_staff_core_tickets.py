@@ -26,9 +26,9 @@ from storage.calendar_store import load_calendar
 from storage.deadlines import REFUSAL_NOTICE_PERIOD_OVER, initial_deadline
 from storage.models import AuditEntry, Resident, Ticket, TicketMessage
 from storage.residents import get_or_create_resident
-from storage.staff import upsert_staff
 from storage.tickets import get_ticket, next_number
 from storage.vocabulary import MessageDirection, Role, TicketStatus
+from tests.staff_accounts import add_staff
 from tests.test_pipeline import RecordingSender  # the resident's messenger
 
 T = TypeVar("T")
@@ -38,8 +38,8 @@ OPERATOR = 9002
 STRANGER = 9099  # not staff
 RESIDENT = "5551234"
 # The web desk acts here: the audit must say so.
-WEB = Actor(telegram_id=OPERATOR, desk=Desk.WEB, address="192.0.2.7")
-EDITOR_WEB = Actor(telegram_id=ADMIN, desk=Desk.WEB)
+WEB = Actor(OPERATOR, desk=Desk.WEB, address="192.0.2.7")
+EDITOR_WEB = Actor(ADMIN, desk=Desk.WEB)
 
 
 class Clock:
@@ -98,8 +98,8 @@ class World:
 
     async def setup(self) -> None:
         async with self.sessionmaker() as session, session.begin():
-            await upsert_staff(session, telegram_id=ADMIN, role=Role.ADMIN, now=self.clock())
-            await upsert_staff(session, telegram_id=OPERATOR, role=Role.OPERATOR, now=self.clock())
+            await add_staff(session, ADMIN, Role.ADMIN, now=self.clock())
+            await add_staff(session, OPERATOR, Role.OPERATOR, now=self.clock())
 
     async def file(self, *, kind: str = "appeal", category: str | None = "housing") -> int:
         now = self.clock()
@@ -305,7 +305,7 @@ async def test_typed_refusals(world: World) -> None:
     ticket_id = await world.file()
 
     # Not staff: refused, and the refusal is audited with the desk.
-    stranger = Actor(telegram_id=STRANGER, desk=Desk.WEB)
+    stranger = Actor(STRANGER, desk=Desk.WEB)
     assert refused(await assigning.take(world.core, stranger, ticket_id)).reason is (
         Reason.NOT_STAFF
     )

@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import audit, conversations, dedup
 from storage.models import AuditEntry, Resident
 from storage.residents import get_or_create_resident, get_resident, set_topics
-from storage.staff import ensure_admins, list_staff, remove_staff, upsert_staff
+from storage.staff import (
+    AccountError,
+    AccountProblem,
+    add_account,
+    ensure_admins,
+    get_staff,
+    list_staff,
+    upsert_telegram_staff,
+)
 from storage.vocabulary import Role, Topic
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -106,19 +114,60 @@ async def test_claim_rolls_back_with_its_transaction(
 
 async def test_staff_roles(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as session, session.begin():
-        _, created = await upsert_staff(session, telegram_id=5, role=Role.OPERATOR, now=NOW)
-        assert created
-        _, created = await upsert_staff(session, telegram_id=5, role=Role.EDITOR, now=NOW)
+        staff, created = await upsert_telegram_staff(
+            session, telegram_id=5, role=Role.OPERATOR, now=NOW
+        )
+        assert created and staff.login == "tg5" and staff.department_codes  # every department
+        _, created = await upsert_telegram_staff(session, telegram_id=5, role=Role.EDITOR, now=NOW)
         assert not created
-        assert await ensure_admins(session, telegram_ids=[5, 6], now=NOW) == [5, 6]
+        changed = await ensure_admins(session, telegram_ids=[5, 6], now=NOW)
+        assert [account.telegram_id for account in changed] == [5, 6]
         assert await ensure_admins(session, telegram_ids=[5, 6], now=NOW) == []
     async with sessionmaker() as session, session.begin():
         assert [(s.telegram_id, s.role) for s in await list_staff(session)] == [
             (5, "admin"),
             (6, "admin"),
         ]
-        assert await remove_staff(session, telegram_id=6)
-        assert not await remove_staff(session, telegram_id=6)
+        # A disabled account is not found by its Telegram id: the chat desk refuses it.
+        six = await get_staff(session, telegram_id=6)
+        assert six is not None
+        six.disabled_at = NOW
+    async with sessionmaker() as session:
+        assert await get_staff(session, telegram_id=6) is None
+
+
+async def test_staff_accounts(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Accounts by login: checked logins, unique logins and Telegram ids, known departments."""
+    async with sessionmaker() as session, session.begin():
+        maria = await add_account(
+            session, login=" Maria.K ", role=Role.OPERATOR, now=NOW, departments=["housing"]
+        )
+        assert maria.login == "maria.k" and maria.password_hash is None
+        assert maria.department_codes == frozenset({"housing"})
+        problems = []
+        for login, telegram_id, departments in (
+            ("MARIA.K", None, ()),
+            ("x", None, ()),
+            ("=cmd()", None, ()),
+            ("petro", None, ("nowhere",)),
+        ):
+            try:
+                await add_account(
+                    session,
+                    login=login,
+                    role=Role.HEAD,
+                    now=NOW,
+                    telegram_id=telegram_id,
+                    departments=departments,
+                )
+            except AccountError as error:
+                problems.append(error.problem)
+        assert problems == [
+            AccountProblem.LOGIN_TAKEN,
+            AccountProblem.BAD_LOGIN,
+            AccountProblem.BAD_LOGIN,
+            AccountProblem.UNKNOWN_DEPARTMENT,
+        ]
 
 
 async def test_conversation_state_and_audit(sessionmaker: async_sessionmaker[AsyncSession]) -> None:

@@ -32,7 +32,7 @@ from bot.sandbox.world import (
 )
 from bot.schedule import post_pending
 from bot.telegram.staff.desk import Desk
-from storage.staff import upsert_staff
+from storage.staff import upsert_telegram_staff
 from storage.vocabulary import Role
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ async def _prepare_world(
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
         await mark_database(session, now=now)
-        await upsert_staff(
+        await upsert_telegram_staff(
             session, telegram_id=DEFAULT_ADMIN[0], role=Role.ADMIN, now=now, name=DEFAULT_ADMIN[1]
         )
     if seed:

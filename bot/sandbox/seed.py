@@ -69,9 +69,9 @@ from storage.calendar import WorkCalendar
 from storage.calendar_store import load_calendar
 from storage.deadlines import TicketKind, initial_deadline
 from storage.filing import FilingPolicy, TicketForm, file_ticket
-from storage.models import AuditEntry, Delivery, Poll, Resident, ResidentTopic, Ticket
+from storage.models import AuditEntry, Delivery, Poll, Resident, ResidentTopic, Staff, Ticket
 from storage.planning import plan_broadcast
-from storage.staff import upsert_staff
+from storage.staff import upsert_telegram_staff
 from storage.ticket_events import Happened
 from storage.ticket_rules import answer_resolution, close, closure_round, rate, record_answer, take
 from storage.vocabulary import (
@@ -172,24 +172,25 @@ class _World:
         people, seeded = self._residents(count)
         self.session.add_all(seeded)
         await self.session.flush()
-        operators = [sid for sid, _, role in staff if role == Role.OPERATOR.value]
-        editors = [sid for sid, _, role in staff if role == Role.EDITOR.value]
+        operators = [account.id for account in staff if account.role == Role.OPERATOR.value]
+        editors = [account.id for account in staff if account.role == Role.EDITOR.value]
         await self._tickets(seeded, people, operators)
         await self._news(editors)
         await self._poll(seeded, editors[0])
         telegram = [(int(r.external_id), r.name or "") for r in seeded if r.channel == "telegram"]
         viber = [(r.external_id, r.name or "") for r in seeded if r.channel == "viber"]
-        return SeedIds(telegram_residents=telegram, viber_residents=viber, staff=staff)
+        people_ids = [(int(a.telegram_id or 0), a.name or "", a.role) for a in staff]
+        return SeedIds(telegram_residents=telegram, viber_residents=viber, staff=people_ids)
 
     # -- people -----------------------------------------------------------------------------
 
-    async def _staff(self) -> list[tuple[int, str, str]]:
+    async def _staff(self) -> list[Staff]:
         created = self.now - timedelta(days=400)
-        found: list[tuple[int, str, str]] = []
+        found: list[Staff] = []
         for offset, (name, role) in enumerate(STAFF):
             telegram_id = STAFF_BASE + offset
             # An id already in CITYBOT_ADMIN_IDS exists by now: then its role is changed.
-            _, added = await upsert_staff(
+            account, added = await upsert_telegram_staff(
                 self.session, telegram_id=telegram_id, role=role, now=created, name=name
             )
             audit.record(
@@ -197,10 +198,10 @@ class _World:
                 actor=SEED_ACTOR,
                 action="staff.added" if added else "staff.role_changed",
                 now=created,
-                subject=f"staff:{telegram_id}",
+                subject=f"staff:{account.id}",
                 details={"role": role.value},
             )
-            found.append((telegram_id, name, role.value))
+            found.append(account)
         return found
 
     def _person(self) -> Person:

@@ -138,7 +138,13 @@ class World:
                     ).order_by(Resident.id)
                 )
             ).all()
-            staff = (await session.execute(select(Staff.telegram_id, Staff.name, Staff.role))).all()
+            staff = (
+                await session.execute(
+                    select(Staff.telegram_id, Staff.name, Staff.role).where(
+                        Staff.telegram_id.is_not(None)
+                    )
+                )
+            ).all()
         for channel, external_id, name, reachable in residents:
             shown = name or ("Мешканець " + external_id[-4:])
             # Stored residents wrote to the bot before: their chats exist and they are
@@ -148,7 +154,8 @@ class World:
             elif channel == "viber":
                 self.add_viber_resident(external_id, shown, subscribed=bool(reachable))
         for telegram_id, name, role in staff:
-            self.add_staff(int(telegram_id), name or f"Працівник {telegram_id}", str(role))
+            assert telegram_id is not None  # selected so
+            self.add_staff(telegram_id, name or f"Працівник {telegram_id}", str(role))
 
     def ensure_defaults(self) -> None:
         """One resident per messenger and an administrator, so a bare sandbox can be played."""

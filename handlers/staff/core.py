@@ -34,6 +34,8 @@ T = TypeVar("T")
 After = Callable[[], Awaitable[None]]
 
 EVERY_ROLE: frozenset[Role] = frozenset(Role)
+# Everyone who may change a ticket: every role but the read-only head of department.
+WORKERS: frozenset[Role] = frozenset({Role.ADMIN, Role.EDITOR, Role.OPERATOR})
 EDITORS: frozenset[Role] = frozenset({Role.ADMIN, Role.EDITOR})
 ADMINS: frozenset[Role] = frozenset({Role.ADMIN})
 
@@ -48,18 +50,27 @@ class Desk(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts, as a desk identified them: the staff member's key and the desk's own facts.
+    """Who acts, as a desk identified them: the staff account and the desk's own facts.
 
-    ``telegram_id`` is today's staff key (``storage.models.Staff``'s primary key). ``address`` is
-    the client address a web desk saw (None in a chat)."""
+    ``staff_id`` is the account's id (``storage.models.Staff``), None when the desk found no
+    account (the core refuses and audits the attempt). The chat desk finds the account by
+    ``telegram_id``, the web desk by its session; ``address`` is the client address a web desk
+    saw (None in a chat)."""
 
-    telegram_id: int
+    staff_id: int | None
     desk: Desk = Desk.TELEGRAM
     address: str | None = None
+    telegram_id: int | None = None
+
+    @classmethod
+    def of(cls, staff: Staff, *, desk: Desk = Desk.TELEGRAM, address: str | None = None) -> Actor:
+        return cls(staff.id, desk=desk, address=address, telegram_id=staff.telegram_id)
 
     @property
     def audit_name(self) -> str:
-        return f"staff:{self.telegram_id}"
+        if self.staff_id is None and self.telegram_id is not None:
+            return f"telegram:{self.telegram_id}"
+        return f"staff:{self.staff_id}"
 
     def facts(self, **details: object) -> dict[str, object]:
         """An audit record's details with where the action came from (desk, client address)."""
@@ -74,8 +85,9 @@ class Reason(StrEnum):
     ``staff.refused.<reason>`` in the chat desk); operations add their own below, never inline
     strings."""
 
-    NOT_STAFF = "not_staff"
+    NOT_STAFF = "not_staff"  # no such account, or a disabled one
     ROLE = "role"  # staff, but their role may not do this
+    DEPARTMENT = "department"  # a ticket of a department they do not work in
     NOT_FOUND = "not_found"
     STATE = "state"  # not in this state (a closed ticket, a sent broadcast)
     TOO_LATE = "too_late"  # e.g. a term that can no longer be extended
@@ -124,6 +136,16 @@ class StaffCall:
     @property
     def role(self) -> Role:
         return Role(self.staff.role)
+
+    def works_in(self, department: str) -> bool:
+        """Whether this staff member may see and act on a ticket of ``department``; admins work
+        in every department."""
+        return self.role is Role.ADMIN or department in self.staff.department_codes
+
+    @property
+    def departments(self) -> frozenset[str] | None:
+        """The departments whose tickets this staff member sees; None: every one (admins)."""
+        return None if self.role is Role.ADMIN else self.staff.department_codes
 
     def later(
         self, step: Callable[..., Awaitable[None]], /, *args: object, **kwargs: object
@@ -184,8 +206,8 @@ class StaffCore:
         self, session: AsyncSession, actor: Actor, roles: Collection[Role]
     ) -> StaffCall | Refused:
         now = self._clock()
-        staff = await session.get(Staff, actor.telegram_id)
-        if staff is None:
+        staff = None if actor.staff_id is None else await session.get(Staff, actor.staff_id)
+        if staff is None or staff.disabled_at is not None:
             _audit_refusal(session, actor, now, Reason.NOT_STAFF)
             return Refused(Reason.NOT_STAFF)
         if Role(staff.role) not in roles:

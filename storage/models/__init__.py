@@ -1,6 +1,6 @@
 """The persistent domain model (SQLAlchemy 2, typed), identical on SQLite and PostgreSQL.
 
-One module per area (people, tickets, broadcasts, settings) on a shared base; every class is
+One module per area (people, staff, tickets, broadcasts, settings) on a shared base; every class is
 imported here, so ``from storage.models import X`` works for every table and ``Base.metadata``
 (which Alembic reads) holds them all once this package is imported.
 
@@ -27,9 +27,15 @@ from storage.models.people import (
     ProcessedUpdate,
     Resident,
     ResidentTopic,
-    Staff,
 )
 from storage.models.settings import AppSetting, Holiday, JobRun
+from storage.models.staff import (
+    LoginFailure,
+    Staff,
+    StaffDepartment,
+    StaffInvite,
+    StaffSession,
+)
 from storage.models.tickets import (
     CategoryKeyword,
     CategoryRoute,
@@ -62,6 +68,7 @@ __all__ = [
     "JobRun",
     "KeptFile",
     "LinkCode",
+    "LoginFailure",
     "NewsPreview",
     "NewsPrompt",
     "NewsReport",
@@ -73,6 +80,9 @@ __all__ = [
     "ResidentTopic",
     "SentTicketMessage",
     "Staff",
+    "StaffDepartment",
+    "StaffInvite",
+    "StaffSession",
     "Template",
     "Ticket",
     "TicketCounter",

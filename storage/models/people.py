@@ -1,5 +1,5 @@
-"""Who the bot talks to and who works it: residents (with their topics and messenger links),
-staff, the conversation state, processed updates and the audit trail."""
+"""Who the bot talks to: residents (with their topics and messenger links), the conversation
+state, processed updates and the audit trail."""
 
 from __future__ import annotations
 
@@ -94,15 +94,6 @@ Index(
     postgresql_where=sql_text("linked_to IS NOT NULL"),
     sqlite_where=sql_text("linked_to IS NOT NULL"),
 )
-
-
-class Staff(Base):
-    __tablename__ = "staff"
-
-    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    role: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[datetime]
 
 
 class ConversationState(Base):

@@ -40,6 +40,7 @@ from bot.telegram.staff.chat_router import GROUP_CHATS
 from bot.telegram.staff.command_line import Command, parse_command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.edge import EVENT_FLAG, Edge, answer_query, install_feature_edge
+from bot.telegram.staff.identity import actor_of, telegram_id_of
 from bot.telegram.staff.news.preview import Previews
 from bot.telegram.staff.news.progress import ProgressReporter, edit_html, is_not_modified
 from bot.telegram.staff.news.text import TimeProblem, parse_time
@@ -47,7 +48,7 @@ from bot.telegram.staff.service import full_name
 from bot.telegram.staff.targeting import Keyboard
 from handlers.staff.broadcasts.news import Target
 from handlers.staff.broadcasts.targets import BAD_BUTTON, count_audience
-from handlers.staff.core import EDITORS, Actor, Outcome, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.core import EDITORS, Outcome, Reason, Refused, StaffCall, StaffCore
 from messaging import labels
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time, markup_to_plain
@@ -348,10 +349,10 @@ class ComposerBase(Generic[DataT]):
     ) -> StaffCall | Refused:
         """The staff core's call for ``user`` in this event's transaction, or its refusal
         (audited by the core, and here as ``<feature>.denied`` with the chat's facts)."""
-        async with self.staff.call(Actor(user.id), roles=roles, session=work.session) as opened:
+        actor, staff = await actor_of(work.session, user.id)
+        async with self.staff.call(actor, roles=roles, session=work.session) as opened:
             pass
         if isinstance(opened, Refused):
-            staff = await work.session.get(Staff, user.id)
             record_refusal(
                 work, user, staff, chat_id=chat_id, what=what, feature=self.feature, log=log
             )
@@ -427,7 +428,7 @@ class ComposerBase(Generic[DataT]):
         """A button that asks the editor a question (a text, a time)."""
 
         async def ask(press: Press[DataT]) -> None:
-            staff_id = press.call.staff.telegram_id
+            staff_id = telegram_id_of(press.call.staff)
             press.later(self.ask, press.chat_id, action, staff_id, press.subject_id)
 
         return ask

@@ -272,7 +272,7 @@ def _work(edge: Edge, user: User, staff: Staff) -> Work:
     if staff.name is None:
         # Cards show who took a ticket; the staff list may not have names yet.
         staff.name = full_name(user)[:STAFF_NAME_MAX]
-    return Work(edge=edge, actor=Actor(telegram_id=staff.telegram_id), staff=staff)
+    return Work(edge=edge, actor=Actor.of(staff), staff=staff)
 
 
 def _deny(edge: Edge, user: User, chat_id: int, what: str, ticket: Ticket | None) -> None:

@@ -12,6 +12,16 @@ from messaging.i18n import N_, Markup
 Text = Callable[..., Markup]
 
 
+def denied(t: Text, refused: Refused) -> Markup:
+    """The last word of every refusal: another department's ticket, a read-only role, or not
+    staff at all."""
+    if refused.reason is Reason.DEPARTMENT:
+        return t("staff.denied.department")
+    if refused.reason is Reason.ROLE:
+        return t("staff.denied.read_only")
+    return t("staff.denied")
+
+
 def on_card(t: Text, refused: Refused) -> Markup:
     """A refused card action (a button, or the reason typed for it)."""
     details = refused.details
@@ -21,7 +31,7 @@ def on_card(t: Text, refused: Refused) -> Markup:
         return t(labels.STAFF_ERROR[str(details["code"])])
     if refused.reason is Reason.NOT_FOUND:
         return t("staff.error.not_found")
-    return t("staff.denied")
+    return denied(t, refused)
 
 
 # Refusals of an answer (or a template answer), by reason.
@@ -37,7 +47,8 @@ def on_answer(t: Text, refused: Refused, *, template: str = "") -> Markup:
         return t("staff.answer.closed", number=refused.details.get("number", ""))
     if refused.reason is Reason.NOT_FOUND and "name" in refused.details:
         return t("staff.template.not_found", name=template)
-    return t(_ANSWER_KEYS.get(refused.reason, "staff.denied"))
+    key = _ANSWER_KEYS.get(refused.reason)
+    return t(key) if key is not None else denied(t, refused)
 
 
 def on_template(t: Text, refused: Refused, *, usage: str, name: str) -> Markup:
@@ -48,7 +59,7 @@ def on_template(t: Text, refused: Refused, *, usage: str, name: str) -> Markup:
         return t("staff.template.not_found", name=name)
     if refused.reason is Reason.INVALID:
         return t(usage)
-    return t("staff.denied")
+    return denied(t, refused)
 
 
 def on_ban(t: Text, refused: Refused) -> Markup:
@@ -59,4 +70,4 @@ def on_ban(t: Text, refused: Refused) -> Markup:
         return t("staff.ban.already")
     if code == "not_banned":
         return t("staff.unban.not_banned")
-    return t("staff.denied")
+    return denied(t, refused)

@@ -13,24 +13,21 @@ staff member and running the after-commit steps happen once for all of them in `
 from __future__ import annotations
 
 import html
-from zoneinfo import ZoneInfo
 
 from aiogram.enums import ParseMode
 from aiogram.types import ForceReply, Message, User
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.telegram.staff.card import CardRenderer
 from bot.telegram.staff.desk import Desk
-from bot.telegram.staff.events import TelegramDeskEvents
-from handlers.staff.core import StaffCore
-from handlers.staff.notices import Notices
+from bot.telegram.staff.identity import telegram_id_of
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog, Markup
 from messaging.text import clean_text
 from storage import staff_desk
 from storage.models import DeskPost, Staff, Ticket
 from storage.tickets import ticket_by_thread
-from storage.vocabulary import Channel, Clock
+from storage.vocabulary import Channel
 
 # Updates of the staff chats are claimed in the same namespace as residents' Telegram updates:
 # ``<bot id>:<update_id>`` is unique per bot whatever the chat.
@@ -54,33 +51,20 @@ class StaffService:
         self,
         *,
         desk: Desk,
-        notices: Notices,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        tickets: TicketCore,
         catalog: Catalog,
-        clock: Clock,
-        zone: ZoneInfo,
         operator_chat_id: int | None,
-        feedback_days: int,
-        legal_aid_days: int,
     ) -> None:
+        """``tickets``: the channel-neutral ticket core, shared with the web desk (its events
+        reach both desks)."""
         self.desk = desk
-        self.notices = notices
-        self.sessionmaker = sessionmaker
-        self.cards = CardRenderer(catalog, zone=zone)
-        self.clock = clock
-        self.zone = zone
+        self.tickets = tickets
+        self.notices = tickets.notices
+        self.sessionmaker = tickets.sessionmaker
+        self.clock = tickets.clock
+        self.zone = tickets.zone
+        self.cards = CardRenderer(catalog, zone=tickets.zone)
         self.operator_chat_id = operator_chat_id
-        self.tickets = TicketCore(
-            core=StaffCore(sessionmaker=sessionmaker, clock=clock),
-            notices=notices,
-            events=TelegramDeskEvents(desk),
-            sessionmaker=sessionmaker,
-            clock=clock,
-            zone=zone,
-            operator_chat_id=operator_chat_id,
-            feedback_days=feedback_days,
-            legal_aid_days=legal_aid_days,
-        )
 
     def t(self, key: str, /, **params: object) -> Markup:
         return self.cards.t(key, **params)
@@ -148,14 +132,14 @@ class StaffService:
         """Ask the staff member for a reason or comment in the ticket's thread (ForceReply);
         their reply completes ``action`` (``thread.py``)."""
         # A mention makes the selective ForceReply open the reply box for this staff member.
-        name = html.escape(staff.name or str(staff.telegram_id))
-        who = Markup(f'<a href="tg://user?id={staff.telegram_id}">{name}</a>')
+        name = html.escape(staff.display_name)
+        who = Markup(f'<a href="tg://user?id={telegram_id_of(staff)}">{name}</a>')
         await self.desk.post_to_thread(
             ticket.id,
             self.t(key, who=who, number=ticket.number),
             purpose=staff_desk.PURPOSE_PROMPT,
             markup=ForceReply(force_reply=True, selective=True),
             action=action,
-            staff_id=staff.telegram_id,
+            staff_id=telegram_id_of(staff),
             data=dict(data),
         )

@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.command_line import Command, parse_command
 from bot.telegram.staff.edge import EVENT_FLAG, Edge, install_feature_edge
+from bot.telegram.staff.identity import actor_of
 from bot.telegram.staff.service import full_name
 from broadcasts.stats_text import StatsTexts
 from handlers.staff.broadcasts.reports import BAD_PERIOD, ReportsCore
-from handlers.staff.core import Actor, Done, Refused, StaffCall, StaffCore
+from handlers.staff.core import Done, Refused, StaffCall, StaffCore
 from messaging import labels
 from messaging.i18n import Catalog, Markup
 from messaging.text import split_text
@@ -139,7 +140,8 @@ class StatsDesk:
         bot_username = me.username or ""
         command = parse_command(message.text or "", bot_username)
         assert user is not None and command is not None  # ``wants``
-        async with self.staff.call(Actor(user.id), session=edge.session) as call:
+        actor, _staff = await actor_of(edge.session, user.id)
+        async with self.staff.call(actor, session=edge.session) as call:
             pass
         export: Export | None = None
         if isinstance(call, Refused):

@@ -89,7 +89,7 @@ class NewsOps:
             media_kind=kind,
             media_ref=ref,
             media_name=name,
-            created_by=call.staff.telegram_id,
+            created_by=call.staff.id,
         )
         audit(call, "news.draft", subject(broadcast))
         return broadcast
@@ -170,7 +170,7 @@ class NewsOps:
         """A second editor approves: sent now, or scheduled for its later time. The author is
         refused (and that is audited)."""
         try:
-            now = lifecycle.approve(broadcast, approver=call.staff.telegram_id, now=call.now)
+            now = lifecycle.approve(broadcast, approver=call.staff.id, now=call.now)
         except LifecycleError as error:
             if error.problem is lifecycle.Problem.TWO_PERSON:
                 audit(call, "news.approve_refused", subject(broadcast), reason="author")

@@ -68,7 +68,7 @@ class PollOps:
             options=options,
             closes_at=call.now + timedelta(days=DEFAULT_DAYS),
             now=call.now,
-            created_by=call.staff.telegram_id,
+            created_by=call.staff.id,
             chat_id=chat_id,
         )
         audit(call, "poll.draft", subject(poll))

@@ -74,7 +74,7 @@ class ReportsCore:
         export = await export_csv(
             call.session, kind=what, period=period, zone=self._zone, personal=personal
         )
-        to = call.staff.telegram_id if export.personal else place
+        to = call.staff.id if export.personal else place
         details = {**export.audit_details(), "chat": place, "to": to, "role": call.role.value}
         call.audit(f"export.{what.value}", **details)
         return Done(export)

@@ -61,8 +61,8 @@ async def _answer(
     if not text and attachment is None:
         return Refused(Reason.INVALID, {"code": EMPTY})
     ticket = await locked_ticket(call, ticket_id)
-    if ticket is None:
-        return Refused(Reason.NOT_FOUND)
+    if isinstance(ticket, Refused):
+        return ticket
     if not is_open(ticket):
         return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
     resident = await resident_of(call.session, ticket)
@@ -73,7 +73,7 @@ async def _answer(
     channel = (await linking.delivery_identity(call.session, resident)).channel
     if attachment is not None and not core.notices.can_send_files(resident, channel=channel):
         return Refused(Reason.UNSUPPORTED)
-    staff_id = call.staff.telegram_id
+    staff_id = call.staff.id
     record = add_message(
         call.session,
         ticket,
@@ -133,7 +133,7 @@ async def note(
             direction=MessageDirection.NOTE,
             now=call.now,
             text=text.strip() or None,
-            author_id=call.staff.telegram_id,
+            author_id=call.staff.id,
             attachment=attachment,
             staff_chat_id=source.chat_id,
             staff_message_id=source.message_id,

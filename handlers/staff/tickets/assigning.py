@@ -55,12 +55,12 @@ async def take(
         call, ticket = opened
         was_new = ticket.status == TicketStatus.NEW
         try:
-            ticket_rules.take(ticket, staff_id=call.staff.telegram_id, now=call.now)
+            ticket_rules.take(ticket, staff_id=call.staff.id, now=call.now)
         except TransitionError as error:
             return refused_by(error, ticket)
         audit_ticket(call, "ticket.take", ticket)
         ticket_events.record(
-            call.session, ticket, Happened.TAKEN, now=call.now, staff_id=call.staff.telegram_id
+            call.session, ticket, Happened.TAKEN, now=call.now, staff_id=call.staff.id
         )
         if was_new:
             await core.notify(call, ticket, core.notices.taken)
@@ -96,7 +96,7 @@ async def hand_over(
             ticket,
             Happened.HANDED_OVER,
             now=call.now,
-            staff_id=call.staff.telegram_id,
+            staff_id=call.staff.id,
         )
         call.later(core.events.repost, ticket.id)
         return Done(HandedOver(number=ticket.number, queue_name=queue.name))

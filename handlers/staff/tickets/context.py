@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.staff.core import EVERY_ROLE, Actor, After, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.core import WORKERS, Actor, After, Reason, Refused, StaffCall, StaffCore
 from handlers.staff.notices import Notices
 from handlers.tickets.followups import record_delivery
 from messaging.contract import Reply
@@ -94,7 +94,7 @@ class TicketCore:
 
     @asynccontextmanager
     async def call(
-        self, actor: Actor, within: Within | None, *, roles: Collection[Role] = EVERY_ROLE
+        self, actor: Actor, within: Within | None, *, roles: Collection[Role] = WORKERS
     ) -> AsyncIterator[StaffCall | Refused]:
         """``StaffCore.call``, joining the desk's transaction when it opened one."""
         session = within.session if within is not None else None
@@ -109,7 +109,7 @@ class TicketCore:
         ticket_id: int,
         within: Within | None,
         *,
-        roles: Collection[Role] = EVERY_ROLE,
+        roles: Collection[Role] = WORKERS,
     ) -> AsyncIterator[tuple[StaffCall, Ticket] | Refused]:
         """A call on one ticket that must still be open: the call and the ticket, locked, or
         the refusal every card action gives (not staff, wrong role, no such ticket, closed)."""
@@ -182,16 +182,26 @@ async def resident_of(session: AsyncSession, ticket: Ticket) -> Resident | None:
 async def open_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
     """The ticket, locked, if it is still open; else the refusal every card action gives."""
     ticket = await locked_ticket(call, ticket_id)
-    if ticket is None:
-        return Refused(Reason.NOT_FOUND)
+    if isinstance(ticket, Refused):
+        return ticket
     if not is_open(ticket):
         return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
     return ticket
 
 
-async def locked_ticket(call: StaffCall, ticket_id: int) -> Ticket | None:
-    """The ticket with its row locked for this call's transaction (PostgreSQL)."""
-    return await staff_desk.lock_ticket(call.session, ticket_id=ticket_id)
+async def locked_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
+    """The ticket with its row locked for this call's transaction (PostgreSQL), if it exists
+    and is of a department the staff member works in."""
+    ticket = await staff_desk.lock_ticket(call.session, ticket_id=ticket_id)
+    if ticket is None:
+        return Refused(Reason.NOT_FOUND)
+    return ticket if call.works_in(ticket.queue_code) else department_refusal(ticket)
+
+
+def department_refusal(ticket: Ticket) -> Refused:
+    """A ticket of another department: refused without its number, which is not theirs to see."""
+    del ticket
+    return Refused(Reason.DEPARTMENT)
 
 
 def audit_ticket(call: StaffCall, action: str, ticket: Ticket, **details: object) -> None:

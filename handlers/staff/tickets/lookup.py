@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from handlers.staff.core import EDITORS, Actor, Done, Outcome, Reason, Refused
-from handlers.staff.tickets.context import TicketCore, Within, resident_of
+from handlers.staff.core import EDITORS, EVERY_ROLE, Actor, Done, Outcome, Reason, Refused
+from handlers.staff.tickets.context import TicketCore, Within, department_refusal, resident_of
 from storage import staff_desk
 from storage.models import Resident, Template, Ticket
 from storage.tickets import get_ticket_by_number
@@ -33,7 +33,7 @@ class Found:
 async def ticket_by_number(
     core: TicketCore, actor: Actor, number: str, *, within: Within | None = None
 ) -> Outcome[Ticket]:
-    async with core.call(actor, within) as call:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         if not number:
@@ -41,21 +41,24 @@ async def ticket_by_number(
         ticket = await get_ticket_by_number(call.session, number=number)
         if ticket is None:
             return Refused(Reason.NOT_FOUND, {"number": number})
+        if not call.works_in(ticket.queue_code):
+            return department_refusal(ticket)
         return Done(ticket)
 
 
 async def find(
     core: TicketCore, actor: Actor, text: str, *, within: Within | None = None
 ) -> Outcome[list[Found]]:
-    """Tickets whose number, name or text contains ``text`` (the newest first)."""
-    async with core.call(actor, within) as call:
+    """Tickets whose number, name or text contains ``text`` (the newest first), of the
+    departments the staff member works in."""
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         query = text.strip()
         if len(query) < FIND_MIN:
             return Refused(Reason.INVALID, {"code": USAGE})
         tickets = await staff_desk.search_tickets(
-            call.session, text=query[:FIND_MAX], limit=FIND_LIMIT
+            call.session, text=query[:FIND_MAX], limit=FIND_LIMIT, departments=call.departments
         )
         return Done([Found(ticket, await resident_of(call.session, ticket)) for ticket in tickets])
 
@@ -63,7 +66,7 @@ async def find(
 async def templates(
     core: TicketCore, actor: Actor, *, within: Within | None = None
 ) -> Outcome[Sequence[Template]]:
-    async with core.call(actor, within) as call:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         return Done(await staff_desk.list_templates(call.session, limit=TEMPLATES_SHOWN))

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from handlers.staff.core import Actor, Done, Outcome, Reason, Refused
-from handlers.staff.tickets.context import NOWHERE, Source, TicketCore, Within, resident_of
+from handlers.staff.tickets.context import (
+    NOWHERE,
+    Source,
+    TicketCore,
+    Within,
+    locked_ticket,
+    resident_of,
+)
 from storage.models import Resident
-from storage.tickets import get_ticket
 
 ALREADY_BANNED = "already_banned"
 NOT_BANNED = "not_banned"
@@ -24,16 +30,16 @@ async def set_banned(
     async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
-        ticket = await get_ticket(call.session, ticket_id=ticket_id)
-        if ticket is None:
-            return Refused(Reason.NOT_FOUND)
+        ticket = await locked_ticket(call, ticket_id)
+        if isinstance(ticket, Refused):
+            return ticket
         resident = await resident_of(call.session, ticket)
         if resident is None:
             return Refused(Reason.NO_RESIDENT)
         if ban == (resident.banned_at is not None):
             return Refused(Reason.STATE, {"code": ALREADY_BANNED if ban else NOT_BANNED})
         resident.banned_at = call.now if ban else None
-        resident.banned_by = call.staff.telegram_id if ban else None
+        resident.banned_by = call.staff.id if ban else None
         call.audit(
             "resident.ban" if ban else "resident.unban",
             subject=f"resident:{resident.id}",

@@ -69,8 +69,8 @@ async def extend(
         if isinstance(call, Refused):
             return call
         ticket = await locked_ticket(call, ticket_id)
-        if ticket is None:
-            return Refused(Reason.NOT_FOUND)
+        if isinstance(ticket, Refused):
+            return ticket
         refused = await _extension_refused(core, call, ticket)
         if refused is not None:
             return refused
@@ -89,7 +89,7 @@ async def extend(
             ticket,
             Happened.EXTENDED,
             now=call.now,
-            staff_id=call.staff.telegram_id,
+            staff_id=call.staff.id,
             deadline_at=maximum,
         )
         await core.notify(call, ticket, core.notices.extended)
@@ -160,15 +160,15 @@ async def refuse(
         if isinstance(call, Refused):
             return call
         ticket = await locked_ticket(call, ticket_id)
-        if ticket is None:
-            return Refused(Reason.NOT_FOUND)
+        if isinstance(ticket, Refused):
+            return ticket
         try:
             ticket_rules.refuse(ticket, ground=ground, comment=comment, now=call.now)
         except TransitionError as error:
             return refused_by(error, ticket)
         audit_ticket(call, "ticket.refuse", ticket, ground=ground, comment=comment)
         ticket_events.record(
-            call.session, ticket, Happened.REFUSED, now=call.now, staff_id=call.staff.telegram_id
+            call.session, ticket, Happened.REFUSED, now=call.now, staff_id=call.staff.id
         )
         await core.notify(call, ticket, core.notices.refused)
         call.later(core.events.refresh_card, ticket.id)
@@ -189,7 +189,7 @@ async def close(
             return refused_by(error, ticket)
         audit_ticket(call, "ticket.close", ticket)
         ticket_events.record(
-            call.session, ticket, Happened.CLOSED, now=call.now, staff_id=call.staff.telegram_id
+            call.session, ticket, Happened.CLOSED, now=call.now, staff_id=call.staff.id
         )
         await core.notify(call, ticket, core.notices.closed)
         call.later(core.events.refresh_card, ticket.id)

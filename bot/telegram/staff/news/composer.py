@@ -27,6 +27,7 @@ from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.edge import Edge
+from bot.telegram.staff.identity import telegram_id_of
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
 from bot.telegram.staff.news.preview import Keyboard
@@ -117,7 +118,7 @@ class NewsComposer(ComposerBase[NewsData]):
         if content == EMPTY and not has_media(message):
             # Just "/news": ask for the text.
             work.later(
-                self.ask, message.chat.id, PromptAction.COMPOSE, call.staff.telegram_id, None
+                self.ask, message.chat.id, PromptAction.COMPOSE, telegram_id_of(call.staff), None
             )
             return
         await self._create(work, call, message, content)
@@ -340,7 +341,7 @@ class NewsComposer(ComposerBase[NewsData]):
             self.alert(work, self.t("news.approve.own") if own else self._not_open(item, item.id))
             return
         staff = press.call.staff
-        name = staff.name or str(staff.telegram_id)
+        name = staff.display_name
         if outcome.value.became is Submission.SCHEDULED and outcome.value.when is not None:
             when = local_time(outcome.value.when, self.settings.zone)
             notice = self.t("news.approved_scheduled", id=item.id, name=name, when=when)

@@ -31,6 +31,7 @@ from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.composer_parts import ComposerSettings, Parts
 from bot.telegram.staff.composing import ComposerBase, PromptTable
 from bot.telegram.staff.edge import Edge
+from bot.telegram.staff.identity import telegram_id_of
 from bot.telegram.staff.polls import callbacks as cb
 from bot.telegram.staff.polls.callbacks import PollData, Verb
 from bot.telegram.staff.polls.preview import PollKeyboards
@@ -211,7 +212,7 @@ class PollComposer(ComposerBase[PollData]):
             return False
         text = clean_text(text)
         if not text.strip():
-            staff_id = call.staff.telegram_id
+            staff_id = telegram_id_of(call.staff)
             work.later(self.ask, message.chat.id, PollPromptAction.COMPOSE, staff_id, None)
             return False
         draft = parse_poll(text)
