@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import run_broadcasts
-from bot.config import Settings, TelegramMode, require_webhook_secret
+from bot.config import Settings, StaffDesk, TelegramMode, require_webhook_secret
 from bot.migrate import upgrade_to_head
 from bot.parts import (
     Common,
@@ -32,14 +32,17 @@ from bot.parts import (
     resident_pipeline,
     staff_chat,
     telegram_link,
+    ticket_core,
     viber_channel,
     viber_link,
+    web_desk,
 )
 from bot.schedule import schedule_jobs
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.files import RedactingAccessLogger
 from bot.telegram.staff.desk import Desk
+from bot.telegram.staff.events import TelegramDeskEvents
 from bot.telegram.staff.service import StaffService
 from bot.viber.channel import WEBHOOK_PATH as VIBER_PATH
 from bot.viber.channel import ViberChannel
@@ -51,6 +54,7 @@ from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import no_wake
+from handlers.staff.tickets.context import DeskEvents
 from handlers.tickets.suggest import CategorySuggester
 from messaging.contract import Sender
 from messaging.i18n import Catalog
@@ -120,6 +124,9 @@ async def build_runtime(
             clock=clock,
         )
         telegram = telegram_link(common, closing)
+        desks = settings.desks
+        # The Telegram operator chat, when staff work there too.
+        chat_desk = telegram if telegram is not None and StaffDesk.TELEGRAM in desks else None
         viber = viber_link(settings, closing)
         conversation = conversation_for(common, suggester)
         # The keyboard each resident should have now (Viber messages carry it).
@@ -142,7 +149,7 @@ async def build_runtime(
             conversation,
             outbox=outbox,
             replies=replies,
-            desk=telegram.desk if telegram is not None else None,
+            desk=chat_desk.desk if chat_desk is not None else None,
             notifier=notifier,
         )
         viber_side = viber_channel(common, viber, pipeline)
@@ -159,18 +166,24 @@ async def build_runtime(
             links=links,
             keyboards=keyboards,
         )
+        # One ticket core for both desks: an action in either shows in both.
+        events: list[DeskEvents] = []
+        if chat_desk is not None:
+            events.append(TelegramDeskEvents(chat_desk.desk))
+        tickets = ticket_core(common, notifier=notifier, links=links, desks=events)
         chat = (
             staff_chat(
                 common,
                 telegram,
                 pipeline=pipeline,
-                notifier=notifier,
-                links=links,
+                tickets=tickets,
                 wake=delivery.wake if delivery is not None else no_wake,
+                desk_on=chat_desk is not None,
             )
             if telegram is not None
             else None
         )
+        web_parts = web_desk(common, tickets) if StaffDesk.WEB in desks else None
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -181,8 +194,10 @@ async def build_runtime(
             pipeline=pipeline,
             senders=senders,
             election=election,
-            web_app=build_web(engine, settings, chat=chat, viber=viber_side, links=links),
-            desk=telegram.desk if telegram is not None else None,
+            web_app=build_web(
+                engine, settings, chat=chat, viber=viber_side, links=links, desk=web_parts
+            ),
+            desk=chat_desk.desk if chat_desk is not None else None,
             staff=chat.staff if chat is not None else None,
             telegram=chat.channel if chat is not None else None,
             viber=viber_side,
@@ -206,12 +221,12 @@ async def prepare_database(
         # The holiday list is data: seeded once with the statutory holidays, then administered.
         year = clock().astimezone(settings.zone).year
         await ensure_holidays(session, years=range(year - 1, year + 6))
-        for telegram_id in changed:
+        for account in changed:
             audit.record(
                 session,
                 actor="config",
                 action="staff.admin_from_config",
-                subject=f"staff:{telegram_id}",
+                subject=f"staff:{account.id}",
                 now=clock(),
             )
 

@@ -50,6 +50,11 @@ def is_local_host(host: str) -> bool:
         return False
 
 
+class StaffDesk(StrEnum):
+    WEB = "web"
+    TELEGRAM = "telegram"
+
+
 class TelegramMode(StrEnum):
     POLLING = "polling"
     WEBHOOK = "webhook"
@@ -143,6 +148,42 @@ class Settings(BaseSettings):
     summary_daily_at: str = ""
     spike_multiple: float = Field(default=3.0, gt=1, le=100)
     spike_min_count: int = Field(default=5, ge=2, le=10000)
+
+    # Where staff work (comma-separated): ``web`` (the desk under /desk/) and ``telegram`` (the
+    # operator chat). Unset: the web desk, plus the chat when CITYBOT_OPERATOR_CHAT_ID (or
+    # CITYBOT_EDITORS_CHAT_ID) is set.
+    staff_desks: Annotated[tuple[StaffDesk, ...], NoDecode] = ()
+    # Web desk sessions end after this long without a request, and this long after sign-in
+    # whatever happens.
+    desk_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    desk_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @property
+    def desks(self) -> frozenset[StaffDesk]:
+        """The staff desks this process serves."""
+        if self.staff_desks:
+            return frozenset(self.staff_desks)
+        # The chat desk also holds the news composer of an editors' chat.
+        chats = (self.operator_chat_id, self.editors_chat_id)
+        chat = {StaffDesk.TELEGRAM} if any(c is not None for c in chats) else set()
+        return frozenset({StaffDesk.WEB, *chat})
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over https when the public address is https (behind the proxy)."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @field_validator("staff_desks", mode="before")
+    @classmethod
+    def _staff_desks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [item.strip().lower() for item in value.split(",") if item.strip()]
+            known = {desk.value for desk in StaffDesk}
+            for item in items:
+                if item not in known:
+                    raise ValueError(f"must be comma-separated web, telegram; got {item!r}")
+            return tuple(StaffDesk(item) for item in dict.fromkeys(items))
+        return value
 
     @field_validator(
         "telegram_token",

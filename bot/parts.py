@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from types import MappingProxyType
 from typing import TypedDict
 from zoneinfo import ZoneInfo
@@ -23,7 +24,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import broadcast_engine
-from bot.config import TELEGRAM_API_URL, Settings, TelegramMode
+from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
+from bot.desk.app import mount as mount_desk
+from bot.desk.context import DeskParts
 from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
@@ -55,6 +58,8 @@ from handlers.staff.broadcasts.common import Wake
 from handlers.staff.core import StaffCore
 from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
+from handlers.staff.tickets.context import DeskEvents, TicketCore
+from handlers.staff.tickets.events import AllDesks
 from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
 from messaging.contract import Effect, EffectSink, Sender
@@ -99,7 +104,7 @@ class StaffChat:
     """The Telegram side once the pipeline exists: the staff service and the channel, with the
     composers and /stats installed on its dispatcher."""
 
-    staff: StaffService
+    staff: StaffService | None  # None: staff do not work in Telegram (CITYBOT_STAFF_DESKS)
     channel: TelegramChannel
 
 
@@ -151,11 +156,12 @@ def ticket_policy(settings: Settings) -> TicketPolicy:
 def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> TelegramLink | None:
     settings = common.settings
     if not settings.telegram_token:
-        # Staff work in Telegram: without it tickets are stored but no operator sees them.
-        log.warning(
-            "Telegram is not configured: the staff desk is off; residents' tickets are "
-            "stored but not posted to any operator chat (set CITYBOT_TELEGRAM_TOKEN)"
-        )
+        # Without Telegram staff work only in the web desk.
+        if StaffDesk.WEB not in settings.desks:
+            log.warning(
+                "neither Telegram nor the web desk is on: residents' tickets are stored but no "
+                "staff desk shows them (set CITYBOT_STAFF_DESKS=web or CITYBOT_TELEGRAM_TOKEN)"
+            )
         return None
     bot = create_bot(
         settings.telegram_token, settings.telegram_api_url, default_api_url=TELEGRAM_API_URL
@@ -289,28 +295,50 @@ def delivery_engine(
     return engine
 
 
-def staff_chat(
+def ticket_core(
     common: Common,
-    telegram: TelegramLink,
     *,
-    pipeline: Pipeline,
     notifier: Notifier,
     links: MediaLinks | None,
-    wake: Wake,
-) -> StaffChat:
-    """The staff service and the Telegram channel, with the composers (``wake``: tell the
-    delivery engine a broadcast was planned) and /stats installed."""
+    desks: Sequence[DeskEvents],
+) -> TicketCore:
+    """The channel-neutral ticket operations both staff desks call; each action's events reach
+    every desk in ``desks``."""
     settings = common.settings
-    staff = StaffService(
-        desk=telegram.desk,
+    return TicketCore(
+        core=StaffCore(sessionmaker=common.sessionmaker, clock=common.clock),
         notices=Notices(notifier=notifier, catalog=common.catalog, zone=settings.zone, media=links),
+        events=AllDesks(desks),
         sessionmaker=common.sessionmaker,
-        catalog=common.catalog,
         clock=common.clock,
         zone=settings.zone,
         operator_chat_id=settings.operator_chat_id,
         feedback_days=settings.feedback_target_days,
         legal_aid_days=settings.legal_aid_target_days,
+    )
+
+
+def staff_chat(
+    common: Common,
+    telegram: TelegramLink,
+    *,
+    pipeline: Pipeline,
+    tickets: TicketCore,
+    wake: Wake,
+    desk_on: bool,
+) -> StaffChat:
+    """The Telegram channel and, when staff work in Telegram (``desk_on``), the staff service
+    with the composers (``wake``: tell the delivery engine a broadcast was planned) and /stats."""
+    settings = common.settings
+    staff = (
+        StaffService(
+            desk=telegram.desk,
+            tickets=tickets,
+            catalog=common.catalog,
+            operator_chat_id=settings.operator_chat_id,
+        )
+        if desk_on
+        else None
     )
     channel = TelegramChannel(
         bot=telegram.bot,
@@ -320,8 +348,26 @@ def staff_chat(
         sender=telegram.sender,
         staff=staff,
     )
-    install_composers(common, channel, wake=wake)
+    if staff is not None:
+        install_composers(common, channel, wake=wake)
     return StaffChat(staff=staff, channel=channel)
+
+
+def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
+    """What the web desk under /desk/ is built from."""
+    settings = common.settings
+    return DeskParts(
+        sessionmaker=common.sessionmaker,
+        catalog=common.catalog,
+        clock=common.clock,
+        zone=settings.zone,
+        core=tickets.core,
+        tickets=tickets,
+        secure_cookies=settings.secure_cookies,
+        idle=timedelta(minutes=settings.desk_idle_minutes),
+        lifetime=timedelta(hours=settings.desk_session_hours),
+        public_url=settings.public_url,
+    )
 
 
 def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake) -> None:
@@ -365,9 +411,10 @@ def build_web(
     chat: StaffChat | None,
     viber: ViberChannel | None,
     links: MediaLinks | None,
+    desk: DeskParts | None,
 ) -> web.Application:
-    """The one aiohttp application: health, the webhooks of the configured channels, and the
-    route through which Viber fetches staff files that live in Telegram."""
+    """The one aiohttp application: health, the webhooks of the configured channels, the
+    route through which Viber fetches staff files that live in Telegram, and the web desk."""
     routes: dict[str, Handler] = {}
     gets: dict[str, Handler] = {}
     channels: list[str] = []
@@ -381,4 +428,7 @@ def build_web(
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook
-    return build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)
+    app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)
+    if desk is not None:
+        mount_desk(app, desk)
+    return app

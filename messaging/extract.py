@@ -17,6 +17,7 @@ comments it adds describe the placeholders of the Ukrainian text (``PLACEHOLDERS
 from __future__ import annotations
 
 import ast
+import re
 import string
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -158,8 +159,30 @@ def _sources(root: Path, packages: Collection[str]) -> Iterator[tuple[str, str]]
 
 
 def uses(root: Path, packages: Collection[str] = PACKAGES) -> list[Use]:
-    return [
+    found = [
         use for path, source in _sources(root, packages) for use in uses_in_source(source, path)
+    ]
+    return found + template_uses(root)
+
+
+# The web desk's Jinja templates call ``t("key", …)``: a literal first argument is a msgid.
+TEMPLATES = ("bot/desk/templates",)
+_TEMPLATE_CALL = re.compile(r"""\bt\(\s*(["'])([A-Za-z0-9_.]+)\1""")
+
+
+def template_uses(root: Path, folders: Collection[str] = TEMPLATES) -> list[Use]:
+    found: list[Use] = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.html")):
+            source = path.read_text(encoding="utf-8")
+            found += uses_in_template(source, str(path.relative_to(root)))
+    return found
+
+
+def uses_in_template(source: str, path: str = "<template>") -> list[Use]:
+    return [
+        Use(match.group(2), False, path, source.count("\n", 0, match.start()) + 1)
+        for match in _TEMPLATE_CALL.finditer(source)
     ]
 
 
@@ -188,7 +211,8 @@ def extract(
     # A message the Ukrainian catalog has as plural stays plural: ``text`` picks its form from
     # ``count`` (messaging/i18n.py), so the call alone does not tell.
     plurals = {_key(m.id) for m in catalog if m.id and m.pluralizable}
-    for use in uses_in_source(source):
+    found = uses_in_template(source) if options.get("template") else uses_in_source(source)
+    for use in found:
         text = uk.get(use.key)
         first = text[0] if isinstance(text, (list, tuple)) else text
         comments = [describe(name) for name in _placeholders(first or "")]

@@ -490,3 +490,12 @@ POLL_PROGRESS: Final[Mapping[str, str]] = {
     N_("news.progress.final"): N_("poll.progress.final"),
     N_("news.progress.final_cancelled"): N_("poll.progress.final_cancelled"),
 }
+
+
+# The web desk's names of staff roles.
+DESK_ROLE = {
+    "admin": N_("desk.role.admin"),
+    "editor": N_("desk.role.editor"),
+    "operator": N_("desk.role.operator"),
+    "head": N_("desk.role.head"),
+}

@@ -428,7 +428,111 @@ def _page_route(method: str, path: str, **kwargs: Any) -> Route:
     return Route(method, path, "sandbox", _page(method, path, **kwargs))
 
 
+# -- the web desk ----------------------------------------------------------------------------------
+
+FORM = ((b"Content-Type", b"application/x-www-form-urlencoded"),)
+# Staff-only pages without a session: a page leads to the login form, anything else is 401
+# before its body is read.
+SIGNED_OUT_PAGE = status(303)
+SIGNED_OUT_ACTION = status(401)
+
+
+def _desk(
+    method: str, path: str, *, public: bool = False, unsigned: frozenset[int] | None = None
+) -> Route:
+    """A desk route probed without a session (the role × endpoint matrix with sessions is in the
+    desk's own tests): refused before any handler does anything."""
+    target = "/desk" + path.replace("{id}", "1").replace("{name}", "x")
+
+    def make(_ctx: Context) -> list[Probe]:
+        if method == "GET":
+            seen = status(200, 303) if public else SIGNED_OUT_PAGE
+            return [
+                _get("unauthenticated", "no session", target, seen),
+                _get("unauthenticated", "a forged session", target, seen, _SESSION_COOKIE),
+                _get("malformed", "junk query", target + "?%ff%fe=%00&&=", seen),
+                _get(
+                    "oversized",
+                    "over the request line",
+                    target + "?" + "a" * OVER_LINE,
+                    status(400),
+                ),
+            ]
+        refused = FORBIDDEN if public else SIGNED_OUT_ACTION
+        # ``unsigned``: what a same-site post without a token gets where that is not a 403.
+        plain = unsigned if unsigned is not None else refused
+        big = b"csrf=" + b"a" * MAX_BODY
+        return [
+            Probe(
+                "unauthenticated",
+                "no session, no token",
+                method,
+                target.encode(),
+                plain,
+                FORM,
+                b"x=1",
+            ),
+            Probe(
+                "unauthenticated",
+                "another site",
+                method,
+                target.encode(),
+                refused,
+                (*FORM, EVIL_ORIGIN),
+                b"csrf=x",
+            ),
+            Probe(
+                "malformed",
+                "not UTF-8",
+                method,
+                target.encode(),
+                plain | status(400),
+                FORM,
+                NOT_UTF8,
+            ),
+            Probe(
+                "oversized",
+                "over MAX_BODY",
+                method,
+                target.encode(),
+                status(413) | plain,
+                FORM,
+                big,
+            ),
+        ]
+
+    return Route(method, "/desk" + path, "product", make)
+
+
+_SESSION_COOKIE = (b"Cookie", b"citybot_desk=forged-token")
+
+
+def _desk_static(_ctx: Context) -> list[Probe]:
+    return [
+        _get("unauthenticated", "anyone (public files)", "/desk/static/desk.css", status(200)),
+        _get("malformed", "a path out of static", "/desk/static/..%2Fapp.py", status(403, 404)),
+        _get("malformed", "a hidden file", "/desk/static/.hidden", status(403, 404)),
+        _get("oversized", "over the request line", "/desk/static/" + "a" * OVER_LINE, status(400)),
+    ]
+
+
+# Every route of the web desk (bot/desk/): add a screen's routes here.
+DESK_ROUTES: list[Route] = [
+    Route("GET", "/desk/static", "product", _desk_static),
+    _desk("GET", "/"),
+    _desk("GET", "/login", public=True),
+    _desk("POST", "/login", public=True),
+    _desk("GET", "/login/code", public=True),
+    # No half-done sign-in: back to the login form.
+    _desk("POST", "/login/code", public=True, unsigned=status(303)),
+    _desk("POST", "/logout"),
+    # Switching the language needs no token (harmless); another site is still refused.
+    _desk("POST", "/language", public=True, unsigned=status(303)),
+]
+
+
 ROUTES: list[Route] = [
+    *DESK_ROUTES,
     Route("POST", "/telegram/webhook", "product", telegram_webhook),
     Route("POST", "/viber/webhook", "product", viber_webhook),
     Route("GET", "/healthz", "product", healthz),

@@ -21,6 +21,7 @@ async def test_the_runtime_is_frozen(database_url: str) -> None:
             telegram_api_url=telegram.base_url,
             viber_token=VIBER_TOKEN,
             viber_api_url=viber.base_url,
+            staff_desks="web,telegram",
         )
         async with build_runtime(settings) as runtime:
             # Every part is there from the start...
