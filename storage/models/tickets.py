@@ -20,9 +20,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base, BigId
+from storage.models.base import ONLY_ON, Base, BigId
+from storage.textfold import fold_fields
 
 
 class Department(Base):
@@ -107,6 +109,9 @@ class Ticket(Base):
     )
     parent_link: Mapped[str | None] = mapped_column(String(16))
     erased_at: Mapped[datetime | None]
+    # The number, name, subject and text folded for search (``storage.textfold``), kept by the
+    # mapper events below on every ORM insert and update: erasing the text erases it here too.
+    search_text: Mapped[str | None] = mapped_column(Text)
     # Where the ticket lives in Telegram: the chat, its forum topic, and the card message.
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -193,6 +198,42 @@ class SentTicketMessage(Base):
 
 
 Index("ix_tickets_thread", Ticket.staff_chat_id, Ticket.thread_id)
+# The desk's Queues screen: a department's tickets of a status by deadline (storage/desk/queue.py).
+Index(
+    "ix_tickets_queue_status_deadline",
+    Ticket.queue_code,
+    Ticket.status,
+    Ticket.deadline_at,
+    Ticket.id,
+)
+# Substring search over the folded text on PostgreSQL (pg_trgm, created by migration 0017 when
+# the server has the extension); SQLite scans.
+Index(
+    "ix_tickets_search_text_trgm",
+    Ticket.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+    info={ONLY_ON: "postgresql"},
+).ddl_if(dialect="postgresql")
+
+SEARCHED_TICKET_FIELDS = ("number", "full_name", "subject", "body")
+
+
+def ticket_search_text(ticket: Ticket) -> str:
+    return fold_fields(getattr(ticket, name) for name in SEARCHED_TICKET_FIELDS)
+
+
+@event.listens_for(Ticket, "before_insert")
+def _fold_new_ticket_text(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    ticket.search_text = ticket_search_text(ticket)
+
+
+@event.listens_for(Ticket, "before_update")
+def _fold_ticket_text(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    """Keep ``search_text`` in step with the fields it folds (erasure, any edit)."""
+    state = inspect(ticket)
+    if any(state.attrs[name].history.has_changes() for name in SEARCHED_TICKET_FIELDS):
+        ticket.search_text = ticket_search_text(ticket)
 
 
 class Template(Base):
