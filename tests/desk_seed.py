@@ -4,46 +4,24 @@ the mapper events keep the folded search text, as in the bot)."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from storage.calendar import WorkCalendar
-from storage.models import Resident, Ticket
+from storage.models import Ticket
+from tests.stats_seed import Seed
 
 # Wednesday 25 November 2026, 12:00 in Kyiv.
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 KYIV = ZoneInfo("Europe/Kyiv")
 CALENDAR = WorkCalendar(holidays=frozenset(), martial_law=True)
 _serials = itertools.count(1)
-_externals = itertools.count(700001)
 
 
-@dataclass
-class DeskSeed:
-    sessionmaker: async_sessionmaker[AsyncSession]
+class DeskSeed(Seed):
+    """The analytics seed's residents, and tickets with the columns the desk filters on."""
 
-    async def resident(
-        self, *, name: str | None = "Оксана Петренко", district: str | None = "ternivskyi"
-    ) -> int:
-        async with self.sessionmaker() as session, session.begin():
-            resident = Resident(
-                channel="telegram",
-                external_id=str(next(_externals)),
-                name=name,
-                language="uk",
-                district=district,
-                created_at=NOW - timedelta(days=100),
-                last_seen_at=NOW,
-                consent_at=NOW - timedelta(days=100),
-            )
-            session.add(resident)
-            await session.flush()
-            return resident.id
-
-    async def ticket(
+    async def filed(
         self,
         *,
         resident_id: int | None = None,

@@ -30,7 +30,7 @@ async def test_department_figures(sessionmaker: Maker) -> None:
         queue: str = "housing",
     ) -> None:
         received = NOW - timedelta(days=received_days_ago)
-        await seed.ticket(
+        await seed.filed(
             queue=queue,
             status="closed",
             received_at=received,
@@ -45,8 +45,8 @@ async def test_department_figures(sessionmaker: Maker) -> None:
     await closed(5, 6, 1, deadline=False)  # no deadline: not in the on-time share
     await closed(60, 1, 40)  # answered before the window, closed (late) inside it
     await closed(100, 1, 50, rating=1)  # closed before the window: not counted
-    await seed.ticket(deadline_at=NOW - timedelta(days=1))  # open, overdue, unassigned
-    await seed.ticket(deadline_at=NOW + timedelta(hours=5), assignee_id=3)  # due soon
+    await seed.filed(deadline_at=NOW - timedelta(days=1))  # open, overdue, unassigned
+    await seed.filed(deadline_at=NOW + timedelta(hours=5), assignee_id=3)  # due soon
     await closed(3, 100, 2, rating=4, queue="transport")
 
     async with sessionmaker() as session:
@@ -66,10 +66,10 @@ async def test_department_figures(sessionmaker: Maker) -> None:
     assert housing.median_close == pytest.approx(10.5 * DAY, abs=1)
     assert (housing.closed_with_deadline, housing.closed_on_time) == (3, 1)
     assert housing.on_time_share == pytest.approx(1 / 3)
-    assert (housing.rating_count, housing.rating_average) == (2, pytest.approx(3.5))
+    assert housing.rating_count == 2 and housing.rating_average == pytest.approx(3.5)
 
     assert transport.median_first_answer == pytest.approx(100 * HOUR, abs=1)
-    assert (transport.rating_count, transport.rating_average) == (1, pytest.approx(4.0))
+    assert transport.rating_count == 1 and transport.rating_average == pytest.approx(4.0)
     assert transport.on_time_share == 1.0 and transport.open == 0
 
     assert social.median_first_answer is None and social.median_close is None
@@ -81,7 +81,7 @@ async def test_new_tickets_per_day_by_category(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
 
     async def received(at: datetime, category: str | None, queue: str = "housing") -> None:
-        await seed.ticket(received_at=at, category=category, queue=queue)
+        await seed.filed(received_at=at, category=category, queue=queue)
 
     await received(datetime(2026, 11, 23, 21, 30, tzinfo=UTC), "housing")  # 23:30 on the 23rd
     await received(datetime(2026, 11, 23, 22, 30, tzinfo=UTC), "housing")  # 00:30 on the 24th

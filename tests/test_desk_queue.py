@@ -60,15 +60,15 @@ async def test_keyset_pages_over_ties_and_missing_deadlines(sessionmaker: Maker)
     seed = DeskSeed(sessionmaker)
     early, late = NOW + timedelta(days=1), NOW + timedelta(days=5)
     made = [
-        await seed.ticket(deadline_at=None),
-        await seed.ticket(deadline_at=late),
-        await seed.ticket(deadline_at=early),
-        await seed.ticket(deadline_at=early),
-        await seed.ticket(deadline_at=None),
-        await seed.ticket(deadline_at=early),
-        await seed.ticket(deadline_at=late - timedelta(days=30)),  # overdue
+        await seed.filed(deadline_at=None),
+        await seed.filed(deadline_at=late),
+        await seed.filed(deadline_at=early),
+        await seed.filed(deadline_at=early),
+        await seed.filed(deadline_at=None),
+        await seed.filed(deadline_at=early),
+        await seed.filed(deadline_at=late - timedelta(days=30)),  # overdue
     ]
-    await seed.ticket(queue="transport", deadline_at=early)
+    await seed.filed(queue="transport", deadline_at=early)
     ids = [t.id for t in made]
     expected = [ids[6], ids[2], ids[3], ids[5], ids[1], ids[0], ids[4]]
     assert await _ids(sessionmaker) == expected
@@ -112,13 +112,13 @@ async def test_rows_carry_what_the_list_shows(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
     resident = await seed.resident(name="Ївга Коваленко", district="pokrovskyi")
     long_body = "Довгий текст " * 30
-    overdue = await seed.ticket(
+    overdue = await seed.filed(
         resident_id=resident, body=long_body, deadline_at=NOW - timedelta(hours=1)
     )
-    named = await seed.ticket(
+    named = await seed.filed(
         resident_id=resident, full_name="Ївга К.", subject="Ліфт", channel="viber"
     )
-    anonymous = await seed.ticket(resident_id=resident, anonymous=True)
+    anonymous = await seed.filed(resident_id=resident, anonymous=True)
     rows = {row.id: row for row in (await _page(sessionmaker)).rows}
     first = rows[overdue.id]
     assert first.overdue and first.number == overdue.number
@@ -136,21 +136,19 @@ async def test_every_filter(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
     ternivskyi = await seed.resident(district="ternivskyi")
     pokrovskyi = await seed.resident(district="pokrovskyi")
-    plain = await seed.ticket(resident_id=ternivskyi)
-    info = await seed.ticket(resident_id=ternivskyi, kind="info_request", category=None)
-    closed = await seed.ticket(
+    plain = await seed.filed(resident_id=ternivskyi)
+    info = await seed.filed(resident_id=ternivskyi, kind="info_request", category=None)
+    closed = await seed.filed(
         resident_id=ternivskyi, status="closed", closed_after=timedelta(days=1)
     )
-    answered = await seed.ticket(resident_id=ternivskyi, status="answered", category="social")
-    viber = await seed.ticket(resident_id=pokrovskyi, channel="viber")
-    mine = await seed.ticket(resident_id=ternivskyi, assignee_id=42, status="in_progress")
-    late = await seed.ticket(resident_id=ternivskyi, deadline_at=NOW - timedelta(minutes=1))
+    answered = await seed.filed(resident_id=ternivskyi, status="answered", category="social")
+    viber = await seed.filed(resident_id=pokrovskyi, channel="viber")
+    mine = await seed.filed(resident_id=ternivskyi, assignee_id=42, status="in_progress")
+    late = await seed.filed(resident_id=ternivskyi, deadline_at=NOW - timedelta(minutes=1))
     # Thursday 23:00 in Kyiv: within the next working day; Friday is not.
-    soon = await seed.ticket(
-        resident_id=ternivskyi, deadline_at=due_soon_until(NOW, CALENDAR, KYIV)
-    )
-    later = await seed.ticket(resident_id=ternivskyi, deadline_at=NOW + timedelta(days=2))
-    late_closed = await seed.ticket(status="closed", deadline_at=NOW - timedelta(days=1))
+    soon = await seed.filed(resident_id=ternivskyi, deadline_at=due_soon_until(NOW, CALENDAR, KYIV))
+    later = await seed.filed(resident_id=ternivskyi, deadline_at=NOW + timedelta(days=2))
+    late_closed = await seed.filed(status="closed", deadline_at=NOW - timedelta(days=1))
 
     open_ids = {plain.id, info.id, answered.id, viber.id, mine.id, late.id, soon.id, later.id}
     assert set(await _ids(sessionmaker)) == open_ids
@@ -185,8 +183,8 @@ def test_due_soon_skips_the_weekend() -> None:
 async def test_other_departments_never_show(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
     resident = await seed.resident(name="Марко Вовчок")
-    ours = await seed.ticket(resident_id=resident, body="Вода з крана іржава")
-    theirs = await seed.ticket(queue="transport", resident_id=resident, body="Вода на зупинці")
+    ours = await seed.filed(resident_id=resident, body="Вода з крана іржава")
+    theirs = await seed.filed(queue="transport", resident_id=resident, body="Вода на зупинці")
     for search in ("вода", "Марко", theirs.number, theirs.number[-6:]):
         found = await _ids(sessionmaker, QueueFilters(search=search))
         assert theirs.id not in found
@@ -205,10 +203,10 @@ async def test_other_departments_never_show(sessionmaker: Maker) -> None:
 
 async def test_cyrillic_search_folds_case_and_apostrophes(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
-    water = await seed.ticket(body="Немає ВОДИ у підʼїзді з понеділка")
-    yevhen = await seed.ticket(full_name="Євген Їжакевич", body="Прошу полагодити лавку")
-    subject = await seed.ticket(subject="ОСВІТЛЕННЯ на вулиці", body=None)
-    percent = await seed.ticket(body="Знижка 100% на проїзд")
+    water = await seed.filed(body="Немає ВОДИ у підʼїзді з понеділка")
+    yevhen = await seed.filed(full_name="Євген Їжакевич", body="Прошу полагодити лавку")
+    subject = await seed.filed(subject="ОСВІТЛЕННЯ на вулиці", body=None)
+    percent = await seed.filed(body="Знижка 100% на проїзд")
     cases = {
         "вода": [],
         "води": [water.id],
@@ -230,8 +228,8 @@ async def test_cyrillic_search_folds_case_and_apostrophes(sessionmaker: Maker) -
 
 async def test_search_by_number(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
-    first = await seed.ticket()
-    other = await seed.ticket(prefix="ЗІ", kind="info_request", body=f"про {first.number[-6:]}")
+    first = await seed.filed()
+    other = await seed.filed(prefix="ЗІ", kind="info_request", body=f"про {first.number[-6:]}")
     serial = first.number[-6:]
     assert looks_like_number(first.number) and looks_like_number(serial)
     assert looks_like_number("зв-2026") and not looks_like_number("вода 2026")
@@ -245,9 +243,9 @@ async def test_search_by_number(sessionmaker: Maker) -> None:
 async def test_search_by_resident_name(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
     ivha = await seed.resident(name="Ївга Коваленко")
-    named = await seed.ticket(resident_id=ivha, body="Сміття")
-    hidden = await seed.ticket(resident_id=ivha, anonymous=True, body="Анонімно")
-    stranger = await seed.ticket(resident_id=await seed.resident(name="Іван Сірко"))
+    named = await seed.filed(resident_id=ivha, body="Сміття")
+    hidden = await seed.filed(resident_id=ivha, anonymous=True, body="Анонімно")
+    stranger = await seed.filed(resident_id=await seed.resident(name="Іван Сірко"))
     assert await _ids(sessionmaker, QueueFilters(search="ЇВГА")) == [named.id]
     assert hidden.id not in await _ids(sessionmaker, QueueFilters(search="коваленко"))
     assert await _ids(sessionmaker, QueueFilters(search="сірко")) == [stranger.id]
@@ -263,7 +261,7 @@ async def test_search_by_resident_name(sessionmaker: Maker) -> None:
 async def test_erased_tickets_are_found_by_number_only(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
     resident = await seed.resident(name="Тарас Шевченко")
-    ticket = await seed.ticket(
+    ticket = await seed.filed(
         resident_id=resident, full_name="Тарас Г. Шевченко", body="Криниця біля хати"
     )
     assert await _ids(sessionmaker, QueueFilters(search="криниця")) == [ticket.id]
@@ -283,12 +281,12 @@ async def test_erased_tickets_are_found_by_number_only(sessionmaker: Maker) -> N
 
 async def test_counts_per_department(sessionmaker: Maker) -> None:
     seed = DeskSeed(sessionmaker)
-    await seed.ticket(deadline_at=NOW - timedelta(days=1))
-    await seed.ticket(deadline_at=NOW - timedelta(days=1), assignee_id=7)
-    await seed.ticket(deadline_at=NOW + timedelta(hours=3), assignee_id=7)
-    await seed.ticket(deadline_at=None)
-    await seed.ticket(status="closed", deadline_at=NOW - timedelta(days=1))
-    await seed.ticket(queue="transport", deadline_at=NOW + timedelta(days=9))
+    await seed.filed(deadline_at=NOW - timedelta(days=1))
+    await seed.filed(deadline_at=NOW - timedelta(days=1), assignee_id=7)
+    await seed.filed(deadline_at=NOW + timedelta(hours=3), assignee_id=7)
+    await seed.filed(deadline_at=None)
+    await seed.filed(status="closed", deadline_at=NOW - timedelta(days=1))
+    await seed.filed(queue="transport", deadline_at=NOW + timedelta(days=9))
     async with sessionmaker() as session:
         counts = await queue_counts(
             session,
