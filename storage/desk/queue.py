@@ -117,9 +117,10 @@ def due_soon_until(now: datetime, calendar: WorkCalendar, zone: ZoneInfo) -> dat
     return datetime.combine(calendar.next_working_day(today), time.max, tzinfo=zone).astimezone(UTC)
 
 
-def encode_cursor(key: _Key, *, forward: bool) -> str:
-    deadline = key.deadline.isoformat() if key.deadline else None
-    raw = json.dumps([1 if forward else 0, deadline, key.id], separators=(",", ":"))
+def encode_cursor(deadline: datetime | None, ticket_id: int, *, forward: bool) -> str:
+    """The cursor of the page after (``forward``) or before the row ``(deadline, ticket_id)``."""
+    when = deadline.isoformat() if deadline else None
+    raw = json.dumps([1 if forward else 0, when, ticket_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -315,8 +316,8 @@ async def list_queue(
     has_previous = cursor is not None if forward else more
     return QueuePage(
         rows=found,
-        next=encode_cursor(last, forward=True) if has_next else None,
-        previous=encode_cursor(first, forward=False) if has_previous else None,
+        next=encode_cursor(last.deadline, last.id, forward=True) if has_next else None,
+        previous=encode_cursor(first.deadline, first.id, forward=False) if has_previous else None,
     )
 
 
