@@ -294,6 +294,9 @@ async def bench(url: str, args: argparse.Namespace, label: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.url:
+        await bench(args.url, args, args.url.split(":", 1)[0])
+        return
     if args.db in ("postgresql", "both"):
         async with pg_database() as url:
             await bench(url, args, "PostgreSQL")
@@ -309,6 +312,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--residents", type=int, default=200_000)
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--url", help="an existing, empty database to seed and keep (to EXPLAIN)")
     return parser.parse_args()
 
 

@@ -1,5 +1,6 @@
-"""desk search and queues: the folded search text of tickets and residents' names, the queue
-index by deadline, and trigram indexes on PostgreSQL when the server has pg_trgm
+"""desk search, queues and dashboard: the folded search text of tickets and residents' names,
+the open tickets' index by deadline, indexes on the first answer and closing times, and trigram
+indexes on PostgreSQL when the server has pg_trgm
 
 Revision ID: 0017
 Revises: 0015 (to become 0016 when the staff accounts' migration lands before it)
@@ -21,6 +22,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BATCH = 5000
+# As in storage/models/tickets.py at this revision.
+OPEN_PREDICATE = "status IN ('answered', 'in_progress', 'new')"
 
 
 def _fill(table: str, target: str, fields: tuple[str, ...]) -> None:
@@ -62,12 +65,18 @@ def _has_trigrams() -> bool:
 def upgrade() -> None:
     op.add_column("tickets", sa.Column("search_text", sa.Text(), nullable=True))
     op.add_column("residents", sa.Column("search_name", sa.Text(), nullable=True))
+    # Open tickets by deadline, partial (see storage/models/tickets.py).
     op.create_index(
-        "ix_tickets_queue_status_deadline",
+        "ix_tickets_open_deadline",
         "tickets",
-        ["queue_code", "status", "deadline_at", "id"],
+        ["deadline_at", "id"],
         unique=False,
+        postgresql_where=sa.text(OPEN_PREDICATE),
+        sqlite_where=sa.text(OPEN_PREDICATE),
     )
+    # The dashboard's 30-day windows (medians, on-time share) read these ranges.
+    op.create_index(op.f("ix_tickets_first_answer_at"), "tickets", ["first_answer_at"])
+    op.create_index(op.f("ix_tickets_closed_at"), "tickets", ["closed_at"])
     _fill("tickets", "search_text", ("number", "full_name", "subject", "body"))
     _fill("residents", "search_name", ("name",))
     if op.get_bind().dialect.name == "postgresql" and _has_trigrams():
@@ -91,7 +100,9 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_residents_search_name_trgm")
         op.execute("DROP INDEX IF EXISTS ix_tickets_search_text_trgm")
-    op.drop_index("ix_tickets_queue_status_deadline", table_name="tickets")
+    op.drop_index("ix_tickets_open_deadline", table_name="tickets")
+    op.drop_index(op.f("ix_tickets_closed_at"), table_name="tickets")
+    op.drop_index(op.f("ix_tickets_first_answer_at"), table_name="tickets")
     # Plain DROP COLUMN (SQLite 3.35+), as in 0015: no rebuild of the tables.
     op.drop_column("residents", "search_name")
     op.drop_column("tickets", "search_text")

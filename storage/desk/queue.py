@@ -20,7 +20,18 @@ from datetime import UTC, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.calendar import WorkCalendar
@@ -136,13 +147,25 @@ def decode_cursor(cursor: str) -> _Cursor:
     return _Cursor(key=_Key(deadline=when, id=ticket_id), forward=bool(direction))
 
 
+def status_in(statuses: Collection[str]) -> ColumnElement[bool]:
+    """``status IN (…)`` with the values as literals, sorted: for the open statuses this is the
+    predicate of the partial index ``ix_tickets_open_deadline``, which SQLite and PostgreSQL's
+    generic plans can only prove from literals, not from bound parameters. (Statuses are
+    vocabulary words; literal rendering quotes them anyway.)"""
+    values: BindParameter[list[str]] = bindparam(
+        None, sorted(statuses), expanding=True, literal_execute=True
+    )
+    return Ticket.status.in_(values)
+
+
 def _filter_clauses(
-    filters: QueueFilters, *, now: datetime, soon: datetime
+    filters: QueueFilters, *, now: datetime, soon: datetime, dialect: str
 ) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
+    if filters.statuses:
+        clauses.append(status_in(filters.statuses))
     for column, wanted in (
         (Ticket.kind, filters.kinds),
-        (Ticket.status, filters.statuses),
         (Ticket.category, filters.categories),
         (Resident.district, filters.districts),
         (Ticket.channel, filters.channels),
@@ -154,11 +177,11 @@ def _filter_clauses(
     elif filters.assignee is not None:
         clauses.append(Ticket.assignee_id == filters.assignee)
     if filters.overdue:
-        clauses += [Ticket.status.in_(OPEN), Ticket.deadline_at < now]
+        clauses += [status_in(OPEN), Ticket.deadline_at < now]
     if filters.due_soon:
-        clauses += [Ticket.status.in_(OPEN), Ticket.deadline_at >= now, Ticket.deadline_at <= soon]
+        clauses += [status_in(OPEN), Ticket.deadline_at >= now, Ticket.deadline_at <= soon]
     if filters.search is not None:
-        found = search_clause(filters.search)
+        found = search_clause(filters.search, dialect=dialect)
         if found is not None:
             clauses.append(found)
     return clauses
@@ -289,7 +312,8 @@ async def list_queue(
         return QueuePage(rows=[])
     limit = max(1, min(limit, MAX_LIMIT))
     soon = due_soon_until(now, calendar, zone)
-    base = _base(departments, _filter_clauses(filters, now=now, soon=soon))
+    dialect = session.get_bind().dialect.name
+    base = _base(departments, _filter_clauses(filters, now=now, soon=soon, dialect=dialect))
     cursor = decode_cursor(page) if page is not None else None
     forward = cursor is None or cursor.forward
     rows = await _read(session, base, cursor.key if cursor else None, forward, limit + 1)
@@ -346,7 +370,7 @@ async def queue_counts(
             count(and_(Ticket.deadline_at >= now, Ticket.deadline_at <= soon)),
             count(Ticket.assignee_id.is_(None)),
         )
-        .where(Ticket.queue_code.in_(sorted(departments)), Ticket.status.in_(OPEN))
+        .where(Ticket.queue_code.in_(sorted(departments)), status_in(OPEN))
         .group_by(Ticket.queue_code)
     )
     counts = {code: QueueCounts(queue_code=code) for code in departments}
