@@ -45,12 +45,13 @@ def search_clause(query: str, *, dialect: str) -> ColumnElement[bool] | None:
         return None
     pattern = f"%{like_pattern(folded)}%"
     if looks_like_number(folded):
-        # The number leads the folded text, so its trigram index narrows the search; the
-        # number itself (stored upper-case) keeps a number from matching words of the text.
-        return and_(
-            Ticket.search_text.like(pattern, escape="\\"),
-            Ticket.number.like(f"%{like_pattern(folded.upper())}%", escape="\\"),
-        )
+        # Numbers are stored as registered: upper-case Cyrillic prefix, digits, dashes.
+        number = Ticket.number.like(f"%{like_pattern(folded.upper())}%", escape="\\")
+        if dialect != "postgresql":
+            return number  # SQLite scans either way: the short column is the cheaper scan
+        # The number leads the folded text, so the text's trigram index narrows the search;
+        # the number itself keeps a number from matching words of the text.
+        return and_(Ticket.search_text.like(pattern, escape="\\"), number)
     named = select(Resident.id).where(
         Resident.search_name.like(pattern, escape="\\"), Resident.erased_at.is_(None)
     )
