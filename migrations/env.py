@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
 from storage.models import Base
+from storage.models.base import objects_of
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=objects_of(connection.dialect.name),
         # SQLite cannot ALTER most things; batch mode rebuilds tables the same way on both.
         render_as_batch=True,
     )

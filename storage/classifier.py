@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import keyword_store
+from storage.textfold import APOSTROPHES
 from storage.vocabulary import CATEGORY_QUEUES
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ TEXT_LIMIT = 6000
 FUZZY_MIN_LENGTH = 5
 FUZZY_CACHE_SIZE = 50_000
 
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "´": "'", "‘": "'"})
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
@@ -75,7 +75,7 @@ def analysers() -> tuple[pymorphy3.MorphAnalyzer, pymorphy3.MorphAnalyzer]:
 
 def tokens(text: str) -> list[str]:
     """Lower-case words (letters and digits; apostrophes kept inside: ``під'їзд``)."""
-    text = unicodedata.normalize("NFC", text[:TEXT_LIMIT]).lower().translate(_APOSTROPHES)
+    text = unicodedata.normalize("NFC", text[:TEXT_LIMIT]).lower().translate(APOSTROPHES)
     # Stress marks and other combining signs would split words.
     text = "".join(char for char in text if not unicodedata.combining(char) or char in "̆̈")
     return _TOKEN.findall(unicodedata.normalize("NFC", text))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AppSetting, AuditEntry, CategoryKeyword, Ticket
+from storage.textfold import fold
 from storage.vocabulary import CATEGORY_QUEUES, system_clock
 
 # app_settings row: {"revision": "<hex>"}, a new value at every change of the lists. Its
@@ -33,7 +33,6 @@ WEIGHT_RANGE = (0.1, 10.0)
 # The audit action of a category change by staff (``storage.recategorize``).
 CATEGORY_CHANGED = "ticket.category"
 
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "´": "'", "‘": "'"})
 _WORD = re.compile(r"[^\W_]")
 
 
@@ -44,8 +43,7 @@ class BadPhrase(ValueError):
 def normalize(phrase: str) -> str:
     """How a phrase is stored and compared: NFC, lower case, one kind of apostrophe, single
     spaces. Raises :class:`BadPhrase` for what could never match."""
-    text = unicodedata.normalize("NFC", phrase).lower().translate(_APOSTROPHES)
-    text = " ".join(text.split())
+    text = fold(phrase)
     if not _WORD.search(text):
         raise BadPhrase("a phrase needs at least one letter or digit")
     if len(text) > PHRASE_MAX:

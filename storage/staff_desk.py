@@ -7,9 +7,10 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.desk.search import search_clause
 from storage.models import Department, DeskPost, Resident, Template, Ticket, TicketMessage
 from storage.tickets import ticket_by_staff_message
 from storage.vocabulary import OPEN_STATUSES, MessageDirection
@@ -211,20 +212,14 @@ async def ticket_for_message(
 async def search_tickets(
     session: AsyncSession, *, text: str, limit: int, departments: Collection[str] | None = None
 ) -> Sequence[Ticket]:
-    """Tickets whose number, name, subject or text contains ``text``, ignoring case; only of
-    ``departments`` when given (None: every department).
-
-    SQL ``lower()`` on SQLite folds ASCII only, so "петренко" would not find "Петренко"
-    there. Matching the usual spellings of the
-    query (as typed, lower, upper, capitalised) as well keeps Cyrillic searches working on both
-    databases; PostgreSQL's ``lower()`` handles the rest.
-    """
-    needle = text.strip()
-    variants = {needle, needle.lower(), needle.upper(), needle.capitalize(), needle.title()}
-    columns = (Ticket.number, Ticket.full_name, Ticket.subject, Ticket.body)
-    conditions = [func.lower(column).like(f"%{needle.lower()}%") for column in columns]
-    conditions += [column.like(f"%{variant}%") for column in columns for variant in variants]
-    query = select(Ticket).where(or_(*conditions))
+    """Tickets whose number, name, subject or text contains ``text``, or whose resident is so
+    named, in any letter case and apostrophe spelling, on both databases (the desk's search:
+    ``storage.desk.search``), the newest first; only of ``departments`` when given (None: every
+    department)."""
+    clause = search_clause(text, dialect=session.get_bind().dialect.name)
+    if clause is None:
+        return []
+    query = select(Ticket).where(clause)
     if departments is not None:
         query = query.where(Ticket.queue_code.in_(departments))
     query = query.order_by(Ticket.received_at.desc()).limit(limit)

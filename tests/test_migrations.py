@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from bot.migrate import current_revision, head_revision, upgrade_to_head
 from storage.db import create_engine
 from storage.models import Base
+from storage.models.base import objects_of
 
 TABLES = {
     "residents",
@@ -39,7 +40,13 @@ async def test_upgrade_from_empty_matches_models(database_url: str) -> None:
 
         def inspect_schema(connection: Connection) -> tuple[set[str], list[Any]]:
             tables = set(inspect(connection).get_table_names())
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": True,
+                    "include_object": objects_of(connection.dialect.name),
+                },
+            )
             return tables, compare_metadata(context, Base.metadata)
 
         async with engine.connect() as connection:

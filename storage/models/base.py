@@ -7,6 +7,7 @@ UTC on the way out; PostgreSQL stores ``timestamptz``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -67,3 +68,20 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
     }
+
+
+# ``Index.info`` key naming the one database an index exists on (``ddl_if``): PostgreSQL's
+# trigram indexes have no SQLite counterpart.
+ONLY_ON = "only_on"
+IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
+
+
+def objects_of(dialect: str) -> IncludeObject:
+    """Alembic's ``include_object`` for ``dialect``: leaves out the indexes of another database
+    (autogenerate and the schema comparison of the tests would otherwise ask for them)."""
+
+    def include(item: Any, _name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+        only = item.info.get(ONLY_ON) if kind == "index" else None
+        return only is None or only == dialect
+
+    return include

@@ -13,12 +13,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base, BigId
+from storage.models.base import ONLY_ON, Base, BigId
+from storage.textfold import fold_fields
 
 
 class Resident(Base):
@@ -31,6 +35,9 @@ class Resident(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(256))
+    # ``name`` folded for the desk's search (``storage.textfold``), kept by the mapper events
+    # below on every ORM insert and update.
+    search_name: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8), default="uk")
     consent_at: Mapped[datetime | None]
     policy_version: Mapped[str | None] = mapped_column(String(32))
@@ -69,6 +76,27 @@ class Resident(Base):
     @property
     def has_consent(self) -> bool:
         return self.consent_at is not None
+
+
+# Substring search of names on PostgreSQL (pg_trgm, migration 0017 when available).
+Index(
+    "ix_residents_search_name_trgm",
+    Resident.search_name,
+    postgresql_using="gin",
+    postgresql_ops={"search_name": "gin_trgm_ops"},
+    info={ONLY_ON: "postgresql"},
+).ddl_if(dialect="postgresql")
+
+
+@event.listens_for(Resident, "before_insert")
+def _fold_new_resident_name(_mapper: Any, _connection: Any, resident: Resident) -> None:
+    resident.search_name = fold_fields([resident.name]) or None
+
+
+@event.listens_for(Resident, "before_update")
+def _fold_resident_name(_mapper: Any, _connection: Any, resident: Resident) -> None:
+    if inspect(resident).attrs.name.history.has_changes():
+        resident.search_name = fold_fields([resident.name]) or None
 
 
 class ResidentTopic(Base):

@@ -19,10 +19,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models.base import Base, BigId
+from storage.models.base import ONLY_ON, Base, BigId
+from storage.textfold import fold_fields
 
 
 class Department(Base):
@@ -92,8 +96,9 @@ class Ticket(Base):
     refusal_comment: Mapped[str | None] = mapped_column(Text)
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     taken_at: Mapped[datetime | None]
-    first_answer_at: Mapped[datetime | None]
-    closed_at: Mapped[datetime | None]
+    # Indexed for the 30-day medians of the dashboard and /stats (migration 0017).
+    first_answer_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     # The resident's answer to "Питання вирішено?" after the last closing: "resolved" or
@@ -107,6 +112,9 @@ class Ticket(Base):
     )
     parent_link: Mapped[str | None] = mapped_column(String(16))
     erased_at: Mapped[datetime | None]
+    # The number, name, subject and text folded for search (``storage.textfold``), kept by the
+    # mapper events below on every ORM insert and update: erasing the text erases it here too.
+    search_text: Mapped[str | None] = mapped_column(Text)
     # Where the ticket lives in Telegram: the chat, its forum topic, and the card message.
     staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -193,6 +201,46 @@ class SentTicketMessage(Base):
 
 
 Index("ix_tickets_thread", Ticket.staff_chat_id, Ticket.thread_id)
+# The desk's Queues screen: open tickets by deadline (storage/desk/queue.py). Partial, so the
+# closed tickets of years past (most rows, with the earliest deadlines) are not walked through;
+# the queries name the open statuses as literals in this order, which is what lets SQLite and
+# PostgreSQL's generic plans prove the predicate.
+OPEN_PREDICATE = "status IN ('answered', 'in_progress', 'new')"
+Index(
+    "ix_tickets_open_deadline",
+    Ticket.deadline_at,
+    Ticket.id,
+    postgresql_where=sql_text(OPEN_PREDICATE),
+    sqlite_where=sql_text(OPEN_PREDICATE),
+)
+# Substring search over the folded text on PostgreSQL (pg_trgm, created by migration 0017 when
+# the server has the extension); SQLite scans.
+Index(
+    "ix_tickets_search_text_trgm",
+    Ticket.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+    info={ONLY_ON: "postgresql"},
+).ddl_if(dialect="postgresql")
+
+SEARCHED_TICKET_FIELDS = ("number", "full_name", "subject", "body")
+
+
+def ticket_search_text(ticket: Ticket) -> str:
+    return fold_fields(getattr(ticket, name) for name in SEARCHED_TICKET_FIELDS)
+
+
+@event.listens_for(Ticket, "before_insert")
+def _fold_new_ticket_text(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    ticket.search_text = ticket_search_text(ticket)
+
+
+@event.listens_for(Ticket, "before_update")
+def _fold_ticket_text(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    """Keep ``search_text`` in step with the fields it folds (erasure, any edit)."""
+    state = inspect(ticket)
+    if any(state.attrs[name].history.has_changes() for name in SEARCHED_TICKET_FIELDS):
+        ticket.search_text = ticket_search_text(ticket)
 
 
 class Template(Base):
