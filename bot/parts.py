@@ -367,6 +367,7 @@ def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
         idle=timedelta(minutes=settings.desk_idle_minutes),
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
+        trusted_proxies=frozenset(settings.trusted_proxies),
     )
 
 

@@ -44,6 +44,8 @@ class DeskParts:
     idle: timedelta
     lifetime: timedelta
     public_url: str | None = None
+    # Reverse proxies whose X-Forwarded-For names the client (CITYBOT_TRUSTED_PROXIES).
+    trusted_proxies: frozenset[str] = frozenset()
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)
