@@ -528,6 +528,8 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/logout"),
     # Switching the language needs no token (harmless); another site is still refused.
     _desk("POST", "/language", public=True, unsigned=status(303)),
+    _desk("POST", "/search"),
+    _desk("GET", "/dashboard"),
 ]
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, home
+from bot.desk import auth, dashboard, queues
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -21,6 +21,7 @@ from bot.desk.context import (
     language,
     translator,
 )
+from bot.desk.searches import SEARCHES, SearchStore
 from bot.desk.security import (
     csrf_middleware,
     headers_middleware,
@@ -35,7 +36,11 @@ STATIC = HERE / "static"
 MOUNT = "/desk/"
 
 # Each screen's routes; a new screen adds its module here.
-SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (auth.routes, home.routes)
+SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
+    auth.routes,
+    queues.routes,
+    dashboard.routes,
+)
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
@@ -50,6 +55,7 @@ def build_desk(desk_parts: DeskParts) -> web.Application:
         enable_async=False,
     )
     app[PAGE_CONTEXT] = page_context
+    app[SEARCHES] = SearchStore()
     for screen in SCREENS:
         app.add_routes(list(screen()))
     app.router.add_static("/static/", STATIC, name="static", append_version=True)

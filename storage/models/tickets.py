@@ -213,6 +213,16 @@ Index(
     postgresql_where=sql_text(OPEN_PREDICATE),
     sqlite_where=sql_text(OPEN_PREDICATE),
 )
+# The open tickets by department, deadline and assignee (migration 0018): the desk's counts
+# per department (open, overdue, due soon, unassigned) read this, not every ticket.
+Index(
+    "ix_tickets_open_queue",
+    Ticket.queue_code,
+    Ticket.deadline_at,
+    Ticket.assignee_id,
+    postgresql_where=sql_text(OPEN_PREDICATE),
+    sqlite_where=sql_text(OPEN_PREDICATE),
+)
 # Substring search over the folded text on PostgreSQL (pg_trgm, created by migration 0017 when
 # the server has the extension); SQLite scans.
 Index(

@@ -1,0 +1,225 @@
+"""The Queues screen at ``/desk/``: the tickets of the departments the staff member works in
+(administrators: all), with each department's counts, filters, search and keyset pages.
+
+Read-only: no action here, so a head of department (read-only role) sees the same page as an
+operator. What a visitor sees is bounded by their departments, checked here (the data layer
+takes the department codes to read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.desk import queue_form
+from bot.desk.context import form_of, parts, render, see_other, translator, visitor
+from bot.desk.queue_form import BadFilter, Chosen
+from bot.desk.searches import MAX_QUERY, SEARCHES
+from messaging import labels
+from storage.calendar_store import load_calendar
+from storage.desk.queue import (
+    BadCursor,
+    QueueCounts,
+    QueueRow,
+    due_soon_until,
+    list_queue,
+    queue_counts,
+)
+from storage.desk.search import MIN_QUERY
+from storage.models import Department, Staff, StaffDepartment
+from storage.stats import OPEN
+from storage.textfold import fold
+
+# A cursor is a few dozen characters; anything much longer is not ours.
+MAX_CURSOR = 200
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/", queues_page), web.post("/search", search)]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A row of the list as the page shows it (labels already in the visitor's language)."""
+
+    id: int
+    number: str
+    kind: str
+    status: str
+    category: str
+    resident: str
+    snippet: str
+    channel: str
+    district: str
+    assignee: str
+    deadline: datetime | None
+    overdue: bool
+    due_soon: bool
+    urgent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentLine:
+    code: str
+    name: str
+    counts: QueueCounts
+
+
+async def department_names(session: AsyncSession) -> dict[str, str]:
+    result = await session.execute(select(Department.code, Department.name))
+    return {code: name for code, name in result}
+
+
+def visible_departments(request: web.Request, names: dict[str, str]) -> list[str]:
+    """The departments the visitor works in (administrators: every one), in code order."""
+    mine = visitor(request).departments
+    return sorted(names) if mine is None else sorted(mine)
+
+
+async def _staff_names(session: AsyncSession, departments: list[str]) -> dict[int, str]:
+    """Who can be picked as an assignee: the staff of these departments."""
+    query = (
+        select(Staff)
+        .join(StaffDepartment, StaffDepartment.staff_id == Staff.id)
+        .where(StaffDepartment.queue_code.in_(departments), Staff.disabled_at.is_(None))
+        .distinct()
+    )
+    return {staff.id: staff.display_name for staff in (await session.scalars(query)).all()}
+
+
+async def _assignee_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    found = await session.scalars(select(Staff).where(Staff.id.in_(sorted(ids))))
+    return {staff.id: staff.display_name for staff in found.all()}
+
+
+def problem(request: web.Request, message: str, *, status: int = 400) -> web.Response:
+    """A clear page for an address the desk cannot read (a bad cursor or filter)."""
+    return render(request, "queue_problem.html", {"message": message}, status=status)
+
+
+async def queues_page(request: web.Request) -> web.StreamResponse:
+    desk, found = parts(request), visitor(request)
+    t = translator(request)
+    now = desk.clock()
+    cursor = request.query.get("page") or None
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        return problem(request, t("desk.queue.bad_cursor"))
+    key = request.query.get("q") or None
+    search = request.config_dict[SEARCHES].get(found.session_hash, key, now=now) if key else None
+    async with desk.sessionmaker() as session:
+        names = await department_names(session)
+        visible = visible_departments(request, names)
+        try:
+            chosen = queue_form.parse(request.query, departments=visible)
+        except BadFilter:
+            return problem(request, t("desk.queue.bad_filter"))
+        calendar = await load_calendar(session)
+        counts = await queue_counts(
+            session, departments=visible, now=now, calendar=calendar, zone=desk.zone
+        )
+        wanted = queue_form.filters(chosen, me=found.staff.id, search=search)
+        try:
+            page = await list_queue(
+                session,
+                departments=[chosen.department] if chosen.department else visible,
+                filters=wanted,
+                now=now,
+                calendar=calendar,
+                zone=desk.zone,
+                page=cursor,
+            )
+        except BadCursor:
+            return problem(request, t("desk.queue.bad_cursor"))
+        assignees = await _assignee_names(
+            session, {row.assignee_id for row in page.rows if row.assignee_id is not None}
+        )
+        staff = await _staff_names(session, visible)
+    soon = due_soon_until(now, calendar, desk.zone)
+    lines = [_line(request, row, assignees, soon) for row in page.rows]
+    departments = [DepartmentLine(code, names.get(code, code), counts[code]) for code in visible]
+    short = search is not None and len(fold(search)) < MIN_QUERY
+    return render(
+        request,
+        "queues.html",
+        {
+            "departments": departments,
+            "lines": lines,
+            "chosen": chosen,
+            "search": search or "",
+            "search_key": key if search is not None else None,
+            "search_expired": key is not None and search is None,
+            "search_short": short,
+            "max_query": MAX_QUERY,
+            "next_link": page.next and chosen.link(q=key if search else None, page=page.next),
+            "previous_link": page.previous
+            and chosen.link(q=key if search else None, page=page.previous),
+            "options": _options(request, names, visible, staff),
+        },
+    )
+
+
+def _options(
+    request: web.Request, names: dict[str, str], visible: list[str], staff: dict[int, str]
+) -> dict[str, list[tuple[str, str]]]:
+    t = translator(request)
+    found = {name: queue_form.options(t, table) for name, table in queue_form.VOCABULARIES.items()}
+    found["department"] = [(code, names.get(code, code)) for code in visible]
+    found["assignee"] = sorted(((str(i), name) for i, name in staff.items()), key=lambda o: o[1])
+    return found
+
+
+def _label(request: web.Request, table: Mapping[str, str], code: str | None) -> str:
+    if not code:
+        return ""
+    key = table.get(code)
+    return code if key is None else str(translator(request)(key))
+
+
+def _line(request: web.Request, row: QueueRow, assignees: dict[int, str], soon: datetime) -> Line:
+    deadline = row.deadline_at
+    due_soon = not row.overdue and row.status in OPEN and deadline is not None and deadline <= soon
+    return Line(
+        id=row.id,
+        number=row.number,
+        kind=_label(request, labels.STAFF_KIND, row.kind),
+        status=_label(request, labels.STAFF_STATUS, row.status),
+        category=_label(request, labels.STAFF_CATEGORY, row.category),
+        resident=row.resident_name or "",
+        snippet=row.snippet or "",
+        channel=_label(request, labels.STAFF_CHANNEL, row.channel),
+        district=_label(request, labels.DISTRICT, row.district),
+        assignee=assignees.get(row.assignee_id, "") if row.assignee_id is not None else "",
+        deadline=deadline,
+        overdue=row.overdue,
+        due_soon=due_soon,
+        urgent=row.urgent,
+    )
+
+
+async def search(request: web.Request) -> web.StreamResponse:
+    """The search box posts here: the typed text is kept on the server and the page redirects
+    to the queue with its opaque key (``bot.desk.searches``); the filters travel along."""
+    desk, found = parts(request), visitor(request)
+    form = await form_of(request)
+    typed = form.get("q", "")
+    query = " ".join(typed.split())[:MAX_QUERY] if isinstance(typed, str) else ""
+    values = {name: form.get(name, "") for name in queue_form.FIELDS}
+    async with desk.sessionmaker() as session:
+        visible = visible_departments(request, await department_names(session))
+    try:
+        chosen = queue_form.parse(
+            {k: v for k, v in values.items() if isinstance(v, str)}, departments=visible
+        )
+    except BadFilter:
+        chosen = Chosen()
+    if not query:
+        return see_other(chosen.link())
+    key = request.config_dict[SEARCHES].put(found.session_hash, query, now=desk.clock())
+    return see_other(chosen.link(q=key))
