@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, home
+from bot.desk import account, admin_audit, admin_staff, auth, home, invite, totp_setup
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -35,7 +35,15 @@ STATIC = HERE / "static"
 MOUNT = "/desk/"
 
 # Each screen's routes; a new screen adds its module here.
-SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (auth.routes, home.routes)
+SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
+    auth.routes,
+    home.routes,
+    invite.routes,
+    totp_setup.routes,
+    account.routes,
+    admin_staff.routes,
+    admin_audit.routes,
+)
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
