@@ -528,6 +528,27 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/logout"),
     # Switching the language needs no token (harmless); another site is still refused.
     _desk("POST", "/language", public=True, unsigned=status(303)),
+    # Staff accounts (bot/desk/invite.py, totp_setup.py, account.py, admin_staff.py,
+    # admin_audit.py).
+    _desk("GET", "/invite", public=True),
+    _desk("POST", "/invite", public=True),
+    # No half-done sign-in: back to the login form.
+    _desk("GET", "/totp/setup", public=True),
+    _desk("POST", "/totp/setup", public=True, unsigned=status(303)),
+    _desk("GET", "/account"),
+    _desk("POST", "/account/profile"),
+    _desk("POST", "/account/password"),
+    _desk("POST", "/account/totp/off"),
+    _desk("GET", "/admin/staff"),
+    _desk("POST", "/admin/staff"),
+    _desk("GET", "/admin/staff/{id}"),
+    _desk("POST", "/admin/staff/{id}"),
+    _desk("GET", "/admin/staff/{id}/invitation"),
+    _desk("POST", "/admin/staff/{id}/invite"),
+    _desk("POST", "/admin/staff/{id}/disable"),
+    _desk("POST", "/admin/staff/{id}/enable"),
+    _desk("POST", "/admin/staff/{id}/totp-reset"),
+    _desk("GET", "/admin/audit"),
 ]
 
 
