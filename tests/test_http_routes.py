@@ -549,6 +549,13 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/admin/staff/{id}/enable"),
     _desk("POST", "/admin/staff/{id}/totp-reset"),
     _desk("GET", "/admin/audit"),
+    _desk("GET", "/admin/calendar"),
+    _desk("POST", "/admin/calendar/holidays"),
+    _desk("POST", "/admin/calendar/holidays/remove"),
+    _desk("POST", "/admin/calendar/martial-law"),
+    _desk("GET", "/admin/templates"),
+    _desk("POST", "/admin/templates"),
+    _desk("POST", "/admin/templates/delete"),
 ]
 
 

@@ -11,7 +11,17 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import account, admin_audit, admin_staff, auth, home, invite, totp_setup
+from bot.desk import (
+    account,
+    admin_audit,
+    admin_calendar,
+    admin_staff,
+    admin_templates,
+    auth,
+    home,
+    invite,
+    totp_setup,
+)
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -43,6 +53,8 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     account.routes,
     admin_staff.routes,
     admin_audit.routes,
+    admin_calendar.routes,
+    admin_templates.routes,
 )
 
 
