@@ -65,6 +65,9 @@ async def test_an_administrator_from_invitation_to_desk(database_url: str) -> No
                 ("Мій профіль", "Мій профіль"),
                 ("Працівники", "Працівники"),
                 ("Журнал дій", "Журнал дій"),
+                ("Календар", "Робочий календар"),
+                ("Відділи", "Відділи та маршрути"),
+                ("Шаблони відповідей", "Шаблони відповідей"),
             ):
                 await page.get_by_role("link", name=name, exact=True).first.click()
                 await page.get_by_role("heading", name=heading, level=1).wait_for()

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from storage.calendar_store import load_calendar
-from storage.models import Holiday, Template
+from storage.models import CategoryRoute, Department, Holiday, Template
 from storage.vocabulary import Role
 from tests.desk_world import desk_world
 
@@ -121,3 +121,65 @@ async def test_answer_templates(database_url: str) -> None:
         status, body = await editor.post("/desk/admin/templates/delete", {"name": "дякуємо"})
         assert status == 404
         assert [len(await world.audit(a)) for a in ("template.save", "template.delete")] == [2, 1]
+
+
+DEPARTMENT_ACTIONS = (
+    "/desk/admin/departments",
+    "/desk/admin/departments/routes",
+    "/desk/admin/departments/housing",
+)
+
+
+async def test_departments_and_routing(database_url: str) -> None:
+    async with desk_world(database_url) as world:
+        stranger = await world.browser()
+        async with stranger.http.get(
+            world.base + "/desk/admin/departments", allow_redirects=False
+        ) as response:
+            assert response.status == 303
+        for path in DEPARTMENT_ACTIONS:
+            assert (await stranger.post(path, {"x": "1"}, csrf=False))[0] == 401
+        form = {"code": "evil", "name": "x", "route_housing": "other"}
+        for login, role in (("oper", Role.OPERATOR), ("head", Role.HEAD), ("ed", Role.EDITOR)):
+            browser = await world.signed_in(await world.account(login, role))
+            assert (await browser.get("/desk/admin/departments"))[0] == 403
+            for path in DEPARTMENT_ACTIONS:
+                assert (await browser.post(path, form))[0] == 403, (role, path)
+        boss = await world.signed_in(await world.account("boss", Role.ADMIN, totp=True))
+        status, body = await boss.get("/desk/admin/departments")
+        assert status == 200 and 'action="/desk/admin/departments/housing"' in body
+        # Rename, set a chat, stop taking tickets.
+        form = {"name": "ЖКГ <відділ> 🏠", "chat_id": "-1001234567890"}
+        status, body = await boss.post("/desk/admin/departments/housing", form)
+        assert status == 200 and "Відділ збережено" in body and "ЖКГ &lt;відділ&gt; 🏠" in body
+        async with world.runtime.sessionmaker() as session:
+            housing = await session.get(Department, "housing")
+            assert housing is not None and housing.chat_id == -1001234567890
+            assert not housing.is_active and housing.name == "ЖКГ <відділ> 🏠"
+        # Bad input.
+        for path, bad in (
+            ("/desk/admin/departments/housing", {"name": "", "active": "1"}),
+            ("/desk/admin/departments/housing", {"name": "x", "chat_id": "12a"}),
+            ("/desk/admin/departments", {"code": "Bad Code", "name": "x"}),
+            ("/desk/admin/departments", {"code": "housing", "name": "x"}),
+            ("/desk/admin/departments", {"code": "routes", "name": "x"}),
+            ("/desk/admin/departments/routes", {"route_housing": "nowhere"}),
+        ):
+            status, body = await boss.post(path, bad)
+            assert status == 400 and 'role="alert"' in body, bad
+        assert (await boss.post("/desk/admin/departments/nosuch", {"name": "x"}))[0] == 404
+        # A new department, and a category routed to it.
+        status, body = await boss.post(
+            "/desk/admin/departments", {"code": "ecology", "name": "Екологія"}
+        )
+        assert status == 200 and "Екологія" in body
+        status, body = await boss.post(
+            "/desk/admin/departments/routes", {"route_improvement": "ecology"}
+        )
+        assert status == 200 and "Маршрути збережено" in body
+        async with world.runtime.sessionmaker() as session:
+            routed = await session.get(CategoryRoute, "improvement")
+            assert routed is not None and routed.queue_code == "ecology"
+        for action in ("queue.change", "queue.add", "queue.route"):
+            (entry,) = await world.audit(action)
+            assert entry.details["address"] == "127.0.0.1", action

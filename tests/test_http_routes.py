@@ -556,6 +556,10 @@ DESK_ROUTES: list[Route] = [
     _desk("GET", "/admin/templates"),
     _desk("POST", "/admin/templates"),
     _desk("POST", "/admin/templates/delete"),
+    _desk("GET", "/admin/departments"),
+    _desk("POST", "/admin/departments"),
+    _desk("POST", "/admin/departments/routes"),
+    _desk("POST", "/admin/departments/{name}"),
 ]
 
 

@@ -15,6 +15,7 @@ from bot.desk import (
     account,
     admin_audit,
     admin_calendar,
+    admin_departments,
     admin_staff,
     admin_templates,
     auth,
@@ -55,6 +56,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     admin_audit.routes,
     admin_calendar.routes,
     admin_templates.routes,
+    admin_departments.routes,
 )
 
 
