@@ -37,7 +37,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/admin/departments", departments_page),
         web.post("/admin/departments", add),
         web.post("/admin/departments/routes", route),
-        web.post("/admin/departments/{code}", change),
+        web.post("/admin/departments/{name}", change),
     ]
 
 
@@ -121,7 +121,7 @@ async def add(request: web.Request) -> web.StreamResponse:
 
 @ADMIN_ONLY
 async def change(request: web.Request) -> web.StreamResponse:
-    return await _save(request, request.match_info["code"][:40], new=False)
+    return await _save(request, request.match_info["name"][:40], new=False)
 
 
 @ADMIN_ONLY
