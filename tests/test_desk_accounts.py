@@ -76,6 +76,20 @@ async def test_an_invitation_sets_the_password_once(database_url: str) -> None:
         await world.signed_in(account)
 
 
+async def test_an_invitation_opens_a_new_session_in_a_signed_in_browser(database_url: str) -> None:
+    """No session fixation: whatever session the browser had, accepting an invitation gives it
+    a new token for the invited account (and the old session keeps its own account)."""
+    async with desk_world(database_url) as world:
+        maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
+        browser = await world.signed_in(maria)
+        before = browser.cookie("citybot_desk").value
+        token = await invited(world, "olena", Role.OPERATOR)
+        status, body = await accept(browser, token, NEW_PASSWORD)
+        assert status == 200 and SIGNED_IN in body and "olena" in body
+        assert "Марія Коваль" not in body
+        assert browser.cookie("citybot_desk").value != before
+
+
 async def test_an_expired_invitation_is_refused(database_url: str) -> None:
     async with desk_world(database_url) as world:
         token = await invited(world, "petro", Role.OPERATOR)

@@ -153,10 +153,10 @@ async def add(request: web.Request) -> web.StreamResponse:
         return await _list_page(
             request, error=PROBLEMS.get(problem, N_("desk.staff.refused")), form=kept, status=400
         )
-    return _show_invitation(outcome.value)
+    return _show_invitation(request, outcome.value)
 
 
-def _show_invitation(invited: Invited) -> web.Response:
+def _show_invitation(request: web.Request, invited: Invited) -> web.Response:
     """To the page that shows the link once; the token rides in a cookie for that one page, never
     in a URL (it would be in logs and the history)."""
     response = see_other(f"{BASE}/{invited.staff_id}/invitation")
@@ -166,6 +166,7 @@ def _show_invitation(invited: Invited) -> web.Response:
         path=f"{BASE}/{invited.staff_id}/",
         httponly=True,
         samesite="Strict",
+        secure=parts(request).secure_cookies,
         max_age=300,
     )
     return response
@@ -270,4 +271,4 @@ async def reinvite(request: web.Request) -> web.StreamResponse:
     )
     if isinstance(outcome, Refused):
         return await _after(request, outcome, "")
-    return _show_invitation(outcome.value)
+    return _show_invitation(request, outcome.value)
