@@ -331,6 +331,11 @@ async def test_admin_adds_changes_and_disables_accounts(database_url: str) -> No
         # A new invitation (password reset) and a second factor reset.
         status, body = await boss.post(f"/desk/admin/staff/{ivan.id}/invite")
         assert status == 200 and len(_LINK.findall(body)) == 1
+        # The account's page links to its actions in the audit log.
+        status, body = await boss.get(f"/desk/admin/staff/{boss_account.id}")
+        assert f'href="/desk/admin/audit?actor=staff%3A{boss_account.id}"' in body
+        status, body = await boss.get(f"/desk/admin/audit?actor=staff%3A{boss_account.id}")
+        assert "staff.changed" in body and "desk.signed_in" in body
         status, body = await boss.post(f"/desk/admin/staff/{boss_account.id}/totp-reset")
         assert status == 200
         for action in ("staff.changed", "staff.disabled", "staff.enabled", "staff.invited"):
