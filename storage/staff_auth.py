@@ -67,6 +67,21 @@ async def invited_staff(session: AsyncSession, token: str, *, now: datetime) -> 
     return (await session.scalars(query)).first()
 
 
+async def find_invite(session: AsyncSession, token: str) -> tuple[StaffInvite, Staff] | None:
+    """The invitation a token names and its account, expired or not (the invitation page tells
+    an expired link from a wrong one)."""
+    found = await session.get(StaffInvite, token_hash(token)) if token else None
+    if found is None:
+        return None
+    staff = await session.get(Staff, found.staff_id)
+    return None if staff is None else (found, staff)
+
+
+async def forget_invites(session: AsyncSession, staff_id: int) -> None:
+    """Every invitation of an account ends (one was used: each is good once)."""
+    await session.execute(delete(StaffInvite).where(StaffInvite.staff_id == staff_id))
+
+
 def invite_link(public_url: str | None, token: str, *, port: int = 8080) -> str:
     """Where the invitation is opened: under the desk's public address (or this machine's, for
     a council trying citybot without one)."""

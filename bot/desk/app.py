@@ -11,7 +11,19 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, dashboard, queues
+from bot.desk import (
+    account,
+    admin_audit,
+    admin_calendar,
+    admin_departments,
+    admin_staff,
+    admin_templates,
+    auth,
+    dashboard,
+    invite,
+    queues,
+    totp_setup,
+)
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -40,6 +52,14 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     auth.routes,
     queues.routes,
     dashboard.routes,
+    invite.routes,
+    totp_setup.routes,
+    account.routes,
+    admin_staff.routes,
+    admin_audit.routes,
+    admin_calendar.routes,
+    admin_templates.routes,
+    admin_departments.routes,
 )
 
 

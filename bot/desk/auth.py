@@ -115,7 +115,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             session, staff, now=now, address=address, stage=stage
         )
         if stage == staff_auth.FULL:
-            _audit_signed_in(session, staff, now, address)
+            audit_signed_in(session, staff, now, address)
     target = {staff_auth.FULL: HOME, staff_auth.TOTP: "/desk/login/code"}.get(
         stage, "/desk/totp/setup"
     )
@@ -125,7 +125,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _audit_signed_in(session: AsyncSession, staff: Staff, now: datetime, address: str) -> None:
+def audit_signed_in(session: AsyncSession, staff: Staff, now: datetime, address: str) -> None:
     audit.record(
         session,
         actor=f"staff:{staff.id}",
@@ -187,7 +187,7 @@ async def code(request: web.Request) -> web.StreamResponse:
             )
         await session.delete(stored)
         opened = await staff_auth.open_session(session, staff, now=now, address=address)
-        _audit_signed_in(session, staff, now, address)
+        audit_signed_in(session, staff, now, address)
     response = see_other(HOME)
     set_cookie(response, request, SESSION_COOKIE, opened.token)
     return response
