@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, home
+from bot.desk import auth, home, stream
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -21,6 +21,7 @@ from bot.desk.context import (
     language,
     translator,
 )
+from bot.desk.live import LiveFeed
 from bot.desk.security import (
     csrf_middleware,
     headers_middleware,
@@ -35,7 +36,11 @@ STATIC = HERE / "static"
 MOUNT = "/desk/"
 
 # Each screen's routes; a new screen adds its module here.
-SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (auth.routes, home.routes)
+SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
+    auth.routes,
+    home.routes,
+    stream.routes,
+)
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
@@ -50,6 +55,7 @@ def build_desk(desk_parts: DeskParts) -> web.Application:
         enable_async=False,
     )
     app[PAGE_CONTEXT] = page_context
+    stream.install(app, LiveFeed(desk_parts.sessionmaker, desk_parts.catalog))
     for screen in SCREENS:
         app.add_routes(list(screen()))
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
@@ -75,6 +81,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "request": request,
         "role_name": lambda role: t(labels.DESK_ROLE[role]),
         "local_time": lambda moment: _local(moment, zone),
+        "status_name": lambda status: t(labels.STAFF_STATUS[status]),
     }
 
 

@@ -25,4 +25,4 @@ async def home(request: web.Request) -> web.StreamResponse:
     query = query.order_by(Ticket.deadline_at.is_(None), Ticket.deadline_at, Ticket.id).limit(SHOWN)
     async with desk.sessionmaker() as session:
         tickets = (await session.scalars(query)).all()
-    return render(request, "home.html", {"tickets": tickets})
+    return render(request, "home.html", {"tickets": tickets, "shown": SHOWN})
