@@ -78,8 +78,8 @@ def cpu_seconds(pid: int) -> float:
 
 async def seed(database_url: str, clients: int) -> list[str]:
     """An operator of the housing department per client, each with a session; their tokens."""
-    await upgrade_to_head(database_url)
     engine = create_engine(database_url)
+    await upgrade_to_head(engine)
     sessionmaker = create_sessionmaker(engine)
     tokens = []
     now = datetime.now(UTC)
