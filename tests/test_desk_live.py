@@ -14,11 +14,13 @@ from sqlalchemy import select, update
 
 from bot.desk.live import QUEUE_SIZE, RELOAD, Subscriber
 from bot.schedule import post_pending
+from handlers.staff.core import Actor, Desk
+from handlers.staff.tickets import assigning
 from storage.desk import live as changes
 from storage.models import DeskPresence, Staff
 from storage.tickets import add_message, get_ticket
 from storage.vocabulary import MessageDirection, Role
-from tests.desk_live import live_feed, open_stream
+from tests.desk_live import desk_parts, live_feed, open_stream
 from tests.desk_world import desk_world
 from tests.staff_world import FORUM_CHAT, add_resident_message
 
@@ -82,6 +84,28 @@ async def test_an_action_in_the_telegram_chat_desk_shows_in_the_browser(database
         assert frame.data["assignee"] == "Петро Оператор"
         assert frame.data["status"] == "in_progress"
         stream.close()
+
+
+async def test_a_ticket_handed_over_is_news_to_both_departments(database_url: str) -> None:
+    async with desk_world(database_url) as world:
+        live_feed(world)
+        maria = await world.account("maria", Role.OPERATOR)
+        taras = await world.account("taras", Role.OPERATOR, departments=("transport",))
+        housing = await open_stream(await world.signed_in(maria))
+        transport = await open_stream(await world.signed_in(taras))
+        ticket_id = await world.file(queue="housing")
+        await housing.until("ticket", ticket=ticket_id)
+        actor = Actor(maria.id, desk=Desk.WEB, address="127.0.0.1")
+        outcome = await assigning.hand_over(
+            desk_parts(world).tickets, actor, ticket_id, "transport"
+        )
+        assert type(outcome).__name__ == "Done", outcome
+        left = await housing.until("event", ticket=ticket_id, what="handed_over")
+        assert left.data["queue"] == "transport"
+        arrived = await transport.until("event", ticket=ticket_id, what="handed_over")
+        assert arrived.id == left.id
+        housing.close()
+        transport.close()
 
 
 async def test_last_event_id_resumes_and_an_unknown_one_reloads(database_url: str) -> None:

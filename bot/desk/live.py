@@ -42,6 +42,8 @@ QUEUE_SIZE = 256
 GAP_WAIT = 5.0
 # A tracked hole wider than this is a jump of the sequence, not transactions in flight.
 GAP_MAX = 1000
+# How many tickets' departments the feed remembers (then it starts over).
+QUEUES_KEPT = 100_000
 # The polling stops this long after the last tab closed (and starts again with the next).
 IDLE_STOP = 300.0
 
@@ -125,6 +127,9 @@ class LiveFeed:
         self._recent: deque[LiveEvent] = deque(maxlen=buffer)
         self._cursors: dict[Source, _Cursor] = {}
         self._seq = 0
+        # The department each ticket was last seen in: a ticket handed over is news to the
+        # department it left, too (its event names only the new one).
+        self._queues: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._idle_since = time.monotonic()
         self._closed = False
@@ -220,7 +225,11 @@ class LiveFeed:
             if not self._cursors[change.source].take(change.row_id):
                 continue
             self._seq += 1
-            event = self._event(self._seq, change)
+            left = self._queues.get(change.ticket_id)
+            if len(self._queues) >= QUEUES_KEPT:
+                self._queues.clear()
+            self._queues[change.ticket_id] = change.queue_code
+            event = self._event(self._seq, change, left)
             self._recent.append(event)
             sent += 1
             for subscriber in list(self._subscribers):
@@ -231,7 +240,7 @@ class LiveFeed:
             cursor.settle(now)
         return sent
 
-    def _event(self, seq: int, change: Change) -> LiveEvent:
+    def _event(self, seq: int, change: Change, left: str | None) -> LiveEvent:
         status_key = labels.STAFF_STATUS.get(change.status)
         data = {
             "ticket": change.ticket_id,
@@ -250,8 +259,7 @@ class LiveFeed:
             "deadline": None if change.deadline_at is None else change.deadline_at.isoformat(),
         }
         queues = {change.queue_code}
-        if change.other_queue:
-            queues.add(change.other_queue)
+        queues.update(queue for queue in (change.other_queue, left) if queue)
         return LiveEvent(
             seq=seq,
             name=change.source.value,
