@@ -4,10 +4,15 @@ reloading — a new ticket, a ticket taken, a resident's message in the thread �
 
 from __future__ import annotations
 
-from playwright.async_api import Page
+import asyncio
 
+from playwright.async_api import Page
+from sqlalchemy import update
+
+from bot.desk.live import CLOSED
 from handlers.staff.core import Actor, Desk
 from handlers.staff.tickets import assigning
+from storage.models import Staff
 from storage.vocabulary import Role
 from tests.desk_browser import PHONE, check_a11y, chromium, open_tab, sign_in
 from tests.desk_live import desk_parts, live_feed
@@ -77,6 +82,16 @@ async def test_two_browsers_see_each_others_changes_live(database_url: str) -> N
         await theirs.page.get_by_role("status").filter(has_text="Марія Коваль").wait_for()
         assert await theirs.page.evaluate(STILL_SAME_PAGE)
         assert await theirs.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # The streams break (a proxy, a network blip): the browsers reconnect by themselves
+        # with Last-Event-ID, and what happened meanwhile still arrives.
+        feed = live_feed(world, interval=0.2)
+        for subscriber in list(feed._subscribers):
+            subscriber.queue.put_nowait(CLOSED)
+        third = await world.file(queue="housing")
+        for tab in (mine, theirs):
+            await tab.page.locator(f'tr[data-ticket-id="{third}"]').wait_for()
+            assert await tab.page.evaluate(STILL_SAME_PAGE)
         for tab in (mine, theirs):
             await check_a11y(tab.page)
             assert tab.errors == []
@@ -114,3 +129,23 @@ async def test_presence_and_the_thread_on_a_tickets_page(database_url: str) -> N
         for tab in (typing, watching):
             await check_a11y(tab.page)
             assert tab.errors == []
+
+
+async def test_a_disabled_accounts_open_page_goes_to_the_login_form(database_url: str) -> None:
+    async with desk_world(database_url) as world, chromium() as browser:
+        feed = live_feed(world, interval=0.2)
+        feed.recheck = 0.5
+        maria = await world.account("maria", Role.OPERATOR)
+        tab = await open_tab(browser, world)
+        await sign_in(tab, world, maria)
+        for _ in range(100):
+            if feed.subscribers:
+                break
+            await asyncio.sleep(0.05)
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Staff).where(Staff.id == maria.id).values(disabled_at=world.clock())
+            )
+        await tab.page.wait_for_url("**/desk/login")
+        await tab.page.get_by_label("Логін").wait_for()
+        assert tab.errors == []

@@ -235,7 +235,15 @@
         failures += 1;
         if (failures > 1) { notice(texts.tOffline); }
         var pause = Math.min(60000, 1000 * Math.pow(2, failures)) * (0.5 + Math.random() / 2);
-        window.setTimeout(connect, pause);
+        // Refused because the session ended? Then the login form, not retries.
+        fetch("/desk/", { credentials: "same-origin", redirect: "manual" })
+          .then(function (response) {
+            if (response.type === "opaqueredirect") {
+              window.location.assign("/desk/login");
+            } else {
+              window.setTimeout(connect, pause);
+            }
+          }, function () { window.setTimeout(connect, pause); });
       };
     }
 
