@@ -104,6 +104,8 @@ async def test_presence_and_the_thread_on_a_tickets_page(database_url: str) -> N
         olena = await world.account("olena", Role.OPERATOR, name="Олена Бондар")
         ticket_id = await world.file(queue="housing")
         typing, watching = await open_tab(browser, world), await open_tab(browser, world)
+        # The watcher's timers can be moved forward (the line goes 20 s after the last ping).
+        await watching.page.clock.install()
         await sign_in(typing, world, maria)
         await sign_in(watching, world, olena)
         for tab in (typing, watching):
@@ -115,6 +117,11 @@ async def test_presence_and_the_thread_on_a_tickets_page(database_url: str) -> N
         presence = watching.page.locator("#presence")
         await presence.filter(has_text="Марія Коваль відповідає…").wait_for()
         assert await typing.page.locator("#presence").text_content() == ""
+        await watching.page.clock.fast_forward(15_000)
+        assert await presence.text_content() == "Марія Коваль відповідає…"
+        await watching.page.clock.fast_forward(6_000)
+        await presence.filter(has_text="відповідає").wait_for(state="detached")
+        assert await presence.text_content() == ""
 
         # The resident writes: the message is appended to Olena's thread, and the card's status
         # changes when Maria takes the ticket.
