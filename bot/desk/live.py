@@ -131,6 +131,7 @@ class LiveFeed:
         # department it left, too (its event names only the new one).
         self._queues: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
         self._idle_since = time.monotonic()
         self._closed = False
         self.ticks = 0
@@ -144,11 +145,14 @@ class LiveFeed:
         if self._closed:
             subscriber.queue.put_nowait(CLOSED)
             return subscriber
-        if self._task is None or self._task.done():
-            await self._start()
+        async with self._starting:
+            # Two tabs connecting at once start one loop.
+            if self._task is None or self._task.done():
+                await self._start()
         if last_event_id:
             self._replay(subscriber, last_event_id)
-        self._subscribers.add(subscriber)
+        if not subscriber.dropped:
+            self._subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -202,15 +206,20 @@ class LiveFeed:
         self._task = asyncio.create_task(self._run(), name="desk-live-feed")
 
     async def _run(self) -> None:
+        failing = False
         while not self._closed:
             if not self._subscribers and time.monotonic() - self._idle_since > IDLE_STOP:
                 return
             try:
                 await self.tick()
+                failing = False
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("desk live feed: reading the changes failed; trying again")
+                # Logged once while the database stays unreachable, not every second.
+                if not failing:
+                    log.exception("desk live feed: reading the changes failed; trying again")
+                failing = True
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> int:
