@@ -132,6 +132,7 @@ class LiveFeed:
         self._queues: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        self._pinged: dict[tuple[int, int], float] = {}
         self._idle_since = time.monotonic()
         self._closed = False
         self.ticks = 0
@@ -186,6 +187,17 @@ class LiveFeed:
                 subscriber.queue.get_nowait()
             subscriber.queue.put_nowait(RELOAD)
             self.unsubscribe(subscriber)
+
+    def ping_due(self, ticket_id: int, staff_id: int, *, every: float) -> bool:
+        """Whether a typing ping is worth writing: not when the same person pinged the same
+        ticket through this process within ``every`` seconds."""
+        key, now = (ticket_id, staff_id), time.monotonic()
+        if now - self._pinged.get(key, -every) < every:
+            return False
+        if len(self._pinged) > 10_000:
+            self._pinged.clear()
+        self._pinged[key] = now
+        return True
 
     @property
     def subscribers(self) -> int:

@@ -122,19 +122,12 @@ async def _ticket_in_reach(request: web.Request) -> int:
     return ticket_id
 
 
-_last_ping: dict[tuple[int, int], float] = {}
-
-
 @roles(*WORKERS)
 async def typing(request: web.Request) -> web.StreamResponse:
     """Someone types an answer to the ticket: the others on its page see it for 20 s."""
     ticket_id = await _ticket_in_reach(request)
     staff_id = visitor(request).staff.id
-    key, now = (ticket_id, staff_id), time.monotonic()
-    if now - _last_ping.get(key, 0.0) >= PING_EVERY:
-        _last_ping[key] = now
-        if len(_last_ping) > 10_000:
-            _last_ping.clear()
+    if feed_of(request).ping_due(ticket_id, staff_id, every=PING_EVERY):
         desk = parts(request)
         async with desk.sessionmaker() as session, session.begin():
             await changes.ping_presence(
