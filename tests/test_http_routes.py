@@ -517,6 +517,26 @@ def _desk_static(_ctx: Context) -> list[Probe]:
 
 
 # Every route of the web desk (bot/desk/): add a screen's routes here.
+def _desk_events(ctx: Context) -> list[Probe]:
+    """The live stream: as a page without a session, and 401 when it asks for events (an
+    EventSource cannot follow a redirect to the login form)."""
+    stream = (b"Accept", b"text/event-stream")
+    return [
+        *_desk("GET", "/events").probes(ctx),
+        _get(
+            "unauthenticated", "no session, as an EventSource", "/desk/events", status(401), stream
+        ),
+        _get(
+            "unauthenticated",
+            "a forged session, as an EventSource",
+            "/desk/events",
+            status(401),
+            stream,
+            _SESSION_COOKIE,
+        ),
+    ]
+
+
 DESK_ROUTES: list[Route] = [
     Route("GET", "/desk/static", "product", _desk_static),
     _desk("GET", "/"),
@@ -562,6 +582,10 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/admin/departments"),
     _desk("POST", "/admin/departments/routes"),
     _desk("POST", "/admin/departments/{name}"),
+    Route("GET", "/desk/events", "product", _desk_events),
+    _desk("POST", "/tickets/{id}/typing"),
+    _desk("GET", "/tickets/{id}/thread"),
+    _desk("GET", "/tickets/{id}/row"),
 ]
 
 

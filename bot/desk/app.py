@@ -22,6 +22,7 @@ from bot.desk import (
     dashboard,
     invite,
     queues,
+    stream,
     totp_setup,
 )
 from bot.desk.context import (
@@ -33,6 +34,7 @@ from bot.desk.context import (
     language,
     translator,
 )
+from bot.desk.live import LiveFeed
 from bot.desk.searches import SEARCHES, SearchStore
 from bot.desk.security import (
     csrf_middleware,
@@ -60,6 +62,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     admin_calendar.routes,
     admin_templates.routes,
     admin_departments.routes,
+    stream.routes,
 )
 
 
@@ -76,6 +79,7 @@ def build_desk(desk_parts: DeskParts) -> web.Application:
     )
     app[PAGE_CONTEXT] = page_context
     app[SEARCHES] = SearchStore()
+    stream.install(app, LiveFeed(desk_parts.sessionmaker, desk_parts.catalog))
     for screen in SCREENS:
         app.add_routes(list(screen()))
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
@@ -101,6 +105,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "request": request,
         "role_name": lambda role: t(labels.DESK_ROLE[role]),
         "local_time": lambda moment: _local(moment, zone),
+        "status_name": lambda status: t(labels.STAFF_STATUS[status]),
     }
 
 

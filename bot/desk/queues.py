@@ -29,6 +29,7 @@ from storage.desk.queue import (
     due_soon_until,
     list_queue,
     queue_counts,
+    queue_row,
 )
 from storage.desk.search import MIN_QUERY
 from storage.models import Department, Staff, StaffDepartment
@@ -40,7 +41,11 @@ MAX_CURSOR = 200
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.get("/", queues_page), web.post("/search", search)]
+    return [
+        web.get("/", queues_page),
+        web.post("/search", search),
+        web.get("/tickets/{id:\\d+}/row", row),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +166,29 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             "previous_link": page.previous
             and chosen.link(q=key if search else None, page=page.previous),
             "options": _options(request, names, visible, staff),
+            # New tickets are placed by the live page only in the plain first page.
+            "live_rows": cursor is None and not chosen.narrowed() and search is None,
         },
     )
+
+
+async def row(request: web.Request) -> web.StreamResponse:
+    """One open ticket's row of the queue list (the live page inserts it); 404 for a ticket
+    that is closed or of a department the staff member does not work in."""
+    desk = parts(request)
+    now = desk.clock()
+    async with desk.sessionmaker() as session:
+        visible = visible_departments(request, await department_names(session))
+        ticket_id = int(request.match_info["id"])
+        found = await queue_row(session, departments=visible, ticket_id=ticket_id, now=now)
+        if found is None or found.status not in OPEN:
+            raise web.HTTPNotFound(text="404: no such open ticket in your departments")
+        calendar = await load_calendar(session)
+        wanted = {found.assignee_id} if found.assignee_id is not None else set()
+        assignees = await _assignee_names(session, wanted)
+    soon = due_soon_until(now, calendar, desk.zone)
+    line = _line(request, found, assignees, soon)
+    return render(request, "queue_row.html", {"line": line})
 
 
 def _options(

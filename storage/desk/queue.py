@@ -383,3 +383,11 @@ async def queue_counts(
             unassigned=int(unassigned),
         )
     return counts
+
+
+async def queue_row(
+    session: AsyncSession, *, departments: Collection[str], ticket_id: int, now: datetime
+) -> QueueRow | None:
+    """One ticket as a queue row (the live page inserts it), if it is of ``departments``."""
+    found = (await session.execute(_base(departments, [Ticket.id == ticket_id]))).first()
+    return None if found is None else _row(found, now)

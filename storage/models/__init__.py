@@ -30,6 +30,7 @@ from storage.models.people import (
 )
 from storage.models.settings import AppSetting, Holiday, JobRun
 from storage.models.staff import (
+    DeskPresence,
     LoginFailure,
     Staff,
     StaffDepartment,
@@ -63,6 +64,7 @@ __all__ = [
     "Delivery",
     "Department",
     "DeskPost",
+    "DeskPresence",
     "FeedItem",
     "Holiday",
     "JobRun",

@@ -112,3 +112,19 @@ class LoginFailure(Base):
 
 Index("ix_staff_login_failures_login", LoginFailure.login, LoginFailure.at)
 Index("ix_staff_login_failures_address", LoginFailure.address, LoginFailure.at)
+
+
+class DeskPresence(Base):
+    """A staff member typing in a ticket's answer box of the web desk ("Марія відповідає…"):
+    one row per ping (the page pings every few seconds while typing). Stored, not kept in one
+    process, because several ``citybot run`` processes may serve the desk: each process's live
+    feed reads the new rows like any other change. Rows older than a minute are deleted."""
+
+    __tablename__ = "desk_presence"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("staff_accounts.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
