@@ -54,7 +54,7 @@ from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
-from handlers.staff.broadcasts.common import Wake
+from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import StaffCore
 from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
@@ -353,7 +353,7 @@ def staff_chat(
     return StaffChat(staff=staff, channel=channel)
 
 
-def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
+def web_desk(common: Common, tickets: TicketCore, *, wake: Wake = no_wake) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
     return DeskParts(
@@ -367,6 +367,9 @@ def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
         idle=timedelta(minutes=settings.desk_idle_minutes),
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
+        wake=wake,
+        two_person=settings.news_two_person,
+        confirm_above=settings.confirm_above,
     )
 
 

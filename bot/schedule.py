@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.news_jobs import register_jobs as register_news_jobs
+from bot.news_jobs import register_web_jobs as register_web_news_jobs
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.sender import ChatPoster
 from bot.telegram.staff.desk import Desk
@@ -160,13 +161,23 @@ def schedule_jobs(
             "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
         )
     # News composer jobs: scheduled news, live progress messages, RSS import.
-    register_news_jobs(
+    news_jobs = register_news_jobs(
         scheduler,
         telegram.dispatcher if telegram is not None else None,
         wake=wake,
         feeds=settings.rss_feeds,
         rss_minutes=settings.rss_interval_minutes,
     )
+    if news_jobs is None:
+        # The web desk alone: scheduled news and RSS drafts still need their jobs.
+        register_web_news_jobs(
+            scheduler,
+            sessionmaker=sessionmaker,
+            clock=clock,
+            wake=wake,
+            feeds=settings.rss_feeds,
+            rss_minutes=settings.rss_interval_minutes,
+        )
     # Daily and weekly digests (see broadcasts.digest), each fire time once.
     register_digest_jobs(
         jobs,

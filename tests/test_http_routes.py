@@ -528,6 +528,19 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/logout"),
     # Switching the language needs no token (harmless); another site is still refused.
     _desk("POST", "/language", public=True, unsigned=status(303)),
+    # News (editors and administrators: tests/test_desk_news.py has the role matrix).
+    _desk("GET", "/news"),
+    _desk("GET", "/news/new"),
+    _desk("POST", "/news/new"),
+    _desk("GET", "/news/count"),
+    _desk("GET", "/news/{id}"),
+    _desk("POST", "/news/{id}"),
+    _desk("POST", "/news/{id}/send"),
+    _desk("POST", "/news/{id}/approve"),
+    _desk("POST", "/news/{id}/reopen"),
+    _desk("POST", "/news/{id}/cancel"),
+    _desk("POST", "/news/{id}/stop"),
+    _desk("GET", "/news/{id}/progress"),
 ]
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import Actor, Desk, StaffCore
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog
@@ -44,6 +45,11 @@ class DeskParts:
     idle: timedelta
     lifetime: timedelta
     public_url: str | None = None
+    # News and polls: the delivery engine's nudge (sending starts at once), the two-person rule,
+    # and the count above which sending asks for a confirmation.
+    wake: Wake = no_wake
+    two_person: bool = False
+    confirm_above: int = 1000
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)
