@@ -184,7 +184,12 @@ async def build_runtime(
             else None
         )
         web_parts = (
-            web_desk(common, tickets, wake=delivery.wake if delivery is not None else no_wake)
+            web_desk(
+                common,
+                tickets,
+                wake=delivery.wake if delivery is not None else no_wake,
+                links=links,
+            )
             if StaffDesk.WEB in desks
             else None
         )

@@ -353,7 +353,13 @@ def staff_chat(
     return StaffChat(staff=staff, channel=channel)
 
 
-def web_desk(common: Common, tickets: TicketCore, *, wake: Wake = no_wake) -> DeskParts:
+def web_desk(
+    common: Common,
+    tickets: TicketCore,
+    *,
+    wake: Wake = no_wake,
+    links: MediaLinks | None = None,
+) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
     return DeskParts(
@@ -368,6 +374,7 @@ def web_desk(common: Common, tickets: TicketCore, *, wake: Wake = no_wake) -> De
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
         wake=wake,
+        media_links=links,
         two_person=settings.news_two_person,
         confirm_above=settings.confirm_above,
     )
@@ -427,7 +434,11 @@ def build_web(
             routes[TELEGRAM_PATH] = chat.channel.handle_webhook
         if links is not None:
             # A GET, not a webhook.
-            gets[MEDIA_ROUTE] = MediaProxy(bot=chat.channel.bot, links=links).handle
+            gets[MEDIA_ROUTE] = MediaProxy(
+                bot=chat.channel.bot,
+                links=links,
+                sessionmaker=desk.sessionmaker if desk is not None else None,
+            ).handle
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook

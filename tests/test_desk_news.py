@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select
 
 from broadcasts.scheduled import start_due
@@ -297,3 +298,61 @@ async def test_bad_input_is_answered_and_nothing_is_lost(database_url: str) -> N
         # An unknown district or a missing item.
         status, _ = await browser.get("/desk/news/999")
         assert status == 404
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
+    b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+async def upload(
+    browser: Browser, path: str, fields: Sequence[tuple[str, str]], name: str, data: bytes
+) -> tuple[int, str, str]:
+    form = aiohttp.FormData()
+    form.add_field("csrf", browser.csrf)
+    for key, value in fields:
+        form.add_field(key, value)
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    async with browser.http.post(browser.base + path, data=form) as response:
+        body = await response.text()
+        browser._keep_token(body)
+        return response.status, body, response.url.path
+
+
+async def test_a_photo_uploaded_reaches_both_messengers(database_url: str) -> None:
+    async with desk_world(database_url, telegram=True, quiet_hours="") as world:
+        await add_people(world, [TG_POKROVSKYI, VB_POKROVSKYI])
+        browser = await world.signed_in(await world.account("olena", Role.EDITOR))
+        # Not a photo nor a PDF (whatever the name says): refused, the text kept.
+        status, page, _ = await upload(
+            browser, "/desk/news/new", [("text", "Фото дня")], "x.png", b"<html>not a png"
+        )
+        assert status == 400 and "JPEG або PNG" in page and "Фото дня" in page
+        assert await items(world) == []
+        status, page, path = await upload(
+            browser, "/desk/news/new", [("text", "Фото дня"), ("action", "save")], "day.png", PNG
+        )
+        assert status == 200, page[:300]
+        news_id = item_id(path)
+        assert "📷" in page
+        [item] = await items(world)
+        assert item.media_kind == "photo" and item.media_ref is not None
+        assert item.media_ref.startswith(world.base + "/media/")
+        # The link serves the very bytes, as a PNG.
+        async with browser.http.get(item.media_ref) as response:
+            assert response.status == 200 and response.content_type == "image/png"
+            assert await response.read() == PNG
+        status, page, _ = await post(
+            browser, f"/desk/news/{news_id}", [("text", "Фото дня"), ("action", "send")]
+        )
+        assert status == 200
+        done = await wait_done(world.runtime.sessionmaker, news_id)
+        assert done.sent == 2, done
+        assert world.telegram is not None
+        [photo] = world.telegram.messages(int(TG_POKROVSKYI.external_id))
+        assert photo.get("caption") == "Фото дня" and photo.get("photo")
+        [picture] = world.viber.messages(VB_POKROVSKYI.external_id)
+        assert picture["type"] == "picture" and picture["media"] == item.media_ref
+        assert picture["text"] == "Фото дня"

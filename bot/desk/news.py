@@ -13,9 +13,10 @@ from aiohttp import web
 from multidict import MultiDict
 from sqlalchemy import select
 
+from bot.desk import attachments
 from bot.desk import broadcast_form as bf
 from bot.desk.context import form_of, parts, render, see_other, translator, visitor
-from bot.desk.security import roles
+from bot.desk.security import roles, uploads
 from handlers.staff.broadcasts.news import Content, NewsCore, Submission
 from handlers.staff.core import Done, Reason, Refused
 from messaging import labels
@@ -192,18 +193,68 @@ async def _text_of(request: web.Request, form: Any, item: Broadcast | None) -> s
     return markup
 
 
+async def _media(
+    request: web.Request, form: Any, item: Broadcast | None
+) -> attachments.Media | web.Response | None:
+    """The item's media after this form: a new upload, none (removed), or what it had."""
+    field = attachments.uploaded(form)
+    if field is None:
+        if item is None or form.get("remove_media") == "1":
+            return None
+        if item.media_kind and item.media_ref:
+            return item.media_kind, item.media_ref, item.media_name
+        return None
+    desk = parts(request)
+    async with desk.sessionmaker() as session, session.begin():
+        kept = await attachments.keep(
+            session,
+            field,
+            links=desk.media_links,
+            staff_id=visitor(request).staff.id,
+            now=desk.clock(),
+        )
+    if isinstance(kept, attachments.Problem):
+        raw = form.get("text", "")
+        choice = bf.choice_of(form)
+        async with desk.sessionmaker() as session:
+            audience = await bf.count_for(session, choice)
+        return _page(
+            request,
+            item=item,
+            text=raw if isinstance(raw, str) else "",
+            choice=choice,
+            audience=audience,
+            error=kept.key,
+            status=400,
+            form=form,
+        )
+    return kept
+
+
 @roles(*EDITING)
+@uploads(attachments.UPLOAD_MAX)
 async def create(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
+    try:
+        return await _create(request, form)
+    finally:
+        attachments.close_files(form)
+
+
+async def _create(request: web.Request, form: Any) -> web.StreamResponse:
     markup = await _text_of(request, form, None)
     if isinstance(markup, web.Response):
         return markup
+    media = await _media(request, form, None)
+    if isinstance(media, web.Response):
+        return media
     news = core(request)
     actor = visitor(request).actor
-    made = await news.compose(actor, Content(markup=markup))
+    content = Content(markup=markup, media=media)
+    made = await news.compose(actor, content)
     if isinstance(made, Refused):
         raise web.HTTPForbidden(text="403: " + made.reason.value)
-    edited = await news.edit(actor, made.value, Content(markup=markup), bf.choice_of(form))
+    edited = await news.edit(actor, made.value, content, bf.choice_of(form))
     if isinstance(edited, Refused):
         return await _item(request, made.value, error=_refusal(edited), status=400)
     return await _after_save(request, made.value, form)
@@ -251,23 +302,28 @@ async def item_page(request: web.Request) -> web.StreamResponse:
 
 
 @roles(*EDITING)
+@uploads(attachments.UPLOAD_MAX)
 async def change(request: web.Request) -> web.StreamResponse:
     """Save the draft's text and targets; then send or schedule if that button was pressed."""
+    form = await form_of(request)
+    try:
+        return await _change(request, form)
+    finally:
+        attachments.close_files(form)
+
+
+async def _change(request: web.Request, form: Any) -> web.StreamResponse:
     broadcast_id = _id(request)
     found = await _load(request, broadcast_id)
     if found is None:
         raise web.HTTPNotFound(text="404: no such news item")
-    form = await form_of(request)
     markup = await _text_of(request, form, found[0])
     if isinstance(markup, web.Response):
         return markup
-    item = found[0]
-    content = Content(
-        markup=markup,
-        media=(item.media_kind, item.media_ref, item.media_name)
-        if item.media_kind and item.media_ref
-        else None,
-    )
+    media = await _media(request, form, found[0])
+    if isinstance(media, web.Response):
+        return media
+    content = Content(markup=markup, media=media)
     edited = await core(request).edit(
         visitor(request).actor, broadcast_id, content, bf.choice_of(form)
     )
