@@ -356,3 +356,39 @@ async def test_a_photo_uploaded_reaches_both_messengers(database_url: str) -> No
         [picture] = world.viber.messages(VB_POKROVSKYI.external_id)
         assert picture["type"] == "picture" and picture["media"] == item.media_ref
         assert picture["text"] == "Фото дня"
+
+
+async def test_rss_drafts_are_published_or_discarded(database_url: str) -> None:
+    async with desk_world(database_url, quiet_hours="") as world:
+        await add_people(world, [VB_POKROVSKYI])
+        async with world.runtime.sessionmaker() as session, session.begin():
+            for title in ("Перша з RSS", "Друга з RSS"):
+                session.add(
+                    Broadcast(
+                        kind="news",
+                        text=title,
+                        status="draft",
+                        source="rss",
+                        source_ref="https://kr.gov.ua/rss/1",
+                        created_at=world.clock(),
+                        topics=[],
+                        districts=[],
+                        channels=[],
+                    )
+                )
+        first, second = await items(world)
+        browser = await world.signed_in(await world.account("olena", Role.EDITOR))
+        status, page = await browser.get("/desk/news")
+        assert status == 200 and "Чернетки з RSS" in page and "Перша з RSS" in page
+        assert f'action="/desk/news/{first.id}/send"' in page
+        status, page, _ = await post(browser, f"/desk/news/{first.id}/send")
+        assert status == 200
+        await wait_done(world.runtime.sessionmaker, first.id)
+        assert received(world, VB_POKROVSKYI) == ["Перша з RSS"]
+        status, page, _ = await post(browser, f"/desk/news/{second.id}/cancel")
+        assert status == 200
+        _, second_now = await items(world)
+        assert second_now.status == "cancelled"
+        assert await world.audit("news.cancelled")
+        _, page = await browser.get("/desk/news")
+        assert f'action="/desk/news/{second.id}/send"' not in page
