@@ -541,6 +541,16 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/news/{id}/cancel"),
     _desk("POST", "/news/{id}/stop"),
     _desk("GET", "/news/{id}/progress"),
+    # Polls (tests/test_desk_polls.py).
+    _desk("GET", "/polls"),
+    _desk("GET", "/polls/new"),
+    _desk("POST", "/polls/new"),
+    _desk("GET", "/polls/{id}"),
+    _desk("POST", "/polls/{id}/send"),
+    _desk("POST", "/polls/{id}/cancel"),
+    _desk("POST", "/polls/{id}/close"),
+    _desk("POST", "/polls/{id}/stop"),
+    _desk("GET", "/polls/{id}/chart.png"),
 ]
 
 

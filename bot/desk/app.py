@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, home, news
+from bot.desk import auth, home, news, polls
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -35,7 +35,12 @@ STATIC = HERE / "static"
 MOUNT = "/desk/"
 
 # Each screen's routes; a new screen adds its module here.
-SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (auth.routes, home.routes, news.routes)
+SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
+    auth.routes,
+    home.routes,
+    news.routes,
+    polls.routes,
+)
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
