@@ -27,7 +27,7 @@ from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
-from broadcasts.polls import CLOSE_SECOND, JOB_NAME
+from broadcasts.polls import CLOSE_SECOND, JOB_NAME, PollCloser
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
 from handlers.sending import ReplySender, send_owed
@@ -107,6 +107,15 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         return
     if posted:
         log.info("posted %d deadline reminder(s)", posted)
+
+
+class NoChat:
+    """No staff chat to post poll results to (a council on the web desk alone): a poll composed
+    in the desk has no chat, so the closer never calls this."""
+
+    async def post_results(self, chat_id: int, text: str, chart: bytes, file_name: str) -> None:
+        log.info("poll results for chat %s not posted: no staff chat (%s)", chat_id, file_name)
+        del text, chart
 
 
 def register_poll_jobs(jobs: OnceJobs, dispatcher: Dispatcher | None) -> PollComposer | None:
@@ -208,4 +217,16 @@ def schedule_jobs(
             spike_min_count=settings.spike_min_count,
         )
     # Polls: the closing job posts results and charts, and publishes them to voters.
-    register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None)
+    if register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None) is None:
+        # The web desk alone: polls still close on time and publish their results to voters
+        # (staff read the results in the desk; there is no chat to post them to).
+        closer = PollCloser(
+            sessionmaker=sessionmaker,
+            catalog=catalog,
+            zone=settings.zone,
+            clock=clock,
+            poster=NoChat(),
+            operator_chat_id=None,
+            wake=wake,
+        )
+        jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)

@@ -63,3 +63,38 @@ async def test_compose_preview_live_count_and_send(database_url: str) -> None:
         assert received(world, POKROVSKYI) == ["Вода буде о 18:00 💧"]
         assert received(world, TERNIVSKYI) == []
         assert tab.errors == []
+
+
+async def test_a_poll_composed_sent_and_its_results(database_url: str) -> None:
+    async with desk_world(database_url, quiet_hours="") as world, chromium() as browser:
+        await add_people(world, [POKROVSKYI, TERNIVSKYI])
+        olena = await world.account("olena", Role.EDITOR)
+        tab = await open_tab(browser, world)
+        await sign_in(tab, world, olena)
+        page = tab.page
+        await page.get_by_role("link", name="Опитування").click()
+        await page.get_by_role("link", name="Нове опитування").click()
+        await check_a11y(page)
+        await page.get_by_label("Питання").fill("Де облаштувати сквер?")
+        await page.get_by_label("Варіанти відповіді").fill("Біля школи\nБіля ринку")
+        await page.get_by_label("Тернівський").check()
+        await expect(page.locator("[data-count]")).to_have_text("1")
+        await page.get_by_role("button", name="Зберегти й переглянути").click()
+        await page.get_by_role("heading", name="Як отримають мешканці").wait_for()
+        assert "Біля школи" in await page.locator(".phone.viber").inner_text()
+        await check_a11y(page)
+        await page.get_by_role("button", name="Надіслати зараз").click()
+        await page.get_by_role("button", name="Закрити опитування зараз").wait_for()
+        assert await world.viber.press_button(TERNIVSKYI.external_id, "Біля ринку") == 200
+        for _ in range(100):
+            await page.reload()
+            if "Проголосували 1 з 1" in await page.content():
+                break
+        await page.get_by_role("heading", name="Результати").wait_for()
+        await check_a11y(page)
+        for viewport in (PHONE, DESKTOP):
+            await page.set_viewport_size(viewport)  # type: ignore[arg-type]
+            await check_a11y(page)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], viewport
+        assert tab.errors == []

@@ -11,9 +11,8 @@ from typing import Any, Final
 
 from aiohttp import web
 from multidict import MultiDict
-from sqlalchemy import select
 
-from bot.desk import attachments
+from bot.desk import attachments, news_status
 from bot.desk import broadcast_form as bf
 from bot.desk.context import form_of, parts, render, see_other, translator, visitor
 from bot.desk.security import roles, uploads
@@ -22,13 +21,11 @@ from handlers.staff.core import Done, Reason, Refused
 from messaging import labels
 from messaging.i18n import N_
 from messaging.rich import TEXT_MAX, Problem, news_markup
-from storage import broadcast_lifecycle as lifecycle
 from storage.broadcasts import BroadcastKind, Progress, broadcast_progress
 from storage.models import Broadcast
 from storage.vocabulary import Role
 
 EDITING: Final = (Role.EDITOR, Role.ADMIN)
-RECENT: Final = 20
 # What a refusal of the core says on the page.
 REFUSED: Final = {
     Reason.STATE: N_("desk.news.refused.state"),
@@ -49,10 +46,10 @@ PROBLEMS: Final = {
 
 def routes() -> list[web.RouteDef]:
     return [
-        web.get("/news", news_list),
+        web.get("/news", news_status.news_list),
         web.get("/news/new", new_page),
         web.post("/news/new", create),
-        web.get("/news/count", count),
+        web.get("/news/count", news_status.count),
         web.get(r"/news/{id:\d+}", item_page),
         web.post(r"/news/{id:\d+}", change),
         web.post(r"/news/{id:\d+}/send", send),
@@ -60,7 +57,7 @@ def routes() -> list[web.RouteDef]:
         web.post(r"/news/{id:\d+}/reopen", reopen),
         web.post(r"/news/{id:\d+}/cancel", cancel),
         web.post(r"/news/{id:\d+}/stop", stop),
-        web.get(r"/news/{id:\d+}/progress", progress),
+        web.get(r"/news/{id:\d+}/progress", news_status.progress),
     ]
 
 
@@ -75,57 +72,6 @@ def _id(request: web.Request) -> int:
 
 def _refusal(refused: Refused) -> str:
     return REFUSED.get(refused.reason, N_("desk.news.refused.other"))
-
-
-@roles(*EDITING)
-async def news_list(request: web.Request) -> web.StreamResponse:
-    desk = parts(request)
-    async with desk.sessionmaker() as session:
-        news = Broadcast.kind == BroadcastKind.NEWS.value
-        open_items = (
-            await session.scalars(
-                select(Broadcast)
-                .where(news, Broadcast.status.in_(sorted(lifecycle.OPEN)))
-                .order_by(Broadcast.id.desc())
-                .limit(200)
-            )
-        ).all()
-        sending = (
-            await session.scalars(
-                select(Broadcast)
-                .where(news, Broadcast.status == lifecycle.SENDING)
-                .order_by(Broadcast.id)
-            )
-        ).all()
-        done = (
-            await session.scalars(
-                select(Broadcast)
-                .where(news, Broadcast.status.in_(sorted(lifecycle.SETTLED)))
-                .order_by(Broadcast.id.desc())
-                .limit(RECENT)
-            )
-        ).all()
-        progress = {
-            item.id: await broadcast_progress(session, broadcast_id=item.id, now=desk.clock())
-            for item in sending
-        }
-    groups = {
-        status: [item for item in open_items if item.status == status and item.source != "rss"]
-        for status in (lifecycle.DRAFT, lifecycle.PENDING, lifecycle.SCHEDULED)
-    }
-    rss = [item for item in open_items if item.source == "rss" and item.status == lifecycle.DRAFT]
-    return render(
-        request,
-        "news_list.html",
-        {
-            "groups": groups,
-            "rss": rss,
-            "sending": sending,
-            "progress": progress,
-            "done": done,
-            "status_name": lambda status: labels.NEWS_STATUS[status],
-        },
-    )
 
 
 def _page(
@@ -412,37 +358,3 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 @roles(*EDITING)
 async def stop(request: web.Request) -> web.StreamResponse:
     return await _step(request, await core(request).stop(visitor(request).actor, _id(request)))
-
-
-@roles(*EDITING)
-async def progress(request: web.Request) -> web.StreamResponse:
-    """The live counts of a news item being sent (the page's script asks every few seconds)."""
-    desk = parts(request)
-    async with desk.sessionmaker() as session:
-        item = await session.get(Broadcast, _id(request))
-        if item is None or item.kind != BroadcastKind.NEWS.value:
-            return bf.json_error(404, "not_found")
-        found = await broadcast_progress(session, broadcast_id=item.id, now=desk.clock())
-    assert found is not None
-    return web.json_response(
-        {
-            "status": item.status,
-            "finished": item.finished_at is not None,
-            "total": found.total,
-            "sent": found.sent,
-            "blocked": found.blocked,
-            "failed": found.failed,
-            "pending": found.pending,
-            "cancelled": found.cancelled,
-        },
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@roles(*EDITING)
-async def count(request: web.Request) -> web.StreamResponse:
-    """How many residents the chosen targets reach now (the composer's live count)."""
-    choice = bf.choice_of(request.query)
-    async with parts(request).sessionmaker() as session:
-        audience = await bf.count_for(session, choice)
-    return web.json_response({"count": audience}, headers={"Cache-Control": "no-store"})
