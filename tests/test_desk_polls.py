@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
+from bot.schedule import schedule_jobs
+from broadcasts.polls import JOB_NAME as POLL_JOB
 from storage.models import Poll
 from storage.vocabulary import Role
 from tests.desk_world import desk_world
@@ -90,3 +93,26 @@ async def test_bad_input_and_roles(database_url: str) -> None:
             assert status == 403, path
         status, _, _ = await post(operator, "/desk/polls/new", [("question", "x")])
         assert status == 403
+
+
+async def test_a_council_on_the_web_desk_alone_still_has_its_news_and_poll_jobs(
+    database_url: str,
+) -> None:
+    """No Telegram staff chat: scheduled news start, RSS drafts arrive and polls close anyway."""
+    async with desk_world(database_url) as world:
+        runtime = world.runtime
+        scheduler = AsyncIOScheduler(timezone=runtime.settings.zone)
+        schedule_jobs(
+            scheduler,
+            runtime.settings,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            senders=runtime.senders,
+            replies=runtime.replies,
+            desk=None,
+            telegram=None,
+            clock=world.clock,
+            wake=None,
+        )
+        ids = {job.id for job in scheduler.get_jobs()}
+        assert {"news-scheduled", POLL_JOB} <= ids, ids
