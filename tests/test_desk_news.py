@@ -392,3 +392,23 @@ async def test_rss_drafts_are_published_or_discarded(database_url: str) -> None:
         assert await world.audit("news.cancelled")
         _, page = await browser.get("/desk/news")
         assert f'action="/desk/news/{second.id}/send"' not in page
+
+
+async def test_pending_news_changed_back_to_a_draft_then_cancelled(database_url: str) -> None:
+    async with desk_world(database_url, news_two_person="true") as world:
+        await add_people(world, [VB_POKROVSKYI])
+        browser = await world.signed_in(await world.account("olena", Role.EDITOR))
+        status, page, path = await post(
+            browser, "/desk/news/new", [("text", "Чернетка"), ("action", "send")]
+        )
+        assert status == 200 and "Передати на погодження" not in page
+        status, page, _ = await post(browser, f"{path}/reopen")
+        assert status == 200 and "Передати на погодження" in page
+        [item] = await items(world)
+        assert item.status == "draft"
+        status, page, _ = await post(browser, f"{path}/cancel")
+        [item] = await items(world)
+        assert item.status == "cancelled"
+        # A second cancel is refused clearly.
+        status, page, _ = await post(browser, f"{path}/cancel")
+        assert status == 409 and 'role="alert"' in page

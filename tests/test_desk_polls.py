@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
@@ -116,3 +117,39 @@ async def test_a_council_on_the_web_desk_alone_still_has_its_news_and_poll_jobs(
         )
         ids = {job.id for job in scheduler.get_jobs()}
         assert {"news-scheduled", POLL_JOB} <= ids, ids
+
+
+async def test_a_scheduled_poll_is_cancelled(database_url: str) -> None:
+    async with desk_world(database_url) as world:
+        await add_people(world, [VB_VOTER])
+        browser = await world.signed_in(await world.account("olena", Role.EDITOR))
+        zone = world.runtime.settings.zone
+        start = (world.clock() + timedelta(days=1)).astimezone(zone)
+        early = (world.clock() + timedelta(hours=2)).astimezone(zone)
+        fields = [
+            ("question", "Коли прибирати парк?"),
+            ("options", "Субота\nНеділя"),
+            ("multiple", "1"),
+            ("action", "schedule"),
+            ("when_date", start.date().isoformat()),
+            ("when_time", start.strftime("%H:%M")),
+        ]
+        # Closing before it starts is refused, nothing lost.
+        status, page, _ = await post(
+            browser,
+            "/desk/polls/new",
+            [
+                *fields,
+                ("closes_date", early.date().isoformat()),
+                ("closes_time", early.strftime("%H:%M")),
+            ],
+        )
+        assert status == 400 and "закрилося б раніше" in page and "Коли прибирати парк?" in page
+        status, page, path = await post(browser, "/desk/polls/new", fields)
+        assert status == 200 and "Заплановано на" in page, page[:300]
+        async with world.runtime.sessionmaker() as session:
+            poll = (await session.scalars(select(Poll))).one()
+            assert poll.multiple
+        status, page, _ = await post(browser, f"{path}/cancel")
+        assert status == 200 and "закрите" in page
+        assert await world.audit("poll.cancelled")
