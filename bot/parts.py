@@ -373,6 +373,7 @@ def web_desk(
         idle=timedelta(minutes=settings.desk_idle_minutes),
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
+        trusted_proxies=frozenset(settings.trusted_proxies),
         wake=wake,
         media_links=links,
         two_person=settings.news_two_person,

@@ -46,6 +46,8 @@ class DeskParts:
     idle: timedelta
     lifetime: timedelta
     public_url: str | None = None
+    # Reverse proxies whose X-Forwarded-For names the client (CITYBOT_TRUSTED_PROXIES).
+    trusted_proxies: frozenset[str] = frozenset()
     # News and polls: the delivery engine's nudge (sending starts at once), the two-person rule,
     # and the count above which sending asks for a confirmation.
     wake: Wake = no_wake
