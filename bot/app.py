@@ -183,7 +183,16 @@ async def build_runtime(
             if telegram is not None
             else None
         )
-        web_parts = web_desk(common, tickets) if StaffDesk.WEB in desks else None
+        web_parts = (
+            web_desk(
+                common,
+                tickets,
+                wake=delivery.wake if delivery is not None else no_wake,
+                links=links,
+            )
+            if StaffDesk.WEB in desks
+            else None
+        )
         yield Runtime(
             settings=settings,
             engine=engine,

@@ -122,3 +122,44 @@ def register_jobs(
             **common,
         )
     return jobs
+
+
+def register_web_jobs(
+    scheduler: Any,
+    *,
+    sessionmaker: Any,
+    clock: Any,
+    wake: Callable[[], None] | None,
+    feeds: Sequence[str],
+    rss_minutes: int,
+) -> ScheduledNews:
+    """Without the Telegram composer (a council on the web desk alone) the same jobs minus the
+    chat: scheduled news start when due, RSS items become drafts the web desk lists."""
+    scheduled = ScheduledNews(
+        sessionmaker=sessionmaker, clock=clock, wake=wake if wake is not None else _no_wake
+    )
+    common: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+    scheduler.add_job(
+        scheduled.run_once, "interval", seconds=INTERVAL_SECONDS, id="news-scheduled", **common
+    )
+    rss = RssImporter(sessionmaker=sessionmaker, feeds=parse_feed_list(feeds), clock=clock)
+    if rss.feeds:
+
+        async def import_feeds() -> None:
+            imported = await rss.run_once()
+            if any(item.published for item in imported) and wake is not None:
+                wake()
+
+        scheduler.add_job(
+            import_feeds,
+            "interval",
+            minutes=rss_minutes,
+            id="news-rss",
+            next_run_time=datetime.now(UTC) + RSS_FIRST_DELAY,
+            **common,
+        )
+    return scheduled
+
+
+def _no_wake() -> None:
+    """No delivery engine in this process."""

@@ -54,7 +54,7 @@ from handlers.notify import Notifier
 from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
-from handlers.staff.broadcasts.common import Wake
+from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import StaffCore
 from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
@@ -353,7 +353,13 @@ def staff_chat(
     return StaffChat(staff=staff, channel=channel)
 
 
-def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
+def web_desk(
+    common: Common,
+    tickets: TicketCore,
+    *,
+    wake: Wake = no_wake,
+    links: MediaLinks | None = None,
+) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
     return DeskParts(
@@ -368,6 +374,10 @@ def web_desk(common: Common, tickets: TicketCore) -> DeskParts:
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
         trusted_proxies=frozenset(settings.trusted_proxies),
+        wake=wake,
+        media_links=links,
+        two_person=settings.news_two_person,
+        confirm_above=settings.confirm_above,
     )
 
 
@@ -425,7 +435,11 @@ def build_web(
             routes[TELEGRAM_PATH] = chat.channel.handle_webhook
         if links is not None:
             # A GET, not a webhook.
-            gets[MEDIA_ROUTE] = MediaProxy(bot=chat.channel.bot, links=links).handle
+            gets[MEDIA_ROUTE] = MediaProxy(
+                bot=chat.channel.bot,
+                links=links,
+                sessionmaker=desk.sessionmaker if desk is not None else None,
+            ).handle
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.news_jobs import register_jobs as register_news_jobs
+from bot.news_jobs import register_web_jobs as register_web_news_jobs
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.sender import ChatPoster
 from bot.telegram.staff.desk import Desk
@@ -26,7 +27,7 @@ from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
-from broadcasts.polls import CLOSE_SECOND, JOB_NAME
+from broadcasts.polls import CLOSE_SECOND, JOB_NAME, PollCloser
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
 from handlers.sending import ReplySender, send_owed
@@ -108,6 +109,15 @@ async def run_sla(job: Callable[[], Awaitable[int]]) -> None:
         log.info("posted %d deadline reminder(s)", posted)
 
 
+class NoChat:
+    """No staff chat to post poll results to (a council on the web desk alone): a poll composed
+    in the desk has no chat, so the closer never calls this."""
+
+    async def post_results(self, chat_id: int, text: str, chart: bytes, file_name: str) -> None:
+        log.info("poll results for chat %s not posted: no staff chat (%s)", chat_id, file_name)
+        del text, chart
+
+
 def register_poll_jobs(jobs: OnceJobs, dispatcher: Dispatcher | None) -> PollComposer | None:
     """The closing job (every minute, once per fire time across processes); nothing without
     the Telegram side, where results are posted. The composer was given the engine's ``wake``
@@ -160,13 +170,23 @@ def schedule_jobs(
             "sla-morning", lambda _at: run_sla(morning), hour=SLA_MORNING[0], minute=SLA_MORNING[1]
         )
     # News composer jobs: scheduled news, live progress messages, RSS import.
-    register_news_jobs(
+    news_jobs = register_news_jobs(
         scheduler,
         telegram.dispatcher if telegram is not None else None,
         wake=wake,
         feeds=settings.rss_feeds,
         rss_minutes=settings.rss_interval_minutes,
     )
+    if news_jobs is None:
+        # The web desk alone: scheduled news and RSS drafts still need their jobs.
+        register_web_news_jobs(
+            scheduler,
+            sessionmaker=sessionmaker,
+            clock=clock,
+            wake=wake,
+            feeds=settings.rss_feeds,
+            rss_minutes=settings.rss_interval_minutes,
+        )
     # Daily and weekly digests (see broadcasts.digest), each fire time once.
     register_digest_jobs(
         jobs,
@@ -197,4 +217,16 @@ def schedule_jobs(
             spike_min_count=settings.spike_min_count,
         )
     # Polls: the closing job posts results and charts, and publishes them to voters.
-    register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None)
+    if register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None) is None:
+        # The web desk alone: polls still close on time and publish their results to voters
+        # (staff read the results in the desk; there is no chat to post them to).
+        closer = PollCloser(
+            sessionmaker=sessionmaker,
+            catalog=catalog,
+            zone=settings.zone,
+            clock=clock,
+            poster=NoChat(),
+            operator_chat_id=None,
+            wake=wake,
+        )
+        jobs.add(JOB_NAME, closer.run, second=CLOSE_SECOND)

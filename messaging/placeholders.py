@@ -27,6 +27,7 @@ PLACEHOLDERS: dict[str, str] = {
     "date": "a date, e.g. 05.12.2026",
     "days": "a number of days",
     "deadline": "a deadline date",
+    "detail": "what was wrong in what staff typed (a tag, a link, a size)",
     "digest": "how often news is sent (a label)",
     "district": "a district name",
     "districts": "district names or lines of results by district",

@@ -586,6 +586,29 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/tickets/{id}/typing"),
     _desk("GET", "/tickets/{id}/thread"),
     _desk("GET", "/tickets/{id}/row"),
+    # News (editors and administrators: tests/test_desk_news.py has the role matrix).
+    _desk("GET", "/news"),
+    _desk("GET", "/news/new"),
+    _desk("POST", "/news/new"),
+    _desk("GET", "/news/count"),
+    _desk("GET", "/news/{id}"),
+    _desk("POST", "/news/{id}"),
+    _desk("POST", "/news/{id}/send"),
+    _desk("POST", "/news/{id}/approve"),
+    _desk("POST", "/news/{id}/reopen"),
+    _desk("POST", "/news/{id}/cancel"),
+    _desk("POST", "/news/{id}/stop"),
+    _desk("GET", "/news/{id}/progress"),
+    # Polls (tests/test_desk_polls.py).
+    _desk("GET", "/polls"),
+    _desk("GET", "/polls/new"),
+    _desk("POST", "/polls/new"),
+    _desk("GET", "/polls/{id}"),
+    _desk("POST", "/polls/{id}/send"),
+    _desk("POST", "/polls/{id}/cancel"),
+    _desk("POST", "/polls/{id}/close"),
+    _desk("POST", "/polls/{id}/stop"),
+    _desk("GET", "/polls/{id}/chart.png"),
 ]
 
 

@@ -21,6 +21,8 @@ from bot.desk import (
     auth,
     dashboard,
     invite,
+    news,
+    polls,
     queues,
     stream,
     totp_setup,
@@ -63,6 +65,8 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     admin_templates.routes,
     admin_departments.routes,
     stream.routes,
+    news.routes,
+    polls.routes,
 )
 
 

@@ -15,7 +15,9 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import Actor, Desk, StaffCore
+from handlers.staff.media import MediaLinks
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog
 from storage.models import Staff
@@ -46,6 +48,14 @@ class DeskParts:
     public_url: str | None = None
     # Reverse proxies whose X-Forwarded-For names the client (CITYBOT_TRUSTED_PROXIES).
     trusted_proxies: frozenset[str] = frozenset()
+    # News and polls: the delivery engine's nudge (sending starts at once), the two-person rule,
+    # and the count above which sending asks for a confirmation.
+    wake: Wake = no_wake
+    # Signed links to our own copy of a file (an attachment of news): how Telegram and Viber
+    # fetch it. None without a public address (and the Telegram bot the key comes from).
+    media_links: MediaLinks | None = None
+    two_person: bool = False
+    confirm_above: int = 1000
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)

@@ -73,6 +73,11 @@ class MediaLinks:
     def now(self) -> datetime:
         return self._clock()
 
+    def lasting(self, ttl: timedelta) -> MediaLinks:
+        """The same links (same key, same route) living ``ttl``: a file attached to news that
+        may be scheduled months ahead must still open when it is sent."""
+        return MediaLinks(key=self._key, public_url=self._base, clock=self._clock, ttl=ttl)
+
     def _mac(self, file_id: str, expires: int) -> bytes:
         # The expiry is in the signed payload: changing it breaks the signature.
         payload = f"{expires}\n{file_id}".encode()

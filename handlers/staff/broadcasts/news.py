@@ -62,6 +62,16 @@ class Submitted:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """Every target of a broadcast at once; empty means everyone (channels: at least one)."""
+
+    topics: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     broadcast_id: int
     cancelled: int
@@ -135,6 +145,22 @@ class NewsOps:
             problem = targets.toggle_code(broadcast, code, topics=what is Target.TOPIC)
         return Done(None) if problem is None else Refused(Reason.INVALID, {"problem": problem})
 
+    def edit(
+        self, call: StaffCall, broadcast: Broadcast, content: Content, choice: Choice
+    ) -> Outcome[None]:
+        """A draft's text, media and every target at once (a desk's form): what an item not sent
+        yet is changed to; it becomes a draft again."""
+        done = self.set_text(call, broadcast, content)
+        if isinstance(done, Refused):
+            return done
+        problem = targets.choose(
+            broadcast, topics=choice.topics, districts=choice.districts, channels=choice.channels
+        )
+        if problem is not None:
+            return Refused(Reason.INVALID, {"problem": problem})
+        broadcast.urgent = choice.urgent
+        return Done(None)
+
     def save(self, call: StaffCall, broadcast: Broadcast) -> Outcome[None]:
         try:
             lifecycle.require_draft(broadcast)
@@ -144,10 +170,16 @@ class NewsOps:
         return Done(None)
 
     async def submit(
-        self, call: StaffCall, broadcast: Broadcast, *, when: datetime | None, report_to: int
+        self,
+        call: StaffCall,
+        broadcast: Broadcast,
+        *,
+        when: datetime | None,
+        report_to: int | None,
     ) -> Outcome[Submitted]:
         """Send a draft now (``when`` None) or schedule it; under the two-person rule it waits
-        for a second editor instead. ``report_to``: where the progress report goes."""
+        for a second editor instead. ``report_to``: the chat the progress report goes to (None:
+        none, the web desk shows progress on its own page)."""
         try:
             lifecycle.require_draft(broadcast)
             broadcast.progress_chat_id = report_to
@@ -165,7 +197,7 @@ class NewsOps:
         return Done(Submitted(broadcast.id, Submission.SENDING, None, count))
 
     async def approve(
-        self, call: StaffCall, broadcast: Broadcast, *, report_to: int
+        self, call: StaffCall, broadcast: Broadcast, *, report_to: int | None
     ) -> Outcome[Submitted]:
         """A second editor approves: sent now, or scheduled for its later time. The author is
         refused (and that is audited)."""
@@ -253,7 +285,12 @@ class NewsCore:
         return await self.on(actor, broadcast_id, step)
 
     async def submit(
-        self, actor: Actor, broadcast_id: int, *, when: datetime | None = None, report_to: int = 0
+        self,
+        actor: Actor,
+        broadcast_id: int,
+        *,
+        when: datetime | None = None,
+        report_to: int | None = None,
     ) -> Outcome[Submitted]:
         async def step(call: StaffCall, broadcast: Broadcast) -> Outcome[Submitted]:
             return await self.ops.submit(call, broadcast, when=when, report_to=report_to)
@@ -261,10 +298,18 @@ class NewsCore:
         return await self.on(actor, broadcast_id, step)
 
     async def approve(
-        self, actor: Actor, broadcast_id: int, *, report_to: int = 0
+        self, actor: Actor, broadcast_id: int, *, report_to: int | None = None
     ) -> Outcome[Submitted]:
         async def step(call: StaffCall, broadcast: Broadcast) -> Outcome[Submitted]:
             return await self.ops.approve(call, broadcast, report_to=report_to)
+
+        return await self.on(actor, broadcast_id, step)
+
+    async def edit(
+        self, actor: Actor, broadcast_id: int, content: Content, choice: Choice
+    ) -> Outcome[None]:
+        async def step(call: StaffCall, broadcast: Broadcast) -> Outcome[None]:
+            return self.ops.edit(call, broadcast, content, choice)
 
         return await self.on(actor, broadcast_id, step)
 

@@ -17,8 +17,13 @@ from zoneinfo import ZoneInfo
 
 from handlers.polls import poll_buttons_json, poll_text
 from handlers.staff.broadcasts.common import Starter, Wake, audit, iso, refused
-from handlers.staff.broadcasts.news import Target
-from handlers.staff.broadcasts.targets import count_audience, toggle_channel, toggle_code
+from handlers.staff.broadcasts.news import Choice, Target
+from handlers.staff.broadcasts.targets import (
+    choose,
+    count_audience,
+    toggle_channel,
+    toggle_code,
+)
 from handlers.staff.core import EDITORS, Actor, Done, Outcome, Reason, Refused, StaffCall, StaffCore
 from messaging.i18n import Catalog
 from storage import broadcast_lifecycle as lifecycle
@@ -109,8 +114,43 @@ class PollOps:
         audit(call, "poll.closes", subject(poll), at=when.isoformat())
         return Done(None)
 
+    def configure(
+        self,
+        call: StaffCall,
+        poll: Poll,
+        broadcast: Broadcast,
+        *,
+        choice: Choice,
+        multiple: bool,
+        closes_at: datetime,
+    ) -> Outcome[None]:
+        """Every target, single or multiple choice and the closing time at once (a desk's
+        form), for a draft."""
+        try:
+            lifecycle.require_draft(broadcast)
+        except LifecycleError as error:
+            return refused(error)
+        if closes_at <= call.now:
+            return Refused(Reason.INVALID, {"problem": CLOSES_FIRST})
+        problem = choose(
+            broadcast, topics=choice.topics, districts=choice.districts, channels=choice.channels
+        )
+        if problem is not None:
+            return Refused(Reason.INVALID, {"problem": problem})
+        broadcast.urgent = choice.urgent
+        poll.multiple = multiple
+        poll.closes_at = closes_at
+        audit(call, "poll.configured", subject(poll), closes=closes_at.isoformat())
+        return Done(None)
+
     def schedule(
-        self, call: StaffCall, poll: Poll, broadcast: Broadcast, *, when: datetime, report_to: int
+        self,
+        call: StaffCall,
+        poll: Poll,
+        broadcast: Broadcast,
+        *,
+        when: datetime,
+        report_to: int | None,
     ) -> Outcome[None]:
         if poll.closes_at <= when:
             return Refused(Reason.INVALID, {"problem": CLOSES_FIRST})
@@ -125,7 +165,7 @@ class PollOps:
         return Done(None)
 
     async def send(
-        self, call: StaffCall, poll: Poll, broadcast: Broadcast, *, report_to: int
+        self, call: StaffCall, poll: Poll, broadcast: Broadcast, *, report_to: int | None
     ) -> Outcome[Sent]:
         try:
             lifecycle.require_draft(broadcast)
@@ -198,9 +238,35 @@ class PollCore:
                 return Refused(Reason.NOT_FOUND, {"id": poll_id})
             return await step(call, poll, await polls.poll_broadcast(call.session, poll))
 
-    async def send(self, actor: Actor, poll_id: int, *, report_to: int = 0) -> Outcome[Sent]:
+    async def send(
+        self, actor: Actor, poll_id: int, *, report_to: int | None = None
+    ) -> Outcome[Sent]:
         async def step(call: StaffCall, poll: Poll, broadcast: Broadcast) -> Outcome[Sent]:
             return await self.ops.send(call, poll, broadcast, report_to=report_to)
+
+        return await self.on(actor, poll_id, step)
+
+    async def schedule(
+        self, actor: Actor, poll_id: int, *, when: datetime, report_to: int | None = None
+    ) -> Outcome[None]:
+        async def step(call: StaffCall, poll: Poll, broadcast: Broadcast) -> Outcome[None]:
+            return self.ops.schedule(call, poll, broadcast, when=when, report_to=report_to)
+
+        return await self.on(actor, poll_id, step)
+
+    async def configure(
+        self,
+        actor: Actor,
+        poll_id: int,
+        *,
+        choice: Choice,
+        multiple: bool,
+        closes_at: datetime,
+    ) -> Outcome[None]:
+        async def step(call: StaffCall, poll: Poll, broadcast: Broadcast) -> Outcome[None]:
+            return self.ops.configure(
+                call, poll, broadcast, choice=choice, multiple=multiple, closes_at=closes_at
+            )
 
         return await self.on(actor, poll_id, step)
 

@@ -6,6 +6,7 @@ the request, or None; any desk renders that key in its own way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from sqlalchemy import func, select
@@ -62,3 +63,35 @@ async def count_audience(session: AsyncSession, broadcast: Broadcast) -> int:
         select(func.count()).select_from(recipients_from()).where(audience(broadcast))
     )
     return int(result.scalar_one())
+
+
+def choose(
+    broadcast: Broadcast,
+    *,
+    topics: Iterable[str],
+    districts: Iterable[str],
+    channels: Iterable[str],
+) -> str | None:
+    """Set every target at once (a form with a box per code): nothing or everything chosen means
+    everyone; an unknown code is refused, and a broadcast needs at least one channel."""
+    all_topics = [t.value for t in Topic]
+    all_districts = [d.value for d in TARGET_DISTRICTS]
+    all_channels = [c.value for c in Channel]
+    chosen_topics, chosen_districts = set(topics), set(districts)
+    chosen_channels = set(channels)
+    if (
+        not chosen_topics <= set(all_topics)
+        or not chosen_districts <= set(all_districts)
+        or not chosen_channels <= set(all_channels)
+    ):
+        return BAD_BUTTON
+    if not chosen_channels:
+        return ONE_CHANNEL
+
+    def kept(chosen: set[str], every: list[str]) -> list[str]:
+        return [] if len(chosen) == len(every) else [c for c in every if c in chosen]
+
+    broadcast.topics = kept(chosen_topics, all_topics)
+    broadcast.districts = kept(chosen_districts, all_districts)
+    broadcast.channels = kept(chosen_channels, all_channels)
+    return None
