@@ -142,6 +142,8 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             session, {row.assignee_id for row in page.rows if row.assignee_id is not None}
         )
         staff = await _staff_names(session, visible)
+    # The visitor is "Мої" in the list, not a second time by name.
+    staff.pop(found.staff.id, None)
     soon = due_soon_until(now, calendar, desk.zone)
     lines = [_line(t, row, assignees, soon) for row in page.rows]
     departments = [DepartmentLine(code, names.get(code, code), counts[code]) for code in visible]
