@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bot.desk.searches import SearchStore
 from storage.vocabulary import Role
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import Browser, DeskWorld, desk_world
@@ -307,3 +308,18 @@ async def test_who_sees_what(database_url: str) -> None:
         lonely = await world.signed_in(nobody)
         status, body = await lonely.get("/desk/")
         assert status == 200 and ids(body) == [] and "не додано до жодного відділу" in body
+
+
+def test_the_search_store_is_bounded_and_private() -> None:
+    store = SearchStore(idle=timedelta(hours=1), limit=2)
+    first = store.put("session-a", "Оксана", now=NOW)
+    second = store.put("session-a", "вода", now=NOW)
+    assert store.get("session-b", first, now=NOW) is None  # another session's key
+    assert store.get("session-a", first, now=NOW) == "Оксана"  # used: now the newest
+    store.put("session-a", "ліфт", now=NOW)
+    # Over the limit the least recently used goes.
+    assert len(store) == 2 and store.get("session-a", second, now=NOW) is None
+    assert store.get("session-a", first, now=NOW + timedelta(minutes=59)) == "Оксана"
+    assert store.get("session-a", first, now=NOW + timedelta(minutes=121)) is None
+    assert store.get("session-a", "made-up", now=NOW) is None
+    assert store.get("session-a", store.put("session-a", "я" * 500, now=NOW), now=NOW) == "я" * 200

@@ -8,10 +8,11 @@ takes the department codes to read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import markupsafe
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,8 +147,10 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             session, {row.assignee_id for row in page.rows if row.assignee_id is not None}
         )
         staff = await _staff_names(session, visible)
+    # The visitor is "Мої" in the list, not a second time by name.
+    staff.pop(found.staff.id, None)
     soon = due_soon_until(now, calendar, desk.zone)
-    lines = [_line(request, row, assignees, soon) for row in page.rows]
+    lines = [_line(t, row, assignees, soon) for row in page.rows]
     departments = [DepartmentLine(code, names.get(code, code), counts[code]) for code in visible]
     short = search is not None and len(fold(search)) < MIN_QUERY
     return render(
@@ -201,26 +204,29 @@ def _options(
     return found
 
 
-def _label(request: web.Request, table: Mapping[str, str], code: str | None) -> str:
+Translate = Callable[..., markupsafe.Markup]
+
+
+def _label(t: Translate, table: Mapping[str, str], code: str | None) -> str:
     if not code:
         return ""
     key = table.get(code)
-    return code if key is None else str(translator(request)(key))
+    return code if key is None else str(t(key))
 
 
-def _line(request: web.Request, row: QueueRow, assignees: dict[int, str], soon: datetime) -> Line:
+def _line(t: Translate, row: QueueRow, assignees: dict[int, str], soon: datetime) -> Line:
     deadline = row.deadline_at
     due_soon = not row.overdue and row.status in OPEN and deadline is not None and deadline <= soon
     return Line(
         id=row.id,
         number=row.number,
-        kind=_label(request, labels.STAFF_KIND, row.kind),
-        status=_label(request, labels.STAFF_STATUS, row.status),
-        category=_label(request, labels.STAFF_CATEGORY, row.category),
+        kind=_label(t, labels.STAFF_KIND, row.kind),
+        status=_label(t, labels.STAFF_STATUS, row.status),
+        category=_label(t, labels.STAFF_CATEGORY, row.category),
         resident=row.resident_name or "",
         snippet=row.snippet or "",
-        channel=_label(request, labels.STAFF_CHANNEL, row.channel),
-        district=_label(request, labels.DISTRICT, row.district),
+        channel=_label(t, labels.STAFF_CHANNEL, row.channel),
+        district=_label(t, labels.DISTRICT, row.district),
         assignee=assignees.get(row.assignee_id, "") if row.assignee_id is not None else "",
         deadline=deadline,
         overdue=row.overdue,
