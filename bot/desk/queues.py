@@ -190,7 +190,7 @@ async def row(request: web.Request) -> web.StreamResponse:
         wanted = {found.assignee_id} if found.assignee_id is not None else set()
         assignees = await _assignee_names(session, wanted)
     soon = due_soon_until(now, calendar, desk.zone)
-    line = _line(request, found, assignees, soon)
+    line = _line(translator(request), found, assignees, soon)
     return render(request, "queue_row.html", {"line": line})
 
 
