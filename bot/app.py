@@ -183,7 +183,11 @@ async def build_runtime(
             if telegram is not None
             else None
         )
-        web_parts = web_desk(common, tickets) if StaffDesk.WEB in desks else None
+        web_parts = (
+            web_desk(common, tickets, links, telegram_files=chat is not None)
+            if StaffDesk.WEB in desks
+            else None
+        )
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -195,7 +199,13 @@ async def build_runtime(
             senders=senders,
             election=election,
             web_app=build_web(
-                engine, settings, chat=chat, viber=viber_side, links=links, desk=web_parts
+                engine,
+                settings,
+                chat=chat,
+                viber=viber_side,
+                links=links,
+                desk=web_parts,
+                sessionmaker=common.sessionmaker,
             ),
             desk=chat_desk.desk if chat_desk is not None else None,
             staff=chat.staff if chat is not None else None,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
-from bot.desk import auth, home
+from bot.desk import auth, files, home, ticket, ticket_actions
 from bot.desk.context import (
     PAGE_CONTEXT,
     PARTS,
@@ -27,6 +27,7 @@ from bot.desk.security import (
     language_middleware,
     session_middleware,
 )
+from bot.desk.uploads import upload_size_middleware
 from messaging import labels
 
 HERE = Path(__file__).parent
@@ -35,12 +36,24 @@ STATIC = HERE / "static"
 MOUNT = "/desk/"
 
 # Each screen's routes; a new screen adds its module here.
-SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (auth.routes, home.routes)
+SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
+    auth.routes,
+    home.routes,
+    ticket.routes,
+    ticket_actions.routes,
+    files.routes,
+)
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
     app = web.Application(
-        middlewares=[headers_middleware, language_middleware, session_middleware, csrf_middleware]
+        middlewares=[
+            upload_size_middleware,
+            headers_middleware,
+            language_middleware,
+            session_middleware,
+            csrf_middleware,
+        ]
     )
     app[PARTS] = desk_parts
     app[TEMPLATES_KEY] = jinja2.Environment(

@@ -16,6 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.staff.core import Actor, Desk, StaffCore
+from handlers.staff.media import MediaLinks
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog
 from storage.models import Staff
@@ -44,6 +45,11 @@ class DeskParts:
     idle: timedelta
     lifetime: timedelta
     public_url: str | None = None
+    # Signed links through which messengers (and the desk's file route) fetch files by URL;
+    # None without a public URL: staff files cannot be sent then.
+    media: MediaLinks | None = None
+    # Whether Telegram files (a file_id) can be fetched through ``media`` (the bot is there).
+    telegram_files: bool = False
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)
