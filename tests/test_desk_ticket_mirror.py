@@ -16,7 +16,7 @@ from tests.test_desk_ticket import PNG
 OPERATOR_TG = 7002
 
 
-async def posted_ticket(world: DeskWorld, telegram: FakeTelegram) -> Ticket:
+async def posted_ticket(world: DeskWorld) -> Ticket:
     world.viber.user(VIBER_RESIDENT, name="Марія", subscribed=True)
     ticket_id = await world.file(name="Оксана Петренко")
     assert world.runtime.desk is not None
@@ -45,7 +45,7 @@ async def test_a_web_answer_and_note_appear_in_the_telegram_topic(database_url: 
         telegram.user(OPERATOR_TG, first_name="Петро", last_name="Оператор")
         telegram.add_group(FORUM_CHAT, "Звернення", is_forum=True, members=(OPERATOR_TG,))
         maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
-        ticket = await posted_ticket(world, telegram)
+        ticket = await posted_ticket(world)
         page = f"/desk/tickets/{ticket.id}"
         browser = await world.signed_in(maria)
         await browser.get(page)
@@ -79,7 +79,7 @@ async def test_a_telegram_answer_shows_on_the_web_page(database_url: str) -> Non
         telegram.add_group(FORUM_CHAT, "Звернення", is_forum=True, members=(OPERATOR_TG,))
         await world.account("petro", Role.OPERATOR, name="Петро Оператор", telegram_id=OPERATOR_TG)
         maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
-        ticket = await posted_ticket(world, telegram)
+        ticket = await posted_ticket(world)
         before = len(topic_messages(telegram, ticket))
         update = await telegram.send_text(
             OPERATOR_TG, "Відповідь із Telegram", chat_id=FORUM_CHAT, thread_id=ticket.thread_id
