@@ -6,7 +6,7 @@ error and no CSP violation."""
 from __future__ import annotations
 
 import aiohttp
-from playwright.async_api import Page
+from playwright.async_api import FilePayload, Page
 
 from storage.models import Ticket
 from storage.vocabulary import Role
@@ -45,7 +45,7 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await check_a11y(page)
         await page.get_by_label("Текст відповіді").fill("Ось схема ремонту")
         await page.get_by_label("Файл (фото або документ)").set_input_files(
-            files=[{"name": "схема.png", "mimeType": "image/png", "buffer": PNG}]
+            files=[FilePayload(name="схема.png", mimeType="image/png", buffer=PNG)]
         )
         await page.get_by_role("button", name="Надіслати відповідь").click()
         await page.get_by_text("Відповідь надіслано заявникові.").wait_for()
