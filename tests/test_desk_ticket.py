@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from storage import kept_files
+from storage import kept_files, staff_desk
 from storage.models import KeptFile, Resident, Ticket, TicketMessage
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
@@ -366,3 +366,27 @@ async def test_an_answer_with_a_picture_reaches_a_viber_resident(database_url: s
         async with world.runtime.sessionmaker() as session:
             resident = await session.scalar(select(Resident))
         assert resident is not None and resident.channel == "viber"
+
+
+async def test_an_answer_from_a_template(database_url: str) -> None:
+    async with desk_world(database_url) as world:
+        maria = await world.account("maria", Role.OPERATOR)
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await staff_desk.save_template(
+                session, name="lift", text="Заявку передано до ліфтової служби.", now=world.clock()
+            )
+        ticket_id = await viber_ticket(world)
+        page = f"/desk/tickets/{ticket_id}"
+        browser = await world.signed_in(maria)
+        _, body = await browser.get(page)
+        # The picker offers it (the script puts its text into the box).
+        assert 'value="lift" data-text="Заявку передано до ліфтової служби."' in body
+        # Without the script: an empty box and a chosen template answer with the template.
+        status, body = await browser.post(page + "/answer", {"text": "", "template": "lift"})
+        assert status == 200 and "Відповідь надіслано заявникові" in body
+        assert "Заявку передано до ліфтової служби." in world.viber.texts(VIBER_RESIDENT)[-1]
+        # A template that is gone meanwhile: refused, nothing sent.
+        sent = len(world.viber.messages(VIBER_RESIDENT))
+        status, body = await browser.post(page + "/answer", {"text": "", "template": "gone"})
+        assert status == 404 and "Не знайдено" in body
+        assert len(world.viber.messages(VIBER_RESIDENT)) == sent

@@ -4,6 +4,8 @@ in the Telegram topic shows on the web page at its next load."""
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -93,3 +95,18 @@ async def test_a_telegram_answer_shows_on_the_web_page(database_url: str) -> Non
         # Written in Telegram: not posted into the topic a second time.
         assert not any("(веб)" in text for text in texts(topic_messages(telegram, ticket)))
         assert len(topic_messages(telegram, ticket)) >= before
+
+        # A photo staff sent in Telegram: the page shows it through the desk's file route,
+        # which fetches it from the Bot API through the signed media link.
+        update = await telegram.send_photo(
+            OPERATOR_TG, FORUM_CHAT, caption="Фото з місця", thread_id=ticket.thread_id
+        )
+        assert update.status == 200
+        file_id = update["message"]["photo"][-1]["file_id"]
+        status, body = await browser.get(f"/desk/tickets/{ticket.id}")
+        found = re.search(r'<img class="photo" src="(/desk/files/\d+)"', body)
+        assert found is not None and "Фото з місця" in body
+        async with browser.http.get(world.base + found.group(1)) as response:
+            assert response.status == 200
+            assert await response.read() == telegram.file_content(file_id)
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
