@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import aiohttp
 from playwright.async_api import FilePayload, Page
+from sqlalchemy import select
 
 from storage.models import Ticket
 from storage.vocabulary import Role
 from tests.desk_browser import DESKTOP, PHONE, check_a11y, chromium, open_tab, sign_in
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
+from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG
 
 
@@ -33,15 +35,35 @@ async def tab_to(page: Page, script: str, *, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached: {script}")
 
 
+async def filed_from_viber(world: DeskWorld) -> Ticket:
+    """A resident files a ticket with a photo through the Viber bot, as a person would."""
+    resident = ViberResident(world.viber, VIBER_RESIDENT)
+    await onboard(resident)
+    await resident.command("feedback")
+    await resident.press("🏠 Житло та комунальні послуги")
+    await resident.say("Тече дах над квартирою 12, прошу допомогти.")
+    await resident.photo(caption="Ось так тече")
+    await resident.press("Далі ➡️")
+    await resident.press("Ні")
+    await resident.press("✅ Надіслати")
+    async with world.runtime.sessionmaker() as session:
+        ticket = (await session.scalars(select(Ticket))).one()
+    assert ticket.channel == "viber"
+    return ticket
+
+
 async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> None:
     async with desk_world(database_url) as world, chromium() as browser:
         maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
-        ticket = await viber_ticket(world)
+        ticket = await filed_from_viber(world)
         tab = await open_tab(browser, world, viewport=DESKTOP)
         await sign_in(tab, world, maria)
         page = tab.page
         await page.get_by_role("link", name=ticket.number).click()
         await page.get_by_role("heading", name=f"Звернення {ticket.number}").wait_for()
+        # The resident's photo (the copy the bot kept from Viber) is shown in the thread.
+        assert "Ось так тече" in await page.locator("[data-live=thread]").inner_text()
+        assert await page.evaluate("document.querySelector('img.photo').naturalWidth") > 0
         await check_a11y(page)
         await page.get_by_label("Текст відповіді").fill("Ось схема ремонту")
         await page.get_by_label("Файл (фото або документ)").set_input_files(
@@ -50,8 +72,11 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await page.get_by_role("button", name="Надіслати відповідь").click()
         await page.get_by_text("Відповідь надіслано заявникові.").wait_for()
         # The picture is on the page, and the resident got it in Viber.
-        assert await page.locator("img.photo").count() == 1
-        assert await page.evaluate("document.querySelector('img.photo').naturalWidth") == 1
+        assert await page.locator("img.photo").count() == 2
+        widths = await page.evaluate(
+            "[...document.querySelectorAll('img.photo')].map(i => i.naturalWidth)"
+        )
+        assert widths[-1] == 1
         pictures = [m for m in world.viber.messages(VIBER_RESIDENT) if m["type"] == "picture"]
         assert pictures, world.viber.messages(VIBER_RESIDENT)
         async with aiohttp.ClientSession() as http, http.get(pictures[-1]["media"]) as response:
