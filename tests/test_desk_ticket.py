@@ -6,12 +6,14 @@ clearly with nothing lost; a form sent twice acting once; the desk's file route.
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
 
+from bot.desk.uploads import UPLOAD_MAX
 from storage import kept_files, staff_desk
 from storage.models import KeptFile, Resident, Ticket, TicketMessage
 from storage.vocabulary import MessageDirection, Role
@@ -308,6 +310,16 @@ async def test_bad_input_is_answered_clearly_and_nothing_is_lost(database_url: s
             body = await response.text()
             assert response.status == 422 and "Такий тип файлу не приймається" in body
             assert "З файлом" in body
+        # A file over the limit: refused in words, the text kept.
+        await browser.get(page)
+        form = aiohttp.FormData()
+        form.add_field("csrf", browser.csrf)
+        form.add_field("text", "Великий файл")
+        form.add_field("file", io.BytesIO(PDF + b"0" * UPLOAD_MAX), filename="big.pdf")
+        async with browser.http.post(world.base + page + "/answer", data=form) as response:
+            body = await response.text()
+            assert response.status == 422 and "Файл завеликий" in body
+            assert "Великий файл" in body
         async with world.runtime.sessionmaker() as session:
             kept = await session.scalar(select(func.count()).select_from(KeptFile))
         assert kept == 0

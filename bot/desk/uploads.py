@@ -25,8 +25,9 @@ from storage.models import KeptFile
 # The largest file: what Telegram fetches by URL for a photo is 5 MB (20 MB for others);
 # one limit keeps it simple for staff.
 UPLOAD_MAX: Final = 5 * 1024 * 1024
-# The whole form: the file and the text fields around it.
-FORM_MAX: Final = UPLOAD_MAX + 256 * 1024
+# The whole form: the file and the text fields around it. Twice the file limit, so a file
+# somewhat too large gets the page's own clear answer (with the text kept), not a bare 413.
+FORM_MAX: Final = 2 * UPLOAD_MAX + 256 * 1024
 CHANNEL: Final = "desk"
 PHOTOS: Final = frozenset({"image/jpeg", "image/png"})
 
