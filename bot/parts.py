@@ -35,6 +35,7 @@ from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
+from bot.telegram.staff import resident_files
 from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.news.router import install_news
 from bot.telegram.staff.polls.router import install_polls
@@ -179,7 +180,9 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
         zone=settings.zone,
         operator_chat_id=settings.operator_chat_id,
     )
-    sender = TelegramSender(bot, pacer=chat_pacer(settings))
+    sender = TelegramSender(
+        bot, pacer=chat_pacer(settings), kept=resident_files.kept_loader(common.sessionmaker)
+    )
     return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
 
 

@@ -12,7 +12,7 @@ from bot.sandbox.fakes.telegram import FakeTelegram
 from storage.models import Ticket
 from storage.vocabulary import Role
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
-from tests.staff_world import FORUM_CHAT
+from tests.staff_world import FORUM_CHAT, TG_RESIDENT
 from tests.test_desk_ticket import PNG
 
 OPERATOR_TG = 7002
@@ -110,3 +110,31 @@ async def test_a_telegram_answer_shows_on_the_web_page(database_url: str) -> Non
             assert response.status == 200
             assert await response.read() == telegram.file_content(file_id)
             assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_web_upload_reaches_a_telegram_resident_as_a_file(database_url: str) -> None:
+    async with desk_world(database_url, telegram=True) as world:
+        telegram = world.telegram
+        assert telegram is not None
+        telegram.user(TG_RESIDENT, first_name="Оксана", last_name="Петренко")
+        assert (await telegram.send_text(TG_RESIDENT, "/start")).status == 200
+        maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
+        ticket_id = await world.file(channel="telegram", external_id=str(TG_RESIDENT))
+        page = f"/desk/tickets/{ticket_id}"
+        browser = await world.signed_in(maria)
+        await browser.get(page)
+        # A .docx (a ZIP): Telegram takes such a document only as an upload, not by URL.
+        docx = b"PK\x03\x04" + b"word/document.xml" * 20
+        form = aiohttp.FormData()
+        form.add_field("csrf", browser.csrf)
+        form.add_field("text", "Відповідь у документі")
+        form.add_field("file", docx, filename="відповідь.docx")
+        async with browser.http.post(world.base + page + "/answer", data=form) as response:
+            body = await response.text()
+            assert response.status == 200 and "Відповідь надіслано заявникові" in body
+        sent = telegram.messages(TG_RESIDENT)[-1]
+        document = sent.get("document")
+        assert isinstance(document, dict), sent
+        assert document["file_name"] == "відповідь.docx"
+        assert telegram.file_content(document["file_id"]) == docx
+        assert "Відповідь у документі" in str(sent.get("caption"))

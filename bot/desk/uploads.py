@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
+from urllib.parse import unquote
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -96,7 +97,9 @@ def read(field: web.FileField) -> Upload | None:
     if mime is None:
         raise UploadRefused(BAD_TYPE)
     kind = "photo" if mime in PHOTOS else "document"
-    return Upload(kind=kind, name=safe_name(field.filename or "file"), mime=mime, data=data)
+    # aiohttp hands a name sent as ``filename*=utf-8''…`` still percent-encoded.
+    name = unquote(field.filename or "file")
+    return Upload(kind=kind, name=safe_name(name), mime=mime, data=data)
 
 
 async def keep(

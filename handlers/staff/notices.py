@@ -16,7 +16,6 @@ from messaging import labels
 from messaging.contract import Media, Reply
 from messaging.i18n import Catalog, Markup
 from messaging.text import format_when
-from storage import kept_files
 from storage.models import Resident, Ticket
 from storage.ticket_rules import closure_round
 from storage.vocabulary import Channel
@@ -65,19 +64,14 @@ class Notices:
 
     # -- files ------------------------------------------------------------------------------
 
-    def can_send_files(
-        self, resident: Resident, *, channel: str | None = None, ref: str | None = None
-    ) -> bool:
-        """Telegram file_ids work for Telegram residents; Viber needs our signed links, and so
-        does a file the bot keeps itself (``ref`` ``kept:<id>``, e.g. one uploaded in the web
-        desk): both messengers fetch it by URL. ``channel``: where the resident is reached when
-        not their own (a linked person's preferred messenger, ``storage.linking``)."""
-        if kept_files.id_of(ref) is not None:
-            return self._media is not None
+    def can_send_files(self, resident: Resident, *, channel: str | None = None) -> bool:
+        """Telegram file_ids work for Telegram residents; Viber needs our signed links.
+        ``channel``: where the resident is reached when not their own (a linked person's
+        preferred messenger, ``storage.linking``)."""
         return (channel or resident.channel) != Channel.VIBER or self._media is not None
 
     def _media_for(self, channel: str, kind: str, file_id: str, name: str | None) -> Media:
-        if channel == Channel.VIBER or kept_files.id_of(file_id) is not None:
+        if channel == Channel.VIBER:
             assert self._media is not None, "check can_send_files first"
             return Media(kind=kind, ref=self._media.url(file_id), file_name=name)
         return Media(kind=kind, ref=file_id, file_name=name)

@@ -72,9 +72,7 @@ async def _answer(
     # Where the answer goes: a person linked in both messengers is reached through the one they
     # prefer, and a file must be sent in that messenger's form.
     channel = (await linking.delivery_identity(call.session, resident)).channel
-    if attachment is not None and not core.notices.can_send_files(
-        resident, channel=channel, ref=attachment.ref
-    ):
+    if attachment is not None and not core.notices.can_send_files(resident, channel=channel):
         return Refused(Reason.UNSUPPORTED)
     staff_id = call.staff.id
     record = add_message(
