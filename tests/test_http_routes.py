@@ -443,6 +443,8 @@ def _desk(
     """A desk route probed without a session (the role × endpoint matrix with sessions is in the
     desk's own tests): refused before any handler does anything."""
     target = "/desk" + path.replace("{id}", "1").replace("{name}", "x")
+    target = target.replace("{ticket_id}", "1").replace("{message_id}", "1")
+    target = target.replace("{action}", "answer")
 
     def make(_ctx: Context) -> list[Probe]:
         if method == "GET":
@@ -528,6 +530,10 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/logout"),
     # Switching the language needs no token (harmless); another site is still refused.
     _desk("POST", "/language", public=True, unsigned=status(303)),
+    # The ticket page, its actions and its files (bot/desk/ticket*.py, files.py).
+    _desk("GET", "/tickets/{ticket_id}"),
+    _desk("POST", "/tickets/{ticket_id}/{action}"),
+    _desk("GET", "/files/{message_id}"),
 ]
 
 
