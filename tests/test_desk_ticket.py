@@ -402,3 +402,39 @@ async def test_an_answer_from_a_template(database_url: str) -> None:
         status, body = await browser.post(page + "/answer", {"text": "", "template": "gone"})
         assert status == 404 and "Не знайдено" in body
         assert len(world.viber.messages(VIBER_RESIDENT)) == sent
+
+
+async def test_giving_a_ticket_to_a_colleague(database_url: str) -> None:
+    async with desk_world(database_url) as world:
+        maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
+        petro = await world.account("petro", Role.OPERATOR, name="Петро Шевченко")
+        head = await world.account("olena", Role.HEAD, name="Олена Голова")
+        taras = await world.account("taras", Role.OPERATOR, departments=("transport",))
+        ticket_id = await viber_ticket(world)
+        page = f"/desk/tickets/{ticket_id}"
+        browser = await world.signed_in(maria)
+        _, body = await browser.get(page)
+        # Colleagues of the department who may act are offered; a head and another
+        # department's operator are not.
+        assert f'<option value="{petro.id}">Петро Шевченко</option>' in body
+        assert f'value="{head.id}"' not in body and f'value="{taras.id}"' not in body
+        for bad in (str(head.id), str(taras.id), "999999", "x"):
+            status, body = await browser.post(page + "/assign", {"staff": bad})
+            assert status == 422 and "не може взяти звернення" in body, bad
+        await browser.get(page)
+        sent = len(world.viber.messages(VIBER_RESIDENT))
+        async with browser.http.post(
+            world.base + page + "/assign",
+            data={"csrf": browser.csrf, "staff": str(petro.id)},
+            allow_redirects=False,
+        ) as response:
+            assert response.status == 303
+        status, body = await browser.get(f"{page}?done=assign")
+        assert "Звернення передано колезі" in body
+        ticket = await ticket_of(world, ticket_id)
+        assert ticket.assignee_id == petro.id and ticket.status == "in_progress"
+        (entry,) = await world.audit("ticket.assign")
+        assert entry.actor == f"staff:{maria.id}" and entry.details is not None
+        assert entry.details["assignee"] == petro.id and entry.details["desk"] == "web"
+        # The resident is told the ticket is being worked on.
+        assert len(world.viber.messages(VIBER_RESIDENT)) == sent + 1

@@ -35,6 +35,7 @@ DESK_CODES: Final[Mapping[str, str]] = {
     "file_type": N_("desk.error.file_type"),
     "reason_needed": N_("desk.error.reason_needed"),
     "usage": N_("desk.error.usage"),
+    "bad_assignee": N_("desk.error.bad_assignee"),
 }
 
 STATUS: Final[Mapping[Reason, int]] = {

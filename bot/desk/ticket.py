@@ -33,6 +33,7 @@ DONE: Final[Mapping[str, str]] = {
     "answer": N_("desk.done.answer"),
     "note": N_("desk.done.note"),
     "take": N_("desk.done.take"),
+    "assign": N_("desk.done.assign"),
     "handover": N_("desk.done.handover"),
     "term": N_("desk.done.term"),
     "extend": N_("desk.done.extend"),

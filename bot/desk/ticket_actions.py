@@ -28,7 +28,7 @@ from handlers.staff.tickets.context import Attachment
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 Run = Callable[[web.Request, int, Form], Awaitable[Outcome[Any]]]
-TYPED = ("text", "template", "reason", "comment", "ground", "queue", "term")
+TYPED = ("text", "template", "reason", "comment", "ground", "queue", "term", "staff")
 
 
 def _text(form: Form, name: str) -> str:
@@ -90,6 +90,14 @@ async def _take(request: web.Request, ticket_id: int, _form: Form) -> Outcome[An
     return await assigning.take(desk.tickets, found.actor, ticket_id)
 
 
+async def _assign(request: web.Request, ticket_id: int, form: Form) -> Outcome[Any]:
+    chosen = _text(form, "staff")
+    if not (chosen.isascii() and chosen.isdigit() and len(chosen) < 19):
+        return _invalid("bad_assignee")
+    desk, found = parts(request), visitor(request)
+    return await assigning.assign(desk.tickets, found.actor, ticket_id, int(chosen))
+
+
 async def _handover(request: web.Request, ticket_id: int, form: Form) -> Outcome[Any]:
     desk, found = parts(request), visitor(request)
     return await assigning.hand_over(desk.tickets, found.actor, ticket_id, _text(form, "queue"))
@@ -139,6 +147,7 @@ ACTIONS: dict[str, Run] = {
     "answer": _answer,
     "note": _note,
     "take": _take,
+    "assign": _assign,
     "handover": _handover,
     "term": _term,
     "extend": _extend,

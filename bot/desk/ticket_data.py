@@ -16,13 +16,14 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.staff.core import WORKERS
 from storage import kept_files, staff_desk, ticket_events
 from storage.deadlines import AppealTerm, TicketKind
 from storage.models import Department, Resident, Staff, Template, Ticket, TicketMessage
 from storage.ticket_events import Happened
 from storage.ticket_rules import REFUSAL_GROUNDS, can_change_term, can_extend
 from storage.tickets import get_ticket, is_open
-from storage.vocabulary import MessageDirection
+from storage.vocabulary import MessageDirection, Role
 
 OTHER_TICKETS: Final = 20
 TEMPLATES_SHOWN: Final = 50
@@ -83,6 +84,8 @@ class Page:
     appeal_term: str | None = None
     banned: bool = False
     names: dict[int, str] = field(default_factory=dict)
+    # Who the ticket can be given to: (staff id, display name), the viewer included.
+    colleagues: Sequence[tuple[int, str]] = ()
 
 
 async def load(
@@ -166,7 +169,21 @@ async def load(
         else None,
         banned=resident is not None and resident.banned_at is not None,
         names=names,
+        colleagues=await _colleagues(session, ticket.queue_code),
     )
+
+
+async def _colleagues(session: AsyncSession, queue_code: str) -> list[tuple[int, str]]:
+    """Enabled staff who may act and work in the department (administrators work in all)."""
+    query = select(Staff).where(
+        Staff.disabled_at.is_(None), Staff.role.in_([role.value for role in WORKERS])
+    )
+    found = [
+        (person.id, person.display_name)
+        for person in (await session.scalars(query)).all()
+        if person.role == Role.ADMIN.value or queue_code in person.department_codes
+    ]
+    return sorted(found, key=lambda item: item[1].casefold())
 
 
 async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
