@@ -16,6 +16,11 @@ from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG
 
+# Every photo in the thread loaded and decoded (the page's heading shows before they do).
+IMAGES_LOADED = (
+    "[...document.querySelectorAll('img.photo')].every(i => i.complete && i.naturalWidth > 0)"
+)
+
 
 async def viber_ticket(world: DeskWorld) -> Ticket:
     world.viber.user(VIBER_RESIDENT, name="Марія", subscribed=True)
@@ -63,7 +68,7 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await page.get_by_role("heading", name=f"Звернення {ticket.number}").wait_for()
         # The resident's photo (the copy the bot kept from Viber) is shown in the thread.
         assert "Ось так тече" in await page.locator("[data-live=thread]").inner_text()
-        assert await page.evaluate("document.querySelector('img.photo').naturalWidth") > 0
+        await page.wait_for_function(IMAGES_LOADED)
         await check_a11y(page)
         await page.get_by_label("Текст відповіді").fill("Ось схема ремонту")
         await page.get_by_label("Файл (фото або документ)").set_input_files(
@@ -73,6 +78,7 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await page.get_by_text("Відповідь надіслано заявникові.").wait_for()
         # The picture is on the page, and the resident got it in Viber.
         assert await page.locator("img.photo").count() == 2
+        await page.wait_for_function(IMAGES_LOADED)
         widths = await page.evaluate(
             "[...document.querySelectorAll('img.photo')].map(i => i.naturalWidth)"
         )
