@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     # whatever happens.
     desk_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     desk_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # The reverse proxies (comma-separated addresses) whose X-Forwarded-For the desk believes:
+    # behind Caddy on the same machine, 127.0.0.1. Unset: the peer's address is the client's
+    # (a header anyone can send is never trusted by default).
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     @property
     def desks(self) -> frozenset[StaffDesk]:
@@ -172,6 +176,20 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies only over https when the public address is https (behind the proxy)."""
         return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            for item in items:
+                try:
+                    ipaddress.ip_address(item)
+                except ValueError:
+                    message = f"must be comma-separated IP addresses, got {item!r}"
+                    raise ValueError(message) from None
+            return tuple(items)
+        return value
 
     @field_validator("staff_desks", mode="before")
     @classmethod

@@ -380,6 +380,7 @@ def web_desk(
         idle=timedelta(minutes=settings.desk_idle_minutes),
         lifetime=timedelta(hours=settings.desk_session_hours),
         public_url=settings.public_url,
+        trusted_proxies=frozenset(settings.trusted_proxies),
         media=links,
         telegram_files=telegram_files and links is not None,
     )

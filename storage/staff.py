@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -28,10 +27,13 @@ class AccountProblem(StrEnum):
     UNKNOWN_DEPARTMENT = "unknown_department"
 
 
-@dataclass(frozen=True, slots=True)
 class AccountError(Exception):
-    problem: AccountProblem
-    value: str
+    """An account change refused: ``problem``, and the value it is about."""
+
+    def __init__(self, problem: AccountProblem, value: str) -> None:
+        super().__init__(f"{problem.value}: {value}")
+        self.problem = problem
+        self.value = value
 
 
 def normal_login(login: str) -> str:

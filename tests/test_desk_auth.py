@@ -160,3 +160,27 @@ async def test_sessions_time_out_and_sign_out_everywhere(database_url: str) -> N
         status, _ = await first.post("/desk/logout", {"everywhere": "1"})
         assert status == 200
         assert 'action="/desk/logout"' not in (await second.get("/desk/"))[1]
+
+
+async def test_the_client_address_behind_a_trusted_proxy(database_url: str) -> None:
+    """Behind the HTTPS proxy every request comes from it: its X-Forwarded-For names the client,
+    but only when the proxy is trusted (anyone can send the header)."""
+    forwarded = {"X-Forwarded-For": "198.51.100.4, 203.0.113.9"}
+    async with desk_world(database_url) as world:
+        maria = await world.account("maria", Role.OPERATOR)
+        browser = await world.browser()
+        await browser.get("/desk/login")
+        await browser.post(
+            "/desk/login", {"login": "maria", "password": maria.password}, headers=forwarded
+        )
+        (entry,) = await world.audit("desk.signed_in")
+        assert entry.details["address"] == "127.0.0.1"
+    async with desk_world(database_url, trusted_proxies="127.0.0.1") as world:
+        browser = await world.browser()
+        await browser.get("/desk/login")
+        await browser.post(
+            "/desk/login", {"login": "maria", "password": maria.password}, headers=forwarded
+        )
+        entry = (await world.audit("desk.signed_in"))[-1]
+        # The hop the proxy added; the one before it could be the client's own invention.
+        assert entry.details["address"] == "203.0.113.9"

@@ -553,6 +553,12 @@ ROUTES: list[Route] = [
         ],
     ),
     _page_route("GET", "/api/world", malformed=_no_input("/api/world")),
+    # The sandbox's door to the web desk (signs in as the demo administrator).
+    _page_route(
+        "GET",
+        "/sandbox/desk",
+        malformed=lambda _ctx: [("junk query", "/sandbox/desk?%ff%fe=%00&&=", status(303), b"")],
+    ),
     _page_route("GET", "/api/events", malformed=_no_input("/api/events")),
     _page_route("GET", "/api/counters", malformed=_no_input("/api/counters")),
     _page_route("GET", "/api/settle", malformed=_no_input("/api/settle")),

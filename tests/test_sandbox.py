@@ -240,6 +240,25 @@ async def test_the_page_is_served_with_a_strict_policy(tmp_path: object) -> None
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
+async def test_the_page_opens_the_web_desk_as_the_demo_administrator(tmp_path: object) -> None:
+    """A newcomer clicks "web desk" in the sandbox and is in, as the demo administrator, with
+    no account to make; outside the sandbox there is no such door."""
+    async with (
+        running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser,
+    ):
+        async with browser.get(sandbox.url + "/") as page:
+            assert 'href="/sandbox/desk"' in await page.text()
+        async with browser.get(sandbox.url + "/sandbox/desk") as desk:
+            body = await desk.text()
+            assert desk.status == 200 and desk.url.path == "/desk/"
+        assert "Марія Бондаренко" in body and 'action="/desk/logout"' in body
+        async with browser.get(
+            sandbox.url + "/sandbox/desk", headers={"Origin": "https://evil.example"}
+        ) as refused:
+            assert refused.status == 403
+
+
 async def test_events_announce_every_change(tmp_path: object) -> None:
     async with aiohttp.ClientSession() as client:
         async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sb.db") as sandbox:

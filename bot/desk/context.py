@@ -45,6 +45,8 @@ class DeskParts:
     idle: timedelta
     lifetime: timedelta
     public_url: str | None = None
+    # Reverse proxies whose X-Forwarded-For names the client (CITYBOT_TRUSTED_PROXIES).
+    trusted_proxies: frozenset[str] = frozenset()
     # Signed links through which messengers (and the desk's file route) fetch files by URL;
     # None without a public URL: staff files cannot be sent then.
     media: MediaLinks | None = None

@@ -95,9 +95,18 @@ def roles(*allowed: Role) -> Callable[[Handler], Handler]:
 
 
 def client_address(request: web.Request) -> str:
-    """The address the audit and the rate limits see. Behind the reverse proxy (README) aiohttp
-    is told to trust its ``X-Forwarded-For`` only when configured so; by default it is the peer."""
-    return request.remote or "unknown"
+    """The address the audit and the rate limits see: the peer, or behind a trusted reverse
+    proxy (CITYBOT_TRUSTED_PROXIES) the nearest address in ``X-Forwarded-For`` that is not one
+    of our proxies (the ones before it could be written by the client itself)."""
+    peer = request.remote or "unknown"
+    trusted = parts(request).trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str) -> None:

@@ -29,6 +29,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.sandbox.desk_link import ROUTE as DESK_ROUTE
+from bot.sandbox.desk_link import DeskDoor
 from bot.sandbox.page_input import (
     TEXT_MAX,
     BadInput,
@@ -107,6 +109,7 @@ class SandboxApi:
         post("/api/viber/contact", guard(self.viber_contact))
         post("/api/viber/subscription", guard(self.viber_subscription))
         get("/sandbox/files/{upload_id}/{name}", self.uploaded_file)
+        get(DESK_ROUTE, DeskDoor(self.sessionmaker).open)
 
     # ------------------------------------------------------------------ page
 

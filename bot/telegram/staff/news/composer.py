@@ -30,9 +30,9 @@ from bot.telegram.staff.edge import Edge
 from bot.telegram.staff.identity import telegram_id_of
 from bot.telegram.staff.news import callbacks as cb
 from bot.telegram.staff.news.callbacks import NewsData, Verb
-from bot.telegram.staff.news.preview import Keyboard
 from bot.telegram.staff.news.text import EMPTY, TEXT_MAX, content_of, has_media, shorten
 from bot.telegram.staff.service import STAFF_NAME_MAX, full_name
+from bot.telegram.staff.targeting import Keyboard
 from broadcasts.engine import reply_for
 from handlers.staff.broadcasts.common import Wake
 from handlers.staff.broadcasts.news import STOPPABLE, Content, NewsOps, Submission, Target
