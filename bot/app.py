@@ -189,6 +189,7 @@ async def build_runtime(
                 tickets,
                 wake=delivery.wake if delivery is not None else no_wake,
                 links=links,
+                telegram_files=chat is not None,
             )
             if StaffDesk.WEB in desks
             else None
@@ -204,7 +205,13 @@ async def build_runtime(
             senders=senders,
             election=election,
             web_app=build_web(
-                engine, settings, chat=chat, viber=viber_side, links=links, desk=web_parts
+                engine,
+                settings,
+                chat=chat,
+                viber=viber_side,
+                links=links,
+                desk=web_parts,
+                sessionmaker=common.sessionmaker,
             ),
             desk=chat_desk.desk if chat_desk is not None else None,
             staff=chat.staff if chat is not None else None,

@@ -27,6 +27,7 @@ from bot.broadcasting import broadcast_engine
 from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
 from bot.desk.app import mount as mount_desk
 from bot.desk.context import DeskParts
+from bot.kept_media import KeptMedia
 from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
@@ -34,6 +35,7 @@ from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
+from bot.telegram.staff import resident_files
 from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.news.router import install_news
 from bot.telegram.staff.polls.router import install_polls
@@ -178,7 +180,9 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
         zone=settings.zone,
         operator_chat_id=settings.operator_chat_id,
     )
-    sender = TelegramSender(bot, pacer=chat_pacer(settings))
+    sender = TelegramSender(
+        bot, pacer=chat_pacer(settings), kept=resident_files.kept_loader(common.sessionmaker)
+    )
     return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
 
 
@@ -203,12 +207,15 @@ def channel_senders(telegram: TelegramLink | None, viber: ViberLink | None) -> M
 
 
 def media_links(common: Common, telegram: TelegramLink | None) -> MediaLinks | None:
-    """Signed links through which Viber fetches files that live in Telegram (they need the
-    bot and a public URL)."""
-    public_url = common.settings.public_url
-    if telegram is None or not public_url:
+    """Signed links through which messengers fetch files by URL: Telegram's (for Viber) and
+    the ones the bot keeps (a web desk upload). They need a public URL and a secret: the
+    Telegram bot token, else the Viber one (a council with the web desk and Viber only)."""
+    settings = common.settings
+    public_url = settings.public_url
+    secret = telegram.bot.token if telegram is not None else settings.viber_token
+    if not secret or not public_url:
         return None
-    return MediaLinks(key=derive_key(telegram.bot.token), public_url=public_url, clock=common.clock)
+    return MediaLinks(key=derive_key(secret), public_url=public_url, clock=common.clock)
 
 
 def conversation_for(common: Common, suggester: CategorySuggester | None) -> Conversation:
@@ -359,6 +366,7 @@ def web_desk(
     *,
     wake: Wake = no_wake,
     links: MediaLinks | None = None,
+    telegram_files: bool = False,
 ) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
@@ -375,9 +383,10 @@ def web_desk(
         public_url=settings.public_url,
         trusted_proxies=frozenset(settings.trusted_proxies),
         wake=wake,
-        media_links=links,
         two_person=settings.news_two_person,
         confirm_above=settings.confirm_above,
+        media=links,
+        telegram_files=telegram_files and links is not None,
     )
 
 
@@ -423,6 +432,7 @@ def build_web(
     viber: ViberChannel | None,
     links: MediaLinks | None,
     desk: DeskParts | None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
 ) -> web.Application:
     """The one aiohttp application: health, the webhooks of the configured channels, the
     route through which Viber fetches staff files that live in Telegram, and the web desk."""
@@ -433,13 +443,12 @@ def build_web(
         channels.append("telegram")
         if settings.telegram_mode is TelegramMode.WEBHOOK:
             routes[TELEGRAM_PATH] = chat.channel.handle_webhook
-        if links is not None:
-            # A GET, not a webhook.
-            gets[MEDIA_ROUTE] = MediaProxy(
-                bot=chat.channel.bot,
-                links=links,
-                sessionmaker=desk.sessionmaker if desk is not None else None,
-            ).handle
+    if links is not None and sessionmaker is not None:
+        # A GET, not a webhook: kept files from the database, Telegram's through the bot.
+        proxy = MediaProxy(bot=chat.channel.bot, links=links).handle if chat is not None else None
+        gets[MEDIA_ROUTE] = KeptMedia(links=links, sessionmaker=sessionmaker, telegram=proxy).handle
+    elif chat is not None and links is not None:
+        gets[MEDIA_ROUTE] = MediaProxy(bot=chat.channel.bot, links=links).handle
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook

@@ -443,6 +443,8 @@ def _desk(
     """A desk route probed without a session (the role × endpoint matrix with sessions is in the
     desk's own tests): refused before any handler does anything."""
     target = "/desk" + path.replace("{id}", "1").replace("{name}", "x")
+    target = target.replace("{ticket_id}", "1").replace("{message_id}", "1")
+    target = target.replace("{action}", "answer")
 
     def make(_ctx: Context) -> list[Probe]:
         if method == "GET":
@@ -609,6 +611,10 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/polls/{id}/close"),
     _desk("POST", "/polls/{id}/stop"),
     _desk("GET", "/polls/{id}/chart.png"),
+    # The ticket page, its actions and its files (bot/desk/ticket*.py, files.py).
+    _desk("GET", "/tickets/{ticket_id}"),
+    _desk("POST", "/tickets/{ticket_id}/{action}"),
+    _desk("GET", "/files/{message_id}"),
 ]
 
 

@@ -57,6 +57,7 @@ class RecordingEvents:
         self.refreshed: list[int] = []
         self.reposted: list[int] = []
         self.failed: list[tuple[int, str]] = []
+        self.written: list[tuple[int, int]] = []
 
     async def refresh_card(self, ticket_id: int) -> None:
         self.refreshed.append(ticket_id)
@@ -72,6 +73,9 @@ class RecordingEvents:
         reply_to: int | None,  # noqa: ARG002 - the DeskEvents protocol's name
     ) -> None:
         self.failed.append((ticket_id, reason))
+
+    async def staff_wrote(self, ticket_id: int, message_id: int) -> None:
+        self.written.append((ticket_id, message_id))
 
 
 class World:

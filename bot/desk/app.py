@@ -20,11 +20,14 @@ from bot.desk import (
     admin_templates,
     auth,
     dashboard,
+    files,
     invite,
     news,
     polls,
     queues,
     stream,
+    ticket,
+    ticket_actions,
     totp_setup,
 )
 from bot.desk.context import (
@@ -44,6 +47,7 @@ from bot.desk.security import (
     language_middleware,
     session_middleware,
 )
+from bot.desk.uploads import upload_size_middleware
 from messaging import labels
 
 HERE = Path(__file__).parent
@@ -67,12 +71,21 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     stream.routes,
     news.routes,
     polls.routes,
+    ticket.routes,
+    ticket_actions.routes,
+    files.routes,
 )
 
 
 def build_desk(desk_parts: DeskParts) -> web.Application:
     app = web.Application(
-        middlewares=[headers_middleware, language_middleware, session_middleware, csrf_middleware]
+        middlewares=[
+            upload_size_middleware,
+            headers_middleware,
+            language_middleware,
+            session_middleware,
+            csrf_middleware,
+        ]
     )
     app[PARTS] = desk_parts
     app[TEMPLATES_KEY] = jinja2.Environment(

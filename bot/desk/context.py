@@ -51,11 +51,13 @@ class DeskParts:
     # News and polls: the delivery engine's nudge (sending starts at once), the two-person rule,
     # and the count above which sending asks for a confirmation.
     wake: Wake = no_wake
-    # Signed links to our own copy of a file (an attachment of news): how Telegram and Viber
-    # fetch it. None without a public address (and the Telegram bot the key comes from).
-    media_links: MediaLinks | None = None
     two_person: bool = False
     confirm_above: int = 1000
+    # Signed links through which messengers (and the desk's file route) fetch files by URL (an
+    # answer's or a news item's attachment); None without a public URL: files cannot be sent.
+    media: MediaLinks | None = None
+    # Whether Telegram files (a file_id) can be fetched through ``media`` (the bot is there).
+    telegram_files: bool = False
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)

@@ -155,7 +155,7 @@ async def _media(
         kept = await attachments.keep(
             session,
             field,
-            links=desk.media_links,
+            links=desk.media,
             staff_id=visitor(request).staff.id,
             now=desk.clock(),
         )

@@ -27,10 +27,8 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramNot
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 from aiohttp.web_request import BaseRequest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.staff.media import MEDIA_PATH, MEDIA_PREFIX, MediaLinks
-from storage import kept_files
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +84,9 @@ class RedactingAccessLogger(AccessLogger):
 
 
 class MediaProxy:
-    def __init__(
-        self,
-        *,
-        bot: Bot,
-        links: MediaLinks,
-        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
-    ) -> None:
+    def __init__(self, *, bot: Bot, links: MediaLinks) -> None:
         self._bot = bot
         self._links = links
-        # Files the bot keeps itself (``kept:<id>``: news attached in the web desk).
-        self._sessionmaker = sessionmaker
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -105,26 +95,6 @@ class MediaProxy:
             # Refusals too: nothing on this route may be sniffed into a page.
             error.headers.update(NOSNIFF)
             raise
-
-    async def _kept(self, kept: int, max_age: int) -> web.StreamResponse:
-        """A file the bot keeps in its database, served as the type it was checked to be."""
-        if self._sessionmaker is None:
-            raise web.HTTPNotFound()
-        async with self._sessionmaker() as session:
-            row = await kept_files.load(session, kept)
-        if row is None:
-            raise web.HTTPNotFound()
-        content_type = row.mime_type or "application/octet-stream"
-        name = row.file_name or ("photo" if row.kind == "photo" else "file")
-        return web.Response(
-            body=row.content,
-            headers={
-                "Content-Type": content_type,
-                "Cache-Control": f"private, max-age={max_age}",
-                **NOSNIFF,
-                **_disposition(content_type, name),
-            },
-        )
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         link = self._links.verify(request.match_info.get("token", ""))
@@ -136,9 +106,6 @@ class MediaProxy:
         # A browser's copy must not outlive the link.
         left = int((link.expires_at - self._links.now()).total_seconds())
         max_age = max(0, min(CACHE_SECONDS, left))
-        kept = kept_files.id_of(file_id)
-        if kept is not None:
-            return await self._kept(kept, max_age)
         try:
             file = await self._bot.get_file(file_id)
         except (TelegramBadRequest, TelegramNotFound):

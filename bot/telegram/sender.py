@@ -3,7 +3,7 @@ onto the neutral channel errors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from aiogram import Bot
@@ -18,6 +18,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import (
+    BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -36,6 +37,7 @@ from messaging.contract import (
     TransientChannelError,
 )
 from messaging.text import split_text
+from storage.kept_files import KEPT_PREFIX
 from storage.vocabulary import Channel
 
 TEXT_LIMIT = 4096
@@ -92,14 +94,23 @@ def _is_not_modified(error: TelegramBadRequest) -> bool:
     return "message is not modified" in error.message
 
 
+# A file the bot keeps itself (``kept:<id>``, e.g. a web desk upload): its bytes and name, or
+# None when it is gone. Telegram takes it as an upload (by URL it takes only photos, PDFs and
+# ZIPs as documents).
+KeptLoader = Callable[[str], Awaitable[BufferedInputFile | None]]
+
+
 class TelegramSender:
     channel = Channel.TELEGRAM.value
 
-    def __init__(self, bot: Bot, *, pacer: ChatPacer | None = None) -> None:
+    def __init__(
+        self, bot: Bot, *, pacer: ChatPacer | None = None, kept: KeptLoader | None = None
+    ) -> None:
         self._bot = bot
         # Messages to one resident are spaced as Telegram asks (a short burst, then ~1/s);
         # None: not paced.
         self._pacer = pacer
+        self._kept = kept
 
     def parts(self, reply: Reply) -> tuple[Reply, ...]:
         return telegram_parts(reply)
@@ -127,12 +138,21 @@ class TelegramSender:
                 )
                 message = await send(
                     chat_id,
-                    part.media.ref,
+                    await self._file(part.media.ref),
                     caption=part.text or None,
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )
         return Sent(message_id=str(message.message_id))
+
+    async def _file(self, ref: str) -> str | BufferedInputFile:
+        """A file_id or URL as it is; a kept file's bytes."""
+        if self._kept is None or not ref.startswith(KEPT_PREFIX):
+            return ref
+        upload = await self._kept(ref)
+        if upload is None:
+            raise PermanentChannelError("the file was erased", channel=Channel.TELEGRAM)
+        return upload
 
     @asynccontextmanager
     async def _paced(self, chat_id: int) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ when Telegram can show them as such, else as a document.
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from aiogram import Bot
@@ -100,3 +101,22 @@ def _upload_method(kind: str, mime: str | None, size: int) -> str:
     if kind == "audio" and mime in PLAYABLE_AUDIO:
         return "audio"
     return "document"
+
+
+def kept_loader(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[str], Awaitable[BufferedInputFile | None]]:
+    """What ``TelegramSender`` uploads for a kept file's ref (a web desk upload to a Telegram
+    resident): its bytes with its name, None when it is gone."""
+
+    async def load(ref: str) -> BufferedInputFile | None:
+        kept = kept_files.id_of(ref)
+        if kept is None:
+            return None
+        async with sessionmaker() as session:
+            row = await kept_files.load(session, kept)
+            if row is None:
+                return None
+            return BufferedInputFile(row.content, filename=row.file_name or "file")
+
+    return load

@@ -14,6 +14,7 @@ from handlers.staff.tickets.context import (
     TicketCore,
     Within,
     audit_ticket,
+    department_refusal,
     locked_ticket,
     resident_of,
 )
@@ -104,6 +105,7 @@ async def _answer(
         resident, ticket, text=text, attachment=attachment, first=first, channel=channel
     )
     call.later(core.deliver, resident, reply, ticket.id, record.id, source.message_id, answer=True)
+    call.later(core.events.staff_wrote, ticket.id, record.id)
     if (ticket.status, ticket.assignee_id) != before:
         call.later(core.events.refresh_card, ticket.id)
     return Done(Answered(message_id=record.id, first=first))
@@ -127,6 +129,8 @@ async def note(
         ticket = await get_ticket(call.session, ticket_id=ticket_id)
         if ticket is None:
             return Refused(Reason.NOT_FOUND)
+        if not call.works_in(ticket.queue_code):
+            return department_refusal(ticket)
         record = add_message(
             call.session,
             ticket,
@@ -140,6 +144,7 @@ async def note(
         )
         audit_ticket(call, "ticket.note", ticket)
         await call.session.flush()
+        call.later(core.events.staff_wrote, ticket.id, record.id)
         return Done(record.id)
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.staff.core import Actor, Done, Outcome, Reason, Refused
+from handlers.staff.core import WORKERS, Actor, Done, Outcome, Reason, Refused
 from handlers.staff.tickets.context import TicketCore, Within, audit_ticket
 from storage import recategorize, staff_desk, ticket_events, ticket_rules
-from storage.models import Ticket
+from storage.models import Staff, Ticket
 from storage.recategorize import CategoryChange
 from storage.ticket_events import Happened
 from storage.ticket_rules import TransitionError
 from storage.tickets import get_queue
-from storage.vocabulary import TicketStatus
+from storage.vocabulary import Role, TicketStatus
 
 BAD_QUEUE = "bad_queue"
+# A colleague who cannot take the ticket: no such enabled account, a read-only role, or not
+# working in the ticket's department.
+BAD_ASSIGNEE = "bad_assignee"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,40 @@ async def take(
         ticket_events.record(
             call.session, ticket, Happened.TAKEN, now=call.now, staff_id=call.staff.id
         )
+        if was_new:
+            await core.notify(call, ticket, core.notices.taken)
+        call.later(core.events.refresh_card, ticket.id)
+        return Done(ticket)
+
+
+async def assign(
+    core: TicketCore, actor: Actor, ticket_id: int, staff_id: int, *, within: Within | None = None
+) -> Outcome[Ticket]:
+    """Give the ticket to a colleague of its department (as if they had taken it); a new
+    ticket's resident is told it is being worked on. ``INVALID`` ``bad_assignee`` for anyone
+    who could not take it themselves."""
+    async with core.on_open_ticket(actor, ticket_id, within) as opened:
+        if isinstance(opened, Refused):
+            return opened
+        call, ticket = opened
+        target = await call.session.get(Staff, staff_id)
+        if (
+            target is None
+            or target.disabled_at is not None
+            or Role(target.role) not in WORKERS
+            or (
+                Role(target.role) is not Role.ADMIN
+                and ticket.queue_code not in target.department_codes
+            )
+        ):
+            return Refused(Reason.INVALID, {"code": BAD_ASSIGNEE, "number": ticket.number})
+        was_new = ticket.status == TicketStatus.NEW
+        try:
+            ticket_rules.take(ticket, staff_id=target.id, now=call.now)
+        except TransitionError as error:
+            return refused_by(error, ticket)
+        audit_ticket(call, "ticket.assign", ticket, assignee=target.id)
+        ticket_events.record(call.session, ticket, Happened.TAKEN, now=call.now, staff_id=target.id)
         if was_new:
             await core.notify(call, ticket, core.notices.taken)
         call.later(core.events.refresh_card, ticket.id)

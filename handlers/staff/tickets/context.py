@@ -77,6 +77,11 @@ class DeskEvents(Protocol):
         """A message to the resident did not go out; ``reply_to`` is ``Source.message_id`` of
         what staff wrote, if any."""
 
+    async def staff_wrote(self, ticket_id: int, message_id: int) -> None:
+        """An answer or a note (``TicketMessage`` ``message_id``) was stored, from whichever
+        desk: show it where this desk shows the ticket's thread (a desk skips what was written
+        in itself)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TicketCore:

@@ -39,3 +39,10 @@ class AllDesks:
                 await desk.delivery_failed(ticket_id, reason, reply_to=reply_to)
             except Exception:  # logged; the other desks still hear of it
                 log.exception("desk %r: failure notice of ticket %d failed", desk, ticket_id)
+
+    async def staff_wrote(self, ticket_id: int, message_id: int) -> None:
+        for desk in self._desks:
+            try:
+                await desk.staff_wrote(ticket_id, message_id)
+            except Exception:  # logged; the other desks still hear of it
+                log.exception("desk %r: staff message of ticket %d not shown", desk, ticket_id)
