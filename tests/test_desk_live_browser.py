@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import Page
 from sqlalchemy import update
 
 from bot.desk.live import CLOSED
@@ -20,32 +19,9 @@ from tests.desk_world import DeskWorld, desk_world
 from tests.staff_world import add_resident_message
 
 NO_RELOAD = "window.deskLiveMarker = 1"
+# The ticket page's answer box (bot/desk/templates/ticket.html).
+ANSWER_LABEL = "Текст відповіді"
 STILL_SAME_PAGE = "window.deskLiveMarker === 1"
-
-
-async def _ticket_page_parts(page: Page, ticket_id: int) -> None:
-    """The parts of a ticket's page that live.js works with, as the ticket screen renders them
-    (its contract: the thread section, the presence line, the answer box and card fields),
-    added to the page the test stands on until the ticket screen is merged."""
-    await page.evaluate(
-        """(id) => {
-          const main = document.getElementById("main");
-          main.insertAdjacentHTML("beforeend", `
-            <article data-ticket-id="${id}">
-              <p>Стан: <span data-field="status">нове</span>,
-                 виконавець: <span data-field="assignee">—</span></p>
-              <section data-live="thread" data-ticket-id="${id}" aria-label="Листування">
-                <ol></ol>
-              </section>
-              <p id="presence" class="presence" data-ticket-id="${id}"></p>
-              <form data-live="answer">
-                <label for="answer">Відповідь</label>
-                <textarea id="answer" name="text"></textarea>
-              </form>
-            </article>`);
-        }""",
-        ticket_id,
-    )
 
 
 async def _web_take(world: DeskWorld, staff_id: int, ticket_id: int) -> None:
@@ -109,11 +85,11 @@ async def test_presence_and_the_thread_on_a_tickets_page(database_url: str) -> N
         await sign_in(typing, world, maria)
         await sign_in(watching, world, olena)
         for tab in (typing, watching):
-            await _ticket_page_parts(tab.page, ticket_id)
+            await tab.page.goto(f"{world.base}/desk/tickets/{ticket_id}")
             await tab.page.evaluate(NO_RELOAD)
 
         # Maria types an answer: Olena sees who is answering; Maria does not see herself.
-        await typing.page.get_by_label("Відповідь").press_sequentially("Доброго дня")
+        await typing.page.get_by_label(ANSWER_LABEL).press_sequentially("Доброго дня")
         presence = watching.page.locator("#presence")
         await presence.filter(has_text="Марія Коваль відповідає…").wait_for()
         assert await typing.page.locator("#presence").text_content() == ""
@@ -129,7 +105,9 @@ async def test_presence_and_the_thread_on_a_tickets_page(database_url: str) -> N
         item = watching.page.locator(f'li[data-message-id="{message_id}"]')
         await item.filter(has_text="Ліфт досі стоїть").wait_for()
         await _web_take(world, maria.id, ticket_id)
-        card = watching.page.locator(f'article[data-ticket-id="{ticket_id}"]')
+        card = watching.page.locator(
+            f'section[aria-labelledby="card-title"][data-ticket-id="{ticket_id}"]'
+        )
         await card.locator('[data-field="assignee"]').filter(has_text="Марія Коваль").wait_for()
         await card.locator('[data-field="status"]').filter(has_text="у роботі").wait_for()
         assert await watching.page.evaluate(STILL_SAME_PAGE)
