@@ -6,32 +6,17 @@ fails on any serious or critical axe violation and names it."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Dialog, Page
 
+from tests.chromium import STEP_TIMEOUT_MS
 from tests.desk_world import Account, DeskWorld
-from tests.test_sandbox_browser import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, STEP_TIMEOUT_MS
 
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 SERIOUS = frozenset({"serious", "critical"})
-
-
-@contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @dataclass

@@ -10,7 +10,8 @@ import pyotp
 from storage import staff_auth
 from storage.staff import add_account
 from storage.vocabulary import Role
-from tests.desk_browser import DESKTOP, PHONE, Tab, check_a11y, chromium, open_tab, sign_in
+from tests.chromium import chromium
+from tests.desk_browser import DESKTOP, PHONE, Tab, check_a11y, open_tab, sign_in
 from tests.desk_world import DeskWorld, desk_world
 
 PASSWORD = "a long enough pass phrase"

@@ -4,7 +4,8 @@ width, with no accessibility violation, no script error and no CSP violation."""
 from __future__ import annotations
 
 from storage.vocabulary import Role
-from tests.desk_browser import PHONE, check_a11y, chromium, open_tab, sign_in
+from tests.chromium import chromium
+from tests.desk_browser import PHONE, check_a11y, open_tab, sign_in
 from tests.desk_world import desk_world
 
 

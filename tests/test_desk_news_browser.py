@@ -7,7 +7,8 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from storage.vocabulary import Role
-from tests.desk_browser import DESKTOP, PHONE, check_a11y, chromium, open_tab, sign_in
+from tests.chromium import chromium
+from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_world import desk_world
 from tests.test_broadcast_helpers import Person, wait_done
 from tests.test_desk_news import add_people, items, received
@@ -57,7 +58,7 @@ async def test_compose_preview_live_count_and_send(database_url: str) -> None:
         await page.get_by_role("button", name="Надіслати зараз").click()
         done = await wait_done(world.runtime.sessionmaker, drafts[-1].id)
         assert done.sent == 1
-        await page.reload()
+        # The progress script reloads the page itself once the sending finished.
         await page.get_by_role("heading", name="Підсумок розсилки").wait_for()
         await check_a11y(page)
         assert received(world, POKROVSKYI) == ["Вода буде о 18:00 💧"]

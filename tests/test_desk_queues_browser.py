@@ -8,7 +8,8 @@ from datetime import timedelta
 from playwright.async_api import Page
 
 from storage.vocabulary import Role
-from tests.desk_browser import DESKTOP, PHONE, check_a11y, chromium, open_tab, sign_in
+from tests.chromium import chromium
+from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import DeskWorld, desk_world
 

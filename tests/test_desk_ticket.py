@@ -112,7 +112,8 @@ async def test_the_page_shows_card_resident_thread_and_attachments(database_url:
         assert "файл не можна відкрити в браузері" in body
         # The live parts another helper fills.
         assert f'data-live="thread" data-ticket-id="{ticket_id}"' in body
-        assert f'<div id="presence" data-ticket-id="{ticket_id}" aria-live="polite"></div>' in body
+        presence = f'<p id="presence" class="presence" data-ticket-id="{ticket_id}"'
+        assert presence + ' aria-live="polite"></p>' in body
 
         # The files themselves: the image inline, the PDF as a download, nosniff on both.
         async with browser.http.get(f"{world.base}/desk/files/{files['photo']}") as response:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from storage.models import Ticket
 from storage.vocabulary import Role
-from tests.desk_browser import DESKTOP, PHONE, check_a11y, chromium, open_tab, sign_in
+from tests.chromium import chromium
+from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG

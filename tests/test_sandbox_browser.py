@@ -13,26 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Dialog, Locator, Page, expect
 
+from tests.chromium import STEP_TIMEOUT_MS, chromium
 from tests.sandbox_client import Sandbox, running_sandbox
 
-CHROMIUM = os.environ.get("CITYBOT_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("CITYBOT_TEST_ARTIFACTS", "test-artifacts"))
-# The flags the machine needs: no sandboxing as root, and no calls to Google's services (the
-# network is closed; without these Chromium keeps trying).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-# The bot answers within milliseconds; the page refreshes on server-sent events.
-STEP_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +29,8 @@ def artifacts() -> Path:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.desk.context import LANGUAGE_COOKIE, form_of, parts, render, see_other, visitor
+from bot.desk.context import LANGUAGE_COOKIE, form_of, form_text, parts, render, see_other, visitor
 from bot.desk.invite import PASSWORD_ERRORS
 from handlers.staff import accounts
 from handlers.staff.accounts import PasswordProblem
@@ -35,11 +35,6 @@ def routes() -> list[web.RouteDef]:
         web.post("/account/password", change_password),
         web.post("/account/totp/off", totp_off),
     ]
-
-
-def _field(form: object, name: str, limit: int) -> str:
-    value = form.get(name, "") if hasattr(form, "get") else ""
-    return value[:limit] if isinstance(value, str) else ""
 
 
 async def _page(
@@ -76,8 +71,8 @@ async def account_page(request: web.Request) -> web.StreamResponse:
 
 async def save_profile(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
-    name = _field(form, "name", NAME_MAX + 1)
-    chosen = _field(form, "language", 8)
+    name = form_text(form, "name", NAME_MAX + 1)
+    chosen = form_text(form, "language", 8)
     if len(name) > NAME_MAX:
         return await _page(request, error=N_("desk.account.name_long"), status=400)
     outcome = await accounts.set_profile(
@@ -105,9 +100,9 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     outcome = await accounts.change_password(
         parts(request).core,
         visitor(request).actor,
-        current=_field(form, "current", limit),
-        new=_field(form, "password", limit),
-        repeated=_field(form, "password2", limit),
+        current=form_text(form, "current", limit),
+        new=form_text(form, "password", limit),
+        repeated=form_text(form, "password2", limit),
     )
     if isinstance(outcome, Refused):
         problem = outcome.details.get("problem", PasswordProblem.CURRENT)

@@ -22,6 +22,7 @@ from bot.desk.context import (
     SESSION_COOKIE,
     VISITOR,
     form_of,
+    form_text,
     parts,
     render,
     see_other,
@@ -50,11 +51,6 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def _field(form: object, name: str, limit: int) -> str:
-    value = form.get(name, "") if hasattr(form, "get") else ""
-    return value[:limit] if isinstance(value, str) else ""
-
-
 def _login_form(
     request: web.Request, *, error: str | None = None, status: int = 200, login: str = ""
 ) -> web.Response:
@@ -78,8 +74,8 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 async def login(request: web.Request) -> web.StreamResponse:
     desk = parts(request)
     form = await form_of(request)
-    login_name = normal_login(_field(form, "login", LOGIN_MAX))
-    password = _field(form, "password", staff_auth.PASSWORD_MAX)
+    login_name = normal_login(form_text(form, "login", LOGIN_MAX))
+    password = form_text(form, "password", staff_auth.PASSWORD_MAX)
     address = client_address(request)
     now = desk.clock()
     async with desk.sessionmaker() as session, session.begin():
@@ -156,7 +152,7 @@ async def code(request: web.Request) -> web.StreamResponse:
     desk = parts(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     form = await form_of(request)
-    given_csrf = _field(form, "csrf", 128)
+    given_csrf = form_text(form, "csrf", 128)
     address = client_address(request)
     now = desk.clock()
     async with desk.sessionmaker() as session, session.begin():
@@ -170,7 +166,9 @@ async def code(request: web.Request) -> web.StreamResponse:
             await session.delete(stored)
             return _login_form(request, error=N_("desk.login.throttled"), status=429)
         assert staff.totp_secret is not None  # the stage says so
-        if not staff_auth.totp_matches(staff.totp_secret, _field(form, "code", CODE_MAX), now=now):
+        if not staff_auth.totp_matches(
+            staff.totp_secret, form_text(form, "code", CODE_MAX), now=now
+        ):
             await staff_auth.record_failure(session, login=staff.login, address=address, now=now)
             audit.record(
                 session,
@@ -198,7 +196,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     desk = parts(request)
     found = request[VISITOR]
     form = await form_of(request)
-    everywhere = _field(form, "everywhere", 1) == "1"
+    everywhere = form_text(form, "everywhere", 1) == "1"
     now = desk.clock()
     async with desk.sessionmaker() as session, session.begin():
         if everywhere:
@@ -224,8 +222,8 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     token (another site could at most switch the language, and cross-site posts are refused
     anyway), so it works on every page, signed in or not."""
     form = await form_of(request)
-    chosen = _field(form, "lang", 8)
-    back = _field(form, "back", 512)
+    chosen = form_text(form, "lang", 8)
+    back = form_text(form, "back", 512)
     # Only our own pages: never an open redirect.
     target = back if back.startswith("/desk/") and "//" not in back else HOME
     response = see_other(target)

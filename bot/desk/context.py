@@ -140,3 +140,9 @@ async def form_of(request: web.Request) -> MultiDictProxy[str | bytes | bytearra
         return await request.post()
     except (UnicodeDecodeError, ValueError) as error:
         raise web.HTTPBadRequest(text="400: the form could not be read") from error
+
+
+def form_text(form: object, name: str, limit: int) -> str:
+    """A text field of a posted form, cut at ``limit``; "" when absent or a file."""
+    value = form.get(name, "") if hasattr(form, "get") else ""
+    return value[:limit] if isinstance(value, str) else ""

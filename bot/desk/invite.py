@@ -18,6 +18,7 @@ from bot.desk.context import (
     SESSION_COOKIE,
     VISITOR,
     form_of,
+    form_text,
     parts,
     render,
     see_other,
@@ -45,11 +46,6 @@ PASSWORD_ERRORS = {
 
 def routes() -> list[web.RouteDef]:
     return [web.get("/invite", invite_page), web.post("/invite", accept)]
-
-
-def _field(form: object, name: str, limit: int) -> str:
-    value = form.get(name, "") if hasattr(form, "get") else ""
-    return value[:limit] if isinstance(value, str) else ""
 
 
 def _page(
@@ -85,9 +81,9 @@ async def invite_page(request: web.Request) -> web.StreamResponse:
 async def accept(request: web.Request) -> web.StreamResponse:
     desk = parts(request)
     form = await form_of(request)
-    token = _field(form, "token", TOKEN_MAX).strip().lstrip("#")
-    password = _field(form, "password", staff_auth.PASSWORD_MAX + 1)
-    repeated = _field(form, "password2", staff_auth.PASSWORD_MAX + 1)
+    token = form_text(form, "token", TOKEN_MAX).strip().lstrip("#")
+    password = form_text(form, "password", staff_auth.PASSWORD_MAX + 1)
+    repeated = form_text(form, "password2", staff_auth.PASSWORD_MAX + 1)
     address = client_address(request)
     now = desk.clock()
     async with desk.sessionmaker() as session, session.begin():

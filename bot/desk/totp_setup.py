@@ -20,6 +20,7 @@ from bot.desk.context import (
     SESSION_COOKIE,
     VISITOR,
     form_of,
+    form_text,
     parts,
     render,
     see_other,
@@ -38,11 +39,6 @@ QR_LABEL = N_("desk.totp.qr_label")
 
 def routes() -> list[web.RouteDef]:
     return [web.get("/totp/setup", setup_page), web.post("/totp/setup", confirm)]
-
-
-def _field(form: object, name: str, limit: int) -> str:
-    value = form.get(name, "") if hasattr(form, "get") else ""
-    return value[:limit] if isinstance(value, str) else ""
 
 
 def grouped(secret: str) -> str:
@@ -122,9 +118,9 @@ async def confirm(request: web.Request) -> web.StreamResponse:
     the full session (a new token: the half-done one is deleted)."""
     desk = parts(request)
     form = await form_of(request)
-    given_csrf = _field(form, "csrf", 128)
-    secret = _field(form, "secret", 64).replace(" ", "").upper()
-    code = _field(form, "code", CODE_MAX)
+    given_csrf = form_text(form, "csrf", 128)
+    secret = form_text(form, "secret", 64).replace(" ", "").upper()
+    code = form_text(form, "code", CODE_MAX)
     address = client_address(request)
     found = request.get(VISITOR)
     if found is not None:
