@@ -69,7 +69,7 @@ async def fetches(world: DeskWorld, browser: Browser, admin: Browser) -> dict[st
         deep_link = _next(body)
     searched = await _search(browser, "ліфт")
     search_next = _next(searched)
-    number = re.search(r'data-ticket-id="\d+">\s*<td[^>]*><a href="[^"]*">([^<]+)</a>', first)
+    number = re.search(r'data-ticket-id="\d+"[^>]*>\s*<td[^>]*><a href="[^"]*">([^<]+)</a>', first)
     assert number is not None
 
     def page(path: str, who: Browser = browser) -> Fetch:
