@@ -25,10 +25,29 @@ PG_ADMIN_URL = os.environ.get(
 DATABASES = ["sqlite", "postgresql"]
 
 
+# Ports the tests choose for servers they start later come from below the kernel's ephemeral
+# range (32768-60999 here), a separate block per xdist worker: a port the kernel hands out to
+# anyone binding port 0 (the fake servers, outgoing connections) or one another worker chose
+# can then not be taken between our choosing it and the server binding it.
+_PORT_BLOCK = 2000
+_PORT_BASE = 20000
+_next_port = 0
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    global _next_port
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = _PORT_BASE + (int(worker) if worker.isdigit() else 0) % 6 * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = base + _next_port % _PORT_BLOCK
+        _next_port += 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (a server of an earlier test still closing): the next one
+            return port
+    raise RuntimeError(f"no free port in {base}-{base + _PORT_BLOCK - 1}")
 
 
 async def _pg_connect() -> asyncpg.Connection:
