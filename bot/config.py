@@ -162,6 +162,10 @@ class Settings(BaseSettings):
     # (a header anyone can send is never trusted by default).
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # The personal data of tickets closed (or refused) longer ago than this many years is erased
+    # every night, the way /forget erases it; 0 keeps everything (erasure by hand only).
+    retention_years: int = Field(default=5, ge=0, le=100)
+
     @property
     def desks(self) -> frozenset[StaffDesk]:
         """The staff desks this process serves."""

@@ -36,6 +36,7 @@ from messaging.i18n import Catalog
 from storage.dedup import DEDUP_RETENTION, prune_processed
 from storage.errors import TRY_AGAIN_LATER
 from storage.job_runs import prune_runs
+from storage.retention import erase_expired
 from storage.vocabulary import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ CATCH_UP_SECOND = 30
 OWED_SECOND = 45
 # Fire times of scheduled jobs are kept this long (an administrator's record of what ran).
 JOB_RUN_RETENTION = timedelta(days=30)
+# The personal data of tickets past CITYBOT_RETENTION_YEARS is erased every night at this time
+# (council time), a quiet hour away from the other nightly jobs.
+RETENTION_AT = (3, 41)
 
 
 async def prune_claims(
@@ -148,6 +152,14 @@ def schedule_jobs(
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
     jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
     jobs.add("prune-claims", lambda _at: prune_claims(sessionmaker, clock), hour=4, minute=17)
+    if settings.retention_years > 0:
+        years = settings.retention_years
+        jobs.add(
+            "retention",
+            lambda _at: erase_expired(sessionmaker, years=years, clock=clock),
+            hour=RETENTION_AT[0],
+            minute=RETENTION_AT[1],
+        )
     jobs.add(
         "owed-replies",
         lambda _at: send_owed(sessionmaker, senders, replies, clock=clock),

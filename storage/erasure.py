@@ -1,6 +1,6 @@
 """Erasing a person's data (Law 2297-VI art. 8): the rule of what goes and what stays, written
-once for whoever asks for it (the resident's ``/forget`` today; a retention job and the staff
-desk next).
+once for whoever asks for it (the resident's ``/forget``; per ticket, the retention job of
+``storage.retention``).
 
 Erased: the personal fields of every ticket and the words and files of its thread, the copies of
 files sent through Viber, the link to the other messenger's account (that account is erased
@@ -15,6 +15,7 @@ thread's shape (who wrote when, the kind of attachment), and the resident row it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,20 @@ def erase_ticket(ticket: Ticket, *, now: datetime) -> None:
     ticket.erased_at = now
 
 
+async def erase_threads(session: AsyncSession, ticket_ids: Sequence[int]) -> int:
+    """The words and files of these tickets' threads; who wrote when stays. Returns how many
+    messages were touched."""
+    if not ticket_ids:
+        return 0
+    result = await session.execute(
+        update(TicketMessage)
+        .where(TicketMessage.ticket_id.in_(ticket_ids))
+        .values(text=None, attachment_ref=None, attachment_name=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def erase_resident(
     session: AsyncSession, resident: Resident, *, now: datetime, actor: str
 ) -> Erased:
@@ -60,14 +75,7 @@ async def erase_resident(
     own = (await session.scalars(select(Ticket).where(Ticket.resident_id == resident.id))).all()
     for ticket in own:
         erase_ticket(ticket, now=now)
-    if own:
-        # The words and files of the threads; who wrote when stays.
-        await session.execute(
-            update(TicketMessage)
-            .where(TicketMessage.ticket_id.in_([ticket.id for ticket in own]))
-            .values(text=None, attachment_ref=None, attachment_name=None)
-            .execution_options(synchronize_session="fetch")
-        )
+    await erase_threads(session, [ticket.id for ticket in own])
     # The copies of the files they sent through Viber go too (Telegram's stay Telegram's).
     files = await kept_files.erase_owner(
         session, channel=resident.channel, external_id=resident.external_id

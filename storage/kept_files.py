@@ -8,6 +8,7 @@ it arrives and the copy is what the rest of the bot refers to: an attachment's r
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
@@ -15,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from storage.models import KeptFile
+from storage.models import KeptFile, TicketMessage
 
 KEPT_PREFIX: Final = "kept:"
 # The largest file kept: what a bot may upload to Telegram (50 MB), so staff always get the
@@ -86,4 +87,23 @@ async def erase_owner(session: AsyncSession, *, channel: str, external_id: str) 
     result = await session.execute(
         delete(KeptFile).where(KeptFile.channel == channel, KeptFile.external_id == external_id)
     )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def erase_unreferenced(session: AsyncSession, refs: Iterable[str | None]) -> int:
+    """Delete the kept files these attachment refs named that no ticket message names any more
+    (the retention job, after erasing the threads); returns how many."""
+    ids = {file_id for file_id in map(id_of, refs) if file_id is not None}
+    if not ids:
+        return 0
+    named = await session.scalars(
+        select(TicketMessage.attachment_ref).where(
+            TicketMessage.attachment_ref.in_([ref_of(file_id) for file_id in ids])
+        )
+    )
+    still = {id_of(ref) for ref in named}
+    gone = sorted(ids - still)
+    if not gone:
+        return 0
+    result = await session.execute(delete(KeptFile).where(KeptFile.id.in_(gone)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
