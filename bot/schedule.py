@@ -50,6 +50,7 @@ JOB_RUN_RETENTION = timedelta(days=30)
 # The personal data of tickets past CITYBOT_RETENTION_YEARS is erased every night at this time
 # (council time), a quiet hour away from the other nightly jobs.
 RETENTION_AT = (3, 41)
+RETENTION_JOB = "retention"
 
 
 async def prune_claims(
@@ -134,6 +135,26 @@ def register_poll_jobs(jobs: OnceJobs, dispatcher: Dispatcher | None) -> PollCom
     return composer
 
 
+def register_retention(
+    jobs: OnceJobs,
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    """The nightly erasure of tickets past CITYBOT_RETENTION_YEARS (none when it is 0)."""
+    years = settings.retention_years
+    if years <= 0:
+        log.info("CITYBOT_RETENTION_YEARS=0: personal data of old tickets is kept")
+        return
+    jobs.add(
+        RETENTION_JOB,
+        lambda _at: erase_expired(sessionmaker, years=years, clock=clock),
+        hour=RETENTION_AT[0],
+        minute=RETENTION_AT[1],
+    )
+
+
 def schedule_jobs(
     scheduler: Any,
     settings: Settings,
@@ -152,14 +173,7 @@ def schedule_jobs(
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
     jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
     jobs.add("prune-claims", lambda _at: prune_claims(sessionmaker, clock), hour=4, minute=17)
-    if settings.retention_years > 0:
-        years = settings.retention_years
-        jobs.add(
-            "retention",
-            lambda _at: erase_expired(sessionmaker, years=years, clock=clock),
-            hour=RETENTION_AT[0],
-            minute=RETENTION_AT[1],
-        )
+    register_retention(jobs, settings, sessionmaker=sessionmaker, clock=clock)
     jobs.add(
         "owed-replies",
         lambda _at: send_owed(sessionmaker, senders, replies, clock=clock),

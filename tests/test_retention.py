@@ -8,13 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import load_settings
+from bot.schedule import RETENTION_JOB, register_retention
+from broadcasts.jobs import OnceJobs
 from storage import kept_files, ticket_rules, tickets
 from storage.deadlines import TicketKind
 from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
-from storage.models import AuditEntry, KeptFile, Resident, Ticket, TicketMessage
+from storage.models import AuditEntry, JobRun, KeptFile, Resident, Ticket, TicketMessage
 from storage.residents import get_or_create_resident
 from storage.retention import AUDIT_RETENTION, Swept, cutoff, erase_expired
 from storage.vocabulary import MessageDirection, TicketStatus
@@ -185,3 +189,36 @@ def test_the_term_is_counted_in_calendar_years() -> None:
     assert cutoff(NOW, 5) == datetime(2026, 6, 15, 0, 41, tzinfo=UTC)
     leap = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
     assert cutoff(leap, 5) == datetime(2023, 2, 28, 12, 0, tzinfo=UTC)
+
+
+async def test_the_nightly_job_runs_once_per_night(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The job ``citybot run`` registers, fired the way the scheduler fires it."""
+    ids = await _world(sessionmaker)
+    settings = load_settings({"CITYBOT_RETENTION_YEARS": "5"})
+    scheduler = AsyncIOScheduler(timezone=settings.zone)
+    jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
+    register_retention(jobs, settings, sessionmaker=sessionmaker, clock=lambda: NOW)
+    job = scheduler.get_job(RETENTION_JOB)
+    assert job is not None
+    name, _trigger, run = job.args
+    assert await jobs.run_once(name, NOW, run)
+    # Another process, the same night: already done.
+    assert not await jobs.run_once(name, NOW, run)
+    async with sessionmaker() as session:
+        assert (await session.get_one(Ticket, ids["closed"])).erased_at == NOW
+        assert (await session.get_one(Ticket, ids["recent"])).erased_at is None
+        runs = (await session.scalars(select(JobRun).where(JobRun.job == name))).all()
+        assert len(runs) == 1 and runs[0].finished_at is not None
+        assert len(await _audits(session)) == 1
+    # Switched off: no job at all.
+    off = AsyncIOScheduler(timezone=settings.zone)
+    jobs = OnceJobs(scheduler=off, sessionmaker=sessionmaker, zone=settings.zone)
+    register_retention(
+        jobs,
+        load_settings({"CITYBOT_RETENTION_YEARS": "0"}),
+        sessionmaker=sessionmaker,
+        clock=lambda: NOW,
+    )
+    assert off.get_jobs() == []
