@@ -21,6 +21,7 @@ from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
 from storage.models import AuditEntry, JobRun, KeptFile, Resident, Ticket, TicketMessage
 from storage.residents import get_or_create_resident
 from storage.retention import AUDIT_RETENTION, Swept, cutoff, erase_expired
+from storage.textfold import fold
 from storage.vocabulary import MessageDirection, TicketStatus
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -135,6 +136,8 @@ async def test_tickets_past_the_term_are_erased_once_and_nothing_else(
             personal = (ticket.full_name, ticket.address, ticket.contact, ticket.body)
             assert personal == (None, None, None, None)
             assert ticket.refusal_comment is None and ticket.erased_at == NOW
+            # The desk's search text is the number alone now.
+            assert ticket.search_text == fold(ticket.number)
             # The council keeps the number, kind, dates and status.
             assert ticket.number and ticket.kind == "appeal"
             assert ticket.closed_at == FIVE_YEARS_AND_A_DAY
