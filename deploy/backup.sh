@@ -34,11 +34,15 @@ once)
 	dump
 	;;
 daily)
+	# Stopped at once (docker compose stop): the wait is a child the trap can interrupt.
+	trap 'kill "$pause" 2>/dev/null; exit 0' TERM INT
 	while :; do
 		now=$(date +%s)
 		next=$(date -d "today $at" +%s)
 		[ "$next" -gt "$now" ] || next=$(date -d "tomorrow $at" +%s)
-		sleep $((next - now))
+		sleep $((next - now)) &
+		pause=$!
+		wait "$pause"
 		# A failed dump (the database restarting) is logged and tried again the next day.
 		dump || echo "backup: FAILED, see above" >&2
 	done
