@@ -107,7 +107,7 @@ class Metrics:
     def __init__(self) -> None:
         # No ``*_created`` series beside every counter and histogram: they double the series
         # for a start time that process_start_time_seconds already gives (a library switch).
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         ProcessCollector(registry=registry)
