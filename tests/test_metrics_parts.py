@@ -1,6 +1,6 @@
 """The parts of ``GET /metrics`` the end-to-end test does not reach: the route closed without a
-token, the settings' check of the token, scheduled jobs' runs and failures, and a scrape that
-does not wait long for a database that does not answer."""
+token, the settings' check of the token, scheduled jobs' runs and failures, a scrape that does not
+wait long for a database that does not answer, and the outcomes of aiogram's calls."""
 
 from __future__ import annotations
 
@@ -9,18 +9,23 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import SettingsError, load_settings
+from bot.config import TELEGRAM_API_URL, SettingsError, load_settings
 from bot.metrics.core import Metrics
 from bot.metrics.figures import DatabaseFigures
 from bot.metrics.jobs import once_jobs
+from bot.metrics.telegram import CountedCalls
 from bot.migrate import upgrade_to_head
+from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
+from bot.telegram.channel import create_bot
 from storage.db import create_engine, create_sessionmaker
-from tests.harness import VIBER_TOKEN, bot_settings, running_bot
+from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
+from tests.test_broadcast_helpers import open_telegram_chats
 from tests.test_metrics import TOKEN, parse, scrape, total, value
 
 ZONE = "Europe/Kyiv"
@@ -133,3 +138,39 @@ async def test_a_database_that_does_not_answer_costs_a_scrape_the_timeout(pg_url
         assert ("citybot_deliveries_due", frozenset({("channel", "telegram")})) in samples
     finally:
         await engine.dispose()
+
+
+async def test_aiogram_calls_are_counted_by_method_and_outcome() -> None:
+    """The bot session's middleware: a send, a 429 (with its retry_after), a resident who
+    blocked the bot, a chat that does not exist."""
+    metrics = Metrics()
+    async with FakeTelegram(TELEGRAM_TOKEN, per_chat_rate=0.1, per_chat_burst=1) as fake:
+        await open_telegram_chats(fake, [991, 992])
+        fake.deactivate(992)
+        bot = create_bot(TELEGRAM_TOKEN, fake.base_url, default_api_url=TELEGRAM_API_URL)
+        bot.session.middleware(CountedCalls(metrics))
+        try:
+            await bot.send_message(991, "перше")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(991, "друге, надто швидко")
+            with pytest.raises(TelegramForbiddenError):
+                await bot.send_message(992, "заблокував бота")
+            with pytest.raises(TelegramBadRequest):
+                await bot.send_message(993, "такого чату немає")
+            await bot.get_me()
+        finally:
+            await bot.session.close()
+    samples, _ = parse(generate_latest(metrics.registry).decode())
+    calls = {
+        (dict(labels)["method"], dict(labels)["outcome"]): count
+        for (name, labels), count in samples.items()
+        if name == "citybot_api_calls_total"
+    }
+    assert calls == {
+        ("sendMessage", "ok"): 1,
+        ("sendMessage", "rate_limited"): 1,
+        ("sendMessage", "blocked"): 1,
+        ("sendMessage", "refused"): 1,
+        ("getMe", "ok"): 1,
+    }
+    assert value(samples, "citybot_api_retry_after_seconds_total", channel="telegram") >= 1
