@@ -73,8 +73,8 @@ _Children = tuple[Callable[[], None], Callable[[], None], Callable[[float], None
 
 
 class Handling:
-    """Times one update (a context manager; reusable, not re-entrant across tasks: each call
-    of ``Metrics.handling`` returns a new one)."""
+    """Counts and times one update, as a context manager (``Metrics.handling`` makes one per
+    update); an exception leaving it is counted as a failure and passed on."""
 
     __slots__ = ("_done", "_failed", "_seconds", "_started")
 

@@ -10,7 +10,7 @@ composer's interval jobs) are counted from APScheduler's events. A fire time APS
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from apscheduler.events import (
@@ -36,10 +36,11 @@ class CountedJobs(OnceJobs):
     def add(self, name: str, run: JobFunction, **cron: Any) -> None:
         metrics = self._metrics
 
-        async def counted(fire_at: Any) -> object:
+        async def counted(fire_at: datetime) -> object:
             try:
                 result = await run(fire_at)
-            except BaseException:
+            except Exception:
+                # Counted, then OnceJobs logs it (a cancellation at shutdown is no failure).
                 metrics.job_ran(name, ok=False)
                 raise
             metrics.job_ran(name, ok=True)
