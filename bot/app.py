@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import run_broadcasts
 from bot.config import Settings, StaffDesk, TelegramMode, require_webhook_secret
+from bot.metrics.core import Metrics
 from bot.migrate import upgrade_to_head
 from bot.parts import (
     Common,
@@ -29,6 +30,7 @@ from bot.parts import (
     conversation_for,
     delivery_engine,
     media_links,
+    metrics_route,
     resident_pipeline,
     staff_chat,
     telegram_link,
@@ -98,6 +100,8 @@ class Runtime:
     telegram: TelegramChannel | None
     viber: ViberChannel | None
     delivery: DeliveryEngine | None
+    # What GET /metrics shows (bot.metrics).
+    metrics: Metrics
 
 
 @contextlib.asynccontextmanager
@@ -122,12 +126,13 @@ async def build_runtime(
             sessionmaker=create_sessionmaker(engine),
             catalog=Catalog.load(default=settings.language),
             clock=clock,
+            metrics=Metrics(),
         )
         telegram = telegram_link(common, closing)
         desks = settings.desks
         # The Telegram operator chat, when staff work there too.
         chat_desk = telegram if telegram is not None and StaffDesk.TELEGRAM in desks else None
-        viber = viber_link(settings, closing)
+        viber = viber_link(settings, closing, common.metrics)
         conversation = conversation_for(common, suggester)
         # The keyboard each resident should have now (Viber messages carry it).
         keyboards = ResidentKeyboards(
@@ -212,12 +217,14 @@ async def build_runtime(
                 links=links,
                 desk=web_parts,
                 sessionmaker=common.sessionmaker,
+                watch=metrics_route(common, telegram, viber),
             ),
             desk=chat_desk.desk if chat_desk is not None else None,
             staff=chat.staff if chat is not None else None,
             telegram=chat.channel if chat is not None else None,
             viber=viber_side,
             delivery=delivery,
+            metrics=common.metrics,
         )
 
 
@@ -284,6 +291,7 @@ async def serve(
         telegram=runtime.telegram,
         clock=clock,
         wake=delivery.wake if delivery else None,
+        metrics=runtime.metrics,
     )
     try:
         await _start_channels(runtime, stop, tasks)

@@ -10,6 +10,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.metrics.core import Metrics
 from bot.telegram.bulk import BulkTelegramSender
 from bot.viber import render as viber_render
 from bot.viber.channel import ViberChannel
@@ -35,6 +36,7 @@ def broadcast_engine(
     telegram_budget: Pacer | None,
     clock: Clock,
     election: Election,
+    metrics: Metrics | None = None,
 ) -> tuple[DeliveryEngine | None, aiohttp.ClientSession | None]:
     """The delivery engine over the configured channels, and the HTTP client its Telegram sender
     owns (to be closed after the engine stops). ``telegram_on``: the Telegram side is built
@@ -50,6 +52,7 @@ def broadcast_engine(
             api_url=settings.telegram_api_url,
             token=settings.telegram_token,
             paid=settings.telegram_paid_broadcast,
+            metrics=metrics,
         )
     transport = (
         ViberTransport(

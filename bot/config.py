@@ -37,6 +37,9 @@ _TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 # In webhook mode: 16 characters of a 64-letter alphabet are 96 bits, beyond guessing.
 WEBHOOK_SECRET_MIN = 16
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# The bearer token of GET /metrics: long enough not to be guessed, sendable in a header.
+METRICS_TOKEN_MIN = 16
+_METRICS_TOKEN = re.compile(rf"^[!-~]{{{METRICS_TOKEN_MIN},512}}$")
 
 
 def is_local_host(host: str) -> bool:
@@ -97,6 +100,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # GET /metrics (Prometheus) answers only "Authorization: Bearer <this token>"; unset, it
+    # answers 404 (the route shares the public port).
+    metrics_token: str | None = Field(default=None, repr=False)
 
     operator_chat_id: int | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
@@ -213,6 +219,7 @@ class Settings(BaseSettings):
         "public_url",
         "webhook_secret",
         "viber_avatar",
+        "metrics_token",
         mode="before",
     )
     @classmethod
@@ -270,6 +277,16 @@ class Settings(BaseSettings):
     def _secret(cls, value: str | None) -> str | None:
         if value is not None and not _WEBHOOK_SECRET.match(value):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str | None) -> str | None:
+        if value is not None and not _METRICS_TOKEN.match(value):
+            raise ValueError(
+                f"must be at least {METRICS_TOKEN_MIN} printable ASCII characters without spaces "
+                "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return value
 
     @field_validator("viber_name")

@@ -28,6 +28,11 @@ from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
 from bot.desk.app import mount as mount_desk
 from bot.desk.context import DeskParts
 from bot.kept_media import KeptMedia
+from bot.metrics.core import Metrics
+from bot.metrics.figures import DatabaseFigures
+from bot.metrics.route import ROUTE as METRICS_ROUTE
+from bot.metrics.route import MetricsRoute
+from bot.metrics.telegram import CountedCalls
 from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
@@ -79,6 +84,8 @@ class Common:
     sessionmaker: async_sessionmaker[AsyncSession]
     catalog: Catalog
     clock: Clock
+    # What GET /metrics shows; the parts count their updates and calls on it.
+    metrics: Metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +179,7 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
     # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
     budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
     bot.session.middleware(SharedBudget(budget))
+    bot.session.middleware(CountedCalls(common.metrics))
     desk = Desk(
         bot=bot,
         sessionmaker=common.sessionmaker,
@@ -186,12 +194,16 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
     return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
 
 
-def viber_link(settings: Settings, closing: contextlib.AsyncExitStack) -> ViberLink | None:
+def viber_link(
+    settings: Settings, closing: contextlib.AsyncExitStack, metrics: Metrics | None = None
+) -> ViberLink | None:
     if not settings.viber_token:
         return None
     http = aiohttp.ClientSession()
     closing.push_async_callback(http.close)
-    client = ViberClient(session=http, api_url=settings.viber_api_url, token=settings.viber_token)
+    client = ViberClient(
+        session=http, api_url=settings.viber_api_url, token=settings.viber_token, metrics=metrics
+    )
     sender = ViberSender(client, name=settings.viber_name, avatar=settings.viber_avatar)
     return ViberLink(client=client, sender=sender, http=http)
 
@@ -271,6 +283,7 @@ def viber_channel(
         media=MediaKeeper(http=link.http, sessionmaker=common.sessionmaker, clock=common.clock),
         clock=common.clock,
         sender=link.sender,
+        metrics=common.metrics,
     )
 
 
@@ -296,6 +309,7 @@ def delivery_engine(
         telegram_budget=telegram.budget if telegram is not None else None,
         clock=common.clock,
         election=election,
+        metrics=common.metrics,
     )
     if http is not None:
         closing.push_async_callback(http.close)
@@ -354,6 +368,7 @@ def staff_chat(
         webhook_secret=settings.webhook_secret,
         sender=telegram.sender,
         staff=staff,
+        metrics=common.metrics,
     )
     if staff is not None:
         install_composers(common, channel, wake=wake)
@@ -424,6 +439,24 @@ def install_composers(common: Common, channel: TelegramChannel, *, wake: Wake) -
     install_stats(dispatcher, bot=channel.bot, staff=staff, **shared)
 
 
+def metrics_route(
+    common: Common, telegram: TelegramLink | None, viber: ViberLink | None
+) -> MetricsRoute:
+    """GET /metrics: the process's own counts and the figures read from the database at
+    scrape time (``bot.metrics.figures``)."""
+    settings = common.settings
+    figures = DatabaseFigures(
+        sessionmaker=common.sessionmaker,
+        zone=settings.zone,
+        clock=common.clock,
+        channels=[name for name, link in (("telegram", telegram), ("viber", viber)) if link],
+        # The engine paces free broadcasts with the token's budget (paid ones with their own).
+        pacer=telegram.budget if telegram and not settings.telegram_paid_broadcast else None,
+    )
+    common.metrics.registry.register(figures)
+    return MetricsRoute(common.metrics, token=settings.metrics_token, figures=figures)
+
+
 def build_web(
     engine: AsyncEngine,
     settings: Settings,
@@ -433,11 +466,15 @@ def build_web(
     links: MediaLinks | None,
     desk: DeskParts | None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    watch: MetricsRoute | None = None,
 ) -> web.Application:
-    """The one aiohttp application: health, the webhooks of the configured channels, the
-    route through which Viber fetches staff files that live in Telegram, and the web desk."""
+    """The one aiohttp application: health, metrics (``watch``), the webhooks of the
+    configured channels, the route through which Viber fetches staff files that live in
+    Telegram, and the web desk."""
     routes: dict[str, Handler] = {}
     gets: dict[str, Handler] = {}
+    if watch is not None:
+        gets[METRICS_ROUTE] = watch.handle
     channels: list[str] = []
     if chat is not None:
         channels.append("telegram")

@@ -16,6 +16,8 @@ from aiogram import Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.metrics.core import Metrics
+from bot.metrics.jobs import once_jobs
 from bot.news_jobs import register_jobs as register_news_jobs
 from bot.news_jobs import register_web_jobs as register_web_news_jobs
 from bot.telegram.channel import TelegramChannel
@@ -167,11 +169,12 @@ def schedule_jobs(
     telegram: TelegramChannel | None,
     clock: Clock,
     wake: Callable[[], None] | None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Register every job; ``wake`` tells the delivery engine that something was planned.
-    ``replies`` sends the replies a stopped process left owed."""
+    ``replies`` sends the replies a stopped process left owed; ``metrics`` counts the runs."""
     # Every job runs once per fire time even with several processes (see broadcasts.jobs).
-    jobs = OnceJobs(scheduler=scheduler, sessionmaker=sessionmaker, zone=settings.zone)
+    jobs = once_jobs(scheduler, sessionmaker=sessionmaker, zone=settings.zone, metrics=metrics)
     jobs.add("prune-claims", lambda _at: prune_claims(sessionmaker, clock), hour=4, minute=17)
     register_retention(jobs, settings, sessionmaker=sessionmaker, clock=clock)
     jobs.add(

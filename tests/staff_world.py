@@ -264,9 +264,11 @@ async def staff_world(
     forum: bool = True,
     viber: bool = False,
     operator_chat: bool = True,
+    **extra: Any,
 ) -> AsyncIterator[World]:
     """The bot (webhook mode: an update returns once handled) with a staff chat, an admin and an
-    operator, a non-staff member of the chat, and a Telegram resident who has started the bot."""
+    operator, a non-staff member of the chat, and a Telegram resident who has started the bot.
+    ``extra``: more settings (``bot_settings``' overrides)."""
     clock = Clock()
     chat_id = FORUM_CHAT if forum else GROUP_CHAT
     async with contextlib.AsyncExitStack() as stack:
@@ -285,7 +287,7 @@ async def staff_world(
         if viber:
             fake_viber = await stack.enter_async_context(FakeViber(VIBER_TOKEN))
             overrides.update(viber_token=VIBER_TOKEN, viber_api_url=fake_viber.base_url)
-        settings = bot_settings(database_url, **overrides)
+        settings = bot_settings(database_url, **overrides, **extra)
         runtime = await stack.enter_async_context(running_bot(settings, clock=clock))
         for user_id, first, last in (
             (ADMIN, "Ірина", "Адмін"),

@@ -8,7 +8,8 @@ over the limit reach the server as an attacker would send them.
 
 - Product: ``POST /telegram/webhook`` (secret header), ``POST /viber/webhook`` (HMAC of the
   body), ``GET /media/{token}`` (signed links to staff files), ``GET /healthz`` (public by
-  design: it tells only whether the database answers, the channels and the version).
+  design: it tells only whether the database answers, the channels and the version),
+  ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured).
 - Sandbox page (``bot/sandbox/api.py``): no login by design (loopback only unless warned);
   "unauthenticated" means another web site (``Origin``) or another host name (DNS rebinding),
   both refused with 403 before any handler runs.
@@ -54,6 +55,7 @@ CLIENT_ERROR = frozenset(range(400, 500))
 OVER_LINE = 9000
 NOT_UTF8 = b"\xff\xfe\xfa"
 NON_ASCII = "секрет".encode()
+METRICS_TOKEN = "probe-metrics-Token_0123456789"
 # Valid JSON up to the depth Python's decoder gives up at (RecursionError, not ValueError).
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -233,6 +235,35 @@ def healthz(_ctx: Context) -> list[Probe]:
             status(400),
             *((f"X-H{i}".encode(), b"a") for i in range(200)),
         ),
+    ]
+
+
+def metrics(_ctx: Context) -> list[Probe]:
+    # Behind a bearer token (CITYBOT_METRICS_TOKEN, set for these probes): 401 without it.
+    bearer = b"Authorization"
+    return [
+        _get("unauthenticated", "no token", "/metrics", status(401)),
+        _get("unauthenticated", "a wrong token", "/metrics", status(401), (bearer, b"Bearer no")),
+        _get(
+            "unauthenticated",
+            "the token as Basic",
+            "/metrics",
+            status(401),
+            (bearer, b"Basic " + METRICS_TOKEN.encode()),
+        ),
+        _get(
+            "unauthenticated",
+            "the token with one more character",
+            "/metrics",
+            status(401),
+            (bearer, b"Bearer " + METRICS_TOKEN.encode() + b"x"),
+        ),
+        _get("malformed", "not UTF-8", "/metrics", status(401), (bearer, b"Bearer " + NOT_UTF8)),
+        _get("malformed", "non-ASCII", "/metrics", status(401), (bearer, b"Bearer " + NON_ASCII)),
+        _get("malformed", "Bearer alone", "/metrics", status(401), (bearer, b"Bearer")),
+        Probe("malformed", "POST", "POST", b"/metrics", status(405), JSON, b"{}"),
+        _get("oversized", "a long path", "/metrics?" + "a" * OVER_LINE, status(400)),
+        _get("oversized", "a long token", "/metrics", status(400), (bearer, b"a" * OVER_LINE)),
     ]
 
 
@@ -623,6 +654,7 @@ ROUTES: list[Route] = [
     Route("POST", "/telegram/webhook", "product", telegram_webhook),
     Route("POST", "/viber/webhook", "product", viber_webhook),
     Route("GET", "/healthz", "product", healthz),
+    Route("GET", "/metrics", "product", metrics),
     Route("GET", "/media/{token}", "product", media),
     _page_route("GET", "/", malformed=_no_input("/")),
     _page_route(
@@ -866,6 +898,7 @@ async def test_product_routes_refuse_the_unauthenticated_malformed_and_oversized
             viber_token=VIBER_TOKEN,
             viber_api_url=viber.base_url,
             operator_chat_id=-1001500000001,
+            metrics_token=METRICS_TOKEN,
         )
         async with running_bot(settings) as runtime:
             ctx = Context(port=settings.http_port)

@@ -19,8 +19,10 @@ from typing import Any
 
 import aiohttp
 
+from bot.metrics.core import Metrics
 from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
 from messaging.contract import (
+    ChannelError,
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,
@@ -40,9 +42,17 @@ class BulkTelegramSender:
     channel = CHANNEL.value
 
     def __init__(
-        self, *, http: aiohttp.ClientSession, api_url: str, token: str, paid: bool = False
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        api_url: str,
+        token: str,
+        paid: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._http = http
+        # Counts each call by method and outcome (None: not counted).
+        self._metrics = metrics
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
         # allow_paid_broadcast: up to 1,000 messages/s, paid in Telegram Stars.
         self._paid = paid
@@ -79,6 +89,19 @@ class BulkTelegramSender:
         return await self.send(recipient, reply)
 
     async def _call(
+        self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
+    ) -> str:
+        if self._metrics is None:
+            return await self._post(method, payload, keyboard)
+        try:
+            message_id = await self._post(method, payload, keyboard)
+        except ChannelError as error:
+            self._metrics.call_failed(CHANNEL, method, error)
+            raise
+        self._metrics.call(CHANNEL, method)
+        return message_id
+
+    async def _post(
         self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
     ) -> str:
         payload["parse_mode"] = "HTML"

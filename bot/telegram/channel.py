@@ -18,6 +18,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot.metrics.core import Metrics
 from bot.telegram.response_models import pin_response_models
 from bot.telegram.router import resident_router
 from bot.telegram.sender import TelegramSender
@@ -29,6 +30,7 @@ from messaging.i18n import Catalog
 
 log = logging.getLogger(__name__)
 
+CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram/webhook"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
@@ -60,8 +62,10 @@ class TelegramChannel:
         webhook_secret: str | None,
         sender: TelegramSender | None = None,
         staff: StaffService | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bot = bot
+        self._metrics = metrics if metrics is not None else Metrics()
         self.sender = sender or TelegramSender(bot)
         self._catalog = catalog
         self._secret = webhook_secret
@@ -121,7 +125,8 @@ class TelegramChannel:
         # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
         # replies may follow the answer (the pipeline's outbox); long polling keeps them before
         # the offset is confirmed.
-        await self.dispatcher.feed_update(self.bot, update, answer_first=True)
+        with self._metrics.handling(CHANNEL, update_kind(update)):
+            await self.dispatcher.feed_update(self.bot, update, answer_first=True)
         return web.json_response({"ok": True})
 
     # -- long polling -----------------------------------------------------------------------
@@ -205,7 +210,8 @@ class TelegramChannel:
         async def run_chat(chat_updates: list[Update]) -> list[int]:
             for position, update in enumerate(chat_updates):
                 try:
-                    await self.dispatcher.feed_update(self.bot, update)
+                    with self._metrics.handling(CHANNEL, update_kind(update)):
+                        await self.dispatcher.feed_update(self.bot, update)
                 except Exception:
                     # Broad on purpose: whatever a handler raised, the update is fetched again.
                     # Keep this chat's order: its later updates wait for the failed one.
@@ -226,6 +232,17 @@ def _secret_matches(given: str, secret: str) -> bool:
     """Constant-time comparison. aiohttp hands over a header's non-UTF-8 bytes as surrogate
     escapes: encoded back the same way they are simply not equal (403), not an error (500)."""
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
+
+
+def update_kind(update: Update) -> str:
+    """The update's kind as a metrics label: one of a few words."""
+    if update.message is not None:
+        return "message"
+    if update.callback_query is not None:
+        return "callback"
+    if update.my_chat_member is not None:
+        return "membership"
+    return "other"
 
 
 def _chat_key(update: Update) -> object:

@@ -19,6 +19,7 @@ from viberbot.api.viber_requests import (
     create_request,
 )
 
+from bot.metrics.core import Metrics
 from bot.viber import convert, render, shape
 from bot.viber.client import ViberClient
 from bot.viber.media import MediaKeeper
@@ -29,6 +30,7 @@ from storage.vocabulary import Channel, Clock, system_clock
 
 log = logging.getLogger(__name__)
 
+CHANNEL = Channel.VIBER.value
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 WEBHOOK_PATH = "/viber/webhook"
 # ``message`` and ``webhook`` callbacks always come; these are the optional ones we want.
@@ -80,9 +82,11 @@ class ViberChannel:
         media: MediaKeeper | None = None,
         clock: Clock = system_clock,
         sender: ViberSender | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``sender``: the one the composition root built first, for the notices (None: own)."""
         self.client = client
+        self._metrics = metrics if metrics is not None else Metrics()
         # Keeps a copy of each file before its Viber URL expires (None: files keep the URL).
         self._media = media
         self.sender = sender or ViberSender(client, name=name, avatar=avatar)
@@ -108,6 +112,11 @@ class ViberChannel:
             raw = json.loads(body)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             return await self._refuse(body, None, "not JSON")
+        with self._metrics.handling(CHANNEL, callback_kind(raw)):
+            return await self._accept(body, raw)
+
+    async def _accept(self, body: bytes, raw: Any) -> web.Response:
+        """A signed callback that is JSON: refused if malformed or stale, else handled."""
         reason = shape.problem(raw)
         if reason is None:
             reason = shape.freshness(raw["timestamp"], self._clock())
@@ -179,6 +188,24 @@ class ViberChannel:
         if len(result.replies) > 1 or len(messages) > 1:
             log.warning("welcome message trimmed to one message")
         return web.json_response({"sender": self.sender.sender_info, **messages[0]})
+
+
+# Viber's callback events as metrics labels: a button press is a ``message`` too.
+_KINDS = {
+    "message": "message",
+    "conversation_started": "conversation_started",
+    "subscribed": "subscription",
+    "unsubscribed": "subscription",
+    "delivered": "receipt",
+    "seen": "receipt",
+    "failed": "receipt",
+    "webhook": "webhook",
+}
+
+
+def callback_kind(raw: Any) -> str:
+    event = raw.get("event") if isinstance(raw, dict) else None
+    return _KINDS.get(event, "other") if isinstance(event, str) else "other"
 
 
 def _signed(given: str, expected: str) -> bool:

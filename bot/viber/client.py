@@ -13,7 +13,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.metrics.core import Metrics
 from messaging.contract import (
+    ChannelError,
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,
@@ -30,6 +32,7 @@ STATUS_TOO_MANY_REQUESTS = 12
 # Viber gives no retry-after; its limits are counted over a few seconds, so pause one second.
 RATE_LIMIT_PAUSE = 1.0
 AUTH_HEADER = "X-Viber-Auth-Token"
+CHANNEL = Channel.VIBER.value
 
 
 class ViberClient:
@@ -40,13 +43,27 @@ class ViberClient:
         api_url: str,
         token: str,
         timeout: float = 15.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._session = session
+        # Counts each call by endpoint and outcome (None: not counted).
+        self._metrics = metrics
         self._api_url = api_url.rstrip("/")
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     async def call(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if self._metrics is None:
+            return await self._post(endpoint, payload)
+        try:
+            answer = await self._post(endpoint, payload)
+        except ChannelError as error:
+            self._metrics.call_failed(CHANNEL, endpoint, error)
+            raise
+        self._metrics.call(CHANNEL, endpoint)
+        return answer
+
+    async def _post(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
         channel = Channel.VIBER
         url = f"{self._api_url}/{endpoint}"
         headers = {AUTH_HEADER: self._token, "Content-Type": "application/json"}

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.calendar import WorkCalendar
-from storage.desk.queue import QueueCounts, queue_counts
+from storage.desk.queue import QueueCounts, count_where, queue_counts
 from storage.models import Ticket
 from storage.stats import MONTH, NONE, Column, seconds_between
 
@@ -96,10 +96,6 @@ async def _medians(
     return {code: statistics.median(found) for code, found in values.items()}
 
 
-def _sum(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 async def _closings(
     session: AsyncSession, departments: Collection[str], since: datetime
 ) -> dict[str, tuple[int, int, int, float | None]]:
@@ -108,8 +104,8 @@ async def _closings(
     result = await session.execute(
         select(
             Ticket.queue_code,
-            _sum(has_deadline),
-            _sum(and_(has_deadline, Ticket.closed_at <= Ticket.deadline_at)),
+            count_where(has_deadline),
+            count_where(and_(has_deadline, Ticket.closed_at <= Ticket.deadline_at)),
             func.count(Ticket.rating),
             func.avg(cast(Ticket.rating, Float)),
         )

@@ -121,6 +121,11 @@ class _Cursor:
     forward: bool
 
 
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of the group meet ``condition`` (0 for none), in one aggregate."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 def due_soon_until(now: datetime, calendar: WorkCalendar, zone: ZoneInfo) -> datetime:
     """The end (in the council's zone) of the next working day after today: a ticket due by
     then, and not overdue, is "due within a working day"."""
@@ -358,10 +363,7 @@ async def queue_counts(
     if not departments:
         return {}
     soon = due_soon_until(now, calendar, zone)
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
+    count = count_where
     result = await session.execute(
         select(
             Ticket.queue_code,

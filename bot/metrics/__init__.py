@@ -1,0 +1,1 @@
+"""``GET /metrics``: what an IT department watches, in Prometheus' text format."""
