@@ -6,6 +6,7 @@ fails on any serious or critical axe violation and names it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from axe_playwright_python.async_playwright import Axe
@@ -17,6 +18,18 @@ from tests.desk_world import Account, DeskWorld
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 SERIOUS = frozenset({"serious", "critical"})
+POLL_SECONDS = 0.05
+
+
+async def wait_until(page: Page, expression: str) -> None:
+    """Wait for a JavaScript expression to be true. Not ``page.wait_for_function``: its polling
+    evaluates the string with ``eval``, which the desk's CSP (no 'unsafe-eval') refuses, so it
+    fails whenever the first check is false; ``evaluate`` runs outside the page's CSP."""
+    for _ in range(int(STEP_TIMEOUT_MS / 1000 / POLL_SECONDS)):
+        if await page.evaluate(expression):
+            return
+        await asyncio.sleep(POLL_SECONDS)
+    raise AssertionError(f"still false after {STEP_TIMEOUT_MS} ms: {expression}")
 
 
 @dataclass

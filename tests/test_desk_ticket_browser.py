@@ -12,7 +12,7 @@ from sqlalchemy import select
 from storage.models import Ticket
 from storage.vocabulary import Role
 from tests.chromium import chromium
-from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
+from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in, wait_until
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG
@@ -69,7 +69,7 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await page.get_by_role("heading", name=f"Звернення {ticket.number}").wait_for()
         # The resident's photo (the copy the bot kept from Viber) is shown in the thread.
         assert "Ось так тече" in await page.locator("[data-live=thread]").inner_text()
-        await page.wait_for_function(IMAGES_LOADED)
+        await wait_until(page, IMAGES_LOADED)
         await check_a11y(page)
         await page.get_by_label("Текст відповіді").fill("Ось схема ремонту")
         await page.get_by_label("Файл (фото або документ)").set_input_files(
@@ -79,7 +79,7 @@ async def test_answering_a_viber_ticket_with_a_picture(database_url: str) -> Non
         await page.get_by_text("Відповідь надіслано заявникові.").wait_for()
         # The picture is on the page, and the resident got it in Viber.
         assert await page.locator("img.photo").count() == 2
-        await page.wait_for_function(IMAGES_LOADED)
+        await wait_until(page, IMAGES_LOADED)
         widths = await page.evaluate(
             "[...document.querySelectorAll('img.photo')].map(i => i.naturalWidth)"
         )
