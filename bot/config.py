@@ -60,6 +60,12 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    # One JSON object a line, for a log collector (bot.logs).
+    JSON = "json"
+
+
 class SettingsError(Exception):
     """A configuration problem, reported to the operator as one line."""
 
@@ -97,6 +103,7 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    log_format: LogFormat = LogFormat.TEXT
 
     operator_chat_id: int | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
