@@ -316,20 +316,20 @@ async def _serve_ready(
     tasks: list[asyncio.Task[None]] = []
     delivery = runtime.delivery
     scheduler = AsyncIOScheduler(timezone=settings.zone)
-    schedule_jobs(
-        scheduler,
-        settings,
-        sessionmaker=runtime.sessionmaker,
-        catalog=runtime.catalog,
-        senders=runtime.senders,
-        replies=runtime.replies,
-        desk=runtime.desk,
-        telegram=runtime.telegram,
-        clock=clock,
-        wake=delivery.wake if delivery else None,
-    )
     try:
         await _start_channels(runtime, stop, tasks)
+        schedule_jobs(
+            scheduler,
+            settings,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            senders=runtime.senders,
+            replies=runtime.replies,
+            desk=runtime.desk,
+            telegram=runtime.telegram,
+            clock=clock,
+            wake=delivery.wake if delivery else None,
+        )
         if delivery is not None:
             # Stopped with the poller below (stop is set), before the HTTP server goes away.
             tasks.append(
