@@ -70,5 +70,9 @@ def configure(level: int, log_format: LogFormat = LogFormat.TEXT) -> None:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
     for name, quieter in QUIETER.items():
         logging.getLogger(name).setLevel(quieter)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from sqlalchemy.engine import make_url
 
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -56,6 +58,7 @@ async def _run(env: dict[str, str], cwd: Path) -> tuple[int, list[str]]:
 
 def _one_line_naming(lines: list[str], variable: str, *words: str) -> None:
     """The failure is one line naming the variable; nothing else is an error or a trace."""
+    lines = [line for line in lines if "aiohttp.access" not in line]
     assert not any("Traceback" in line for line in lines), "\n".join(lines)
     failures = [line for line in lines if "ERROR" in line or "CRITICAL" in line]
     assert len(failures) == 1, "\n".join(lines)
@@ -130,18 +133,26 @@ def _sqlite(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
 
-async def test_a_telegram_token_refused_is_one_line_and_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_a_telegram_token_refused_is_one_line_and_exit_2(
+    tmp_path: Path, log_format: str
+) -> None:
     async with FakeTelegram(TELEGRAM_TOKEN) as fake:
         env = _env(
             _sqlite(tmp_path),
             CITYBOT_TELEGRAM_TOKEN=REFUSED_TELEGRAM_TOKEN,
             CITYBOT_TELEGRAM_API_URL=fake.base_url,
             CITYBOT_HTTP_PORT=str(free_port()),
+            CITYBOT_LOG_FORMAT=log_format,
         )
         code, lines = await _run(env, tmp_path)
     assert code == 2
     _one_line_naming(lines, "CITYBOT_TELEGRAM_TOKEN", "401")
     assert REFUSED_TELEGRAM_TOKEN not in "\n".join(lines)
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]
+        assert [r["level"] for r in records][-1] == "ERROR"
+        assert records[-1]["logger"] == "citybot"
 
 
 async def test_a_viber_token_refused_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -298,7 +309,10 @@ async def test_viber_failing_for_a_while_is_retried(tmp_path: Path) -> None:
     assert not any("Traceback" in line for line in lines)
 
 
-async def test_an_unexpected_error_keeps_its_traceback_and_exits_1(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_an_unexpected_error_keeps_its_traceback_and_exits_1(
+    tmp_path: Path, log_format: str
+) -> None:
     async with FakeViber(VIBER_TOKEN) as fake:
         port = free_port()
         # Status 3, "bad data", to a registration we send: a bug, not an operator's mistake.
@@ -309,9 +323,14 @@ async def test_an_unexpected_error_keeps_its_traceback_and_exits_1(tmp_path: Pat
             CITYBOT_VIBER_API_URL=fake.base_url,
             CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
             CITYBOT_HTTP_PORT=str(port),
+            CITYBOT_LOG_FORMAT=log_format,
         )
         code, lines = await _run(env, tmp_path)
     assert code == 1
+    if log_format == "json":
+        # The traceback is inside its record: every line is one JSON object.
+        (failure,) = [json.loads(line) for line in lines if '"ERROR"' in line]
+        lines = failure["exc"].splitlines()
     assert any("Traceback" in line for line in lines)
     assert any("PermanentChannelError" in line and "status 3" in line for line in lines)
 
