@@ -129,9 +129,21 @@ async def _sandbox(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    from bot.startup import database_problem, database_unreachable
+
     engine = create_engine(settings.database_url)
     try:
         before, after = await upgrade_to_head(engine)
+    except Exception as error:
+        # What the operator can fix, or wait for, is one line; anything else keeps its trace.
+        problem = database_problem(error)
+        if problem is not None:
+            print(f"citybot: configuration error: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
+        if database_unreachable(error):
+            print(f"citybot: the database is unreachable: {error}", file=sys.stderr)
+            return 1
+        raise
     finally:
         await engine.dispose()
     if before == after:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -37,8 +38,12 @@ T = TypeVar("T")
 
 BACKOFF_START: Final = 1.0
 BACKOFF_CAP: Final = 30.0
-# Viber's status for an auth token it does not know.
+# Viber's statuses for a webhook URL it cannot use (it calls the URL while registering it) and
+# for an auth token it does not know.
+VIBER_INVALID_URL: Final = 1
 VIBER_INVALID_AUTH_TOKEN: Final = 2
+# Served while starting too: the process's own metrics say what it is waiting for.
+ALWAYS_SERVED: Final = frozenset({"/metrics"})
 # SQLSTATEs a retry cannot fix: 3D000 the database does not exist, class 28 the role does not
 # exist or its password is wrong.
 _DATABASE_MISSING: Final = "3D000"
@@ -90,9 +95,17 @@ def channel_problem(error: BaseException) -> ConfigProblem | None:
             "CITYBOT_TELEGRAM_TOKEN",
             "Telegram refuses this token (401 Unauthorized); copy it again from @BotFather",
         )
+    if isinstance(error, TelegramBadRequest) and "webhook" in error.message.lower():
+        # "bad webhook: An HTTPS URL must be provided", "…: Failed to resolve host".
+        return ConfigProblem("CITYBOT_PUBLIC_URL", f"Telegram refuses the webhook: {error.message}")
     if isinstance(error, PermanentChannelError) and error.code == VIBER_INVALID_AUTH_TOKEN:
         return ConfigProblem(
             "CITYBOT_VIBER_TOKEN", "Viber refuses this token (status 2, invalid auth token)"
+        )
+    if isinstance(error, PermanentChannelError) and error.code == VIBER_INVALID_URL:
+        return ConfigProblem(
+            "CITYBOT_PUBLIC_URL",
+            "Viber refuses the webhook (status 1): it could not call …/viber/webhook there",
         )
     return None
 
@@ -177,7 +190,8 @@ class Readiness:
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        if self.serving or (self.database and request.path != "/healthz"):
+        path = request.path
+        if self.serving or (self.database and path != "/healthz") or path in ALWAYS_SERVED:
             return await handler(request)
         state = "connecting" if self.database else "waiting for the database"
         return web.json_response(

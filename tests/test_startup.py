@@ -25,7 +25,7 @@ from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
 from tests.conftest import PG_ADMIN_URL, free_port, pg_database
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, WEBHOOK_SECRET
-from tests.test_cli import _env
+from tests.test_cli import _citybot, _env
 
 # A token of the right shape that the fake Telegram does not know.
 REFUSED_TELEGRAM_TOKEN = "987654321:AAF_refused-telegram-token-for-tests_01"
@@ -171,6 +171,22 @@ async def test_a_viber_token_refused_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert REFUSED_VIBER_TOKEN not in "\n".join(lines)
 
 
+async def test_a_webhook_url_viber_cannot_call_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    async with FakeViber(VIBER_TOKEN) as fake:
+        port = free_port()
+        fake.fail_next("set_webhook", status=1)
+        env = _env(
+            _sqlite(tmp_path),
+            CITYBOT_VIBER_TOKEN=VIBER_TOKEN,
+            CITYBOT_VIBER_API_URL=fake.base_url,
+            CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            CITYBOT_HTTP_PORT=str(port),
+        )
+        code, lines = await _run(env, tmp_path)
+    assert code == 2
+    _one_line_naming(lines, "CITYBOT_PUBLIC_URL", "status 1")
+
+
 async def test_a_database_that_does_not_exist_is_named_in_one_line(tmp_path: Path) -> None:
     url = make_url(PG_ADMIN_URL).set(database="citybot_no_such_database")
     env = _env(url.render_as_string(hide_password=False), CITYBOT_HTTP_PORT=str(free_port()))
@@ -178,6 +194,11 @@ async def test_a_database_that_does_not_exist_is_named_in_one_line(tmp_path: Pat
     code, lines = await _run(env, tmp_path)
     assert code == 2
     _one_line_naming(lines, "CITYBOT_DATABASE_URL", '"citybot_no_such_database" does not exist')
+    # `citybot migrate` says the same.
+    code, out, err = await _citybot("migrate", env=env, cwd=tmp_path)
+    assert code == 2 and not out and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert "CITYBOT_DATABASE_URL" in line and "does not exist" in line
 
 
 async def test_credentials_postgresql_refuses_are_one_line_and_exit_2(tmp_path: Path) -> None:
