@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"citybot: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    logs.configure(level, settings.log_format)
+    logs.configure(level, settings.log_format, logs.secrets_of(settings))
     if args.command == "run":
         return asyncio.run(_run(settings))
     if args.command == "migrate":

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.config import LogFormat
+from sqlalchemy.engine import make_url
+
+from bot.config import LogFormat, Settings
 from storage import log_context
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"
 # Library loggers that say at INFO what only a developer needs: Alembic narrates every
 # connection (our own line says what was migrated).
 QUIETER = {"alembic": logging.WARNING}
+REDACTED = "[REDACTED]"
+MIN_SECRET = 8
 
 
 class ContextFilter(logging.Filter):
@@ -60,15 +65,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: int, log_format: LogFormat = LogFormat.TEXT) -> None:
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's lines with the configured secrets blanked out: a safety net under
+    whatever a library puts in an exception (aiohttp quotes request URLs, and the Bot API's
+    carry the token)."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self._inner = inner
+        # Short values would blank out ordinary words; real secrets are long.
+        self._secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self._inner.format(record)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The values no log line may show: tokens (the Telegram one's secret half too), the webhook
+    secret and the database password."""
+    found = [settings.telegram_token, settings.viber_token, settings.webhook_secret]
+    if settings.telegram_token:
+        found.append(settings.telegram_token.partition(":")[2])
+    found.append(make_url(settings.database_url).password)
+    return [str(value) for value in found if value]
+
+
+def configure(
+    level: int, log_format: LogFormat = LogFormat.TEXT, secrets: Iterable[str] = ()
+) -> None:
     """Configure the root logger (again, replacing its handlers: the format is known only once
     the settings are read)."""
     handler = logging.StreamHandler()
     handler.addFilter(ContextFilter())
-    if log_format is LogFormat.JSON:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    inner = JsonFormatter() if log_format is LogFormat.JSON else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(RedactingFormatter(inner, secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet_libraries()
 

@@ -10,13 +10,21 @@ import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
 
 from bot.config import LogFormat
-from bot.logs import TEXT_FORMAT, ContextFilter, JsonFormatter, quiet_libraries
+from bot.logs import (
+    TEXT_FORMAT,
+    ContextFilter,
+    JsonFormatter,
+    RedactingFormatter,
+    quiet_libraries,
+    secrets_of,
+)
 from storage.models import Ticket
 from tests.conftest import pg_database
 from tests.harness import (
@@ -25,6 +33,7 @@ from tests.harness import (
     WEBHOOK_SECRET,
     TelegramResident,
     ViberResident,
+    bot_settings,
     onboard,
 )
 from tests.staff_world import OPERATOR, TG_RESIDENT, staff_world
@@ -133,3 +142,31 @@ async def test_no_secret_and_no_personal_data_is_logged_at_info() -> None:
         for what, secret in SECRETS.items():
             found = [line for line in output.splitlines() if secret in line]
             assert not found, f"{what} logged: {found[:3]}"
+
+
+def test_the_configured_secrets_are_blanked_out_of_every_line_as_a_safety_net() -> None:
+    """Under the messages themselves (tested above without it): what a library quotes in an
+    exception, such as aiohttp's request URL with the Bot API token in its path."""
+    settings = bot_settings(
+        "postgresql+asyncpg://citybot:db-Password-42@db.example/citybot",
+        telegram_token=TELEGRAM_TOKEN,
+        viber_token=VIBER_TOKEN,
+        telegram_mode="webhook",
+    )
+    secrets = secrets_of(settings)
+    url = f"https://api.telegram.org/bot{TELEGRAM_TOKEN}/getMe"
+    try:
+        raise ConnectionError(f"{url} (db-Password-42, {VIBER_TOKEN}, {WEBHOOK_SECRET})")
+    except ConnectionError:
+        record = logging.getLogger("aiogram").makeRecord(
+            "aiogram", logging.ERROR, __file__, 1, "failed: %s", (url,), sys.exc_info()
+        )
+    for inner in (logging.Formatter(TEXT_FORMAT), JsonFormatter()):
+        ContextFilter().filter(record)
+        line = RedactingFormatter(inner, secrets).format(record)
+        record.exc_text = None  # formatted afresh by the next formatter
+        assert "failed: https://api.telegram.org/bot[REDACTED]/getMe" in line
+        assert "ConnectionError" in line and "[REDACTED]" in line
+        for secret in (TELEGRAM_TOKEN, SECRETS["Telegram token's secret part"], VIBER_TOKEN):
+            assert secret not in line
+        assert "db-Password-42" not in line and WEBHOOK_SECRET not in line
