@@ -133,16 +133,54 @@ def _sqlite(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
 
+def _telegram_env(
+    tmp_path: Path, api_url: str, port: int, *, token: str = TELEGRAM_TOKEN, **extra: str
+) -> dict[str, str]:
+    return _env(
+        _sqlite(tmp_path),
+        CITYBOT_TELEGRAM_TOKEN=token,
+        CITYBOT_TELEGRAM_API_URL=api_url,
+        CITYBOT_HTTP_PORT=str(port),
+        **extra,
+    )
+
+
+def _viber_env(
+    tmp_path: Path, api_url: str, port: int, *, token: str = VIBER_TOKEN, **extra: str
+) -> dict[str, str]:
+    """Viber on the fake; the bot's own port is its public URL (the fake calls it)."""
+    return _env(
+        _sqlite(tmp_path),
+        CITYBOT_VIBER_TOKEN=token,
+        CITYBOT_VIBER_API_URL=api_url,
+        CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        CITYBOT_HTTP_PORT=str(port),
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _running(env: dict[str, str], cwd: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``citybot run``, killed at the end if the test did not stop it."""
+    process = await _start(env, cwd)
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_a_telegram_token_refused_is_one_line_and_exit_2(
     tmp_path: Path, log_format: str
 ) -> None:
     async with FakeTelegram(TELEGRAM_TOKEN) as fake:
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_TELEGRAM_TOKEN=REFUSED_TELEGRAM_TOKEN,
-            CITYBOT_TELEGRAM_API_URL=fake.base_url,
-            CITYBOT_HTTP_PORT=str(free_port()),
+        env = _telegram_env(
+            tmp_path,
+            fake.base_url,
+            free_port(),
+            token=REFUSED_TELEGRAM_TOKEN,
             CITYBOT_LOG_FORMAT=log_format,
         )
         code, lines = await _run(env, tmp_path)
@@ -158,13 +196,7 @@ async def test_a_telegram_token_refused_is_one_line_and_exit_2(
 async def test_a_viber_token_refused_is_one_line_and_exit_2(tmp_path: Path) -> None:
     async with FakeViber(VIBER_TOKEN) as fake:
         port = free_port()
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_VIBER_TOKEN=REFUSED_VIBER_TOKEN,
-            CITYBOT_VIBER_API_URL=fake.base_url,
-            CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
-            CITYBOT_HTTP_PORT=str(port),
-        )
+        env = _viber_env(tmp_path, fake.base_url, port, token=REFUSED_VIBER_TOKEN)
         code, lines = await _run(env, tmp_path)
     assert code == 2
     _one_line_naming(lines, "CITYBOT_VIBER_TOKEN", "status 2")
@@ -175,13 +207,7 @@ async def test_a_webhook_url_viber_cannot_call_is_one_line_and_exit_2(tmp_path: 
     async with FakeViber(VIBER_TOKEN) as fake:
         port = free_port()
         fake.fail_next("set_webhook", status=1)
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_VIBER_TOKEN=VIBER_TOKEN,
-            CITYBOT_VIBER_API_URL=fake.base_url,
-            CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
-            CITYBOT_HTTP_PORT=str(port),
-        )
+        env = _viber_env(tmp_path, fake.base_url, port)
         code, lines = await _run(env, tmp_path)
     assert code == 2
     _one_line_naming(lines, "CITYBOT_PUBLIC_URL", "status 1")
@@ -232,8 +258,7 @@ async def test_a_database_not_up_yet_is_waited_for_and_served_when_it_comes(
             CITYBOT_WEBHOOK_SECRET=WEBHOOK_SECRET,
             CITYBOT_HTTP_PORT=str(http_port),
         )
-        process = await _start(env, tmp_path)
-        try:
+        async with _running(env, tmp_path) as process:
             lines = await _read_until(process, "the database unreachable", 2)
             assert await _health(http_port) == 503
             # A webhook before the database is there: 503, so Telegram delivers it again.
@@ -252,10 +277,6 @@ async def test_a_database_not_up_yet_is_waited_for_and_served_when_it_comes(
                 await fake.send_text(600, "/start")
                 await fake.wait_for_messages(600, 1, timeout=10)
                 code, rest = await _stop(process)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
     assert code == 0
     attempts = [line for line in lines + rest if "the database unreachable" in line]
     assert attempts and all("ConnectionRefusedError" in line for line in attempts)
@@ -267,14 +288,8 @@ async def test_telegram_unreachable_is_retried_and_sigterm_stops_cleanly(tmp_pat
     async with FakeTelegram(TELEGRAM_TOKEN) as fake:
         api_port = free_port()
         http_port = free_port()
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
-            CITYBOT_TELEGRAM_API_URL=f"http://127.0.0.1:{api_port}",
-            CITYBOT_HTTP_PORT=str(http_port),
-        )
-        process = await _start(env, tmp_path)
-        try:
+        env = _telegram_env(tmp_path, f"http://127.0.0.1:{api_port}", http_port)
+        async with _running(env, tmp_path) as process:
             lines = await _read_until(process, "Telegram unreachable", 2)
             assert await _health(http_port) == 503
             fake_port = urlsplit(fake.base_url).port
@@ -285,22 +300,13 @@ async def test_telegram_unreachable_is_retried_and_sigterm_stops_cleanly(tmp_pat
                 await fake.wait_for_messages(600, 1, timeout=10)
             # Down again is the poller's business; stopping while waiting at start is ours.
             code, rest = await _stop(process)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
     assert code == 0
     assert not any("Traceback" in line for line in lines + rest)
 
     # Asked to stop while still waiting: a clean exit at once.
-    process = await _start(env, tmp_path)
-    try:
+    async with _running(env, tmp_path) as process:
         await _read_until(process, "Telegram unreachable", 1)
         code, rest = await _stop(process)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
     assert code == 0
     assert not any("Traceback" in line or "ERROR" in line for line in rest), rest
 
@@ -309,21 +315,10 @@ async def test_viber_failing_for_a_while_is_retried(tmp_path: Path) -> None:
     async with FakeViber(VIBER_TOKEN) as fake:
         port = free_port()
         fake.fail_next("set_webhook", http_status=503, times=2)
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_VIBER_TOKEN=VIBER_TOKEN,
-            CITYBOT_VIBER_API_URL=fake.base_url,
-            CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
-            CITYBOT_HTTP_PORT=str(port),
-        )
-        process = await _start(env, tmp_path)
-        try:
+        env = _viber_env(tmp_path, fake.base_url, port)
+        async with _running(env, tmp_path) as process:
             await _wait_health(port, 200)
             code, lines = await _stop(process)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
     assert code == 0
     attempts = [line for line in lines if "Viber unreachable" in line]
     assert len(attempts) == 2 and "HTTP 503" in attempts[0]
@@ -338,14 +333,7 @@ async def test_an_unexpected_error_keeps_its_traceback_and_exits_1(
         port = free_port()
         # Status 3, "bad data", to a registration we send: a bug, not an operator's mistake.
         fake.fail_next("set_webhook", status=3)
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_VIBER_TOKEN=VIBER_TOKEN,
-            CITYBOT_VIBER_API_URL=fake.base_url,
-            CITYBOT_PUBLIC_URL=f"http://127.0.0.1:{port}",
-            CITYBOT_HTTP_PORT=str(port),
-            CITYBOT_LOG_FORMAT=log_format,
-        )
+        env = _viber_env(tmp_path, fake.base_url, port, CITYBOT_LOG_FORMAT=log_format)
         code, lines = await _run(env, tmp_path)
     assert code == 1
     if log_format == "json":
@@ -359,12 +347,7 @@ async def test_an_unexpected_error_keeps_its_traceback_and_exits_1(
 async def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     async with FakeTelegram(TELEGRAM_TOKEN) as fake:
         port = free_port()
-        env = _env(
-            _sqlite(tmp_path),
-            CITYBOT_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
-            CITYBOT_TELEGRAM_API_URL=fake.base_url,
-            CITYBOT_HTTP_PORT=str(port),
-        )
+        env = _telegram_env(tmp_path, fake.base_url, port)
         server = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", port)
         async with server:
             code, lines = await _run(env, tmp_path)
