@@ -148,7 +148,7 @@ async def keep_trying(
                 raise
             if isinstance(error, TelegramRetryAfter):
                 delay = max(delay, float(error.retry_after))
-            log.warning("%s unreachable (%s); retrying in %.0f s", what, _describe(error), delay)
+            log.warning("%s is unreachable (%s); retrying in %.0f s", what, _describe(error), delay)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
         if stop.is_set():

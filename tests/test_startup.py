@@ -227,6 +227,15 @@ async def test_a_database_that_does_not_exist_is_named_in_one_line(tmp_path: Pat
     assert "CITYBOT_DATABASE_URL" in line and "does not exist" in line
 
 
+async def test_a_sqlite_file_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-directory" / "bot.db"
+    env = _env(f"sqlite+aiosqlite:///{missing}", CITYBOT_HTTP_PORT=str(free_port()))
+    env["CITYBOT_TELEGRAM_TOKEN"] = TELEGRAM_TOKEN
+    code, lines = await _run(env, tmp_path)
+    assert code == 2
+    _one_line_naming(lines, "CITYBOT_DATABASE_URL", "SQLite database file")
+
+
 async def test_credentials_postgresql_refuses_are_one_line_and_exit_2(tmp_path: Path) -> None:
     # The test server trusts local connections, so a wrong password cannot be shown there; a
     # role that does not exist is refused in the same SQLSTATE class (28, authorization).
@@ -259,7 +268,7 @@ async def test_a_database_not_up_yet_is_waited_for_and_served_when_it_comes(
             CITYBOT_HTTP_PORT=str(http_port),
         )
         async with _running(env, tmp_path) as process:
-            lines = await _read_until(process, "the database unreachable", 2)
+            lines = await _read_until(process, "the database is unreachable", 2)
             assert await _health(http_port) == 503
             # A webhook before the database is there: 503, so Telegram delivers it again.
             update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "x"}}
@@ -278,7 +287,7 @@ async def test_a_database_not_up_yet_is_waited_for_and_served_when_it_comes(
                 await fake.wait_for_messages(600, 1, timeout=10)
                 code, rest = await _stop(process)
     assert code == 0
-    attempts = [line for line in lines + rest if "the database unreachable" in line]
+    attempts = [line for line in lines + rest if "the database is unreachable" in line]
     assert attempts and all("ConnectionRefusedError" in line for line in attempts)
     assert "retrying in 1 s" in attempts[0] and "retrying in 2 s" in attempts[1]
     assert not any("Traceback" in line for line in lines + rest)
@@ -290,7 +299,7 @@ async def test_telegram_unreachable_is_retried_and_sigterm_stops_cleanly(tmp_pat
         http_port = free_port()
         env = _telegram_env(tmp_path, f"http://127.0.0.1:{api_port}", http_port)
         async with _running(env, tmp_path) as process:
-            lines = await _read_until(process, "Telegram unreachable", 2)
+            lines = await _read_until(process, "Telegram is unreachable", 2)
             assert await _health(http_port) == 503
             fake_port = urlsplit(fake.base_url).port
             assert fake_port is not None
@@ -305,7 +314,7 @@ async def test_telegram_unreachable_is_retried_and_sigterm_stops_cleanly(tmp_pat
 
     # Asked to stop while still waiting: a clean exit at once.
     async with _running(env, tmp_path) as process:
-        await _read_until(process, "Telegram unreachable", 1)
+        await _read_until(process, "Telegram is unreachable", 1)
         code, rest = await _stop(process)
     assert code == 0
     assert not any("Traceback" in line or "ERROR" in line for line in rest), rest
@@ -320,7 +329,7 @@ async def test_viber_failing_for_a_while_is_retried(tmp_path: Path) -> None:
             await _wait_health(port, 200)
             code, lines = await _stop(process)
     assert code == 0
-    attempts = [line for line in lines if "Viber unreachable" in line]
+    attempts = [line for line in lines if "Viber is unreachable" in line]
     assert len(attempts) == 2 and "HTTP 503" in attempts[0]
     assert not any("Traceback" in line for line in lines)
 
