@@ -40,6 +40,7 @@ from bot.parts import (
     web_desk,
 )
 from bot.schedule import schedule_jobs
+from bot.startup import ConfigProblem, Readiness, Stopped, channel_ready, database_ready
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel
 from bot.telegram.files import RedactingAccessLogger
@@ -263,44 +264,87 @@ async def serve(
 ) -> None:
     """Serve every configured channel until ``stop`` is set, then shut down cleanly.
 
-    Order on the way in: database, HTTP server, webhook registrations (Viber calls the URL while
-    registering), polling. On the way out, the reverse: polling stops after its batch, the HTTP
-    server finishes in-flight webhook calls, then the caller closes clients and the engine.
+    Order on the way in: HTTP server (503 until ready, see ``bot.startup``), database, webhook
+    registrations (Viber calls the URL while registering), polling. On the way out, the
+    reverse: polling stops after its batch, the HTTP server finishes in-flight webhook calls,
+    then the caller closes clients and the engine.
     """
     settings = runtime.settings
-    await prepare_database(runtime.engine, runtime.sessionmaker, settings, clock=clock)
+    # Listening first: /healthz answers 503 (and webhooks 503, redelivered later) while the
+    # database and the messengers are not reachable yet.
+    readiness = Readiness()
+    readiness.install(runtime.web_app)
     # The access log must not hand out the signed /media links it sees.
     runner = web.AppRunner(
         runtime.web_app, shutdown_timeout=30.0, access_log_class=RedactingAccessLogger
     )
     await runner.setup()
+    try:
+        try:
+            await _listen(runner, settings)
+            await database_ready(
+                "the database",
+                lambda: prepare_database(
+                    runtime.engine, runtime.sessionmaker, settings, clock=clock
+                ),
+                stop,
+            )
+        except BaseException:
+            await runner.cleanup()
+            raise
+        readiness.database = True
+        await _serve_ready(runtime, runner, stop, readiness, clock=clock, ready=ready)
+    except Stopped as waiting:
+        log.info("stopped while waiting for %s", waiting)
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> None:
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        where = f"{settings.http_host}:{settings.http_port}"
+        raise ConfigProblem("CITYBOT_HTTP_PORT", f"cannot listen on {where}: {error}") from None
     log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
+
+
+async def _serve_ready(
+    runtime: Runtime,
+    runner: web.AppRunner,
+    stop: asyncio.Event,
+    readiness: Readiness,
+    *,
+    clock: Clock,
+    ready: asyncio.Event | None,
+) -> None:
+    """Serve once the database is ready: register the channels (retried while unreachable),
+    start the jobs, wait for ``stop``, and shut down in order."""
+    settings = runtime.settings
     tasks: list[asyncio.Task[None]] = []
     delivery = runtime.delivery
     scheduler = AsyncIOScheduler(timezone=settings.zone)
-    schedule_jobs(
-        scheduler,
-        settings,
-        sessionmaker=runtime.sessionmaker,
-        catalog=runtime.catalog,
-        senders=runtime.senders,
-        replies=runtime.replies,
-        desk=runtime.desk,
-        telegram=runtime.telegram,
-        clock=clock,
-        wake=delivery.wake if delivery else None,
-        metrics=runtime.metrics,
-    )
     try:
         await _start_channels(runtime, stop, tasks)
+        schedule_jobs(
+            scheduler,
+            settings,
+            sessionmaker=runtime.sessionmaker,
+            catalog=runtime.catalog,
+            senders=runtime.senders,
+            replies=runtime.replies,
+            desk=runtime.desk,
+            telegram=runtime.telegram,
+            clock=clock,
+            wake=delivery.wake if delivery else None,
+            metrics=runtime.metrics,
+        )
         if delivery is not None:
             # Stopped with the poller below (stop is set), before the HTTP server goes away.
             tasks.append(
                 asyncio.create_task(run_broadcasts(delivery, stop), name="broadcast-delivery")
             )
         scheduler.start()
+        readiness.serving = True
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -328,12 +372,13 @@ async def _start_channels(
     a failure after it still ends it)."""
     settings, telegram = runtime.settings, runtime.telegram
     if telegram is not None:
-        await telegram.set_commands()
+        await channel_ready("Telegram", telegram.set_commands, stop)
         if settings.telegram_mode is TelegramMode.WEBHOOK:
             assert settings.public_url is not None
-            await telegram.use_webhook(settings.public_url + TELEGRAM_PATH)
+            url = settings.public_url + TELEGRAM_PATH
+            await channel_ready("Telegram", lambda: telegram.use_webhook(url), stop)
         else:
-            await telegram.use_polling()
+            await channel_ready("Telegram", telegram.use_polling, stop)
             # getUpdates allows one consumer per bot (Telegram answers 409 to a second one).
             tasks.append(
                 asyncio.create_task(
@@ -341,5 +386,7 @@ async def _start_channels(
                     name="telegram-poll",
                 )
             )
-    if runtime.viber is not None and settings.public_url:
-        await runtime.viber.register_webhook(settings.public_url + VIBER_PATH)
+    viber = runtime.viber
+    if viber is not None and settings.public_url:
+        url = settings.public_url + VIBER_PATH
+        await channel_ready("Viber", lambda: viber.register_webhook(url), stop)

@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from bot import __version__
+from bot import __version__, logs
 from bot.admin import add_parsers, run_admin
 from bot.config import Settings, SettingsError, load_settings, require_channels
 from bot.migrate import upgrade_to_head
@@ -50,12 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic narrates every connection at INFO; our own line says what was migrated.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    level = getattr(logging, args.log_level)
+    logs.configure(level)
     if args.command == "sandbox":
         return asyncio.run(_sandbox(args))
     try:
@@ -65,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"citybot: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    logs.configure(level, settings.log_format, logs.secrets_of(settings))
     if args.command == "run":
         return asyncio.run(_run(settings))
     if args.command == "migrate":
@@ -75,13 +72,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _run(settings: Settings) -> int:
     # Imported here so `citybot staff …` and `--version` stay fast and need no messenger SDKs.
     from bot.app import build_runtime, serve
+    from bot.startup import ConfigProblem
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with build_runtime(settings) as runtime:
-        await serve(runtime, stop)
+    try:
+        async with build_runtime(settings) as runtime:
+            await serve(runtime, stop)
+    except ConfigProblem as problem:
+        # Expected, and the operator's to fix: one line naming the setting, no traceback.
+        log.error("configuration error: %s", problem)
+        return EXIT_CONFIG
+    except Exception:
+        # Broad on purpose: whatever it was, it is logged with its traceback (one record, one
+        # JSON line in the json format) and the exit status says it failed.
+        log.exception("stopped by an unexpected error")
+        return 1
     log.info("stopped")
     return 0
 
@@ -89,6 +97,7 @@ async def _run(settings: Settings) -> int:
 async def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.guard import NotASandboxDatabase
     from bot.sandbox.run import SandboxOptions, run_sandbox
+    from bot.startup import ConfigProblem
 
     if not 0 < args.port < 65536:
         print(f"citybot: --port must be 1-65535, not {args.port}", file=sys.stderr)
@@ -109,6 +118,9 @@ async def _sandbox(args: argparse.Namespace) -> int:
     except NotASandboxDatabase as error:
         print(f"citybot: not a sandbox database: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    except ConfigProblem as error:
+        print(f"citybot: cannot start the sandbox: {error.reason}", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"citybot: cannot start the sandbox: {error}", file=sys.stderr)
         return 1
@@ -117,9 +129,21 @@ async def _sandbox(args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
+    from bot.startup import database_problem, database_unreachable
+
     engine = create_engine(settings.database_url)
     try:
         before, after = await upgrade_to_head(engine)
+    except Exception as error:
+        # What the operator can fix, or wait for, is one line; anything else keeps its trace.
+        problem = database_problem(error)
+        if problem is not None:
+            print(f"citybot: configuration error: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
+        if database_unreachable(error):
+            print(f"citybot: the database is unreachable: {error}", file=sys.stderr)
+            return 1
+        raise
     finally:
         await engine.dispose()
     if before == after:

@@ -63,6 +63,12 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    # One JSON object a line, for a log collector (bot.logs).
+    JSON = "json"
+
+
 class SettingsError(Exception):
     """A configuration problem, reported to the operator as one line."""
 
@@ -103,6 +109,7 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus) answers only "Authorization: Bearer <this token>"; unset, it
     # answers 404 (the route shares the public port).
     metrics_token: str | None = Field(default=None, repr=False)
+    log_format: LogFormat = LogFormat.TEXT
 
     operator_chat_id: int | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()

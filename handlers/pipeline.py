@@ -32,7 +32,7 @@ from messaging.contract import (
     with_keyboard,
 )
 from messaging.i18n import Catalog
-from storage import audit, conversations, dedup, linking
+from storage import audit, conversations, dedup, linking, log_context
 from storage.errors import failure_reason, failure_trace, is_permanent
 from storage.models import AuditEntry
 from storage.residents import get_resident, resident_for_event
@@ -81,6 +81,7 @@ class Pipeline:
 
         ``owe``: keep the replies on the update's claim until they are sent (``handlers.owed``);
         False when the caller answers with them in the same HTTP response (Viber's welcome)."""
+        log_context.update_key.set(f"{event.identity.channel}:{event.update_key}")
         try:
             return await self._process(event, owe=owe)
         except IntegrityError:

@@ -27,6 +27,7 @@ from bot.telegram.staff.service import StaffService
 from handlers.actions import PUBLIC_COMMANDS
 from handlers.pipeline import Pipeline
 from messaging.i18n import Catalog
+from storage import log_context
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class TelegramChannel:
         # RecursionError: JSON nested deeper than Python's decoder goes.
         except (ValueError, RecursionError, ValidationError):
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
+        log_context.update_key.set(f"telegram:{self.bot.id}:{update.update_id}")
         # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
         # replies may follow the answer (the pipeline's outbox); long polling keeps them before
         # the offset is confirmed.
@@ -209,6 +211,7 @@ class TelegramChannel:
 
         async def run_chat(chat_updates: list[Update]) -> list[int]:
             for position, update in enumerate(chat_updates):
+                log_context.update_key.set(f"telegram:{self.bot.id}:{update.update_id}")
                 try:
                     with self._metrics.handling(CHANNEL, update_kind(update)):
                         await self.dispatcher.feed_update(self.bot, update)

@@ -26,7 +26,7 @@ from messaging import labels
 from messaging.contract import Button, Reply, TicketFiled
 from messaging.i18n import Catalog, Markup
 from messaging.text import format_when
-from storage import tickets
+from storage import log_context, tickets
 from storage.deadlines import DEFAULT_FEEDBACK_DAYS, DEFAULT_LEGAL_AID_DAYS, TicketKind
 from storage.filing import Attachment, FilingPolicy, Follows, TicketForm, file_ticket
 from storage.models import Ticket
@@ -302,6 +302,7 @@ class ResidentTickets(FormEngine):
             follows=follows,
         )
         turn.effects.append(TicketFiled(ticket.id))
+        log_context.ticket_number.set(ticket.number)
         return ticket
 
     # -- what the closure flows use (handlers.tickets.closure.Filing) -----------------------

@@ -21,7 +21,7 @@ from handlers.staff.notices import Notices
 from handlers.tickets.followups import record_delivery
 from messaging.contract import Reply
 from messaging.text import markup_to_plain
-from storage import staff_desk
+from storage import log_context, staff_desk
 from storage.models import Resident, Ticket, TicketMessage
 from storage.tickets import add_message, is_open
 from storage.vocabulary import Clock, MessageDirection, Role
@@ -200,6 +200,7 @@ async def locked_ticket(call: StaffCall, ticket_id: int) -> Ticket | Refused:
     ticket = await staff_desk.lock_ticket(call.session, ticket_id=ticket_id)
     if ticket is None:
         return Refused(Reason.NOT_FOUND)
+    log_context.ticket_number.set(ticket.number)
     return ticket if call.works_in(ticket.queue_code) else department_refusal(ticket)
 
 
