@@ -280,14 +280,55 @@ async def test_events_announce_every_change(tmp_path: object) -> None:
 
 
 async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:
+    """A sandbox started again on its database answers at once on both channels (the stand-ins
+    go on numbering after what the bot stored), and the operator forum shows the open tickets
+    again."""
     url = f"sqlite+aiosqlite:///{tmp_path}/sb.db"
     async with running_sandbox(url) as sandbox:
         made = await sandbox.post("/api/personas", {"channel": "telegram", "name": "Петро"})
         resident = SandboxTelegramResident(sandbox, made["id"])
         await onboard(resident)
-    async with running_sandbox(url) as sandbox:
         world = await sandbox.world()
-        assert made["id"] in {p["id"] for p in world["telegram_residents"]}
+        viber = SandboxViberResident(sandbox, world["viber_residents"][0]["id"])
+        await onboard(viber)
+        number = await _file_viber_ticket(viber, "Не працює ліфт у під'їзді 3")
+        before = (await sandbox.get(f"/api/telegram/chat/{made['id']}"))["messages"]
+    for _ in range(2):
+        async with running_sandbox(url) as sandbox:
+            world = await sandbox.world()
+            assert made["id"] in {p["id"] for p in world["telegram_residents"]}
+            resident = SandboxTelegramResident(sandbox, made["id"])
+            await resident.command("start")
+            assert resident.texts(), "a restarted sandbox left Telegram unanswered"
+            # The chat starts empty, and its numbers do not repeat the last run's.
+            assert resident._chat["messages"][0]["message_id"] > before[-1]["message_id"]
+            viber = SandboxViberResident(sandbox, viber.external_id)
+            await viber.say("/mytickets")
+            assert any(number in text for text in viber.texts() + viber.labels()), (
+                viber.texts()[-2:],
+                viber.labels(),
+            )
+            chat = await sandbox.operator_chat()
+            [topic] = [t for t in chat["topics"] if number in t["name"]]
+            in_topic = [
+                m.get("text", "")
+                for m in chat["messages"]
+                if m.get("message_thread_id") == topic["message_thread_id"]
+            ]
+            assert any("Не працює ліфт у під'їзді 3" in text for text in in_topic), in_topic
+
+
+async def _file_viber_ticket(viber: SandboxViberResident, text: str) -> str:
+    """File a ticket as a Viber resident; its number."""
+    await viber.command("feedback")
+    await viber.press("Інше")
+    await viber.say(text)
+    await viber.press("Далі ➡️")
+    await viber.press("Ні")
+    await viber.press("✅ Надіслати")
+    found = re.search(r"ВД-\d{4}-\d{6}", viber.last_text())
+    assert found is not None, viber.last_text()
+    return found.group()
 
 
 @pytest.mark.parametrize(

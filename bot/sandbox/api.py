@@ -79,6 +79,8 @@ class SandboxApi:
         # Set when the server shuts down: open event streams end instead of holding it up.
         self._stopping = False
         self._streams: set[asyncio.Event] = set()
+        # The desk posting the open tickets right after start (bot.sandbox.run): settle waits.
+        self.catching_up: asyncio.Future[None] | None = None
 
     def install(self, app: web.Application) -> None:
         app.middlewares.append(same_site_only(loopback_only=self.loopback_only))
@@ -198,12 +200,15 @@ class SandboxApi:
     async def settle(self, _request: web.Request) -> web.StreamResponse:
         """Wait until the bot has handled everything people did so far and sent its answers.
 
-        For scripts, browser tests and trainers' demos that must not race the bot: every
-        Telegram update confirmed (the bot confirms only what it stored), no Viber callback
-        owed, and the replies and staff copies of both sent. 503 if that takes too long."""
+        For scripts, browser tests and trainers' demos that must not race the bot: the open
+        tickets posted to the operator forum after start, every Telegram update confirmed (the
+        bot confirms only what it stored), no Viber callback owed, and the replies and staff
+        copies of both sent. 503 if that takes too long."""
         telegram, viber = self.world.telegram, self.world.viber
         try:
             async with asyncio.timeout(SETTLE_SECONDS):
+                if self.catching_up is not None:
+                    await asyncio.shield(self.catching_up)
                 # Confirmations do not notify listeners: a short poll of two cheap checks.
                 while telegram.pending_updates() or viber.pending_callbacks:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)

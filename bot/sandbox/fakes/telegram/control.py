@@ -22,6 +22,16 @@ class Control(UserActions):
         """
         return await self._emit(dict(update))
 
+    def continue_numbering(self, *, update_id: int, message_id: int = 0) -> None:
+        """Go on from an earlier run of the same bot, as Telegram's servers do across a bot's
+        restarts: the next update is ``update_id`` (or later), and every chat numbers its
+        messages after ``message_id``. The bot may have stored ids from that run (claims of
+        handled updates, prompts it waits an answer to), which must not come again."""
+        self._next_update_id = max(self._next_update_id, update_id)
+        self._message_floor = max(self._message_floor, message_id)
+        for chat in self._chats.values():
+            chat.next_message_id = max(chat.next_message_id, message_id + 1)
+
     # ================================================================ inspection API
 
     def _chat_or_none(self, chat_id: int) -> Chat | None:
