@@ -298,6 +298,10 @@ class SandboxApi:
             "chat_id": chat_id,
             "messages": fake.history(chat_id),
             "keyboard": fake.reply_keyboard(chat_id),
+            # Message id (as text) -> ForceReply markup: the page opens a reply to the newest.
+            "force_reply": {
+                str(mid): markup for mid, markup in fake.force_replies(chat_id).items()
+            },
             "topics": fake.topics(chat_id),
             "blocked": fake.is_blocked(chat_id) if chat_id > 0 else False,
         }

@@ -69,6 +69,16 @@ class Control(UserActions):
         chat = self._chat_or_none(chat_id)
         return copy.deepcopy(chat.keyboard) if chat and chat.keyboard else None
 
+    def force_replies(self, chat_id: int) -> dict[int, JSON]:
+        """The bot's messages in the chat sent with a ForceReply, and its markup (a client
+        opens a reply to the newest of them for the users it applies to)."""
+        chat = self._chat_or_none(chat_id)
+        if chat is None:
+            return {}
+        return {
+            mid: copy.deepcopy(m) for mid, m in chat.force_replies.items() if mid in chat.messages
+        }
+
     def topics(self, chat_id: int) -> list[JSON]:
         chat = self._chat_or_none(chat_id)
         return [copy.deepcopy(t) for t in chat.topics.values()] if chat else []
