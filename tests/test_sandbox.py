@@ -158,25 +158,55 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
         viber = world["viber_residents"][0]["id"]
         operator_chat = world["operator_chat"]["id"]
         cases: list[tuple[str, object, int, str]] = [
-            ("/api/telegram/send", {"user_id": resident, "text": "   "}, 400, "empty"),
-            ("/api/telegram/send", {"user_id": resident, "text": "x" * (TEXT_MAX + 1)}, 400, ""),
-            ("/api/telegram/send", {"user_id": resident, "text": 5}, 400, "text must be text"),
-            ("/api/telegram/send", {"user_id": "12ab", "text": "hi"}, 400, "number"),
-            ("/api/telegram/send", {"user_id": 42, "text": "hi"}, 404, "no Telegram user"),
-            ("/api/telegram/send", [1, 2], 400, "JSON object"),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": "   "},
+                400,
+                "Telegram не надсилає порожніх",
+            ),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": "x" * (TEXT_MAX + 1)},
+                400,
+                "довше",
+            ),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": 5},
+                400,
+                "«text» має бути текстом",
+            ),
+            ("/api/telegram/send", {"user_id": "12ab", "text": "hi"}, 400, "має бути числом"),
+            (
+                "/api/telegram/send",
+                {"user_id": 42, "text": "hi"},
+                404,
+                "немає користувача Telegram 42",
+            ),
+            ("/api/telegram/send", [1, 2], 400, "об’єктом JSON"),
             # A resident cannot write in the staff chat.
             (
                 "/api/telegram/send",
                 {"user_id": resident, "chat_id": operator_chat, "text": "hi"},
                 400,
-                "only staff",
+                "лише працівники",
             ),
-            ("/api/telegram/press", {"user_id": resident, "message_id": 999, "data": "x"}, 400, ""),
-            ("/api/viber/send", {"user_id": viber, "text": ""}, 400, "empty"),
-            ("/api/viber/send", {"user_id": "forged==", "text": "hi"}, 404, ""),
-            ("/api/viber/press", {"user_id": viber, "button": "Nope"}, 404, ""),
-            ("/api/viber/location", {"user_id": viber, "latitude": "x", "longitude": 1}, 400, ""),
-            ("/api/personas", {"channel": "whatsapp", "name": "A"}, 400, "telegram or viber"),
+            (
+                "/api/telegram/press",
+                {"user_id": resident, "message_id": 999, "data": "x"},
+                400,
+                "кнопки",
+            ),
+            ("/api/viber/send", {"user_id": viber, "text": ""}, 400, "Viber не надсилає порожніх"),
+            ("/api/viber/send", {"user_id": "forged==", "text": "hi"}, 404, "немає такого"),
+            ("/api/viber/press", {"user_id": viber, "button": "Nope"}, 404, "кнопки"),
+            (
+                "/api/viber/location",
+                {"user_id": viber, "latitude": "x", "longitude": 1},
+                400,
+                "«latitude»",
+            ),
+            ("/api/personas", {"channel": "whatsapp", "name": "A"}, 400, "telegram або viber"),
         ]
         for path, body, status, words in cases:
             async with sandbox.http.post(sandbox.url + path, json=body) as response:
@@ -187,6 +217,7 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             sandbox.url + "/api/telegram/send", data=b"{not json"
         ) as response:
             assert response.status == 400
+            assert (await response.json())["error"] == "Тіло запиту — не JSON."
         status, payload = await _upload(
             sandbox,
             "/api/telegram/upload",
@@ -195,11 +226,11 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             b"\0" * (UPLOAD_MAX_BYTES + 1),
             "application/octet-stream",
         )
-        assert status == 413 and "larger" in str(payload["error"])
+        assert status == 413 and "більший за" in str(payload["error"])
         status, payload = await _upload(
             sandbox, "/api/telegram/upload", {"user_id": resident}, "e.txt", b"", "text/plain"
         )
-        assert status == 400 and "empty" in str(payload["error"])
+        assert status == 400 and str(payload["error"]) == "Файл порожній."
         for path in ("/static/..%2Fapi.py", "/static/.hidden", "/api/telegram/file/nope"):
             async with sandbox.http.get(sandbox.url + path) as response:
                 assert response.status == 404, path
@@ -226,6 +257,7 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             sandbox.url + "/api/telegram/send", json=send, headers={"Origin": "null"}
         ) as response:
             assert response.status == 403
+            assert (await response.json())["error"] == "Запит з іншого сайту відхилено."
         # Nothing above reached the bot as a message.
         chat = await sandbox.get(f"/api/telegram/chat/{resident}")
         assert chat["messages"] == []

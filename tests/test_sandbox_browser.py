@@ -221,3 +221,15 @@ async def test_news_text_typed_after_news_answers_the_forced_reply(
         await _say(staff, "просто повідомлення в чаті")
         await expect(reply_bar).to_be_hidden()
         assert tab.errors == []
+
+
+async def test_errors_are_shown_in_ukrainian(browser: Browser, tmp_path: Path) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sandbox.db") as sandbox:
+        tab = await _open(browser, sandbox)
+        viber = _pane(tab.page, "viber")
+        await _say(viber, "   ")
+        error = viber.locator('[data-role="error"]')
+        await expect(error).to_have_text("⚠ Viber не надсилає порожніх повідомлень.")
+        # The next action clears it.
+        await _say(viber, "Добрий день")
+        await expect(error).to_be_hidden()

@@ -202,6 +202,8 @@ async def run_sandbox(
                 sessionmaker=runtime.sessionmaker,
                 outbox=runtime.outbox,
                 public_url=f"http://127.0.0.1:{options.port}",
+                catalog=runtime.catalog,
+                language=settings.language,
                 # Bound elsewhere (told, and warned), people arrive by this machine's other names.
                 loopback_only=is_local_host(options.host),
             )

@@ -174,7 +174,10 @@
       data = null;
     }
     if (!response.ok) {
-      const message = data && typeof data.error === "string" ? data.error : `HTTP ${response.status}`;
+      // The API words its errors in the bot's language; anything else (a proxy, aiohttp's own
+      // answers) gets a Ukrainian line with the status.
+      const message = data && typeof data.error === "string" ? data.error
+        : `Сервер пісочниці відповів помилкою (HTTP ${response.status})`;
       throw new ApiError(message);
     }
     return { data, text };
