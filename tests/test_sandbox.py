@@ -311,11 +311,11 @@ async def test_events_announce_every_change(tmp_path: object) -> None:
         stream.release()
 
 
-async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:
-    """A sandbox started again on its database answers at once on both channels (the stand-ins
-    go on numbering after what the bot stored), and the operator forum shows the open tickets
-    again."""
-    url = f"sqlite+aiosqlite:///{tmp_path}/sb.db"
+async def test_a_restart_keeps_residents_and_tickets(database_url: str) -> None:
+    """A sandbox started again on its database (a file, or PostgreSQL) answers at once on both
+    channels (the stand-ins go on numbering after what the bot stored), and the operator forum
+    shows the open tickets again."""
+    url = database_url
     async with running_sandbox(url) as sandbox:
         made = await sandbox.post("/api/personas", {"channel": "telegram", "name": "Петро"})
         resident = SandboxTelegramResident(sandbox, made["id"])
