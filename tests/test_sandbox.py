@@ -23,7 +23,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEntry, Resident, Staff
 from storage.residents import get_or_create_resident
 from tests.conftest import free_port
-from tests.harness import onboard
+from tests.harness import file_feedback, onboard
 from tests.sandbox_client import (
     Sandbox,
     SandboxTelegramResident,
@@ -323,7 +323,7 @@ async def test_a_restart_keeps_residents_and_tickets(database_url: str) -> None:
         world = await sandbox.world()
         viber = SandboxViberResident(sandbox, world["viber_residents"][0]["id"])
         await onboard(viber)
-        number = await _file_viber_ticket(viber, "Не працює ліфт у під'їзді 3")
+        number = await file_feedback(viber, "Не працює ліфт у під'їзді 3")
         before = (await sandbox.get(f"/api/telegram/chat/{made['id']}"))["messages"]
     for _ in range(2):
         async with running_sandbox(url) as sandbox:
@@ -348,19 +348,6 @@ async def test_a_restart_keeps_residents_and_tickets(database_url: str) -> None:
                 if m.get("message_thread_id") == topic["message_thread_id"]
             ]
             assert any("Не працює ліфт у під'їзді 3" in text for text in in_topic), in_topic
-
-
-async def _file_viber_ticket(viber: SandboxViberResident, text: str) -> str:
-    """File a ticket as a Viber resident; its number."""
-    await viber.command("feedback")
-    await viber.press("Інше")
-    await viber.say(text)
-    await viber.press("Далі ➡️")
-    await viber.press("Ні")
-    await viber.press("✅ Надіслати")
-    found = re.search(r"ВД-\d{4}-\d{6}", viber.last_text())
-    assert found is not None, viber.last_text()
-    return found.group()
 
 
 @pytest.mark.parametrize(
