@@ -33,8 +33,9 @@ CALL_FORMS = frozenset(
         # The catalog's methods and the wrappers that pass a key on to them.
         "text", "t", "_t", "_text", "_menu", "_again", "_problem", "_prompt", "_button", "b",
         "button", "_terms", "_resident_block", "_ticket_block",
-        # A refusal that carries the key of its message (handlers/tickets/forms.py).
-        "Invalid", "_Invalid",
+        # A refusal that carries the key of its message (handlers/tickets/forms.py, and the
+        # sandbox page's bot/sandbox/page_input.py).
+        "Invalid", "_Invalid", "BadInput", "TooLarge", "NotFound", "error_response",
         # A table entry: ``N_("key")``.
         "N_",
     }

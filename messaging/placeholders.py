@@ -92,6 +92,7 @@ PLACEHOLDERS: dict[str, str] = {
     "preview": "a preview of a message",
     "previous": "a number for the previous period",
     "problem": "what is wrong, as a sentence",
+    "prompt": "the bot's question to a staff member",
     "query": "what a staff member typed in the search box",
     "question": "a poll question",
     "question_max": "the longest question allowed, in characters",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, null, select, tuple_, update
+from sqlalchemy import delete, func, null, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,23 @@ async def claim_update(
     )
     result = await session.execute(statement)
     return result.first() is not None
+
+
+async def highest_claimed(session: AsyncSession, *, channel: str, prefix: str) -> int | None:
+    """The largest N among this channel's claim keys ``prefix`` + N (digits), if any.
+
+    Numbers of one prefix compare as text once their lengths are equal: the longest key first,
+    then the greatest, finds the largest number without a cast either database would spell
+    differently."""
+    key = ProcessedUpdate.update_key
+    found = await session.scalar(
+        select(key)
+        .where(ProcessedUpdate.channel == channel, key.startswith(prefix, autoescape=True))
+        .order_by(func.length(key).desc(), key.desc())
+        .limit(1)
+    )
+    number = found[len(prefix) :] if found is not None else ""
+    return int(number) if number.isdigit() else None
 
 
 async def prune_processed(session: AsyncSession, *, older_than: timedelta, now: datetime) -> int:

@@ -256,3 +256,36 @@ async def delete_template(session: AsyncSession, *, name: str) -> bool:
     await session.delete(template)
     await session.flush()
     return True
+
+
+async def forget_staff_places(session: AsyncSession) -> int:
+    """Open tickets as if never posted to a staff chat, so the desk's catch-up posts them again
+    (card, topic, the residents' messages) into the chat their queue uses. For a staff chat
+    whose history is gone: the sandbox's stand-in keeps chats in memory only. Returns the
+    tickets affected."""
+    open_ids = (
+        select(Ticket.id)
+        .where(
+            Ticket.status.in_([status.value for status in OPEN_STATUSES]),
+            Ticket.card_message_id.is_not(None) | Ticket.thread_id.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(TicketMessage)
+        .where(TicketMessage.ticket_id.in_(open_ids))
+        .values(staff_chat_id=None, staff_message_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        delete(DeskPost)
+        .where(DeskPost.ticket_id.in_(open_ids))
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.id.in_(open_ids))
+        .values(thread_id=None, card_message_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -268,6 +269,20 @@ async def onboard(resident: Resident_, *, consent: bool = True) -> None:
     await resident.press("Готово ✔️")
     await resident.press("Усе місто")
     assert "Готово!" in resident.last_text()
+
+
+async def file_feedback(r: Resident_, text: str) -> str:
+    """File a feedback ticket (housing) from the main menu; its number."""
+    await r.press("✍️ Звернутися")
+    await r.press("💬 Відгук або питання")
+    await r.press("🏠 Житло та комунальні послуги")
+    await r.say(text)
+    await r.press("Далі ➡️")
+    await r.press("Ні")
+    await r.press("✅ Надіслати")
+    found = re.search(r"ВД-\d{4}-\d{6}", r.last_text())
+    assert found, r.last_text()
+    return found.group(0)
 
 
 @dataclass

@@ -859,6 +859,8 @@ async def _sandbox_app(database_url: str) -> AsyncIterator[web.Application]:
                 sessionmaker=runtime.sessionmaker,
                 outbox=runtime.outbox,
                 public_url="http://127.0.0.1:1",
+                catalog=runtime.catalog,
+                language=settings.language,
             )
             api.install(runtime.web_app)
             yield runtime.web_app

@@ -33,6 +33,7 @@ from tests.harness import (
     TelegramResident,
     ViberResident,
     bot_settings,
+    file_feedback,
     onboard,
     running_bot,
 )
@@ -118,19 +119,6 @@ async def get_code(r: Resident_) -> str:
     found = re.search(r"\b(\d{6})\b", r.last_text())
     assert found, r.last_text()
     return found.group(1)
-
-
-async def file_feedback(r: Resident_, text: str) -> str:
-    await r.press("✍️ Звернутися")
-    await r.press("💬 Відгук або питання")
-    await r.press("🏠 Житло та комунальні послуги")
-    await r.say(text)
-    await r.press("Далі ➡️")
-    await r.press("Ні")
-    await r.press("✅ Надіслати")
-    found = re.search(r"ВД-\d{4}-\d{6}", r.last_text())
-    assert found, r.last_text()
-    return found.group(0)
 
 
 async def accounts(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, Resident]:

@@ -117,6 +117,12 @@ async def test_photo_news_through_the_prompt(database_url: str) -> None:
         await world.say(EDITOR, "/news")
         prompt = world.chat()[-1]
         assert prompt["text"].startswith("📰 Надішліть текст новини")
+        # Addressed to the editor: in a group a selective ForceReply opens only for those it
+        # mentions.
+        assert any(
+            entity["type"] == "text_link" and entity["url"] == f"tg://user?id={EDITOR}"
+            for entity in prompt["entities"]
+        )
         await world.telegram.send_photo(
             EDITOR, world.chat_id, caption="Новий сквер відкрито", reply_to=prompt["message_id"]
         )

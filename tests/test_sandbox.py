@@ -23,7 +23,7 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import AuditEntry, Resident, Staff
 from storage.residents import get_or_create_resident
 from tests.conftest import free_port
-from tests.harness import onboard
+from tests.harness import file_feedback, onboard
 from tests.sandbox_client import (
     Sandbox,
     SandboxTelegramResident,
@@ -158,25 +158,55 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
         viber = world["viber_residents"][0]["id"]
         operator_chat = world["operator_chat"]["id"]
         cases: list[tuple[str, object, int, str]] = [
-            ("/api/telegram/send", {"user_id": resident, "text": "   "}, 400, "empty"),
-            ("/api/telegram/send", {"user_id": resident, "text": "x" * (TEXT_MAX + 1)}, 400, ""),
-            ("/api/telegram/send", {"user_id": resident, "text": 5}, 400, "text must be text"),
-            ("/api/telegram/send", {"user_id": "12ab", "text": "hi"}, 400, "number"),
-            ("/api/telegram/send", {"user_id": 42, "text": "hi"}, 404, "no Telegram user"),
-            ("/api/telegram/send", [1, 2], 400, "JSON object"),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": "   "},
+                400,
+                "Telegram не надсилає порожніх",
+            ),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": "x" * (TEXT_MAX + 1)},
+                400,
+                "довше",
+            ),
+            (
+                "/api/telegram/send",
+                {"user_id": resident, "text": 5},
+                400,
+                "«text» має бути текстом",
+            ),
+            ("/api/telegram/send", {"user_id": "12ab", "text": "hi"}, 400, "має бути числом"),
+            (
+                "/api/telegram/send",
+                {"user_id": 42, "text": "hi"},
+                404,
+                "немає користувача Telegram 42",
+            ),
+            ("/api/telegram/send", [1, 2], 400, "об’єктом JSON"),
             # A resident cannot write in the staff chat.
             (
                 "/api/telegram/send",
                 {"user_id": resident, "chat_id": operator_chat, "text": "hi"},
                 400,
-                "only staff",
+                "лише працівники",
             ),
-            ("/api/telegram/press", {"user_id": resident, "message_id": 999, "data": "x"}, 400, ""),
-            ("/api/viber/send", {"user_id": viber, "text": ""}, 400, "empty"),
-            ("/api/viber/send", {"user_id": "forged==", "text": "hi"}, 404, ""),
-            ("/api/viber/press", {"user_id": viber, "button": "Nope"}, 404, ""),
-            ("/api/viber/location", {"user_id": viber, "latitude": "x", "longitude": 1}, 400, ""),
-            ("/api/personas", {"channel": "whatsapp", "name": "A"}, 400, "telegram or viber"),
+            (
+                "/api/telegram/press",
+                {"user_id": resident, "message_id": 999, "data": "x"},
+                400,
+                "кнопки",
+            ),
+            ("/api/viber/send", {"user_id": viber, "text": ""}, 400, "Viber не надсилає порожніх"),
+            ("/api/viber/send", {"user_id": "forged==", "text": "hi"}, 404, "немає такого"),
+            ("/api/viber/press", {"user_id": viber, "button": "Nope"}, 404, "кнопки"),
+            (
+                "/api/viber/location",
+                {"user_id": viber, "latitude": "x", "longitude": 1},
+                400,
+                "«latitude»",
+            ),
+            ("/api/personas", {"channel": "whatsapp", "name": "A"}, 400, "telegram або viber"),
         ]
         for path, body, status, words in cases:
             async with sandbox.http.post(sandbox.url + path, json=body) as response:
@@ -187,6 +217,7 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             sandbox.url + "/api/telegram/send", data=b"{not json"
         ) as response:
             assert response.status == 400
+            assert (await response.json())["error"] == "Тіло запиту — не JSON."
         status, payload = await _upload(
             sandbox,
             "/api/telegram/upload",
@@ -195,11 +226,11 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             b"\0" * (UPLOAD_MAX_BYTES + 1),
             "application/octet-stream",
         )
-        assert status == 413 and "larger" in str(payload["error"])
+        assert status == 413 and "більший за" in str(payload["error"])
         status, payload = await _upload(
             sandbox, "/api/telegram/upload", {"user_id": resident}, "e.txt", b"", "text/plain"
         )
-        assert status == 400 and "empty" in str(payload["error"])
+        assert status == 400 and str(payload["error"]) == "Файл порожній."
         for path in ("/static/..%2Fapi.py", "/static/.hidden", "/api/telegram/file/nope"):
             async with sandbox.http.get(sandbox.url + path) as response:
                 assert response.status == 404, path
@@ -226,6 +257,7 @@ async def test_bad_input_gets_a_clear_answer(tmp_path: object) -> None:
             sandbox.url + "/api/telegram/send", json=send, headers={"Origin": "null"}
         ) as response:
             assert response.status == 403
+            assert (await response.json())["error"] == "Запит з іншого сайту відхилено."
         # Nothing above reached the bot as a message.
         chat = await sandbox.get(f"/api/telegram/chat/{resident}")
         assert chat["messages"] == []
@@ -279,15 +311,43 @@ async def test_events_announce_every_change(tmp_path: object) -> None:
         stream.release()
 
 
-async def test_a_restart_keeps_residents_and_tickets(tmp_path: object) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/sb.db"
+async def test_a_restart_keeps_residents_and_tickets(database_url: str) -> None:
+    """A sandbox started again on its database (a file, or PostgreSQL) answers at once on both
+    channels (the stand-ins go on numbering after what the bot stored), and the operator forum
+    shows the open tickets again."""
+    url = database_url
     async with running_sandbox(url) as sandbox:
         made = await sandbox.post("/api/personas", {"channel": "telegram", "name": "Петро"})
         resident = SandboxTelegramResident(sandbox, made["id"])
         await onboard(resident)
-    async with running_sandbox(url) as sandbox:
         world = await sandbox.world()
-        assert made["id"] in {p["id"] for p in world["telegram_residents"]}
+        viber = SandboxViberResident(sandbox, world["viber_residents"][0]["id"])
+        await onboard(viber)
+        number = await file_feedback(viber, "Не працює ліфт у під'їзді 3")
+        before = (await sandbox.get(f"/api/telegram/chat/{made['id']}"))["messages"]
+    for _ in range(2):
+        async with running_sandbox(url) as sandbox:
+            world = await sandbox.world()
+            assert made["id"] in {p["id"] for p in world["telegram_residents"]}
+            resident = SandboxTelegramResident(sandbox, made["id"])
+            await resident.command("start")
+            assert resident.texts(), "a restarted sandbox left Telegram unanswered"
+            # The chat starts empty, and its numbers do not repeat the last run's.
+            assert resident._chat["messages"][0]["message_id"] > before[-1]["message_id"]
+            viber = SandboxViberResident(sandbox, viber.external_id)
+            await viber.say("/mytickets")
+            assert any(number in text for text in viber.texts() + viber.labels()), (
+                viber.texts()[-2:],
+                viber.labels(),
+            )
+            chat = await sandbox.operator_chat()
+            [topic] = [t for t in chat["topics"] if number in t["name"]]
+            in_topic = [
+                m.get("text", "")
+                for m in chat["messages"]
+                if m.get("message_thread_id") == topic["message_thread_id"]
+            ]
+            assert any("Не працює ліфт у під'їзді 3" in text for text in in_topic), in_topic
 
 
 @pytest.mark.parametrize(

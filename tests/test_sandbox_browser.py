@@ -190,3 +190,47 @@ async def test_two_tabs_on_one_resident_stay_consistent(
         )
         await _shot(second, artifacts, "06-second-tab")
         assert tab1.errors == [] and tab2.errors == []
+
+
+async def test_news_text_typed_after_news_answers_the_forced_reply(
+    browser: Browser, artifacts: Path, tmp_path: Path
+) -> None:
+    """As in Telegram: the bot's question after a bare /news carries a ForceReply for the staff
+    member it names, so what they type next is the answer, with no reply to pick by hand."""
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sandbox.db") as sandbox:
+        tab = await _open(browser, sandbox)
+        staff = _pane(tab.page, "staff")
+        await _say(staff, "/news")
+        await expect(_last_bot_message(staff)).to_contain_text("Надішліть текст новини")
+        reply_bar = staff.locator('[data-role="reply-bar"]')
+        await expect(reply_bar).to_be_visible()
+        await expect(reply_bar).to_contain_text("Надішліть текст новини")
+        news = "Сьогодні о 18:00 прибирання у сквері Героїв — приходьте"
+        await _say(staff, news)
+        await expect(reply_bar).to_be_hidden()
+        # The composer got the text: its preview, with the buttons to send it.
+        preview = staff.locator('[data-role="message"][data-from="bot"]', has_text=news)
+        await expect(preview).to_have_count(1)
+        await expect(
+            staff.locator('[data-role="inline-button"]', has_text="Надіслати зараз").last
+        ).to_be_visible()
+        await _shot(tab.page, artifacts, "07-news-forced-reply")
+        # Dismissed, a forced reply does not come back on the next refresh.
+        await _say(staff, "/news")
+        await expect(reply_bar).to_be_visible()
+        await staff.locator('[data-role="reply-cancel"]').click()
+        await _say(staff, "просто повідомлення в чаті")
+        await expect(reply_bar).to_be_hidden()
+        assert tab.errors == []
+
+
+async def test_errors_are_shown_in_ukrainian(browser: Browser, tmp_path: Path) -> None:
+    async with running_sandbox(f"sqlite+aiosqlite:///{tmp_path}/sandbox.db") as sandbox:
+        tab = await _open(browser, sandbox)
+        viber = _pane(tab.page, "viber")
+        await _say(viber, "   ")
+        error = viber.locator('[data-role="error"]')
+        await expect(error).to_have_text("⚠ Viber не надсилає порожніх повідомлень.")
+        # The next action clears it.
+        await _say(viber, "Добрий день")
+        await expect(error).to_be_hidden()

@@ -19,6 +19,7 @@ from bot.sandbox.seed import (
     SeedIds,
     seed_demo_world,
 )
+from bot.sandbox.world import DEFAULT_NAMES
 from storage import polls
 from storage.broadcasts import BroadcastKind, BroadcastStatus, DeliveryState, create_broadcast
 from storage.calendar_store import load_calendar
@@ -93,6 +94,11 @@ async def test_seed_builds_the_promised_world(
     assert len(set(viber_ids)) == 120
     assert all(len(user) == 24 and user.endswith("==") for user in viber_ids)
     assert all(name for _, name in ids.telegram_residents + ids.viber_residents)
+    # Everyone the page's switcher lists is told apart by name: residents, staff and the people
+    # a bare sandbox adds.
+    names = [name for _, name in ids.telegram_residents + ids.viber_residents]
+    names += [name for _, name, _ in ids.staff] + list(DEFAULT_NAMES)
+    assert len(set(names)) == len(names), sorted(n for n in set(names) if names.count(n) > 1)
     assert [user for user, _, _ in ids.staff] == [STAFF_BASE + n for n in range(6)]
     roles = [role for _, _, role in ids.staff]
     assert roles.count(Role.ADMIN.value) == 1

@@ -100,6 +100,25 @@ async def test_claim_update_once(sessionmaker: async_sessionmaker[AsyncSession])
         assert removed == 2
 
 
+async def test_highest_claimed_number(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The largest number claimed after a prefix, compared as numbers (9 < 10), on one channel."""
+    async with sessionmaker() as session, session.begin():
+        assert await dedup.highest_claimed(session, channel="telegram", prefix="70:") is None
+        for channel, key in [
+            ("telegram", "70:9"),
+            ("telegram", "70:10"),
+            ("telegram", "70:100000002"),
+            ("telegram", "71:900000000"),  # another bot
+            ("viber", "70:999999999"),
+            ("telegram", "7_:999999999"),  # "_" is no wildcard
+        ]:
+            await dedup.claim_update(session, channel=channel, update_key=key, now=NOW)
+    async with sessionmaker() as session:
+        found = await dedup.highest_claimed(session, channel="telegram", prefix="70:")
+        assert found == 100000002
+        assert await dedup.highest_claimed(session, channel="telegram", prefix="7_:") == 999999999
+
+
 async def test_claim_rolls_back_with_its_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

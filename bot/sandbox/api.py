@@ -32,9 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.desk_link import ROUTE as DESK_ROUTE
 from bot.sandbox.desk_link import DeskDoor
 from bot.sandbox.page_input import (
+    SAY,
     TEXT_MAX,
     BadInput,
     JSONDict,
+    NotFound,
+    error_response,
     float_of,
     guard,
     int_of,
@@ -45,6 +48,7 @@ from bot.sandbox.same_site import same_site_only
 from bot.sandbox.uploads import UPLOAD_MAX_BYTES, Uploads, read_upload, safe_name, sniff
 from bot.sandbox.world import OPERATOR_CHAT_ID, OPERATOR_CHAT_TITLE, World
 from handlers.outbox import Outbox
+from messaging.i18n import Catalog
 from storage.broadcasts import broadcast_progress
 from storage.models import Broadcast
 
@@ -68,9 +72,13 @@ class SandboxApi:
         sessionmaker: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         public_url: str,
+        catalog: Catalog,
+        language: str,
         loopback_only: bool = True,
     ) -> None:
         self.world = world
+        self.catalog = catalog
+        self.language = language
         self.loopback_only = loopback_only
         self.sessionmaker = sessionmaker
         self.outbox = outbox
@@ -79,8 +87,15 @@ class SandboxApi:
         # Set when the server shuts down: open event streams end instead of holding it up.
         self._stopping = False
         self._streams: set[asyncio.Event] = set()
+        # The desk posting the open tickets right after start (bot.sandbox.run): settle waits.
+        self.catching_up: asyncio.Future[None] | None = None
+
+    def say(self, key: str, /, **params: object) -> str:
+        """A message of the page in the bot's language (Ukrainian unless configured)."""
+        return str(self.catalog.text(self.language, key, **params))
 
     def install(self, app: web.Application) -> None:
+        app[SAY] = self.say
         app.middlewares.append(same_site_only(loopback_only=self.loopback_only))
         app.on_shutdown.append(self._end_streams)
         get, post = app.router.add_get, app.router.add_post
@@ -156,7 +171,7 @@ class SandboxApi:
         body = await json_body(request)
         channel = body.get("channel")
         if channel not in {"telegram", "viber"}:
-            raise BadInput("channel must be telegram or viber")
+            raise BadInput("sandbox.error.channel")
         persona = self.world.new_resident(str(channel), text_of(body, "name"))
         self.world.changed()
         return persona.as_json()
@@ -195,21 +210,24 @@ class SandboxApi:
         for wake in self._streams:
             wake.set()
 
-    async def settle(self, _request: web.Request) -> web.StreamResponse:
+    async def settle(self, request: web.Request) -> web.StreamResponse:
         """Wait until the bot has handled everything people did so far and sent its answers.
 
-        For scripts, browser tests and trainers' demos that must not race the bot: every
-        Telegram update confirmed (the bot confirms only what it stored), no Viber callback
-        owed, and the replies and staff copies of both sent. 503 if that takes too long."""
+        For scripts, browser tests and trainers' demos that must not race the bot: the open
+        tickets posted to the operator forum after start, every Telegram update confirmed (the
+        bot confirms only what it stored), no Viber callback owed, and the replies and staff
+        copies of both sent. 503 if that takes too long."""
         telegram, viber = self.world.telegram, self.world.viber
         try:
             async with asyncio.timeout(SETTLE_SECONDS):
+                if self.catching_up is not None:
+                    await asyncio.shield(self.catching_up)
                 # Confirmations do not notify listeners: a short poll of two cheap checks.
                 while telegram.pending_updates() or viber.pending_callbacks:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
                 await self.outbox.drain()
         except TimeoutError:
-            return web.json_response({"error": "the bot is still busy"}, status=503)
+            return error_response(request, "sandbox.error.busy", 503)
         return web.json_response({"settled": True, "version": self.world.version})
 
     async def counters(self, _request: web.Request) -> JSONDict:
@@ -272,7 +290,7 @@ class SandboxApi:
         assert user_id is not None
         key = str(user_id)
         if key not in self.world.telegram_residents and key not in self.world.staff:
-            raise LookupError(f"no Telegram user {user_id} in the sandbox")
+            raise NotFound("sandbox.error.no_telegram_user", value=user_id)
         return user_id
 
     def _chat_of(self, body: JSONDict, user_id: int) -> int:
@@ -280,19 +298,23 @@ class SandboxApi:
         if chat_id is None or chat_id == user_id:
             return user_id
         if chat_id != OPERATOR_CHAT_ID or str(user_id) not in self.world.staff:
-            raise BadInput("only staff write in the operator chat")
+            raise BadInput("sandbox.error.staff_only")
         return chat_id
 
     async def telegram_chat(self, request: web.Request) -> JSONDict:
         try:
             chat_id = int(request.match_info["chat_id"])
         except ValueError as error:
-            raise BadInput("chat id must be a number") from error
+            raise BadInput("sandbox.error.not_number", label="chat_id") from error
         fake = self.world.telegram
         return {
             "chat_id": chat_id,
             "messages": fake.history(chat_id),
             "keyboard": fake.reply_keyboard(chat_id),
+            # Message id (as text) -> ForceReply markup: the page opens a reply to the newest.
+            "force_reply": {
+                str(mid): markup for mid, markup in fake.force_replies(chat_id).items()
+            },
             "topics": fake.topics(chat_id),
             "blocked": fake.is_blocked(chat_id) if chat_id > 0 else False,
         }
@@ -307,9 +329,12 @@ class SandboxApi:
         body = await json_body(request)
         user_id = self._telegram_person(body)
         chat_id = self._chat_of(body, user_id)
+        text = text_of(body)
+        if not text.strip():
+            raise BadInput("sandbox.error.empty", channel="Telegram")
         update = await self.world.telegram.send_text(
             user_id,
-            text_of(body),
+            text,
             chat_id,
             thread_id=int_of(body, "thread_id", required=False),
             reply_to=int_of(body, "reply_to", required=False),
@@ -323,7 +348,10 @@ class SandboxApi:
         message_id = int_of(body, "message_id")
         assert message_id is not None
         fake = self.world.telegram
-        update = await fake.press_button(user_id, message_id, text_of(body, "data"), chat_id)
+        try:
+            update = await fake.press_button(user_id, message_id, text_of(body, "data"), chat_id)
+        except ValueError as error:
+            raise BadInput("sandbox.error.no_button") from error
         query_id = str(update["callback_query"]["id"])
         # Telegram shows the bot's answer to a press (a toast, or an alert): wait for it briefly,
         # so the page can show it too; a refusal to someone without rights is only said there.
@@ -398,13 +426,13 @@ class SandboxApi:
     def _viber_person(self, body: JSONDict) -> str:
         user_id = body.get("user_id")
         if not isinstance(user_id, str) or user_id not in self.world.viber_residents:
-            raise LookupError("no such Viber user in the sandbox")
+            raise NotFound("sandbox.error.no_viber_user")
         return user_id
 
     async def viber_chat(self, request: web.Request) -> JSONDict:
         user_id = request.match_info["user_id"]
         if user_id not in self.world.viber_residents:
-            raise LookupError("no such Viber user in the sandbox")
+            raise NotFound("sandbox.error.no_viber_user")
         fake = self.world.viber
         user = fake.users.get(user_id)
         return {
@@ -432,13 +460,16 @@ class SandboxApi:
         user_id = self._viber_person(body)
         text = text_of(body)
         if not text.strip():
-            raise BadInput("Viber does not send empty messages")
+            raise BadInput("sandbox.error.empty", channel="Viber")
         return {"status": await self.world.viber.send_text(user_id, text)}
 
     async def viber_press(self, request: web.Request) -> JSONDict:
         body = await json_body(request)
         user_id = self._viber_person(body)
-        return {"status": await self.world.viber.press_button(user_id, text_of(body, "button"))}
+        try:
+            return {"status": await self.world.viber.press_button(user_id, text_of(body, "button"))}
+        except LookupError as error:
+            raise NotFound("sandbox.error.no_button") from error
 
     async def viber_upload(self, request: web.Request) -> JSONDict:
         fields, upload = await read_upload(request)

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.desk.context import SESSION_COOKIE
+from bot.sandbox.page_input import SAY
 from bot.sandbox.world import DEFAULT_ADMIN
 from storage import audit, staff_auth
 from storage.staff import get_staff
@@ -28,7 +29,8 @@ class DeskDoor:
         async with self._sessionmaker() as session, session.begin():
             admin = await get_staff(session, telegram_id=DEFAULT_ADMIN[0])
             if admin is None:
-                raise web.HTTPNotFound(text="the demo administrator is missing")
+                t = request.app[SAY]
+                raise web.HTTPNotFound(text=t("sandbox.error.no_admin"))
             opened = await staff_auth.open_session(session, admin, now=now, address=request.remote)
             audit.record(
                 session,

@@ -23,6 +23,7 @@ from bot.sandbox.api import SandboxApi
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
 from bot.sandbox.guard import check_database, mark_database
+from bot.sandbox.restart import continue_run
 from bot.sandbox.world import (
     DEFAULT_ADMIN,
     OPERATOR_CHAT_ID,
@@ -42,7 +43,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///citybot-sandbox.db"
 # Viber's 500 broadcast calls per 10 s.
 TELEGRAM_GLOBAL_RATE = 30.0
 VIBER_BROADCAST_WINDOW = (500, 10.0)
-# Rounds of the staff desk's catch-up right after start: the demo world's ~25 tickets at 10 a round.
+# Rounds of the staff desk's catch-up right after start: the open tickets (the demo world's ~25),
+# 10 a round; any more follow with the scheduled catch-up, a round a minute.
 CATCH_UP_ROUNDS = 10
 # Settings the sandbox decides; anything else (language, time zone, limits…) may come from the
 # environment as for `citybot run`.
@@ -154,11 +156,15 @@ async def _prepare_world(
         )
     await world.load(sessionmaker)
     world.ensure_defaults()
+    runs = await continue_run(sessionmaker, world.telegram, world.viber, now=now)
+    if runs:
+        log.info("sandbox run %d on this database: the stand-ins go on from the last", runs + 1)
 
 
-async def _post_seeded_tickets(desk: Desk | None, stop: asyncio.Event) -> None:
-    """The demo world's tickets reach the operator forum now, not a batch a minute: the
-    scheduled catch-up's rounds, back to back (the desk posts each ticket once either way)."""
+async def _post_open_tickets(desk: Desk | None, stop: asyncio.Event) -> None:
+    """Open tickets (the demo world's, and those of earlier runs: the stand-in's operator forum
+    starts empty) reach the operator forum now, not a batch a minute: the scheduled catch-up's
+    rounds, back to back (the desk posts each ticket once either way)."""
     for _ in range(CATCH_UP_ROUNDS):
         if stop.is_set() or not await post_pending(desk):
             return
@@ -196,6 +202,8 @@ async def run_sandbox(
                 sessionmaker=runtime.sessionmaker,
                 outbox=runtime.outbox,
                 public_url=f"http://127.0.0.1:{options.port}",
+                catalog=runtime.catalog,
+                language=settings.language,
                 # Bound elsewhere (told, and warned), people arrive by this machine's other names.
                 loopback_only=is_local_host(options.host),
             )
@@ -216,8 +224,8 @@ async def run_sandbox(
                 f"citybot sandbox: open http://{shown}:{options.port}/ "
                 f"(database {settings.database_url}; Ctrl+C stops)"
             )
+            api.catching_up = asyncio.ensure_future(_post_open_tickets(runtime.desk, stop))
             if ready is not None:
                 ready.set()
-            if options.seed:
-                await _post_seeded_tickets(runtime.desk, stop)
+            await api.catching_up
             await task

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from bot.config import is_local_host
+from bot.sandbox.page_input import error_response
 
 # The page's own paths; the bot's webhooks and /healthz on the same server are left alone.
 PAGE_PATHS = ("/api/", "/static/", "/sandbox/")
@@ -26,10 +27,10 @@ def same_site_only(*, loopback_only: bool) -> Middleware:
         if request.path == "/" or request.path.startswith(PAGE_PATHS):
             origin = request.headers.get("Origin")
             if origin and urlsplit(origin).netloc != request.host:
-                return web.json_response({"error": "cross-site request refused"}, status=403)
+                return error_response(request, "sandbox.error.cross_site", 403)
             hostname = urlsplit(f"//{request.host}").hostname or ""
             if loopback_only and not is_local_host(hostname):
-                return web.json_response({"error": "unknown host name refused"}, status=403)
+                return error_response(request, "sandbox.error.unknown_host", 403)
         return await handler(request)
 
     return check

@@ -54,6 +54,7 @@ from bot.sandbox.demo_people import (
     Person,
 )
 from bot.sandbox.demo_tickets import TICKETS, TicketSpec
+from bot.sandbox.world import DEFAULT_NAMES
 from handlers.polls import poll_buttons_json, poll_text
 from messaging.i18n import Catalog
 from storage import audit, polls, ticket_events, tickets
@@ -88,6 +89,7 @@ SEED_ACTOR = "sandbox"
 TELEGRAM_RESIDENT_BASE = 700_000_001
 STAFF_BASE = 900_000_001
 TELEGRAM_SHARE = 0.6
+NAME_DRAWS = 100
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,8 @@ class _World:
         self.today = now.astimezone(zone).date()
         # The service targets the bot runs with by default (``TicketPolicy``).
         self.policy = FilingPolicy(zone=zone)
+        # Names shown so far: the page's switcher and the desk tell people apart by them.
+        self.names = {name for name, _ in STAFF} | set(DEFAULT_NAMES)
 
     def _local(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, tzinfo=self.zone).astimezone(UTC)
@@ -211,6 +215,17 @@ class _World:
         patronymic = rng.choice(FATHERS)[1 if female else 0]
         return Person(first=first, last=rng.choice(LAST), patronymic=patronymic)
 
+    def _new_person(self) -> tuple[Person, str]:
+        """Someone whose full and shown names are no one else's (given NAME_DRAWS tries, ample
+        for hundreds of residents; past thousands some would repeat)."""
+        for _ in range(NAME_DRAWS):
+            person = self._person()
+            name = self._display_name(person)
+            if name not in self.names and person.full_name not in self.names:
+                break
+        self.names.update((name, person.full_name))
+        return person, name
+
     def _display_name(self, person: Person) -> str:
         style = self.rng.random()
         if style < 0.6:
@@ -233,7 +248,7 @@ class _World:
                 channel, external_id = Channel.TELEGRAM, str(TELEGRAM_RESIDENT_BASE + index)
             else:
                 channel, external_id = Channel.VIBER, viber_id(channel_index)
-            person = self._person()
+            person, name = self._new_person()
             if channel_index < len(districts):
                 # Every district on both messengers, whatever the draw.
                 district = districts[channel_index].value
@@ -255,7 +270,7 @@ class _World:
                 Resident(
                     channel=channel.value,
                     external_id=external_id,
-                    name=self._display_name(person),
+                    name=name,
                     language="en" if rng.random() < ENGLISH_SHARE else "uk",
                     consent_at=consent,
                     policy_version=POLICY_VERSION,

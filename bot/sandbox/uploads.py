@@ -48,7 +48,7 @@ async def read_upload(request: web.Request) -> tuple[JSONDict, Upload]:
     try:
         reader = await request.multipart()
     except (AssertionError, KeyError, ValueError) as error:
-        raise BadInput("send the file as multipart/form-data") from error
+        raise BadInput("sandbox.error.not_multipart") from error
     fields: JSONDict = {}
     upload: Upload | None = None
     for _ in range(UPLOAD_MAX_PARTS + 1):
@@ -56,15 +56,15 @@ async def read_upload(request: web.Request) -> tuple[JSONDict, Upload]:
         if part is None:
             break
         if not isinstance(part, BodyPartReader) or part.name is None:
-            raise BadInput("unexpected nested multipart")
+            raise BadInput("sandbox.error.nested_multipart")
         if part.name == "file":
             upload = await _read_file_part(part)
         else:
             fields[part.name] = await _read_text_part(part, part.name)
     else:
-        raise TooLarge(f"more than {UPLOAD_MAX_PARTS} form fields")
+        raise TooLarge("sandbox.error.too_many_fields", max=UPLOAD_MAX_PARTS)
     if upload is None:
-        raise BadInput("no file was attached")
+        raise BadInput("sandbox.error.no_file")
     return fields, upload
 
 
@@ -93,9 +93,9 @@ async def _read_file_part(part: BodyPartReader) -> Upload:
     while chunk := await part.read_chunk():
         data.extend(chunk)
         if len(data) > UPLOAD_MAX_BYTES:
-            raise TooLarge(f"the file is larger than {UPLOAD_MAX_BYTES // 2**20} MB")
+            raise TooLarge("sandbox.error.file_too_large", mb=UPLOAD_MAX_BYTES // 2**20)
     if not data:
-        raise BadInput("the file is empty")
+        raise BadInput("sandbox.error.file_empty")
     name = part.filename or "file"
     content_type = part.headers.get("Content-Type", "application/octet-stream")
     return Upload(name=name[:128], content_type=content_type, data=bytes(data))
@@ -107,11 +107,11 @@ async def _read_text_part(part: BodyPartReader, name: str) -> str:
     while chunk := await part.read_chunk():
         raw.extend(chunk)
         if len(raw) > TEXT_MAX * 4:  # UTF-8 has at most 4 bytes a character
-            raise TooLarge(f"{name} is too long")
+            raise TooLarge("sandbox.error.field_too_long", label=name)
     try:
         value = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BadInput(f"{name} is not UTF-8 text") from error
+        raise BadInput("sandbox.error.not_utf8", label=name) from error
     if len(value) > TEXT_MAX:
-        raise TooLarge(f"{name} is too long")
+        raise TooLarge("sandbox.error.field_too_long", label=name)
     return value

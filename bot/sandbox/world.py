@@ -3,7 +3,8 @@
 Every resident and staff member stored in the database is registered in the stand-ins at start,
 so the bot can reach them (a broadcast to seeded residents lands in their chats) and the page can
 act as any of them. The stand-ins keep chats in memory: a restarted sandbox shows empty chats,
-while the database keeps every ticket, resident and broadcast.
+while the database keeps every ticket, resident and broadcast (and the open tickets are posted to
+the operator forum again: bot.sandbox.restart).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FIRST_STAFF = 800_000_001
 DEFAULT_TELEGRAM_RESIDENT = (FIRST_TELEGRAM_RESIDENT, "Оксана Коваленко")
 DEFAULT_VIBER_RESIDENT_NAME = "Андрій Шевченко"
 DEFAULT_ADMIN = (FIRST_STAFF, "Марія Бондаренко")
+DEFAULT_NAMES = (DEFAULT_TELEGRAM_RESIDENT[1], DEFAULT_VIBER_RESIDENT_NAME, DEFAULT_ADMIN[1])
 NAME_MAX = 64
 
 

@@ -174,7 +174,10 @@
       data = null;
     }
     if (!response.ok) {
-      const message = data && typeof data.error === "string" ? data.error : `HTTP ${response.status}`;
+      // The API words its errors in the bot's language; anything else (a proxy, aiohttp's own
+      // answers) gets a Ukrainian line with the status.
+      const message = data && typeof data.error === "string" ? data.error
+        : `Сервер пісочниці відповів помилкою (HTTP ${response.status})`;
       throw new ApiError(message);
     }
     return { data, text };
@@ -1080,6 +1083,16 @@
     return `#${(Number(icon) || 0x6fb9f0).toString(16).padStart(6, "0")}`;
   }
 
+  /** The message mentions the user (a text mention or a tg://user link) or answers them. */
+  function addresses(message, userId) {
+    const id = String(userId);
+    const entities = message.entities || message.caption_entities || [];
+    const mentioned = entities.some((e) => (e.type === "text_mention" && e.user && String(e.user.id) === id)
+      || (e.type === "text_link" && e.url === `tg://user?id=${id}`));
+    const answered = message.reply_to_message && message.reply_to_message.from;
+    return mentioned || Boolean(answered && String(answered.id) === id);
+  }
+
   class StaffPane {
     constructor(root) {
       this.root = root;
@@ -1087,6 +1100,7 @@
       this.chatId = null;
       this.thread = ""; // "" is General
       this.replyTo = null;
+      this.forced = new Set(); // ForceReply messages a reply was opened to (or dismissed)
       this.chat = null;
       this.errors = errorLine(root);
       this.list = $(root, "messages");
@@ -1223,6 +1237,7 @@
       }
       if (!byThread.has(this.thread)) this.thread = "";
       const current = list.find((entry) => entry.key === this.thread);
+      this.forceReply(chat, current.messages);
       this.seen.set(this.thread, current.newest);
       this.renderTopics(list);
       const title = current.key ? current.topic.name : "General";
@@ -1252,6 +1267,19 @@
         this.list.replaceChildren(...items);
       };
       repaint(this, render);
+    }
+
+    /**
+     * Telegram's forced reply: when the thread's newest message is the bot's with a ForceReply
+     * that applies to the person played (not selective, or it mentions them, or it answers
+     * their message), the input opens as a reply to it, once; the reply bar's ✕ dismisses it.
+     */
+    forceReply(chat, messages) {
+      const newest = messages[messages.length - 1];
+      const markup = newest && (chat.force_reply || {})[String(newest.message_id)];
+      if (!markup || this.forced.has(newest.message_id)) return;
+      this.forced.add(newest.message_id);
+      if (!markup.selective || addresses(newest, this.userId)) this.setReply(newest);
     }
 
     renderTopics(list) {

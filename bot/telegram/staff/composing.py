@@ -14,6 +14,7 @@ verb is its own aiogram handler (``install``: the composer's CallbackData filter
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from messaging.text import local_time, markup_to_plain
 from storage import audit, staff_desk
 from storage import broadcast_lifecycle as lifecycle
 from storage.models import Broadcast, Staff
+from storage.staff import get_staff
 from storage.vocabulary import Clock, Role
 
 log = logging.getLogger(__name__)
@@ -463,6 +465,9 @@ class ComposerBase(Generic[DataT]):
     ) -> None:
         key = self.prompt_texts[action.value]
         text = self.t(key, id=subject_id) if subject_id is not None else self.t(key)
+        if chat_id < 0:
+            # In a group a selective ForceReply opens the reply box only for those it mentions.
+            text = self.t("staff.prompt.addressed", who=await self._mention(staff_id), prompt=text)
         sent = await self.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True)
         )
@@ -478,6 +483,12 @@ class ComposerBase(Generic[DataT]):
                 now=self.clock(),
                 **subject,
             )
+
+    async def _mention(self, staff_id: int) -> Markup:
+        async with self.sessionmaker() as session:
+            staff = await get_staff(session, telegram_id=staff_id)
+        name = html.escape(staff.display_name if staff is not None else str(staff_id))
+        return Markup(f'<a href="tg://user?id={staff_id}">{name}</a>')
 
     async def reply(self, message: Message, text: str) -> None:
         await message.reply(text, parse_mode=ParseMode.HTML)

@@ -239,6 +239,8 @@ class ChatAccess(TelegramCore):
                 chat.keyboard = markup
             elif "remove_keyboard" in markup:
                 chat.keyboard = None
+            elif "force_reply" in markup:
+                chat.force_replies[message_id] = markup
         chat.messages[message_id] = StoredMessage(message, from_bot=from_bot, service=service)
         if from_bot and not service:
             self.sent_count += 1

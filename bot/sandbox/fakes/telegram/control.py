@@ -22,6 +22,16 @@ class Control(UserActions):
         """
         return await self._emit(dict(update))
 
+    def continue_numbering(self, *, update_id: int, message_id: int = 0) -> None:
+        """Go on from an earlier run of the same bot, as Telegram's servers do across a bot's
+        restarts: the next update is ``update_id`` (or later), and every chat numbers its
+        messages after ``message_id``. The bot may have stored ids from that run (claims of
+        handled updates, prompts it waits an answer to), which must not come again."""
+        self._next_update_id = max(self._next_update_id, update_id)
+        self._message_floor = max(self._message_floor, message_id)
+        for chat in self._chats.values():
+            chat.next_message_id = max(chat.next_message_id, message_id + 1)
+
     # ================================================================ inspection API
 
     def _chat_or_none(self, chat_id: int) -> Chat | None:
@@ -58,6 +68,16 @@ class Control(UserActions):
         """The ReplyKeyboardMarkup the user currently sees (None after ReplyKeyboardRemove)."""
         chat = self._chat_or_none(chat_id)
         return copy.deepcopy(chat.keyboard) if chat and chat.keyboard else None
+
+    def force_replies(self, chat_id: int) -> dict[int, JSON]:
+        """The bot's messages in the chat sent with a ForceReply, and its markup (a client
+        opens a reply to the newest of them for the users it applies to)."""
+        chat = self._chat_or_none(chat_id)
+        if chat is None:
+            return {}
+        return {
+            mid: copy.deepcopy(m) for mid, m in chat.force_replies.items() if mid in chat.messages
+        }
 
     def topics(self, chat_id: int) -> list[JSON]:
         chat = self._chat_or_none(chat_id)

@@ -128,6 +128,8 @@ class TelegramCore(FakeServer):
         self._callback_seq = 0
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._next_update_id = 100_000_001
+        # Every chat's messages are numbered after this (continue_numbering).
+        self._message_floor = 0
         self._pending: list[Pending] = []
         self._allowed_updates: list[str] | None = None
         self._webhook: Webhook | None = None

@@ -57,6 +57,7 @@ class Residents(ForumMethods):
             title=title,
             username=username,
             is_forum=is_forum,
+            next_message_id=self._message_floor + 1,
             bot_status="administrator" if bot_is_admin else "member",
         )
         chat.admins.update(admins)
@@ -95,7 +96,9 @@ class Residents(ForumMethods):
         if chat_id is None or chat_id == user.id:
             chat = self._chats.get(user.id)
             if chat is None:
-                chat = Chat(id=user.id, type="private", user=user)
+                chat = Chat(
+                    id=user.id, type="private", user=user, next_message_id=self._message_floor + 1
+                )
                 self._chats[user.id] = chat
             user.seen = True
             return chat

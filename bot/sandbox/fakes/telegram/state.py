@@ -65,6 +65,9 @@ class Chat:
     topics: dict[int, JSON] = field(default_factory=dict)
     closed_topics: set[int] = field(default_factory=set)
     keyboard: JSON | None = None
+    # Messages sent with a ForceReply (message id -> the markup): what the client knows of them;
+    # the Message object never carries it.
+    force_replies: dict[int, JSON] = field(default_factory=dict)
     bot_status: str = "member"
     members: set[int] = field(default_factory=set)
     admins: set[int] = field(default_factory=set)

@@ -135,6 +135,11 @@ class ViberCore(FakeServer):
     def _next_token(self) -> int:
         return next(self._tokens)
 
+    def continue_tokens(self, after: int) -> None:
+        """Go on from an earlier run of the same account: every message token from now on is
+        greater than ``after`` (the bot keeps the tokens of callbacks it handled)."""
+        self._tokens = itertools.count(max(self._next_token(), after + 1))
+
     @staticmethod
     def _now_ms() -> int:
         return int(time.time() * 1000)
