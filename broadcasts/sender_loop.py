@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -263,11 +263,12 @@ class SenderLoop:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def sendable(self, item: Claimed) -> bool:
-        """Still ours long enough to send and record; False once the engine stops."""
+    def sendable(self, item: Claimed, now: datetime | None = None) -> bool:
+        """Still ours long enough to send and record (at ``now``, default the clock's); False
+        once the engine stops."""
         if self._stop.is_set():
             return False
-        return self._clock() + self._config.lease_margin < item.lease_until
+        return (now or self._clock()) + self._config.lease_margin < item.lease_until
 
     def cancelled(self, item: Claimed) -> Outcome:
         return Outcome(item.id, DeliveryState.CANCELLED)

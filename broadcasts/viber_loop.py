@@ -108,8 +108,10 @@ class ViberLoop(SenderLoop):
             return [self.release(item) for item in items]
         if await self.is_cancelled(items[0].broadcast_id):
             return [self.cancelled(item) for item in items]
-        live = [item for item in items if self.sendable(item)]
-        outcomes = [self.release(item) for item in items if not self.sendable(item)]
+        # One look at the clock for the whole chunk: its deliveries were claimed together.
+        now = self._clock()
+        live = [item for item in items if self.sendable(item, now)]
+        outcomes = [self.release(item) for item in items if not self.sendable(item, now)]
         sent = await self._broadcast(live, reply)
         if isinstance(sent, list):
             return outcomes + sent
