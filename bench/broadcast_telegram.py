@@ -33,10 +33,11 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, TelegramMethod
 from aiogram.methods.base import TelegramType
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from bench.bulk_aiohttp import AiohttpBulkSender
 from bench.child import served_in_child
+from bench.finished import wait_finished
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -47,7 +48,7 @@ from broadcasts.engine import DeliveryEngine, EngineConfig
 from messaging.contract import RateLimited, Reply, Sender
 from storage.broadcasts import broadcast_progress, create_broadcast
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Broadcast, Resident
+from storage.models import Resident
 from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import TELEGRAM_TOKEN
@@ -180,16 +181,7 @@ async def run_engine(url: str, base_url: str, *, paid: bool, kind: str = "bulk")
             config=EngineConfig(telegram_paid=paid, idle_poll=0.2),
         )
         task = asyncio.create_task(delivery.run(stop))
-        # The end is watched with one cheap query every 0.2 s (counting the deliveries every
-        # time, as this benchmark once did, was about a tenth of the CPU it charged the engine).
-        while True:
-            await asyncio.sleep(0.2)
-            async with sessionmaker() as session:
-                status = await session.scalar(
-                    select(Broadcast.status).where(Broadcast.id == broadcast_id)
-                )
-            if status == "finished":
-                break
+        await wait_finished(sessionmaker, broadcast_id)
         elapsed = time.perf_counter() - planned
         cpu = time.process_time() - cpu_started
         async with sessionmaker() as session:

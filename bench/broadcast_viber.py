@@ -24,9 +24,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import aiohttp
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from bench.child import served_in_child
+from bench.finished import wait_finished
 from bench.proc_cpu import CpuWatch, watching
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fakes.viber import FakeViber
@@ -37,7 +38,7 @@ from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from messaging.contract import Reply
 from storage.broadcasts import broadcast_progress, create_broadcast, record_outcomes
 from storage.db import create_engine, create_sessionmaker
-from storage.models import Broadcast, Resident
+from storage.models import Resident
 from storage.planning import plan_broadcast
 from tests.conftest import pg_database
 from tests.harness import VIBER_TOKEN
@@ -162,15 +163,7 @@ async def run_engine(url: str, base_url: str, calls: int, fake_pid: int) -> Engi
                     config=EngineConfig(idle_poll=0.2, viber_calls_per_batch=calls),
                 )
                 task = asyncio.create_task(delivery.run(stop))
-                # One cheap query every 0.2 s watches for the end (not counted deliveries).
-                while True:
-                    await asyncio.sleep(0.2)
-                    async with sessionmaker() as session:
-                        status = await session.scalar(
-                            select(Broadcast.status).where(Broadcast.id == broadcast_id)
-                        )
-                    if status == "finished":
-                        break
+                await wait_finished(sessionmaker, broadcast_id)
                 elapsed = time.perf_counter() - planned
                 cpu = watch.used()
             stop.set()

@@ -1,18 +1,7 @@
-"""The broadcast sender as it was before its own HTTP client (issue 16): Bot API calls as plain
-JSON over aiohttp. Kept for ``bench/broadcast_telegram.py`` only, as the same-run baseline of
-``bot.telegram.bulk.BulkTelegramSender``; not used by citybot.
-
-Staff and conversations use aiogram (``bot.telegram.sender``). The delivery engine sends the same
-few kinds of message (text, a photo or document by file_id or URL, a poll's inline buttons) up
-to 1,000 times a second in paid mode, and there aiogram's per-call pydantic work (building the
-method model, form-encoding it, validating the answer into a full ``Message``) was most of the
-engine's CPU: in ``bench/broadcast_telegram.py`` this sender needs about half the CPU per message
-(see BENCHMARKS.md). Only ``message_id`` is read from an answer.
-
-Errors map onto the contract exactly as ``bot.telegram.sender.channel_errors`` maps aiogram's:
-429 → ``RateLimited`` (``retry_after``), 403 → ``RecipientBlocked``, 5xx, network errors and
-timeouts → ``TransientChannelError``, any other refusal → ``PermanentChannelError``.
-"""
+"""The broadcast sender over aiohttp, as it was before its own HTTP client (issue 16): the same
+``BulkTelegramSender`` with its calls made by an ``aiohttp.ClientSession``. Kept for
+``bench/broadcast_telegram.py`` only, as the same-run baseline of the keep-alive client; not used
+by citybot."""
 
 from __future__ import annotations
 
@@ -21,64 +10,20 @@ from typing import Any
 
 import aiohttp
 
-from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
-from messaging.contract import (
-    PermanentChannelError,
-    RateLimited,
-    RecipientBlocked,
-    Reply,
-    Sent,
-    TransientChannelError,
-)
-from messaging.text import split_text
-from storage.vocabulary import Channel
+from bot.telegram import bulk
+from bot.telegram.bulk import BulkTelegramSender
+from messaging.contract import TransientChannelError
 
-CHANNEL = Channel.TELEGRAM
-# A broadcast call that takes longer than this is retried later (the engine's backoff).
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
-class AiohttpBulkSender:
-    channel = CHANNEL.value
-
+class AiohttpBulkSender(BulkTelegramSender):
     def __init__(
         self, *, http: aiohttp.ClientSession, api_url: str, token: str, paid: bool = False
     ) -> None:
-        self._http = http
+        super().__init__(api_url=api_url, token=token, paid=paid)
+        self._session = http
         self._base = f"{api_url.rstrip('/')}/bot{token}/"
-        # allow_paid_broadcast: up to 1,000 messages/s, paid in Telegram Stars.
-        self._paid = paid
-
-    async def send(self, recipient: str, reply: Reply) -> Sent:
-        chat_id = int(recipient)
-        markup = render_markup(reply)
-        keyboard = markup.model_dump(mode="json", exclude_none=True) if markup else None
-        if reply.media is not None and len(reply.text) <= CAPTION_LIMIT:
-            method = "sendPhoto" if reply.media.kind == "photo" else "sendDocument"
-            field = "photo" if reply.media.kind == "photo" else "document"
-            payload = {"chat_id": chat_id, field: reply.media.ref, "caption": reply.text}
-            return Sent(message_id=await self._call(method, payload, keyboard))
-        if reply.media is not None:
-            # A caption too long for the media: the media alone, then the text.
-            method = "sendPhoto" if reply.media.kind == "photo" else "sendDocument"
-            field = "photo" if reply.media.kind == "photo" else "document"
-            await self._call(method, {"chat_id": chat_id, field: reply.media.ref}, None)
-        parts = split_text(reply.text, TEXT_LIMIT)
-        message_id = ""
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            message_id = await self._call(
-                "sendMessage", {"chat_id": chat_id, "text": part}, keyboard if last else None
-            )
-        return Sent(message_id=message_id)
-
-    def parts(self, reply: Reply) -> tuple[Reply, ...]:
-        return telegram_parts(reply)
-
-    # The Sender contract's signature; ``message_id`` is of no use here.
-    async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:  # noqa: ARG002
-        """Broadcasts are never edited: a new message (the contract's fallback) is sent."""
-        return await self.send(recipient, reply)
 
     async def _call(
         self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
@@ -89,36 +34,15 @@ class AiohttpBulkSender:
         if self._paid:
             payload["allow_paid_broadcast"] = True
         try:
-            async with self._http.post(
+            async with self._session.post(
                 self._base + method, json=payload, timeout=CALL_TIMEOUT
             ) as response:
                 status = response.status
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise TransientChannelError(f"{method}: {error!r}", channel=CHANNEL) from error
+            raise TransientChannelError(f"{method}: {error!r}", channel=bulk.CHANNEL) from error
         try:
             answer = json.loads(body)
         except ValueError as error:
-            # A proxy's HTML error page, a truncated body: the server side failed.
-            raise TransientChannelError(f"{method}: HTTP {status}", channel=CHANNEL) from error
-        if isinstance(answer, dict) and answer.get("ok"):
-            result = answer.get("result")
-            return str(result.get("message_id", "")) if isinstance(result, dict) else ""
-        raise _error(method, status, answer if isinstance(answer, dict) else {})
-
-
-def _error(method: str, status: int, answer: dict[str, Any]) -> Exception:
-    code = answer.get("error_code")
-    code = code if isinstance(code, int) else status
-    description = str(answer.get("description") or f"HTTP {status}")
-    message = f"{method}: {description}"
-    if code == 429:
-        parameters = answer.get("parameters")
-        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        seconds = float(retry_after) if isinstance(retry_after, int | float) else 1.0
-        return RateLimited(message, channel=CHANNEL, retry_after=seconds, code=code)
-    if code == 403:
-        return RecipientBlocked(message, channel=CHANNEL, code=code)
-    if code >= 500 or code == 409:
-        return TransientChannelError(message, channel=CHANNEL, code=code)
-    return PermanentChannelError(message, channel=CHANNEL, code=code)
+            raise TransientChannelError(f"{method}: HTTP {status}", channel=bulk.CHANNEL) from error
+        return bulk.message_id(method, status, answer)

@@ -102,10 +102,15 @@ class BulkTelegramSender:
         except ValueError as error:
             # A proxy's HTML error page, a truncated body: the server side failed.
             raise TransientChannelError(f"{method}: HTTP {status}", channel=CHANNEL) from error
-        if isinstance(answer, dict) and answer.get("ok"):
-            result = answer.get("result")
-            return str(result.get("message_id", "")) if isinstance(result, dict) else ""
-        raise _error(method, status, answer if isinstance(answer, dict) else {})
+        return message_id(method, status, answer)
+
+
+def message_id(method: str, status: int, answer: Any) -> str:
+    """The message id of a Bot API answer, or its refusal raised as the contract's error."""
+    if isinstance(answer, dict) and answer.get("ok"):
+        result = answer.get("result")
+        return str(result.get("message_id", "")) if isinstance(result, dict) else ""
+    raise _error(method, status, answer if isinstance(answer, dict) else {})
 
 
 @functools.lru_cache(maxsize=64)
