@@ -28,11 +28,7 @@ class AiohttpBulkSender(BulkTelegramSender):
     async def _call(
         self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
     ) -> str:
-        payload["parse_mode"] = "HTML"
-        if keyboard is not None:
-            payload["reply_markup"] = keyboard
-        if self._paid:
-            payload["allow_paid_broadcast"] = True
+        payload = self.complete(payload, keyboard)
         try:
             async with self._session.post(
                 self._base + method, json=payload, timeout=CALL_TIMEOUT

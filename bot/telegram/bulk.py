@@ -84,15 +84,19 @@ class BulkTelegramSender:
         """Broadcasts are never edited: a new message (the contract's fallback) is sent."""
         return await self.send(recipient, reply)
 
-    async def _call(
-        self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
-    ) -> str:
+    def complete(self, payload: dict[str, Any], keyboard: dict[str, Any] | None) -> dict[str, Any]:
+        """A call's payload with what every broadcast call carries."""
         payload["parse_mode"] = "HTML"
         if keyboard is not None:
             payload["reply_markup"] = keyboard
         if self._paid:
             payload["allow_paid_broadcast"] = True
-        body = _encode(payload).encode()
+        return payload
+
+    async def _call(
+        self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
+    ) -> str:
+        body = _encode(self.complete(payload, keyboard)).encode()
         try:
             status, answer_body = await self._http.post(method, body)
         except HttpError as error:
