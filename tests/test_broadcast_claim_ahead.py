@@ -44,7 +44,7 @@ async def test_the_batch_claimed_ahead_waits_for_a_slot_and_is_released_at_stop(
     # Slow answers keep every slot busy; batches of 10 receivers, one call each.
     config = dataclasses.replace(FAST, viber_batch=BATCH, viber_calls_per_batch=1)
     slots = ViberLoop.batches_in_flight
-    async with FakeViber(VIBER_TOKEN, latency=1.0) as vb, viber_transport(vb) as transport:
+    async with FakeViber(VIBER_TOKEN, latency=3.0) as vb, viber_transport(vb) as transport:
         subscribe_viber(vb, [p.external_id for p in people])
         await new_broadcast(sessionmaker)
         engine = DeliveryEngine(sessionmaker=sessionmaker, viber=transport, config=config)
