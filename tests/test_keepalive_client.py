@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -166,6 +168,37 @@ async def test_no_answer_times_out_and_the_connection_is_not_reused() -> None:
         finally:
             await client.close()
     assert server.connections == 2
+
+
+CERT = Path(__file__).parent / "data" / "localhost-test-cert.pem"
+KEY = Path(__file__).parent / "data" / "localhost-test-key.pem"
+
+
+async def test_https_with_a_verified_certificate_only() -> None:
+    """TLS as for api.telegram.org: the certificate is verified (a self-signed one for
+    localhost, made for these tests, trusted here and nowhere else), the connection kept."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(CERT, KEY)
+    server = Server(lambda _request: json_answer(b'{"ok":true}'))
+    tcp = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server_context)
+    port = tcp.sockets[0].getsockname()[1]
+    trusting = ssl.create_default_context(cafile=CERT)
+    client = KeepAliveClient(f"https://localhost:{port}/botTOKEN", ssl_context=trusting)
+    stranger = KeepAliveClient(f"https://localhost:{port}/botTOKEN")
+    try:
+        for _ in range(3):
+            assert await client.post("getMe", b"{}") == (200, b'{"ok":true}')
+        assert server.connections == 1
+        assert server.requests[0].startswith(b"POST /botTOKEN/getMe HTTP/1.1\r\n")
+        assert f"Host: localhost:{port}\r\n".encode() in server.requests[0]
+        with pytest.raises(HttpError, match="CERTIFICATE_VERIFY_FAILED"):
+            await stranger.post("getMe", b"{}")
+    finally:
+        await client.close()
+        for writer in server.writers:
+            writer.close()
+        tcp.close()
+        await tcp.wait_closed()
 
 
 async def test_refused_connection_and_garbage_are_http_errors() -> None:

@@ -167,13 +167,22 @@ def _dechunk(buffer: bytearray) -> bytes | None:
 class KeepAliveClient:
     """JSON POSTs to one origin (``base_url``: scheme, host, port and a path prefix)."""
 
-    def __init__(self, base_url: str, *, limit: int = 256, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        limit: int = 256,
+        timeout: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``ssl_context``: for https, the certificates to trust (default: the system's)."""
         url = urllib.parse.urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._host = url.hostname
         self._port = url.port or (443 if url.scheme == "https" else 80)
-        self._ssl = ssl.create_default_context() if url.scheme == "https" else None
+        https = url.scheme == "https"
+        self._ssl = (ssl_context or ssl.create_default_context()) if https else None
         self._prefix = url.path.rstrip("/")
         default_port = self._port == (443 if url.scheme == "https" else 80)
         authority = self._host if default_port else f"{self._host}:{self._port}"
