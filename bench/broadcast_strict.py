@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-import aiohttp
-
 from bench.broadcast_telegram import TEXT, open_chats, run_baseline, seed
 from bench.child import served_in_child
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -83,8 +81,7 @@ class Run:
 
 async def run_engine(url: str, base_url: str, *, margin: float, settle: float) -> Run:
     engine = create_engine(url)
-    http = aiohttp.ClientSession()
-    sender = BulkTelegramSender(http=http, api_url=base_url, token=TELEGRAM_TOKEN)
+    sender = BulkTelegramSender(api_url=base_url, token=TELEGRAM_TOKEN)
     sessionmaker = create_sessionmaker(engine)
     stop = asyncio.Event()
     try:
@@ -116,7 +113,7 @@ async def run_engine(url: str, base_url: str, *, margin: float, settle: float) -
         settled = (state.sent - mark[1]) / (now - mark[0]) if mark else float("nan")
         return Run(state.sent, elapsed, settled)
     finally:
-        await http.close()
+        await sender.close()
         await engine.dispose()
 
 

@@ -20,7 +20,7 @@ import contextlib
 import os
 import resource
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -35,7 +35,9 @@ from aiogram.methods import Response, SendDocument, SendMessage, SendPhoto, Tele
 from aiogram.methods.base import TelegramType
 from sqlalchemy import insert
 
+from bench.bulk_aiohttp import AiohttpBulkSender
 from bench.child import served_in_child
+from bench.finished import wait_finished
 from bot.config import TELEGRAM_API_URL
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -141,23 +143,27 @@ class EngineRun:
 
 def make_sender(
     http: aiohttp.ClientSession, base_url: str, *, kind: str, paid: bool
-) -> tuple[Sender, Bot | None]:
-    """The engine's Telegram sender, and the aiogram Bot to close afterwards (if any)."""
+) -> tuple[Sender, Callable[[], Awaitable[None]] | None]:
+    """The engine's Telegram sender, and what to close afterwards (if anything)."""
     if kind == "bulk":
-        # What citybot run uses for broadcasts (bot/app.py).
-        bulk = BulkTelegramSender(http=http, api_url=base_url, token=TELEGRAM_TOKEN, paid=paid)
-        return bulk, None
+        # What citybot run uses for broadcasts (bot/broadcasting.py).
+        bulk = BulkTelegramSender(api_url=base_url, token=TELEGRAM_TOKEN, paid=paid)
+        return bulk, bulk.close
+    if kind == "bulk-aiohttp":
+        # The lean sender as it was before its own HTTP client: the same-run baseline.
+        legacy = AiohttpBulkSender(http=http, api_url=base_url, token=TELEGRAM_TOKEN, paid=paid)
+        return legacy, None
     # aiogram, as staff answers and conversations are sent.
     bot = create_bot(TELEGRAM_TOKEN, base_url, default_api_url=TELEGRAM_API_URL)
     if paid:
         bot.session.middleware(PaidBroadcast())
-    return TelegramSender(bot), bot
+    return TelegramSender(bot), bot.session.close
 
 
 async def run_engine(url: str, base_url: str, *, paid: bool, kind: str = "bulk") -> EngineRun:
     engine = create_engine(url)
     http = aiohttp.ClientSession()
-    sender, bot = make_sender(http, base_url, kind=kind, paid=paid)
+    sender, close = make_sender(http, base_url, kind=kind, paid=paid)
     sessionmaker = create_sessionmaker(engine)
     stop = asyncio.Event()
     try:
@@ -175,24 +181,21 @@ async def run_engine(url: str, base_url: str, *, paid: bool, kind: str = "bulk")
             config=EngineConfig(telegram_paid=paid, idle_poll=0.2),
         )
         task = asyncio.create_task(delivery.run(stop))
-        while True:
-            await asyncio.sleep(0.2)
-            async with sessionmaker() as session:
-                state = await broadcast_progress(
-                    session, broadcast_id=broadcast_id, now=datetime.now(UTC)
-                )
-            assert state is not None
-            if state.done and state.status == "finished":
-                break
+        await wait_finished(sessionmaker, broadcast_id)
         elapsed = time.perf_counter() - planned
         cpu = time.process_time() - cpu_started
+        async with sessionmaker() as session:
+            state = await broadcast_progress(
+                session, broadcast_id=broadcast_id, now=datetime.now(UTC)
+            )
+        assert state is not None
         print(f"  planning: {planned - started:.2f} s; failed {state.failed}")
         stop.set()
         await task
         return EngineRun(state.sent, elapsed, cpu / max(1, state.sent))
     finally:
-        if bot is not None:
-            await bot.session.close()
+        if close is not None:
+            await close()
         await http.close()
         await engine.dispose()
 
@@ -222,7 +225,12 @@ async def main() -> None:
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--paid", type=int, default=10_000)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--kinds", type=int, default=2, help="paid runs: 1 = bulk sender only")
+    parser.add_argument(
+        "--kinds",
+        type=int,
+        default=2,
+        help="paid runs: 1 = bulk sender only, 2 = and over aiohttp, 3 = and aiogram",
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; latency {args.latency * 1000:.0f} ms")
     if args.residents:
@@ -242,8 +250,10 @@ async def main() -> None:
             f"baseline (send, sleep 1/30 s): {sent} sent in {elapsed:.1f} s = "
             f"{sent / elapsed:.2f}/s; 429s: {stats.rate_limited}, lost {failed}"
         )
-    for kind in (("bulk", "aiogram") if args.paid else ())[: args.kinds]:
-        # The same paid run with the aiogram sender, as a second baseline for the bulk sender.
+    kinds = ("bulk", "bulk-aiohttp", "aiogram")
+    for kind in (kinds if args.paid else ())[: args.kinds]:
+        # The same paid run with the lean sender over aiohttp (as it was before issue 16) and
+        # with the aiogram sender, as baselines for the bulk sender.
         async with pg_database() as url:
             await seed(url, args.paid)
             async with fake_process(args.latency, args.paid) as (base_url, stats):

@@ -13,24 +13,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import resource
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from typing import Any
 
 import aiohttp
 from sqlalchemy import insert
 
 from bench.child import served_in_child
+from bench.finished import wait_finished
+from bench.proc_cpu import CpuWatch, watching
 from bot.migrate import upgrade_to_head
 from bot.sandbox.fakes.viber import FakeViber
 from bot.viber import render
 from bot.viber.client import ViberClient
+from broadcasts import sender_loop
 from broadcasts.engine import DeliveryEngine, EngineConfig, ViberTransport
 from messaging.contract import Reply
-from storage.broadcasts import broadcast_progress, create_broadcast
+from storage.broadcasts import broadcast_progress, create_broadcast, record_outcomes
 from storage.db import create_engine, create_sessionmaker
 from storage.models import Resident
 from storage.planning import plan_broadcast
@@ -95,12 +101,50 @@ async def fake_process(latency: float, users: int) -> AsyncIterator[tuple[str, l
         yield base_url, counters
 
 
-async def run_engine(url: str, base_url: str, calls: int) -> tuple[int, float, float, float]:
-    """Recipients sent, seconds from planned to finished, planning seconds, and the CPU seconds
-    this process used meanwhile (the engine's; the fake runs in its own process)."""
+@dataclass
+class EngineRun:
+    sent: int
+    elapsed: float
+    planning: float
+    # CPU seconds from the end of planning to the broadcast's end, by process (/proc).
+    cpu: dict[str, float]
+
+
+# Waits the engine spends in each step (--phases): seconds and counts, by step.
+PHASES: dict[str, list[float]] = {}
+
+
+def time_phases() -> None:
+    """Time the engine's steps (instrumentation for --phases: wall time of each await, which on
+    a busy machine includes waiting for a core)."""
+
+    def timed(name: str, function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                phase = PHASES.setdefault(name, [0.0, 0.0])
+                phase[0] += 1
+                phase[1] += time.perf_counter() - started
+
+        return wrapper
+
+    sender_loop.SenderLoop._claim = timed(  # type: ignore[method-assign]
+        "claim (transaction, serial in the loop)", sender_loop.SenderLoop._claim
+    )
+    # The loop calls the function it imported: replace that name in its module.
+    sender_loop.__dict__["record_outcomes"] = timed("record (statements)", record_outcomes)
+    ViberClient.call = timed("broadcast_message call", ViberClient.call)  # type: ignore[method-assign]
+
+
+async def run_engine(url: str, base_url: str, calls: int, fake_pid: int) -> EngineRun:
+    """Recipients sent, seconds from planned to finished, planning seconds, and the CPU the
+    engine's process, the fake and PostgreSQL used meanwhile."""
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
     stop = asyncio.Event()
+    database = url.rsplit("/", 1)[1].split("?")[0]
     try:
         async with aiohttp.ClientSession() as http:
             client = ViberClient(session=http, api_url=base_url, token=VIBER_TOKEN)
@@ -111,28 +155,26 @@ async def run_engine(url: str, base_url: str, calls: int) -> tuple[int, float, f
             async with sessionmaker() as session, session.begin():
                 await plan_broadcast(session, broadcast_id=broadcast_id, now=datetime.now(UTC))
             planned = time.perf_counter()
-            cpu_started = time.process_time()
-            delivery = DeliveryEngine(
-                sessionmaker=sessionmaker,
-                viber=ViberTransport(api=client, render=render.messages, sender_info=SENDER),
-                config=EngineConfig(idle_poll=0.2, viber_calls_per_batch=calls),
-            )
-            task = asyncio.create_task(delivery.run(stop))
-            while True:
-                await asyncio.sleep(0.2)
-                async with sessionmaker() as session:
-                    state = await broadcast_progress(
-                        session, broadcast_id=broadcast_id, now=datetime.now(UTC)
-                    )
-                assert state is not None
-                if state.done and state.status == "finished":
-                    break
-            elapsed = time.perf_counter() - planned
-            cpu = time.process_time() - cpu_started
+            watch = CpuWatch({"engine": os.getpid(), "fake": fake_pid}, database)
+            async with watching(watch):
+                delivery = DeliveryEngine(
+                    sessionmaker=sessionmaker,
+                    viber=ViberTransport(api=client, render=render.messages, sender_info=SENDER),
+                    config=EngineConfig(idle_poll=0.2, viber_calls_per_batch=calls),
+                )
+                task = asyncio.create_task(delivery.run(stop))
+                await wait_finished(sessionmaker, broadcast_id)
+                elapsed = time.perf_counter() - planned
+                cpu = watch.used()
             stop.set()
             await task
+            async with sessionmaker() as session:
+                state = await broadcast_progress(
+                    session, broadcast_id=broadcast_id, now=datetime.now(UTC)
+                )
+            assert state is not None
             print(f"  failed {state.failed}, blocked {state.blocked}")
-            return state.sent, elapsed, planned - started, cpu
+            return EngineRun(state.sent, elapsed, planned - started, cpu)
     finally:
         await engine.dispose()
 
@@ -162,23 +204,43 @@ async def main() -> None:
     parser.add_argument("--baseline", type=int, default=500)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--calls-per-batch", type=int, default=5)
+    parser.add_argument("--phases", action="store_true", help="time the engine's steps")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; latency {args.latency * 1000:.0f} ms")
+    if args.phases:
+        time_phases()
     if args.residents:
         async with pg_database() as url:
             await seed(url, args.residents)
             children = _children_cpu()
             async with fake_process(args.latency, args.residents) as (base_url, stats):
-                sent, elapsed, planning, cpu = await run_engine(url, base_url, args.calls_per_batch)
+                (child,) = multiprocessing.active_children()
+                assert child.pid is not None
+                run = await run_engine(url, base_url, args.calls_per_batch, child.pid)
             # The fake's CPU (its whole life, registering its users included): on 2 cores it
             # competes with the engine and PostgreSQL.
-            print(f"  fake Viber server CPU: {_children_cpu() - children:.1f} s")
+            print(f"  fake Viber server CPU, whole life: {_children_cpu() - children:.1f} s")
+            sent = run.sent
             print(
-                f"engine: {sent} recipients in {elapsed:.1f} s = {sent / elapsed:.0f}/s "
-                f"(planning {planning:.2f} s); engine CPU {cpu:.1f} s "
-                f"({cpu / max(sent, 1) * 1e6:.0f} µs/recipient); status 12: {stats[1]}; "
+                f"engine: {sent} recipients in {run.elapsed:.1f} s = {sent / run.elapsed:.0f}/s "
+                f"(planning {run.planning:.2f} s); status 12: {stats[1]}; "
                 f"server reached {stats[0]} in {stats[2]} calls"
             )
+            total = sum(run.cpu.values())
+            print(
+                "  CPU per recipient from planned to finished (/proc): "
+                + ", ".join(
+                    f"{name} {seconds / max(sent, 1) * 1e6:.0f} µs"
+                    for name, seconds in run.cpu.items()
+                )
+                + f"; together {total / max(sent, 1) * 1e6:.0f} µs = "
+                f"{total / run.elapsed:.2f} cores busy on average"
+            )
+            for name, (count, seconds) in PHASES.items():
+                print(
+                    f"  {name}: {count:.0f} × {seconds / max(count, 1) * 1000:.0f} ms, "
+                    f"{seconds:.1f} s = {seconds / run.elapsed:.0%} of the run"
+                )
     if args.baseline:
         async with fake_process(args.latency, args.baseline) as (base_url, stats):
             sent, elapsed = await run_baseline(base_url, args.baseline)

@@ -10,7 +10,9 @@ passed), leasing them (state ``sending``, ``lease_until``) in one transaction â€
 ``FOR UPDATE SKIP LOCKED``, so several processes share a broadcast and each delivery is claimed by
 one of them â€” sends the batch, and writes the outcomes of the whole batch in one transaction. A
 few batches per channel are in flight (Telegram 2, Viber 4), so the next one is claimed while the
-last responses of the previous one arrive and the rate does not dip between batches.
+last responses of the previous one arrive and the rate does not dip between batches. Viber's loop
+also claims its next batch while all four are busy (its claims, not Viber's limit, were the slow
+step); that batch waits for a slot, so the batches sent and not yet recorded are still four.
 
 Telegram: a pacer at the configured rate (30/s; 1,000/s in paid-broadcast mode; see
 broadcasts.limits.Pacer): evenly spaced starts with a small margin, so no one-second window at the

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -108,6 +108,9 @@ class SenderLoop:
     # Claimed batches in flight at once: while one waits for the messenger, the next is claimed
     # and the one before is recorded.
     batches_in_flight = 2
+    # Claim the next batch while every slot is busy (see ``run``): for a loop whose claims,
+    # not its messenger's limit, are the slow step.
+    claim_ahead = False
 
     def __init__(
         self,
@@ -133,19 +136,29 @@ class SenderLoop:
 
     async def run(self) -> None:
         inflight: set[asyncio.Task[None]] = set()
+        # The next batch, claimed while every slot is busy (only after a full claim: more work is
+        # likely waiting), so a slot that frees starts sending at once instead of waiting for a
+        # claim. It is not sent before a slot frees: the batches sent and not yet recorded stay
+        # at most ``batches_in_flight``.
+        ahead: asyncio.Task[list[Claimed]] | None = None
+        full = False
         try:
             while not self._stop.is_set():
                 if len(inflight) < self.batches_in_flight:
+                    claim, ahead = ahead, None
                     try:
-                        batch = await self._claim()
+                        batch = await (claim if claim is not None else self._claim())
                     except TRY_AGAIN_LATER as error:
                         log.warning("%s: claim failed, retrying later: %s", self.channel, error)
                         await self._idle(self._config.error_pause)
                         continue
+                    full = len(batch) >= self.batch_size
                     if batch:
                         inflight.add(asyncio.create_task(self._process(batch)))
                         continue
                 if inflight:
+                    if ahead is None and full and self.claim_ahead:
+                        ahead = asyncio.create_task(self._claim())
                     done, inflight = await asyncio.wait(
                         inflight, return_when=asyncio.FIRST_COMPLETED
                     )
@@ -155,13 +168,25 @@ class SenderLoop:
                 await self._finish()
                 await self._idle(self._config.idle_poll)
         finally:
-            # Batches in flight stop sending (their waits end at once) and record what they did.
-            if inflight:
-                for result in await asyncio.gather(*inflight, return_exceptions=True):
-                    if isinstance(result, BaseException):
-                        log.error("%s: batch failed at shutdown: %r", self.channel, result)
-            if self._throttle_task is not None:
-                await asyncio.gather(self._throttle_task, return_exceptions=True)
+            await self._shut_down(inflight, ahead)
+
+    async def _shut_down(
+        self, inflight: set[asyncio.Task[None]], ahead: asyncio.Task[list[Claimed]] | None
+    ) -> None:
+        # A batch claimed ahead is released (its sends see the stop), and batches in flight stop
+        # sending (their waits end at once) and record what they did.
+        if ahead is not None:
+            (batch,) = await asyncio.gather(ahead, return_exceptions=True)
+            if isinstance(batch, BaseException):
+                log.warning("%s: claim failed at shutdown: %r", self.channel, batch)
+            elif batch:
+                inflight.add(asyncio.create_task(self._process(batch)))
+        if inflight:
+            for result in await asyncio.gather(*inflight, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("%s: batch failed at shutdown: %r", self.channel, result)
+        if self._throttle_task is not None:
+            await asyncio.gather(self._throttle_task, return_exceptions=True)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -263,11 +288,12 @@ class SenderLoop:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def sendable(self, item: Claimed) -> bool:
-        """Still ours long enough to send and record; False once the engine stops."""
+    def sendable(self, item: Claimed, now: datetime | None = None) -> bool:
+        """Still ours long enough to send and record (at ``now``, default the clock's); False
+        once the engine stops."""
         if self._stop.is_set():
             return False
-        return self._clock() + self._config.lease_margin < item.lease_until
+        return (now or self._clock()) + self._config.lease_margin < item.lease_until
 
     def cancelled(self, item: Claimed) -> Outcome:
         return Outcome(item.id, DeliveryState.CANCELLED)

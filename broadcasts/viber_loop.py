@@ -59,6 +59,9 @@ class ViberLoop(SenderLoop):
     channel = Channel.VIBER.value
     # Measured: 4 batches in flight sent 37 % more than 2 (bench/broadcast_viber.py).
     batches_in_flight = 4
+    # Measured: the serial claim of 1,500 receivers was the slow step (73 % of the run's wall
+    # time); claimed ahead, 6,934 -> 12,387 recipients/s (bench/broadcast_viber.py).
+    claim_ahead = True
 
     def __init__(self, *, transport: ViberTransport, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -108,8 +111,10 @@ class ViberLoop(SenderLoop):
             return [self.release(item) for item in items]
         if await self.is_cancelled(items[0].broadcast_id):
             return [self.cancelled(item) for item in items]
-        live = [item for item in items if self.sendable(item)]
-        outcomes = [self.release(item) for item in items if not self.sendable(item)]
+        # One look at the clock for the whole chunk: its deliveries were claimed together.
+        now = self._clock()
+        live = [item for item in items if self.sendable(item, now)]
+        outcomes = [self.release(item) for item in items if not self.sendable(item, now)]
         sent = await self._broadcast(live, reply)
         if isinstance(sent, list):
             return outcomes + sent

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
 import pytest
 
 from bot.config import TELEGRAM_API_URL
@@ -32,8 +31,11 @@ SenderFactory = Callable[[str], contextlib.AbstractAsyncContextManager[Sender]]
 
 @contextlib.asynccontextmanager
 async def bulk(base_url: str) -> AsyncIterator[Sender]:
-    async with aiohttp.ClientSession() as http:
-        yield BulkTelegramSender(http=http, api_url=base_url, token=TELEGRAM_TOKEN)
+    sender = BulkTelegramSender(api_url=base_url, token=TELEGRAM_TOKEN)
+    try:
+        yield sender
+    finally:
+        await sender.close()
 
 
 @contextlib.asynccontextmanager
@@ -108,14 +110,18 @@ async def test_an_unreachable_server_is_transient(make_sender: SenderFactory) ->
 
 
 async def test_paid_broadcast_flag() -> None:
-    async with FakeTelegram(TELEGRAM_TOKEN) as fake, aiohttp.ClientSession() as http:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
         await fake.send_text(10, "hi")
-        paid = BulkTelegramSender(http=http, api_url=fake.base_url, token=TELEGRAM_TOKEN, paid=True)
-        await paid.send("10", Reply(text="Новина"))
-        assert fake.paid_broadcast_count == 1
-        plain = BulkTelegramSender(http=http, api_url=fake.base_url, token=TELEGRAM_TOKEN)
-        await plain.send("10", Reply(text="Новина"))
-        assert fake.paid_broadcast_count == 1
+        paid = BulkTelegramSender(api_url=fake.base_url, token=TELEGRAM_TOKEN, paid=True)
+        plain = BulkTelegramSender(api_url=fake.base_url, token=TELEGRAM_TOKEN)
+        try:
+            await paid.send("10", Reply(text="Новина"))
+            assert fake.paid_broadcast_count == 1
+            await plain.send("10", Reply(text="Новина"))
+            assert fake.paid_broadcast_count == 1
+        finally:
+            await paid.close()
+            await plain.close()
 
 
 async def test_a_non_json_answer_is_transient() -> None:

@@ -1,11 +1,15 @@
-"""A lean ``Sender`` for broadcasts: Bot API calls as plain JSON over aiohttp.
+"""A lean ``Sender`` for broadcasts: Bot API calls as plain JSON over kept-alive connections
+(``bot.telegram.keepalive``).
 
 Staff and conversations use aiogram (``bot.telegram.sender``). The delivery engine sends the same
 few kinds of message (text, a photo or document by file_id or URL, a poll's inline buttons) up
 to 1,000 times a second in paid mode, and there aiogram's per-call pydantic work (building the
 method model, form-encoding it, validating the answer into a full ``Message``) was most of the
 engine's CPU: in ``bench/broadcast_telegram.py`` this sender needs about half the CPU per message
-(see BENCHMARKS.md). Only ``message_id`` is read from an answer.
+(see BENCHMARKS.md); its own HTTP client (``bot.telegram.keepalive``) then took a third off
+what was left over aiohttp.
+Only ``message_id`` is read from an answer. What every recipient of a broadcast shares (the
+keyboard, the text's parts) is computed once per reply, not per message.
 
 Errors map onto the contract exactly as ``bot.telegram.sender.channel_errors`` maps aiogram's:
 429 → ``RateLimited`` (``retry_after``), 403 → ``RecipientBlocked``, 5xx, network errors and
@@ -14,12 +18,12 @@ timeouts → ``TransientChannelError``, any other refusal → ``PermanentChannel
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
-import aiohttp
-
 from bot.metrics.core import Metrics
+from bot.telegram.keepalive import HttpError, KeepAliveClient
 from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
 from messaging.contract import (
     ChannelError,
@@ -34,8 +38,9 @@ from messaging.text import split_text
 from storage.vocabulary import Channel
 
 CHANNEL = Channel.TELEGRAM
-# A broadcast call that takes longer than this is retried later (the engine's backoff).
-CALL_TIMEOUT = aiohttp.ClientTimeout(total=30)
+# Compact JSON, Cyrillic as UTF-8 (a third of the bytes of \\u escapes).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_decode = json.loads
 
 
 class BulkTelegramSender:
@@ -44,23 +49,25 @@ class BulkTelegramSender:
     def __init__(
         self,
         *,
-        http: aiohttp.ClientSession,
         api_url: str,
         token: str,
         paid: bool = False,
+        connections: int = 256,
         metrics: Metrics | None = None,
     ) -> None:
-        self._http = http
+        self._http = KeepAliveClient(f"{api_url.rstrip('/')}/bot{token}", limit=connections)
         # Counts each call by method and outcome (None: not counted).
         self._metrics = metrics
-        self._base = f"{api_url.rstrip('/')}/bot{token}/"
         # allow_paid_broadcast: up to 1,000 messages/s, paid in Telegram Stars.
         self._paid = paid
 
+    async def close(self) -> None:
+        """Close the kept-alive connections (after the engine stopped)."""
+        await self._http.close()
+
     async def send(self, recipient: str, reply: Reply) -> Sent:
         chat_id = int(recipient)
-        markup = render_markup(reply)
-        keyboard = markup.model_dump(mode="json", exclude_none=True) if markup else None
+        keyboard = _keyboard(reply)
         if reply.media is not None and len(reply.text) <= CAPTION_LIMIT:
             method = "sendPhoto" if reply.media.kind == "photo" else "sendDocument"
             field = "photo" if reply.media.kind == "photo" else "document"
@@ -71,7 +78,7 @@ class BulkTelegramSender:
             method = "sendPhoto" if reply.media.kind == "photo" else "sendDocument"
             field = "photo" if reply.media.kind == "photo" else "document"
             await self._call(method, {"chat_id": chat_id, field: reply.media.ref}, None)
-        parts = split_text(reply.text, TEXT_LIMIT)
+        parts = _parts(reply.text)
         message_id = ""
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -87,6 +94,15 @@ class BulkTelegramSender:
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:  # noqa: ARG002
         """Broadcasts are never edited: a new message (the contract's fallback) is sent."""
         return await self.send(recipient, reply)
+
+    def complete(self, payload: dict[str, Any], keyboard: dict[str, Any] | None) -> dict[str, Any]:
+        """A call's payload with what every broadcast call carries."""
+        payload["parse_mode"] = "HTML"
+        if keyboard is not None:
+            payload["reply_markup"] = keyboard
+        if self._paid:
+            payload["allow_paid_broadcast"] = True
+        return payload
 
     async def _call(
         self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
@@ -104,28 +120,36 @@ class BulkTelegramSender:
     async def _post(
         self, method: str, payload: dict[str, Any], keyboard: dict[str, Any] | None
     ) -> str:
-        payload["parse_mode"] = "HTML"
-        if keyboard is not None:
-            payload["reply_markup"] = keyboard
-        if self._paid:
-            payload["allow_paid_broadcast"] = True
+        body = _encode(self.complete(payload, keyboard)).encode()
         try:
-            async with self._http.post(
-                self._base + method, json=payload, timeout=CALL_TIMEOUT
-            ) as response:
-                status = response.status
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise TransientChannelError(f"{method}: {error!r}", channel=CHANNEL) from error
+            status, answer_body = await self._http.post(method, body)
+        except HttpError as error:
+            raise TransientChannelError(f"{method}: {error}", channel=CHANNEL) from error
         try:
-            answer = json.loads(body)
+            answer = _decode(answer_body)
         except ValueError as error:
             # A proxy's HTML error page, a truncated body: the server side failed.
             raise TransientChannelError(f"{method}: HTTP {status}", channel=CHANNEL) from error
-        if isinstance(answer, dict) and answer.get("ok"):
-            result = answer.get("result")
-            return str(result.get("message_id", "")) if isinstance(result, dict) else ""
-        raise _error(method, status, answer if isinstance(answer, dict) else {})
+        return message_id(method, status, answer)
+
+
+def message_id(method: str, status: int, answer: Any) -> str:
+    """The message id of a Bot API answer, or its refusal raised as the contract's error."""
+    if isinstance(answer, dict) and answer.get("ok"):
+        result = answer.get("result")
+        return str(result.get("message_id", "")) if isinstance(result, dict) else ""
+    raise _error(method, status, answer if isinstance(answer, dict) else {})
+
+
+@functools.lru_cache(maxsize=64)
+def _keyboard(reply: Reply) -> dict[str, Any] | None:
+    markup = render_markup(reply)
+    return markup.model_dump(mode="json", exclude_none=True) if markup else None
+
+
+@functools.lru_cache(maxsize=64)
+def _parts(text: str) -> list[str]:
+    return split_text(text, TEXT_LIMIT)
 
 
 def _error(method: str, status: int, answer: dict[str, Any]) -> Exception:
