@@ -267,7 +267,12 @@ async def serve(
         runtime.web_app, shutdown_timeout=30.0, access_log_class=RedactingAccessLogger
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    site = web.TCPSite(
+        runner,
+        settings.http_host,
+        settings.http_port,
+        reuse_port=settings.http_reuse_port or None,
+    )
     await site.start()
     log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
     tasks: list[asyncio.Task[None]] = []

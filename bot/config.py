@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    # SO_REUSEPORT: several `citybot run` processes listen on one port, the kernel shares the
+    # connections among them (Linux; PostgreSQL only, as for any second process).
+    http_reuse_port: bool = False
 
     operator_chat_id: int | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
