@@ -33,6 +33,7 @@ from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
+from bot.telegram.lean import BotApi
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import resident_files
@@ -90,6 +91,8 @@ class TelegramLink:
     budget: Pacer
     desk: Desk
     sender: TelegramSender
+    # Plain JSON calls for the residents' hot path (bot.telegram.lean), in the same budget.
+    api: BotApi
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,11 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
     # Broadcasts, answers and staff posts share the bot token's limit (bot.telegram.budget).
     budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
     bot.session.middleware(SharedBudget(budget))
+    api = BotApi.for_bot(bot, budget=budget)
+    closing.push_async_callback(api.close)
     desk = Desk(
         bot=bot,
+        api=api,
         sessionmaker=common.sessionmaker,
         catalog=common.catalog,
         clock=common.clock,
@@ -181,9 +187,12 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
         operator_chat_id=settings.operator_chat_id,
     )
     sender = TelegramSender(
-        bot, pacer=chat_pacer(settings), kept=resident_files.kept_loader(common.sessionmaker)
+        bot,
+        pacer=chat_pacer(settings),
+        kept=resident_files.kept_loader(common.sessionmaker),
+        api=api,
     )
-    return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
+    return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender, api=api)
 
 
 def viber_link(settings: Settings, closing: contextlib.AsyncExitStack) -> ViberLink | None:
@@ -354,6 +363,7 @@ def staff_chat(
         webhook_secret=settings.webhook_secret,
         sender=telegram.sender,
         staff=staff,
+        api=telegram.api,
     )
     if staff is not None:
         install_composers(common, channel, wake=wake)

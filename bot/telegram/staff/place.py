@@ -33,6 +33,14 @@ class Place:
             )
         return out
 
+    def json_kwargs(self) -> dict[str, Any]:
+        """``kwargs`` as the Bot API's JSON fields (``bot.telegram.lean``)."""
+        out = self.kwargs()
+        reply = out.get("reply_parameters")
+        if isinstance(reply, ReplyParameters):
+            out["reply_parameters"] = reply.model_dump(mode="json", exclude_none=True)
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
