@@ -26,10 +26,12 @@ import asyncio
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -63,6 +65,7 @@ from tests.harness import TELEGRAM_TOKEN
 FIRST_USER = 10_000_000
 STAFF_CHAT = -1_009_000_000
 Sessionmaker = Any
+_logs: dict[int, str] = {}
 
 
 @dataclass
@@ -222,13 +225,18 @@ async def _start_server(
     if profile and argv[:2] == ["-m", "bot.cli"]:
         # BENCH_PROFILE=<file>: the server under cProfile (slower; for where the time goes).
         argv = ["-m", "cProfile", "-o", f"{profile}.{port}", *argv]
+    # The log goes to a file: a pipe read only at the end would fill and stop the server.
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the server's, closed by the OS
+        prefix=f"citybot-bench-{port}-", suffix=".log", delete=False
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *argv,
         env={**os.environ, **env},
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=log,
     )
+    _logs[process.pid] = log.name
     deadline = time.perf_counter() + 60
     async with aiohttp.ClientSession() as http:
         while True:
@@ -245,9 +253,14 @@ async def _start_server(
 
 async def _stop_server(process: asyncio.subprocess.Process) -> None:
     process.send_signal(signal.SIGTERM)
-    _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    await asyncio.wait_for(process.wait(), timeout=60)
+    log = Path(_logs.pop(process.pid))
+    text = log.read_text(errors="replace")  # noqa: ASYNC240 - after the server stopped
+    log.unlink()  # noqa: ASYNC240
     if process.returncode != 0:
-        raise RuntimeError(f"server failed ({process.returncode}): {err.decode()[-2000:]}")
+        raise RuntimeError(f"server failed ({process.returncode}): {text[-2000:]}")
+    if text.strip():
+        print(f"server {process.pid} logged:\n{text[-3000:]}", file=sys.stderr)
 
 
 async def _delivered(fake: FakeTelegram, before: int, expected: int) -> float:
@@ -268,6 +281,10 @@ async def _quiet(fake: FakeTelegram, period: float = 0.5) -> None:
         await asyncio.sleep(period)
         if len(fake.calls) == seen:
             return
+
+
+def _progress(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def _followups(round_: int, count: int) -> list[bytes]:
@@ -291,6 +308,7 @@ async def _round(
 ) -> tuple[Load, float, float]:
     """POST ``bodies`` and wait for ``calls`` Bot API calls; returns the load, the seconds until
     the last call, and the CPU seconds the server processes used meanwhile."""
+    _progress(f"{len(bodies)} updates, expecting {calls} Bot API calls")
     before_cpu = sum(cpu_seconds(pid) for pid in pids)
     before = len(fake.calls)
     begin = time.perf_counter()

@@ -38,7 +38,10 @@ class Place:
         out = self.kwargs()
         reply = out.get("reply_parameters")
         if isinstance(reply, ReplyParameters):
-            out["reply_parameters"] = reply.model_dump(mode="json", exclude_none=True)
+            out["reply_parameters"] = {
+                "message_id": reply.message_id,
+                "allow_sending_without_reply": True,
+            }
         return out
 
 
