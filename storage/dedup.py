@@ -20,9 +20,15 @@ DEDUP_RETENTION = timedelta(days=7)
 
 
 async def claim_update(
-    session: AsyncSession, *, channel: str, update_key: str, now: datetime
+    session: AsyncSession,
+    *,
+    channel: str,
+    update_key: str,
+    now: datetime,
+    owed: JSONDict | None = None,
 ) -> bool:
     """Record the update as processed in the caller's transaction; False if it already was.
+    ``owed``: the replies kept on the claim until they are sent (``handlers.owed``).
 
     The row commits together with everything the update changed, so a crash before the commit
     leaves the update unclaimed and its redelivery is processed in full. One statement: a
@@ -33,7 +39,7 @@ async def claim_update(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(ProcessedUpdate)
-        .values(channel=channel, update_key=update_key, processed_at=now)
+        .values(channel=channel, update_key=update_key, processed_at=now, owed=owed)
         .on_conflict_do_nothing(index_elements=["channel", "update_key"])
         .returning(ProcessedUpdate.update_key)
     )

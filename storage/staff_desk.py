@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.desk.search import search_clause
@@ -56,22 +56,32 @@ async def lock_ticket(session: AsyncSession, *, ticket_id: int) -> Ticket | None
     return (await session.scalars(query)).one_or_none()
 
 
-async def lock_ticket_with_name(
-    session: AsyncSession, *, ticket_id: int
-) -> tuple[Ticket, str | None] | None:
-    """The ticket with its row locked (as :func:`storage.tickets.get_ticket` ``for_update``) and
-    its resident's stored name, in one round trip (copying a resident's message needs both)."""
+async def lock_ticket_with_unposted(
+    session: AsyncSession, *, ticket_id: int, limit: int
+) -> tuple[Ticket, str | None, list[TicketMessage]] | None:
+    """The ticket with its row locked (as :func:`storage.tickets.get_ticket` ``for_update``),
+    its resident's stored name and the resident's messages not yet copied to the staff chat
+    (oldest first, at most ``limit``), in one round trip: the staff copy of every follow-up needs
+    all three."""
+    unposted = and_(
+        TicketMessage.ticket_id == Ticket.id,
+        TicketMessage.direction == MessageDirection.RESIDENT.value,
+        TicketMessage.staff_message_id.is_(None),
+    )
     query = (
-        select(Ticket, Resident.name)
+        select(Ticket, Resident.name, TicketMessage)
         .outerjoin(Resident, Resident.id == Ticket.resident_id)
+        .outerjoin(TicketMessage, unposted)
         .where(Ticket.id == ticket_id)
+        .order_by(TicketMessage.id)
+        .limit(limit)
         .with_for_update(of=Ticket)
     )
-    row = (await session.execute(query)).one_or_none()
-    if row is None:
+    rows = (await session.execute(query)).all()
+    if not rows:
         return None
-    ticket, name = row
-    return ticket, name
+    ticket, name = rows[0][0], rows[0][1]
+    return ticket, name, [message for _, _, message in rows if message is not None]
 
 
 async def tickets_without_card(
@@ -91,23 +101,6 @@ async def tickets_without_card(
             Department.chat_id.is_not(None)
         )
     return (await session.scalars(query.order_by(Ticket.id).limit(limit))).all()
-
-
-async def unposted_of_ticket(
-    session: AsyncSession, *, ticket_id: int, limit: int
-) -> Sequence[TicketMessage]:
-    """The resident's messages of one ticket not yet copied to the staff chat, oldest first."""
-    query = (
-        select(TicketMessage)
-        .where(
-            TicketMessage.ticket_id == ticket_id,
-            TicketMessage.direction == MessageDirection.RESIDENT.value,
-            TicketMessage.staff_message_id.is_(None),
-        )
-        .order_by(TicketMessage.id)
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
 
 
 async def tickets_with_unposted_messages(

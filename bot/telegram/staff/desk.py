@@ -304,16 +304,17 @@ class Desk:
         posted before the card) and whether more messages are waiting. One transaction per
         message, so a failure never re-posts the ones before it."""
         async with self.sessionmaker() as session, session.begin():
-            found = await staff_desk.lock_ticket_with_name(session, ticket_id=ticket_id)
+            # Two: the one to post now, and whether another is waiting (saves a transaction
+            # that would only find nothing); with the ticket, in one round trip.
+            found = await staff_desk.lock_ticket_with_unposted(
+                session, ticket_id=ticket_id, limit=2
+            )
             if found is None:
                 return None
-            ticket, stored_name = found
+            ticket, stored_name, pending = found
             place = place_of(ticket)
             if ticket.card_message_id is None or place is None:
                 return Step(place=None)
-            # Two: the one to post now, and whether another is waiting (saves a transaction
-            # that would only find nothing).
-            pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=2)
             if not pending:
                 return Step(place=place)
             message = pending[0]
