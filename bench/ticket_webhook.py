@@ -30,12 +30,11 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 
 from bench.webhook_load import (
     SECRET,
@@ -46,26 +45,22 @@ from bench.webhook_load import (
     post_all,
     with_update_id,
 )
+from bench.webhook_seed import FIRST_USER, drop_pending, poll_presses, reset, seed
 from bot.sandbox.fakes.telegram import FakeTelegram
-from handlers.polls import poll_keyboard, vote_action
-from storage import polls
 from storage.db import create_engine, create_sessionmaker
 from storage.models import (
-    ConversationState,
-    Delivery,
     ProcessedUpdate,
-    Resident,
-    ResidentTopic,
-    Ticket,
     TicketMessage,
 )
 from tests.conftest import free_port, pg_database
 from tests.harness import TELEGRAM_TOKEN
 
-FIRST_USER = 10_000_000
 STAFF_CHAT = -1_009_000_000
 Sessionmaker = Any
 _logs: dict[int, str] = {}
+IDLE_SAMPLE = 3.0
+# Per round: the servers' idle CPU (scheduled jobs) over the round, per update, in seconds.
+IDLE_CPU: list[float] = []
 
 
 @dataclass
@@ -78,125 +73,9 @@ class Measured:
     cpu_ms_per_vote: float = 0.0
     vote_per_s: float = 0.0
     errors: int = 0
-
-
-async def _seed(sessionmaker: Sessionmaker, residents: int) -> int:
-    """Residents with one open ticket each, in the follow-up step of "my tickets", and a poll
-    sent to all of them; returns the poll's id."""
-    now = datetime.now(UTC)
-    async with sessionmaker() as session, session.begin():
-        for index in range(residents):
-            resident = Resident(
-                channel="telegram",
-                external_id=str(FIRST_USER + index),
-                name="Bench",
-                language="uk",
-                consent_at=now,
-                policy_version="bench",
-                district="city",
-                digest="instant",
-                subscribed=True,
-                is_active=True,
-                onboarded_at=now,
-                created_at=now,
-                last_seen_at=now,
-                topics=[ResidentTopic(topic="city_news")],
-            )
-            session.add(resident)
-            await session.flush()
-            session.add(
-                Ticket(
-                    number=f"ВД-2000-{index:06d}",
-                    kind="feedback",
-                    status="in_progress",
-                    resident_id=resident.id,
-                    channel="telegram",
-                    queue_code="other",
-                    received_at=now,
-                    deadline_at=now + timedelta(days=10),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        poll = await polls.create_poll(
-            session,
-            question="Де потрібне нове освітлення?",
-            options=["Парк", "Сквер", "Зупинка"],
-            closes_at=now + timedelta(days=3),
-            now=now,
-        )
-        for resident_id, external_id in (
-            await session.execute(select(Resident.id, Resident.external_id))
-        ).all():
-            session.add(
-                Delivery(
-                    broadcast_id=poll.broadcast_id,
-                    resident_id=resident_id,
-                    channel="telegram",
-                    external_id=external_id,
-                    state="sent",
-                    next_attempt_at=now,
-                    sent_at=now,
-                )
-            )
-        return poll.id
-
-
-async def _reset(sessionmaker: Sessionmaker) -> None:
-    """Put every resident back into the follow-up step of their ticket."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(delete(ConversationState))
-        now = datetime.now(UTC)
-        for ticket in (await session.scalars(select(Ticket))).all():
-            session.add(
-                ConversationState(
-                    resident_id=ticket.resident_id,
-                    flow="followup",
-                    step="text",
-                    data={"ticket_id": ticket.id, "number": ticket.number},
-                    updated_at=now,
-                )
-            )
-
-
-async def _poll_presses(
-    fake: FakeTelegram, sessionmaker: Sessionmaker, poll_id: int, residents: int
-) -> list[list[dict[str, Any]]]:
-    """The poll message in every resident's chat (as the broadcast engine sends it), and two
-    rounds of presses on it (option 0, then option 1), as the fake's users make them."""
-    async with sessionmaker() as session:
-        poll = await polls.get_poll(session, poll_id=poll_id)
-        assert poll is not None
-        markup = {
-            "inline_keyboard": [
-                [{"text": b.label, "callback_data": b.action} for b in row]
-                for row in poll_keyboard(poll)
-            ]
-        }
-    url = f"{fake.base_url}/bot{TELEGRAM_TOKEN}/sendMessage"
-    message_ids: list[int] = []
-    async with aiohttp.ClientSession() as http:
-        for index in range(residents):
-            payload = {"chat_id": FIRST_USER + index, "text": poll.question, "reply_markup": markup}
-            async with http.post(url, json=payload) as response:
-                message_ids.append(int((await response.json())["result"]["message_id"]))
-    async with sessionmaker() as session, session.begin():
-        for index, message_id in enumerate(message_ids):
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.external_id == str(FIRST_USER + index))
-                .values(message_id=str(message_id))
-            )
-    rounds = []
-    for option in (0, 1):
-        presses = []
-        for index, message_id in enumerate(message_ids):
-            pressed = await fake.press_button(
-                FIRST_USER + index, message_id, vote_action(poll_id, option)
-            )
-            presses.append(dict(pressed))
-        rounds.append(presses)
-    return rounds
+    # Of the CPU per update: what the server used at the same rate when idle (its jobs).
+    idle_ms_per_followup: float = 0.0
+    idle_ms_per_vote: float = 0.0
 
 
 def _server_env(url: str, fake: FakeTelegram, port: int, **extra: str) -> dict[str, str]:
@@ -309,6 +188,10 @@ async def _round(
     """POST ``bodies`` and wait for ``calls`` Bot API calls; returns the load, the seconds until
     the last call, and the CPU seconds the server processes used meanwhile."""
     _progress(f"{len(bodies)} updates, expecting {calls} Bot API calls")
+    # What the servers use idle (scheduled jobs), to be told apart from the updates' cost.
+    idle_from = sum(cpu_seconds(pid) for pid in pids)
+    await asyncio.sleep(IDLE_SAMPLE)
+    idle_rate = (sum(cpu_seconds(pid) for pid in pids) - idle_from) / IDLE_SAMPLE
     before_cpu = sum(cpu_seconds(pid) for pid in pids)
     before = len(fake.calls)
     begin = time.perf_counter()
@@ -324,6 +207,9 @@ async def _round(
     done = await _delivered(fake, before, calls)
     await _quiet(fake, 0.3)
     cpu = sum(cpu_seconds(pid) for pid in pids) - before_cpu
+    idle = idle_rate * (time.perf_counter() - begin)
+    _progress(f"CPU {cpu:.2f} s, of which idle work (jobs) about {idle:.2f} s")
+    IDLE_CPU.append(idle / max(1, len(bodies)))
     return load, max(load.elapsed, done - begin), cpu
 
 
@@ -344,7 +230,7 @@ async def _ours(
     try:
         # Warm-up (not measured): also posts each ticket's card to the staff chat, so the
         # measured rounds are the steady state (one reply, one copy in the thread per update).
-        await _reset(sessionmaker)
+        await reset(sessionmaker)
         await _round(
             fake,
             endpoint,
@@ -354,7 +240,7 @@ async def _ours(
             calls=2 * n,
             pids=pids,
         )
-        await _reset(sessionmaker)
+        await reset(sessionmaker)
         load, seconds, cpu = await _round(
             fake,
             endpoint,
@@ -365,8 +251,9 @@ async def _ours(
             pids=pids,
         )
         measured = Measured(n / seconds, Load([], 0, 0), cpu_ms_per_followup=cpu * 1000 / n)
+        measured.idle_ms_per_followup = IDLE_CPU[-1] * 1000
         measured.errors += load.errors
-        await _reset(sessionmaker)
+        await reset(sessionmaker)
         rate_load, _, _ = await _round(
             fake,
             endpoint,
@@ -394,6 +281,7 @@ async def _ours(
             fake, endpoint, bodies, rate=None, concurrency=args.concurrency, calls=2 * n, pids=pids
         )
         measured.cpu_ms_per_vote = cpu * 1000 / n
+        measured.idle_ms_per_vote = IDLE_CPU[-1] * 1000
         measured.vote_per_s = n / seconds
         measured.errors += load.errors
     finally:
@@ -424,7 +312,7 @@ async def _two_processes(
         await asyncio.sleep(0.1)
     owners: dict[int, int] = {}
     try:
-        await _reset(sessionmaker)
+        await reset(sessionmaker)
         before = len(fake.calls)
         async with sessionmaker() as session:
             stored_before = await session.scalar(select(func.count()).select_from(TicketMessage))
@@ -502,22 +390,9 @@ async def _echo(args: argparse.Namespace, fake: FakeTelegram) -> Measured:
         n / seconds,
         rate_load,
         cpu_ms_per_followup=cpu * 1000 / n,
+        idle_ms_per_followup=IDLE_CPU[-2] * 1000,
         errors=load.errors + rate_load.errors,
     )
-
-
-async def _drop_pending(fake: FakeTelegram) -> None:
-    """Confirm the updates that opened the chats and pressed the buttons, so no server receives
-    them later (the bench posts them itself)."""
-    url = f"{fake.base_url}/bot{TELEGRAM_TOKEN}/getUpdates"
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, json={"offset": -1, "timeout": 0}) as response:
-            last = (await response.json())["result"]
-        if last:
-            offset = last[-1]["update_id"] + 1
-            async with http.post(url, json={"offset": offset, "timeout": 0}) as response:
-                await response.read()
-    assert not fake.pending_updates()
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -530,7 +405,7 @@ async def main(args: argparse.Namespace) -> None:
 
             await upgrade_to_head(engine)
             sessionmaker = create_sessionmaker(engine)
-            poll_id = await _seed(sessionmaker, n)
+            poll_id = await seed(sessionmaker, n)
             async with FakeTelegram(
                 TELEGRAM_TOKEN, latency=args.api_latency, callback_query_ttl=3600
             ) as fake:
@@ -539,8 +414,8 @@ async def main(args: argparse.Namespace) -> None:
                     # A private chat exists once the user wrote to the bot.
                     await fake.send_text(FIRST_USER + index, "/start")
                 fake.add_group(STAFF_CHAT, "Оператори")
-                votes = await _poll_presses(fake, sessionmaker, poll_id, n)
-                await _drop_pending(fake)
+                votes = await poll_presses(fake, sessionmaker, poll_id, n)
+                await drop_pending(fake)
                 parts = set(args.parts.split(","))
                 empty = Measured(1.0, Load([0.0], 0, 0))
                 echo = await _echo(args, fake) if "echo" in parts else empty
@@ -580,13 +455,14 @@ def _print(
         rate = result.rate
         print(
             f"{name:24s} saturation {result.saturation_per_s:7.1f} updates/s | "
-            f"CPU {result.cpu_ms_per_followup:5.2f} ms/update | at {args.rate:.0f}/s: "
+            f"CPU {result.cpu_ms_per_followup:5.2f} ms/update "
+            f"(jobs ~{result.idle_ms_per_followup:4.2f}) | at {args.rate:.0f}/s: "
             f"p50 {rate.percentile(0.5):6.1f} ms p99 {rate.percentile(0.99):6.1f} ms "
             f"max {max(rate.latencies_ms):6.1f} ms | errors {result.errors}"
         )
     print(
         f"citybot poll votes       {ours.vote_per_s:7.1f} votes/s | "
-        f"CPU {ours.cpu_ms_per_vote:5.2f} ms/vote"
+        f"CPU {ours.cpu_ms_per_vote:5.2f} ms/vote (jobs ~{ours.idle_ms_per_vote:4.2f})"
     )
     print(
         f"throughput ratio (citybot follow-ups / echo): "
