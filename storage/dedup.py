@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import delete, null, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import raw
 from storage.models import ProcessedUpdate
 
 JSONDict = dict[str, Any]
@@ -35,6 +37,10 @@ async def claim_update(
     concurrent duplicate waits on the primary key until the first transaction ends, then
     inserts nothing (committed) or claims it itself (rolled back).
     """
+    pg = await raw.driver(session)
+    if pg is not None:
+        claimed = await pg.fetchval(_CLAIM, channel, update_key, now, _json(owed))
+        return claimed is not None
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
@@ -45,6 +51,16 @@ async def claim_update(
     )
     result = await session.execute(statement)
     return result.first() is not None
+
+
+_CLAIM = (
+    "INSERT INTO processed_updates (channel, update_key, processed_at, owed) "
+    "VALUES ($1, $2, $3, $4::json) ON CONFLICT (channel, update_key) DO NOTHING RETURNING 1"
+)
+
+
+def _json(owed: JSONDict | None) -> str | None:
+    return None if owed is None else json.dumps(owed, ensure_ascii=False, separators=(",", ":"))
 
 
 async def prune_processed(session: AsyncSession, *, older_than: timedelta, now: datetime) -> int:

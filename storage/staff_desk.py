@@ -9,7 +9,9 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import raw
 from storage.desk.search import search_clause
 from storage.models import Department, DeskPost, Resident, Template, Ticket, TicketMessage
 from storage.tickets import ticket_by_staff_message
@@ -82,6 +84,25 @@ async def lock_ticket_with_unposted(
         return None
     ticket, name = rows[0][0], rows[0][1]
     return ticket, name, [message for _, _, message in rows if message is not None]
+
+
+async def mark_posted(
+    session: AsyncSession, message: TicketMessage, *, chat_id: int, message_id: int
+) -> None:
+    """Record where the resident's ``message`` was copied in the staff chat (one UPDATE; the
+    staff copy of every follow-up ends with it)."""
+    pg = await raw.driver(session)
+    if pg is None:
+        message.staff_chat_id = chat_id
+        message.staff_message_id = message_id
+        return
+    await pg.execute(_MARK_POSTED, chat_id, message_id, message.id)
+    # The object agrees with the row, and the session has nothing left to write for it.
+    set_committed_value(message, "staff_chat_id", chat_id)
+    set_committed_value(message, "staff_message_id", message_id)
+
+
+_MARK_POSTED = "UPDATE ticket_messages SET staff_chat_id = $1, staff_message_id = $2 WHERE id = $3"
 
 
 async def tickets_without_card(

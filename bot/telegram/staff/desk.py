@@ -320,8 +320,9 @@ class Desk:
             message = pending[0]
             name = self.cards.author_name(ticket, stored_name)
             sent_id = await self._send_resident_message(place, ticket, name, message)
-            message.staff_chat_id = place.chat_id
-            message.staff_message_id = sent_id
+            await staff_desk.mark_posted(
+                session, message, chat_id=place.chat_id, message_id=sent_id
+            )
         return Step(place=place, posted=True, more=len(pending) > 1)
 
     async def _send_resident_message(
