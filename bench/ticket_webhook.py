@@ -102,8 +102,9 @@ async def _start_server(
     """A server in its own process (its own core), as in production."""
     profile = os.environ.get("BENCH_PROFILE")
     if profile and argv[:2] == ["-m", "bot.cli"]:
-        # BENCH_PROFILE=<file>: the server under cProfile (slower; for where the time goes).
-        argv = ["-m", "cProfile", "-o", f"{profile}.{port}", *argv]
+        # BENCH_PROFILE=<file>: the server under cProfile with a CPU clock (slower; for where
+        # the time goes: ``python -m bench.cpu_profile report <file>.<port>``).
+        argv = ["-m", "bench.cpu_profile", "run", f"{profile}.{port}", *argv[1:]]
     # The log goes to a file: a pipe read only at the end would fill and stop the server.
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the server's, closed by the OS
         prefix=f"citybot-bench-{port}-", suffix=".log", delete=False
