@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import raw
 from storage.models import Delivery, Poll, PollVote, Resident
 from storage.polls import RECEIVED_STATES, insert_for
 
@@ -58,6 +59,10 @@ async def lock_choice(
     session: AsyncSession, *, poll_id: int, resident_id: int, district: str | None, channel: str
 ) -> Choice:
     """Lock the resident's row for this transaction and read their vote."""
+    pg = await raw.driver(session)
+    if pg is not None:
+        found = await pg.fetch(_LOCK, resident_id, poll_id)
+        return _choice([(row[0], row[1], row[2]) for row in found], district, channel)
     rows = (
         await session.execute(
             select(Resident.id, PollVote.option, PollVote.district, PollVote.channel)
@@ -68,12 +73,37 @@ async def lock_choice(
             .with_for_update(of=Resident)
         )
     ).all()
-    options = frozenset(int(option) for _, option, _, _ in rows if option is not None)
+    return _choice([(option, d, c) for _, option, d, c in rows], district, channel)
+
+
+def _choice(
+    rows: list[tuple[int | None, str | None, str | None]], district: str | None, channel: str
+) -> Choice:
+    options = frozenset(int(option) for option, _, _ in rows if option is not None)
     stale = any(
         option is not None and (row_district != district or row_channel != channel)
-        for _, option, row_district, row_channel in rows
+        for option, row_district, row_channel in rows
     )
     return Choice(options=options, stale=stale)
+
+
+_LOCK = (
+    "SELECT v.option, v.district, v.channel FROM residents r LEFT JOIN poll_votes v "
+    "ON v.resident_id = r.id AND v.poll_id = $2 WHERE r.id = $1 FOR UPDATE OF r"
+)
+# Every write of a press in one statement: drop the options left, move the kept ones to the
+# voter's district and channel (when ``stale``), add the new ones.
+_WRITE = """
+WITH dropped AS (
+    DELETE FROM poll_votes WHERE poll_id = $1 AND resident_id = $2 AND option = ANY($3::int[])
+), moved AS (
+    UPDATE poll_votes SET channel = $5, district = $6
+    WHERE $8 AND poll_id = $1 AND resident_id = $2 AND NOT option = ANY($3::int[])
+)
+INSERT INTO poll_votes (poll_id, resident_id, option, channel, district, voted_at)
+SELECT $1, $2, added, $5, $6, $7 FROM unnest($4::int[]) AS added
+ON CONFLICT (poll_id, resident_id, option) DO NOTHING
+"""
 
 
 def chosen_after(
@@ -99,9 +129,26 @@ async def set_choice(
     """Write ``after`` over ``before`` (as locked by ``lock_choice``): only what changes."""
     mine = (PollVote.poll_id == poll.id) & (PollVote.resident_id == resident_id)
     dropped = before.options - after
+    added = after - before.options
+    stale = before.stale and bool(after - added)
+    if not (dropped or added or stale):
+        return
+    pg = await raw.driver(session)
+    if pg is not None:
+        await pg.execute(
+            _WRITE,
+            poll.id,
+            resident_id,
+            sorted(dropped),
+            sorted(added),
+            channel,
+            district,
+            now,
+            stale,
+        )
+        return
     if dropped:
         await session.execute(delete(PollVote).where(mine, PollVote.option.in_(sorted(dropped))))
-    added = after - before.options
     if added:
         insert = insert_for(session)
         await session.execute(
@@ -121,7 +168,7 @@ async def set_choice(
             )
             .on_conflict_do_nothing(index_elements=["poll_id", "resident_id", "option"])
         )
-    if before.stale and after - added:
+    if stale:
         # One district and channel per voter: the breakdowns count each voter once.
         await session.execute(
             update(PollVote)
