@@ -44,9 +44,7 @@ def report(out: str, updates: int) -> None:
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
     raw = stats.stats  # type: ignore[attr-defined]
     for (filename, _line, name), (_cc, _nc, own, _cum, _callers) in raw.items():
-        key = _package(filename)
-        if key == "~":
-            key = f"builtin {name}"
+        key = f"builtin {name}" if filename == "~" else _package(filename)
         by_package[key] += own
     total = sum(by_package.values())
     print(f"total {total:.2f} s CPU under the profiler")
