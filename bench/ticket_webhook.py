@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,27 @@ def _server_env(url: str, fake: FakeTelegram, port: int, **extra: str) -> dict[s
     }
 
 
+async def _start_servers(
+    make: Callable[[int], tuple[list[str], dict[str, str]]], *, count: int = 1
+) -> tuple[int, list[asyncio.subprocess.Process]]:
+    """``count`` servers on one free port (``make``: their command and environment for it); on
+    a shared machine another program may take the port first: then on another one."""
+    for _ in range(5):
+        port = free_port()
+        argv, env = make(port)
+        started: list[asyncio.subprocess.Process] = []
+        try:
+            for _ in range(count):
+                started.append(await _start_server(argv, env, port))
+        except RuntimeError as error:
+            _progress(f"port {port}: {error}; trying another")
+            for process in started:
+                await _stop_server(process)
+            continue
+        return port, started
+    raise RuntimeError("no free port for the servers")
+
+
 async def _start_server(
     argv: list[str], env: dict[str, str], port: int
 ) -> asyncio.subprocess.Process:
@@ -122,11 +144,16 @@ async def _start_server(
         while True:
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
+                    # Its own answer: on a shared machine another program may hold the port.
+                    if response.status == 200 and listening(process.pid, port):
                         return process
             except aiohttp.ClientError:
                 pass
             if process.returncode is not None or time.perf_counter() > deadline:
+                if process.returncode is None:
+                    process.kill()
+                await process.wait()
+                _logs.pop(process.pid, None)
                 raise RuntimeError(f"server did not start: {argv}")
             await asyncio.sleep(0.1)
 
@@ -222,9 +249,11 @@ async def _ours(
     votes: list[list[dict[str, Any]]],
 ) -> Measured:
     n = args.updates
-    port = free_port()
-    server = await _start_server(
-        ["-m", "bot.cli", "--log-level", "WARNING", "run"], _server_env(url, fake, port), port
+    port, (server,) = await _start_servers(
+        lambda port: (
+            ["-m", "bot.cli", "--log-level", "WARNING", "run"],
+            _server_env(url, fake, port),
+        )
     )
     pids = (server.pid,)
     endpoint = f"http://127.0.0.1:{port}/telegram/webhook"
@@ -300,10 +329,10 @@ async def _two_processes(
     """Two servers on one port: follow-ups per process, each stored once and answered once.
     Returns (updates per pid, updates/s, CPU ms per follow-up over both)."""
     n = args.updates
-    port = free_port()
-    env = _server_env(url, fake, port, CITYBOT_HTTP_REUSE_PORT="true")
     argv = ["-m", "bot.cli", "--log-level", "WARNING", "run"]
-    servers = [await _start_server(argv, env, port), await _start_server(argv, env, port)]
+    port, servers = await _start_servers(
+        lambda port: (argv, _server_env(url, fake, port, CITYBOT_HTTP_REUSE_PORT="true")), count=2
+    )
     pids = tuple(server.pid for server in servers)
     # The first one answers /healthz while the second is still starting.
     deadline = time.perf_counter() + 60
@@ -358,9 +387,8 @@ async def _two_processes(
 
 
 async def _echo(args: argparse.Namespace, fake: FakeTelegram) -> Measured:
-    port = free_port()
-    server = await _start_server(
-        ["-m", "bench.echo_server", str(port), fake.base_url, TELEGRAM_TOKEN], {}, port
+    port, (server,) = await _start_servers(
+        lambda port: (["-m", "bench.echo_server", str(port), fake.base_url, TELEGRAM_TOKEN], {})
     )
     pids = (server.pid,)
     endpoint = f"http://127.0.0.1:{port}/telegram/webhook"

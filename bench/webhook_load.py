@@ -152,6 +152,8 @@ def _sockets(server_port: int, *, state: str, pids: tuple[int, ...]) -> dict[int
     """Sockets on ``server_port`` in ``state`` (kernel code): the remote port → the pid."""
     inode_pid: dict[str, int] = {}
     for pid in pids:
+        if not Path(f"/proc/{pid}/fd").exists():
+            continue  # gone
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 target = os.readlink(fd)
