@@ -299,7 +299,12 @@ async def serve(
 
 
 async def _listen(runner: web.AppRunner, settings: Settings) -> None:
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    site = web.TCPSite(
+        runner,
+        settings.http_host,
+        settings.http_port,
+        reuse_port=settings.http_reuse_port or None,
+    )
     try:
         await site.start()
     except OSError as error:

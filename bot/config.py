@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # answers 404 (the route shares the public port).
     metrics_token: str | None = Field(default=None, repr=False)
     log_format: LogFormat = LogFormat.TEXT
+    # SO_REUSEPORT: several `citybot run` processes listen on one port, the kernel shares the
+    # connections among them (Linux; PostgreSQL only, as for any second process).
+    http_reuse_port: bool = False
 
     operator_chat_id: int | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()

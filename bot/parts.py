@@ -38,6 +38,7 @@ from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
 from bot.telegram.files import ROUTE as MEDIA_ROUTE
 from bot.telegram.files import MediaProxy
+from bot.telegram.lean import BotApi
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import resident_files
@@ -97,6 +98,8 @@ class TelegramLink:
     budget: Pacer
     desk: Desk
     sender: TelegramSender
+    # Plain JSON calls for the residents' hot path (bot.telegram.lean), in the same budget.
+    api: BotApi
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +183,11 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
     budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
     bot.session.middleware(SharedBudget(budget))
     bot.session.middleware(CountedCalls(common.metrics))
+    api = BotApi.for_bot(bot, budget=budget, metrics=common.metrics)
+    closing.push_async_callback(api.close)
     desk = Desk(
         bot=bot,
+        api=api,
         sessionmaker=common.sessionmaker,
         catalog=common.catalog,
         clock=common.clock,
@@ -189,9 +195,12 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
         operator_chat_id=settings.operator_chat_id,
     )
     sender = TelegramSender(
-        bot, pacer=chat_pacer(settings), kept=resident_files.kept_loader(common.sessionmaker)
+        bot,
+        pacer=chat_pacer(settings),
+        kept=resident_files.kept_loader(common.sessionmaker),
+        api=api,
     )
-    return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender)
+    return TelegramLink(bot=bot, budget=budget, desk=desk, sender=sender, api=api)
 
 
 def viber_link(
@@ -369,6 +378,7 @@ def staff_chat(
         sender=telegram.sender,
         staff=staff,
         metrics=common.metrics,
+        api=telegram.api,
     )
     if staff is not None:
         install_composers(common, channel, wake=wake)

@@ -1,5 +1,5 @@
-"""The edge of every incoming event: one transaction that claims the update, loads the resident,
-runs the conversation and commits; then the replies go out.
+"""The edge of every incoming event: one transaction that loads the resident, runs the
+conversation, claims the update (with the replies it owes) and commits; then the replies go out.
 
 Order matters: the update is acknowledged to the messenger only after this returns, and this
 returns only after the commit, so nothing is acknowledged that was not stored. A database error
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +42,10 @@ from storage.vocabulary import Clock
 log = logging.getLogger(__name__)
 
 _AUDIT_SUBJECT_MAX: int = AuditEntry.__table__.c.subject.type.length  # type: ignore[attr-defined]
+
+
+class _HandledBefore(Exception):
+    """The update's claim exists already: its transaction is rolled back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,20 +135,27 @@ class Pipeline:
             return Processed(replies=(self._apology(self._default_language),))
 
     async def _process(self, event: Incoming, *, owe: bool) -> Processed:
+        try:
+            return await self._handle_and_claim(event, owe=owe)
+        except _HandledBefore:
+            return Processed(replies=(), duplicate=True)
+
+    async def _handle_and_claim(self, event: Incoming, *, owe: bool) -> Processed:
+        """Handle the event and claim it last, in one transaction, the replies owed on the claim
+        (one statement for both). A claim that finds the update handled before rolls the whole
+        transaction back: what this run changed is undone (a redelivery costs its handling, and
+        changes nothing). A concurrent delivery of the same update waits on the claim's key
+        until the first transaction ends: nothing is handled twice."""
         now = self._clock()
         identity = event.identity
         async with self._sessionmaker() as session, session.begin():
-            claimed = await dedup.claim_update(
-                session, channel=identity.channel, update_key=event.update_key, now=now
-            )
-            if not claimed:
-                return Processed(replies=(), duplicate=True)
             if event.kind is EventKind.BLOCKED:
                 # Someone who blocked us before ever writing leaves no profile behind.
                 existing = await get_resident(
                     session, channel=identity.channel, external_id=identity.external_id
                 )
                 if existing is None:
+                    await self._claim(session, event, now=now, owed=None)
                     return Processed(replies=())
             known = await resident_for_event(
                 session,
@@ -159,22 +171,25 @@ class Pipeline:
             replies, effects = await self._conversation.handle(
                 session, known.resident, event, now=now, state=known.state, via=via
             )
-            owed_key = None
-            if replies and owe:
-                owed = Owed(
-                    channel=identity.channel,
-                    recipient=identity.external_id,
-                    replies=tuple(replies),
-                    source_message_id=event.source_message_id,
-                )
-                await dedup.owe(
-                    session,
-                    channel=identity.channel,
-                    update_key=event.update_key,
-                    owed=owed_to_json(owed),
-                )
-                owed_key = (identity.channel, event.update_key)
+            owed = owed_for(event, tuple(replies)) if replies and owe else None
+            await self._claim(session, event, now=now, owed=owed)
+        owed_key = (identity.channel, event.update_key) if owed is not None else None
         return Processed(replies=tuple(replies), effects=tuple(effects), owed_key=owed_key)
+
+    @staticmethod
+    async def _claim(
+        session: AsyncSession, event: Incoming, *, now: datetime, owed: Owed | None
+    ) -> None:
+        """Claim the update (with the replies it owes), or raise ``_HandledBefore``."""
+        claimed = await dedup.claim_update(
+            session,
+            channel=event.identity.channel,
+            update_key=event.update_key,
+            now=now,
+            owed=owed_to_json(owed) if owed is not None else None,
+        )
+        if not claimed:
+            raise _HandledBefore
 
     async def _already_processed(self, event: Incoming) -> bool:
         async with self._sessionmaker() as session:

@@ -22,11 +22,12 @@ from broadcasts.poll_results import resident_results
 from handlers import actions as act
 from handlers import forged
 from handlers.forged import ForgedAction
+from handlers.poll_totals import TotalsCache
 from handlers.turn import Turn
 from messaging.contract import Button, Reply
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time
-from storage import audit, polls
+from storage import audit, poll_votes, polls
 from storage.models import Poll
 
 CHOSEN: Final = "✅"
@@ -112,6 +113,7 @@ class ResidentPolls:
     def __init__(self, catalog: Catalog, zone: ZoneInfo) -> None:
         self.catalog = catalog
         self.zone = zone
+        self._totals = TotalsCache()
 
     def wants(self, action: str) -> bool:
         return act.split(action)[0] == act.POLL_VOTE
@@ -133,12 +135,13 @@ class ResidentPolls:
             target = int(poll_part) if forged.is_id(poll_part) else None
             raise ForgedAction(act.POLL_VOTE, forged.MALFORMED, target)
         session = turn.session
-        poll = await polls.get_poll(session, poll_id=vote.poll_id)
-        if poll is None or not await polls.received(
-            session, poll=poll, resident_id=turn.resident.id
-        ):
+        found_poll = await poll_votes.poll_for_vote(
+            session, poll_id=vote.poll_id, resident_id=turn.resident.id
+        )
+        if found_poll is None or not found_poll[1]:
             # Unknown, or not sent to this resident: a forged press.
             raise ForgedAction(act.POLL_VOTE, forged.NOT_RECEIVED, vote.poll_id)
+        poll = found_poll[0]
         if not 0 <= vote.option < len(poll.options):
             raise ForgedAction(act.POLL_VOTE, forged.BAD_OPTION, poll.id)
         if polls.is_closed(poll, turn.now):
@@ -148,34 +151,64 @@ class ResidentPolls:
                 assert found is not None
                 text = Markup(text + "\n\n" + resident_results(self.catalog, turn.lang, found))
             return [Reply(text=text)]
-        before = await polls.chosen(session, poll_id=poll.id, resident_id=turn.resident.id)
-        mine = await polls.choose(
-            session,
-            poll=poll,
-            resident=turn.resident,
-            option=vote.option,
-            selected=vote.selected,
-            now=turn.now,
-            channel=turn.account.channel,
+        mine = await self._choose(turn, poll, vote)
+        found = await self._results(turn, poll)
+        if not in_place:
+            return [self._vote_answer(turn, poll, mine, found)]
+        return [self._after_vote(turn, poll, mine, found)]
+
+    async def _choose(self, turn: Turn, poll: Poll, vote: Vote) -> frozenset[int]:
+        """Apply the press; the resident's options after it. Only what changes is written, and a
+        change is audited."""
+        resident, channel = turn.resident, turn.account.channel
+        before = await poll_votes.lock_choice(
+            turn.session,
+            poll_id=poll.id,
+            resident_id=resident.id,
+            district=resident.district,
+            channel=channel,
         )
-        if mine != before:
+        mine = poll_votes.chosen_after(
+            before.options, vote.option, selected=vote.selected, multiple=poll.multiple
+        )
+        await poll_votes.set_choice(
+            turn.session,
+            poll=poll,
+            resident_id=resident.id,
+            before=before,
+            after=mine,
+            district=resident.district,
+            channel=channel,
+            now=turn.now,
+        )
+        if mine != before.options:
             audit.record(
-                session,
+                turn.session,
                 actor=turn.actor,
                 action="poll.voted",
                 now=turn.now,
                 subject=f"poll:{poll.id}",
                 details={"options": sorted(mine)},
             )
-        found = await self._results(turn, poll)
-        if not in_place:
-            return [self._vote_answer(turn, poll, mine, found)]
-        return [self._after_vote(turn, poll, mine, found)]
+            self._totals.moved(poll.id, before.options, mine)
+        return mine
 
     async def _results(self, turn: Turn, poll: Poll) -> polls.Results | None:
+        """What the resident sees of the results: the totals, at most ``TOTALS_TTL`` old (with
+        this press in them), so a poll with many voters is not counted again at every press."""
         if not poll.results_after_vote:
             return None
-        return await polls.results(turn.session, poll_id=poll.id)
+        found = await self._totals.get(turn.session, poll.id, len(poll.options))
+        return polls.Results(
+            poll_id=poll.id,
+            question=poll.question,
+            options=list(poll.options),
+            multiple=poll.multiple,
+            status=poll.status,
+            closes_at=poll.closes_at,
+            reached=0,
+            total=polls.Tally(list(found.votes), found.voters),
+        )
 
     def _status(self, turn: Turn, poll: Poll, mine: frozenset[int]) -> Markup:
         if mine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import delete, func, null, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import raw
 from storage.models import ProcessedUpdate
 
 JSONDict = dict[str, Any]
@@ -20,20 +22,30 @@ DEDUP_RETENTION = timedelta(days=7)
 
 
 async def claim_update(
-    session: AsyncSession, *, channel: str, update_key: str, now: datetime
+    session: AsyncSession,
+    *,
+    channel: str,
+    update_key: str,
+    now: datetime,
+    owed: JSONDict | None = None,
 ) -> bool:
     """Record the update as processed in the caller's transaction; False if it already was.
+    ``owed``: the replies kept on the claim until they are sent (``handlers.owed``).
 
     The row commits together with everything the update changed, so a crash before the commit
     leaves the update unclaimed and its redelivery is processed in full. One statement: a
     concurrent duplicate waits on the primary key until the first transaction ends, then
     inserts nothing (committed) or claims it itself (rolled back).
     """
+    pg = await raw.driver(session)
+    if pg is not None:
+        claimed = await pg.fetchval(_CLAIM, channel, update_key, now, _json(owed))
+        return claimed is not None
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(ProcessedUpdate)
-        .values(channel=channel, update_key=update_key, processed_at=now)
+        .values(channel=channel, update_key=update_key, processed_at=now, owed=owed)
         .on_conflict_do_nothing(index_elements=["channel", "update_key"])
         .returning(ProcessedUpdate.update_key)
     )
@@ -56,6 +68,16 @@ async def highest_claimed(session: AsyncSession, *, channel: str, prefix: str) -
     )
     number = found[len(prefix) :] if found is not None else ""
     return int(number) if number.isdigit() else None
+
+
+_CLAIM = (
+    "INSERT INTO processed_updates (channel, update_key, processed_at, owed) "
+    "VALUES ($1, $2, $3, $4::json) ON CONFLICT (channel, update_key) DO NOTHING RETURNING 1"
+)
+
+
+def _json(owed: JSONDict | None) -> str | None:
+    return None if owed is None else json.dumps(owed, ensure_ascii=False, separators=(",", ":"))
 
 
 async def prune_processed(session: AsyncSession, *, older_than: timedelta, now: datetime) -> int:

@@ -45,7 +45,7 @@ class PollPromptAction(StrEnum):
     TIME = "time"  # when to send it
 
 
-def _insert(session: AsyncSession) -> Any:
+def insert_for(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -179,7 +179,7 @@ async def choose(
         if not poll.multiple:
             await session.execute(delete(PollVote).where(mine, PollVote.option != option))
         await session.execute(
-            _insert(session)(PollVote)
+            insert_for(session)(PollVote)
             .values(
                 poll_id=poll.id,
                 resident_id=resident.id,

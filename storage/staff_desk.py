@@ -7,9 +7,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import raw
 from storage.desk.search import search_clause
 from storage.models import Department, DeskPost, Resident, Template, Ticket, TicketMessage
 from storage.tickets import ticket_by_staff_message
@@ -56,22 +58,51 @@ async def lock_ticket(session: AsyncSession, *, ticket_id: int) -> Ticket | None
     return (await session.scalars(query)).one_or_none()
 
 
-async def lock_ticket_with_name(
-    session: AsyncSession, *, ticket_id: int
-) -> tuple[Ticket, str | None] | None:
-    """The ticket with its row locked (as :func:`storage.tickets.get_ticket` ``for_update``) and
-    its resident's stored name, in one round trip (copying a resident's message needs both)."""
+async def lock_ticket_with_unposted(
+    session: AsyncSession, *, ticket_id: int, limit: int
+) -> tuple[Ticket, str | None, list[TicketMessage]] | None:
+    """The ticket with its row locked (as :func:`storage.tickets.get_ticket` ``for_update``),
+    its resident's stored name and the resident's messages not yet copied to the staff chat
+    (oldest first, at most ``limit``), in one round trip: the staff copy of every follow-up needs
+    all three."""
+    unposted = and_(
+        TicketMessage.ticket_id == Ticket.id,
+        TicketMessage.direction == MessageDirection.RESIDENT.value,
+        TicketMessage.staff_message_id.is_(None),
+    )
     query = (
-        select(Ticket, Resident.name)
+        select(Ticket, Resident.name, TicketMessage)
         .outerjoin(Resident, Resident.id == Ticket.resident_id)
+        .outerjoin(TicketMessage, unposted)
         .where(Ticket.id == ticket_id)
+        .order_by(TicketMessage.id)
+        .limit(limit)
         .with_for_update(of=Ticket)
     )
-    row = (await session.execute(query)).one_or_none()
-    if row is None:
+    rows = (await session.execute(query)).all()
+    if not rows:
         return None
-    ticket, name = row
-    return ticket, name
+    ticket, name = rows[0][0], rows[0][1]
+    return ticket, name, [message for _, _, message in rows if message is not None]
+
+
+async def mark_posted(
+    session: AsyncSession, message: TicketMessage, *, chat_id: int, message_id: int
+) -> None:
+    """Record where the resident's ``message`` was copied in the staff chat (one UPDATE; the
+    staff copy of every follow-up ends with it)."""
+    pg = await raw.driver(session)
+    if pg is None:
+        message.staff_chat_id = chat_id
+        message.staff_message_id = message_id
+        return
+    await pg.execute(_MARK_POSTED, chat_id, message_id, message.id)
+    # The object agrees with the row, and the session has nothing left to write for it.
+    set_committed_value(message, "staff_chat_id", chat_id)
+    set_committed_value(message, "staff_message_id", message_id)
+
+
+_MARK_POSTED = "UPDATE ticket_messages SET staff_chat_id = $1, staff_message_id = $2 WHERE id = $3"
 
 
 async def tickets_without_card(
@@ -91,23 +122,6 @@ async def tickets_without_card(
             Department.chat_id.is_not(None)
         )
     return (await session.scalars(query.order_by(Ticket.id).limit(limit))).all()
-
-
-async def unposted_of_ticket(
-    session: AsyncSession, *, ticket_id: int, limit: int
-) -> Sequence[TicketMessage]:
-    """The resident's messages of one ticket not yet copied to the staff chat, oldest first."""
-    query = (
-        select(TicketMessage)
-        .where(
-            TicketMessage.ticket_id == ticket_id,
-            TicketMessage.direction == MessageDirection.RESIDENT.value,
-            TicketMessage.staff_message_id.is_(None),
-        )
-        .order_by(TicketMessage.id)
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
 
 
 async def tickets_with_unposted_messages(

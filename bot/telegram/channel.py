@@ -13,19 +13,21 @@ from collections import defaultdict
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, Update
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot.metrics.core import Metrics
+from bot.telegram.convert import JSON, Malformed, chat_key, resident_update
+from bot.telegram.lean import BotApi
 from bot.telegram.response_models import pin_response_models
-from bot.telegram.router import resident_router
+from bot.telegram.router import ResidentRoute, resident_router
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff.router import staff_router
 from bot.telegram.staff.service import StaffService
 from handlers.actions import PUBLIC_COMMANDS
 from handlers.pipeline import Pipeline
+from messaging.contract import ChannelError, RateLimited
 from messaging.i18n import Catalog
 from storage import log_context
 
@@ -64,10 +66,14 @@ class TelegramChannel:
         sender: TelegramSender | None = None,
         staff: StaffService | None = None,
         metrics: Metrics | None = None,
+        api: BotApi | None = None,
     ) -> None:
         self.bot = bot
         self._metrics = metrics if metrics is not None else Metrics()
-        self.sender = sender or TelegramSender(bot)
+        # Plain JSON calls for the residents' hot path (``bot.telegram.lean``).
+        self.api = api or BotApi.for_bot(bot, metrics=self._metrics)
+        self.sender = sender or TelegramSender(bot, api=self.api)
+        self._residents = ResidentRoute(pipeline=pipeline, sender=self.sender, api=self.api)
         self._catalog = catalog
         self._secret = webhook_secret
         # No handler uses aiogram's FSM (conversation state lives in the database): without it
@@ -106,6 +112,7 @@ class TelegramChannel:
         await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def close(self) -> None:
+        await self.api.close()
         await self.bot.session.close()
 
     # -- webhook ----------------------------------------------------------------------------
@@ -119,17 +126,29 @@ class TelegramChannel:
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
         try:
             payload = json.loads(await request.read())
-            update = Update.model_validate(payload, context={"bot": self.bot})
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
+            # A resident's update goes straight to the pipeline, with no pydantic model built.
+            resident = resident_update(payload, self.bot.id)
+            update = (
+                None
+                if resident is not None
+                else Update.model_validate(payload, context={"bot": self.bot})
+            )
         # RecursionError: JSON nested deeper than Python's decoder goes.
-        except (ValueError, RecursionError, ValidationError):
+        except (*Malformed, RecursionError, ValidationError):
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        log_context.update_key.set(f"telegram:{self.bot.id}:{update.update_id}")
+        log_context.update_key.set(f"telegram:{self.bot.id}:{payload.get('update_id')}")
         # Stored before answering: a non-2xx (database down) makes Telegram redeliver. The
         # replies may follow the answer (the pipeline's outbox); long polling keeps them before
         # the offset is confirmed.
-        with self._metrics.handling(CHANNEL, update_kind(update)):
-            await self.dispatcher.feed_update(self.bot, update, answer_first=True)
-        return web.json_response({"ok": True})
+        with self._metrics.handling(CHANNEL, update_kind(payload)):
+            if resident is not None:
+                await self._residents.handle(resident, answer_first=True)
+            else:
+                assert update is not None
+                await self.dispatcher.feed_update(self.bot, update, answer_first=True)
+        return web.Response(body=b'{"ok":true}', content_type="application/json")
 
     # -- long polling -----------------------------------------------------------------------
 
@@ -148,14 +167,7 @@ class TelegramChannel:
         stopper = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
-                fetch = asyncio.create_task(
-                    self.bot.get_updates(
-                        offset=offset,
-                        timeout=POLL_TIMEOUT,
-                        allowed_updates=ALLOWED_UPDATES,
-                        request_timeout=POLL_TIMEOUT + 10,
-                    )
-                )
+                fetch = asyncio.create_task(self._get_updates(offset, POLL_TIMEOUT))
                 await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
                     fetch.cancel()
@@ -163,10 +175,10 @@ class TelegramChannel:
                     break
                 try:
                     updates = fetch.result()
-                except TelegramRetryAfter as error:
-                    await self._pause(stop, float(error.retry_after))
+                except RateLimited as error:
+                    await self._pause(stop, error.retry_after)
                     continue
-                except TelegramAPIError as error:
+                except ChannelError as error:
                     log.warning("getUpdates failed: %s; retrying in %.0fs", error, backoff)
                     await self._pause(stop, backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
@@ -174,7 +186,7 @@ class TelegramChannel:
                 confirmed = offset
                 failed = await self._process_batch(updates)
                 if updates:
-                    offset = min(failed) if failed else updates[-1].update_id + 1
+                    offset = min(failed) if failed else int(updates[-1]["update_id"]) + 1
                 if failed:
                     await self._pause(stop, backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
@@ -192,34 +204,58 @@ class TelegramChannel:
         returns is not handled, so it is not confirmed either. If the call fails, Telegram
         redelivers the batch and the stored claims make that a no-op."""
         try:
-            await self.bot.get_updates(
-                offset=offset,
-                timeout=0,
-                limit=1,
-                allowed_updates=ALLOWED_UPDATES,
-                request_timeout=CONFIRM_TIMEOUT,
-            )
-        except (TelegramAPIError, OSError, TimeoutError) as error:
+            await self._get_updates(offset, 0, limit=1, within=CONFIRM_TIMEOUT)
+        except (ChannelError, OSError, TimeoutError) as error:
             log.info("could not confirm updates below %s on the way out: %s", offset, error)
 
-    async def _process_batch(self, updates: list[Update]) -> list[int]:
+    async def _get_updates(
+        self, offset: int | None, long_poll: int, *, limit: int = 100, within: float | None = None
+    ) -> list[JSON]:
+        """getUpdates as plain JSON (``long_poll``: seconds Telegram may hold the call): the
+        updates as dicts, no pydantic model built."""
+        payload: JSON = {"timeout": long_poll, "limit": limit, "allowed_updates": ALLOWED_UPDATES}
+        if offset is not None:
+            payload["offset"] = offset
+        result = await self.api.call("getUpdates", payload, within=within or long_poll + 10)
+        return [update for update in result or () if isinstance(update, dict)]
+
+    async def _feed(self, update: JSON) -> None:
+        """One polled update: a resident's straight to the pipeline, the rest to aiogram."""
+        try:
+            resident = resident_update(update, self.bot.id)
+            model = (
+                None
+                if resident is not None
+                else Update.model_validate(update, context={"bot": self.bot})
+            )
+        except (*Malformed, ValidationError) as error:
+            # Fetching it again would fail the same way: confirmed, and said so.
+            log.error("update %s unreadable (%s): skipped", update.get("update_id"), error)
+            return
+        if resident is not None:
+            await self._residents.handle(resident)
+        else:
+            assert model is not None
+            await self.dispatcher.feed_update(self.bot, model)
+
+    async def _process_batch(self, updates: list[JSON]) -> list[int]:
         """Process updates, one chat after another in order, different chats concurrently.
         Returns the ids of updates that failed (not stored)."""
-        by_chat: dict[object, list[Update]] = defaultdict(list)
+        by_chat: dict[object, list[JSON]] = defaultdict(list)
         for update in updates:
-            by_chat[_chat_key(update)].append(update)
+            by_chat[chat_key(update)].append(update)
 
-        async def run_chat(chat_updates: list[Update]) -> list[int]:
+        async def run_chat(chat_updates: list[JSON]) -> list[int]:
             for position, update in enumerate(chat_updates):
-                log_context.update_key.set(f"telegram:{self.bot.id}:{update.update_id}")
+                log_context.update_key.set(f"telegram:{self.bot.id}:{update.get('update_id')}")
                 try:
                     with self._metrics.handling(CHANNEL, update_kind(update)):
-                        await self.dispatcher.feed_update(self.bot, update)
+                        await self._feed(update)
                 except Exception:
                     # Broad on purpose: whatever a handler raised, the update is fetched again.
                     # Keep this chat's order: its later updates wait for the failed one.
-                    log.exception("update %s failed; it will be fetched again", update.update_id)
-                    return [u.update_id for u in chat_updates[position:]]
+                    log.exception("update %s failed; it will be fetched again", update["update_id"])
+                    return [int(u["update_id"]) for u in chat_updates[position:]]
             return []
 
         results = await asyncio.gather(*(run_chat(items) for items in by_chat.values()))
@@ -237,22 +273,12 @@ def _secret_matches(given: str, secret: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
-def update_kind(update: Update) -> str:
+def update_kind(update: JSON) -> str:
     """The update's kind as a metrics label: one of a few words."""
-    if update.message is not None:
-        return "message"
-    if update.callback_query is not None:
-        return "callback"
-    if update.my_chat_member is not None:
-        return "membership"
+    for field, kind in _KINDS:
+        if field in update:
+            return kind
     return "other"
 
 
-def _chat_key(update: Update) -> object:
-    for event in (update.message, update.callback_query, update.my_chat_member):
-        if event is None:
-            continue
-        user = getattr(event, "from_user", None)
-        if user is not None:
-            return user.id
-    return ("update", update.update_id)
+_KINDS = (("message", "message"), ("callback_query", "callback"), ("my_chat_member", "membership"))

@@ -1,59 +1,58 @@
-"""aiogram router for residents' private chats: converts updates and runs the pipeline.
+"""Residents' private chats: their updates, read as JSON (``bot.telegram.convert``), go straight
+to the pipeline; a button press is answered (its spinner stopped) with a plain JSON call.
 
-Handlers receive ``pipeline`` and ``sender`` from the Dispatcher's workflow data (aiogram passes
-each handler only the arguments it declares), so nothing here is global.
+aiogram's Dispatcher keeps the staff groups (``bot.telegram.staff``); of the residents' side it
+keeps one catch-all, ``resident_router``: a button press no staff handler took is answered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Update
+from aiogram.types import CallbackQuery
 
-from bot.telegram.convert import callback_event, member_event, message_event
+from bot.telegram.convert import ResidentUpdate
+from bot.telegram.lean import BotApi
 from bot.telegram.sender import TelegramSender
 from handlers.pipeline import Pipeline
-from messaging.contract import Incoming, telegram_update_key
+from messaging.contract import ChannelError
 
 log = logging.getLogger(__name__)
 
-EventT = TypeVar("EventT")
-Handler = Callable[[Any, Update, Bot, Pipeline, TelegramSender, bool], Awaitable[None]]
 
+class ResidentRoute:
+    def __init__(self, *, pipeline: Pipeline, sender: TelegramSender, api: BotApi) -> None:
+        self._pipeline = pipeline
+        self._sender = sender
+        self._api = api
 
-def _handler(convert: Callable[[EventT, str], Incoming | None]) -> Handler:
-    """An aiogram handler: convert the update, store its effects, send the replies."""
-
-    async def handle(
-        event: EventT,
-        event_update: Update,
-        bot: Bot,
-        pipeline: Pipeline,
-        sender: TelegramSender,
-        answer_first: bool = False,
-    ) -> None:
-        incoming = convert(event, telegram_update_key(bot.id, event_update.update_id))
-        if incoming is not None:
-            await pipeline.handle(incoming, sender, later=answer_first)
-        if isinstance(event, CallbackQuery):
+    async def handle(self, update: ResidentUpdate, *, answer_first: bool = False) -> None:
+        """Store the event (then the replies: right away, or after the webhook's answer with
+        ``answer_first``), then stop the button's spinner."""
+        if update.event is not None:
+            await self._pipeline.handle(update.event, self._sender, later=answer_first)
+        if update.callback_id is not None:
             try:
-                # Stops the button's spinner; after a redelivery the query may be too old.
-                await event.answer()
-            except TelegramAPIError as error:
+                await self._api.call(
+                    "answerCallbackQuery", {"callback_query_id": update.callback_id}
+                )
+            except ChannelError as error:
+                # After a redelivery the query may be too old.
                 log.debug("answerCallbackQuery failed: %s", error)
-
-    return handle
 
 
 def resident_router() -> Router:
+    """The last of the Dispatcher's routers: a button press nothing else took (outside the
+    residents' chats, which never reach the Dispatcher) gets its spinner stopped."""
     router = Router(name="residents")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(_handler(message_event), private)
-    router.callback_query.register(_handler(callback_event))
-    router.my_chat_member.register(_handler(member_event), private)
+
+    async def answer(query: CallbackQuery) -> None:
+        try:
+            await query.answer()
+        except TelegramAPIError as error:
+            log.debug("answerCallbackQuery failed: %s", error)
+
+    router.callback_query.register(answer)
     return router

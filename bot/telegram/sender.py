@@ -25,6 +25,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
+from bot.telegram.lean import BotApi, reply_markup
 from bot.telegram.pacing import ChatPacer
 from handlers.parts import split_reply
 from messaging.contract import (
@@ -90,8 +91,7 @@ def telegram_parts(reply: Reply) -> tuple[Reply, ...]:
     )
 
 
-def _is_not_modified(error: TelegramBadRequest) -> bool:
-    return "message is not modified" in error.message
+_NOT_MODIFIED = "message is not modified"
 
 
 # A file the bot keeps itself (``kept:<id>``, e.g. a web desk upload): its bytes and name, or
@@ -104,9 +104,17 @@ class TelegramSender:
     channel = Channel.TELEGRAM.value
 
     def __init__(
-        self, bot: Bot, *, pacer: ChatPacer | None = None, kept: KeptLoader | None = None
+        self,
+        bot: Bot,
+        *,
+        pacer: ChatPacer | None = None,
+        kept: KeptLoader | None = None,
+        api: BotApi | None = None,
     ) -> None:
         self._bot = bot
+        # Text messages and their edits go as plain JSON (``bot.telegram.lean``); files,
+        # which may be uploads, through aiogram.
+        self._api = api or BotApi.for_bot(bot)
         # Messages to one resident are spaced as Telegram asks (a short burst, then ~1/s);
         # None: not paced.
         self._pacer = pacer
@@ -124,25 +132,22 @@ class TelegramSender:
         return sent
 
     async def _send_part(self, chat_id: int, part: Reply) -> Sent:
-        markup = render_markup(part)
         if self._pacer is not None:
             await self._pacer.wait(chat_id)
+        if part.media is None:
+            async with self._paced(chat_id):
+                sent = await self._api.send_text(chat_id, part.text, markup=reply_markup(part))
+            return Sent(message_id=str(sent))
+        markup = render_markup(part)
         async with self._paced(chat_id), channel_errors():
-            if part.media is None:
-                message = await self._bot.send_message(
-                    chat_id, part.text, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
-            else:
-                send = (
-                    self._bot.send_photo if part.media.kind == "photo" else self._bot.send_document
-                )
-                message = await send(
-                    chat_id,
-                    await self._file(part.media.ref),
-                    caption=part.text or None,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
+            send = self._bot.send_photo if part.media.kind == "photo" else self._bot.send_document
+            message = await send(
+                chat_id,
+                await self._file(part.media.ref),
+                caption=part.text or None,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
         return Sent(message_id=str(message.message_id))
 
     async def _file(self, ref: str) -> str | BufferedInputFile:
@@ -166,28 +171,20 @@ class TelegramSender:
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> Sent:
         """Edit a message in place (inline keyboards only); send anew if it cannot be edited."""
-        markup = render_markup(reply)
-        if reply.media is not None or not isinstance(markup, InlineKeyboardMarkup | None):
+        if reply.media is not None or (reply.buttons and reply.keyboard is KeyboardKind.MENU):
             return await self.send(recipient, reply)
         if self._pacer is not None:
             await self._pacer.wait(int(recipient))
         try:
-            async with self._paced(int(recipient)), channel_errors():
-                try:
-                    await self._bot.edit_message_text(
-                        text=reply.text,
-                        chat_id=int(recipient),
-                        message_id=int(message_id),
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup,
-                    )
-                except TelegramBadRequest as error:
-                    if _is_not_modified(error):
-                        return Sent(message_id=message_id)
-                    raise
+            async with self._paced(int(recipient)):
+                await self._api.edit_text(
+                    int(recipient), int(message_id), reply.text, markup=reply_markup(reply)
+                )
         except PermanentChannelError as error:
             if isinstance(error, RecipientBlocked):
                 raise
+            if _NOT_MODIFIED in str(error):
+                return Sent(message_id=message_id)
             # Too old to edit, deleted, …: the resident still gets the screen.
             return await self.send(recipient, reply)
         return Sent(message_id=message_id)

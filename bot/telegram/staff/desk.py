@@ -34,6 +34,7 @@ from aiogram.exceptions import (
 from aiogram.types import ForceReply, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.telegram.lean import BotApi
 from bot.telegram.staff import resident_files
 from bot.telegram.staff.card import (
     CAPTION_LIMIT,
@@ -43,7 +44,15 @@ from bot.telegram.staff.card import (
     shorten,
 )
 from bot.telegram.staff.place import Place, Step, place_of
-from messaging.contract import Effect, ResidentAnswered, ResidentWrote, TicketFiled, TicketRated
+from messaging.contract import (
+    ChannelError,
+    Effect,
+    ResidentAnswered,
+    ResidentWrote,
+    TicketFiled,
+    TicketRated,
+    TransientChannelError,
+)
 from messaging.i18n import Catalog, Markup, labels
 from messaging.text import markup_to_plain, split_text, utf16_len
 from storage import linking, staff_desk
@@ -73,7 +82,12 @@ def _is_not_modified(error: TelegramBadRequest) -> bool:
     return "message is not modified" in error.message
 
 
-TRANSIENT_ERRORS = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter)
+TRANSIENT_ERRORS = (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+    TransientChannelError,
+)
 
 
 class Desk:
@@ -88,8 +102,10 @@ class Desk:
         clock: Clock,
         zone: ZoneInfo,
         operator_chat_id: int | None,
+        api: BotApi | None = None,
     ) -> None:
         self.bot = bot
+        self.api = api or BotApi.for_bot(bot)
         self.sessionmaker = sessionmaker
         self.catalog = catalog
         self.clock = clock
@@ -288,23 +304,25 @@ class Desk:
         posted before the card) and whether more messages are waiting. One transaction per
         message, so a failure never re-posts the ones before it."""
         async with self.sessionmaker() as session, session.begin():
-            found = await staff_desk.lock_ticket_with_name(session, ticket_id=ticket_id)
+            # Two: the one to post now, and whether another is waiting (saves a transaction
+            # that would only find nothing); with the ticket, in one round trip.
+            found = await staff_desk.lock_ticket_with_unposted(
+                session, ticket_id=ticket_id, limit=2
+            )
             if found is None:
                 return None
-            ticket, stored_name = found
+            ticket, stored_name, pending = found
             place = place_of(ticket)
             if ticket.card_message_id is None or place is None:
                 return Step(place=None)
-            # Two: the one to post now, and whether another is waiting (saves a transaction
-            # that would only find nothing).
-            pending = await staff_desk.unposted_of_ticket(session, ticket_id=ticket_id, limit=2)
             if not pending:
                 return Step(place=place)
             message = pending[0]
             name = self.cards.author_name(ticket, stored_name)
             sent_id = await self._send_resident_message(place, ticket, name, message)
-            message.staff_chat_id = place.chat_id
-            message.staff_message_id = sent_id
+            await staff_desk.mark_posted(
+                session, message, chat_id=place.chat_id, message_id=sent_id
+            )
         return Step(place=place, posted=True, more=len(pending) > 1)
 
     async def _send_resident_message(
@@ -324,13 +342,13 @@ class Desk:
                     "staff.from_resident.caption", name=name, number=ticket.number, text=""
                 )
             try:
-                sent = await self._send_file(place, kind, ref, caption)
+                sent_id = (await self._send_file(place, kind, ref, caption)).message_id
             except (TelegramBadRequest, resident_files.FileGone) as error:
                 # A file Telegram cannot take (an expired Viber link in a ticket from before
                 # Viber files were kept, a type it will not fetch by URL), or a kept copy
                 # erased meanwhile: staff get a line saying so instead of losing the message.
                 log.info("attachment of %s not shown: %s", ticket.number, error)
-                sent = await self._send_text(
+                sent_id = await self._send_text(
                     place,
                     self.t(
                         "staff.attachment_failed",
@@ -342,24 +360,25 @@ class Desk:
                 )
             if text and not fits:
                 await self._send_long(place, name, ticket, text)
-            return sent.message_id
+            return sent_id
         if kind == "location":
-            first = await self._send_location(place, ref)
-            if first is None:
-                first = await self._send_text(
-                    place, self.t("staff.location_text", name=name, ref=ref)
-                )
+            pin = await self._send_location(place, ref)
+            first = (
+                pin.message_id
+                if pin is not None
+                else await self._send_text(place, self.t("staff.location_text", name=name, ref=ref))
+            )
             if text:
                 await self._send_long(place, name, ticket, text)
-            return first.message_id
+            return first
         if kind is not None:
             label = self.cards.label(labels.STAFF_ATTACHMENT, kind)
             text = f"{text}\n[{label}]" if text else f"[{label}]"
-        return (await self._send_long(place, name, ticket, text or "—")).message_id
+        return await self._send_long(place, name, ticket, text or "—")
 
-    async def _send_long(self, place: Place, name: str, ticket: Ticket, text: str) -> Message:
-        """A resident's text, split at Telegram's limit; returns the first part."""
-        first: Message | None = None
+    async def _send_long(self, place: Place, name: str, ticket: Ticket, text: str) -> int:
+        """A resident's text, split at Telegram's limit; returns the first part's id."""
+        first: int | None = None
         for part in split_text(text, TEXT_LIMIT - HEADER_ROOM):
             sent = await self._send_text(
                 place, self.t("staff.from_resident", name=name, number=ticket.number, text=part)
@@ -368,10 +387,9 @@ class Desk:
         assert first is not None
         return first
 
-    async def _send_text(self, place: Place, text: str, **extra: Any) -> Message:
-        return await self.bot.send_message(
-            place.chat_id, text, parse_mode=ParseMode.HTML, **place.kwargs(), **extra
-        )
+    async def _send_text(self, place: Place, text: str) -> int:
+        """A text copy in the ticket's thread, as plain JSON (``bot.telegram.lean``)."""
+        return await self.api.send_text(place.chat_id, text, **place.json_kwargs())
 
     async def _send_file(self, place: Place, kind: str, ref: str, caption: str) -> Message:
         return await self.files.send(place.chat_id, kind, ref, caption, **place.kwargs())
@@ -549,7 +567,7 @@ class Desk:
             except TRANSIENT_ERRORS as error:
                 log.warning("catch-up stopped, Telegram unavailable: %s", error)
                 break
-            except TelegramAPIError as error:
+            except (TelegramAPIError, ChannelError) as error:
                 log.warning("catch-up: ticket %s not posted: %s", ticket_id, error)
                 if len(self._failed) < MAX_FAILED_TRACKED:
                     self._failed[ticket_id] = now + FAILED_BACKOFF

@@ -12,6 +12,7 @@ from bot.telegram.staff import resident_files
 from bot.telegram.staff.card import CAPTION_LIMIT, TEXT_LIMIT, shorten
 from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.place import place_of
+from messaging.contract import ChannelError
 from messaging.text import markup_to_plain, utf16_len
 from storage import staff_desk
 from storage.models import Staff, TicketMessage
@@ -34,7 +35,7 @@ class TelegramDeskEvents:
     async def repost(self, ticket_id: int) -> None:
         try:
             await self._desk.post_ticket(ticket_id)
-        except TelegramAPIError as error:
+        except (TelegramAPIError, ChannelError) as error:
             # The catch-up job posts it later.
             log.warning("handed-over ticket %s not posted yet: %s", ticket_id, error)
 

@@ -33,6 +33,17 @@ class Place:
             )
         return out
 
+    def json_kwargs(self) -> dict[str, Any]:
+        """``kwargs`` as the Bot API's JSON fields (``bot.telegram.lean``)."""
+        out = self.kwargs()
+        reply = out.get("reply_parameters")
+        if isinstance(reply, ReplyParameters):
+            out["reply_parameters"] = {
+                "message_id": reply.message_id,
+                "allow_sending_without_reply": True,
+            }
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Step:

@@ -1,0 +1,288 @@
+"""The hot path of a resident's update (issue 16): read as JSON, handled, claimed last with the
+replies it owes, answered and copied to staff with plain JSON calls — and every guarantee kept:
+a redelivery (even a concurrent one) is handled once, a webhook whose transaction fails is not
+acknowledged, a vote is counted once and a late one refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.sandbox.fakes.telegram import FakeTelegram
+from bot.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
+from handlers.polls import poll_keyboard, vote_action
+from storage import polls
+from storage.models import (
+    ConversationState,
+    Delivery,
+    Poll,
+    PollVote,
+    ProcessedUpdate,
+    Resident,
+    Ticket,
+    TicketMessage,
+)
+from tests.harness import TELEGRAM_TOKEN, WEBHOOK_SECRET, bot_settings, running_bot
+
+STAFF_CHAT = -1_000_777
+USERS = (5101, 5102)
+Maker = async_sessionmaker[AsyncSession]
+
+
+def _settings(url: str, fake: FakeTelegram) -> Any:
+    return bot_settings(
+        url,
+        telegram_token=TELEGRAM_TOKEN,
+        telegram_api_url=fake.base_url,
+        telegram_mode="webhook",
+        operator_chat_id=STAFF_CHAT,
+    )
+
+
+async def _resident_with_ticket(sessionmaker: Maker, user_id: int) -> int:
+    """A resident writing to their open ticket ("my tickets" → write); returns the ticket id."""
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        resident = Resident(
+            channel="telegram",
+            external_id=str(user_id),
+            name="Оксана",
+            language="uk",
+            consent_at=now,
+            policy_version="test",
+            district="city",
+            digest="instant",
+            subscribed=True,
+            is_active=True,
+            onboarded_at=now,
+            created_at=now,
+            last_seen_at=now,
+        )
+        session.add(resident)
+        await session.flush()
+        ticket = Ticket(
+            number=f"ВД-2026-{user_id}",
+            kind="feedback",
+            status="in_progress",
+            resident_id=resident.id,
+            channel="telegram",
+            queue_code="other",
+            received_at=now,
+            deadline_at=now + timedelta(days=10),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        await session.flush()
+        session.add(
+            ConversationState(
+                resident_id=resident.id,
+                flow="followup",
+                step="text",
+                data={"ticket_id": ticket.id, "number": ticket.number},
+                updated_at=now,
+            )
+        )
+        return ticket.id
+
+
+def _message(update_id: int, user_id: int, text: str) -> bytes:
+    chat = {"id": user_id, "type": "private", "first_name": "Оксана"}
+    sender = {"id": user_id, "is_bot": False, "first_name": "Оксана"}
+    body = {"message_id": update_id, "date": 1_780_000_000, "chat": chat, "from": sender}
+    return json.dumps({"update_id": update_id, "message": {**body, "text": text}}).encode()
+
+
+async def _post(port: int, body: bytes) -> int:
+    headers = {"Content-Type": "application/json", SECRET_HEADER: WEBHOOK_SECRET}
+    url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as got:
+        return got.status
+
+
+async def _count(sessionmaker: Maker, model: type, *where: Any) -> int:
+    async with sessionmaker() as session:
+        query = select(func.count()).select_from(model).where(*where)
+        return int(await session.scalar(query) or 0)
+
+
+def _copies(fake: FakeTelegram, text: str) -> int:
+    return sum(1 for call in fake.calls_to("sendMessage") if text in str(call.get("text")))
+
+
+async def test_a_follow_up_delivered_twice_at_once_is_stored_and_answered_once(
+    pg_url: str,
+) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        fake.user(USERS[0], first_name="Оксана")
+        fake.add_group(STAFF_CHAT, "Оператори")
+        await fake.send_text(USERS[0], "/start")  # the private chat exists
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            ticket_id = await _resident_with_ticket(runtime.sessionmaker, USERS[0])
+            body = _message(777, USERS[0], "Доповнення: вода досі тече")
+            first, second = await asyncio.gather(
+                _post(settings.http_port, body), _post(settings.http_port, body)
+            )
+            assert (first, second) == (200, 200)
+            # And once more after both committed.
+            assert await _post(settings.http_port, body) == 200
+            await runtime.outbox.drain()
+            stored = TicketMessage.ticket_id == ticket_id
+            assert await _count(runtime.sessionmaker, TicketMessage, stored) == 1
+            assert await _count(runtime.sessionmaker, ProcessedUpdate) >= 1
+            replies = [m for m in fake.messages(USERS[0]) if "ВД-2026" in str(m.get("text"))]
+            assert len(replies) == 1
+            # The staff copy, once, in the ticket's thread under its card.
+            assert _copies(fake, "вода досі тече") == 1
+
+
+async def test_a_webhook_whose_commit_fails_is_not_acknowledged(pg_url: str) -> None:
+    """The transaction fails at COMMIT (a deferred check, here a serialization failure): the
+    webhook is not answered 200, nothing is stored or sent; Telegram's redelivery then is."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        fake.user(USERS[0], first_name="Оксана")
+        fake.add_group(STAFF_CHAT, "Оператори")
+        await fake.send_text(USERS[0], "/start")
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            ticket_id = await _resident_with_ticket(runtime.sessionmaker, USERS[0])
+            await _failing_commits(pg_url, on=True)
+            body = _message(901, USERS[0], "Фото додам пізніше")
+            assert await _post(settings.http_port, body) >= 500
+            await runtime.outbox.drain()
+            stored = TicketMessage.ticket_id == ticket_id
+            assert await _count(runtime.sessionmaker, TicketMessage, stored) == 0
+            assert await _count(runtime.sessionmaker, ProcessedUpdate) == 0
+            assert _copies(fake, "Фото додам пізніше") == 0
+            await _failing_commits(pg_url, on=False)
+            assert await _post(settings.http_port, body) == 200
+            await runtime.outbox.drain()
+            assert await _count(runtime.sessionmaker, TicketMessage, stored) == 1
+            assert _copies(fake, "Фото додам пізніше") == 1
+
+
+async def _failing_commits(url: str, *, on: bool) -> None:
+    """A constraint trigger checked at COMMIT that fails every claim (SQLSTATE 40001)."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        if on:
+            await connection.execute(
+                "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'test: commit refused' USING ERRCODE = '40001'; END $$"
+            )
+            await connection.execute(
+                "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON processed_updates "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
+            )
+        else:
+            await connection.execute("DROP TRIGGER fail_at_commit ON processed_updates")
+            await connection.execute("DROP FUNCTION fail_at_commit()")
+    finally:
+        await connection.close()
+
+
+async def _poll_in_chats(
+    fake: FakeTelegram, sessionmaker: Maker, users: tuple[int, ...]
+) -> tuple[int, dict[int, int]]:
+    """A poll sent to ``users`` (as the broadcast engine records it): its id and each user's
+    poll message."""
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        poll = await polls.create_poll(
+            session,
+            question="Де потрібне нове освітлення?",
+            options=["Парк", "Сквер"],
+            closes_at=now + timedelta(days=1),
+            now=now,
+        )
+        markup = {
+            "inline_keyboard": [
+                [{"text": b.label, "callback_data": b.action} for b in row]
+                for row in poll_keyboard(poll)
+            ]
+        }
+        messages: dict[int, int] = {}
+        async with aiohttp.ClientSession() as http:
+            for user in users:
+                payload = {"chat_id": user, "text": poll.question, "reply_markup": markup}
+                url = f"{fake.base_url}/bot{TELEGRAM_TOKEN}/sendMessage"
+                async with http.post(url, json=payload) as got:
+                    messages[user] = int((await got.json())["result"]["message_id"])
+        for user in users:
+            resident = await session.scalar(
+                select(Resident.id).where(Resident.external_id == str(user))
+            )
+            session.add(
+                Delivery(
+                    broadcast_id=poll.broadcast_id,
+                    resident_id=resident,
+                    channel="telegram",
+                    external_id=str(user),
+                    state="sent",
+                    next_attempt_at=now,
+                    message_id=str(messages[user]),
+                )
+            )
+        return poll.id, messages
+
+
+async def test_votes_are_counted_once_and_a_late_one_is_refused(pg_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        for user in USERS:
+            fake.user(user, first_name="Оксана")
+            await fake.send_text(user, "/start")
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            maker = runtime.sessionmaker
+            for user in USERS:
+                await _resident_with_ticket(maker, user)
+            poll_id, messages = await _poll_in_chats(fake, maker, USERS)
+            first = await fake.press_button(USERS[0], messages[USERS[0]], vote_action(poll_id, 0))
+            assert first.status == 200
+            # The same press delivered again: one vote.
+            assert (await fake.push_update(dict(first))).status == 200
+            second = await fake.press_button(USERS[1], messages[USERS[1]], vote_action(poll_id, 0))
+            assert second.status == 200
+            mine = PollVote.poll_id == poll_id
+            assert await _count(maker, PollVote, mine) == 2
+            # The second voter's copy of the poll, edited in place, counts both voters.
+            edited = fake.message(USERS[1], messages[USERS[1]])
+            assert edited is not None and "✅ Сквер" not in str(edited.get("reply_markup"))
+            assert "✅ Парк" in json.dumps(edited.get("reply_markup"), ensure_ascii=False)
+            assert "2" in str(edited.get("text"))
+            # Every press stopped its button's spinner.
+            assert len(fake.calls_to("answerCallbackQuery")) >= 3
+            async with maker() as session, session.begin():
+                await session.execute(
+                    update(Poll).where(Poll.id == poll_id).values(status="closed")
+                )
+            late = await fake.press_button(USERS[1], messages[USERS[1]], vote_action(poll_id, 1))
+            assert late.status == 200
+            assert await _count(maker, PollVote, mine, PollVote.option == 1) == 0
+            # A new message says the poll is closed; the poll message is left as it was.
+            answer = fake.last_message(USERS[1])
+            assert answer is not None and answer["message_id"] != messages[USERS[1]]
+            assert "Де потрібне нове освітлення?" in str(answer.get("text"))
+            assert fake.message(USERS[1], messages[USERS[1]]) == edited
+
+
+async def test_an_update_of_the_wrong_shape_is_refused(pg_url: str) -> None:
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            wrong = {
+                "update_id": 5,
+                "message": {"message_id": 1, "chat": {"id": 7, "type": "private"}, "from": 7},
+            }
+            assert await _post(settings.http_port, json.dumps(wrong).encode()) == 400
+            assert await _post(settings.http_port, b"[1, 2]") == 400
+            assert await _count(runtime.sessionmaker, ProcessedUpdate) == 0
