@@ -171,7 +171,7 @@ async def test_a_limit_lower_than_configured_is_found_logged_and_recorded(
     records = [r for r in caplog.records if "rate limited" in r.getMessage()]
     assert len(records) == tg.rate_limited_count
     assert all(r.levelno == logging.INFO for r in records)
-    assert "SendMessage" in records[0].getMessage()
+    assert "sendMessage" in records[0].getMessage()
     assert "retry_after 1 s" in records[0].getMessage()
     async with sessionmaker() as session:
         # Recorded where the progress message (perhaps in another process) reads it.

@@ -24,12 +24,10 @@ from typing import Any
 
 from bot.metrics.core import Metrics
 from bot.telegram.keepalive import HttpError, KeepAliveClient
+from bot.telegram.lean import api_error
 from bot.telegram.sender import CAPTION_LIMIT, TEXT_LIMIT, render_markup, telegram_parts
 from messaging.contract import (
     ChannelError,
-    PermanentChannelError,
-    RateLimited,
-    RecipientBlocked,
     Reply,
     Sent,
     TransientChannelError,
@@ -138,7 +136,7 @@ def message_id(method: str, status: int, answer: Any) -> str:
     if isinstance(answer, dict) and answer.get("ok"):
         result = answer.get("result")
         return str(result.get("message_id", "")) if isinstance(result, dict) else ""
-    raise _error(method, status, answer if isinstance(answer, dict) else {})
+    raise api_error(method, status, answer if isinstance(answer, dict) else {})
 
 
 @functools.lru_cache(maxsize=64)
@@ -150,20 +148,3 @@ def _keyboard(reply: Reply) -> dict[str, Any] | None:
 @functools.lru_cache(maxsize=64)
 def _parts(text: str) -> list[str]:
     return split_text(text, TEXT_LIMIT)
-
-
-def _error(method: str, status: int, answer: dict[str, Any]) -> Exception:
-    code = answer.get("error_code")
-    code = code if isinstance(code, int) else status
-    description = str(answer.get("description") or f"HTTP {status}")
-    message = f"{method}: {description}"
-    if code == 429:
-        parameters = answer.get("parameters")
-        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        seconds = float(retry_after) if isinstance(retry_after, int | float) else 1.0
-        return RateLimited(message, channel=CHANNEL, retry_after=seconds, code=code)
-    if code == 403:
-        return RecipientBlocked(message, channel=CHANNEL, code=code)
-    if code >= 500 or code == 409:
-        return TransientChannelError(message, channel=CHANNEL, code=code)
-    return PermanentChannelError(message, channel=CHANNEL, code=code)
