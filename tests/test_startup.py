@@ -220,11 +220,12 @@ async def test_a_database_that_does_not_exist_is_named_in_one_line(tmp_path: Pat
     code, lines = await _run(env, tmp_path)
     assert code == 2
     _one_line_naming(lines, "CITYBOT_DATABASE_URL", '"citybot_no_such_database" does not exist')
-    # `citybot migrate` says the same.
-    code, out, err = await _citybot("migrate", env=env, cwd=tmp_path)
-    assert code == 2 and not out and "Traceback" not in err
-    (line,) = err.splitlines()
-    assert "CITYBOT_DATABASE_URL" in line and "does not exist" in line
+    # `citybot migrate` and the administration commands say the same.
+    for command in (("migrate",), ("staff", "list")):
+        code, out, err = await _citybot(*command, env=env, cwd=tmp_path)
+        assert code == 2 and not out and "Traceback" not in err
+        (line,) = err.splitlines()
+        assert "CITYBOT_DATABASE_URL" in line and "does not exist" in line
 
 
 async def test_a_sqlite_file_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path: Path) -> None:
