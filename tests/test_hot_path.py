@@ -138,7 +138,10 @@ async def test_a_follow_up_delivered_twice_at_once_is_stored_and_answered_once(
             await runtime.outbox.drain()
             stored = TicketMessage.ticket_id == ticket_id
             assert await _count(runtime.sessionmaker, TicketMessage, stored) == 1
-            assert await _count(runtime.sessionmaker, ProcessedUpdate) >= 1
+            assert runtime.telegram is not None
+            key = telegram_update_key(runtime.telegram.bot.id, 777)
+            claimed = ProcessedUpdate.update_key == key
+            assert await _count(runtime.sessionmaker, ProcessedUpdate, claimed) == 1
             replies = [m for m in fake.messages(USERS[0]) if "ВД-2026" in str(m.get("text"))]
             assert len(replies) == 1
             # The staff copy, once, in the ticket's thread under its card.
