@@ -27,7 +27,7 @@ from handlers.turn import Turn
 from messaging.contract import Button, Reply
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time
-from storage import audit, poll_votes, polls
+from storage import poll_votes, polls
 from storage.models import Poll
 
 CHOSEN: Final = "✅"
@@ -158,40 +158,22 @@ class ResidentPolls:
         return [self._after_vote(turn, poll, mine, found)]
 
     async def _choose(self, turn: Turn, poll: Poll, vote: Vote) -> frozenset[int]:
-        """Apply the press; the resident's options after it. Only what changes is written, and a
-        change is audited."""
-        resident, channel = turn.resident, turn.account.channel
-        before = await poll_votes.lock_choice(
-            turn.session,
-            poll_id=poll.id,
-            resident_id=resident.id,
-            district=resident.district,
-            channel=channel,
-        )
-        mine = poll_votes.chosen_after(
-            before.options, vote.option, selected=vote.selected, multiple=poll.multiple
-        )
-        await poll_votes.set_choice(
+        """Apply the press (written and audited only where it changes something); the
+        resident's options after it."""
+        pressed = await poll_votes.press(
             turn.session,
             poll=poll,
-            resident_id=resident.id,
-            before=before,
-            after=mine,
-            district=resident.district,
-            channel=channel,
+            resident_id=turn.resident.id,
+            option=vote.option,
+            selected=vote.selected,
+            district=turn.resident.district,
+            channel=turn.account.channel,
             now=turn.now,
+            actor=turn.actor,
         )
-        if mine != before.options:
-            audit.record(
-                turn.session,
-                actor=turn.actor,
-                action="poll.voted",
-                now=turn.now,
-                subject=f"poll:{poll.id}",
-                details={"options": sorted(mine)},
-            )
-            self._totals.moved(poll.id, before.options, mine)
-        return mine
+        if pressed.after != pressed.before:
+            self._totals.moved(poll.id, pressed.before, pressed.after)
+        return pressed.after
 
     async def _results(self, turn: Turn, poll: Poll) -> polls.Results | None:
         """What the resident sees of the results: the totals, at most ``TOTALS_TTL`` old (with

@@ -1,9 +1,11 @@
 """A resident's vote, in as few statements as it takes: the hot path of a poll sent to many.
 
-- ``poll_for_vote``: the poll and whether it was sent to the resident, in one query;
-- ``lock_choice``: the resident's row locked (two presses of one resident apply one after the
-  other) with their options and whether their rows carry another district or channel, in one;
-- ``set_choice``: only the writes the press needs (none for a press that changes nothing);
+- ``poll_for_vote``: the poll and whether it was sent to the resident, in one query (on
+  PostgreSQL with the resident's row locked: two presses of one resident apply one after the
+  other);
+- ``press``: the resident's options read, only the writes the press needs (none for a press
+  that changes nothing) and its audit entry, in one statement on PostgreSQL (on SQLite:
+  ``lock_choice`` then ``set_choice``);
 - ``totals``: what a resident sees of the results (votes per option, voters), in one.
 
 Votes are rows keyed by (poll, resident, option), inserted with ON CONFLICT DO NOTHING, as in
@@ -12,13 +14,14 @@ Votes are rows keyed by (poll, resident, option), inserted with ON CONFLICT DO N
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import raw
+from storage import audit, raw
 from storage.models import Delivery, Poll, PollVote, Resident
 from storage.polls import RECEIVED_STATES, insert_for
 
@@ -32,37 +35,173 @@ class Choice:
     stale: bool
 
 
-async def poll_for_vote(
-    session: AsyncSession, *, poll_id: int, resident_id: int
-) -> tuple[Poll, bool] | None:
-    """The poll and whether it was sent to the resident (only they may vote in it)."""
-    received = (
+# Built once: every press runs it (building it cost more CPU than running it). SQLite.
+_POLL_FOR_VOTE = (
+    select(
+        Poll,
         exists()
         .where(
             Delivery.broadcast_id == Poll.broadcast_id,
-            Delivery.resident_id == resident_id,
+            Delivery.resident_id == bindparam("resident_id"),
             Delivery.state.in_(RECEIVED_STATES),
         )
-        .label("received")
+        .label("received"),
     )
+    .where(Poll.id == bindparam("poll_id"))
+    .execution_options(populate_existing=True)
+)
+_POLL_COLUMNS = tuple(column.key for column in Poll.__table__.columns)
+
+
+async def poll_for_vote(
+    session: AsyncSession, *, poll_id: int, resident_id: int
+) -> tuple[Poll, bool] | None:
+    """The poll and whether it was sent to the resident (only they may vote in it).
+
+    On PostgreSQL the resident's row is locked in the same statement, until the transaction
+    ends: two presses of one resident apply one after the other, and ``press``, a statement of
+    its own, reads the votes as the other press left them. (Locking and reading the votes in
+    one statement would not: a statement that waited for a lock still reads what was committed
+    when it began.) The poll comes back as a transient object: the press only reads it."""
+    pg = await raw.started(session)
+    if pg is not None:
+        found = await pg.fetchrow(_POLL_AND_LOCK, poll_id, resident_id, list(RECEIVED_STATES))
+        if found is None:
+            return None
+        values = {key: found[key] for key in _POLL_COLUMNS}
+        if isinstance(values["options"], str):
+            values["options"] = json.loads(values["options"])
+        return Poll(**values), bool(found["received"])
     row = (
-        await session.execute(
-            select(Poll, received)
-            .where(Poll.id == poll_id)
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(_POLL_FOR_VOTE, {"poll_id": poll_id, "resident_id": resident_id})
     ).one_or_none()
     return None if row is None else (row[0], bool(row[1]))
+
+
+_POLL_AND_LOCK = f"""
+WITH me AS (SELECT id FROM residents WHERE id = $2 FOR UPDATE)
+SELECT {", ".join(f"p.{key}" for key in _POLL_COLUMNS)},
+    EXISTS (
+        SELECT 1 FROM deliveries d
+        WHERE d.broadcast_id = p.broadcast_id AND d.resident_id = $2 AND d.state = ANY($3::text[])
+    ) AS received,
+    (SELECT count(*) FROM me) AS locked
+FROM polls p WHERE p.id = $1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """A resident's options in a poll before and after a press."""
+
+    before: frozenset[int]
+    after: frozenset[int]
+
+
+async def press(
+    session: AsyncSession,
+    *,
+    poll: Poll,
+    resident_id: int,
+    option: int,
+    selected: bool,
+    district: str | None,
+    channel: str,
+    now: datetime,
+    actor: str,
+) -> Pressed:
+    """Apply a press of ``option`` (``selected``: choose it, else unchoose it) after
+    ``poll_for_vote``: only what changes is written, and a change is audited (``poll.voted``
+    with the options after it). The resident's votes move to their current district and channel
+    (one of each per voter: the breakdowns count each voter once).
+
+    On PostgreSQL one statement reads, writes and audits; on SQLite (one writer at a time) the
+    resident's row is locked, read and written in turn."""
+    if selected:
+        drop = [] if poll.multiple else [i for i in range(len(poll.options)) if i != option]
+        add = [option]
+    else:
+        drop, add = [option], []
+    pg = await raw.driver(session)
+    if pg is not None:
+        row = await pg.fetchrow(
+            _PRESS,
+            poll.id,
+            resident_id,
+            drop,
+            add,
+            channel,
+            district,
+            now,
+            actor,
+            f"poll:{poll.id}",
+        )
+        return Pressed(before=frozenset(row[0]), after=frozenset(row[1]))
+    before = await lock_choice(
+        session, poll_id=poll.id, resident_id=resident_id, district=district, channel=channel
+    )
+    after = chosen_after(before.options, option, selected=selected, multiple=poll.multiple)
+    await set_choice(
+        session,
+        poll=poll,
+        resident_id=resident_id,
+        before=before,
+        after=after,
+        district=district,
+        channel=channel,
+        now=now,
+    )
+    if after != before.options:
+        audit.record(
+            session,
+            actor=actor,
+            action="poll.voted",
+            now=now,
+            subject=f"poll:{poll.id}",
+            details={"options": sorted(after)},
+        )
+    return Pressed(before=before.options, after=after)
+
+
+# A press in one statement: the options before it, the ones dropped, the kept ones moved to the
+# voter's district and channel, the new ones added, the audit entry when anything changed, and
+# the options before and after. $3: options to drop, $4: options to add.
+_PRESS = """
+WITH before AS (
+    SELECT option FROM poll_votes WHERE poll_id = $1 AND resident_id = $2
+), dropped AS (
+    DELETE FROM poll_votes WHERE poll_id = $1 AND resident_id = $2 AND option = ANY($3::int[])
+    RETURNING option
+), moved AS (
+    UPDATE poll_votes SET channel = $5, district = $6
+    WHERE poll_id = $1 AND resident_id = $2 AND NOT option = ANY($3::int[])
+        AND (channel IS DISTINCT FROM $5 OR district IS DISTINCT FROM $6)
+), added AS (
+    INSERT INTO poll_votes (poll_id, resident_id, option, channel, district, voted_at)
+    SELECT $1, $2, o, $5, $6, $7 FROM unnest($4::int[]) AS o
+    WHERE o NOT IN (SELECT option FROM before)
+    ON CONFLICT (poll_id, resident_id, option) DO NOTHING
+    RETURNING option
+), after AS (
+    SELECT option FROM before WHERE NOT option = ANY($3::int[])
+    UNION SELECT option FROM added
+), audited AS (
+    INSERT INTO audit_log (at, actor, action, subject, details)
+    SELECT $7, $8, 'poll.voted', $9,
+        json_build_object('options', (SELECT coalesce(json_agg(option ORDER BY option), '[]')
+                                      FROM after))
+    WHERE EXISTS (SELECT 1 FROM dropped) OR EXISTS (SELECT 1 FROM added)
+)
+SELECT (SELECT coalesce(array_agg(option), '{}') FROM before),
+       (SELECT coalesce(array_agg(option), '{}') FROM after)
+"""
 
 
 async def lock_choice(
     session: AsyncSession, *, poll_id: int, resident_id: int, district: str | None, channel: str
 ) -> Choice:
-    """Lock the resident's row for this transaction and read their vote."""
-    pg = await raw.driver(session)
-    if pg is not None:
-        found = await pg.fetch(_LOCK, resident_id, poll_id)
-        return _choice([(row[0], row[1], row[2]) for row in found], district, channel)
+    """Lock the resident's row for this transaction and read their vote (SQLite, where one
+    writer at a time means the read sees the last press committed)."""
     rows = (
         await session.execute(
             select(Resident.id, PollVote.option, PollVote.district, PollVote.channel)
@@ -87,25 +226,6 @@ def _choice(
     return Choice(options=options, stale=stale)
 
 
-_LOCK = (
-    "SELECT v.option, v.district, v.channel FROM residents r LEFT JOIN poll_votes v "
-    "ON v.resident_id = r.id AND v.poll_id = $2 WHERE r.id = $1 FOR UPDATE OF r"
-)
-# Every write of a press in one statement: drop the options left, move the kept ones to the
-# voter's district and channel (when ``stale``), add the new ones.
-_WRITE = """
-WITH dropped AS (
-    DELETE FROM poll_votes WHERE poll_id = $1 AND resident_id = $2 AND option = ANY($3::int[])
-), moved AS (
-    UPDATE poll_votes SET channel = $5, district = $6
-    WHERE $8 AND poll_id = $1 AND resident_id = $2 AND NOT option = ANY($3::int[])
-)
-INSERT INTO poll_votes (poll_id, resident_id, option, channel, district, voted_at)
-SELECT $1, $2, added, $5, $6, $7 FROM unnest($4::int[]) AS added
-ON CONFLICT (poll_id, resident_id, option) DO NOTHING
-"""
-
-
 def chosen_after(
     before: frozenset[int], option: int, *, selected: bool, multiple: bool
 ) -> frozenset[int]:
@@ -127,26 +247,12 @@ async def set_choice(
     now: datetime,
 ) -> None:
     """Write ``after`` over ``before`` (as locked by ``lock_choice``): only what changes."""
-    mine = (PollVote.poll_id == poll.id) & (PollVote.resident_id == resident_id)
     dropped = before.options - after
     added = after - before.options
     stale = before.stale and bool(after - added)
     if not (dropped or added or stale):
         return
-    pg = await raw.driver(session)
-    if pg is not None:
-        await pg.execute(
-            _WRITE,
-            poll.id,
-            resident_id,
-            sorted(dropped),
-            sorted(added),
-            channel,
-            district,
-            now,
-            stale,
-        )
-        return
+    mine = (PollVote.poll_id == poll.id) & (PollVote.resident_id == resident_id)
     if dropped:
         await session.execute(delete(PollVote).where(mine, PollVote.option.in_(sorted(dropped))))
     if added:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -24,3 +25,18 @@ async def driver(session: AsyncSession) -> Any | None:
     if found is None or not found.is_in_transaction():
         return None
     return found
+
+
+async def started(session: AsyncSession) -> Any | None:
+    """As :func:`driver`, beginning the transaction on the server first if it has not begun
+    (for a statement whose lock must hold until the transaction ends). None off PostgreSQL."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    found = await driver(session)
+    if found is None:
+        await session.execute(_BEGIN)
+        found = await driver(session)
+    return found
+
+
+_BEGIN = text("SELECT 1")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -18,14 +18,25 @@ NAME_MAX = 256
 # "Last seen" to the minute is enough, and saves an UPDATE on every message of a conversation.
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 
+# Built once: every incoming event runs these, and building a statement (and its cache key)
+# cost a resident's event more CPU than PostgreSQL's work for it.
+_BY_IDENTITY = (
+    Resident.channel == bindparam("channel"),
+    Resident.external_id == bindparam("external_id"),
+)
+# One round trip for the resident and their topics (every event reads both).
+_GET = select(Resident).options(joinedload(Resident.topics)).where(*_BY_IDENTITY)
+# The same with the conversation state.
+_FOR_EVENT = (
+    select(Resident, ConversationState)
+    .outerjoin(ConversationState, ConversationState.resident_id == Resident.id)
+    .options(joinedload(Resident.topics))
+    .where(*_BY_IDENTITY)
+)
+
 
 async def get_resident(session: AsyncSession, *, channel: str, external_id: str) -> Resident | None:
-    # One round trip for the resident and their topics (every event reads both).
-    result = await session.execute(
-        select(Resident)
-        .options(joinedload(Resident.topics))
-        .where(Resident.channel == channel, Resident.external_id == external_id)
-    )
+    result = await session.execute(_GET, {"channel": channel, "external_id": external_id})
     return result.unique().scalar_one_or_none()
 
 
@@ -69,12 +80,7 @@ async def resident_for_event(
 ) -> Known:
     """As :func:`get_or_create_resident`, and the conversation state in the same round trip
     (every event reads the resident, their topics and their state)."""
-    result = await session.execute(
-        select(Resident, ConversationState)
-        .outerjoin(ConversationState, ConversationState.resident_id == Resident.id)
-        .options(joinedload(Resident.topics))
-        .where(Resident.channel == channel, Resident.external_id == external_id)
-    )
+    result = await session.execute(_FOR_EVENT, {"channel": channel, "external_id": external_id})
     row = result.unique().one_or_none()
     if row is not None:
         resident, state = row

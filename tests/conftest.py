@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -31,7 +32,9 @@ DATABASES = ["sqlite", "postgresql"]
 # can then not be taken between our choosing it and the server binding it.
 _PORT_BLOCK = 2000
 _PORT_BASE = 20000
-_next_port = 0
+# Where in its block a run starts: two runs at once on one machine (two checkouts) would
+# otherwise try the same ports in the same order and take each other's.
+_next_port = random.randrange(_PORT_BLOCK)
 
 
 def free_port() -> int:

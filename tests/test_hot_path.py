@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -47,10 +47,29 @@ def _settings(url: str, fake: FakeTelegram) -> Any:
     )
 
 
+async def _started(fake: FakeTelegram, users: tuple[int, ...]) -> None:
+    """Wait until the bot answered each user's /start, sent before it ran (the fake pushes it
+    once the webhook is set): seeding the same resident meanwhile would race with it."""
+    for user in users:
+        await fake.wait_for_messages(user, 1, timeout=30)
+
+
 async def _resident_with_ticket(sessionmaker: Maker, user_id: int) -> int:
     """A resident writing to their open ticket ("my tickets" → write); returns the ticket id."""
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
+        # The resident the pushed /start made (``_started``), or a new one.
+        found = await session.scalar(
+            select(Resident).where(
+                Resident.channel == "telegram", Resident.external_id == str(user_id)
+            )
+        )
+        if found is not None:
+            await session.execute(
+                delete(ConversationState).where(ConversationState.resident_id == found.id)
+            )
+            await session.delete(found)
+            await session.flush()
         resident = Resident(
             channel="telegram",
             external_id=str(user_id),
@@ -127,6 +146,7 @@ async def test_a_follow_up_delivered_twice_at_once_is_stored_and_answered_once(
         await fake.send_text(USERS[0], "/start")  # the private chat exists
         settings = _settings(pg_url, fake)
         async with running_bot(settings) as runtime:
+            await _started(fake, USERS[:1])
             ticket_id = await _resident_with_ticket(runtime.sessionmaker, USERS[0])
             body = _message(777, USERS[0], "Доповнення: вода досі тече")
             first, second = await asyncio.gather(
@@ -157,6 +177,7 @@ async def test_a_webhook_whose_commit_fails_is_not_acknowledged(pg_url: str) -> 
         await fake.send_text(USERS[0], "/start")
         settings = _settings(pg_url, fake)
         async with running_bot(settings) as runtime:
+            await _started(fake, USERS[:1])
             ticket_id = await _resident_with_ticket(runtime.sessionmaker, USERS[0])
             await _failing_commits(pg_url, on=True)
             body = _message(901, USERS[0], "Фото додам пізніше")
@@ -250,6 +271,7 @@ async def test_votes_are_counted_once_and_a_late_one_is_refused(pg_url: str) -> 
             await fake.send_text(user, "/start")
         settings = _settings(pg_url, fake)
         async with running_bot(settings) as runtime:
+            await _started(fake, USERS)
             maker = runtime.sessionmaker
             for user in USERS:
                 await _resident_with_ticket(maker, user)
