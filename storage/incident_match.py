@@ -196,9 +196,9 @@ def match_one(
     if not in_window(report, incident):
         return None
     similarity = text_similarity(vector, incident.texts)
-    terms = _shared(vector, incident.texts) if similarity > 0 else ()
     if rule and rule_applies(report, incident):
         score = min(1.0, RULE_BASE + TEXT_SCALE * similarity)
+        terms = _shared(vector, incident.texts) if similarity > 0 else ()
         return Match(incident.incident_id, round(score, 4), "rule", terms)
     if report.category is not None and incident.category is not None:
         similarity *= 1.0 if report.category == incident.category else CATEGORY_MISMATCH
@@ -209,7 +209,7 @@ def match_one(
     score = min(1.0, TEXT_SCALE * similarity)
     if score < TEXT_THRESHOLD:
         return None
-    return Match(incident.incident_id, round(score, 4), "text", terms)
+    return Match(incident.incident_id, round(score, 4), "text", _shared(vector, incident.texts))
 
 
 def _order(match: Match) -> tuple[float, int, int]:
