@@ -140,7 +140,7 @@ async def services(session: AsyncSession) -> list[Service]:
     routed = {
         code: await tickets.queue_for_category(session, category=code) for code in CATEGORY_QUEUES
     }
-    names = dict((await session.execute(select(Department.code, Department.name))).tuples().all())
+    names = dict((await session.execute(select(Department.code, Department.name))).all())
     found = []
     for code in sorted(CATEGORY_QUEUES):
         queue = routed[code] or CATEGORY_QUEUES[code].value
@@ -265,13 +265,13 @@ async def find_requests(
         elif set(filters.statuses) == {CLOSED}:
             query = query.where(Ticket.status.not_in([s.value for s in OPEN_STATUSES]))
     query = query.order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(LIMIT)
-    rows = (await session.execute(query)).tuples().all()
+    rows = (await session.execute(query)).all()
     notes = await _latest_answers(session, [ticket.id for ticket, _, _ in rows])
     return [_view(ticket, extra, name, notes.get(ticket.id)) for ticket, extra, name in rows]
 
 
 async def request_by_number(session: AsyncSession, number: str) -> RequestView | None:
-    row = (await session.execute(_select().where(Ticket.number == number))).tuples().first()
+    row = (await session.execute(_select().where(Ticket.number == number))).first()
     if row is None:
         return None
     ticket, extra, name = row
@@ -303,7 +303,7 @@ async def _latest_answers(session: AsyncSession, ticket_ids: Sequence[int]) -> d
         .group_by(TicketMessage.ticket_id)
     )
     query = select(TicketMessage.ticket_id, TicketMessage.text).where(TicketMessage.id.in_(latest))
-    return {ticket_id: text for ticket_id, text in (await session.execute(query)).tuples() if text}
+    return {ticket_id: text for ticket_id, text in (await session.execute(query)) if text}
 
 
 def _view(
@@ -362,11 +362,11 @@ async def updates(session: AsyncSession, *, start: datetime, end: datetime) -> l
     found = [
         # An answer is given to an open ticket only; it stays open (answered) after it.
         Update(f"answer-{row_id}", number, OPEN, at, text)
-        for row_id, number, _status, at, text in (await session.execute(answers)).tuples()
+        for row_id, number, _status, at, text in (await session.execute(answers))
     ]
     found += [
         Update(f"event-{row_id}", number, CLOSED if kind in CLOSING_EVENTS else OPEN, at, None)
-        for row_id, number, kind, at in (await session.execute(steps)).tuples()
+        for row_id, number, kind, at in (await session.execute(steps))
     ]
     found.sort(key=lambda update: (update.at, update.update_id))
     return found[:LIMIT]

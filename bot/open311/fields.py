@@ -39,6 +39,8 @@ PHONE = re.compile(r"\+?[0-9 ()\-]{5,32}")
 BODY_MAX = 32 * 1024
 # At most this many ids in one ``service_request_id`` list.
 IDS_MAX = 100
+# The longest id in a path (numbers are ~15 characters, tokens 22, service codes 32).
+ID_MAX = 64
 # The updates feed's default window.
 FEED_WINDOW = timedelta(days=1)
 
@@ -201,6 +203,9 @@ def filters(query: Raw, *, now: datetime) -> Filters:
     numbers = _codes(query, "service_request_id", most=IDS_MAX + 1)
     if len(numbers) > IDS_MAX:
         problems.append(f"service_request_id lists more than {IDS_MAX} ids")
+    codes = _codes(query, "service_code", most=LIMIT)
+    if any(CONTROL.search(code) for code in (*numbers, *codes)):
+        problems.append("service_request_id and service_code may not hold control characters")
     statuses = _codes(query, "status", most=3)
     if not set(statuses) <= {OPEN, CLOSED}:
         problems.append("status must be open, closed, or both")
@@ -209,7 +214,7 @@ def filters(query: Raw, *, now: datetime) -> Filters:
         raise bad_request(*problems)
     return Filters(
         numbers=numbers,
-        service_codes=_codes(query, "service_code", most=LIMIT),
+        service_codes=codes,
         statuses=statuses,
         start=span[0],
         end=span[1],
@@ -223,3 +228,11 @@ def feed_window(query: Raw, *, now: datetime) -> tuple[datetime, datetime]:
     if problems or span is None:
         raise bad_request(*problems)
     return span
+
+
+def path_id(value: str) -> str | None:
+    """An id from the path (a number, a token, a service code), or None when it cannot be one
+    of ours: too long, or holding control characters (PostgreSQL refuses NUL)."""
+    if len(value) > ID_MAX or CONTROL.search(value):
+        return None
+    return value

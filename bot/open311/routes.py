@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.open311 import fields
 from bot.open311.errors import Open311Error, bad_request, forbidden, not_found
 from bot.open311.render import ERRORS, REQUESTS, SERVICES, UPDATES, respond, respond_one
+from messaging import labels
 from messaging.i18n import Catalog
 from storage import open311, open311_keys
 from storage.errors import TRY_AGAIN_LATER
@@ -78,10 +79,11 @@ class Open311Api:
     # -- services ---------------------------------------------------------------------------
 
     def _service_name(self, code: str) -> str:
-        key = f"staff.category.{code}"
-        if key in self._catalog.keys(self._language):
-            return str(self._catalog.text(self._language, key))
-        return code
+        # Staff's names of the categories (no emoji): ``labels.STAFF_CATEGORY``.
+        key = labels.STAFF_CATEGORY.get(code)
+        if key is None or key not in self._catalog.keys(self._language):
+            return code
+        return str(self._catalog.text(self._language, key))
 
     def _service_row(self, service: Service) -> Row:
         name = self._service_name(service.code)
@@ -104,8 +106,8 @@ class Open311Api:
         code = request.match_info["code"]
         async with self._sessionmaker() as session:
             found = {service.code for service in await open311.services(session)}
-        if code not in found:
-            raise not_found(f"service_code {code[:40]!r} not found")
+        if fields.path_id(code) not in found:
+            raise not_found("service_code not found")
         return respond_one(fmt, {"service_code": code, "attributes": []}, "service_definition")
 
     # -- requests ---------------------------------------------------------------------------
@@ -144,16 +146,20 @@ class Open311Api:
 
     async def _request(self, request: web.Request, fmt: str) -> web.Response:
         number = request.match_info["id"]
-        async with self._sessionmaker() as session:
-            view = await open311.request_by_number(session, number)
+        view = None
+        if fields.path_id(number) is not None:
+            async with self._sessionmaker() as session:
+                view = await open311.request_by_number(session, number)
         if view is None:
-            raise not_found(f"service_request_id {number[:40]!r} not found")
+            raise not_found("service_request_id not found")
         return respond(fmt, [self._request_row(view)], REQUESTS)
 
     async def _token(self, request: web.Request, fmt: str) -> web.Response:
         token = request.match_info["token"]
-        async with self._sessionmaker() as session:
-            number = await open311.number_by_token(session, token[:64])
+        number = None
+        if fields.path_id(token) is not None:
+            async with self._sessionmaker() as session:
+                number = await open311.number_by_token(session, token)
         if number is None:
             raise not_found("token not found")
         return respond(fmt, [{"service_request_id": number, "token": token}], REQUESTS)
