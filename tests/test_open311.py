@@ -24,6 +24,7 @@ from storage.models import Department, Open311Request, Ticket, TicketMessage
 from storage.open311_keys import add_key, revoke_key
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import desk_world
+from tests.staff_world import OPERATOR, card_of, staff_world
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # The requester's personal fields: stored on the ticket, never in an answer of the API.
@@ -298,3 +299,40 @@ async def test_spec_errors_and_limits(database_url: str) -> None:
         assert status == 429 and errors[0]["code"] == 429
         world.clock.advance(timedelta(minutes=1, seconds=1))
         assert (await refused({**good, "description": "a minute later"}))[0] == 200
+
+
+async def test_the_telegram_chat_desk_answers_an_open311_request(database_url: str) -> None:
+    """The chat desk's catch-up posts the request to its department's topic like any ticket;
+    an answer written there is recorded (no resident to send it to) and read by the system."""
+    async with staff_world(database_url, forum=True) as world, aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{world.runtime.settings.http_port}"
+        _key_id, api_key = await _key(world.runtime)
+        fields = {
+            "api_key": api_key,
+            "service_code": "roads_transport",
+            "description": "Яма на перехресті, машини об'їжджають по зустрічній",
+            "address_string": "просп. Металургів / вул. Героїв АТО",
+            **PERSONAL,
+        }
+        status, body = await _post(http, base, fields)
+        assert status == 200, body
+        number = json.loads(body)[0]["service_request_id"]
+        resident_before = world.resident_texts()
+        assert await world.desk.post_pending() == 1
+        async with world.runtime.sessionmaker() as session:
+            ticket = await session.scalar(select(Ticket).where(Ticket.number == number))
+        assert ticket is not None and ticket.thread_id is not None
+        card = card_of(world, ticket)["text"]
+        assert number in card and "Open311" in card
+        await world.say(OPERATOR, "Ремонт ями заплановано на вівторок", thread_id=ticket.thread_id)
+        async with http.get(f"{base}/open311/v2/requests/{number}.json") as response:
+            [found] = await response.json()
+        assert found["status"] == "open"
+        assert found["status_notes"] == "Ремонт ями заплановано на вівторок"
+        async with http.get(f"{base}/open311/v2/servicerequestupdates.json") as response:
+            updates = await response.json()
+        assert [u["description"] for u in updates] == ["Ремонт ями заплановано на вівторок"]
+        assert world.resident_texts() == resident_before
+        # Neither a refusal nor a failed delivery in the topic: nothing was to be delivered.
+        assert not any("Заявник недоступний" in text for text in world.texts())
+        assert not any("Не доставлено" in text for text in world.texts())
