@@ -22,6 +22,7 @@ from bot.open311.fields import BODY_MAX
 from bot.open311.routes import POSTS_PER_MINUTE
 from storage.models import Department, Open311Request, Ticket, TicketMessage
 from storage.open311_keys import add_key, revoke_key
+from storage.retention import erase_batch
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import desk_world
 from tests.staff_world import OPERATOR, card_of, staff_world
@@ -200,6 +201,16 @@ async def test_contact_centre_request_answered_in_the_desk(database_url: str) ->
         # Nothing went to any messenger.
         assert world.viber.calls_to("send_message") == []
         assert world.viber.calls_to("broadcast_message") == []
+        # Past the retention period the request's words and place are erased; its number,
+        # status and dates stay readable.
+        async with world.runtime.sessionmaker() as session, session.begin():
+            swept = await erase_batch(session, now=world.clock() + timedelta(days=366 * 6), years=5)
+        assert swept.tickets == 1
+        async with http.get(f"{base}/open311/v2/requests/{number}.json") as response:
+            [erased] = await response.json()
+        assert erased["status"] == "closed" and erased["requested_datetime"]
+        assert [erased[name] for name in ("description", "address", "lat", "long")] == [None] * 4
+        assert (erased["media_url"], erased["status_notes"]) == (None, None)
 
 
 async def test_spec_errors_and_limits(database_url: str) -> None:
