@@ -9,7 +9,9 @@ over the limit reach the server as an attacker would send them.
 - Product: ``POST /telegram/webhook`` (secret header), ``POST /viber/webhook`` (HMAC of the
   body), ``GET /media/{token}`` (signed links to staff files), ``GET /healthz`` (public by
   design: it tells only whether the database answers, the channels and the version),
-  ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured).
+  ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured),
+  ``/open311/v2/…`` (Open311 GeoReport v2: reading public by the spec, posting with an
+  integrator's ``api_key``; bodies over ``bot.open311.fields.BODY_MAX`` are 413).
 - Sandbox page (``bot/sandbox/api.py``): no login by design (loopback only unless warned);
   "unauthenticated" means another web site (``Origin``) or another host name (DNS rebinding),
   both refused with 403 before any handler runs.
