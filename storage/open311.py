@@ -23,6 +23,7 @@ from storage import tickets
 from storage.deadlines import TicketKind
 from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
 from storage.models import (
+    CategoryRoute,
     Department,
     Open311Key,
     Open311Request,
@@ -137,13 +138,13 @@ def status_of(ticket_status: str) -> str:
 async def services(session: AsyncSession) -> list[Service]:
     """The categories residents choose, each with the department it is routed to now (an
     administrator's route, else the default), in a stable order."""
-    routed = {
-        code: await tickets.queue_for_category(session, category=code) for code in CATEGORY_QUEUES
-    }
+    routes = dict(
+        (await session.execute(select(CategoryRoute.category, CategoryRoute.queue_code))).all()
+    )
     names = dict((await session.execute(select(Department.code, Department.name))).all())
     found = []
     for code in sorted(CATEGORY_QUEUES):
-        queue = routed[code] or CATEGORY_QUEUES[code].value
+        queue = routes.get(code) or CATEGORY_QUEUES[code].value
         found.append(Service(code=code, queue_code=queue, department=names.get(queue, queue)))
     return found
 

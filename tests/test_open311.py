@@ -23,6 +23,7 @@ from bot.open311.routes import POSTS_PER_MINUTE
 from storage.models import Department, Open311Request, Ticket, TicketMessage
 from storage.open311_keys import add_key, revoke_key
 from storage.retention import erase_batch
+from storage.tickets import set_route
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import desk_world
 from tests.staff_world import OPERATOR, card_of, staff_world
@@ -310,6 +311,20 @@ async def test_spec_errors_and_limits(database_url: str) -> None:
         assert status == 429 and errors[0]["code"] == 429
         world.clock.advance(timedelta(minutes=1, seconds=1))
         assert (await refused({**good, "description": "a minute later"}))[0] == 200
+        # An administrator routes the category elsewhere: the service's group and new
+        # requests follow at once.
+        async with world.runtime.sessionmaker() as session, session.begin():
+            await set_route(session, category="improvement", queue_code="transport")
+            transport = await session.get(Department, "transport")
+            assert transport is not None
+        async with http.get(f"{base}/open311/v2/services.json") as response:
+            groups = {s["service_code"]: s["group"] for s in await response.json()}
+        assert groups["improvement"] == transport.name
+        status, body = await _post(http, base, {**good, "description": "Після зміни маршруту"})
+        number = json.loads(body)[0]["service_request_id"]
+        async with world.runtime.sessionmaker() as session:
+            queue = await session.scalar(select(Ticket.queue_code).where(Ticket.number == number))
+        assert queue == "transport"
 
 
 async def test_the_telegram_chat_desk_answers_an_open311_request(database_url: str) -> None:
