@@ -1,5 +1,6 @@
-"""Administration from the shell: staff (``bot.admin_staff``), queues and routes, the holiday
-list, martial law, the category suggester's keyword lists.
+"""Administration from the shell: staff (``bot.admin_staff``), Open311 keys
+(``bot.admin_open311``), queues and routes, the holiday list, martial law, the category
+suggester's keyword lists.
 
 Every change is written to the audit log with the actor ``cli``.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin_staff
+from bot import admin_open311, admin_staff
 from bot.config import Settings
 from bot.migrate import upgrade_to_head
 from storage import audit, classifier, keyword_store, recategorize
@@ -43,6 +44,7 @@ Action = Callable[[AsyncSession, argparse.Namespace, Settings], Awaitable[int]]
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin_staff.add_parsers(commands)
+    admin_open311.add_parsers(commands)
 
     queue = commands.add_parser("queue", help="departments (queues), their chats and routes")
     actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -440,4 +442,5 @@ _HANDLERS: dict[str, Action] = {
     "broadcast": _broadcast,
     "export": _export,
     "keywords": _keywords,
+    "open311": admin_open311.run,
 }

@@ -33,6 +33,7 @@ from bot.metrics.figures import DatabaseFigures
 from bot.metrics.route import ROUTE as METRICS_ROUTE
 from bot.metrics.route import MetricsRoute
 from bot.metrics.telegram import CountedCalls
+from bot.open311.routes import Open311Api
 from bot.telegram.budget import SharedBudget
 from bot.telegram.channel import WEBHOOK_PATH as TELEGRAM_PATH
 from bot.telegram.channel import TelegramChannel, create_bot
@@ -72,6 +73,7 @@ from handlers.tickets.flows import ResidentTickets, TicketPolicy
 from handlers.tickets.suggest import CategorySuggester, KeywordSuggester
 from messaging.contract import Effect, EffectSink, Sender
 from messaging.i18n import Catalog
+from storage.filing import FilingPolicy
 from storage.vocabulary import Clock
 
 log = logging.getLogger(__name__)
@@ -477,10 +479,11 @@ def build_web(
     desk: DeskParts | None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     watch: MetricsRoute | None = None,
+    open311: Open311Api | None = None,
 ) -> web.Application:
     """The one aiohttp application: health, metrics (``watch``), the webhooks of the
     configured channels, the route through which Viber fetches staff files that live in
-    Telegram, and the web desk."""
+    Telegram, the web desk, and Open311 GeoReport v2 (``bot.open311``)."""
     routes: dict[str, Handler] = {}
     gets: dict[str, Handler] = {}
     if watch is not None:
@@ -502,4 +505,23 @@ def build_web(
     app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)
     if desk is not None:
         mount_desk(app, desk)
+    if open311 is not None:
+        open311.install(app)
     return app
+
+
+def open311_api(common: Common) -> Open311Api:
+    """Open311 GeoReport v2: requests from the city's other systems file tickets by the same
+    terms as residents' (the feedback target, the city's time zone)."""
+    settings = common.settings
+    return Open311Api(
+        sessionmaker=common.sessionmaker,
+        catalog=common.catalog,
+        language=settings.language,
+        policy=FilingPolicy(
+            zone=settings.zone,
+            feedback_days=settings.feedback_target_days,
+            legal_aid_days=settings.legal_aid_target_days,
+        ),
+        clock=common.clock,
+    )

@@ -373,6 +373,7 @@ STAFF_CATEGORY: Final[Mapping[str, str]] = {
 
 # Messengers on staff cards and in stats.
 STAFF_CHANNEL: Final[Mapping[str, str]] = {
+    "open311": N_("staff.channel.open311"),
     "telegram": N_("staff.channel.telegram"),
     "viber": N_("staff.channel.viber"),
 }

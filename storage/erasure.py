@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, kept_files, linking, polls
-from storage.models import Resident, Ticket, TicketMessage
+from storage.models import Open311Request, Resident, Ticket, TicketMessage
 from storage.vocabulary import POLICY_VERSION
 
 AUDIT_ERASED = "resident.forget"
@@ -62,6 +62,14 @@ async def erase_threads(session: AsyncSession, ticket_ids: Sequence[int]) -> int
         update(TicketMessage)
         .where(TicketMessage.ticket_id.in_(ticket_ids))
         .values(text=None, attachment_ref=None, attachment_name=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    # A request posted through Open311: its place, picture and the caller's ids in the
+    # integrator's system go too (its number and token stay, so its status can still be read).
+    await session.execute(
+        update(Open311Request)
+        .where(Open311Request.ticket_id.in_(ticket_ids))
+        .values(lat=None, long=None, media_url=None, device_id=None, account_id=None)
         .execution_options(synchronize_session="fetch")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -106,7 +106,7 @@ async def deadline_for(
 async def file_ticket(
     session: AsyncSession,
     *,
-    resident: Resident,
+    resident: Resident | None,
     form: TicketForm,
     now: datetime,
     policy: FilingPolicy,
@@ -116,10 +116,13 @@ async def file_ticket(
     """Register ``form`` as a new ticket of ``resident`` received at ``now``: the next number of
     its kind for the local year, its deadline, its queue, the files sent with it as the first
     messages of the thread, and the audit entry ``ticket.filed`` (by ``actor``, the resident
-    unless someone files on their behalf). A ticket that ``follows`` an earlier one is linked
+    unless someone files on their behalf; a ticket with no ``resident``, from another system
+    through Open311, names its ``actor``). A ticket that ``follows`` an earlier one is linked
     to it, and the earlier one's timeline and audit say so (``refiled``). Returns the ticket,
     flushed (it has its id)."""
-    actor = actor or f"resident:{resident.id}"
+    if actor is None:
+        assert resident is not None, "a ticket without a resident names who filed it"
+        actor = f"resident:{resident.id}"
     kind = form.kind
     queue_code = await tickets.queue_for_new_ticket(session, kind=kind, category=form.category)
     deadline = await deadline_for(
@@ -131,7 +134,7 @@ async def file_ticket(
         number=number,
         kind=kind.value,
         status=TicketStatus.NEW.value,
-        resident_id=resident.id,
+        resident_id=resident.id if resident is not None else None,
         channel=form.channel,
         queue_code=queue_code,
         category=form.category,

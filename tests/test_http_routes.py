@@ -9,7 +9,9 @@ over the limit reach the server as an attacker would send them.
 - Product: ``POST /telegram/webhook`` (secret header), ``POST /viber/webhook`` (HMAC of the
   body), ``GET /media/{token}`` (signed links to staff files), ``GET /healthz`` (public by
   design: it tells only whether the database answers, the channels and the version),
-  ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured).
+  ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured),
+  ``/open311/v2/…`` (Open311 GeoReport v2: reading public by the spec, posting with an
+  integrator's ``api_key``; bodies over ``bot.open311.fields.BODY_MAX`` are 413).
 - Sandbox page (``bot/sandbox/api.py``): no login by design (loopback only unless warned);
   "unauthenticated" means another web site (``Origin``) or another host name (DNS rebinding),
   both refused with 403 before any handler runs.
@@ -289,6 +291,135 @@ def media(_ctx: Context) -> list[Probe]:
         _get("oversized", "a long token", "/media/" + "A" * 4000 + ".AAAA", MEDIA_REFUSED),
         _get("oversized", "over the request line", "/media/" + "A" * OVER_LINE, CLIENT_ERROR),
     ]
+
+
+# -- Open311 GeoReport v2 (bot/open311/; tests/test_open311.py has the spec's cases) ---------------
+
+O311 = "/open311/v2"
+
+
+def _open311_get(
+    path: str, public: int, malformed: tuple[str, bytes | str, int], long: int
+) -> ProbeMaker:
+    """A read of the API: public by the spec (``public`` is its answer to anyone), with one
+    malformed request, an over-long id or query (``long``) and a request line over the limit."""
+    what, target, code = malformed
+    return lambda _ctx: [
+        _get("unauthenticated", "anyone (public by the spec)", O311 + path, status(public)),
+        _get("malformed", what, target, status(code)),
+        _get("malformed", "an unknown format", O311 + path.replace(".json", ".csv"), status(404)),
+        _get("oversized", "a long id or query", _long(path), status(long)),
+        _get(
+            "oversized", "over the request line", O311 + path + "?" + "a" * OVER_LINE, status(400)
+        ),
+    ]
+
+
+def _long(path: str) -> str:
+    if "/" in path.strip("/"):
+        head, _ = path.rsplit("/", 1)
+        return f"{O311}{head}/{'a' * 4000}.json"
+    return f"{O311}{path}?service_request_id={','.join(f'n{i}' for i in range(500))}"
+
+
+def open311_post(_ctx: Context) -> list[Probe]:
+    path = O311 + "/requests.json"
+    form = ((b"Content-Type", b"application/x-www-form-urlencoded"),)
+    fields = b"service_code=housing&description=x&lat=47.9&long=33.4"
+    return [
+        Probe("unauthenticated", "no api_key", "POST", path.encode(), status(400), form, fields),
+        Probe(
+            "unauthenticated",
+            "a wrong api_key",
+            "POST",
+            path.encode(),
+            FORBIDDEN,
+            form,
+            fields + b"&api_key=guess",
+        ),
+        Probe(
+            "unauthenticated",
+            "api_key not UTF-8",
+            "POST",
+            path.encode(),
+            status(400, 403),
+            form,
+            fields + b"&api_key=%ff%fe",
+        ),
+        _post("malformed", "not JSON", path, status(400), b"{not json"),
+        _post("malformed", "a JSON array", path, status(400), b"[]"),
+        _post("malformed", "api_key a number", path, FORBIDDEN, b'{"api_key": 5}'),
+        _post("malformed", "nested too deep", path, status(400, 413), DEEP),
+        _post("oversized", "over the API's limit", path, status(413), b"{" + b" " * 40_000 + b"}"),
+        _post(
+            "oversized", "over MAX_BODY", path, status(413), b'{"x": "' + b"a" * MAX_BODY + b'"}'
+        ),
+    ]
+
+
+OPEN311_ROUTES: list[Route] = [
+    Route(
+        "GET",
+        O311 + "/services.{fmt}",
+        "product",
+        _open311_get(
+            "/services.json", 200, ("junk query", "/open311/v2/services.json?%ff=%00", 200), 200
+        ),
+    ),
+    Route(
+        "GET",
+        O311 + "/services/{code}.{fmt}",
+        "product",
+        _open311_get(
+            "/services/potholes.json",
+            404,
+            ("a NUL code", "/open311/v2/services/%00.json", 404),
+            404,
+        ),
+    ),
+    Route(
+        "GET",
+        O311 + "/requests.{fmt}",
+        "product",
+        _open311_get(
+            "/requests.json",
+            200,
+            ("a junk date", "/open311/v2/requests.json?start_date=%00", 400),
+            400,
+        ),
+    ),
+    Route("POST", O311 + "/requests.{fmt}", "product", open311_post),
+    Route(
+        "GET",
+        O311 + "/requests/{id}.{fmt}",
+        "product",
+        _open311_get(
+            "/requests/%D0%92%D0%94-2026-000001.json",  # ВД-2026-000001
+            404,
+            ("not UTF-8", b"/open311/v2/requests/%ff%fe%00.json", 404),
+            404,
+        ),
+    ),
+    Route(
+        "GET",
+        O311 + "/tokens/{token}.{fmt}",
+        "product",
+        _open311_get(
+            "/tokens/nope.json", 404, ("a NUL token", "/open311/v2/tokens/%00.json", 404), 404
+        ),
+    ),
+    Route(
+        "GET",
+        O311 + "/servicerequestupdates.{fmt}",
+        "product",
+        _open311_get(
+            "/servicerequestupdates.json",
+            200,
+            ("a naive date", "/open311/v2/servicerequestupdates.json?start_date=2026-01-01", 400),
+            200,
+        ),
+    ),
+]
 
 
 # -- the sandbox page ---------------------------------------------------------------------------
@@ -651,6 +782,7 @@ DESK_ROUTES: list[Route] = [
 
 ROUTES: list[Route] = [
     *DESK_ROUTES,
+    *OPEN311_ROUTES,
     Route("POST", "/telegram/webhook", "product", telegram_webhook),
     Route("POST", "/viber/webhook", "product", viber_webhook),
     Route("GET", "/healthz", "product", healthz),

@@ -20,6 +20,7 @@ from storage.models.broadcasts import (
     PollPrompt,
     PollVote,
 )
+from storage.models.open311 import Open311Key, Open311Request
 from storage.models.people import (
     AuditEntry,
     ConversationState,
@@ -74,6 +75,8 @@ __all__ = [
     "NewsPreview",
     "NewsPrompt",
     "NewsReport",
+    "Open311Key",
+    "Open311Request",
     "Poll",
     "PollPrompt",
     "PollVote",

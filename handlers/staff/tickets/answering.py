@@ -18,7 +18,7 @@ from handlers.staff.tickets.context import (
     locked_ticket,
     resident_of,
 )
-from storage import linking, staff_desk, ticket_events, ticket_rules
+from storage import linking, open311, staff_desk, ticket_events, ticket_rules
 from storage.ticket_events import Happened
 from storage.tickets import add_message, get_ticket, is_open
 from storage.vocabulary import MessageDirection
@@ -67,13 +67,20 @@ async def _answer(
     if not is_open(ticket):
         return Refused(Reason.STATE, {"code": NOT_OPEN, "number": ticket.number})
     resident = await resident_of(call.session, ticket)
-    if resident is None:
+    # A request from another system (Open311) has no messenger: its answer is recorded, and
+    # the system reads it (requests.json, the updates feed); files do not reach it.
+    unsent = resident is None and ticket.channel == open311.CHANNEL
+    if resident is None and not unsent:
         return Refused(Reason.NO_RESIDENT)
-    # Where the answer goes: a person linked in both messengers is reached through the one they
-    # prefer, and a file must be sent in that messenger's form.
-    channel = (await linking.delivery_identity(call.session, resident)).channel
-    if attachment is not None and not core.notices.can_send_files(resident, channel=channel):
+    if unsent and attachment is not None:
         return Refused(Reason.UNSUPPORTED)
+    channel = None
+    if resident is not None:
+        # Where the answer goes: a person linked in both messengers is reached through the one
+        # they prefer, and a file must be sent in that messenger's form.
+        channel = (await linking.delivery_identity(call.session, resident)).channel
+        if attachment is not None and not core.notices.can_send_files(resident, channel=channel):
+            return Refused(Reason.UNSUPPORTED)
     staff_id = call.staff.id
     record = add_message(
         call.session,
@@ -101,10 +108,13 @@ async def _answer(
         message=record.id,
         attachment=attachment[0] if attachment else None,
     )
-    reply = core.notices.answer(
-        resident, ticket, text=text, attachment=attachment, first=first, channel=channel
-    )
-    call.later(core.deliver, resident, reply, ticket.id, record.id, source.message_id, answer=True)
+    if resident is not None:
+        reply = core.notices.answer(
+            resident, ticket, text=text, attachment=attachment, first=first, channel=channel
+        )
+        call.later(
+            core.deliver, resident, reply, ticket.id, record.id, source.message_id, answer=True
+        )
     call.later(core.events.staff_wrote, ticket.id, record.id)
     if (ticket.status, ticket.assignee_id) != before:
         call.later(core.events.refresh_card, ticket.id)
