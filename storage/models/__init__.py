@@ -20,6 +20,13 @@ from storage.models.broadcasts import (
     PollPrompt,
     PollVote,
 )
+from storage.models.incidents import (
+    Incident,
+    IncidentAnswer,
+    IncidentFollower,
+    IncidentTicket,
+    IncidentUpdate,
+)
 from storage.models.people import (
     AuditEntry,
     ConversationState,
@@ -67,6 +74,11 @@ __all__ = [
     "DeskPresence",
     "FeedItem",
     "Holiday",
+    "Incident",
+    "IncidentAnswer",
+    "IncidentFollower",
+    "IncidentTicket",
+    "IncidentUpdate",
     "JobRun",
     "KeptFile",
     "LinkCode",
