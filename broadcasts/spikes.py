@@ -19,6 +19,7 @@ in one transaction, so processes and later runs agree without a table of its own
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -83,8 +84,9 @@ class Spike:
 
 
 def incident_action(spike: Spike, *, at: datetime) -> str:
-    """The data of an alert's "open an incident" button: the spike and its hour's end."""
-    return f"{INCIDENT_ACTION}:{spike.dimension}:{spike.key}:{int(at.timestamp())}"
+    """The data of an alert's "open an incident" button: the spike and its hour's end (the
+    next whole second, so the tickets of the alert's last second are in)."""
+    return f"{INCIDENT_ACTION}:{spike.dimension}:{spike.key}:{math.ceil(at.timestamp())}"
 
 
 def parse_incident_action(action: str) -> tuple[str, str, datetime] | None:

@@ -425,7 +425,7 @@ async def unlinked_candidates(
         .limit(limit)
     )
     rows = await session.execute(query)
-    return [Candidate(ticket, district) for ticket, district in rows.tuples()]
+    return [Candidate(ticket, district) for ticket, district in rows]
 
 
 async def district_of(session: AsyncSession, resident_id: int | None) -> str | None:
