@@ -13,12 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import Runtime
-from handlers.notify import Notifier
 from handlers.staff import incidents as ops
-from handlers.staff.core import Actor, Desk, StaffCore
-from handlers.staff.notices import Notices
-from handlers.staff.tickets.context import TicketCore
+from handlers.staff.core import Actor, Desk
 from storage.incidents import IncidentStatus
 from storage.models import AuditEntry, IncidentFollower, IncidentTicket, Ticket
 from storage.vocabulary import Role, TicketStatus, system_clock
@@ -31,33 +27,12 @@ from tests.harness import (
     running_bot,
 )
 from tests.staff_accounts import add_staff
-from tests.test_staff_core_tickets import RecordingEvents, done
+from tests.test_staff_core_tickets import done
 
 CHANNELS = ["viber", "telegram-webhook"]
 STAFF = 9201
 WEB = Actor(STAFF, desk=Desk.WEB)
 WAIT = 10.0
-
-
-def incident_core(runtime: Runtime) -> ops.IncidentCore:
-    """The incident operations as a desk of this bot would get them (the composition root
-    wires the desks; the test is one)."""
-    settings, clock = runtime.settings, system_clock
-    notifier = Notifier(senders=runtime.senders, sessionmaker=runtime.sessionmaker, clock=clock)
-    tickets = TicketCore(
-        core=StaffCore(sessionmaker=runtime.sessionmaker, clock=clock),
-        notices=Notices(notifier=notifier, catalog=runtime.catalog, zone=settings.zone, media=None),
-        events=RecordingEvents(),
-        sessionmaker=runtime.sessionmaker,
-        clock=clock,
-        zone=settings.zone,
-        operator_chat_id=None,
-        feedback_days=settings.feedback_target_days,
-        legal_aid_days=settings.legal_aid_target_days,
-    )
-    delivery = runtime.delivery
-    assert delivery is not None
-    return ops.IncidentCore(tickets=tickets, catalog=runtime.catalog, wake=delivery.wake)
 
 
 async def until(check: Callable[[], bool]) -> None:
@@ -99,7 +74,7 @@ async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
         r = world.resident
         async with running_bot(world.settings) as runtime:
             sessionmaker = runtime.sessionmaker
-            core = incident_core(runtime)
+            core = runtime.incidents  # what the desks call
             async with sessionmaker() as session, session.begin():
                 await add_staff(session, STAFF, Role.OPERATOR, now=system_clock())
             await onboard(r)
