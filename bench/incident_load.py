@@ -29,7 +29,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -37,11 +36,12 @@ import aiohttp
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.child import served_in_child
+from bench.broadcast_telegram import FIRST_USER
+from bench.broadcast_telegram import fake_process as telegram_fake
+from bench.broadcast_viber import fake_process as viber_fake
+from bench.broadcast_viber import user_id
 from bench.finished import wait_finished
 from bot.migrate import upgrade_to_head
-from bot.sandbox.fakes.telegram import FakeTelegram
-from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.bulk import BulkTelegramSender
 from bot.viber import render
 from bot.viber.client import ViberClient
@@ -67,7 +67,6 @@ from tests.staff_accounts import add_staff
 
 T = TypeVar("T")
 ZONE = ZoneInfo("Europe/Kyiv")
-FIRST_TELEGRAM = 30_000_000
 STAFF = 777
 DISTRICT = "pokrovskyi"
 TEXTS = (
@@ -77,10 +76,6 @@ TEXTS = (
     "Нема холодної води в будинку 12",
     "Вода не йде з крана з самого ранку",
 )
-
-
-def viber_id(index: int) -> str:
-    return f"bench-incident-{index:06d}=="
 
 
 class Clock:
@@ -113,9 +108,9 @@ async def seed(url: str, telegram: int, viber: int) -> list[int]:
             "last_seen_at": now,
         }
         rows = [
-            {"channel": "telegram", "external_id": str(FIRST_TELEGRAM + i), **common}
+            {"channel": "telegram", "external_id": str(FIRST_USER + i), **common}
             for i in range(telegram)
-        ] + [{"channel": "viber", "external_id": viber_id(i), **common} for i in range(viber)]
+        ] + [{"channel": "viber", "external_id": user_id(i), **common} for i in range(viber)]
         async with create_sessionmaker(engine)() as session, session.begin():
             await session.execute(insert(Resident), rows)
             await add_staff(session, STAFF, Role.OPERATOR, now=now)
@@ -123,35 +118,6 @@ async def seed(url: str, telegram: int, viber: int) -> list[int]:
             return list(ids)
     finally:
         await engine.dispose()
-
-
-def _serve_telegram(latency: float, users: int, conn: Connection) -> None:
-    async def serve() -> None:
-        async with FakeTelegram(
-            TELEGRAM_TOKEN, global_rate=30, per_chat_rate=1, latency=latency
-        ) as fake:
-            for index in range(users):
-                await fake.send_text(FIRST_TELEGRAM + index, "/start")
-            conn.send(fake.base_url)
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send((fake.sent_count, fake.rate_limited_count))
-
-    asyncio.run(serve())
-
-
-def _serve_viber(latency: float, users: int, conn: Connection) -> None:
-    async def serve() -> None:
-        async with FakeViber(
-            VIBER_TOKEN, broadcast_rate_limit=(500, 10.0), latency=latency
-        ) as fake:
-            for index in range(users):
-                fake.user(viber_id(index), subscribed=True)
-            fake.webhook_url = "http://127.0.0.1:9/viber/webhook"
-            conn.send(fake.base_url)
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send((fake.stats.recipients_reached, fake.stats.rate_limited, fake.stats.calls))
-
-    asyncio.run(serve())
 
 
 def incident_core(db: AsyncEngine, clock: Clock, wake: list[DeliveryEngine]) -> ops.IncidentCore:
@@ -326,8 +292,8 @@ async def main() -> None:
                 )
             )
         async with (
-            served_in_child(_serve_telegram, args.latency, telegram) as (tg_url, tg_stats),
-            served_in_child(_serve_viber, args.latency, viber) as (vb_url, vb_stats),
+            telegram_fake(args.latency, telegram) as (tg_url, tg_stats),
+            viber_fake(args.latency, viber) as (vb_url, vb_stats),
             aiohttp.ClientSession() as http,
         ):
             bulk = BulkTelegramSender(api_url=tg_url, token=TELEGRAM_TOKEN, paid=False)
@@ -371,7 +337,7 @@ async def main() -> None:
         sent = sum(count for (_, state), count in states.items() if state == "sent")
         print(f"delivery: {sent} sent in {elapsed:.1f} s = {sent / elapsed:.1f}/s; {states}")
         print(
-            f"  fake Telegram: {tg_stats[0]} messages, {tg_stats[1]} answered 429; "
+            f"  fake Telegram: {tg_stats.sent} messages, {tg_stats.rate_limited} answered 429; "
             f"fake Viber: {vb_stats[0]} receivers in {vb_stats[2]} calls, "
             f"{vb_stats[1]} status 12"
         )

@@ -25,8 +25,8 @@ from handlers.staff.notices import Notices
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog
 from storage import incidents
-from storage.calendar_store import load_calendar
-from storage.deadlines import initial_deadline
+from storage.deadlines import TicketKind
+from storage.filing import FilingPolicy, TicketForm, file_ticket
 from storage.incidents import IncidentStatus
 from storage.models import (
     AuditEntry,
@@ -34,11 +34,11 @@ from storage.models import (
     Broadcast,
     Delivery,
     IncidentFollower,
+    Resident,
     Ticket,
     TicketMessage,
 )
 from storage.residents import get_or_create_resident
-from storage.tickets import next_number
 from storage.vocabulary import MessageDirection, Role, TicketStatus
 from tests.staff_accounts import add_staff
 from tests.test_pipeline import RecordingSender
@@ -114,29 +114,26 @@ class World:
         ago: timedelta = timedelta(0),
     ) -> int:
         now = self.clock() - ago
+        form = TicketForm(
+            kind=TicketKind(kind),
+            channel="telegram",
+            body="Немає води у будинку",
+            category=category,
+            appeal_type="complaint" if kind == "appeal" else None,
+            anonymous=kind == "feedback",
+            full_name=None if kind == "feedback" else "Оксана Петренко",
+        )
         async with self.sessionmaker() as session, session.begin():
-            calendar = await load_calendar(session)
-            ticket = Ticket(
-                number=await next_number(session, kind=kind, year=now.year),
-                kind=kind,
-                status=TicketStatus.NEW.value,
-                resident_id=resident_id,
-                channel="telegram",
-                queue_code=category,
-                category=category,
-                appeal_type="complaint" if kind == "appeal" else None,
-                appeal_term="standard" if kind == "appeal" else None,
-                urgent=False,
-                anonymous=kind == "feedback",
-                full_name=None if kind == "feedback" else "Оксана Петренко",
-                body="Немає води у будинку",
-                received_at=now,
-                deadline_at=initial_deadline(kind, now, calendar=calendar, zone=ZONE),
-                created_at=now,
-                updated_at=now,
+            resident = await session.get(Resident, resident_id)
+            assert resident is not None
+            ticket = await file_ticket(
+                session,
+                resident=resident,
+                form=form,
+                now=now,
+                policy=FilingPolicy(zone=ZONE),
+                actor=f"resident:{resident_id}",
             )
-            session.add(ticket)
-            await session.flush()
             return ticket.id
 
     async def rows(self, model: type[M], *where: ColumnElement[bool]) -> list[M]:

@@ -25,6 +25,7 @@ from tests.harness import (
     ViberResident,
     onboard,
     running_bot,
+    submit_feedback,
 )
 from tests.staff_accounts import add_staff
 from tests.test_staff_core_tickets import done
@@ -41,16 +42,6 @@ async def until(check: Callable[[], bool]) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "not delivered in time"
         await asyncio.sleep(0.05)
-
-
-async def _draft_feedback(r: Resident_, text: str) -> None:
-    await r.press("✍️ Звернутися")
-    await r.press("💬 Відгук або питання")
-    await r.press("🏠 Житло та комунальні послуги")
-    await r.say(text)
-    await r.press("Далі ➡️")
-    await r.press("Ні")
-    await r.press("✅ Надіслати")
 
 
 def _neighbour(r: Resident_) -> Resident_:
@@ -94,7 +85,7 @@ async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
             incident_id = opened.incident.id
 
             # Told at once; following files nothing.
-            await _draft_feedback(r, "Третій день немає води")
+            await submit_feedback(r, "Третій день немає води")
             told = r.last_text()
             assert "Ми вже знаємо про це" in told and "Немає води" in told
             assert "Аварія на водогоні." in told
@@ -104,7 +95,7 @@ async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
             assert await _rows(sessionmaker, Ticket) == []
 
             # Filing anyway files the draft, linked to the incident.
-            await _draft_feedback(r, "Немає води, потрібна вода для дитини")
+            await submit_feedback(r, "Немає води, потрібна вода для дитини")
             await r.press("📝 Усе одно подати")
             assert "ВД-" in r.last_text()
             (ticket,) = await _rows(sessionmaker, Ticket)
@@ -120,7 +111,7 @@ async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
             # A neighbour follows without filing anything.
             neighbour = _neighbour(r)
             await onboard(neighbour)
-            await _draft_feedback(neighbour, "Немає води в будинку")
+            await submit_feedback(neighbour, "Немає води в будинку")
             await neighbour.press("🔔 Стежити за цим")
             assert len(await _rows(sessionmaker, IncidentFollower)) == 2
 

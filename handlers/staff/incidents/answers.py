@@ -20,7 +20,6 @@ from handlers.staff.incidents.context import (
     WRONG_KIND,
     IncidentCore,
     audit_incident,
-    locked_incident,
 )
 from handlers.staff.tickets.answering import answer_in_call
 from handlers.staff.tickets.context import Within
@@ -53,12 +52,10 @@ async def send_legal_answers(
     message per ticket, as any staff answer."""
     if len(ticket_ids) > BULK_MAX:
         return Refused(Reason.INVALID, {"code": TOO_LONG, "limit": BULK_MAX})
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await locked_incident(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within, open_only=False) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         if not incident.answer:
             return Refused(Reason.STATE, {"code": NO_ANSWER})
         linked = {

@@ -62,6 +62,27 @@ class IncidentCore:
         async with self.tickets.call(actor, within, roles=roles) as call:
             yield call
 
+    @asynccontextmanager
+    async def on_incident(
+        self,
+        actor: Actor,
+        incident_id: int,
+        within: Within | None,
+        *,
+        roles: Collection[Role] = WORKERS,
+        open_only: bool = True,
+    ) -> AsyncIterator[tuple[StaffCall, Incident] | Refused]:
+        """A call on one incident, locked: the call and the incident, or the refusal (not
+        staff, wrong role, no such incident, or — ``open_only`` — resolved already)."""
+        async with self.call(actor, within, roles=roles) as call:
+            if isinstance(call, Refused):
+                yield call
+                return
+            incident = await locked_incident(call, incident_id)
+            if isinstance(incident, Incident) and open_only and not incidents.is_open(incident):
+                incident = Refused(Reason.STATE, {"code": NOT_OPEN, "incident": incident.id})
+            yield incident if isinstance(incident, Refused) else (call, incident)
+
 
 @dataclass(frozen=True, slots=True)
 class Draft:
@@ -128,14 +149,6 @@ def check_districts(districts: Collection[str]) -> Refused | None:
 async def locked_incident(call: StaffCall, incident_id: int) -> Incident | Refused:
     incident = await incidents.get_incident(call.session, incident_id, lock=True)
     return Refused(Reason.NOT_FOUND) if incident is None else incident
-
-
-async def open_incident_locked(call: StaffCall, incident_id: int) -> Incident | Refused:
-    """The incident, locked, if it is still open (not resolved)."""
-    incident = await locked_incident(call, incident_id)
-    if isinstance(incident, Refused) or incidents.is_open(incident):
-        return incident
-    return Refused(Reason.STATE, {"code": NOT_OPEN, "incident": incident.id})
 
 
 def audit_incident(call: StaffCall, action: str, incident: Incident, **details: object) -> None:

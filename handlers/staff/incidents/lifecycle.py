@@ -44,7 +44,6 @@ from handlers.staff.incidents.context import (
     Resolved,
     audit_incident,
     check_districts,
-    open_incident_locked,
 )
 from handlers.staff.incidents.delivery import deliver_update
 from handlers.staff.incidents.links import link_in_call
@@ -159,12 +158,10 @@ async def update(
     What they read is ``change.text``, else the (new) description. ``notify_district`` (editors
     and administrators): also as urgent news to the districts' subscribers."""
     roles = EDITORS if change.notify_district else WORKERS
-    async with core.call(actor, within, roles=roles) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await open_incident_locked(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within, roles=roles) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         refused = _apply(incident, change)
         if refused is not None:
             return refused
@@ -205,12 +202,10 @@ async def resolve(
     if too_long is not None:
         return too_long
     roles = EDITORS if notify_district else WORKERS
-    async with core.call(actor, within, roles=roles) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await open_incident_locked(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within, roles=roles) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         incident.status = IncidentStatus.RESOLVED.value
         incident.resolved_at = incident.updated_at = call.now
         incident.answer = answer

@@ -20,8 +20,6 @@ from handlers.staff.incidents.context import (
     IncidentCore,
     Linked,
     audit_incident,
-    locked_incident,
-    open_incident_locked,
 )
 from handlers.staff.tickets.context import Within, locked_ticket
 from storage import incidents
@@ -79,12 +77,10 @@ async def link(
     within: Within | None = None,
 ) -> Outcome[Linked]:
     """Link one ticket; refused (with the ticket refusal's reason) if it cannot be."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await open_incident_locked(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         ticket = await locked_ticket(call, ticket_id)
         if isinstance(ticket, Refused):
             return ticket
@@ -105,12 +101,10 @@ async def link_many(
     """Link every ticket of ``ticket_ids`` that can be (at most ``BULK_MAX`` per call)."""
     if len(ticket_ids) > BULK_MAX:
         return Refused(Reason.INVALID, {"code": TOO_LONG, "limit": BULK_MAX})
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await open_incident_locked(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         return Done(await link_in_call(core, call, incident, ticket_ids))
 
 
@@ -124,12 +118,10 @@ async def unlink(
 ) -> Outcome[int]:
     """Unlink a ticket (linked by mistake); its resident no longer gets the updates unless
     they follow the incident."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        incident = await locked_incident(call, incident_id)
-        if isinstance(incident, Refused):
-            return incident
+    async with core.on_incident(actor, incident_id, within, open_only=False) as found:
+        if isinstance(found, Refused):
+            return found
+        call, incident = found
         ticket = await locked_ticket(call, ticket_id)
         if isinstance(ticket, Refused):
             return ticket
