@@ -163,8 +163,14 @@ async def unlink_ticket(session: AsyncSession, *, incident_id: int, ticket_id: i
 
 
 async def linked_tickets(
-    session: AsyncSession, incident_id: int, *, kinds: Collection[str] | None = None
+    session: AsyncSession,
+    incident_id: int,
+    *,
+    kinds: Collection[str] | None = None,
+    lock: bool = False,
 ) -> Sequence[Ticket]:
+    """The incident's tickets (of ``kinds``), by id; ``lock``: their rows locked for this
+    transaction (PostgreSQL), as a staff action on each would lock it."""
     query = (
         select(Ticket)
         .join(IncidentTicket, IncidentTicket.ticket_id == Ticket.id)
@@ -173,6 +179,8 @@ async def linked_tickets(
     )
     if kinds is not None:
         query = query.where(Ticket.kind.in_(list(kinds)))
+    if lock:
+        query = query.with_for_update(of=Ticket)
     return (await session.scalars(query)).all()
 
 
@@ -277,6 +285,7 @@ async def plan_update(
     *,
     incident_id: int,
     update_id: int,
+    title: str,
     texts: Mapping[str, str],
     buttons: Mapping[str, list[list[list[str]]]] | None = None,
     default_language: str,
@@ -284,7 +293,8 @@ async def plan_update(
     now: datetime,
 ) -> Planned:
     """Queue the update for every recipient, in their language: ``texts`` (and ``buttons``)
-    by language; residents of a language not in ``texts`` get ``default_language``'s. Set-based
+    by language; residents of a language not in ``texts`` get ``default_language``'s; ``title``
+    names the broadcasts where staff see them (``/stats``). Set-based
     (one ``INSERT … SELECT`` per language); each person once."""
     ids: list[int] = []
     total = 0
@@ -292,7 +302,7 @@ async def plan_update(
     for language, text in texts.items():
         broadcast = Broadcast(
             kind=BroadcastKind.INCIDENT.value,
-            title=f"incident:{incident_id}"[:TITLE_MAX],
+            title=title[:TITLE_MAX],
             text=text,
             topics=[],
             districts=[],

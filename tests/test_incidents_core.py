@@ -18,11 +18,15 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts import spikes
+from handlers.forged import ForgedAction
 from handlers.notify import Notifier
 from handlers.staff import incidents as ops
 from handlers.staff.core import Actor, Desk, Reason, StaffCore
 from handlers.staff.notices import Notices
 from handlers.staff.tickets.context import TicketCore
+from handlers.tickets.flows import ResidentTickets, TicketPolicy
+from handlers.turn import Turn
+from messaging.contract import EventKind, Identity, Incoming
 from messaging.i18n import Catalog
 from storage import incidents
 from storage.deadlines import TicketKind
@@ -33,6 +37,7 @@ from storage.models import (
     Base,
     Broadcast,
     Delivery,
+    IncidentAnswer,
     IncidentFollower,
     Resident,
     Ticket,
@@ -349,3 +354,22 @@ async def test_a_spike_alert_preselects_its_tickets(world: World) -> None:
     draft = ops.Draft("Вода", category=prefill.category, ticket_ids=prefill.ticket_ids)
     assert sorted(done(await ops.open_incident(world.core, WEB, draft)).linked) == ids
     assert not await world.rows(IncidentFollower)
+
+
+async def test_resolved_for_you_is_only_for_the_incidents_residents(world: World) -> None:
+    """A "resolved for you?" answer from someone the update was not sent to is a forged
+    action (audited by the conversation), and nothing is recorded."""
+    reporter, stranger = await world.resident("50"), await world.resident("51")
+    incident_id = await _open(world, await world.file(reporter))
+    done(await ops.resolve(world.core, WEB, incident_id, "Воду подали."))
+    resident_side = ResidentTickets(Catalog.load(), TicketPolicy(zone=ZONE)).incidents
+    action = f"incsolved:{incident_id}:no"
+    async with world.sessionmaker() as session, session.begin():
+        resident = await session.get(Resident, stranger)
+        assert resident is not None
+        event = Incoming(Identity("telegram", "51"), EventKind.BUTTON, "u1", action=action)
+        turn = Turn(session=session, resident=resident, event=event, now=world.clock())
+        with pytest.raises(ForgedAction) as raised:
+            await resident_side.action(turn, action)
+        assert (raised.value.reason, raised.value.target) == ("not_received", incident_id)
+    assert await world.rows(IncidentAnswer) == []

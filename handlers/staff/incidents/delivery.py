@@ -50,6 +50,7 @@ async def deliver_update(
         call.session,
         incident_id=incident.id,
         update_id=update.id,
+        title=incident.title,
         texts=by_language,
         buttons=buttons,
         default_language=core.default_language,

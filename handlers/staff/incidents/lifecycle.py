@@ -233,7 +233,7 @@ async def _close_feedback(
     staff_id = call.staff.id
     closed = []
     for ticket in await incidents.linked_tickets(
-        call.session, incident.id, kinds=(TicketKind.FEEDBACK.value,)
+        call.session, incident.id, kinds=(TicketKind.FEEDBACK.value,), lock=True
     ):
         if not is_open(ticket):
             continue
