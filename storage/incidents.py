@@ -31,6 +31,7 @@ from storage.models import (
     IncidentUpdate,
     Resident,
     Ticket,
+    TicketMessage,
 )
 from storage.planning import insert_deliveries
 from storage.vocabulary import OPEN_STATUSES
@@ -38,6 +39,8 @@ from storage.vocabulary import OPEN_STATUSES
 # How many linked reports' texts the matcher is given per incident (the most recent).
 MATCH_TEXTS = 50
 SOURCE = "incident"
+# The attachment kind of a location a resident sent (``handlers.tickets.form``).
+LOCATION = "location"
 TITLE_MAX = 256
 
 
@@ -369,6 +372,15 @@ async def updates_of(session: AsyncSession, incident_id: int) -> Sequence[Incide
 # -- matching -------------------------------------------------------------------------------
 
 
+def parse_location(ref: str | None) -> tuple[float, float] | None:
+    """A location attachment's reference ("47.91,33.39") as (latitude, longitude)."""
+    latitude, _, longitude = (ref or "").partition(",")
+    try:
+        return float(latitude), float(longitude)
+    except ValueError:
+        return None
+
+
 def report_facts(ticket: Ticket, district: str | None) -> ReportFacts:
     text = " ".join(part for part in (ticket.subject, ticket.body) if part)
     return ReportFacts(
@@ -389,6 +401,17 @@ async def facts_of(session: AsyncSession, incidents: Sequence[Incident]) -> list
             .limit(MATCH_TEXTS)
         )
         texts = (incident.title, incident.description, *(body for body in bodies if body))
+        refs = await session.scalars(
+            select(TicketMessage.attachment_ref)
+            .join(IncidentTicket, IncidentTicket.ticket_id == TicketMessage.ticket_id)
+            .where(
+                IncidentTicket.incident_id == incident.id,
+                TicketMessage.attachment_kind == LOCATION,
+            )
+            .order_by(TicketMessage.id.desc())
+            .limit(MATCH_TEXTS)
+        )
+        places = tuple(place for place in map(parse_location, refs) if place is not None)
         facts.append(
             IncidentFacts(
                 incident_id=incident.id,
@@ -397,6 +420,7 @@ async def facts_of(session: AsyncSession, incidents: Sequence[Incident]) -> list
                 opened_at=incident.opened_at,
                 resolved_at=incident.resolved_at,
                 texts=tuple(text for text in texts if text),
+                locations=places,
             )
         )
     return facts

@@ -44,6 +44,7 @@ from storage.models import (
     TicketMessage,
 )
 from storage.residents import get_or_create_resident
+from storage.tickets import add_message
 from storage.vocabulary import MessageDirection, Role, TicketStatus
 from tests.staff_accounts import add_staff
 from tests.test_pipeline import RecordingSender
@@ -373,3 +374,27 @@ async def test_resolved_for_you_is_only_for_the_incidents_residents(world: World
             await resident_side.action(turn, action)
         assert (raised.value.reason, raised.value.target) == ("not_received", incident_id)
     assert await world.rows(IncidentAnswer) == []
+
+
+async def test_the_matcher_gets_the_linked_reports_texts_and_places(world: World) -> None:
+    a = await world.resident("60")
+    ticket_id = await world.file(a)
+    async with world.sessionmaker() as session, session.begin():
+        ticket = await session.get(Ticket, ticket_id)
+        assert ticket is not None
+        add_message(
+            session,
+            ticket,
+            direction=MessageDirection.RESIDENT,
+            now=world.clock(),
+            attachment=("location", "47.910483,33.391783", None),
+        )
+    incident_id = await _open(world, ticket_id)
+    async with world.sessionmaker() as session:
+        incident = await incidents.get_incident(session, incident_id)
+        assert incident is not None
+        (facts,) = await incidents.facts_of(session, [incident])
+    assert facts.texts == ("Немає води", "Аварія на водогоні.", "Немає води у будинку")
+    assert facts.locations == ((47.910483, 33.391783),)
+    assert facts.districts == frozenset() and facts.resolved_at is None
+    assert incidents.parse_location("somewhere") is None

@@ -143,8 +143,17 @@ class ResidentIncidents:
         (the flow moves to ``FLOW_INCIDENT``, the draft kept), else None (file it)."""
         if kind not in MATCHED_KINDS or category is None:
             return None
+        places = (
+            incidents.parse_location(item.get("ref"))
+            for item in turn.data.get("attachments", ())
+            if item.get("kind") == incidents.LOCATION
+        )
         report = ReportFacts(
-            text=text, category=category, district=turn.resident.district, at=turn.now
+            text=text,
+            category=category,
+            district=turn.resident.district,
+            at=turn.now,
+            location=next((place for place in places if place is not None), None),
         )
         match = await incidents.match_report(turn.session, report)
         incident = (
