@@ -226,6 +226,8 @@ async def test_open_link_bulk_unlink_and_refusals(world: World) -> None:
     )
     bad = refused(await ops.open_incident(world.core, WEB, ops.Draft("x", districts=("mars",))))
     assert bad.details == {"code": "bad_district", "districts": ["mars"]}
+    wrong = refused(await ops.open_incident(world.core, WEB, ops.Draft("x", category="weather")))
+    assert wrong.details == {"code": "bad_category"}
 
     links = await world.audit("incident.link")
     assert [entry.details["ticket"] for entry in links] == [t1, t2, t3, transport]

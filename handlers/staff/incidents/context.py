@@ -17,12 +17,13 @@ from handlers.staff.tickets.context import TicketCore, Within
 from messaging.i18n import Catalog
 from storage import incidents
 from storage.models import Incident
-from storage.vocabulary import District, Role
+from storage.vocabulary import CATEGORY_QUEUES, District, Role
 
 # Refusal codes (``Refused.details["code"]``) a desk renders (``staff.incident.<code>``).
 EMPTY_TITLE = "empty_title"
 TOO_LONG = "too_long"
 BAD_DISTRICT = "bad_district"
+BAD_CATEGORY = "bad_category"
 BAD_STATUS = "bad_status"
 NOT_OPEN = "incident_not_open"
 NO_ANSWER = "no_answer"
@@ -137,6 +138,12 @@ class Resolved:
 
     delivered: Delivered
     closed_tickets: tuple[int, ...]
+
+
+def check_category(category: str | None) -> Refused | None:
+    if category is None or category in CATEGORY_QUEUES:
+        return None
+    return Refused(Reason.INVALID, {"code": BAD_CATEGORY})
 
 
 def check_districts(districts: Collection[str]) -> Refused | None:

@@ -43,6 +43,7 @@ from handlers.staff.incidents.context import (
     IncidentCore,
     Resolved,
     audit_incident,
+    check_category,
     check_districts,
 )
 from handlers.staff.incidents.delivery import deliver_update
@@ -94,6 +95,7 @@ async def open_incident(
         _too_long(title, TITLE_MAX)
         or _too_long(description, DESCRIPTION_MAX)
         or check_districts(draft.districts)
+        or check_category(draft.category)
     )
     if bad is not None:
         return bad
