@@ -6,7 +6,9 @@ of the four filing flows, "my tickets" (``my_tickets``) and the personal-data co
 Every step's state lives in the conversation state (the database), so a restart in the middle of
 a flow continues where it was. Ticket creation and the effects for the staff side happen in the
 resident's transaction: the registration number is given only once the ticket is stored
-(``storage.filing``, the one way a ticket is filed).
+(``storage.filing``, the one way a ticket is filed). A feedback or an appeal about an open
+incident is not filed at once: the resident is told the council knows and chooses to follow
+the incident or to file anyway (``incidents``).
 """
 
 from __future__ import annotations
@@ -326,7 +328,8 @@ class ResidentTickets(FormEngine):
         return await self._create(turn, kind, follows)
 
     def registered(self, turn: Turn, ticket: Ticket) -> Reply:
-        """ "Registered: number, deadline" (a service target for feedback and legal aid)."""
+        """The answer to a filed ticket: its number and deadline (a service target for feedback
+        and legal aid, a legal term for the others)."""
         key = (
             "file.registered_target"
             if ticket.kind in (TicketKind.FEEDBACK, TicketKind.LEGAL_AID)
