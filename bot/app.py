@@ -29,6 +29,7 @@ from bot.parts import (
     channel_senders,
     conversation_for,
     delivery_engine,
+    incident_core,
     media_links,
     metrics_route,
     open311_api,
@@ -58,6 +59,7 @@ from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import no_wake
+from handlers.staff.incidents import IncidentCore
 from handlers.staff.tickets.context import DeskEvents
 from handlers.tickets.suggest import CategorySuggester
 from messaging.contract import Sender
@@ -102,6 +104,8 @@ class Runtime:
     telegram: TelegramChannel | None
     viber: ViberChannel | None
     delivery: DeliveryEngine | None
+    # The incident operations (issue 17) for the desks to call.
+    incidents: IncidentCore
     # What GET /metrics shows (bot.metrics).
     metrics: Metrics
 
@@ -178,6 +182,9 @@ async def build_runtime(
         if chat_desk is not None:
             events.append(TelegramDeskEvents(chat_desk.desk))
         tickets = ticket_core(common, notifier=notifier, links=links, desks=events)
+        incidents = incident_core(
+            common, tickets, wake=delivery.wake if delivery is not None else no_wake
+        )
         chat = (
             staff_chat(
                 common,
@@ -227,6 +234,7 @@ async def build_runtime(
             telegram=chat.channel if chat is not None else None,
             viber=viber_side,
             delivery=delivery,
+            incidents=incidents,
             metrics=common.metrics,
         )
 

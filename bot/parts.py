@@ -65,6 +65,7 @@ from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import StaffCore
+from handlers.staff.incidents import IncidentCore
 from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
 from handlers.staff.tickets.context import DeskEvents, TicketCore
@@ -347,6 +348,19 @@ def ticket_core(
         operator_chat_id=settings.operator_chat_id,
         feedback_days=settings.feedback_target_days,
         legal_aid_days=settings.legal_aid_target_days,
+    )
+
+
+def incident_core(common: Common, tickets: TicketCore, *, wake: Wake) -> IncidentCore:
+    """The incident operations both desks call (issue 17), on the ticket core: their status
+    updates wake the delivery engine."""
+    settings = common.settings
+    return IncidentCore(
+        tickets=tickets,
+        catalog=common.catalog,
+        wake=wake,
+        default_language=settings.language,
+        two_person=settings.news_two_person,
     )
 
 

@@ -6,6 +6,11 @@ it (one GROUP BY per dimension gives both). A spike needs at least ``min_count``
 hour (so 1 → 3 is not one) and more than ``multiple`` times the usual rate. The operator chat is
 told at once, with the latest tickets' numbers and short excerpts.
 
+Each alert offers "open an incident" (issue 17) with the spike's tickets preselected: the alert
+carries them (``Spike.ticket_ids``, ``Spike.prefill``), and a desk's button carries
+``incident_action`` (fits Telegram's 64 bytes), from which ``prefill_for`` finds the same
+tickets again.
+
 Each category or district is alerted at most once an hour: the alert claims a ``job_runs`` row
 (``spike:<dimension>:<key>`` at the alert time) after checking there is none within the hour,
 in one transaction, so processes and later runs agree without a table of its own.
@@ -14,8 +19,9 @@ in one transaction, so processes and later runs agree without a table of its own
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.stats_text import StatsTexts
 from messaging import labels
 from messaging.i18n import Catalog, Markup
+from storage.incidents import Prefill
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket
 from storage.stats import NONE, Column, new_tickets_by
@@ -38,6 +45,10 @@ BASELINE_HOURS = BASELINE / HOUR - 1  # the four weeks before the last hour
 EXAMPLES = 3
 EXCERPT = 100
 JOB_PREFIX = "spike"
+# The tickets an "open an incident" preselects at most (the spike's hour).
+PRESELECTED = 1000
+# The action of an alert's "open an incident" button: incspike:<dimension>:<key>:<unix time>.
+INCIDENT_ACTION = "incspike"
 
 
 class Poster(Protocol):
@@ -57,13 +68,56 @@ class Spike:
     count: int
     usual: float  # tickets an hour
     examples: tuple[Example, ...] = ()
+    # The spike's tickets of the last hour, newest first: preselected for an incident.
+    ticket_ids: tuple[int, ...] = ()
 
     @property
     def job(self) -> str:
         return f"{JOB_PREFIX}:{self.dimension}:{self.key}"[:64]
 
+    @property
+    def prefill(self) -> Prefill:
+        """An incident about this spike: its category or district, its tickets."""
+        if self.dimension == "category":
+            return Prefill(category=self.key, ticket_ids=self.ticket_ids)
+        return Prefill(districts=(self.key,), ticket_ids=self.ticket_ids)
+
+
+def incident_action(spike: Spike, *, at: datetime) -> str:
+    """The data of an alert's "open an incident" button: the spike and its hour's end (the
+    next whole second, so the tickets of the alert's last second are in)."""
+    return f"{INCIDENT_ACTION}:{spike.dimension}:{spike.key}:{math.ceil(at.timestamp())}"
+
+
+def parse_incident_action(action: str) -> tuple[str, str, datetime] | None:
+    """(dimension, key, the hour's end) of ``incident_action``'s data; None if malformed."""
+    verb, dimension, key, stamp = [*action.split(":"), "", "", ""][:4]
+    if verb != INCIDENT_ACTION or dimension not in DIMENSIONS or not key or not stamp.isdigit():
+        return None
+    return dimension, key, datetime.fromtimestamp(int(stamp), UTC)
+
+
+async def prefill_for(session: AsyncSession, dimension: str, key: str, at: datetime) -> Prefill:
+    """The prefill of the spike of ``dimension``/``key`` in the hour before ``at``."""
+    column = DIMENSIONS[dimension]
+    ids = await _ticket_ids(session, column, key, since=at - HOUR, until=at)
+    spike = Spike(dimension, key, len(ids), 0.0, ticket_ids=ids)
+    return spike.prefill
+
 
 DIMENSIONS: dict[str, Column] = {"category": Ticket.category, "district": Resident.district}
+
+
+async def _ticket_ids(
+    session: AsyncSession, column: Column, key: str, *, since: datetime, until: datetime
+) -> tuple[int, ...]:
+    query = select(Ticket.id).where(
+        Ticket.received_at >= since, Ticket.received_at < until, column == key
+    )
+    if column is Resident.district:
+        query = query.join(Resident, Resident.id == Ticket.resident_id)
+    result = await session.scalars(query.order_by(Ticket.received_at.desc()).limit(PRESELECTED))
+    return tuple(result)
 
 
 def _excerpt(ticket_subject: str | None, body: str | None) -> str:
@@ -98,7 +152,8 @@ async def detect(
             if row.key == NONE or row.current < min_count or row.current <= multiple * usual:
                 continue
             examples = await _examples(session, column, row.key, since=since, until=now)
-            spikes.append(Spike(dimension, row.key, row.current, usual, examples))
+            ids = await _ticket_ids(session, column, row.key, since=since, until=now)
+            spikes.append(Spike(dimension, row.key, row.current, usual, examples, ids))
     return spikes
 
 

@@ -67,6 +67,13 @@ DRAFT_ARGUMENTS: Final = frozenset(
 MY_DATA: Final = "my:data"
 FORGET_ASK: Final = "forget:ask"
 
+# Incidents (handlers/tickets/incidents.py): at the match prompt, follow the incident instead of
+# filing (incfollow:<incident id>) or file anyway (incfile:<incident id>); after it is resolved,
+# "resolved for you?" (incsolved:<incident id>:<yes|no>).
+INCIDENT_FOLLOW: Final = "incfollow"
+INCIDENT_FILE: Final = "incfile"
+INCIDENT_SOLVED: Final = "incsolved"
+
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"
 

@@ -41,7 +41,7 @@ AUDIT_ACTION: Final = "resident.forged_action"
 UNKNOWN: Final = "unknown"  # no such action
 MALFORMED: Final = "malformed"  # a known action with an argument no button of ours carries
 NOT_OWN: Final = "not_own"  # a ticket that is not the resident's (or does not exist)
-NOT_RECEIVED: Final = "not_received"  # a poll not sent to the resident (or none)
+NOT_RECEIVED: Final = "not_received"  # a poll (an incident update) not sent to the resident
 BAD_OPTION: Final = "bad_option"  # a poll option the poll does not have
 
 # Database ids are 64-bit: longer digit strings are not ids (and would overflow a query).
@@ -148,7 +148,7 @@ def check(action: str) -> None:
         if argument not in _ARGUMENTS[verb]:
             raise ForgedAction(verb, MALFORMED)
         return
-    if verb in (act.MY_OPEN, act.MY_WRITE, act.DRAFT_TO):
+    if verb in (act.MY_OPEN, act.MY_WRITE, act.DRAFT_TO, act.INCIDENT_FOLLOW, act.INCIDENT_FILE):
         if not is_id(argument):
             raise ForgedAction(verb, MALFORMED)
         return
@@ -157,6 +157,11 @@ def check(action: str) -> None:
         if not (is_id(ticket) and _AFTER_TICKET[verb](rest)):
             raise ForgedAction(verb, MALFORMED, _target(ticket))
         return
+    if verb == act.INCIDENT_SOLVED:
+        incident, _, answer = argument.partition(":")
+        if not (is_id(incident) and answer in ("yes", "no")):
+            raise ForgedAction(verb, MALFORMED, _target(incident))
+        return
     if verb == act.POLL_VOTE:
         # Votes are parsed (and refused the same way) by handlers.polls.
         return
@@ -164,11 +169,20 @@ def check(action: str) -> None:
     raise ForgedAction(UNKNOWN, UNKNOWN)
 
 
+# What the target id of an action names, where it is not a ticket.
+_NOUNS: Final = {
+    act.POLL_VOTE: "poll",
+    act.INCIDENT_FOLLOW: "incident",
+    act.INCIDENT_FILE: "incident",
+    act.INCIDENT_SOLVED: "incident",
+}
+
+
 def record(turn: Turn, forged: ForgedAction) -> None:
     """The one audit row of a refused action."""
     subject = None
     if forged.target is not None:
-        noun = "poll" if forged.kind == act.POLL_VOTE else "ticket"
+        noun = _NOUNS.get(forged.kind, "ticket")
         subject = f"{noun}:{forged.target}"
     audit.record(
         turn.session,

@@ -500,3 +500,10 @@ DESK_ROLE = {
     "operator": N_("desk.role.operator"),
     "head": N_("desk.role.head"),
 }
+
+# An incident's status as residents read it (storage.incidents.IncidentStatus).
+INCIDENT_STATUS: Final[Mapping[str, str]] = {
+    "investigating": N_("incident.status.investigating"),
+    "working": N_("incident.status.working"),
+    "resolved": N_("incident.status.resolved"),
+}

@@ -28,6 +28,8 @@ class BroadcastKind(StrEnum):
     POLL = "poll"
     # A closed poll's results, sent to its voters.
     POLL_RESULTS = "poll_results"
+    # An incident's status update, to its reporters and followers (storage.incidents).
+    INCIDENT = "incident"
 
 
 class BroadcastStatus(StrEnum):

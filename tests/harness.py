@@ -271,8 +271,8 @@ async def onboard(resident: Resident_, *, consent: bool = True) -> None:
     assert "Готово!" in resident.last_text()
 
 
-async def file_feedback(r: Resident_, text: str) -> str:
-    """File a feedback ticket (housing) from the main menu; its number."""
+async def submit_feedback(r: Resident_, text: str) -> None:
+    """Fill in a feedback ticket (housing) from the main menu and press "Send"."""
     await r.press("✍️ Звернутися")
     await r.press("💬 Відгук або питання")
     await r.press("🏠 Житло та комунальні послуги")
@@ -280,6 +280,11 @@ async def file_feedback(r: Resident_, text: str) -> str:
     await r.press("Далі ➡️")
     await r.press("Ні")
     await r.press("✅ Надіслати")
+
+
+async def file_feedback(r: Resident_, text: str) -> str:
+    """File a feedback ticket (housing) from the main menu; its number."""
+    await submit_feedback(r, text)
     found = re.search(r"ВД-\d{4}-\d{6}", r.last_text())
     assert found, r.last_text()
     return found.group(0)

@@ -176,6 +176,9 @@ def test_every_action_our_buttons_carry_passes_the_check() -> None:
         act.DRAFT_CATEGORY: "draftcat:housing",
         act.DRAFT_TO: "draftto:12",
         act.LINK_PREFER: "linkvia:viber",
+        act.INCIDENT_FOLLOW: "incfollow:4",
+        act.INCIDENT_FILE: "incfile:4",
+        act.INCIDENT_SOLVED: "incsolved:4:no",
     }
     constants = {
         name: value

@@ -6,7 +6,9 @@ of the four filing flows, "my tickets" (``my_tickets``) and the personal-data co
 Every step's state lives in the conversation state (the database), so a restart in the middle of
 a flow continues where it was. Ticket creation and the effects for the staff side happen in the
 resident's transaction: the registration number is given only once the ticket is stored
-(``storage.filing``, the one way a ticket is filed).
+(``storage.filing``, the one way a ticket is filed). A feedback or an appeal about an open
+incident is not filed at once: the resident is told the council knows and chooses to follow
+the incident or to file anyway (``incidents``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from handlers import actions as act
 from handlers.tickets import closure
 from handlers.tickets.form import CAPTION_MAX, STEP_CONFIRM, STEP_CONSENT, FormEngine, Prefill
 from handlers.tickets.forms import NEEDS_CONSENT, Input
+from handlers.tickets.incidents import FLOW_INCIDENT, ResidentIncidents
 from handlers.tickets.my_tickets import FLOW_FOLLOWUP, FLOW_RATING, MY_TICKETS_SHOWN, MyTickets
 from handlers.tickets.personal_data import FLOW_FORGET, PersonalData
 from handlers.turn import FLOW_IDLE, Turn
@@ -44,7 +47,15 @@ __all__ = [
 FLOW_TICKET = "ticket"
 FLOW_CHOOSE = "ticket_kind"
 FLOWS = frozenset(
-    {FLOW_TICKET, FLOW_CHOOSE, FLOW_FOLLOWUP, FLOW_RATING, FLOW_FORGET, *closure.FLOWS}
+    {
+        FLOW_TICKET,
+        FLOW_CHOOSE,
+        FLOW_FOLLOWUP,
+        FLOW_RATING,
+        FLOW_FORGET,
+        FLOW_INCIDENT,
+        *closure.FLOWS,
+    }
 )
 
 COMMAND_KINDS = {
@@ -80,6 +91,8 @@ class ResidentTickets(FormEngine):
         self.mine = MyTickets(catalog, policy.zone, self.closure)
         self.view = self.mine.view
         self.personal = PersonalData(catalog, policy.zone)
+        # "Ми вже знаємо про це" at filing, following an incident, "resolved for you?".
+        self.incidents = ResidentIncidents(catalog, policy.zone, policy.filing, self)
 
     # -- entry points called by the conversation --------------------------------------------
 
@@ -99,6 +112,8 @@ class ResidentTickets(FormEngine):
         """A button of ours, or None if not ours; raises ``ForgedAction`` for a ticket that is
         not the resident's."""
         replies = await self.closure.action(turn, action)
+        if replies is None:
+            replies = await self.incidents.action(turn, action)
         if replies is not None:
             return replies
         verb, arg = act.split(action)
@@ -122,6 +137,8 @@ class ResidentTickets(FormEngine):
         """A non-button event while one of our flows is active; None if not ours."""
         if turn.flow == FLOW_TICKET:
             return await self._form_input(turn)
+        if turn.flow == FLOW_INCIDENT:
+            return [self.incidents.screen(turn)]
         if turn.flow == FLOW_FOLLOWUP:
             return await self.mine.followup(turn)
         if turn.flow == FLOW_RATING:
@@ -137,6 +154,8 @@ class ResidentTickets(FormEngine):
             return self.personal.forget_screen(turn)
         if turn.flow == FLOW_TICKET:
             return self._form_screen(turn)
+        if turn.flow == FLOW_INCIDENT:
+            return self.incidents.screen(turn)
         if turn.flow in (FLOW_FOLLOWUP, FLOW_RATING):
             return self.mine.prompt_screen(turn)
         if turn.flow in closure.FLOWS:
@@ -254,22 +273,18 @@ class ResidentTickets(FormEngine):
         if kind in NEEDS_CONSENT and not turn.resident.has_consent:
             turn.step = STEP_CONSENT
             return [self._form_screen(turn)]
+        # The council may know already (an open incident): the resident chooses to follow it
+        # or to file anyway; the draft waits in the state meanwhile.
+        answers = self._answers(turn)
+        category = answers.get("category")
+        prompt = await self.incidents.prompt_at_filing(
+            turn, kind, category, str(answers.get("body") or "")
+        )
+        if prompt is not None:
+            return prompt
         ticket = await self._create(turn, kind)
         turn.go(FLOW_IDLE)
-        exact = ticket.urgent
-        key = (
-            "file.registered_target"
-            if kind in (TicketKind.FEEDBACK, TicketKind.LEGAL_AID)
-            else "file.registered"
-        )
-        return [
-            self._menu(
-                turn,
-                key,
-                number=ticket.number,
-                deadline=format_when(ticket.deadline_at, self.zone, exact=exact),
-            )
-        ]
+        return [self.registered(turn, ticket)]
 
     async def _create(self, turn: Turn, kind: TicketKind, follows: Follows | None = None) -> Ticket:
         steps = {s.key for s in self._steps(turn, kind)}
@@ -313,9 +328,16 @@ class ResidentTickets(FormEngine):
         return await self._create(turn, kind, follows)
 
     def registered(self, turn: Turn, ticket: Ticket) -> Reply:
+        """The answer to a filed ticket: its number and deadline (a service target for feedback
+        and legal aid, a legal term for the others)."""
+        key = (
+            "file.registered_target"
+            if ticket.kind in (TicketKind.FEEDBACK, TicketKind.LEGAL_AID)
+            else "file.registered"
+        )
         return self._menu(
             turn,
-            "file.registered",
+            key,
             number=ticket.number,
             deadline=format_when(ticket.deadline_at, self.zone, exact=ticket.urgent),
         )

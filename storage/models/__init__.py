@@ -20,6 +20,13 @@ from storage.models.broadcasts import (
     PollPrompt,
     PollVote,
 )
+from storage.models.incidents import (
+    Incident,
+    IncidentAnswer,
+    IncidentFollower,
+    IncidentTicket,
+    IncidentUpdate,
+)
 from storage.models.open311 import Open311Key, Open311Request
 from storage.models.people import (
     AuditEntry,
@@ -68,6 +75,11 @@ __all__ = [
     "DeskPresence",
     "FeedItem",
     "Holiday",
+    "Incident",
+    "IncidentAnswer",
+    "IncidentFollower",
+    "IncidentTicket",
+    "IncidentUpdate",
     "JobRun",
     "KeptFile",
     "LinkCode",

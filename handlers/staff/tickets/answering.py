@@ -51,6 +51,14 @@ async def answer(
         return await _answer(core, call, ticket_id, text.strip(), attachment, source)
 
 
+async def answer_in_call(
+    core: TicketCore, call: StaffCall, ticket_id: int, text: str
+) -> Outcome[Answered]:
+    """A text answer inside an operation's own call (an incident's legal answer to each of its
+    linked tickets): checked, recorded, audited and relayed as ``answer`` does."""
+    return await _answer(core, call, ticket_id, text.strip(), None, NOWHERE)
+
+
 async def _answer(
     core: TicketCore,
     call: StaffCall,

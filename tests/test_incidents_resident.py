@@ -1,0 +1,172 @@
+"""Residents and incidents end to end, in Telegram and in Viber (fakes over HTTP), on SQLite and
+PostgreSQL: told at filing that the council knows, following instead of filing, filing anyway
+(linked automatically), each status update delivered once by the delivery engine to a resident
+who both follows and reported, and "not resolved for me" reopening their own ticket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.staff import incidents as ops
+from handlers.staff.core import Actor, Desk
+from storage.incidents import IncidentStatus
+from storage.models import AuditEntry, IncidentFollower, IncidentTicket, Ticket
+from storage.vocabulary import Role, TicketStatus, system_clock
+from tests.harness import (
+    WORLDS,
+    Resident_,
+    TelegramResident,
+    ViberResident,
+    onboard,
+    running_bot,
+    submit_feedback,
+)
+from tests.staff_accounts import add_staff
+from tests.test_staff_core_tickets import done
+
+CHANNELS = ["viber", "telegram-webhook"]
+STAFF = 9201
+WEB = Actor(STAFF, desk=Desk.WEB)
+WAIT = 10.0
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Wait for the delivery engine (it sends on its own schedule)."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "not delivered in time"
+        await asyncio.sleep(0.05)
+
+
+def _neighbour(r: Resident_) -> Resident_:
+    """A second resident in the same fake messenger."""
+    if isinstance(r, ViberResident):
+        return ViberResident(r.fake, "Nb7qWx2kP9m4yLp8vC3zHd==", name="Іван Коваль")
+    assert isinstance(r, TelegramResident)
+    return TelegramResident(r.fake, 5550002, polling=r.polling)
+
+
+async def _rows(sessionmaker: async_sessionmaker[AsyncSession], model: type) -> list[object]:
+    async with sessionmaker() as session:
+        return list((await session.scalars(select(model))).all())
+
+
+@pytest.mark.parametrize("world_name", CHANNELS)
+async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
+    world_name: str, database_url: str
+) -> None:
+    async with WORLDS[world_name](database_url, tickets_per_hour=10) as world:
+        r = world.resident
+        async with running_bot(world.settings) as runtime:
+            sessionmaker = runtime.sessionmaker
+            core = runtime.incidents  # what the desks call
+            async with sessionmaker() as session, session.begin():
+                await add_staff(session, STAFF, Role.OPERATOR, now=system_clock())
+            await onboard(r)
+            expected = system_clock() + timedelta(hours=5)
+            opened = done(
+                await ops.open_incident(
+                    core,
+                    WEB,
+                    ops.Draft(
+                        title="Немає води",
+                        category="housing",
+                        description="Аварія на водогоні.",
+                        expected_at=expected,
+                    ),
+                )
+            )
+            incident_id = opened.incident.id
+
+            # Told at once; following files nothing.
+            await submit_feedback(r, "Третій день немає води")
+            told = r.last_text()
+            assert "Ми вже знаємо про це" in told and "Немає води" in told
+            assert "Аварія на водогоні." in told
+            assert expected.astimezone(world.settings.zone).strftime("%d.%m.%Y %H:%M") in told
+            await r.press("🔔 Стежити за цим")
+            assert "повідомимо вас" in r.last_text()
+            assert await _rows(sessionmaker, Ticket) == []
+
+            # Filing anyway files the draft, linked to the incident.
+            await submit_feedback(r, "Немає води, потрібна вода для дитини")
+            await r.press("📝 Усе одно подати")
+            assert "ВД-" in r.last_text()
+            (ticket,) = await _rows(sessionmaker, Ticket)
+            assert isinstance(ticket, Ticket)
+            (link,) = await _rows(sessionmaker, IncidentTicket)
+            assert isinstance(link, IncidentTicket)
+            assert (link.ticket_id, link.incident_id, link.linked_by) == (
+                ticket.id,
+                incident_id,
+                "suggested",
+            )
+            assert len(await _rows(sessionmaker, IncidentFollower)) == 1
+            # A neighbour follows without filing anything.
+            neighbour = _neighbour(r)
+            await onboard(neighbour)
+            await submit_feedback(neighbour, "Немає води в будинку")
+            await neighbour.press("🔔 Стежити за цим")
+            assert len(await _rows(sessionmaker, IncidentFollower)) == 2
+
+            # A follower with a linked ticket gets each update once.
+            before = len(r.texts())
+            change = ops.Change(status=IncidentStatus.WORKING, text="Бригада вже на місці.")
+            assert done(await ops.update(core, WEB, incident_id, change)).recipients == 2
+            await until(lambda: len(r.texts()) > before)
+            await asyncio.sleep(0.3)  # a second copy would have arrived by now
+            assert len(r.texts()) == before + 1
+            assert "Бригада вже на місці." in r.last_text()
+            assert "працюємо над цим" in r.last_text()
+
+            before = len(r.texts())
+            resolved = done(await ops.resolve(core, WEB, incident_id, "Воду подали."))
+            assert resolved.closed_tickets == (ticket.id,)
+            await until(lambda: len(r.texts()) > before)
+            await asyncio.sleep(0.3)
+            assert len(r.texts()) == before + 1
+            assert "Воду подали." in r.last_text() and "для вас" in r.last_text()
+            await until(lambda: "Воду подали." in neighbour.last_text())
+
+            # A follower without a ticket who says "no" gets one filed, linked to the incident.
+            await neighbour.press("❌ Ні, не вирішено")
+            assert "зареєстрували ваше звернення" in neighbour.last_text()
+            async with sessionmaker() as session:
+                filed = (
+                    await session.scalars(
+                        select(IncidentTicket).where(IncidentTicket.linked_by == "resident")
+                    )
+                ).one()
+                assert filed.incident_id == incident_id and filed.ticket_id != ticket.id
+
+            # "Not resolved for me": their own ticket goes back to the department.
+            await r.press("❌ Ні, не вирішено")
+            assert "повернули ваше звернення" in r.last_text()
+            async with sessionmaker() as session:
+                reopened = await session.get(Ticket, ticket.id)
+                assert reopened is not None
+                assert reopened.status == TicketStatus.IN_PROGRESS  # with whoever answered
+                assert reopened.resolution == "not_resolved"
+                answers = await session.scalars(
+                    select(AuditEntry.action).where(AuditEntry.action.like("incident.%"))
+                )
+                assert sorted(answers) == [
+                    "incident.follow",
+                    "incident.follow",
+                    "incident.link",
+                    "incident.open",
+                    "incident.resolution",
+                    "incident.resolution",
+                    "incident.resolve",
+                    "incident.update",
+                ]
+            if r.channel == "telegram":
+                # A second answer (the inline buttons stay under the message) changes nothing.
+                await r.press("✅ Так, вирішено")
+                assert "вже відповіли" in r.last_text()
