@@ -1,5 +1,6 @@
 """Plain asyncpg statements inside a session's transaction, for the few statements every
-resident update runs on PostgreSQL: the claim, the follow-up's append, the staff copy's record.
+resident update runs on PostgreSQL: the claim, the follow-up's append, the vote; and outside
+any transaction (``outside_transaction``) for the staff copy of a follow-up.
 
 Through SQLAlchemy each of them cost more of the server's CPU (statement cache keys, parameter
 processing, result rows, a greenlet switch) than the work PostgreSQL does for it. Elsewhere, and
@@ -8,10 +9,12 @@ on SQLite, the callers keep their SQLAlchemy statements (``driver`` returns None
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 
 async def driver(session: AsyncSession) -> Any | None:
@@ -40,3 +43,21 @@ async def started(session: AsyncSession) -> Any | None:
 
 
 _BEGIN = text("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def outside_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Any | None]:
+    """A pooled asyncpg connection with no transaction open: each statement commits on its
+    own, without the BEGIN and COMMIT round trips a session's transaction costs (for a write
+    that is one statement, after a read that needs no snapshot with it). None off PostgreSQL.
+
+    SQLAlchemy begins a transaction on the server only with its first statement, and none is
+    sent through the session here, so closing it sends nothing either."""
+    async with sessionmaker() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            yield None
+            return
+        connection = await (await session.connection()).get_raw_connection()
+        yield connection.driver_connection

@@ -95,21 +95,70 @@ async def lock_ticket_with_unposted(
 
 async def mark_posted(
     session: AsyncSession, message: TicketMessage, *, chat_id: int, message_id: int
-) -> None:
+) -> bool:
     """Record where the resident's ``message`` was copied in the staff chat (one UPDATE; the
-    staff copy of every follow-up ends with it)."""
+    staff copy of every follow-up ends with it). False when it was recorded copied meanwhile
+    (``lone_unposted``'s path, in another process): the caller's copy is one too many."""
     pg = await raw.driver(session)
     if pg is None:
         message.staff_chat_id = chat_id
         message.staff_message_id = message_id
-        return
-    await pg.execute(_MARK_POSTED, chat_id, message_id, message.id)
-    # The object agrees with the row, and the session has nothing left to write for it.
-    set_committed_value(message, "staff_chat_id", chat_id)
-    set_committed_value(message, "staff_message_id", message_id)
+        return True
+    marked = await mark_posted_once(pg, message_id=message.id, chat_id=chat_id, sent_id=message_id)
+    if marked:
+        # The object agrees with the row, and the session has nothing left to write for it.
+        set_committed_value(message, "staff_chat_id", chat_id)
+        set_committed_value(message, "staff_message_id", message_id)
+    return marked
 
 
-_MARK_POSTED = "UPDATE ticket_messages SET staff_chat_id = $1, staff_message_id = $2 WHERE id = $3"
+async def mark_posted_once(pg: Any, *, message_id: int, chat_id: int, sent_id: int) -> bool:
+    """Record the copy ``sent_id`` of message ``message_id`` unless one is recorded already
+    (asyncpg ``pg``); whether it was recorded."""
+    return await pg.fetchval(_MARK_POSTED, chat_id, sent_id, message_id) is not None
+
+
+_MARK_POSTED = (
+    "UPDATE ticket_messages SET staff_chat_id = $1, staff_message_id = $2 "
+    "WHERE id = $3 AND staff_message_id IS NULL RETURNING 1"
+)
+_TICKET_COLUMNS = tuple(column.key for column in Ticket.__table__.columns)
+_MESSAGE_COLUMNS = tuple(column.key for column in TicketMessage.__table__.columns)
+# A resident's message with its ticket and the resident's name, when no other message of the
+# ticket waits to be copied (the copies keep the order the resident wrote in).
+_LONE_UNPOSTED = f"""
+SELECT {", ".join(f"t.{key}" for key in _TICKET_COLUMNS)}, r.name,
+    {", ".join(f"m.{key}" for key in _MESSAGE_COLUMNS)}
+FROM ticket_messages m
+JOIN tickets t ON t.id = m.ticket_id
+LEFT JOIN residents r ON r.id = t.resident_id
+WHERE m.id = $1 AND m.direction = $2 AND m.staff_message_id IS NULL
+    AND NOT EXISTS (
+        SELECT 1 FROM ticket_messages o
+        WHERE o.ticket_id = m.ticket_id AND o.direction = $2 AND o.staff_message_id IS NULL
+            AND o.id <> m.id
+    )
+"""
+
+
+async def lone_unposted(
+    pg: Any, *, message_id: int
+) -> tuple[Ticket, str | None, TicketMessage] | None:
+    """The resident's message ``message_id``, not yet copied to the staff chat, when it is the
+    only one of its ticket waiting, with the ticket and the resident's stored name, read by the
+    asyncpg connection ``pg`` outside any transaction (no BEGIN and COMMIT, no row lock: the
+    copy is recorded with ``mark_posted_once``, which tells a copy made twice). None otherwise.
+
+    The ticket and the message are transient objects, every column set: the copy reads them."""
+    row = await pg.fetchrow(_LONE_UNPOSTED, message_id, MessageDirection.RESIDENT.value)
+    if row is None:
+        return None
+    values = list(row)
+    width = len(_TICKET_COLUMNS)
+    ticket = Ticket(**dict(zip(_TICKET_COLUMNS, values[:width], strict=True)))
+    name = values[width]
+    message = TicketMessage(**dict(zip(_MESSAGE_COLUMNS, values[width + 1 :], strict=True)))
+    return ticket, name, message
 
 
 async def tickets_without_card(

@@ -168,6 +168,91 @@ async def test_a_follow_up_delivered_twice_at_once_is_stored_and_answered_once(
             assert _copies(fake, "вода досі тече") == 1
 
 
+async def test_a_follow_up_is_copied_once_the_short_way_and_a_copy_made_twice_is_deleted(
+    pg_url: str,
+) -> None:
+    """Once the ticket has its card, a follow-up is copied without the ticket's row lock
+    (``Desk.post_written``) and recorded. When the record finds the copy recorded already (here
+    a trigger makes the UPDATE find nothing, as if another process's catch-up had copied it
+    meanwhile), the second copy is deleted: staff keep one."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as fake:
+        fake.user(USERS[0], first_name="Оксана")
+        fake.add_group(STAFF_CHAT, "Оператори")
+        await fake.send_text(USERS[0], "/start")
+        settings = _settings(pg_url, fake)
+        async with running_bot(settings) as runtime:
+            await _started(fake, USERS[:1])
+            maker = runtime.sessionmaker
+            ticket_id = await _resident_with_ticket(maker, USERS[0])
+            # The first follow-up posts the card, then its copy.
+            assert await _post(settings.http_port, _message(781, USERS[0], "Перше")) == 200
+            await runtime.outbox.drain()
+            assert _copies(fake, "Перше") == 1
+            await _writing_to(maker, USERS[0], ticket_id)
+            assert await _post(settings.http_port, _message(782, USERS[0], "Друге")) == 200
+            await runtime.outbox.drain()
+            assert _copies(fake, "Друге") == 1
+            copied = (TicketMessage.ticket_id == ticket_id) & TicketMessage.staff_message_id.is_not(
+                None
+            )
+            assert await _count(maker, TicketMessage, copied) == 2
+            await _unrecordable_copies(pg_url, on=True)
+            await _writing_to(maker, USERS[0], ticket_id)
+            try:
+                assert await _post(settings.http_port, _message(783, USERS[0], "Третє")) == 200
+                await runtime.outbox.drain()
+            finally:
+                await _unrecordable_copies(pg_url, on=False)
+            third = [c for c in fake.calls_to("sendMessage") if "Третє" in str(c.get("text"))]
+            assert len(third) == 1
+            deleted = fake.calls_to("deleteMessage")
+            assert len(deleted) == 1 and deleted[0]["chat_id"] == STAFF_CHAT
+            assert fake.message(STAFF_CHAT, int(deleted[0]["message_id"])) is None
+            assert await _count(maker, TicketMessage, copied) == 2
+
+
+async def _writing_to(maker: Maker, user_id: int, ticket_id: int) -> None:
+    """The resident back in their ticket's follow-up step (a follow-up ends it)."""
+    async with maker() as session, session.begin():
+        resident_id = await session.scalar(
+            select(Resident.id).where(Resident.external_id == str(user_id))
+        )
+        assert resident_id is not None
+        await session.execute(
+            delete(ConversationState).where(ConversationState.resident_id == resident_id)
+        )
+        session.add(
+            ConversationState(
+                resident_id=resident_id,
+                flow="followup",
+                step="text",
+                data={"ticket_id": ticket_id, "number": f"ВД-2026-{user_id}"},
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
+async def _unrecordable_copies(url: str, *, on: bool) -> None:
+    """A trigger that skips every UPDATE recording a copy (as if recorded already)."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        if on:
+            await connection.execute(
+                "CREATE FUNCTION skip_copy() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN NULL; END $$"
+            )
+            await connection.execute(
+                "CREATE TRIGGER skip_copy BEFORE UPDATE ON ticket_messages FOR EACH ROW "
+                "WHEN (NEW.staff_message_id IS NOT NULL) EXECUTE FUNCTION skip_copy()"
+            )
+        else:
+            await connection.execute("DROP TRIGGER skip_copy ON ticket_messages")
+            await connection.execute("DROP FUNCTION skip_copy()")
+    finally:
+        await connection.close()
+
+
 async def test_a_webhook_whose_commit_fails_is_not_acknowledged(pg_url: str) -> None:
     """The transaction fails at COMMIT (a deferred check, here a serialization failure): the
     webhook is not answered 200, nothing is stored or sent; Telegram's redelivery then is."""

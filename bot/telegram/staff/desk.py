@@ -8,7 +8,9 @@ reply finds its ticket, and what did not reach Telegram is found and posted by `
 
 Posting one ticket is serialised twice: an ``asyncio.Lock`` per ticket inside this process, and
 the ticket's row lock (``SELECT … FOR UPDATE``) across processes on PostgreSQL. So two effects of
-the same ticket arriving together create one topic and one card.
+the same ticket arriving together create one topic and one card. A follow-up to a ticket with
+its card takes a shorter way without the row lock (``post_written``): a message copied twice
+across processes is then deleted again, so staff keep one copy.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from messaging.i18n import Catalog, Markup, labels
 from messaging.text import markup_to_plain, split_text, utf16_len
 from storage import linking, staff_desk
 from storage.models import Department, Resident, Staff, Ticket, TicketMessage
+from storage.raw import outside_transaction
 from storage.tickets import get_ticket
 from storage.vocabulary import Clock
 
@@ -134,6 +137,8 @@ class Desk:
     # -- EffectSink -------------------------------------------------------------------------
 
     async def apply(self, effect: Effect) -> None:
+        if isinstance(effect, ResidentWrote) and await self.post_written(effect):
+            return
         if isinstance(effect, TicketFiled | ResidentWrote):
             await self.post_ticket(effect.ticket_id)
         elif isinstance(effect, TicketRated):
@@ -220,6 +225,41 @@ class Desk:
                 posted, more = posted + int(step.posted), step.more
         self._failed.pop(ticket_id, None)
         return place
+
+    async def post_written(self, effect: ResidentWrote) -> bool:
+        """Copy a resident's message to their ticket's thread the short way, when the ticket
+        has its card and this is the only message waiting (a follow-up, nearly always): one
+        read and one write, each committing on its own, instead of a transaction holding the
+        ticket's row lock. Returns False when it does not apply (``post_ticket`` then does the
+        whole round), or on SQLite.
+
+        Without the row lock, another process's catch-up can copy the same message at the same
+        time: the copy that finds the other recorded (``mark_posted_once``) deletes itself, so
+        staff keep one. Telegram errors propagate, as in ``post_ticket``."""
+        async with self.locked(effect.ticket_id), outside_transaction(self.sessionmaker) as pg:
+            if pg is None:
+                return False
+            found = await staff_desk.lone_unposted(pg, message_id=effect.message_id)
+            place = place_of(found[0]) if found is not None else None
+            if found is None or place is None or found[0].card_message_id is None:
+                return False
+            ticket, stored_name, message = found
+            name = self.cards.author_name(ticket, stored_name)
+            sent_id = await self._send_resident_message(place, ticket, name, message)
+            marked = await staff_desk.mark_posted_once(
+                pg, message_id=message.id, chat_id=place.chat_id, sent_id=sent_id
+            )
+        if not marked:
+            await self._delete_copy(place.chat_id, sent_id)
+        self._failed.pop(effect.ticket_id, None)
+        return True
+
+    async def _delete_copy(self, chat_id: int, message_id: int) -> None:
+        """A copy made twice (two processes at once): staff keep the one recorded."""
+        try:
+            await self.bot.delete_message(chat_id, message_id)
+        except TelegramAPIError as error:
+            log.warning("could not delete a second copy in %s: %s", chat_id, error)
 
     async def _ensure_card(self, ticket_id: int) -> Place | None:
         failure: TelegramAPIError | None = None
@@ -320,9 +360,11 @@ class Desk:
             message = pending[0]
             name = self.cards.author_name(ticket, stored_name)
             sent_id = await self._send_resident_message(place, ticket, name, message)
-            await staff_desk.mark_posted(
+            marked = await staff_desk.mark_posted(
                 session, message, chat_id=place.chat_id, message_id=sent_id
             )
+        if not marked:
+            await self._delete_copy(place.chat_id, sent_id)
         return Step(place=place, posted=True, more=len(pending) > 1)
 
     async def _send_resident_message(
