@@ -204,6 +204,7 @@ async def build_runtime(
                 wake=delivery.wake if delivery is not None else no_wake,
                 links=links,
                 telegram_files=chat is not None,
+                incidents=incidents,
             )
             if StaffDesk.WEB in desks
             else None

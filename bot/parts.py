@@ -408,6 +408,7 @@ def web_desk(
     wake: Wake = no_wake,
     links: MediaLinks | None = None,
     telegram_files: bool = False,
+    incidents: IncidentCore | None = None,
 ) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
@@ -428,6 +429,7 @@ def web_desk(
         confirm_above=settings.confirm_above,
         media=links,
         telegram_files=telegram_files and links is not None,
+        incidents=incidents,
     )
 
 

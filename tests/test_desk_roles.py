@@ -57,6 +57,13 @@ ACCESS: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/tickets/{ticket_id}"): EVERYONE,
     ("POST", "/tickets/{ticket_id}/{action}"): WORKERS,
     ("GET", "/files/{message_id}"): EVERYONE,
+    ("GET", "/incidents"): EVERYONE,
+    ("GET", "/incidents/new"): WORKERS,
+    ("POST", "/incidents/new"): WORKERS,
+    ("GET", "/incidents/{id}"): EVERYONE,
+    ("POST", "/incidents/{id}/{action}"): WORKERS,
+    ("GET", "/tickets/{ticket_id}/incident"): WORKERS,
+    ("POST", "/tickets/{ticket_id}/incident"): WORKERS,
 }
 for _path in ("/news", "/polls"):
     ACCESS.update(
@@ -106,7 +113,12 @@ for _method, _path in (
 TICKET_ROUTES = re.compile(r"^/(tickets|files)/")
 # GET routes whose answer for an allowed visitor depends on the thing (a chart of a poll with no
 # votes, a file of a message without one, an invitation shown once): not 401/403 is enough.
-LOOSE = {"/polls/{id}/chart.png", "/files/{message_id}", "/admin/staff/{id}/invitation"}
+LOOSE = {
+    "/polls/{id}/chart.png",
+    "/files/{message_id}",
+    "/admin/staff/{id}/invitation",
+    "/incidents/{id}",  # no incident of that id: 404
+}
 
 
 def _registered() -> set[tuple[str, str]]:
@@ -159,6 +171,8 @@ def _concrete(path: str, things: dict[str, str]) -> str:
         path = path.replace("{id}", things["poll"])
     elif path.startswith("/admin/staff/"):
         path = path.replace("{id}", things["staff"])
+    elif path.startswith("/incidents/"):
+        path = path.replace("{action}", "update")
     return "/desk" + (
         path.replace("{id}", things["ticket"])
         .replace("{ticket_id}", things["ticket"])

@@ -21,6 +21,8 @@ from bot.desk import (
     auth,
     dashboard,
     files,
+    incident_actions,
+    incidents,
     invite,
     news,
     polls,
@@ -73,6 +75,8 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     polls.routes,
     ticket.routes,
     ticket_actions.routes,
+    incidents.routes,
+    incident_actions.routes,
     files.routes,
 )
 

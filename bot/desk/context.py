@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import Actor, Desk, StaffCore
+from handlers.staff.incidents import IncidentCore
 from handlers.staff.media import MediaLinks
 from handlers.staff.tickets.context import TicketCore
 from messaging.i18n import Catalog
@@ -58,6 +59,8 @@ class DeskParts:
     media: MediaLinks | None = None
     # Whether Telegram files (a file_id) can be fetched through ``media`` (the bot is there).
     telegram_files: bool = False
+    # The incident operations (issue 17); None: the incident pages answer 404.
+    incidents: IncidentCore | None = None
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)
