@@ -193,6 +193,7 @@ async def build_runtime(
                 tickets=tickets,
                 wake=delivery.wake if delivery is not None else no_wake,
                 desk_on=chat_desk is not None,
+                incidents=incidents,
             )
             if telegram is not None
             else None

@@ -44,6 +44,7 @@ from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import resident_files
 from bot.telegram.staff.desk import Desk
+from bot.telegram.staff.incidents import install_incidents
 from bot.telegram.staff.news.router import install_news
 from bot.telegram.staff.polls.router import install_polls
 from bot.telegram.staff.service import StaffService
@@ -372,6 +373,7 @@ def staff_chat(
     tickets: TicketCore,
     wake: Wake,
     desk_on: bool,
+    incidents: IncidentCore | None = None,
 ) -> StaffChat:
     """The Telegram channel and, when staff work in Telegram (``desk_on``), the staff service
     with the composers (``wake``: tell the delivery engine a broadcast was planned) and /stats."""
@@ -398,6 +400,13 @@ def staff_chat(
     )
     if staff is not None:
         install_composers(common, channel, wake=wake)
+        if incidents is not None:
+            install_incidents(
+                channel.dispatcher,
+                bot=channel.bot,
+                core=incidents,
+                operator_chat_id=common.settings.operator_chat_id,
+            )
     return StaffChat(staff=staff, channel=channel)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.stats_text import StatsTexts
 from messaging import labels
 from messaging.i18n import Catalog, Markup
+from messaging.text import markup_to_plain
 from storage.incidents import Prefill
 from storage.job_runs import claim_run
 from storage.models import JobRun, Resident, Ticket
@@ -52,7 +53,8 @@ INCIDENT_ACTION = "incspike"
 
 
 class Poster(Protocol):
-    async def post(self, chat_id: int, text: str) -> None: ...
+    async def post(self, chat_id: int, text: str, *, button: tuple[str, str] | None = None) -> None:
+        """Post ``text``; ``button``: (label, data) of one button under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +217,10 @@ class SpikeJob:
         async with self.sessionmaker() as session, session.begin():
             found = await detect(session, now=now, multiple=self.multiple, min_count=self.min_count)
             fresh = [spike for spike in found if await claim_alert(session, spike, now=now)]
+        label = markup_to_plain(self.texts.t("spike.btn.incident"))
         for spike in fresh:
-            await self.poster.post(self.chat_id, self.text(spike))
+            button = (label, incident_action(spike, at=now))
+            await self.poster.post(self.chat_id, self.text(spike), button=button)
             log.info(
                 "spike alert: %s %s (%d in the last hour)", spike.dimension, spike.key, spike.count
             )

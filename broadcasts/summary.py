@@ -74,7 +74,9 @@ async def polls_closed_between(
 
 
 class ReportPoster(Protocol):
-    async def post(self, chat_id: int, text: str) -> None: ...
+    async def post(
+        self, chat_id: int, text: str, *, button: tuple[str, str] | None = None
+    ) -> None: ...
 
     async def post_photo(
         self, chat_id: int, png: bytes, *, filename: str, caption: str

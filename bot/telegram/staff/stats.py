@@ -24,7 +24,13 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, Dispatcher, F
 from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import BufferedInputFile, Message, User
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.command_line import Command, parse_command
@@ -58,10 +64,30 @@ class TelegramFiles:
     def __init__(self, bot: Bot) -> None:
         self._bot = bot
 
-    async def post(self, chat_id: int, text: str, *, thread_id: int | None = None) -> None:
-        for part in split_text(text, TEXT_LIMIT):
+    async def post(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        button: tuple[str, str] | None = None,
+    ) -> None:
+        """Post ``text`` (split at the limit); ``button``: (label, callback data) of one
+        button under its last part."""
+        parts = split_text(text, TEXT_LIMIT)
+        for index, part in enumerate(parts):
+            markup = None
+            if button is not None and index == len(parts) - 1:
+                label, data = button
+                markup = InlineKeyboardMarkup(
+                    inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=data)]]
+                )
             await self._bot.send_message(
-                chat_id, part, parse_mode=ParseMode.HTML, message_thread_id=thread_id
+                chat_id,
+                part,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=thread_id,
+                reply_markup=markup,
             )
 
     async def post_photo(self, chat_id: int, png: bytes, *, filename: str, caption: str) -> None:
