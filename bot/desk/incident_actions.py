@@ -25,7 +25,7 @@ from bot.desk.incidents import (
     show,
     ticket_link_form,
 )
-from bot.desk.once import KEYS, PENDING
+from bot.desk.once import KEYS, key_of
 from bot.desk.refusals import status_of
 from bot.desk.security import roles
 from handlers.staff import incidents as ops
@@ -180,12 +180,11 @@ async def act(request: web.Request) -> web.StreamResponse:
     incident_id = int(request.match_info["id"])
     found = visitor(request)
     form = await form_of(request)
-    once = form.get("once", "")
-    once = once if isinstance(once, str) else ""
+    once = key_of(form)
     page = f"/desk/incidents/{incident_id}"
-    earlier = KEYS.claim(found.session_hash, once)
-    if earlier is not None:
-        return see_other(earlier if earlier != PENDING else page)
+    repeat = KEYS.repeated(found.session_hash, once, page)
+    if repeat is not None:
+        return see_other(repeat)
     outcome = await ACTIONS[action](request, incident_id, form)
     if isinstance(outcome, Refused):
         KEYS.release(found.session_hash, once)

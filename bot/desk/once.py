@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from typing import Final
+from typing import Any, Final
 
 KEPT: Final = 10_000
 PENDING: Final = ""
@@ -39,6 +39,14 @@ class OnceKeys:
             self._seen.popitem(last=False)
         return None
 
+    def repeated(self, session: str, key: str, page: str) -> str | None:
+        """``claim``: None for the first submit, else where to send the repeat (the first
+        one's outcome, or ``page`` while it still runs)."""
+        earlier = self.claim(session, key)
+        if earlier is None:
+            return None
+        return earlier if earlier != PENDING else page
+
     def done(self, session: str, key: str, location: str) -> None:
         if key:
             self._seen[(session, key)] = location
@@ -49,3 +57,9 @@ class OnceKeys:
 
 
 KEYS = OnceKeys()
+
+
+def key_of(form: Any) -> str:
+    """The form's one-time key ("" when it carries none)."""
+    value = form.get("once", "")
+    return value if isinstance(value, str) else ""

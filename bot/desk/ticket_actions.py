@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from bot.desk.context import form_of, parts, see_other, translator, visitor
-from bot.desk.once import KEYS, PENDING
+from bot.desk.once import KEYS, PENDING, key_of
 from bot.desk.refusals import explain, status_of
 from bot.desk.security import roles
 from bot.desk.ticket import REASON_MAX, TEXT_MAX, show
@@ -169,8 +169,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     ticket_id = int(request.match_info["ticket_id"])
     found = visitor(request)
     form = await form_of(request)
-    once = form.get("once", "")
-    once = once if isinstance(once, str) else ""
+    once = key_of(form)
     page = f"/desk/tickets/{ticket_id}"
     earlier = KEYS.claim(found.session_hash, once)
     if earlier is not None:

@@ -33,8 +33,10 @@ from aiogram.types import (
 from bot.telegram.staff.button_data import StaffButton
 from bot.telegram.staff.chat_router import GROUP_CHATS
 from bot.telegram.staff.command_line import parse_command
+from bot.telegram.staff.composing import is_composer_chat
 from bot.telegram.staff.edge import EVENT_FLAG, Edge, install_feature_edge
 from bot.telegram.staff.identity import actor_of
+from bot.telegram.staff.news.progress import edit_html
 from bot.telegram.staff.service import StaffService
 from broadcasts import spikes
 from broadcasts.stats_text import StatsTexts
@@ -46,7 +48,7 @@ from handlers.staff.tickets.context import Within
 from messaging import labels
 from messaging.i18n import N_, Markup
 from messaging.text import local_time, markup_to_plain
-from storage import incidents, staff_desk
+from storage import incidents
 from storage.incidents import IncidentStatus
 
 KEY: Final = "incidents"
@@ -117,10 +119,9 @@ class IncidentChat:
         return self.texts.t(key, **params)
 
     async def is_staff_chat(self, chat_id: int) -> bool:
-        async with self.sessionmaker() as session:
-            return await staff_desk.is_staff_chat(
-                session, chat_id=chat_id, operator_chat_id=self.operator_chat_id
-            )
+        return await is_composer_chat(
+            self.sessionmaker, chat_id, editors_chat_id=None, operator_chat_id=self.operator_chat_id
+        )
 
     async def wants(self, message: Message, bot_username: str) -> bool:
         """``/incident``, ``/link``, or a reply to one of our questions, in a staff chat."""
@@ -352,13 +353,7 @@ class IncidentChat:
     ) -> None:
         # Too old or deleted: the button's answer said what happened.
         with contextlib.suppress(TelegramAPIError):
-            await self.bot.edit_message_text(
-                text=text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-            )
+            await edit_html(self.bot, chat_id, message_id, text, markup)
 
     async def drop_button(self, chat_id: int, message_id: int) -> None:
         with contextlib.suppress(TelegramAPIError):
