@@ -228,7 +228,13 @@ async def show(
             for ticket in await incidents.linked_tickets(session, incident_id)
             if departments is None or ticket.queue_code in departments
         ]
-    suggested = await ops.suggestions(core, found.actor, incident_id, limit=SUGGESTED)
+    acts = found.role in WORKERS
+    # What the matcher suggests, for those who may link, while the incident is open.
+    suggested = (
+        await ops.suggestions(core, found.actor, incident_id, limit=SUGGESTED)
+        if acts and incidents.is_open(card.incident)
+        else None
+    )
     t = translator(request)
     return render(
         request,
@@ -244,7 +250,7 @@ async def show(
                 if ticket.kind in LEGAL_KINDS and ticket.status not in ("closed", "refused")
             ],
             "suggested": suggested.value if isinstance(suggested, Done) else [],
-            "acts": found.role in WORKERS,
+            "acts": acts,
             "editor": found.role.value in ("admin", "editor"),
             "done": t(DONE[done]) if done is not None and done in DONE else None,
             "refused": refused,
