@@ -6,6 +6,7 @@ error and no CSP violation."""
 from __future__ import annotations
 
 import aiohttp
+import pytest
 from playwright.async_api import FilePayload, Page
 from sqlalchemy import select
 
@@ -16,6 +17,8 @@ from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in, wa
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG
+
+pytestmark = pytest.mark.migrated_database
 
 # Every photo in the thread loaded and decoded (the page's heading shows before they do).
 IMAGES_LOADED = (
