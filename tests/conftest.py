@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.migrate import upgrade_to_head
 from storage.db import create_engine, create_sessionmaker
+from tests.chromium import shared_chromium  # noqa: F401 (the fixture, for the browser tests)
 
 # The PostgreSQL server tests create their databases on (trust auth on this machine).
 PG_ADMIN_URL = os.environ.get(
