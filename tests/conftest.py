@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,9 +26,16 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.migrate import upgrade_to_head
-from storage.db import create_engine, create_sessionmaker
-from tests.chromium import shared_chromium  # noqa: F401 (the fixture, for the browser tests)
+# The machine's environment sets PYTHONDONTWRITEBYTECODE=1: every xdist worker then compiled the
+# project's modules and pytest rewrote the asserts of all test modules again (~6 s of CPU per
+# process), and each `citybot` subprocess compiled the project anew. The caches go into the
+# ignored __pycache__/ folders, and are rebuilt when a source file changes.
+sys.dont_write_bytecode = False
+
+# After the line above, so that they are cached too.
+from bot.migrate import upgrade_to_head  # noqa: E402
+from storage.db import create_engine, create_sessionmaker  # noqa: E402
+from tests.chromium import shared_chromium  # noqa: E402, F401 (the browser tests' fixture)
 
 # The PostgreSQL server tests create their databases on (trust auth on this machine).
 PG_ADMIN_URL = os.environ.get(
