@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,8 +31,6 @@ from storage.models import (
     TicketMessage,
 )
 from tests.harness import TELEGRAM_TOKEN, WEBHOOK_SECRET, bot_settings, running_bot
-
-pytestmark = pytest.mark.migrated_database
 
 STAFF_CHAT = -1_000_777
 USERS = (5101, 5102)
