@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -16,6 +17,8 @@ from bot.sandbox.fakes.telegram import FakeTelegram
 from storage.models import ProcessedUpdate
 from tests.conftest import free_port
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
+
+pytestmark = pytest.mark.migrated_database
 
 USER = 5_550_001
 

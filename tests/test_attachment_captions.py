@@ -14,6 +14,8 @@ from storage.models import Ticket
 from tests.harness import TelegramResident, ViberResident, onboard
 from tests.staff_world import TG_RESIDENT, VIBER_RESIDENT, World, staff_world
 
+pytestmark = pytest.mark.migrated_database
+
 PHOTO = "Яма біля під'їзду № 3 <глибока> & небезпечна"
 DOCUMENT = "Акт обстеження від ЖЕКу"
 VIDEO = "Так вода тече з даху"

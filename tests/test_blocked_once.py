@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select
 
 from handlers.owed import OWED_AFTER, SETTLE_DELAY
@@ -16,6 +17,8 @@ from handlers.sending import send_owed
 from storage.models import ProcessedUpdate, Resident
 from storage.residents import get_resident
 from tests.staff_world import OPERATOR, TG_RESIDENT, VIBER_RESIDENT, World, card_of, staff_world
+
+pytestmark = pytest.mark.migrated_database
 
 # Viber's "receiver not subscribed": what a send to a resident who left meets.
 NOT_SUBSCRIBED = 6

@@ -32,6 +32,8 @@ from tests.test_broadcast_helpers import (
     wait_done,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 
 def telegram_people(count: int, start: int = 1000) -> list[Person]:
     return [Person("telegram", str(start + index)) for index in range(count)]

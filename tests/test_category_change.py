@@ -20,6 +20,8 @@ from tests.staff_world import (
     staff_world,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 TRANSPORT_CHAT = -4500778
 
 

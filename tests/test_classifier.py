@@ -18,6 +18,8 @@ from storage.db import create_engine, create_sessionmaker
 from storage.models import AppSetting, CategoryKeyword
 from storage.vocabulary import system_clock
 
+pytestmark = pytest.mark.migrated_database
+
 TERMS = [
     Term("improvement", "ліхтар"),
     Term("improvement", "фонарь"),

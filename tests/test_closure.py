@@ -31,6 +31,8 @@ from tests.staff_world import (
     staff_world,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 CHANNELS = ["telegram", "viber"]
 YES = "✅ Так, вирішено"
 NO = "❌ Ні, не вирішено"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from messaging.text import local_time
@@ -23,6 +24,8 @@ from tests.news_world import (
 )
 from tests.staff_world import World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 PEOPLE = tuple(Person("telegram", f"630000{n}", "city", ("city_news",)) for n in range(1, 4))
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pyotp
+import pytest
 from sqlalchemy import select
 
 from storage import audit, staff_auth
@@ -17,6 +18,8 @@ from storage.models import Staff
 from storage.staff import add_account
 from storage.vocabulary import Role
 from tests.desk_world import Account, Browser, DeskWorld, desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 NEW_PASSWORD = "a long enough pass phrase"
 SIGNED_IN = 'action="/desk/logout"'

@@ -6,13 +6,16 @@ script error and no CSP violation."""
 from __future__ import annotations
 
 import pyotp
+import pytest
 
 from storage import staff_auth
 from storage.staff import add_account
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import DESKTOP, PHONE, Tab, check_a11y, open_tab, sign_in
 from tests.desk_world import DeskWorld, desk_world
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 PASSWORD = "a long enough pass phrase"
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from storage.calendar_store import load_calendar
 from storage.models import CategoryRoute, Department, Holiday, Template
 from storage.vocabulary import Role
 from tests.desk_world import desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 CALENDAR_ACTIONS = (
     "/desk/admin/calendar/holidays",

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import LoginFailure, Staff, StaffSession
 from storage.staff_auth import FAILURES_PER_LOGIN
 from storage.vocabulary import Role
 from tests.desk_world import PASSWORD, desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 
 async def test_sign_in_sets_a_strict_cookie_and_audits_the_address(database_url: str) -> None:

@@ -3,10 +3,14 @@ width, with no accessibility violation, no script error and no CSP violation."""
 
 from __future__ import annotations
 
+import pytest
+
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import PHONE, check_a11y, open_tab, sign_in
 from tests.desk_world import desk_world
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 
 async def test_signing_in_with_the_keyboard_alone(database_url: str) -> None:

@@ -7,9 +7,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from storage.vocabulary import Role
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 
 def department_row(body: str, code: str) -> list[str]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from broadcasts import spikes
 from storage.models import Incident, Resident, Ticket
 from storage.vocabulary import Role, TicketStatus
 from tests.desk_world import Browser, DeskWorld, desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 WATER = "Немає води в будинку на вулиці Шевченка з самого ранку"
 

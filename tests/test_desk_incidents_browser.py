@@ -13,6 +13,8 @@ from tests.desk_browser import DESKTOP, check_a11y, open_tab, sign_in
 from tests.desk_world import desk_world
 from tests.test_desk_incidents import _file
 
+pytestmark = pytest.mark.migrated_database
+
 
 async def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
     """Tab until the focused element matches ``selector``."""

@@ -10,6 +10,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.desk.live import GAP_WAIT, QUEUE_SIZE, RELOAD, Subscriber, _Cursor
@@ -23,6 +24,8 @@ from storage.vocabulary import MessageDirection, Role
 from tests.desk_live import desk_parts, live_feed, open_stream
 from tests.desk_world import desk_world
 from tests.staff_world import FORUM_CHAT, add_resident_message
+
+pytestmark = pytest.mark.migrated_database
 
 
 async def test_a_new_ticket_and_a_resident_message_reach_the_departments_streams(

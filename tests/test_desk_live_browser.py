@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import update
 
 from bot.desk.live import CLOSED
@@ -13,11 +14,13 @@ from handlers.staff.core import Actor, Desk
 from handlers.staff.tickets import assigning
 from storage.models import Staff
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import PHONE, check_a11y, open_tab, sign_in
 from tests.desk_live import desk_parts, live_feed
 from tests.desk_world import DeskWorld, desk_world
 from tests.staff_world import add_resident_message
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 NO_RELOAD = "window.deskLiveMarker = 1"
 # The ticket page's answer box (bot/desk/templates/ticket.html).

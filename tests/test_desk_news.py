@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from broadcasts.scheduled import start_due
@@ -18,6 +19,8 @@ from storage.models import Broadcast
 from storage.vocabulary import Role
 from tests.desk_world import Browser, DeskWorld, desk_world
 from tests.test_broadcast_helpers import Person, add_residents, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 TG_POKROVSKYI = Person("telegram", "6300001", "pokrovskyi", ("outages",))
 TG_TERNIVSKYI = Person("telegram", "6300002", "ternivskyi", ("outages",))

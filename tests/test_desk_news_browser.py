@@ -4,14 +4,17 @@ accessibility violation, no script error and no CSP violation."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import expect
 
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_world import desk_world
 from tests.test_broadcast_helpers import Person, wait_done
 from tests.test_desk_news import add_people, items, received
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 POKROVSKYI = Person("viber", "VbBrowserNewsPokrovskyi1==", "pokrovskyi", ("outages",))
 TERNIVSKYI = Person("viber", "VbBrowserNewsTernivskyi01==", "ternivskyi", ("outages",))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from tests.desk_world import desk_world
 from tests.news_world import wait_for
 from tests.test_broadcast_helpers import Person, wait_done
 from tests.test_desk_news import add_people, post
+
+pytestmark = pytest.mark.migrated_database
 
 VB_VOTER = Person("viber", "VbDeskPollVoter000000001==", "pokrovskyi", ("city_news",))
 VB_SILENT = Person("viber", "VbDeskPollSilent00000001==", "ternivskyi", ("city_news",))

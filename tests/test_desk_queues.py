@@ -17,6 +17,8 @@ from storage.vocabulary import Role
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import Browser, DeskWorld, desk_world
 
+pytestmark = pytest.mark.migrated_database
+
 _ROW = re.compile(r'<tr data-ticket-id="(\d+)"')
 _LINK = re.compile(r'<a href="([^"]*)" rel="(next|prev)"')
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from playwright.async_api import Page
 
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import DeskWorld, desk_world
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 
 async def _seed(world: DeskWorld) -> dict[str, int]:

@@ -17,12 +17,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from bot.desk.app import SCREENS
 from storage.broadcasts import create_broadcast
 from storage.polls import create_poll
 from storage.tickets import add_message, get_ticket
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import Browser, DeskWorld, desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 PUBLIC = "public"
 EVERYONE = frozenset(Role)

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 
 from bot.desk.uploads import UPLOAD_MAX
@@ -18,6 +19,8 @@ from storage import kept_files, staff_desk
 from storage.models import KeptFile, Resident, Ticket, TicketMessage
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
+
+pytestmark = pytest.mark.migrated_database
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"

@@ -6,16 +6,19 @@ error and no CSP violation."""
 from __future__ import annotations
 
 import aiohttp
+import pytest
 from playwright.async_api import FilePayload, Page
 from sqlalchemy import select
 
 from storage.models import Ticket
 from storage.vocabulary import Role
-from tests.chromium import chromium
+from tests.chromium import SHARED_BROWSER, chromium
 from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in, wait_until
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.harness import ViberResident, onboard
 from tests.test_desk_ticket import PNG
+
+pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
 # Every photo in the thread loaded and decoded (the page's heading shows before they do).
 IMAGES_LOADED = (

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+import pytest
 
 from bot.sandbox.fakes.telegram import FakeTelegram
 from storage.models import Ticket
@@ -14,6 +15,8 @@ from storage.vocabulary import Role
 from tests.desk_world import VIBER_RESIDENT, DeskWorld, desk_world
 from tests.staff_world import FORUM_CHAT, TG_RESIDENT
 from tests.test_desk_ticket import PNG
+
+pytestmark = pytest.mark.migrated_database
 
 OPERATOR_TG = 7002
 

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +30,8 @@ from tests.test_broadcast_helpers import (
     telegram_sender,
     wait_done,
 )
+
+pytestmark = pytest.mark.migrated_database
 
 # Fast takeover for tests; production polls every 5 s.
 QUICK = {"poll": 0.05, "check": 0.05}

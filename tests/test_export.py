@@ -34,6 +34,8 @@ from storage.export import (
 from tests.staff_world import ADMIN, OPERATOR, OTHER_GROUP, OUTSIDER, World, staff_world
 from tests.stats_seed import NOW, Seed
 
+pytestmark = pytest.mark.migrated_database
+
 
 def _rows(data: bytes) -> list[list[str]]:
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for Ukrainian text

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +21,8 @@ from storage.models import AuditEntry, Resident, Ticket, TicketEvent, TicketMess
 from storage.ticket_events import Link
 from storage.vocabulary import Queue
 from tests.harness import WORLDS, onboard
+
+pytestmark = pytest.mark.migrated_database
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # A Wednesday morning in Kyiv, no holiday near.

@@ -16,6 +16,8 @@ from storage.models import AuditEntry, ConversationState, Ticket, TicketMessage
 from storage.vocabulary import Digest, District, Topic
 from tests.harness import WORLDS, TelegramResident, ViberResident, find_resident, onboard
 
+pytestmark = pytest.mark.migrated_database
+
 REFUSED = "Цю дію не виконано"
 
 

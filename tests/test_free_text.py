@@ -17,6 +17,8 @@ from handlers.tickets.smalltalk import SmallTalk, classify
 from storage.models import ConversationState, Ticket, TicketMessage
 from tests.harness import WORLDS, Resident_, find_resident, onboard, running_bot
 
+pytestmark = pytest.mark.migrated_database
+
 CHANNELS = ["viber", "telegram-webhook"]
 LIGHTS = "Доброго дня! У нас на вул. Металургів, 5 третій день не світять ліхтарі."
 KEPT = "Я зберіг ваше повідомлення"

@@ -4,7 +4,11 @@ chat of its own gets the ticket there (its own topic, if that chat is a forum)."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.staff_world import OPERATOR, card_of, staff_world
+
+pytestmark = pytest.mark.migrated_database
 
 OTHER_FORUM = -4500888
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
@@ -45,6 +46,8 @@ from bot.web import MAX_BODY
 from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, WEBHOOK_SECRET, bot_settings, running_bot
 from tests.sandbox_client import running_sandbox
+
+pytestmark = pytest.mark.migrated_database
 
 Kind = Literal["unauthenticated", "malformed", "oversized"]
 KINDS: tuple[Kind, ...] = ("unauthenticated", "malformed", "oversized")

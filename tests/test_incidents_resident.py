@@ -30,6 +30,8 @@ from tests.harness import (
 from tests.staff_accounts import add_staff
 from tests.test_staff_core_tickets import done
 
+pytestmark = pytest.mark.migrated_database
+
 CHANNELS = ["viber", "telegram-webhook"]
 STAFF = 9201
 WEB = Actor(STAFF, desk=Desk.WEB)

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from storage.db import create_engine, create_sessionmaker
 from storage.job_runs import prune_runs
 from storage.models import JobRun
 from tests.conftest import set_connections_allowed
+
+pytestmark = pytest.mark.migrated_database
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

@@ -40,6 +40,8 @@ from tests.harness import (
 from tests.staff_accounts import add_staff
 from tests.test_broadcast_helpers import Person, add_residents, new_broadcast, wait_done
 
+pytestmark = pytest.mark.migrated_database
+
 GROUP_CHAT = -4500001
 ADMIN = 7001
 NAMES = {"telegram": "Telegram", "viber": "Viber"}

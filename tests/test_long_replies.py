@@ -33,6 +33,8 @@ from tests.harness import (
     running_bot,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 BODY = "Прошу перевірити нарахування за опалення у будинку. " * 75  # ~3,900 characters
 
 

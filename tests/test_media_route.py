@@ -16,6 +16,8 @@ from multidict import CIMultiDictProxy
 from handlers.staff.media import LINK_TTL
 from tests.staff_world import OPERATOR, VIBER_RESIDENT, World, card_of, staff_world
 
+pytestmark = pytest.mark.migrated_database
+
 PAGE = b"<html><script>alert(document.cookie)</script></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

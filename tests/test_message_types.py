@@ -31,6 +31,8 @@ from storage.models import AuditEntry, KeptFile, Ticket, TicketMessage
 from tests.harness import TelegramResident, ViberResident, onboard
 from tests.staff_world import TG_RESIDENT, VIBER_RESIDENT, World, staff_world
 
+pytestmark = pytest.mark.migrated_database
+
 REFUSED = "не приймаю"  # uk "unsupported.media": the one answer a usable message must not get
 APOLOGY = "Вибачте"
 STICKER = "Дякуємо за стікер"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics.figures import FRESH_FOR
@@ -25,6 +26,8 @@ from storage.tickets import upsert_queue
 from tests.harness import TelegramResident, ViberResident, onboard
 from tests.staff_world import OPERATOR, TG_RESIDENT, VIBER_RESIDENT, World, card_of, staff_world
 from tests.test_broadcast_helpers import new_broadcast, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 TOKEN = "metrics-Token_0123456789-abcdef"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -28,6 +28,8 @@ from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings, running_bot
 from tests.test_broadcast_helpers import open_telegram_chats
 from tests.test_metrics import TOKEN, parse, scrape, total, value
 
+pytestmark = pytest.mark.migrated_database
+
 ZONE = "Europe/Kyiv"
 
 

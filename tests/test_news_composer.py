@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import Delivery
@@ -23,6 +24,8 @@ from tests.news_world import (
 )
 from tests.staff_world import OPERATOR, OUTSIDER, World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 TG_OUTAGES_POKROVSKYI = Person("telegram", "6100001", "pokrovskyi", ("outages",))
 TG_OUTAGES_CITY = Person("telegram", "6100002", "city", ("outages",))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from messaging.text import local_time
 from storage.models import Broadcast
 from tests.news_world import (
@@ -22,6 +24,8 @@ from tests.news_world import (
 )
 from tests.staff_world import ADMIN, World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 RESIDENT = Person("telegram", "6200001", "city", ("city_news",))
 

@@ -10,6 +10,8 @@ from storage.models import Resident
 from storage.vocabulary import POLICY_VERSION
 from tests.harness import WORLDS, Resident_, find_resident
 
+pytestmark = pytest.mark.migrated_database
+
 
 async def _stored(sessionmaker: async_sessionmaker[AsyncSession], r: Resident_) -> Resident:
     resident = await find_resident(sessionmaker, r.channel, r.external_id)

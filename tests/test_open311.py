@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from georeport import GeoReport
 from sqlalchemy import select
 
@@ -27,6 +28,8 @@ from storage.tickets import set_route
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_world import desk_world
 from tests.staff_world import OPERATOR, card_of, staff_world
+
+pytestmark = pytest.mark.migrated_database
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # The requester's personal fields: stored on the ticket, never in an answer of the API.

@@ -29,6 +29,8 @@ from tests.harness import (
 )
 from tests.staff_world import OPERATOR, staff_world
 
+pytestmark = pytest.mark.migrated_database
+
 APOLOGY = "сталася помилка"
 # What the poisoned resident types: none of it may appear in the log.
 NAME = "Поліна Отрутенко"

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import Broadcast, Poll
 from tests.news_world import EDITOR, add_people, jobs, news_world, press, wait_for, with_buttons
 from tests.staff_world import World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 POLL = "/poll Де поставити лавки?\n- Парк\n- Сквер"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +27,8 @@ from tests.news_world import (
 )
 from tests.staff_world import ADMIN, OPERATOR, OUTSIDER, World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 TG_POKROVSKYI = Person("telegram", "6200001", "pokrovskyi")
 TG_TERNIVSKYI = Person("telegram", "6200002", "ternivskyi")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from messaging.text import local_time
@@ -24,6 +25,8 @@ from tests.news_world import (
 )
 from tests.staff_world import World
 from tests.test_broadcast_helpers import Person, wait_done
+
+pytestmark = pytest.mark.migrated_database
 
 RESIDENT = Person("telegram", "6500001", "city", ("city_news",))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from handlers.tickets.followups import answered_tickets
@@ -22,6 +23,8 @@ from tests.staff_world import (
     card_of,
     staff_world,
 )
+
+pytestmark = pytest.mark.migrated_database
 
 KEPT = "Я зберіг ваше повідомлення"
 

@@ -22,6 +22,8 @@ from storage.models import AuditEntry, Ticket
 from tests.harness import WORLDS, Resident_, TelegramResident, ViberResident, find_resident, onboard
 from tests.test_dead_ends import SLASH_COMMAND
 
+pytestmark = pytest.mark.migrated_database
+
 STALE = "Це повідомлення застаріло"
 NOT_UNDERSTOOD = "Я не зрозумів"
 HOME = "🏠 Головне меню"

@@ -18,6 +18,8 @@ from storage.broadcasts import BroadcastKind, BroadcastStatus, create_broadcast
 from storage.models import Broadcast, Resident, ResidentTopic
 from tests.harness import WORLDS, Resident_, find_resident, onboard
 
+pytestmark = pytest.mark.migrated_database
+
 KYIV = ZoneInfo("Europe/Kyiv")
 
 

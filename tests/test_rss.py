@@ -26,6 +26,8 @@ from tests.news_world import (
 )
 from tests.test_broadcast_helpers import Person, wait_done
 
+pytestmark = pytest.mark.migrated_database
+
 DATA = Path(__file__).parent / "data"
 RESIDENT = Person("telegram", "6400001", "city", ("city_news",))
 

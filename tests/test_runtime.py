@@ -12,6 +12,8 @@ from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
 from tests.harness import TELEGRAM_TOKEN, VIBER_TOKEN, bot_settings
 
+pytestmark = pytest.mark.migrated_database
+
 
 async def test_the_runtime_is_frozen(database_url: str) -> None:
     async with FakeTelegram(TELEGRAM_TOKEN) as telegram, FakeViber(VIBER_TOKEN) as viber:

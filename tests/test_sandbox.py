@@ -31,6 +31,8 @@ from tests.sandbox_client import (
     running_sandbox,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 
 async def _upload(
     sandbox: Sandbox, path: str, fields: dict[str, str], name: str, data: bytes, mime: str

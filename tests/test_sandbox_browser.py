@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Dialog, Locator, Page, expect
 
-from tests.chromium import STEP_TIMEOUT_MS, chromium
+from tests.chromium import SHARED_BROWSER, STEP_TIMEOUT_MS, chromium
 from tests.sandbox_client import Sandbox, running_sandbox
+
+pytestmark = SHARED_BROWSER
 
 ARTIFACTS = Path(os.environ.get("CITYBOT_TEST_ARTIFACTS", "test-artifacts"))
 
@@ -27,7 +30,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the loop of the tests and their browser
 async def browser() -> AsyncIterator[Browser]:
     async with chromium() as launched:
         yield launched

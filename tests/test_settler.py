@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select, text
 
 from bot.migrate import upgrade_to_head
@@ -15,6 +16,8 @@ from storage.db import create_engine, create_sessionmaker
 from storage.dedup import claim_update, owe
 from storage.models import ProcessedUpdate
 from storage.vocabulary import system_clock
+
+pytestmark = pytest.mark.migrated_database
 
 FIRST, SECOND = ("viber", "u-1"), ("viber", "u-2")
 

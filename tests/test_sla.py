@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.sandbox.fakes.telegram import FakeTelegram
@@ -14,6 +15,8 @@ from messaging.i18n import Catalog
 from storage.models import Ticket
 from storage.tickets import upsert_queue
 from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
+
+pytestmark = pytest.mark.migrated_database
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.spikes import SpikeJob
 from tests.staff_world import World, staff_world
 from tests.stats_seed import Seed
+
+pytestmark = pytest.mark.migrated_database
 
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from storage.calendar_store import load_calendar
 from storage.deadlines import AppealTerm, initial_deadline, maximum_extension
 from storage.vocabulary import TicketStatus
@@ -18,6 +20,8 @@ from tests.staff_world import (
     card_of,
     staff_world,
 )
+
+pytestmark = pytest.mark.migrated_database
 
 TRANSPORT_CHAT = -4500777
 

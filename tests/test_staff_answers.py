@@ -5,6 +5,7 @@ group, to Telegram and Viber residents, text, photos and documents (Viber throug
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from messaging.contract import ResidentWrote
 from storage.vocabulary import MessageDirection, TicketStatus
@@ -17,6 +18,8 @@ from tests.staff_world import (
     card_of,
     staff_world,
 )
+
+pytestmark = pytest.mark.migrated_database
 
 
 async def _get(url: str) -> tuple[int, bytes]:

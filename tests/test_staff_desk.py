@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.telegram.staff.desk import Desk
 from messaging.contract import ResidentWrote, TicketFiled, TicketRated
 from storage import ticket_rules
@@ -20,6 +22,8 @@ from tests.staff_world import (
     create_ticket,
     staff_world,
 )
+
+pytestmark = pytest.mark.migrated_database
 
 
 def _photo_id(update: dict[str, object]) -> str:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import Incident
 from tests.staff_world import OPERATOR, OUTSIDER, staff_world
 from tests.stats_seed import Seed
 from tests.test_spikes import _job
+
+pytestmark = pytest.mark.migrated_database
 
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TypeVar
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +15,8 @@ from storage.models import AuditEntry, Ticket
 from storage.stats import ResidentRow, StatsReport, TicketRow, median, stats_report
 from tests.staff_world import OPERATOR, OUTSIDER, staff_world
 from tests.stats_seed import NOW, Seed
+
+pytestmark = pytest.mark.migrated_database
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.stats_text import plain_title
 from storage.models import Broadcast
 from tests.staff_world import OPERATOR, staff_world
 from tests.stats_seed import NOW
+
+pytestmark = pytest.mark.migrated_database
 
 
 async def _broadcast(

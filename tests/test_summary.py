@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.summary import PollLine, SummaryJob
 from tests.staff_world import World, staff_world
 from tests.stats_seed import Seed
+
+pytestmark = pytest.mark.migrated_database
 
 OFFICIALS = -1001700000001
 DAY = timedelta(days=1)

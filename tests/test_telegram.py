@@ -29,6 +29,8 @@ from tests.harness import (
 )
 from tests.staff_world import ADMIN, staff_world
 
+pytestmark = pytest.mark.migrated_database
+
 SECRET = "Webhook_secret-123"
 OTHER_TOKEN = "987654321:AAF_second-bot-token-for-tests_98765"
 

@@ -15,6 +15,8 @@ from tests.harness import TELEGRAM_TOKEN, bot_settings, running_bot
 from tests.test_broadcast_helpers import Person, add_residents, new_broadcast, wait_done
 from tests.test_broadcast_limits import ManualClock
 
+pytestmark = pytest.mark.migrated_database
+
 RECIPIENTS = 150
 WRITERS = 60
 

@@ -25,6 +25,8 @@ from tests.harness import (
     running_bot,
 )
 
+pytestmark = pytest.mark.migrated_database
+
 KYIV = ZoneInfo("Europe/Kyiv")
 CHANNELS = ["viber", "telegram-webhook"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.sandbox.fakes.viber import FakeViber
@@ -21,6 +22,8 @@ from tests.news_world import EDITOR, add_people, last_preview, news_items, news_
 from tests.staff_world import OPERATOR, VIBER_RESIDENT, World, card_of, staff_world
 from tests.test_broadcast_helpers import Person, wait_done
 from tests.test_polls import send_poll
+
+pytestmark = pytest.mark.migrated_database
 
 VB_UK = Person("viber", "VbKeyboardUk000000001==", "pokrovskyi")
 VB_EN = Person("viber", "VbKeyboardEn000000001==", "pokrovskyi")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +20,8 @@ from storage.dedup import DEDUP_RETENTION
 from storage.models import AuditEntry, ProcessedUpdate, Resident
 from tests.conftest import set_connections_allowed
 from tests.harness import VIBER_TOKEN, ViberResident, bot_settings, find_resident, running_bot
+
+pytestmark = pytest.mark.migrated_database
 
 
 async def _health(base_url: str | None) -> int:
