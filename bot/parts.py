@@ -187,7 +187,7 @@ def telegram_link(common: Common, closing: contextlib.AsyncExitStack) -> Telegra
     budget = Pacer(settings.telegram_rate, margin=TELEGRAM_MARGIN)
     bot.session.middleware(SharedBudget(budget))
     bot.session.middleware(CountedCalls(common.metrics))
-    api = BotApi.for_bot(bot, budget=budget, metrics=common.metrics)
+    api = BotApi.for_bot(bot, budget=budget, metrics=common.metrics, keepalive=True)
     closing.push_async_callback(api.close)
     desk = Desk(
         bot=bot,

@@ -1,4 +1,4 @@
-"""Bot API calls as plain JSON over aiohttp, for the hot path of a resident update: the replies
+"""Bot API calls as plain JSON, for the hot path of a resident update: the replies
 (``sendMessage``, ``editMessageText``), the staff copy in the ticket's thread, the button's
 ``answerCallbackQuery`` and long polling's ``getUpdates``.
 
@@ -6,6 +6,11 @@ aiogram builds a pydantic model of every method, form-encodes it and validates t
 a full ``Message``; here a dict goes out as JSON and only what is read (the ``message_id``, the
 updates as dicts) comes back. Calls that put or change a message take their start from the
 process's shared budget (``bot.telegram.budget``), as aiogram's calls do.
+
+The calls go over the bot's aiohttp session, or (``keepalive``, as the bot's wiring does) over
+kept-alive connections of ``bot.telegram.keepalive``, the broadcast sender's client: aiohttp's
+request machinery was about a tenth of a follow-up's CPU (two calls each). A long poll
+(``getUpdates``) always goes over aiohttp: it holds its connection for up to a minute.
 
 Errors map onto the contract as ``bot.telegram.sender.channel_errors`` maps aiogram's: 429 →
 ``RateLimited`` (``retry_after``), 403 → ``RecipientBlocked``, 5xx, 409, network errors and
@@ -24,6 +29,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 
 from bot.metrics.core import Metrics
 from bot.telegram.budget import counts_toward_limit
+from bot.telegram.keepalive import HttpError, KeepAliveClient
 from broadcasts.limits import Pacer
 from messaging.contract import (
     ChannelError,
@@ -38,6 +44,9 @@ from storage.vocabulary import Channel
 
 CHANNEL = Channel.TELEGRAM
 CALL_TIMEOUT = 30.0
+LONG_POLL = "getUpdates"
+# Kept-alive connections to the Bot API at most (beyond it, calls wait for one to come back).
+CONNECTIONS = 64
 JSON = dict[str, Any]
 
 
@@ -69,22 +78,41 @@ class BotApi:
         budget: Pacer | None = None,
         bot: Bot | None = None,
         metrics: Metrics | None = None,
+        keepalive: bool = False,
     ) -> None:
         """``bot``: share its server, its connection pool and its lifetime (closing the bot's
-        session closes this one's). ``metrics``: counts each call by method and outcome."""
-        self._base = f"{api_url.rstrip('/')}/bot{token}/"
+        session closes this one's). ``metrics``: counts each call by method and outcome.
+        ``keepalive``: calls other than long polls over kept-alive connections of this API's
+        own, closed by ``close``."""
         self._budget = budget
         self._metrics = metrics
         self._bot = bot
         self._http: aiohttp.ClientSession | None = None
+        self._keepalive: KeepAliveClient | None = None
+        self._use_keepalive = keepalive
+        self._at(f"{api_url.rstrip('/')}/bot{token}/")
+
+    def _at(self, base: str) -> None:
+        """Calls go to ``base`` + method."""
+        self._base = base
+        if self._use_keepalive:
+            self._keepalive = KeepAliveClient(
+                base.rstrip("/"), limit=CONNECTIONS, timeout=CALL_TIMEOUT
+            )
 
     @classmethod
     def for_bot(
-        cls, bot: Bot, *, budget: Pacer | None = None, metrics: Metrics | None = None
+        cls,
+        bot: Bot,
+        *,
+        budget: Pacer | None = None,
+        metrics: Metrics | None = None,
+        keepalive: bool = False,
     ) -> BotApi:
         """The same server and token as aiogram's ``bot`` (a local server, the stand-in)."""
         api = cls(api_url="", token=bot.token, budget=budget, bot=bot, metrics=metrics)
-        api._base = bot.session.api.api_url(token=bot.token, method="")
+        api._use_keepalive = keepalive
+        api._at(bot.session.api.api_url(token=bot.token, method=""))
         return api
 
     async def _session(self) -> aiohttp.ClientSession:
@@ -98,6 +126,8 @@ class BotApi:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
+        if self._keepalive is not None:
+            await self._keepalive.close()
 
     async def call(self, method: str, payload: JSON, *, within: float = CALL_TIMEOUT) -> Any:
         """The call's ``result``; raises the contract's channel errors."""
@@ -117,16 +147,11 @@ class BotApi:
             if delay > 0:
                 await asyncio.sleep(delay)
         try:
-            http = await self._session()
-            async with http.post(
-                self._base + method,
-                data=_dumps(payload),
-                headers=_HEADERS,
-                timeout=aiohttp.ClientTimeout(total=within),
-            ) as response:
-                status = response.status
-                body = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as error:
+            if self._keepalive is not None and method != LONG_POLL:
+                status, body = await self._keepalive.post(method, _dumps(payload))
+            else:
+                status, body = await self._post(method, payload, within)
+        except (aiohttp.ClientError, HttpError, TimeoutError) as error:
             raise TransientChannelError(f"{method}: {error!r}", channel=CHANNEL) from error
         try:
             answer = json.loads(body)
@@ -136,6 +161,16 @@ class BotApi:
         if isinstance(answer, dict) and answer.get("ok"):
             return answer.get("result")
         raise api_error(method, status, answer if isinstance(answer, dict) else {})
+
+    async def _post(self, method: str, payload: JSON, within: float) -> tuple[int, bytes]:
+        http = await self._session()
+        async with http.post(
+            self._base + method,
+            data=_dumps(payload),
+            headers=_HEADERS,
+            timeout=aiohttp.ClientTimeout(total=within),
+        ) as response:
+            return response.status, await response.read()
 
     async def send_text(
         self, chat_id: int, text: str, *, markup: JSON | None = None, **extra: Any

@@ -33,18 +33,18 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import ForceReply, InlineKeyboardMarkup, Message
+from aiogram.types import ForceReply, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.lean import BotApi
 from bot.telegram.staff import resident_files
 from bot.telegram.staff.card import (
-    CAPTION_LIMIT,
     TEXT_LIMIT,
     CardData,
     CardRenderer,
     shorten,
 )
+from bot.telegram.staff.copies import HEADER_ROOM, ResidentCopies
 from bot.telegram.staff.place import Place, Step, place_of
 from messaging.contract import (
     ChannelError,
@@ -56,9 +56,9 @@ from messaging.contract import (
     TransientChannelError,
 )
 from messaging.i18n import Catalog, Markup, labels
-from messaging.text import markup_to_plain, split_text, utf16_len
+from messaging.text import split_text
 from storage import linking, staff_desk
-from storage.models import Department, Resident, Staff, Ticket, TicketMessage
+from storage.models import Department, Resident, Staff, Ticket
 from storage.raw import outside_transaction
 from storage.tickets import get_ticket
 from storage.vocabulary import Clock
@@ -75,8 +75,6 @@ MESSAGES_PER_TICKET = 20
 # the others.
 FAILED_BACKOFF = timedelta(minutes=15)
 MAX_FAILED_TRACKED = 1000
-# Room for the header of a resident's message or of a continuation part.
-HEADER_ROOM = 200
 
 Markup_ = InlineKeyboardMarkup | ForceReply
 
@@ -116,6 +114,7 @@ class Desk:
         self.operator_chat_id = operator_chat_id
         self.cards = CardRenderer(catalog, zone=zone)
         self.files = resident_files.ResidentFiles(bot=bot, sessionmaker=sessionmaker)
+        self.copies = ResidentCopies(bot=bot, api=self.api, cards=self.cards, files=self.files)
         # Locks live as long as someone holds or waits for them: no unbounded growth.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._forums: dict[int, bool] = {}
@@ -245,7 +244,7 @@ class Desk:
                 return False
             ticket, stored_name, message = found
             name = self.cards.author_name(ticket, stored_name)
-            sent_id = await self._send_resident_message(place, ticket, name, message)
+            sent_id = await self.copies.send(place, ticket, name, message)
             marked = await staff_desk.mark_posted_once(
                 pg, message_id=message.id, chat_id=place.chat_id, sent_id=sent_id
             )
@@ -359,92 +358,13 @@ class Desk:
                 return Step(place=place)
             message = pending[0]
             name = self.cards.author_name(ticket, stored_name)
-            sent_id = await self._send_resident_message(place, ticket, name, message)
+            sent_id = await self.copies.send(place, ticket, name, message)
             marked = await staff_desk.mark_posted(
                 session, message, chat_id=place.chat_id, message_id=sent_id
             )
         if not marked:
             await self._delete_copy(place.chat_id, sent_id)
         return Step(place=place, posted=True, more=len(pending) > 1)
-
-    async def _send_resident_message(
-        self, place: Place, ticket: Ticket, name: str, message: TicketMessage
-    ) -> int:
-        text = message.text or ""
-        kind = message.attachment_kind
-        ref = message.attachment_ref or ""
-        if kind in resident_files.KINDS:
-            # The resident's caption goes with the file (or after it when too long).
-            caption = self.t(
-                "staff.from_resident.caption", name=name, number=ticket.number, text=text
-            )
-            fits = utf16_len(markup_to_plain(caption)) <= CAPTION_LIMIT
-            if not fits:
-                caption = self.t(
-                    "staff.from_resident.caption", name=name, number=ticket.number, text=""
-                )
-            try:
-                sent_id = (await self._send_file(place, kind, ref, caption)).message_id
-            except (TelegramBadRequest, resident_files.FileGone) as error:
-                # A file Telegram cannot take (an expired Viber link in a ticket from before
-                # Viber files were kept, a type it will not fetch by URL), or a kept copy
-                # erased meanwhile: staff get a line saying so instead of losing the message.
-                log.info("attachment of %s not shown: %s", ticket.number, error)
-                sent_id = await self._send_text(
-                    place,
-                    self.t(
-                        "staff.attachment_failed",
-                        name=name,
-                        kind=self.cards.label(labels.STAFF_ATTACHMENT, kind),
-                        file=message.attachment_name or "",
-                        ref=ref if ref.startswith("https://") else "",
-                    ),
-                )
-            if text and not fits:
-                await self._send_long(place, name, ticket, text)
-            return sent_id
-        if kind == "location":
-            pin = await self._send_location(place, ref)
-            first = (
-                pin.message_id
-                if pin is not None
-                else await self._send_text(place, self.t("staff.location_text", name=name, ref=ref))
-            )
-            if text:
-                await self._send_long(place, name, ticket, text)
-            return first
-        if kind is not None:
-            label = self.cards.label(labels.STAFF_ATTACHMENT, kind)
-            text = f"{text}\n[{label}]" if text else f"[{label}]"
-        return await self._send_long(place, name, ticket, text or "—")
-
-    async def _send_long(self, place: Place, name: str, ticket: Ticket, text: str) -> int:
-        """A resident's text, split at Telegram's limit; returns the first part's id."""
-        first: int | None = None
-        for part in split_text(text, TEXT_LIMIT - HEADER_ROOM):
-            sent = await self._send_text(
-                place, self.t("staff.from_resident", name=name, number=ticket.number, text=part)
-            )
-            first = first or sent
-        assert first is not None
-        return first
-
-    async def _send_text(self, place: Place, text: str) -> int:
-        """A text copy in the ticket's thread, as plain JSON (``bot.telegram.lean``)."""
-        return await self.api.send_text(place.chat_id, text, **place.json_kwargs())
-
-    async def _send_file(self, place: Place, kind: str, ref: str, caption: str) -> Message:
-        return await self.files.send(place.chat_id, kind, ref, caption, **place.kwargs())
-
-    async def _send_location(self, place: Place, ref: str) -> Message | None:
-        latitude, _, longitude = ref.partition(",")
-        try:
-            lat, lon = float(latitude), float(longitude)
-        except ValueError:
-            return None
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            return None
-        return await self.bot.send_location(place.chat_id, lat, lon, **place.kwargs())
 
     # -- the card and the thread, after staff actions -----------------------------------------
 
