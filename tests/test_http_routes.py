@@ -779,6 +779,14 @@ DESK_ROUTES: list[Route] = [
     # The ticket page, its actions and its files (bot/desk/ticket*.py, files.py).
     _desk("GET", "/tickets/{ticket_id}"),
     _desk("POST", "/tickets/{ticket_id}/{action}"),
+    # Incidents (tests/test_desk_incidents.py has the role matrix).
+    _desk("GET", "/incidents"),
+    _desk("GET", "/incidents/new"),
+    _desk("POST", "/incidents/new"),
+    _desk("GET", "/incidents/{id}"),
+    _desk("POST", "/incidents/{id}/{action}"),
+    _desk("GET", "/tickets/{ticket_id}/incident"),
+    _desk("POST", "/tickets/{ticket_id}/incident"),
     _desk("GET", "/files/{message_id}"),
 ]
 
