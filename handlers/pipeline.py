@@ -35,7 +35,7 @@ from messaging.contract import (
 from messaging.i18n import Catalog
 from storage import audit, conversations, dedup, linking, log_context
 from storage.errors import failure_reason, failure_trace, is_permanent
-from storage.models import AuditEntry
+from storage.models import AuditEntry, ConversationState
 from storage.residents import get_resident, resident_for_event
 from storage.vocabulary import Clock
 
@@ -172,21 +172,30 @@ class Pipeline:
                 session, known.resident, event, now=now, state=known.state, via=via
             )
             owed = owed_for(event, tuple(replies)) if replies and owe else None
-            await self._claim(session, event, now=now, owed=owed)
+            await self._claim(
+                session, event, now=now, owed=owed, ended=_ended(session, known.state)
+            )
         owed_key = (identity.channel, event.update_key) if owed is not None else None
         return Processed(replies=tuple(replies), effects=tuple(effects), owed_key=owed_key)
 
     @staticmethod
     async def _claim(
-        session: AsyncSession, event: Incoming, *, now: datetime, owed: Owed | None
+        session: AsyncSession,
+        event: Incoming,
+        *,
+        now: datetime,
+        owed: Owed | None,
+        ended: int | None = None,
     ) -> None:
-        """Claim the update (with the replies it owes), or raise ``_HandledBefore``."""
+        """Claim the update (with the replies it owes), or raise ``_HandledBefore``.
+        ``ended``: the resident whose conversation state the claim deletes (``_ended``)."""
         claimed = await dedup.claim_update(
             session,
             channel=event.identity.channel,
             update_key=event.update_key,
             now=now,
             owed=owed_to_json(owed) if owed is not None else None,
+            drop_state_of=ended,
         )
         if not claimed:
             raise _HandledBefore
@@ -272,6 +281,17 @@ class Pipeline:
             except Exception:
                 # Stored already; the staff desk's catch-up job posts it later.
                 log.exception("effect %r failed; it will be retried", effect)
+
+
+def _ended(session: AsyncSession, state: ConversationState | None) -> int | None:
+    """The resident whose conversation the turn ended (their state deleted in ``session``),
+    taken out of the session: the claim deletes it in its own statement instead of a DELETE of
+    the unit of work at the commit (a round trip fewer for every flow that ends: a follow-up,
+    a form sent). None when the state stays."""
+    if state is None or state not in session.deleted:
+        return None
+    session.expunge(state)
+    return state.resident_id
 
 
 def owed_for(event: Incoming, replies: tuple[Reply, ...]) -> Owed:

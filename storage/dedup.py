@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import raw
-from storage.models import ProcessedUpdate
+from storage.models import ConversationState, ProcessedUpdate
 
 JSONDict = dict[str, Any]
 # Claims are kept this long (pruned nightly): Telegram redelivers for up to 24 h, Viber for
@@ -28,9 +28,12 @@ async def claim_update(
     update_key: str,
     now: datetime,
     owed: JSONDict | None = None,
+    drop_state_of: int | None = None,
 ) -> bool:
     """Record the update as processed in the caller's transaction; False if it already was.
-    ``owed``: the replies kept on the claim until they are sent (``handlers.owed``).
+    ``owed``: the replies kept on the claim until they are sent (``handlers.owed``);
+    ``drop_state_of``: a resident whose conversation state goes with the claim (the turn ended
+    their flow), in the same statement on PostgreSQL.
 
     The row commits together with everything the update changed, so a crash before the commit
     leaves the update unclaimed and its redelivery is processed in full. One statement: a
@@ -39,8 +42,17 @@ async def claim_update(
     """
     pg = await raw.driver(session)
     if pg is not None:
-        claimed = await pg.fetchval(_CLAIM, channel, update_key, now, _json(owed))
+        if drop_state_of is None:
+            claimed = await pg.fetchval(_CLAIM, channel, update_key, now, _json(owed))
+        else:
+            claimed = await pg.fetchval(
+                _CLAIM_ENDING, channel, update_key, now, _json(owed), drop_state_of
+            )
         return claimed is not None
+    if drop_state_of is not None:
+        await session.execute(
+            delete(ConversationState).where(ConversationState.resident_id == drop_state_of)
+        )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
@@ -74,6 +86,10 @@ _CLAIM = (
     "INSERT INTO processed_updates (channel, update_key, processed_at, owed) "
     "VALUES ($1, $2, $3, $4::json) ON CONFLICT (channel, update_key) DO NOTHING RETURNING 1"
 )
+
+
+# The same, deleting the resident's conversation state ($5) in the same statement.
+_CLAIM_ENDING = "WITH ended AS (DELETE FROM conversation_states WHERE resident_id = $5) " + _CLAIM
 
 
 def _json(owed: JSONDict | None) -> str | None:
