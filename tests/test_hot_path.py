@@ -234,21 +234,29 @@ async def _writing_to(maker: Maker, user_id: int, ticket_id: int) -> None:
 
 async def _unrecordable_copies(url: str, *, on: bool) -> None:
     """A trigger that skips every UPDATE recording a copy (as if recorded already)."""
+    await _trigger(
+        url,
+        on=on,
+        function="skip_copy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+        trigger="TRIGGER skip_copy BEFORE UPDATE ON ticket_messages FOR EACH ROW "
+        "WHEN (NEW.staff_message_id IS NOT NULL) EXECUTE FUNCTION skip_copy()",
+        drop=("TRIGGER skip_copy ON ticket_messages", "FUNCTION skip_copy()"),
+    )
+
+
+async def _trigger(
+    url: str, *, on: bool, function: str, trigger: str, drop: tuple[str, str]
+) -> None:
+    """Create the trigger and its function (``on``), or drop both."""
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(dsn)
     try:
         if on:
-            await connection.execute(
-                "CREATE FUNCTION skip_copy() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RETURN NULL; END $$"
-            )
-            await connection.execute(
-                "CREATE TRIGGER skip_copy BEFORE UPDATE ON ticket_messages FOR EACH ROW "
-                "WHEN (NEW.staff_message_id IS NOT NULL) EXECUTE FUNCTION skip_copy()"
-            )
+            await connection.execute(f"CREATE FUNCTION {function}")
+            await connection.execute(f"CREATE {trigger}")
         else:
-            await connection.execute("DROP TRIGGER skip_copy ON ticket_messages")
-            await connection.execute("DROP FUNCTION skip_copy()")
+            for what in drop:
+                await connection.execute(f"DROP {what}")
     finally:
         await connection.close()
 
@@ -285,23 +293,15 @@ async def test_a_webhook_whose_commit_fails_is_not_acknowledged(pg_url: str) -> 
 
 async def _failing_commits(url: str, *, on: bool) -> None:
     """A constraint trigger checked at COMMIT that fails every claim (SQLSTATE 40001)."""
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(dsn)
-    try:
-        if on:
-            await connection.execute(
-                "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'test: commit refused' USING ERRCODE = '40001'; END $$"
-            )
-            await connection.execute(
-                "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON processed_updates "
-                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
-            )
-        else:
-            await connection.execute("DROP TRIGGER fail_at_commit ON processed_updates")
-            await connection.execute("DROP FUNCTION fail_at_commit()")
-    finally:
-        await connection.close()
+    await _trigger(
+        url,
+        on=on,
+        function="fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'test: commit refused' USING ERRCODE = '40001'; END $$",
+        trigger="CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON processed_updates "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
+        drop=("TRIGGER fail_at_commit ON processed_updates", "FUNCTION fail_at_commit()"),
+    )
 
 
 async def _poll_in_chats(
