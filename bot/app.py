@@ -183,7 +183,10 @@ async def build_runtime(
             events.append(TelegramDeskEvents(chat_desk.desk))
         tickets = ticket_core(common, notifier=notifier, links=links, desks=events)
         incidents = incident_core(
-            common, tickets, wake=delivery.wake if delivery is not None else no_wake
+            common,
+            tickets,
+            wake=delivery.wake if delivery is not None else no_wake,
+            background=outbox.submit,
         )
         chat = (
             staff_chat(

@@ -67,6 +67,7 @@ from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import Wake, no_wake
 from handlers.staff.core import StaffCore
 from handlers.staff.incidents import IncidentCore
+from handlers.staff.incidents.context import Background
 from handlers.staff.media import MediaLinks, derive_key
 from handlers.staff.notices import Notices
 from handlers.staff.tickets.context import DeskEvents, TicketCore
@@ -352,7 +353,9 @@ def ticket_core(
     )
 
 
-def incident_core(common: Common, tickets: TicketCore, *, wake: Wake) -> IncidentCore:
+def incident_core(
+    common: Common, tickets: TicketCore, *, wake: Wake, background: Background | None = None
+) -> IncidentCore:
     """The incident operations both desks call (issue 17), on the ticket core: their status
     updates wake the delivery engine."""
     settings = common.settings
@@ -362,6 +365,7 @@ def incident_core(common: Common, tickets: TicketCore, *, wake: Wake) -> Inciden
         wake=wake,
         default_language=settings.language,
         two_person=settings.news_two_person,
+        background=background,
     )
 
 

@@ -7,7 +7,7 @@ No messenger SDK here: the web desk and the Telegram operator chat both call the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +40,9 @@ BULK_MAX = 5000
 DISTRICTS = frozenset(d.value for d in District if d is not District.WHOLE_CITY)
 
 
+Background = Callable[[str, Callable[[], Awaitable[None]]], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentCore:
     """The parts the incident operations use, built once by the composition root.
@@ -55,6 +58,9 @@ class IncidentCore:
     default_language: str = "uk"
     # The news rule: the district news of an update waits for a second editor.
     two_person: bool = False
+    # Runs work after the commit in the background, owned and in order per key (the bot's
+    # outbox); None: the work runs before the operation returns.
+    background: Background | None = None
 
     @asynccontextmanager
     async def call(
