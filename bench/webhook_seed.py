@@ -19,43 +19,68 @@ FIRST_USER = 10_000_000
 Sessionmaker = Any
 
 
+async def add_resident_with_ticket(
+    session: Any, *, external_id: str, name: str, number: str, now: datetime
+) -> tuple[Resident, Ticket]:
+    """An onboarded Telegram resident with one open ticket (flushed: both have their ids)."""
+    resident = Resident(
+        channel="telegram",
+        external_id=external_id,
+        name=name,
+        language="uk",
+        consent_at=now,
+        policy_version="bench",
+        district="city",
+        digest="instant",
+        subscribed=True,
+        is_active=True,
+        onboarded_at=now,
+        created_at=now,
+        last_seen_at=now,
+        topics=[ResidentTopic(topic="city_news")],
+    )
+    session.add(resident)
+    await session.flush()
+    ticket = Ticket(
+        number=number,
+        kind="feedback",
+        status="in_progress",
+        resident_id=resident.id,
+        channel="telegram",
+        queue_code="other",
+        received_at=now,
+        deadline_at=now + timedelta(days=10),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    return resident, ticket
+
+
+def following_up(resident_id: int, ticket_id: int, number: str, now: datetime) -> ConversationState:
+    """The resident's state in the follow-up step of their ticket ("my tickets" → write)."""
+    return ConversationState(
+        resident_id=resident_id,
+        flow="followup",
+        step="text",
+        data={"ticket_id": ticket_id, "number": number},
+        updated_at=now,
+    )
+
+
 async def seed(sessionmaker: Sessionmaker, residents: int) -> int:
     """Residents with one open ticket each, in the follow-up step of "my tickets", and a poll
     sent to all of them; returns the poll's id."""
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
         for index in range(residents):
-            resident = Resident(
-                channel="telegram",
+            await add_resident_with_ticket(
+                session,
                 external_id=str(FIRST_USER + index),
                 name="Bench",
-                language="uk",
-                consent_at=now,
-                policy_version="bench",
-                district="city",
-                digest="instant",
-                subscribed=True,
-                is_active=True,
-                onboarded_at=now,
-                created_at=now,
-                last_seen_at=now,
-                topics=[ResidentTopic(topic="city_news")],
-            )
-            session.add(resident)
-            await session.flush()
-            session.add(
-                Ticket(
-                    number=f"ВД-2000-{index:06d}",
-                    kind="feedback",
-                    status="in_progress",
-                    resident_id=resident.id,
-                    channel="telegram",
-                    queue_code="other",
-                    received_at=now,
-                    deadline_at=now + timedelta(days=10),
-                    created_at=now,
-                    updated_at=now,
-                )
+                number=f"ВД-2000-{index:06d}",
+                now=now,
             )
         poll = await polls.create_poll(
             session,
@@ -87,15 +112,8 @@ async def reset(sessionmaker: Sessionmaker) -> None:
         await session.execute(delete(ConversationState))
         now = datetime.now(UTC)
         for ticket in (await session.scalars(select(Ticket))).all():
-            session.add(
-                ConversationState(
-                    resident_id=ticket.resident_id,
-                    flow="followup",
-                    step="text",
-                    data={"ticket_id": ticket.id, "number": ticket.number},
-                    updated_at=now,
-                )
-            )
+            assert ticket.resident_id is not None
+            session.add(following_up(ticket.resident_id, ticket.id, ticket.number, now))
 
 
 async def poll_presses(

@@ -15,6 +15,7 @@ import asyncpg
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bench.webhook_seed import add_resident_with_ticket, following_up
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.telegram.channel import SECRET_HEADER, WEBHOOK_PATH
 from handlers.polls import poll_keyboard, vote_action
@@ -27,7 +28,6 @@ from storage.models import (
     PollVote,
     ProcessedUpdate,
     Resident,
-    Ticket,
     TicketMessage,
 )
 from tests.harness import TELEGRAM_TOKEN, WEBHOOK_SECRET, bot_settings, running_bot
@@ -70,46 +70,10 @@ async def _resident_with_ticket(sessionmaker: Maker, user_id: int) -> int:
             )
             await session.delete(found)
             await session.flush()
-        resident = Resident(
-            channel="telegram",
-            external_id=str(user_id),
-            name="Оксана",
-            language="uk",
-            consent_at=now,
-            policy_version="test",
-            district="city",
-            digest="instant",
-            subscribed=True,
-            is_active=True,
-            onboarded_at=now,
-            created_at=now,
-            last_seen_at=now,
+        resident, ticket = await add_resident_with_ticket(
+            session, external_id=str(user_id), name="Оксана", number=f"ВД-2026-{user_id}", now=now
         )
-        session.add(resident)
-        await session.flush()
-        ticket = Ticket(
-            number=f"ВД-2026-{user_id}",
-            kind="feedback",
-            status="in_progress",
-            resident_id=resident.id,
-            channel="telegram",
-            queue_code="other",
-            received_at=now,
-            deadline_at=now + timedelta(days=10),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(ticket)
-        await session.flush()
-        session.add(
-            ConversationState(
-                resident_id=resident.id,
-                flow="followup",
-                step="text",
-                data={"ticket_id": ticket.id, "number": ticket.number},
-                updated_at=now,
-            )
-        )
+        session.add(following_up(resident.id, ticket.id, ticket.number, now))
         return ticket.id
 
 
@@ -221,15 +185,7 @@ async def _writing_to(maker: Maker, user_id: int, ticket_id: int) -> None:
         await session.execute(
             delete(ConversationState).where(ConversationState.resident_id == resident_id)
         )
-        session.add(
-            ConversationState(
-                resident_id=resident_id,
-                flow="followup",
-                step="text",
-                data={"ticket_id": ticket_id, "number": f"ВД-2026-{user_id}"},
-                updated_at=datetime.now(UTC),
-            )
-        )
+        session.add(following_up(resident_id, ticket_id, f"ВД-2026-{user_id}", datetime.now(UTC)))
 
 
 async def _unrecordable_copies(url: str, *, on: bool) -> None:
