@@ -65,7 +65,8 @@ async def test_spike_alert_once_an_hour(database_url: str) -> None:
             ("category", "housing", 6),
             ("district", "ternivskyi", 6),
         }
-        posted = world.texts()[before:]
+        # Only the alerts: the minute's catch-up may post the seeded tickets' cards meanwhile.
+        posted = [p for p in world.texts()[before:] if "Сплеск звернень" in p]
         assert len(posted) == 2
         category = next(p for p in posted if "категорія «Житло та комунальні послуги»" in p)
         assert "Сплеск звернень" in category and "За останню годину: 6" in category
