@@ -61,6 +61,9 @@ async def _seed(world: World) -> str:
     await seed.ticket(resident_id=resident, received_at=now - timedelta(hours=2))
     # Outside the period: not exported.
     await seed.ticket(resident_id=resident, received_at=now - timedelta(days=40))
+    # Their cards now, as the minute's catch-up would: later, they would land among the
+    # messages the tests read as the chat's last.
+    assert await world.desk.post_pending() == 2
     today = world.clock().astimezone(world.runtime.settings.zone).date()
     return f"{(today - timedelta(days=3)).isoformat()} {today.strftime('%d.%m.%Y')}"
 

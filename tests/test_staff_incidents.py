@@ -36,6 +36,9 @@ async def test_spike_button_card_status_update_link_and_resolve(database_url: st
                 received_at=now - (10 + minutes) * MINUTE,
                 body=f"Вибух труби на вулиці, вода в підвалі {minutes}",
             )
+        # Their cards now, as the minute's catch-up would: posted later, they would come
+        # between the messages this test reads as the chat's last.
+        assert await world.desk.post_pending(limit=100) == 33
         await _job(world).run()
         alerts = [m for m in world.chat() if OPEN in world.buttons(m["message_id"])]
         alert = next(m for m in alerts if "Житло" in m["text"])
