@@ -22,7 +22,7 @@ from bot.desk.security import roles
 from broadcasts import spikes
 from handlers.staff import incidents as ops
 from handlers.staff.core import EVERY_ROLE, WORKERS, Done, Reason, Refused
-from handlers.staff.incidents.answers import LEGAL_KINDS
+from handlers.staff.incidents.answers import LEGAL_KINDS, answered_already
 from handlers.staff.incidents.context import (
     ANSWER_MAX,
     DESCRIPTION_MAX,
@@ -228,6 +228,8 @@ async def show(
             for ticket in await incidents.linked_tickets(session, incident_id)
             if departments is None or ticket.queue_code in departments
         ]
+        # Those that got the incident's answer already are not offered it again.
+        answered = await answered_already(session, card.incident)
     acts = found.role in WORKERS
     # What the matcher suggests, for those who may link, while the incident is open.
     suggested = (
@@ -247,7 +249,9 @@ async def show(
             "legal": [
                 ticket
                 for ticket in linked
-                if ticket.kind in LEGAL_KINDS and ticket.status not in ("closed", "refused")
+                if ticket.kind in LEGAL_KINDS
+                and ticket.status not in ("closed", "refused")
+                and ticket.id not in answered
             ],
             "suggested": suggested.value if isinstance(suggested, Done) else [],
             "acts": acts,
