@@ -234,10 +234,19 @@ async def test_the_refusals_keep_the_queue_and_the_ticks(database_url: str) -> N
         assert query["kind"] == ["feedback"]
         assert len(await world.audit("incident.link")) == 2
 
+        # A row the live page adds has its box too (for those who may link).
+        status, row = await maria.get(f"/desk/tickets/{tickets[0].id}/row")
+        assert status == 200 and f'value="{tickets[0].id}" form="queue-link"' in row
+        # An id too long for any ticket, on the incident page's own bulk form: no crash.
+        status, page = await maria.post(f"/desk/incidents/{outage}/link", {"ticket": "9" * 30})
+        assert status in (404, 422), status
+
         # The head of department reads: no boxes, no form, and a post is refused.
         status, page = await head.get("/desk/")
         assert status == 200 and set(ids(page)) == {t.id for t in tickets}
         assert 'name="ticket"' not in page and "/desk/queue/link" not in page
+        status, row = await head.get(f"/desk/tickets/{tickets[0].id}/row")
+        assert status == 200 and 'name="ticket"' not in row
         status, _, _ = await link(head, [("incident", str(outage)), first])
         assert status == 403
         # A forged token: refused before anything runs.

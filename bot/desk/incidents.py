@@ -8,6 +8,7 @@ the forms of ``bot.desk.incident_actions``. Every change is an operation of the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
@@ -37,6 +38,8 @@ from storage.incidents import IncidentStatus, Prefill
 from storage.models import Incident, IncidentTicket, Ticket
 from storage.vocabulary import CATEGORY_QUEUES
 
+# Longer than any id of ours: a bigger value is no ticket (and would overflow the column).
+ID_DIGITS: Final = 18
 # How many suggestions the page shows (best first).
 SUGGESTED = 200
 OPEN_STATUSES: Final = (IncidentStatus.INVESTIGATING.value, IncidentStatus.WORKING.value)
@@ -65,6 +68,28 @@ CODES: Final[Mapping[str, str]] = {
     "no_incident": N_("desk.incident.error.no_incident"),
     "none_chosen": N_("desk.incident.error.none_chosen"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The ticked ids (each once, in the order posted), and how many posted values were no
+    ticket id at all (counted as not found, not dropped silently)."""
+
+    ids: tuple[int, ...]
+    junk: int
+
+
+def selection_of(form: Any) -> Selection:
+    """The ``ticket`` values of a bulk form (the queue's, the incident page's)."""
+    ids: dict[int, None] = {}
+    junk = 0
+    for value in form.getall("ticket", []):
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isascii() and text.isdigit() and len(text) <= ID_DIGITS:
+            ids[int(text)] = None
+        else:
+            junk += 1
+    return Selection(tuple(ids), junk)
 
 
 def routes() -> list[web.RouteDef]:

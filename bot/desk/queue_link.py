@@ -17,7 +17,6 @@ A form sent twice acts once (``bot.desk.once``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import markupsafe
@@ -25,7 +24,7 @@ from aiohttp import web
 
 from bot.desk import queue_form, queues
 from bot.desk.context import form_of, parts, see_other, translator, visitor
-from bot.desk.incidents import core_of, explain
+from bot.desk.incidents import ID_DIGITS, Selection, core_of, explain, selection_of
 from bot.desk.once import KEYS, key_of
 from bot.desk.queue_form import Chosen
 from bot.desk.queue_picks import DONE, counts_of
@@ -39,33 +38,10 @@ from handlers.staff.incidents import Linked
 # live page adds and bounds the work (rows locked) of one request well under the core's cap.
 SELECTED_MAX: Final = 500
 TOO_MANY: Final = "too_many_selected"
-# Longer than any id of ours: a bigger value is no ticket (and would overflow the column).
-_ID_DIGITS: Final = 18
 
 
 def routes() -> list[web.RouteDef]:
     return [web.post("/queue/link", link_selected)]
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    """The ticked ids (each once, in the order posted), and how many posted values were no
-    ticket id at all (counted as not found, not dropped silently)."""
-
-    ids: tuple[int, ...]
-    junk: int
-
-
-def selection_of(form: Any) -> Selection:
-    ids: dict[int, None] = {}
-    junk = 0
-    for value in form.getall("ticket", []):
-        text = value.strip() if isinstance(value, str) else ""
-        if text.isascii() and text.isdigit() and len(text) <= _ID_DIGITS:
-            ids[int(text)] = None
-        else:
-            junk += 1
-    return Selection(tuple(ids), junk)
 
 
 def _address(form: Any, chosen: Chosen) -> dict[str, str]:
@@ -81,7 +57,7 @@ def _address(form: Any, chosen: Chosen) -> dict[str, str]:
 def _incident(form: Any) -> int | None:
     value = form.get("incident", "")
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value) if len(value) <= _ID_DIGITS else None
+        return int(value) if len(value) <= ID_DIGITS else None
     return None
 
 
