@@ -17,18 +17,10 @@ from tests.desk_browser import DESKTOP, check_a11y, open_tab, sign_in
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import desk_world
 from tests.test_desk_incidents import _file
+from tests.test_desk_incidents_browser import _tab_to
 from tests.test_desk_queue_link import link, linked_to, once, open_incident
 
 pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
-
-
-async def _tab_to(page: Page, selector: str, limit: int = 80) -> None:
-    """Tab until the focused element matches ``selector``."""
-    for _ in range(limit):
-        if await page.evaluate(f"document.activeElement.matches({selector!r})"):
-            return
-        await page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
 
 
 async def _no_violation(page: Page) -> None:
