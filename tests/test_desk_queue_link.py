@@ -143,6 +143,16 @@ async def test_link_the_ticked_tickets_of_a_filtered_queue(database_url: str) ->
         assert "не знайдено або не з ваших відділів: 3" in notice
         assert "уже прив'язані" not in notice
         assert f'href="/desk/incidents/{outage}"' in page
+        # Each row names the incident it is linked to (escaped), so staff see what is skipped.
+        row = page.split(f'data-ticket-id="{water[0].id}"', 1)[1].split("</tr>", 1)[0]
+        assert (
+            f'<a class="hint" href="/desk/incidents/{outage}" data-field="incident">'
+            "Інцидент: Немає води &lt;b&gt;на&lt;/b&gt; Покровському 🚱</a>"
+        ) in row
+        row = page.split(f'data-ticket-id="{elsewhere.id}"', 1)[1].split("</tr>", 1)[0]
+        assert f'href="/desk/incidents/{gas}" data-field="incident">Інцидент: Запах газу' in row
+        row = page.split(f'data-ticket-id="{water[2].id}"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-field="incident"' not in row
         # The filter form does not carry the notice along.
         assert "done=" not in page.split('class="filters card"', 1)[1].split("</form>", 1)[0]
 

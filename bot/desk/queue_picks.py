@@ -1,6 +1,7 @@
 """What the Queues screen adds for linking tickets to an incident in bulk (issue 17): whether
 the visitor may pick rows (a worker, with an open incident to link to), the open incidents to
-choose from, and the notice a bulk link leaves in the address it redirects to.
+choose from, the incident each listed ticket is linked to already, and the notice a bulk link
+leaves in the address it redirects to.
 
 The form itself posts to ``bot.desk.queue_link``; the core (``handlers.staff.incidents``)
 decides which tickets are linked and which are skipped.
@@ -8,11 +9,12 @@ decides which tickets are linked and which are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.desk.context import parts, visitor
@@ -20,7 +22,7 @@ from handlers.staff import incidents as ops
 from handlers.staff.core import WORKERS, Done
 from handlers.staff.incidents import Linked
 from handlers.staff.incidents.context import ELSEWHERE
-from storage.models import Incident
+from storage.models import Incident, IncidentTicket
 
 # The notice's counts in the address after a bulk link (``?done=linked&incident=…``); numbers
 # only, never a ticket's number or a resident's data. At most SELECTED_MAX each.
@@ -94,3 +96,18 @@ async def open_incidents(request: web.Request) -> Sequence[Incident] | None:
         return None
     outcome = await ops.listing(core, found.actor, open_only=True)
     return outcome.value if isinstance(outcome, Done) else None
+
+
+async def incidents_of(
+    session: AsyncSession, ticket_ids: Collection[int]
+) -> dict[int, tuple[int, str]]:
+    """The incident (id, title) each of ``ticket_ids`` (a page's rows) is linked to, if any:
+    the list shows it, so staff see which rows a bulk link would skip."""
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(
+        select(IncidentTicket.ticket_id, Incident.id, Incident.title)
+        .join(Incident, Incident.id == IncidentTicket.incident_id)
+        .where(IncidentTicket.ticket_id.in_(sorted(ticket_ids)))
+    )
+    return {ticket_id: (incident_id, title) for ticket_id, incident_id, title in rows}

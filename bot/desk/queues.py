@@ -69,6 +69,8 @@ class Line:
     overdue: bool
     due_soon: bool
     urgent: bool
+    # The incident (id, title) the ticket is linked to, if any.
+    incident: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +166,11 @@ async def show(
             session, {row.assignee_id for row in page.rows if row.assignee_id is not None}
         )
         staff = await _staff_names(session, visible)
+        linked = await queue_picks.incidents_of(session, [row.id for row in page.rows])
     # The visitor is "Мої" in the list, not a second time by name.
     staff.pop(found.staff.id, None)
     soon = due_soon_until(now, calendar, desk.zone)
-    lines = [_line(t, row, assignees, soon) for row in page.rows]
+    lines = [_line(t, row, assignees, soon, linked.get(row.id)) for row in page.rows]
     departments = [DepartmentLine(code, names.get(code, code), counts[code]) for code in visible]
     short = search is not None and len(fold(search)) < MIN_QUERY
     return render(
@@ -215,8 +218,9 @@ async def row(request: web.Request) -> web.StreamResponse:
         calendar = await load_calendar(session)
         wanted = {found.assignee_id} if found.assignee_id is not None else set()
         assignees = await _assignee_names(session, wanted)
+        linked = await queue_picks.incidents_of(session, [ticket_id])
     soon = due_soon_until(now, calendar, desk.zone)
-    line = _line(translator(request), found, assignees, soon)
+    line = _line(translator(request), found, assignees, soon, linked.get(ticket_id))
     picks = bool(await queue_picks.open_incidents(request))
     return render(request, "queue_row.html", {"line": line, "picks": picks})
 
@@ -241,7 +245,13 @@ def _label(t: Translate, table: Mapping[str, str], code: str | None) -> str:
     return code if key is None else str(t(key))
 
 
-def _line(t: Translate, row: QueueRow, assignees: dict[int, str], soon: datetime) -> Line:
+def _line(
+    t: Translate,
+    row: QueueRow,
+    assignees: dict[int, str],
+    soon: datetime,
+    incident: tuple[int, str] | None = None,
+) -> Line:
     deadline = row.deadline_at
     due_soon = not row.overdue and row.status in OPEN and deadline is not None and deadline <= soon
     return Line(
@@ -259,6 +269,7 @@ def _line(t: Translate, row: QueueRow, assignees: dict[int, str], soon: datetime
         overdue=row.overdue,
         due_soon=due_soon,
         urgent=row.urgent,
+        incident=incident,
     )
 
 
