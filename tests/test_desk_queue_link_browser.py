@@ -13,7 +13,7 @@ from playwright.async_api import Page
 
 from storage.vocabulary import Role
 from tests.chromium import SHARED_BROWSER, chromium
-from tests.desk_browser import DESKTOP, check_a11y, open_tab, sign_in
+from tests.desk_browser import DESKTOP, PHONE, check_a11y, open_tab, sign_in
 from tests.desk_seed import NOW, DeskSeed
 from tests.desk_world import desk_world
 from tests.test_desk_incidents import _file
@@ -94,6 +94,11 @@ async def test_filter_tick_and_link_with_the_keyboard(database_url: str) -> None
         assert "district=pokrovskyi" in page.url
         assert await linked_to(world, outage) == {water[1].id, water[2].id}
         assert elsewhere.id not in await linked_to(world, outage)
+        await _no_violation(page)
+        # At a phone's width the boxes and the form fit the screen.
+        await page.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert await page.locator(f"#pick-{water[0].id}").is_visible()
         await _no_violation(page)
         assert tab.errors == []
 
