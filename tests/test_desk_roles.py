@@ -68,6 +68,7 @@ ACCESS: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/incidents/{id}/{action}"): WORKERS,
     ("GET", "/tickets/{ticket_id}/incident"): WORKERS,
     ("POST", "/tickets/{ticket_id}/incident"): WORKERS,
+    ("POST", "/queue/link"): WORKERS,
 }
 for _path in ("/news", "/polls"):
     ACCESS.update(

@@ -716,6 +716,8 @@ DESK_ROUTES: list[Route] = [
     # Switching the language needs no token (harmless); another site is still refused.
     _desk("POST", "/language", public=True, unsigned=status(303)),
     _desk("POST", "/search"),
+    # Linking a filtered queue's tickets to an incident (tests/test_desk_queue_link.py).
+    _desk("POST", "/queue/link"),
     _desk("GET", "/dashboard"),
     # Staff accounts (bot/desk/invite.py, totp_setup.py, account.py, admin_staff.py,
     # admin_audit.py).

@@ -322,6 +322,11 @@ async def test_resolving_closes_feedback_and_appeals_get_their_legal_answer(worl
     ((_recipient, reply),) = world.sender.sent
     assert "Воду подали о 18:00." in str(reply.text)
 
+    # Sent again (a bulk form resent, another desk): the appeal has it already, nothing goes.
+    again = done(await ops.send_legal_answers(world.core, WEB, incident_id, [appeal]))
+    assert again.answered == () and again.skipped == {appeal: "already_answered"}
+    assert len(world.sender.sent) == 1
+
     ticket_answers = await world.audit("ticket.answer")
     assert {e.subject for e in ticket_answers} == {f"ticket:{feedback}", f"ticket:{appeal}"}
     assert len(await world.audit("incident.legal_answer")) == 1

@@ -26,6 +26,7 @@ from bot.desk import (
     invite,
     news,
     polls,
+    queue_link,
     queues,
     stream,
     ticket,
@@ -77,6 +78,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     ticket_actions.routes,
     incidents.routes,
     incident_actions.routes,
+    queue_link.routes,
     files.routes,
 )
 

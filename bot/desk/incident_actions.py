@@ -22,6 +22,7 @@ from bot.desk.incidents import (
     explain,
     new_form,
     prefill_of,
+    selection_of,
     show,
     ticket_link_form,
 )
@@ -44,11 +45,8 @@ def _text(form: Any, name: str) -> str:
     return value.replace("\r\n", "\n").strip() if isinstance(value, str) else ""
 
 
-def _ids(form: Any, name: str = "ticket") -> list[int]:
-    values = [value for value in form.getall(name, []) if isinstance(value, str)]
-    return [int(value) for value in values[:IDS_MAX] if value.isascii() and value.isdigit()][
-        :IDS_MAX
-    ]
+def _ids(form: Any) -> list[int]:
+    return list(selection_of(form).ids[:IDS_MAX])
 
 
 def _status(form: Any) -> IncidentStatus | Refused | None:

@@ -8,6 +8,7 @@ the forms of ``bot.desk.incident_actions``. Every change is an operation of the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Final
 
@@ -22,7 +23,7 @@ from bot.desk.security import roles
 from broadcasts import spikes
 from handlers.staff import incidents as ops
 from handlers.staff.core import EVERY_ROLE, WORKERS, Done, Reason, Refused
-from handlers.staff.incidents.answers import LEGAL_KINDS
+from handlers.staff.incidents.answers import LEGAL_KINDS, answered_already
 from handlers.staff.incidents.context import (
     ANSWER_MAX,
     DESCRIPTION_MAX,
@@ -37,6 +38,8 @@ from storage.incidents import IncidentStatus, Prefill
 from storage.models import Incident, IncidentTicket, Ticket
 from storage.vocabulary import CATEGORY_QUEUES
 
+# Longer than any id of ours: a bigger value is no ticket (and would overflow the column).
+ID_DIGITS: Final = 18
 # How many suggestions the page shows (best first).
 SUGGESTED = 200
 OPEN_STATUSES: Final = (IncidentStatus.INVESTIGATING.value, IncidentStatus.WORKING.value)
@@ -65,6 +68,28 @@ CODES: Final[Mapping[str, str]] = {
     "no_incident": N_("desk.incident.error.no_incident"),
     "none_chosen": N_("desk.incident.error.none_chosen"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The ticked ids (each once, in the order posted), and how many posted values were no
+    ticket id at all (counted as not found, not dropped silently)."""
+
+    ids: tuple[int, ...]
+    junk: int
+
+
+def selection_of(form: Any) -> Selection:
+    """The ``ticket`` values of a bulk form (the queue's, the incident page's)."""
+    ids: dict[int, None] = {}
+    junk = 0
+    for value in form.getall("ticket", []):
+        text = value.strip() if isinstance(value, str) else ""
+        if text.isascii() and text.isdigit() and len(text) <= ID_DIGITS:
+            ids[int(text)] = None
+        else:
+            junk += 1
+    return Selection(tuple(ids), junk)
 
 
 def routes() -> list[web.RouteDef]:
@@ -228,6 +253,8 @@ async def show(
             for ticket in await incidents.linked_tickets(session, incident_id)
             if departments is None or ticket.queue_code in departments
         ]
+        # Those that got the incident's answer already are not offered it again.
+        answered = await answered_already(session, card.incident)
     acts = found.role in WORKERS
     # What the matcher suggests, for those who may link, while the incident is open.
     suggested = (
@@ -247,7 +274,9 @@ async def show(
             "legal": [
                 ticket
                 for ticket in linked
-                if ticket.kind in LEGAL_KINDS and ticket.status not in ("closed", "refused")
+                if ticket.kind in LEGAL_KINDS
+                and ticket.status not in ("closed", "refused")
+                and ticket.id not in answered
             ],
             "suggested": suggested.value if isinstance(suggested, Done) else [],
             "acts": acts,

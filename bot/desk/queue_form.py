@@ -98,6 +98,18 @@ def parse(values: Mapping[str, str], *, departments: Collection[str]) -> Chosen:
     return Chosen(**found)
 
 
+def posted(form: Mapping[str, object], *, departments: Collection[str]) -> Chosen:
+    """The filters a form of the Queues page posted back in its hidden fields (the search, the
+    bulk link); a value no form offers drops them all rather than being obeyed."""
+    values = {name: form.get(name, "") for name in FIELDS}
+    try:
+        return parse(
+            {k: v for k, v in values.items() if isinstance(v, str)}, departments=departments
+        )
+    except BadFilter:
+        return Chosen()
+
+
 def filters(chosen: Chosen, *, me: int, search: str | None) -> QueueFilters:
     """The data layer's filters for ``chosen``, ``me`` being the visitor's staff id."""
     statuses: frozenset[str]

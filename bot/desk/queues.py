@@ -1,14 +1,15 @@
 """The Queues screen at ``/desk/``: the tickets of the departments the staff member works in
 (administrators: all), with each department's counts, filters, search and keyset pages.
 
-Read-only: no action here, so a head of department (read-only role) sees the same page as an
-operator. What a visitor sees is bounded by their departments, checked here (the data layer
-takes the department codes to read).
+A head of department (read-only role) sees the list as an operator does; workers also get a
+checkbox per row to link the ticked tickets to an open incident (``bot.desk.queue_link``). What
+a visitor sees is bounded by their departments, checked here (the data layer takes the
+department codes to read).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,9 +18,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.desk import queue_form
+from bot.desk import queue_form, queue_picks
 from bot.desk.context import form_of, parts, render, see_other, translator, visitor
-from bot.desk.queue_form import BadFilter, Chosen
+from bot.desk.once import KEYS
+from bot.desk.queue_form import BadFilter
 from bot.desk.searches import MAX_QUERY, SEARCHES
 from messaging import labels
 from storage.calendar_store import load_calendar
@@ -67,6 +69,8 @@ class Line:
     overdue: bool
     due_soon: bool
     urgent: bool
+    # The incident (id, title) the ticket is linked to, if any.
+    incident: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,21 +115,36 @@ def problem(request: web.Request, message: str, *, status: int = 400) -> web.Res
 
 
 async def queues_page(request: web.Request) -> web.StreamResponse:
+    return await show(request, request.query)
+
+
+async def show(
+    request: web.Request,
+    query: Mapping[str, str],
+    *,
+    refused: markupsafe.Markup | None = None,
+    selected: Collection[int] = (),
+    status: int = 200,
+) -> web.Response:
+    """The Queues page for the address ``query`` (filters, search key, page cursor, a bulk
+    link's notice); ``refused`` and ``selected``: a refused bulk link, its rows kept ticked."""
     desk, found = parts(request), visitor(request)
     t = translator(request)
     now = desk.clock()
-    cursor = request.query.get("page") or None
+    cursor = query.get("page") or None
     if cursor is not None and len(cursor) > MAX_CURSOR:
         return problem(request, t("desk.queue.bad_cursor"))
-    key = request.query.get("q") or None
+    key = query.get("q") or None
     search = request.config_dict[SEARCHES].get(found.session_hash, key, now=now) if key else None
+    incidents = await queue_picks.open_incidents(request)
     async with desk.sessionmaker() as session:
         names = await department_names(session)
         visible = visible_departments(request, names)
         try:
-            chosen = queue_form.parse(request.query, departments=visible)
+            chosen = queue_form.parse(query, departments=visible)
         except BadFilter:
             return problem(request, t("desk.queue.bad_filter"))
+        notice = None if refused is not None else await queue_picks.notice_of(session, query)
         calendar = await load_calendar(session)
         counts = await queue_counts(
             session, departments=visible, now=now, calendar=calendar, zone=desk.zone
@@ -147,10 +166,11 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             session, {row.assignee_id for row in page.rows if row.assignee_id is not None}
         )
         staff = await _staff_names(session, visible)
+        linked = await queue_picks.incidents_of(session, [row.id for row in page.rows])
     # The visitor is "Мої" in the list, not a second time by name.
     staff.pop(found.staff.id, None)
     soon = due_soon_until(now, calendar, desk.zone)
-    lines = [_line(t, row, assignees, soon) for row in page.rows]
+    lines = [_line(t, row, assignees, soon, linked.get(row.id)) for row in page.rows]
     departments = [DepartmentLine(code, names.get(code, code), counts[code]) for code in visible]
     short = search is not None and len(fold(search)) < MIN_QUERY
     return render(
@@ -171,7 +191,16 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
             "options": _options(request, names, visible, staff),
             # New tickets are placed by the live page only in the plain first page.
             "live_rows": cursor is None and not chosen.narrowed() and search is None,
+            # Linking to an incident in bulk (workers, while an incident is open).
+            "picks": bool(incidents),
+            "open_incidents": incidents or [],
+            "cursor": cursor or "",
+            "once": KEYS.new,
+            "notice": notice,
+            "refused": refused,
+            "selected": frozenset(selected),
         },
+        status=status,
     )
 
 
@@ -189,9 +218,11 @@ async def row(request: web.Request) -> web.StreamResponse:
         calendar = await load_calendar(session)
         wanted = {found.assignee_id} if found.assignee_id is not None else set()
         assignees = await _assignee_names(session, wanted)
+        linked = await queue_picks.incidents_of(session, [ticket_id])
     soon = due_soon_until(now, calendar, desk.zone)
-    line = _line(translator(request), found, assignees, soon)
-    return render(request, "queue_row.html", {"line": line})
+    line = _line(translator(request), found, assignees, soon, linked.get(ticket_id))
+    picks = bool(await queue_picks.open_incidents(request))
+    return render(request, "queue_row.html", {"line": line, "picks": picks})
 
 
 def _options(
@@ -214,7 +245,13 @@ def _label(t: Translate, table: Mapping[str, str], code: str | None) -> str:
     return code if key is None else str(t(key))
 
 
-def _line(t: Translate, row: QueueRow, assignees: dict[int, str], soon: datetime) -> Line:
+def _line(
+    t: Translate,
+    row: QueueRow,
+    assignees: dict[int, str],
+    soon: datetime,
+    incident: tuple[int, str] | None = None,
+) -> Line:
     deadline = row.deadline_at
     due_soon = not row.overdue and row.status in OPEN and deadline is not None and deadline <= soon
     return Line(
@@ -232,6 +269,7 @@ def _line(t: Translate, row: QueueRow, assignees: dict[int, str], soon: datetime
         overdue=row.overdue,
         due_soon=due_soon,
         urgent=row.urgent,
+        incident=incident,
     )
 
 
@@ -242,15 +280,9 @@ async def search(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     typed = form.get("q", "")
     query = " ".join(typed.split())[:MAX_QUERY] if isinstance(typed, str) else ""
-    values = {name: form.get(name, "") for name in queue_form.FIELDS}
     async with desk.sessionmaker() as session:
         visible = visible_departments(request, await department_names(session))
-    try:
-        chosen = queue_form.parse(
-            {k: v for k, v in values.items() if isinstance(v, str)}, departments=visible
-        )
-    except BadFilter:
-        chosen = Chosen()
+    chosen = queue_form.posted(form, departments=visible)
     if not query:
         return see_other(chosen.link())
     key = request.config_dict[SEARCHES].put(found.session_hash, query, now=desk.clock())

@@ -17,7 +17,7 @@ returns ``Done`` with a value or a typed ``Refused`` (``Refused.details["code"]`
 - ``resolve(core, actor, id, answer)`` → ``Resolved`` — closes the linked feedback tickets
   with the answer recorded on each, sends the final update with "resolved for you?".
 - ``send_legal_answers(core, actor, id, ticket_ids)`` → ``LegalAnswers`` — the answer as the
-  legal answer of linked appeals and information requests, ticket by ticket.
+  legal answer of linked appeals and information requests, ticket by ticket, once each.
 - ``card`` and ``listing`` read (every role).
 
 Roles: every operation that changes something is for administrators, editors and operators

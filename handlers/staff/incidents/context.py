@@ -31,6 +31,7 @@ NOTHING_CHANGED = "nothing_changed"
 ELSEWHERE = "elsewhere"  # the ticket is linked to another incident
 NOT_LINKED = "not_linked"
 WRONG_KIND = "wrong_kind"
+ALREADY_ANSWERED = "already_answered"  # the ticket got the incident's answer before
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
