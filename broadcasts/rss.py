@@ -33,6 +33,7 @@ import aiohttp
 import feedparser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.feeds import fetch_feed
 from storage import audit, news
 from storage.broadcasts import create_broadcast
 from storage.errors import TRY_AGAIN_LATER
@@ -207,26 +208,10 @@ class RssImporter:
         return imported
 
     async def fetch(self, http: aiohttp.ClientSession, url: str) -> bytes | None:
-        try:
-            async with http.get(url) as response:
-                if response.status != 200:
-                    log.warning("feed %s: HTTP %d", url, response.status)
-                    return None
-                if (response.content_length or 0) > self.max_bytes:
-                    log.warning("feed %s: %d bytes, over the limit", url, response.content_length)
-                    return None
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        log.warning("feed %s: over %d bytes, skipped", url, self.max_bytes)
-                        return None
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            log.warning("feed %s: not fetched: %r", url, error)
-            return None
+        fetched = await fetch_feed(http, url, max_bytes=self.max_bytes)
+        if fetched.error is not None:
+            log.warning("feed %s: %s", url, fetched.error)
+        return fetched.body
 
     async def store(self, feed: Feed, items: list[Item]) -> list[Imported]:
         async with self.sessionmaker() as session, session.begin():
