@@ -154,7 +154,7 @@ class MediaTexts(StatsTexts):
             title=story.title,
             count=story.outlets,
             name=self.category(story.topic),
-            kind=self.tone(story.tone),
+            tone=self.tone(story.tone),
         )
         links = [
             self.t("media.story.link", link=Markup(href), label=outlet)
@@ -167,8 +167,13 @@ class MediaTexts(StatsTexts):
         if not any(counts for _week, counts in found.weeks):
             return None
         labels = [week.astimezone(self.zone).strftime("%d.%m") for week, _counts in found.weeks]
+        # The legend without the labels' emoji (the chart's font has none).
         series = [
-            (self.tone(code), [counts.get(code, 0) for _w, counts in found.weeks], colour)
+            (
+                self.tone(code).split(" ", 1)[-1],
+                [counts.get(code, 0) for _week, counts in found.weeks],
+                colour,
+            )
             for code, colour in _TONE_COLOURS.items()
         ]
         return line_chart(self.t("media.chart"), labels, series)

@@ -124,11 +124,12 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
 
 
 def parse(data: bytes) -> list[Item] | None:
-    """The feed's items, newest first; None if it is not a feed we can read."""
+    """The feed's items, newest first; None if it is not a feed we can read (the caller logs
+    that, in its own words and as often as it needs)."""
     parsed = feedparser.parse(data)
     entries = list(parsed.get("entries") or [])
     if not entries and not parsed.get("version"):
-        log.warning("not an RSS or Atom feed: %s", parsed.get("bozo_exception"))
+        log.debug("not an RSS or Atom feed: %s", parsed.get("bozo_exception"))
         return None
     items: list[Item] = []
     for entry in entries:
@@ -142,7 +143,7 @@ def parse(data: bytes) -> list[Item] | None:
         items.append(Item(key, link, title, summary, _published(entry)))
     if parsed.get("bozo"):
         if not items:
-            log.warning("feed not readable: %s", parsed.get("bozo_exception"))
+            log.debug("feed not readable: %s", parsed.get("bozo_exception"))
             return None
         # feedparser's lenient parser recovered the items: use them, but say so.
         log.info("feed not well-formed, %d item(s) recovered", len(items))

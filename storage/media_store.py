@@ -75,7 +75,8 @@ async def record_fetch(
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> str | None:
-    """What a fetch of the feed found; returns the status it had before (None: never)."""
+    """What a fetch of the feed found; returns the status it had before (None: never). A
+    failing fetch forgets the validators: a broken body must not be confirmed by a 304."""
     feed = await session.get(MediaFeed, feed_id)
     if feed is None:
         return None
@@ -83,6 +84,8 @@ async def record_fetch(
     feed.last_fetched_at = now
     feed.last_status = status
     feed.last_error = error[:ERROR_MAX] if error else None
+    if status == "failing":
+        etag = last_modified = None
     if status != "not_modified":
         feed.etag = etag[:256] if etag else None
         feed.last_modified = last_modified[:64] if last_modified else None
