@@ -157,7 +157,7 @@ async def new_story(session: AsyncSession, *, title: str, at: datetime) -> int:
 
 
 async def store_item(
-    session: AsyncSession, *, item: NewItem, feed_id: int, story_id: int, now: datetime
+    session: AsyncSession, *, item: NewItem, feed_id: int | None, story_id: int, now: datetime
 ) -> int | None:
     """Insert the item unless its URL is stored (by any feed, any process); its id if new."""
     values = {
