@@ -28,7 +28,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts.feeds import Fetched, fetch_feed
-from broadcasts.rss import USER_AGENT, Item, parse
+from broadcasts.rss import USER_AGENT, Item, cut_text, parse
 from messaging import labels
 from messaging.i18n import Catalog
 from storage import media_store
@@ -47,6 +47,8 @@ TIMEOUT_SECONDS: Final = 20.0
 PARALLEL: Final = 4
 # Items of one feed read per fetch (the newest first).
 ITEMS_PER_FEED: Final = 200
+# An item with no title is named by the start of its summary.
+TITLE_FROM_SUMMARY: Final = 120
 OK: Final = "ok"
 CUT: Final = "cut"
 NOT_MODIFIED: Final = "not_modified"
@@ -176,7 +178,8 @@ class MediaMonitor:
         self, session: AsyncSession, feed: MediaFeed, items: Iterable[Item], watcher: Watcher
     ) -> int:
         now = self.clock()
-        linked = [item for item in items if item.link]
+        # An item is known by its address: none, or one too long to store whole, is skipped.
+        linked = [item for item in items if item.link and len(item.link) <= media_store.URL_MAX]
         known = await media_store.known_urls(session, [item.link or "" for item in linked])
         fresh = [item for item in linked if item.link not in known]
         if not fresh:
@@ -198,15 +201,16 @@ class MediaMonitor:
                 continue
             terms, tagged, story_id, title_vector = read
             at = min(item.published or now, now)
+            title = item.title or cut_text(item.summary, TITLE_FROM_SUMMARY)
             created = story_id is None
             if story_id is None:
-                story_id = await media_store.new_story(session, title=item.title, at=at)
+                story_id = await media_store.new_story(session, title=title, at=at)
                 stories.insert(0, (story_id, title_vector))
             stored = await media_store.store_item(
                 session,
                 item=media_store.NewItem(
                     url=url,
-                    title=item.title,
+                    title=title,
                     summary=item.summary,
                     published_at=item.published,
                     at=at,

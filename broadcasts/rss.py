@@ -107,7 +107,8 @@ def strip_html(value: str) -> str:
     return _LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_text(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, cut at a word where one is near, with "…"."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -160,9 +161,9 @@ def draft_text(item: Item) -> str:
     """Catalog-style markup (<b>) with everything from the feed escaped."""
     parts: list[str] = []
     if item.title:
-        parts.append(f"<b>{html.escape(_cut(item.title, TITLE_MAX), quote=False)}</b>")
+        parts.append(f"<b>{html.escape(cut_text(item.title, TITLE_MAX), quote=False)}</b>")
     if item.summary and item.summary != item.title:
-        parts.append(html.escape(_cut(item.summary, SUMMARY_MAX), quote=False))
+        parts.append(html.escape(cut_text(item.summary, SUMMARY_MAX), quote=False))
     if item.link:
         parts.append(html.escape(item.link, quote=False))
     return "\n\n".join(parts)
@@ -239,7 +240,7 @@ class RssImporter:
                 broadcast = await create_broadcast(
                     session,
                     text=draft_text(item),
-                    title=_cut(item.title, TITLE_MAX) or None,
+                    title=cut_text(item.title, TITLE_MAX) or None,
                     topics=[Topic.CITY_NEWS.value],
                     now=now,
                 )

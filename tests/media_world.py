@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from aiohttp import web
 from tests.conftest import free_port
 
 DATA = Path(__file__).parent / "data"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The huge feed: this many bytes in all, its first items about the council.
 # (more than any socket buffer holds, so a reader that stops early is seen to).
 HUGE_BYTES = 32 * 1024 * 1024
@@ -93,16 +94,23 @@ class MediaServer:
 
 
 @contextlib.asynccontextmanager
+async def serve_get(handle: Handler, port: int) -> AsyncIterator[None]:
+    """``GET /{name}`` answered by ``handle`` on 127.0.0.1:``port`` while the block runs."""
+    app = web.Application()
+    app.router.add_get("/{name}", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
 async def media_server() -> AsyncIterator[MediaServer]:
     server = MediaServer()
     server.files["first.xml"] = data("media_first_city.xml")
     server.files["second.atom"] = data("media_second_city.atom")
-    app = web.Application()
-    app.router.add_get("/{name}", server.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", server.port).start()
-    try:
+    async with serve_get(server.handle, server.port):
         yield server
-    finally:
-        await runner.cleanup()

@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.media_digest import MediaDigestJob
 from broadcasts.media_monitor import CUT, FAILING, NOT_MODIFIED, OK, MediaMonitor
+from messaging.i18n import Catalog
 from storage import media_store
 from storage.incidents import create_incident
 from storage.models import MediaFeed, MediaItem, MediaStory
@@ -61,6 +63,19 @@ def _monitor(world: World) -> MediaMonitor:
         clock=world.clock,
         max_bytes=CAP,
         timeout_seconds=1.0,
+    )
+
+
+def _digest_job(world: World) -> MediaDigestJob:
+    """The digest posted to the officials' group through the fake Bot API."""
+    world.telegram.add_group(OFFICIALS, "Посадовці", members=())
+    assert world.runtime.telegram is not None
+    return MediaDigestJob(
+        sessionmaker=world.runtime.sessionmaker,
+        poster=TelegramFiles(world.runtime.telegram.bot),
+        catalog=world.runtime.catalog,
+        zone=world.runtime.settings.zone,
+        chat_id=OFFICIALS,
     )
 
 
@@ -147,15 +162,7 @@ async def test_fetch_match_group_tag_and_digest(
         for days in (1, 2):
             await seed.ticket(resident_id=resident, received_at=MORNING - timedelta(days=days))
         await seed.ticket(resident_id=resident, received_at=MORNING - timedelta(days=10))
-        world.telegram.add_group(OFFICIALS, "Посадовці", members=())
-        assert world.runtime.telegram is not None
-        job = MediaDigestJob(
-            sessionmaker=world.runtime.sessionmaker,
-            poster=TelegramFiles(world.runtime.telegram.bot),
-            catalog=world.runtime.catalog,
-            zone=world.runtime.settings.zone,
-            chat_id=OFFICIALS,
-        )
+        job = _digest_job(world)
         digest = await job.run(MORNING)
         assert digest.current == 7 and digest.previous == 0
         text, photo = world.chat(OFFICIALS)
@@ -183,15 +190,47 @@ async def test_fetch_match_group_tag_and_digest(
 
 async def test_an_empty_week_posts_text_without_a_chart(database_url: str) -> None:
     async with staff_world(database_url) as world:
-        world.telegram.add_group(OFFICIALS, "Посадовці", members=())
-        assert world.runtime.telegram is not None
-        job = MediaDigestJob(
-            sessionmaker=world.runtime.sessionmaker,
-            poster=TelegramFiles(world.runtime.telegram.bot),
-            catalog=world.runtime.catalog,
-            zone=world.runtime.settings.zone,
-            chat_id=OFFICIALS,
-        )
+        job = _digest_job(world)
         await job.run(MORNING)
         [text] = world.chat(OFFICIALS)
         assert "За тиждень згадок у ЗМІ не знайдено" in text["text"]
+
+
+ODD_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Дивна стрічка</title>
+<item><title>Депутат без посилання</title><description>Міська рада.</description></item>
+<item><title>Депутат з надто довгим посиланням</title><link>https://x.ua/{long}</link></item>
+<item><link>https://odd.example.ua/no-title</link>
+<description>&lt;b&gt;Виконком&lt;/b&gt; ухвалив рішення 🙂 {huge}</description></item>
+<item><title>&lt;script&gt;alert(1)&lt;/script&gt;Міська рада з майбутнього 🚀</title>
+<link>https://odd.example.ua/future</link><pubDate>Mon, 01 Jan 2035 10:00:00 +0000</pubDate></item>
+</channel></rss>
+""".format(long="a" * 1100, huge="довгий текст " * 2000)
+
+
+async def test_odd_items_are_kept_safely_or_skipped(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """No link or one too long to store: skipped. No title: named by its summary's start.
+    HTML: text only. A date in the future: counted as fetched now. A huge summary: cut."""
+    async with media_server() as server:
+        server.files["odd.xml"] = ODD_FEED.encode()
+        async with sessionmaker() as session, session.begin():
+            await media_store.add_feed(session, url=server.url("odd.xml"), name="", now=MORNING)
+        monitor = MediaMonitor(
+            sessionmaker=sessionmaker, catalog=Catalog.load(), clock=lambda: MORNING
+        )
+        [result] = await monitor.run_once()
+        assert (result.status, result.kept) == (OK, 2)
+    async with sessionmaker() as session:
+        items = {i.url: i for i in (await session.scalars(select(MediaItem))).all()}
+        feed = (await session.scalars(select(MediaFeed))).one()
+    assert sorted(items) == ["https://odd.example.ua/future", "https://odd.example.ua/no-title"]
+    untitled = items["https://odd.example.ua/no-title"]
+    assert untitled.title.startswith("Виконком ухвалив рішення 🙂") and len(untitled.title) <= 120
+    assert len(untitled.summary) == media_store.SUMMARY_MAX and "<b>" not in untitled.summary
+    future = items["https://odd.example.ua/future"]
+    assert future.at == MORNING and future.published_at is not None
+    # Tags are dropped, as for the council's own news (the digest escapes what is left).
+    assert future.title == "alert(1)Міська рада з майбутнього 🚀"
+    assert feed.name == server.url("odd.xml")
