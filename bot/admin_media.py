@@ -16,7 +16,6 @@ import sys
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -27,7 +26,6 @@ from messaging.i18n import Catalog
 from storage import audit, media_store
 from storage.classifier import CATEGORIES
 from storage.media_text import KINDS, TONES, lemmas_of
-from storage.models import MediaFeed, MediaItem
 from storage.vocabulary import system_clock
 
 LISTED_ITEMS = 50
@@ -162,14 +160,7 @@ async def _term(session: AsyncSession, args: argparse.Namespace) -> int:
 
 async def _items(session: AsyncSession, args: argparse.Namespace) -> int:
     since = system_clock() - timedelta(days=max(1, args.days))
-    result = await session.execute(
-        select(MediaItem, MediaFeed.name)
-        .outerjoin(MediaFeed, MediaFeed.id == MediaItem.feed_id)
-        .where(MediaItem.at >= since)
-        .order_by(MediaItem.at.desc(), MediaItem.id.desc())
-        .limit(LISTED_ITEMS)
-    )
-    rows = result.all()
+    rows = await media_store.recent_items(session, since=since, limit=LISTED_ITEMS)
     if not rows:
         print("no items kept in that time")
     for item, outlet in rows:

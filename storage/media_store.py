@@ -218,6 +218,20 @@ async def correct_item(
     return item, before
 
 
+async def recent_items(
+    session: AsyncSession, *, since: datetime, limit: int
+) -> list[tuple[MediaItem, str | None]]:
+    """Items kept since ``since``, newest first, with their outlet's name."""
+    result = await session.execute(
+        select(MediaItem, MediaFeed.name)
+        .outerjoin(MediaFeed, MediaFeed.id == MediaItem.feed_id)
+        .where(MediaItem.at >= since)
+        .order_by(MediaItem.at.desc(), MediaItem.id.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in result]
+
+
 # -- what the digest reads -----------------------------------------------------------------------
 
 

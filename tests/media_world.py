@@ -9,10 +9,13 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import media_store
 from tests.conftest import free_port
 
 DATA = Path(__file__).parent / "data"
@@ -114,3 +117,34 @@ async def media_server() -> AsyncIterator[MediaServer]:
     server.files["second.atom"] = data("media_second_city.atom")
     async with serve_get(server.handle, server.port):
         yield server
+
+
+async def seed_item(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    url: str = "https://1city.example.ua/a",
+    title: str = "Сесія міської ради",
+    topic: str = "council_work",
+    tone: str = "neutral",
+) -> int:
+    """A kept item in a story of its own, as the monitor stores one."""
+    story = await media_store.new_story(session, title=title, at=at)
+    item_id = await media_store.store_item(
+        session,
+        item=media_store.NewItem(
+            url=url,
+            title=title,
+            summary="",
+            published_at=at,
+            at=at,
+            topic=topic,
+            tone=tone,
+            terms=("council:міська рада",),
+        ),
+        feed_id=None,
+        story_id=story,
+        now=at,
+    )
+    assert item_id is not None
+    return item_id

@@ -16,10 +16,9 @@ from bot.config import load_settings
 from bot.telegram.staff.commands import media_tags
 from handlers.staff.core import Actor, Desk, Reason, Refused, StaffCore
 from handlers.staff.press import correct_item
-from storage import media_store
 from storage.models import AuditEntry, MediaFeed, MediaItem, WatchTerm
 from storage.vocabulary import Role
-from tests.media_world import media_server
+from tests.media_world import media_server, seed_item
 from tests.staff_accounts import add_staff
 from tests.staff_world import ADMIN, OPERATOR, staff_world
 
@@ -44,26 +43,8 @@ async def _actions(sessionmaker: async_sessionmaker[AsyncSession], prefix: str) 
         return list(found)
 
 
-async def _item(session: AsyncSession, url: str = "https://1city.example.ua/a") -> int:
-    story = await media_store.new_story(session, title="Сесія міської ради", at=NOW)
-    item_id = await media_store.store_item(
-        session,
-        item=media_store.NewItem(
-            url=url,
-            title="Сесія міської ради",
-            summary="",
-            published_at=NOW,
-            at=NOW,
-            topic="council_work",
-            tone="neutral",
-            terms=("council:міська рада",),
-        ),
-        feed_id=None,
-        story_id=story,
-        now=NOW,
-    )
-    assert item_id is not None
-    return item_id
+async def _item(session: AsyncSession) -> int:
+    return await seed_item(session, at=NOW)
 
 
 async def test_feeds_are_added_listed_and_removed(

@@ -24,6 +24,7 @@ from bot.desk import (
     incident_actions,
     incidents,
     invite,
+    media,
     news,
     polls,
     queues,
@@ -77,6 +78,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     ticket_actions.routes,
     incidents.routes,
     incident_actions.routes,
+    media.routes,
     files.routes,
 )
 
