@@ -1,5 +1,6 @@
 """Staff correct what media monitoring tagged (``broadcasts.media_monitor``): an item's topic
-and tone, whichever desk they use (the operator chat's ``/media``, ``citybot media correct``).
+and tone, whichever desk they use (the web desk's media page, the operator chat's ``/media``,
+``citybot media correct``).
 
 Every staff role but the read-only head of department may correct; the audit record keeps the
 tags before and after, and the item who corrected it and when. The digest counts the corrected
