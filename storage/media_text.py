@@ -15,9 +15,9 @@ titles tell the same story. Transparent on purpose, like the category suggester 
   by itself ("без світла"). More positive than negative: positive, and so on; a tie is
   neutral;
 - two titles tell the same story when the cosine of their weighted lemma vectors (the
-  incident matcher's, :mod:`storage.incident_text`) is at least ``SAME_STORY``: a threshold
-  chosen by hand, not measured (two outlets' titles of one council session score 0.78 in the
-  tests, unrelated titles about 0).
+  incident matcher's, :mod:`storage.incident_text`) is at least ``SAME_STORY`` (chosen by
+  hand; ``bench/media_tone.py`` measures it: 24 of 25 same-story pairs grouped, 1 of 23,005
+  pairs of different events).
 
 Every result carries the words that decided it, so staff can see why.
 """
