@@ -170,7 +170,7 @@ class MediaMonitor:
             log.warning("media feed %s (%s) is failing: %s", feed.id, feed.url, error)
         elif status != FAILING and before == FAILING:
             log.info("media feed %s (%s) works again", feed.id, feed.url)
-        if status == CUT:
+        if status == CUT and before != CUT:
             log.info("media feed %s: over %d bytes, its start read", feed.id, self.max_bytes)
         return FeedResult(feed.id, status, kept)
 

@@ -145,6 +145,8 @@ async def test_fetch_match_group_tag_and_digest(
         failing = [r.getMessage() for r in caplog.records if "is failing" in r.getMessage()]
         assert len(failing) == 2
         assert any("not an RSS or Atom feed" in m for m in failing)
+        cut = [r for r in caplog.records if "its start read" in r.getMessage()]
+        assert len(cut) == 1  # the huge feed, cut at both fetches, said so once
         async with world.runtime.sessionmaker() as session:
             broken = await session.get(MediaFeed, ids["broken.xml"])
             assert broken is not None and broken.last_status == FAILING
