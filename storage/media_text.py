@@ -7,7 +7,8 @@ titles tell the same story. Transparent on purpose, like the category suggester 
   sentence rather than a name, matches an item whose words are close to it by the incident
   matcher's cosine of weighted lemmas (:mod:`storage.incident_text`);
 - the topic is a ticket category (so the digest can set media beside residents' tickets):
-  the category suggester's own keyword lists plus the media lexicon's topic phrases
+  the category suggester's keyword lists as shipped (``citybot keywords`` edits tune the
+  residents' suggestion, not this) plus the media lexicon's topic phrases
   (``storage/data/media_lexicon.json``), best score first, "other" when nothing matched;
 - the tone counts the lexicon's positive and negative lemmas; a negation ("не", "ні", "без",
   "немає") turns the polarity of the next sentiment word within two words ("не відремонтували"
