@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broadcasts.charts import line_chart
 from broadcasts.digest import JobRegistry, parse_daily_at
 from broadcasts.media_monitor import MediaMonitor
+from broadcasts.rss import cut_text
 from broadcasts.stats_text import StatsTexts
 from broadcasts.summary import WEEKLY, ReportPoster, change_text
 from messaging import labels
@@ -39,6 +40,8 @@ from storage.stats import PeriodRow, new_tickets_by
 log = logging.getLogger(__name__)
 
 STORIES: Final = 5
+# A story's title in the digest is cut at this many characters (the links say the rest).
+STORY_TITLE: Final = 200
 CHART_WEEKS: Final = 8
 FETCH_JOB: Final = "media-fetch"
 DIGEST_JOB: Final = "media-digest"
@@ -151,7 +154,7 @@ class MediaTexts(StatsTexts):
     def _story(self, story: StoryLine) -> str:
         head = self.t(
             "media.story",
-            title=story.title,
+            title=cut_text(story.title, STORY_TITLE),
             count=story.outlets,
             name=self.category(story.topic),
             tone=self.tone(story.tone),
