@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin_open311, admin_staff
+from bot import admin_media, admin_open311, admin_staff
 from bot.config import Settings
 from bot.migrate import upgrade_to_head
 from storage import audit, classifier, keyword_store, recategorize
@@ -45,6 +45,7 @@ Action = Callable[[AsyncSession, argparse.Namespace, Settings], Awaitable[int]]
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin_staff.add_parsers(commands)
     admin_open311.add_parsers(commands)
+    admin_media.add_parsers(commands)
 
     queue = commands.add_parser("queue", help="departments (queues), their chats and routes")
     actions = queue.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -443,4 +444,5 @@ _HANDLERS: dict[str, Action] = {
     "export": _export,
     "keywords": _keywords,
     "open311": admin_open311.run,
+    "media": admin_media.run,
 }

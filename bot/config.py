@@ -165,6 +165,15 @@ class Settings(BaseSettings):
     spike_multiple: float = Field(default=3.0, gt=1, le=100)
     spike_min_count: int = Field(default=5, ge=2, le=10000)
 
+    # Media monitoring (feeds and watch terms: ``citybot media``): feeds are fetched every
+    # this many minutes (within the hour: 1-60), each within this many seconds and up to this
+    # many KiB (a bigger feed is cut: its newest items come first); the digest goes to the
+    # officials' chat every morning at HH:MM (council time; empty: no digest).
+    media_interval_minutes: int = Field(default=30, ge=1, le=60)
+    media_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    media_max_kb: int = Field(default=2048, ge=16, le=65536)
+    media_digest_at: str = "08:15"
+
     # Where staff work (comma-separated): ``web`` (the desk under /desk/) and ``telegram`` (the
     # operator chat). Unset: the web desk, plus the chat when CITYBOT_OPERATOR_CHAT_ID (or
     # CITYBOT_EDITORS_CHAT_ID) is set.
@@ -352,7 +361,7 @@ class Settings(BaseSettings):
         parse_weekly_at(value)
         return value.strip()
 
-    @field_validator("summary_daily_at")
+    @field_validator("summary_daily_at", "media_digest_at")
     @classmethod
     def _summary_daily_at(cls, value: str) -> str:
         if value.strip():

@@ -29,6 +29,9 @@ from bot.telegram.staff.stats import TelegramFiles
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
+from broadcasts.media_digest import MediaDigestJob
+from broadcasts.media_digest import register_jobs as register_media_jobs
+from broadcasts.media_monitor import MediaMonitor
 from broadcasts.polls import CLOSE_SECOND, JOB_NAME, PollCloser
 from broadcasts.sla import SlaJobs
 from broadcasts.summary import register_analytics
@@ -157,6 +160,48 @@ def register_retention(
     )
 
 
+def register_media(
+    jobs: OnceJobs,
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    clock: Clock,
+    telegram: TelegramChannel | None,
+) -> MediaMonitor:
+    """Media monitoring: fetching always (its feeds are managed from the CLI), the morning
+    digest to the officials' chat (default: the operator chat) when there is one."""
+    monitor = MediaMonitor(
+        sessionmaker=sessionmaker,
+        catalog=catalog,
+        clock=clock,
+        max_bytes=settings.media_max_kb * 1024,
+        timeout_seconds=settings.media_timeout_seconds,
+    )
+    chat = settings.officials_chat_id
+    if chat is None:
+        chat = settings.operator_chat_id
+    digest = None
+    if telegram is not None and chat is not None:
+        digest = MediaDigestJob(
+            sessionmaker=sessionmaker,
+            poster=TelegramFiles(telegram.bot),
+            catalog=catalog,
+            zone=settings.zone,
+            chat_id=chat,
+        )
+    elif settings.media_digest_at:
+        log.info("no officials' or operator chat: the media digest is off")
+    register_media_jobs(
+        jobs,
+        monitor=monitor,
+        digest=digest,
+        interval_minutes=settings.media_interval_minutes,
+        digest_at=settings.media_digest_at,
+    )
+    return monitor
+
+
 def schedule_jobs(
     scheduler: Any,
     settings: Settings,
@@ -245,6 +290,9 @@ def schedule_jobs(
             spike_multiple=settings.spike_multiple,
             spike_min_count=settings.spike_min_count,
         )
+    register_media(
+        jobs, settings, sessionmaker=sessionmaker, catalog=catalog, clock=clock, telegram=telegram
+    )
     # Polls: the closing job posts results and charts, and publishes them to voters.
     if register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None) is None:
         # The web desk alone: polls still close on time and publish their results to voters

@@ -33,6 +33,7 @@ import aiohttp
 import feedparser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from broadcasts.feeds import fetch_feed
 from storage import audit, news
 from storage.broadcasts import create_broadcast
 from storage.errors import TRY_AGAIN_LATER
@@ -106,7 +107,8 @@ def strip_html(value: str) -> str:
     return _LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _cut(text: str, limit: int) -> str:
+def cut_text(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, cut at a word where one is near, with "…"."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -123,11 +125,12 @@ def _published(entry: Mapping[str, Any]) -> datetime | None:
 
 
 def parse(data: bytes) -> list[Item] | None:
-    """The feed's items, newest first; None if it is not a feed we can read."""
+    """The feed's items, newest first; None if it is not a feed we can read (the caller logs
+    that, in its own words and as often as it needs)."""
     parsed = feedparser.parse(data)
     entries = list(parsed.get("entries") or [])
     if not entries and not parsed.get("version"):
-        log.warning("not an RSS or Atom feed: %s", parsed.get("bozo_exception"))
+        log.debug("not an RSS or Atom feed: %s", parsed.get("bozo_exception"))
         return None
     items: list[Item] = []
     for entry in entries:
@@ -141,7 +144,7 @@ def parse(data: bytes) -> list[Item] | None:
         items.append(Item(key, link, title, summary, _published(entry)))
     if parsed.get("bozo"):
         if not items:
-            log.warning("feed not readable: %s", parsed.get("bozo_exception"))
+            log.debug("feed not readable: %s", parsed.get("bozo_exception"))
             return None
         # feedparser's lenient parser recovered the items: use them, but say so.
         log.info("feed not well-formed, %d item(s) recovered", len(items))
@@ -158,9 +161,9 @@ def draft_text(item: Item) -> str:
     """Catalog-style markup (<b>) with everything from the feed escaped."""
     parts: list[str] = []
     if item.title:
-        parts.append(f"<b>{html.escape(_cut(item.title, TITLE_MAX), quote=False)}</b>")
+        parts.append(f"<b>{html.escape(cut_text(item.title, TITLE_MAX), quote=False)}</b>")
     if item.summary and item.summary != item.title:
-        parts.append(html.escape(_cut(item.summary, SUMMARY_MAX), quote=False))
+        parts.append(html.escape(cut_text(item.summary, SUMMARY_MAX), quote=False))
     if item.link:
         parts.append(html.escape(item.link, quote=False))
     return "\n\n".join(parts)
@@ -207,26 +210,10 @@ class RssImporter:
         return imported
 
     async def fetch(self, http: aiohttp.ClientSession, url: str) -> bytes | None:
-        try:
-            async with http.get(url) as response:
-                if response.status != 200:
-                    log.warning("feed %s: HTTP %d", url, response.status)
-                    return None
-                if (response.content_length or 0) > self.max_bytes:
-                    log.warning("feed %s: %d bytes, over the limit", url, response.content_length)
-                    return None
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        log.warning("feed %s: over %d bytes, skipped", url, self.max_bytes)
-                        return None
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            log.warning("feed %s: not fetched: %r", url, error)
-            return None
+        fetched = await fetch_feed(http, url, max_bytes=self.max_bytes)
+        if fetched.error is not None:
+            log.warning("feed %s: %s", url, fetched.error)
+        return fetched.body
 
     async def store(self, feed: Feed, items: list[Item]) -> list[Imported]:
         async with self.sessionmaker() as session, session.begin():
@@ -253,7 +240,7 @@ class RssImporter:
                 broadcast = await create_broadcast(
                     session,
                     text=draft_text(item),
-                    title=_cut(item.title, TITLE_MAX) or None,
+                    title=cut_text(item.title, TITLE_MAX) or None,
                     topics=[Topic.CITY_NEWS.value],
                     now=now,
                 )

@@ -131,7 +131,7 @@ async def collect(
     )
 
 
-def _change(current: int, previous: int) -> str:
+def change_text(current: int, previous: int) -> str:
     delta = current - previous
     if previous == 0:
         return f"{delta:+d}"
@@ -148,7 +148,7 @@ class SummaryTexts(StatsTexts):
                 "summary.line",
                 name=name(r.key),
                 current=r.current,
-                change=_change(r.current, r.previous),
+                change=change_text(r.current, r.previous),
             )
             for r in rows[:LISTED]
         ]
@@ -170,7 +170,7 @@ class SummaryTexts(StatsTexts):
                 "summary.total",
                 current=summary.current,
                 previous=summary.previous,
-                change=_change(summary.current, summary.previous),
+                change=change_text(summary.current, summary.previous),
             ),
         ]
         if summary.by_category:

@@ -507,3 +507,10 @@ INCIDENT_STATUS: Final[Mapping[str, str]] = {
     "working": N_("incident.status.working"),
     "resolved": N_("incident.status.resolved"),
 }
+
+# The tone of a media mention (media monitoring's digest).
+MEDIA_TONE: Final[Mapping[str, str]] = {
+    "positive": N_("media.tone.positive"),
+    "neutral": N_("media.tone.neutral"),
+    "negative": N_("media.tone.negative"),
+}

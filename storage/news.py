@@ -34,7 +34,8 @@ class PromptAction(StrEnum):
     TIME = "time"  # when to send it
 
 
-def _insert(session: AsyncSession) -> Any:
+def insert_for(session: AsyncSession) -> Any:
+    """The INSERT of the session's database, with its ON CONFLICT clause (PostgreSQL or SQLite)."""
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -272,7 +273,7 @@ async def claim_report_edit(
     """Whether this process may edit the progress message now: at most once per ``interval``
     (whichever process asks), and never again after the final report."""
     await session.execute(
-        _insert(session)(NewsReport)
+        insert_for(session)(NewsReport)
         .values(broadcast_id=broadcast_id)
         .on_conflict_do_nothing(index_elements=["broadcast_id"])
     )
@@ -316,7 +317,7 @@ async def remember_items(
         {"feed_key": feed_key, "item_key": key, "link": link, "seen_at": now} for key, link in items
     ]
     result = await session.execute(
-        _insert(session)(FeedItem)
+        insert_for(session)(FeedItem)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["feed_key", "item_key"])
         .returning(FeedItem.item_key)

@@ -66,6 +66,8 @@ ACCESS: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/incidents/new"): WORKERS,
     ("GET", "/incidents/{id}"): EVERYONE,
     ("POST", "/incidents/{id}/{action}"): WORKERS,
+    ("GET", "/media"): EVERYONE,
+    ("POST", "/media/{id}"): WORKERS,
     ("GET", "/tickets/{ticket_id}/incident"): WORKERS,
     ("POST", "/tickets/{ticket_id}/incident"): WORKERS,
     ("POST", "/queue/link"): WORKERS,

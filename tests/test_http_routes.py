@@ -790,6 +790,9 @@ DESK_ROUTES: list[Route] = [
     _desk("GET", "/tickets/{ticket_id}/incident"),
     _desk("POST", "/tickets/{ticket_id}/incident"),
     _desk("GET", "/files/{message_id}"),
+    # Media monitoring (tests/test_desk_media.py).
+    _desk("GET", "/media"),
+    _desk("POST", "/media/{id}"),
 ]
 
 

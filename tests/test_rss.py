@@ -14,6 +14,7 @@ from aiohttp import web
 
 from broadcasts.rss import draft_text, parse, parse_feed_list, strip_html
 from tests.conftest import free_port
+from tests.media_world import serve_get
 from tests.news_world import (
     EDITOR,
     add_people,
@@ -54,15 +55,8 @@ class FeedServer:
 @contextlib.asynccontextmanager
 async def feed_server() -> AsyncIterator[FeedServer]:
     server = FeedServer()
-    app = web.Application()
-    app.router.add_get("/{name}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", server.port).start()
-    try:
+    async with serve_get(server.handle, server.port):
         yield server
-    finally:
-        await runner.cleanup()
 
 
 def feed(name: str) -> bytes:

@@ -24,6 +24,7 @@ from bot.desk import (
     incident_actions,
     incidents,
     invite,
+    media,
     news,
     polls,
     queue_link,
@@ -79,6 +80,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     incidents.routes,
     incident_actions.routes,
     queue_link.routes,
+    media.routes,
     files.routes,
 )
 

@@ -27,6 +27,7 @@ from storage.models.incidents import (
     IncidentTicket,
     IncidentUpdate,
 )
+from storage.models.media import MediaFeed, MediaItem, MediaStory, WatchTerm
 from storage.models.open311 import Open311Key, Open311Request
 from storage.models.people import (
     AuditEntry,
@@ -84,6 +85,9 @@ __all__ = [
     "KeptFile",
     "LinkCode",
     "LoginFailure",
+    "MediaFeed",
+    "MediaItem",
+    "MediaStory",
     "NewsPreview",
     "NewsPrompt",
     "NewsReport",
@@ -106,4 +110,5 @@ __all__ = [
     "TicketEvent",
     "TicketMessage",
     "UTCDateTime",
+    "WatchTerm",
 ]

@@ -17,6 +17,8 @@ CMD_BAN: Final = "ban"
 CMD_UNBAN: Final = "unban"
 CMD_NOTE: Final = "note"
 CMD_HELP: Final = "help"
+# Correct a media item's topic and tone (media monitoring).
+CMD_MEDIA: Final = "media"
 COMMANDS: Final = frozenset(
     {
         CMD_TICKET,
@@ -29,6 +31,7 @@ COMMANDS: Final = frozenset(
         CMD_UNBAN,
         CMD_NOTE,
         CMD_HELP,
+        CMD_MEDIA,
     }
 )
 # Commands that act on one ticket: used in its topic or as a reply in its thread.

@@ -15,10 +15,13 @@ from bot.telegram.staff.command_line import Command
 from bot.telegram.staff.edge import FLAG, Work
 from bot.telegram.staff.service import StaffService
 from bot.telegram.staff.thread import attachment_of, source_of
+from handlers.staff import press
 from handlers.staff.core import Reason, Refused
 from handlers.staff.tickets import answering, lookup, residents
 from messaging import labels
 from messaging.i18n import N_, Markup
+from storage.classifier import CATEGORIES
+from storage.media_text import TONES
 from storage.models import Ticket
 
 
@@ -171,6 +174,53 @@ async def ban(
     work.before(mark, staff.reply, message, staff.t(key))
 
 
+def media_tags(args: str) -> tuple[int, str | None, str | None] | None:
+    """``/media 12 social negative`` (topic and tone codes in any order, either may be left
+    out): the item and the tags; None when the line is not that."""
+    words = args.lower().split()
+    if not words or not words[0].isdigit() or len(words[0]) > 12:
+        return None
+    topic = next((w for w in words[1:] if w in CATEGORIES), None)
+    tone = next((w for w in words[1:] if w in TONES), None)
+    if len(words) - 1 != (topic is not None) + (tone is not None):
+        return None
+    return int(words[0]), topic, tone
+
+
+async def correct_media(
+    message: Message, command: Command, work: Work, staff: StaffService
+) -> None:
+    wanted = media_tags(command.args)
+    if wanted is None:
+        return _later_reply(work, staff, message, staff.t("staff.media.usage"))
+    item_id, topic, tone = wanted
+    done = await press.correct_item(
+        staff.tickets.core,
+        work.actor,
+        item_id,
+        topic=topic,
+        tone=tone,
+        session=work.within.session,
+        after=work.within.after,
+    )
+    if isinstance(done, Refused):
+        if done.reason is Reason.NOT_FOUND:
+            reply = staff.t("staff.media.not_found", id=item_id)
+        elif done.reason is Reason.INVALID:
+            reply = staff.t("staff.media.usage")
+        else:
+            reply = refusals.denied(staff.t, done)
+        return _later_reply(work, staff, message, reply)
+    item = done.value
+    reply = staff.t(
+        "staff.media.corrected",
+        id=item.id,
+        category=staff.cards.label(labels.STAFF_CATEGORY, item.topic),
+        tone=staff.cards.label(labels.MEDIA_TONE, item.tone),
+    )
+    _later_reply(work, staff, message, reply)
+
+
 def register(router: Router) -> None:
     """Commands first (before answers and prompt replies), in the order they are tried."""
     flags = {FLAG: "command"}
@@ -185,3 +235,4 @@ def register(router: Router) -> None:
     on(note, IsCommand(cl.CMD_NOTE), flags=flags)
     on(answer_from_template, IsCommand(cl.CMD_TEMPLATE), flags=flags)
     on(ban, IsCommand(cl.CMD_BAN, cl.CMD_UNBAN), flags=flags)
+    on(correct_media, IsCommand(cl.CMD_MEDIA), flags=flags)
