@@ -20,6 +20,15 @@ from storage.models.broadcasts import (
     PollPrompt,
     PollVote,
 )
+from storage.models.consultations import (
+    Consultation,
+    ConsultationAnswer,
+    ConsultationQuestion,
+    ConsultationReport,
+    ConsultationSubmission,
+    Invitation,
+    Organisation,
+)
 from storage.models.incidents import (
     Incident,
     IncidentAnswer,
@@ -68,6 +77,11 @@ __all__ = [
     "Broadcast",
     "CategoryKeyword",
     "CategoryRoute",
+    "Consultation",
+    "ConsultationAnswer",
+    "ConsultationQuestion",
+    "ConsultationReport",
+    "ConsultationSubmission",
     "ConversationState",
     "Delivery",
     "Department",
@@ -80,6 +94,7 @@ __all__ = [
     "IncidentFollower",
     "IncidentTicket",
     "IncidentUpdate",
+    "Invitation",
     "JobRun",
     "KeptFile",
     "LinkCode",
@@ -89,6 +104,7 @@ __all__ = [
     "NewsReport",
     "Open311Key",
     "Open311Request",
+    "Organisation",
     "Poll",
     "PollPrompt",
     "PollVote",
