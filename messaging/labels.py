@@ -507,3 +507,18 @@ INCIDENT_STATUS: Final[Mapping[str, str]] = {
     "working": N_("incident.status.working"),
     "resolved": N_("incident.status.resolved"),
 }
+
+# Staff decisions on a consultation comment (storage.consultations.Decision).
+CONSULT_DECISION: Final[Mapping[str, str]] = {
+    "accepted": N_("consult.decision.accepted"),
+    "partly": N_("consult.decision.partly"),
+    "rejected": N_("consult.decision.rejected"),
+}
+
+# Kinds of civil-society organisation (storage.organisations.OrganisationKind).
+ORGANISATION_KIND: Final[Mapping[str, str]] = {
+    "initiative": N_("org.kind.initiative"),
+    "ngo": N_("org.kind.ngo"),
+    "party": N_("org.kind.party"),
+    "religious": N_("org.kind.religious"),
+}

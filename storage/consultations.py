@@ -239,6 +239,10 @@ async def save_submission(
         organisation_id=organisation_id,
         submitted_at=now,
     )
+    if not created and submission.comment != words.comment:
+        # A decision was on the comment as it was: the new one awaits its own.
+        submission.decision = submission.decision_reason = None
+        submission.decided_by = submission.decided_at = None
     submission.name = words.name
     submission.comment = words.comment
     submission.file_kind, submission.file_ref = words.file_kind, words.file_ref
@@ -383,34 +387,9 @@ async def choice_counts(
     )
     counts: dict[int, dict[int, int]] = {}
     for question_id, choice, count in (await session.execute(query)).all():
-        counts.setdefault(question_id, {})[int(choice)] = int(count)
+        if choice is not None:
+            counts.setdefault(question_id, {})[int(choice)] = int(count)
     return counts
-
-
-async def text_answers(
-    session: AsyncSession, *, consultation_id: int
-) -> dict[int, list[tuple[int, str]]]:
-    """For each free-text question, (submission id, text) of every answer still held."""
-    query = (
-        select(
-            ConsultationAnswer.question_id,
-            ConsultationAnswer.submission_id,
-            ConsultationAnswer.text,
-        )
-        .join(
-            ConsultationSubmission,
-            ConsultationSubmission.id == ConsultationAnswer.submission_id,
-        )
-        .where(
-            ConsultationSubmission.consultation_id == consultation_id,
-            ConsultationAnswer.text.is_not(None),
-        )
-        .order_by(ConsultationAnswer.submission_id)
-    )
-    found: dict[int, list[tuple[int, str]]] = {}
-    for question_id, submission_id, text in (await session.execute(query)).all():
-        found.setdefault(question_id, []).append((submission_id, text))
-    return found
 
 
 async def report_of(session: AsyncSession, consultation_id: int) -> ConsultationReport | None:

@@ -205,8 +205,9 @@ async def invitations(
     rows = (await session.execute(query)).all()
     submitted: set[int] = set()
     if consultation_id is not None:
-        submitted = set(
-            (
+        submitted = {
+            organisation_id
+            for organisation_id in (
                 await session.scalars(
                     select(ConsultationSubmission.organisation_id).where(
                         ConsultationSubmission.consultation_id == consultation_id,
@@ -214,7 +215,8 @@ async def invitations(
                     )
                 )
             ).all()
-        )
+            if organisation_id is not None
+        }
     return [Responded(row[0], row[1], row[1].id in submitted) for row in rows]
 
 
