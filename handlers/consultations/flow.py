@@ -75,7 +75,7 @@ class ResidentConsultations:
         if not found:
             return [Reply(text=self._t(turn, "consult.list.empty"))]
         lines = [
-            self._t(turn, "consult.list.item", title=c.title, close=self.texts.closes(c))
+            self._t(turn, "consult.list.item", title=c.title, closes=self.texts.closes(c))
             for c in found
         ]
         text = Markup(self._t(turn, "consult.list") + "\n\n" + "\n".join(lines))
@@ -141,18 +141,18 @@ class ResidentConsultations:
                 turn,
                 "consult.card",
                 title=consultation.title,
-                summary=consultation.summary,
-                close=self.texts.closes(consultation),
+                about=consultation.summary,
+                closes=self.texts.closes(consultation),
             )
         ]
         if consultation.document_url:
-            parts.append(self._t(turn, "consult.card.document", link=consultation.document_url))
+            parts.append(self._t(turn, "consult.card.document", url=consultation.document_url))
         own = await consultations.submission_of(
             turn.session, consultation_id=consultation.id, resident_id=turn.resident.id
         )
         if own is not None:
             when = local_time(own.updated_at, self.zone)
-            parts.append(self._t(turn, "consult.card.submitted", date=when))
+            parts.append(self._t(turn, "consult.card.submitted", when=when))
         if not consultations.accepting(consultation, turn.now):
             parts.append(self._t(turn, "consult.closed"))
             return [Reply(text=Markup("\n\n".join(parts)), media=self._document(consultation))]
@@ -236,9 +236,9 @@ class ResidentConsultations:
         head = self._t(
             turn,
             "consult.ask.question",
-            number=question.position + 1,
-            count=total,
-            question=question.text,
+            position=question.position + 1,
+            total=total,
+            asked=question.text,
         )
         if not question.options:
             return Reply(text=Markup(head + "\n\n" + self._t(turn, "consult.ask.text")))
@@ -382,7 +382,7 @@ class ResidentConsultations:
         return [
             Reply(
                 text=self._t(
-                    turn, key, title=consultation.title, close=self.texts.closes(consultation)
+                    turn, key, title=consultation.title, closes=self.texts.closes(consultation)
                 )
             )
         ]

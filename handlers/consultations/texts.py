@@ -37,8 +37,8 @@ class ConsultationTexts:
             lang,
             "consult.announce",
             title=consultation.title,
-            summary=consultation.summary,
-            close=self.closes(consultation),
+            about=consultation.summary,
+            closes=self.closes(consultation),
         )
 
     def announce_buttons(self, lang: str, consultation: Consultation) -> ButtonsJson:
@@ -51,7 +51,7 @@ class ConsultationTexts:
         text = self.catalog.text(lang, "consult.outcome", title=consultation.title, outcome=outcome)
         if link is None:
             return text
-        return Markup(text + "\n\n" + self.catalog.text(lang, "consult.outcome.link", link=link))
+        return Markup(text + "\n\n" + self.catalog.text(lang, "consult.outcome.link", url=link))
 
     def invitation(
         self,
@@ -68,7 +68,7 @@ class ConsultationTexts:
                 "consult.invite.consultation",
                 organisation=organisation,
                 title=consultation.title,
-                close=self.closes(consultation),
+                closes=self.closes(consultation),
             )
         return self.catalog.text(
             lang,
