@@ -17,6 +17,7 @@ from typing import Final
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from storage import linking
 from storage.broadcasts import BroadcastStatus
@@ -349,14 +350,12 @@ class Participation:
 
 
 async def participation(session: AsyncSession, *, consultation_id: int) -> Participation:
+    # Grouped by the organisation key itself (PostgreSQL does not match a grouped expression
+    # with bound parameters); few groups, folded here.
     query = (
-        select(
-            ConsultationSubmission.district,
-            ConsultationSubmission.on_behalf != 0,
-            func.count(),
-        )
+        select(ConsultationSubmission.district, ConsultationSubmission.on_behalf, func.count())
         .where(ConsultationSubmission.consultation_id == consultation_id)
-        .group_by(ConsultationSubmission.district, ConsultationSubmission.on_behalf != 0)
+        .group_by(ConsultationSubmission.district, ConsultationSubmission.on_behalf)
     )
     by_district: dict[str | None, int] = {}
     residents = organisations = 0
@@ -393,11 +392,21 @@ async def choice_counts(
 
 
 async def report_of(session: AsyncSession, consultation_id: int) -> ConsultationReport | None:
-    return await session.get(ConsultationReport, consultation_id)
+    """The stored report with its files (deferred columns, loaded only here)."""
+    query = (
+        select(ConsultationReport)
+        .where(ConsultationReport.consultation_id == consultation_id)
+        .options(undefer(ConsultationReport.pdf), undefer(ConsultationReport.csv))
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def report_by_token(session: AsyncSession, token: str) -> ConsultationReport | None:
-    query = select(ConsultationReport).where(ConsultationReport.token == token)
+    query = (
+        select(ConsultationReport)
+        .where(ConsultationReport.token == token)
+        .options(undefer(ConsultationReport.pdf))
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -116,7 +116,10 @@ async def redeem(
 ) -> Organisation | None:
     """Make ``resident`` the representative of the organisation whose live code this is; None
     when no live code matches (wrong, used or expired). The code is used up."""
-    query = select(Organisation).where(Organisation.code_hash == _digest(code)).with_for_update()
+    normal = looks_like_code(code)
+    if normal is None:
+        return None
+    query = select(Organisation).where(Organisation.code_hash == _digest(normal)).with_for_update()
     organisation = (await session.execute(query)).scalar_one_or_none()
     if organisation is None:
         return None
