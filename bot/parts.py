@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import broadcast_engine
 from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
+from bot.consultation_reports import REPORT_ROUTE, ReportRoute
 from bot.desk.app import mount as mount_desk
 from bot.desk.context import DeskParts
 from bot.kept_media import KeptMedia
@@ -65,6 +66,7 @@ from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.consultations import ConsultationCore
 from handlers.staff.core import StaffCore
 from handlers.staff.incidents import IncidentCore
 from handlers.staff.incidents.context import Background
@@ -353,6 +355,20 @@ def ticket_core(
     )
 
 
+def consultation_core(common: Common, *, wake: Wake) -> ConsultationCore:
+    """The consultation and organisation operations the desks call (issue 18): what they
+    plan wakes the delivery engine; the report's link is on the public URL."""
+    settings = common.settings
+    return ConsultationCore(
+        core=StaffCore(sessionmaker=common.sessionmaker, clock=common.clock),
+        catalog=common.catalog,
+        zone=settings.zone,
+        wake=wake,
+        default_language=settings.language,
+        public_url=settings.public_url,
+    )
+
+
 def incident_core(
     common: Common, tickets: TicketCore, *, wake: Wake, background: Background | None = None
 ) -> IncidentCore:
@@ -531,6 +547,9 @@ def build_web(
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook
+    if sessionmaker is not None:
+        # The reports of closed consultations, linked from their outcome messages.
+        gets[REPORT_ROUTE] = ReportRoute(sessionmaker).handle
     app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)
     if desk is not None:
         mount_desk(app, desk)

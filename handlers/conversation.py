@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import actions as act
 from handlers import forged, home, media_answers, screens
 from handlers import help as help_screen
-from handlers.consultations.flow import FLOW_CONSULT, ResidentConsultations
+from handlers.consultations.flow import ResidentConsultations
 from handlers.forged import ForgedAction
 from handlers.linking import ResidentLinking
 from handlers.news import latest_screen
@@ -189,10 +189,9 @@ class Conversation:
             replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
-        if turn.flow == FLOW_CONSULT:
-            replies = await self.consultations.input(turn)
-            if replies is not None:
-                return replies
+        consulted = await self.consultations.input(turn)
+        if consulted is not None:
+            return consulted
         # Free text, a file, a reply to a staff answer: kept and led somewhere useful.
         replies = await self.drafts.input(turn)
         if replies is not None:
