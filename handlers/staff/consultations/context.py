@@ -15,6 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from handlers.staff.core import EDITORS, Actor, Reason, Refused, StaffCall, StaffCore
+from handlers.staff.tickets.context import Within
 from messaging.i18n import Catalog
 from storage.consultations import QuestionDraft
 from storage.organisations import OrganisationKind
@@ -73,9 +74,13 @@ class ConsultationCore:
 
     @asynccontextmanager
     async def call(
-        self, actor: Actor, *, roles: Collection[Role] = EDITORS
+        self, actor: Actor, within: Within | None = None, *, roles: Collection[Role] = EDITORS
     ) -> AsyncIterator[StaffCall | Refused]:
-        async with self.core.call(actor, roles=roles) as call:
+        """``StaffCore.call``, joining the desk's transaction when it opened one (the chat
+        desk claims its update in it)."""
+        session = within.session if within is not None else None
+        after = within.after if within is not None else None
+        async with self.core.call(actor, roles=roles, session=session, after=after) as call:
             yield call
 
     def report_link(self, token: str) -> str | None:

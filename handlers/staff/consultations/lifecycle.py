@@ -30,6 +30,7 @@ from handlers.staff.consultations.context import (
 )
 from handlers.staff.consultations.report import build_report
 from handlers.staff.core import EVERY_ROLE, Actor, Done, Outcome, Reason, Refused, StaffCall
+from handlers.staff.tickets.context import Within
 from messaging.i18n import LANGUAGES
 from storage import consultations
 from storage.consultations import ConsultationStatus, Decision
@@ -75,9 +76,11 @@ async def _locked(call: StaffCall, consultation_id: int) -> Consultation | Refus
     return Refused(Reason.NOT_FOUND) if found is None else found
 
 
-async def create(core: ConsultationCore, actor: Actor, draft: Draft) -> Outcome[Consultation]:
+async def create(
+    core: ConsultationCore, actor: Actor, draft: Draft, *, within: Within | None = None
+) -> Outcome[Consultation]:
     """A new consultation, as a draft: nothing is sent until it is published."""
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         bad = check_draft(draft, call.now)
@@ -110,9 +113,11 @@ async def create(core: ConsultationCore, actor: Actor, draft: Draft) -> Outcome[
         return Done(consultation)
 
 
-async def publish(core: ConsultationCore, actor: Actor, consultation_id: int) -> Outcome[Published]:
+async def publish(
+    core: ConsultationCore, actor: Actor, consultation_id: int, *, within: Within | None = None
+) -> Outcome[Published]:
     """Open a draft and announce it once to everyone it concerns, each in their language."""
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         consultation = await _locked(call, consultation_id)
@@ -148,6 +153,8 @@ async def decide(
     submission_id: int,
     decision: str,
     reason: str = "",
+    *,
+    within: Within | None = None,
 ) -> Outcome[ConsultationSubmission]:
     """The staff decision on one comment: taken into account, partly, or rejected; a partial
     or a rejection needs its reason (the report shows it). Allowed until the report is made
@@ -160,7 +167,7 @@ async def decide(
     bad = check_text(reason, REASON_MAX, required=False)
     if bad is not None:
         return bad
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         submission = await consultations.get_submission(call.session, submission_id)
@@ -196,7 +203,12 @@ async def _refresh_report(call: StaffCall, core: ConsultationCore, consultation_
 
 
 async def close(
-    core: ConsultationCore, actor: Actor, consultation_id: int, outcome: str
+    core: ConsultationCore,
+    actor: Actor,
+    consultation_id: int,
+    outcome: str,
+    *,
+    within: Within | None = None,
 ) -> Outcome[Closed]:
     """Close an open consultation (at or before its closing time): make and store the report,
     and tell every participant ``outcome`` with the report's link."""
@@ -204,7 +216,7 @@ async def close(
     bad = check_text(outcome, OUTCOME_MAX)
     if bad is not None:
         return bad
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         consultation = await _locked(call, consultation_id)
@@ -255,9 +267,9 @@ async def close(
 
 
 async def card(
-    core: ConsultationCore, actor: Actor, consultation_id: int
+    core: ConsultationCore, actor: Actor, consultation_id: int, *, within: Within | None = None
 ) -> Outcome[ConsultationCard]:
-    async with core.call(actor, roles=EVERY_ROLE) as call:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         consultation = await consultations.get(call.session, consultation_id)
@@ -272,8 +284,10 @@ async def card(
         )
 
 
-async def listing(core: ConsultationCore, actor: Actor) -> Outcome[Sequence[Consultation]]:
-    async with core.call(actor, roles=EVERY_ROLE) as call:
+async def listing(
+    core: ConsultationCore, actor: Actor, *, within: Within | None = None
+) -> Outcome[Sequence[Consultation]]:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         return Done(await consultations.listing(call.session))
@@ -285,10 +299,12 @@ class Export:
     pdf: bytes
 
 
-async def export(core: ConsultationCore, actor: Actor, consultation_id: int) -> Outcome[Export]:
+async def export(
+    core: ConsultationCore, actor: Actor, consultation_id: int, *, within: Within | None = None
+) -> Outcome[Export]:
     """The report of a consultation (editors: its CSV names who wrote what). A closed one's
     is the stored report; an open one's is made now (the figures so far)."""
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         consultation = await consultations.get(call.session, consultation_id)

@@ -25,6 +25,7 @@ from handlers.staff.consultations.context import (
     invalid,
 )
 from handlers.staff.core import EVERY_ROLE, Actor, Done, Outcome, Reason, Refused, StaffCall
+from handlers.staff.tickets.context import Within
 from messaging.i18n import LANGUAGES
 from messaging.text import local_time
 from storage import consultations, organisations
@@ -47,12 +48,12 @@ def _apply(organisation: Organisation, draft: OrganisationDraft) -> None:
 
 
 async def register(
-    core: ConsultationCore, actor: Actor, draft: OrganisationDraft
+    core: ConsultationCore, actor: Actor, draft: OrganisationDraft, *, within: Within | None = None
 ) -> Outcome[Organisation]:
     bad = check_organisation(draft)
     if bad is not None:
         return bad
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         organisation = organisations.create(
@@ -73,12 +74,17 @@ async def register(
 
 
 async def edit(
-    core: ConsultationCore, actor: Actor, organisation_id: int, draft: OrganisationDraft
+    core: ConsultationCore,
+    actor: Actor,
+    organisation_id: int,
+    draft: OrganisationDraft,
+    *,
+    within: Within | None = None,
 ) -> Outcome[Organisation]:
     bad = check_organisation(draft)
     if bad is not None:
         return bad
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         organisation = await organisations.get(call.session, organisation_id, lock=True)
@@ -99,10 +105,12 @@ class Code:
     expires_at: datetime
 
 
-async def issue_code(core: ConsultationCore, actor: Actor, organisation_id: int) -> Outcome[Code]:
+async def issue_code(
+    core: ConsultationCore, actor: Actor, organisation_id: int, *, within: Within | None = None
+) -> Outcome[Code]:
     """A new code for the organisation (the last one stops working). The audit record does not
     hold the code."""
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         organisation = await organisations.get(call.session, organisation_id, lock=True)
@@ -147,11 +155,13 @@ async def _target(call: StaffCall, invite: Invite) -> Consultation | Refused | N
     return consultation
 
 
-async def invite(core: ConsultationCore, actor: Actor, invite: Invite) -> Outcome[Invited]:
+async def invite(
+    core: ConsultationCore, actor: Actor, invite: Invite, *, within: Within | None = None
+) -> Outcome[Invited]:
     """Invite each organisation once per call; a representative gets it in their language."""
     if not invite.organisation_ids:
         return invalid(NO_TARGET)
-    async with core.call(actor) as call:
+    async with core.call(actor, within) as call:
         if isinstance(call, Refused):
             return call
         target = await _target(call, invite)
@@ -234,18 +244,24 @@ async def _send(
 
 
 async def responses(
-    core: ConsultationCore, actor: Actor, *, consultation_id: int | None = None
+    core: ConsultationCore,
+    actor: Actor,
+    *,
+    consultation_id: int | None = None,
+    within: Within | None = None,
 ) -> Outcome[Sequence[Responded]]:
     """Who was invited (to this consultation, or to anything), who answered and how, and who
     submitted."""
-    async with core.call(actor, roles=EVERY_ROLE) as call:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         return Done(await organisations.invitations(call.session, consultation_id=consultation_id))
 
 
-async def registry(core: ConsultationCore, actor: Actor) -> Outcome[Sequence[Organisation]]:
-    async with core.call(actor, roles=EVERY_ROLE) as call:
+async def registry(
+    core: ConsultationCore, actor: Actor, *, within: Within | None = None
+) -> Outcome[Sequence[Organisation]]:
+    async with core.call(actor, within, roles=EVERY_ROLE) as call:
         if isinstance(call, Refused):
             return call
         return Done(await organisations.listing(call.session))
