@@ -204,6 +204,7 @@ async def build_runtime(
                 wake=delivery.wake if delivery is not None else no_wake,
                 desk_on=chat_desk is not None,
                 incidents=incidents,
+                consultations=consultations,
             )
             if telegram is not None
             else None

@@ -44,6 +44,7 @@ from bot.telegram.lean import BotApi
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import resident_files
+from bot.telegram.staff.consultations import install_consultations
 from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.incidents import install_incidents
 from bot.telegram.staff.news.router import install_news
@@ -394,6 +395,7 @@ def staff_chat(
     wake: Wake,
     desk_on: bool,
     incidents: IncidentCore | None = None,
+    consultations: ConsultationCore | None = None,
 ) -> StaffChat:
     """The Telegram channel and, when staff work in Telegram (``desk_on``), the staff service
     with the composers (``wake``: tell the delivery engine a broadcast was planned) and /stats."""
@@ -425,6 +427,15 @@ def staff_chat(
                 channel.dispatcher,
                 bot=channel.bot,
                 core=incidents,
+                operator_chat_id=common.settings.operator_chat_id,
+            )
+        if consultations is not None:
+            install_consultations(
+                channel.dispatcher,
+                bot=channel.bot,
+                core=consultations,
+                sessionmaker=common.sessionmaker,
+                clock=common.clock,
                 operator_chat_id=common.settings.operator_chat_id,
             )
     return StaffChat(staff=staff, channel=channel)
