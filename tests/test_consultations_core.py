@@ -220,7 +220,7 @@ async def test_publish_reaches_topic_district_and_representatives_once(world: Wo
     sport = await world.organisation("Спортклуб", kind="initiative", topics=("events",))
     await world.represent(sport, uninterested)
 
-    created = done(await ops.create(world.core, WEB, world.draft()))
+    created = done(await ops.create(world.core, WEB, world.draft(title="<b>Правила</b> 🌳")))
     published = done(await ops.publish(world.core, WEB, created.id))
     assert published.recipients == 5 and world.woken == 1
     deliveries = await world.rows(Delivery)
@@ -230,6 +230,8 @@ async def test_publish_reaches_topic_district_and_representatives_once(world: Wo
     broadcasts = {b.id: b for b in await world.rows(Broadcast)}
     by_resident = {d.resident_id: broadcasts[d.broadcast_id] for d in deliveries}
     assert "Громадське обговорення" in by_resident[subscriber].text
+    # A title is a person's text: escaped in the markup, its emoji kept.
+    assert "&lt;b&gt;Правила&lt;/b&gt; 🌳" in by_resident[subscriber].text
     assert "Public consultation" in by_resident[english].text
     assert by_resident[subscriber].buttons == [[["📝 Взяти участь", f"csopen:{created.id}"]]]
 

@@ -157,11 +157,24 @@ async def test_take_part_edit_close_and_forget(world_name: str, database_url: st
                 ["consultation:999999", "None", f"consultation:{consultation.id}"]
             )
 
+            # Half-way through another edit when it closes: the send is refused, nothing changes.
+            await r.command("consultations")
+            await r.press("📄 Правила благоустрою")
+            await r.press("✏️ Змінити мою відповідь")
+            await _answer(r, choice="Так", text="Пізно")
+            await r.press("⏭ Пропустити")
+            await r.say("Оксана Петренко")
+
             # The close: the outcome with the report's link, served as a PDF.
             closed = done(await ops.close(core, WEB, consultation.id, "Правила ухвалено."))
-            await until(lambda: "завершено" in r.last_text())
-            assert "Правила ухвалено." in r.last_text() and closed.link is not None
-            assert closed.link in r.last_text()
+            await r.press(SEND)
+            assert "закрите" in r.last_text()
+            (late,) = await _submissions(sessionmaker)
+            assert late.updated_at == edited.updated_at
+            await until(lambda: any("завершено" in text for text in r.texts()))
+            (outcome,) = [text for text in r.texts() if "завершено" in text]
+            assert "Правила ухвалено." in outcome and closed.link is not None
+            assert closed.link in outcome
             path = closed.link.split("://", 1)[1].split("/", 1)[1]
             async with aiohttp.ClientSession() as http:
                 base = world.settings.public_url
@@ -226,10 +239,15 @@ async def test_representative_links_by_code_and_answers_for_the_organisation(
             await r.press("📄 Правила благоустрою")
             await r.press("🏛 Від імені: ГО «Зелене місто»")
             await _answer(r, choice="Так", text="Більше зелені")
+            # A file as the comment (the organisation's position paper).
+            await r.document(file_name="position.pdf")
+            assert "Файл додано" in r.last_text()
             await r.press("⏭ Пропустити")
             await r.say("Марія Коваль")
             await r.press(SEND)
             (submission,) = await _submissions(sessionmaker)
             assert submission.organisation_id == green.id and submission.on_behalf == green.id
+            assert submission.file_kind == "document" and submission.file_ref
+            assert submission.comment is None
             listed = done(await ops.responses(core, WEB, consultation_id=consultation.id))
             assert [(x.invitation.response, x.submitted) for x in listed] == [("yes", True)]

@@ -299,7 +299,9 @@ class ResidentConsultations:
         if event.kind in FILE_KINDS and turn.step == STEP_COMMENT and event.attachment:
             attachment = event.attachment
             turn.data["file"] = [attachment.kind, attachment.ref, attachment.file_name]
-            return [Reply(text=self._t(turn, "consult.file.kept"))]
+            # With the step's own button: Viber shows only the last keyboard sent.
+            skip = Button(self._t(turn, "consult.btn.skip"), self._skip_action(consultation.id))
+            return [Reply(text=self._t(turn, "consult.file.kept"), buttons=((skip,),))]
         if event.kind is not EventKind.TEXT:
             return [
                 Reply(text=self._t(turn, "consult.text_only")),
