@@ -19,10 +19,8 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, u
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from storage import linking
-from storage.broadcasts import BroadcastStatus
+from storage import planning
 from storage.models import (
-    Broadcast,
     Consultation,
     ConsultationAnswer,
     ConsultationQuestion,
@@ -32,7 +30,7 @@ from storage.models import (
     Resident,
     ResidentTopic,
 )
-from storage.planning import insert_deliveries
+from storage.planning import ButtonsJson, Planned
 from storage.vocabulary import District
 
 SOURCE: Final = "consultation"
@@ -40,7 +38,6 @@ SOURCE: Final = "consultation"
 KIND_ANNOUNCE: Final = "consultation"
 KIND_OUTCOME: Final = "consult_outcome"
 KIND_INVITE: Final = "org_invite"
-TITLE_MAX: Final = 256
 
 
 class ConsultationStatus(StrEnum):
@@ -439,12 +436,6 @@ async def interested_representatives(
     return ids
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
-    broadcast_ids: tuple[int, ...]
-    recipients: int
-
-
 async def plan_by_language(
     session: AsyncSession,
     *,
@@ -452,60 +443,27 @@ async def plan_by_language(
     ref: str,
     title: str,
     texts: Mapping[str, str],
-    buttons: Mapping[str, list[list[list[str]]]] | None,
+    buttons: Mapping[str, ButtonsJson] | None,
     audience: ColumnElement[bool],
     default_language: str,
     created_by: int | None,
     now: datetime,
 ) -> Planned:
-    """Queue ``texts`` (by language) for everyone ``audience`` selects among reachable persons
-    who consented and were not erased; residents of a language not in ``texts`` get
-    ``default_language``'s. One ``INSERT … SELECT`` per language; each person once."""
-    ids: list[int] = []
-    total = 0
-    others = [language for language in texts if language != default_language]
-    for language, text in texts.items():
-        broadcast = Broadcast(
-            kind=kind,
-            title=title[:TITLE_MAX],
-            text=text,
-            topics=[],
-            districts=[],
-            channels=[],
-            urgent=False,
-            created_by=created_by,
-            status=BroadcastStatus.SENDING.value,
-            created_at=now,
-            started_at=now,
-            source=SOURCE,
-            source_ref=ref,
-            buttons=(buttons or {}).get(language),
-        )
-        session.add(broadcast)
-        await session.flush()
-        speaks = (
-            Resident.language == language
-            if language != default_language
-            else or_(Resident.language.is_(None), Resident.language.not_in(others))
-        )
-        count = await insert_deliveries(
-            session,
-            broadcast_id=broadcast.id,
-            now=now,
-            recipient=(Resident.id, linking.delivery_channel(), linking.delivery_external_id()),
-            where=and_(
-                linking.reachable(),
-                Resident.erased_at.is_(None),
-                Resident.consent_at.is_not(None),
-                audience,
-                speaks,
-            ),
-            source=linking.persons(),
-        )
-        broadcast.recipients = count
-        ids.append(broadcast.id)
-        total += count
-    return Planned(tuple(ids), total)
+    """``storage.planning.plan_by_language`` for what consultations send, to people who gave
+    their consent (the announcement, an invitation, the outcome)."""
+    return await planning.plan_by_language(
+        session,
+        kind=kind,
+        source=SOURCE,
+        source_ref=ref,
+        title=title,
+        texts=texts,
+        buttons=buttons,
+        audience=and_(Resident.consent_at.is_not(None), audience),
+        default_language=default_language,
+        created_by=created_by,
+        now=now,
+    )
 
 
 async def announcement_audience(

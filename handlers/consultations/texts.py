@@ -15,9 +15,7 @@ from messaging.contract import Button
 from messaging.i18n import Catalog, Markup
 from messaging.text import local_time
 from storage.models import Consultation
-
-# Stored with a broadcast: rows of [label, action].
-ButtonsJson = list[list[list[str]]]
+from storage.planning import ButtonsJson
 
 
 def open_action(consultation_id: int) -> str:
