@@ -10,7 +10,8 @@ reads. Each operation writes one audit record in its transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from handlers.consultations.texts import ConsultationTexts
@@ -71,9 +72,28 @@ async def _wake(core: ConsultationCore) -> None:
     core.wake()
 
 
-async def _locked(call: StaffCall, consultation_id: int) -> Consultation | Refused:
-    found = await consultations.get(call.session, consultation_id, lock=True)
-    return Refused(Reason.NOT_FOUND) if found is None else found
+@asynccontextmanager
+async def _in_state(
+    core: ConsultationCore,
+    actor: Actor,
+    consultation_id: int,
+    within: Within | None,
+    status: ConsultationStatus,
+    code: str,
+) -> AsyncIterator[tuple[StaffCall, Consultation] | Refused]:
+    """A call on one consultation, locked, in ``status``: the call and the row, or the refusal
+    (not staff, wrong role, no such consultation, another state: ``code``)."""
+    async with core.call(actor, within) as call:
+        if isinstance(call, Refused):
+            yield call
+            return
+        found = await consultations.get(call.session, consultation_id, lock=True)
+        if found is None:
+            yield Refused(Reason.NOT_FOUND)
+        elif found.status != status.value:
+            yield Refused(Reason.STATE, {"code": code})
+        else:
+            yield call, found
 
 
 async def create(
@@ -117,14 +137,11 @@ async def publish(
     core: ConsultationCore, actor: Actor, consultation_id: int, *, within: Within | None = None
 ) -> Outcome[Published]:
     """Open a draft and announce it once to everyone it concerns, each in their language."""
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        consultation = await _locked(call, consultation_id)
-        if isinstance(consultation, Refused):
-            return consultation
-        if consultation.status != ConsultationStatus.DRAFT.value:
-            return Refused(Reason.STATE, {"code": NOT_DRAFT})
+    draft = ConsultationStatus.DRAFT
+    async with _in_state(core, actor, consultation_id, within, draft, NOT_DRAFT) as found:
+        if isinstance(found, Refused):
+            return found
+        call, consultation = found
         if consultation.closes_at <= call.now:
             return invalid("bad_dates")
         consultation.status = ConsultationStatus.OPEN.value
@@ -216,14 +233,11 @@ async def close(
     bad = check_text(outcome, OUTCOME_MAX)
     if bad is not None:
         return bad
-    async with core.call(actor, within) as call:
-        if isinstance(call, Refused):
-            return call
-        consultation = await _locked(call, consultation_id)
-        if isinstance(consultation, Refused):
-            return consultation
-        if consultation.status != ConsultationStatus.OPEN.value:
-            return Refused(Reason.STATE, {"code": NOT_OPEN})
+    opened = ConsultationStatus.OPEN
+    async with _in_state(core, actor, consultation_id, within, opened, NOT_OPEN) as found:
+        if isinstance(found, Refused):
+            return found
+        call, consultation = found
         consultation.status = ConsultationStatus.CLOSED.value
         consultation.closed_at = call.now
         consultation.outcome = outcome
