@@ -234,8 +234,9 @@ async def test_representative_links_by_code_and_answers_for_the_organisation(
             await forge(r, "csinvite:999999:yes")
             assert REFUSED in r.last_text()
 
-            # Viber keeps only the last keyboard: the list leads back to the consultation.
-            await r.command("consultations")
+            # Viber keeps only the last keyboard: help's button leads back to the consultation.
+            await r.command("help")
+            await r.press("🗳 Громадські обговорення")
             await r.press("📄 Правила благоустрою")
             await r.press("🏛 Від імені: ГО «Зелене місто»")
             await _answer(r, choice="Так", text="Більше зелені")
