@@ -166,11 +166,28 @@ async def open_now(session: AsyncSession, *, now: datetime, limit: int = 10) -> 
     return list((await session.scalars(query)).all())
 
 
-async def due_to_close(session: AsyncSession, *, now: datetime) -> list[int]:
-    query = select(Consultation.id).where(
-        Consultation.status == ConsultationStatus.OPEN.value, Consultation.closes_at <= now
+async def claim_due(session: AsyncSession, *, now: datetime) -> list[Consultation]:
+    """Open consultations whose closing time has come and whose staff were not told yet,
+    marked as told: each is claimed by one conditional UPDATE, so two processes (or a rerun)
+    tell staff once."""
+    due = await session.scalars(
+        select(Consultation).where(
+            Consultation.status == ConsultationStatus.OPEN.value,
+            Consultation.closes_at <= now,
+            Consultation.reminded_at.is_(None),
+        )
     )
-    return list((await session.scalars(query)).all())
+    claimed = []
+    for consultation in due.all():
+        result = await session.execute(
+            update(Consultation)
+            .where(Consultation.id == consultation.id, Consultation.reminded_at.is_(None))
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0):
+            claimed.append(consultation)
+    return claimed
 
 
 # -- submissions ------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def upgrade() -> None:
         _at("created_at"),
         _at("published_at", nullable=True),
         _at("closed_at", nullable=True),
+        _at("reminded_at", nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consultations")),
     )

@@ -48,6 +48,8 @@ class Consultation(Base):
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When staff were told its closing time had come (``broadcasts.consultations``): once.
+    reminded_at: Mapped[datetime | None]
     # What the council did with the results (told to every participant at the close).
     outcome: Mapped[str | None] = mapped_column(Text)
 
