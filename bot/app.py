@@ -217,6 +217,7 @@ async def build_runtime(
                 links=links,
                 telegram_files=chat is not None,
                 incidents=incidents,
+                consultations=consultations,
             )
             if StaffDesk.WEB in desks
             else None

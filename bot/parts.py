@@ -449,6 +449,7 @@ def web_desk(
     links: MediaLinks | None = None,
     telegram_files: bool = False,
     incidents: IncidentCore | None = None,
+    consultations: ConsultationCore | None = None,
 ) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
@@ -470,6 +471,7 @@ def web_desk(
         media=links,
         telegram_files=telegram_files and links is not None,
         incidents=incidents,
+        consultations=consultations,
     )
 
 

@@ -522,3 +522,10 @@ ORGANISATION_KIND: Final[Mapping[str, str]] = {
     "party": N_("org.kind.party"),
     "religious": N_("org.kind.religious"),
 }
+
+# Where a consultation stands (storage.consultations.ConsultationStatus).
+CONSULT_STATUS: Final[Mapping[str, str]] = {
+    "closed": N_("desk.consult.status.closed"),
+    "draft": N_("desk.consult.status.draft"),
+    "open": N_("desk.consult.status.open"),
+}

@@ -19,6 +19,7 @@ from bot.desk import (
     admin_staff,
     admin_templates,
     auth,
+    consultations,
     dashboard,
     files,
     incident_actions,
@@ -77,6 +78,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     ticket_actions.routes,
     incidents.routes,
     incident_actions.routes,
+    consultations.routes,
     files.routes,
 )
 
