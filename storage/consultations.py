@@ -211,6 +211,24 @@ async def answers_of(session: AsyncSession, submission_id: int) -> dict[int, Ans
     return {row.question_id: AnswerValue(row.choice, row.text) for row in rows}
 
 
+async def all_answers(
+    session: AsyncSession, *, consultation_id: int
+) -> dict[int, dict[int, AnswerValue]]:
+    """Every submission's answers, by submission id: one query for the whole report."""
+    rows = await session.execute(
+        select(ConsultationAnswer)
+        .join(
+            ConsultationSubmission,
+            ConsultationSubmission.id == ConsultationAnswer.submission_id,
+        )
+        .where(ConsultationSubmission.consultation_id == consultation_id)
+    )
+    found: dict[int, dict[int, AnswerValue]] = {}
+    for (row,) in rows.all():
+        found.setdefault(row.submission_id, {})[row.question_id] = AnswerValue(row.choice, row.text)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Saved:
     submission: ConsultationSubmission
