@@ -79,6 +79,7 @@ async def test_consult_and_org_commands(database_url: str) -> None:
         async with world.runtime.sessionmaker() as session:
             (consultation,) = (await session.scalars(select(Consultation))).all()
         number = consultation.id
+        assert consultation.title == "Правила благоустрою"
         assert consultation.districts == ["pokrovskyi", "ternivskyi"]
         assert consultation.summary == "Проєкт змінює правила прибирання дворів."
         assert consultation.document_url == "https://kr.gov.ua/draft.pdf"
@@ -93,6 +94,20 @@ async def test_consult_and_org_commands(database_url: str) -> None:
         async with world.runtime.sessionmaker() as session:
             (organisation,) = (await session.scalars(select(Organisation))).all()
         assert organisation.name == "ГО <b>Зелене</b> місто"
+        await world.say(
+            ADMIN,
+            f"/org edit {organisation.id}\nngo ГО <b>Зелене</b> місто\nperson: Марія Коваль\n"
+            "contact: +380501234567\ntopics: decisions, events\ndistricts: pokrovskyi",
+        )
+        assert f"Організацію №{organisation.id} оновлено" in world.texts()[-1]
+        await world.say(ADMIN, f"/org edit {organisation.id}\nngo Назва\ncolour: green")
+        assert "«colour»" in world.texts()[-1]
+        await world.say(ADMIN, f"/org edit {organisation.id}\nngo Назва\ntopics: weather")
+        assert "Невідома тема" in world.texts()[-1]
+        async with world.runtime.sessionmaker() as session:
+            edited = await session.get(Organisation, organisation.id)
+        assert edited is not None and edited.contact_person == "Марія Коваль"
+        assert edited.topics == ["decisions", "events"] and edited.districts == ["pokrovskyi"]
         await world.say(ADMIN, f"/org code {organisation.id}")
         assert "<code>ORG-" in world.telegram.calls_to("sendMessage")[-1]["text"]
         assert "&lt;b&gt;" in world.telegram.calls_to("sendMessage")[-1]["text"]

@@ -5,7 +5,8 @@ staff core's operations (``handlers.staff.consultations``). Commands, in a staff
 - ``/consult new`` with the draft on the following lines (``text_form``), ``/consult publish N``,
   ``/consult close N <outcome>``, ``/consult decide S accepted|partly|rejected [reason]``,
   ``/consult export N`` (the CSV and the PDF as files);
-- ``/org`` — the registry; ``/org add <ngo|party|religious|initiative> <name>``,
+- ``/org`` — the registry; ``/org add <ngo|party|religious|initiative> <name>`` and
+  ``/org edit N`` (with ``person:``, ``contact:``, ``topics:``, ``districts:`` lines),
   ``/org code N`` (the representative's one-time code), ``/org invite N[,M…] consult K`` or
   ``/org invite N[,M…] meeting <what and when>``, ``/org responses K``.
 
@@ -28,7 +29,7 @@ from bot.telegram.staff.composing import is_composer_chat
 from bot.telegram.staff.edge import EVENT_FLAG, Edge, install_feature_edge
 from bot.telegram.staff.identity import actor_of
 from handlers.staff import consultations as ops
-from handlers.staff.consultations.text_form import FormError, parse_draft
+from handlers.staff.consultations.text_form import FormError, parse_draft, parse_organisation
 from handlers.staff.core import Actor, Reason, Refused
 from handlers.staff.tickets.context import Within
 from messaging import labels
@@ -63,6 +64,12 @@ CODES: Final = {
     "no_reason": N_("staff.consult.error.no_reason"),
     "bad_kind": N_("staff.consult.error.bad_kind"),
 }
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """The first word and the rest (its line breaks kept: a draft's lines)."""
+    parts = text.strip().split(maxsplit=1)
+    return (parts[0], parts[1].strip()) if len(parts) == 2 else (parts[0] if parts else "", "")
 
 
 def _number(text: str) -> int | None:
@@ -122,10 +129,7 @@ class ConsultChat:
         assert command is not None  # ``wants``
         actor, _ = await actor_of(staff_edge.session, message.from_user.id)
         within = Within(session=staff_edge.session, after=staff_edge.after)
-        verb, _, rest = command.args.partition(" ") if command.args else ("", "", "")
-        if "\n" in verb:
-            verb, _, more = verb.partition("\n")
-            rest = "\n" + more + rest
+        verb, rest = _first_word(command.args)
         if command.name == CMD_CONSULT:
             reply = await self._consult(actor, within, staff_edge, message, verb, rest.strip())
         else:
@@ -140,12 +144,17 @@ class ConsultChat:
             return await self._list(actor, within)
         if verb == "new":
             return await self._new(actor, within, rest)
-        number = _number(verb) if verb.lstrip("#").isdigit() else _number(rest.split(" ")[0])
+        if verb.lstrip("#").isdigit():
+            number = _number(verb)
+            return (
+                self.t("staff.consult.usage")
+                if number is None
+                else await self._card(actor, within, number)
+            )
+        first, argument = _first_word(rest)
+        number = _number(first)
         if number is None:
             return self.t("staff.consult.usage")
-        if verb.lstrip("#").isdigit():
-            return await self._card(actor, within, number)
-        argument = rest.partition(" ")[2].strip()
         return await self._on_one(actor, within, edge, message, verb, number, argument)
 
     async def _on_one(
@@ -174,7 +183,7 @@ class ConsultChat:
                 "staff.consult.closed", id=number, total=value.recipients, url=value.link or "—"
             )
         if verb == "decide":
-            decision, _, reason = argument.partition(" ")
+            decision, reason = _first_word(argument)
             decided = await ops.decide(self.core, actor, number, decision, reason, within=within)
             if isinstance(decided, Refused):
                 return self.refusal(decided)
@@ -249,13 +258,8 @@ class ConsultChat:
             if not listed.value:
                 return self.t("staff.org.none")
             return Markup("\n".join(self._org_line(o) for o in listed.value))
-        if verb == "add":
-            kind, _, name = rest.partition(" ")
-            draft = ops.OrganisationDraft(name=name, kind=kind)
-            added = await ops.register(self.core, actor, draft, within=within)
-            if isinstance(added, Refused):
-                return self.refusal(added)
-            return self.t("staff.org.added", id=added.value.id)
+        if verb in ("add", "edit"):
+            return await self._save(actor, within, verb, rest)
         if verb == "code":
             number = _number(rest)
             if number is None:
@@ -273,6 +277,29 @@ class ConsultChat:
         if verb == "responses":
             return await self._responses(actor, within, _number(rest))
         return self.t("staff.org.usage")
+
+    async def _save(self, actor: Actor, within: Within, verb: str, rest: str) -> Markup:
+        """``/org add <kind> <name>`` or ``/org edit N`` + ``<kind> <name>``, each with the
+        optional ``person:``, ``contact:``, ``topics:``, ``districts:`` lines."""
+        number = None
+        if verb == "edit":
+            first, rest = _first_word(rest)
+            number = _number(first)
+            if number is None:
+                return self.t("staff.org.usage")
+        draft = parse_organisation(rest)
+        if isinstance(draft, FormError):
+            return self.t("staff.consult.form_error", label=draft.field)
+        saved = (
+            await ops.register(self.core, actor, draft, within=within)
+            if number is None
+            else await ops.edit(self.core, actor, number, draft, within=within)
+        )
+        if isinstance(saved, Refused):
+            return self.refusal(saved)
+        if number is not None:
+            return self.t("staff.org.saved", id=number)
+        return self.t("staff.org.added", id=saved.value.id)
 
     def _org_line(self, organisation: Organisation) -> Markup:
         return self.t(

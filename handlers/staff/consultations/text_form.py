@@ -11,6 +11,14 @@ fill a form (the operator chat; a CLI could read the same from a file):
     ? Що варто змінити?                     ← a free-text question
     Проєкт змінює правила прибирання…       ← every other line: the summary
 
+An organisation the same way (``parse_organisation``):
+
+    ngo ГО «Зелене місто»                   ← the kind, then the name
+    person: Марія Коваль                    ← the contact person (optional)
+    contact: +380501234567                  ← how to reach them (optional)
+    topics: decisions, events               ← topic codes (none: every topic)
+    districts: pokrovskyi                   ← district codes (none: the whole city)
+
 The parser only reads the shape; the bounds (lengths, codes, dates) are the core's to check.
 """
 
@@ -21,7 +29,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from handlers.staff.consultations.context import Draft
+from handlers.staff.consultations.context import Draft, OrganisationDraft
 from storage.consultations import QuestionDraft
 
 FIELDS: Final = frozenset({"topic", "districts", "opens", "closes", "document"})
@@ -78,4 +86,32 @@ def parse_draft(text: str, *, zone: ZoneInfo, now: datetime) -> Draft | FormErro
         questions=tuple(questions),
         districts=districts,
         document_url=fields.get("document") or None,
+    )
+
+
+ORGANISATION_FIELDS: Final = frozenset({"person", "contact", "topics", "districts"})
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(code.strip() for code in text.split(",") if code.strip())
+
+
+def parse_organisation(text: str) -> OrganisationDraft | FormError:
+    lines = [line.strip() for line in text.strip().splitlines()]
+    kind, _, name = (lines[0] if lines else "").partition(" ")
+    if not kind or not name.strip():
+        return FormError("name")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if not colon or key.strip().lower() not in ORGANISATION_FIELDS:
+            return FormError(key.strip()[:40] or "?")
+        fields[key.strip().lower()] = value.strip()
+    return OrganisationDraft(
+        name=name.strip(),
+        kind=kind.strip().lower(),
+        contact_person=fields.get("person") or None,
+        contact=fields.get("contact") or None,
+        topics=_codes(fields.get("topics", "")),
+        districts=_codes(fields.get("districts", "")),
     )
