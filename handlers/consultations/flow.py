@@ -26,7 +26,7 @@ from handlers.forged import ForgedAction
 from handlers.turn import FLOW_IDLE, Turn
 from messaging.contract import FILE_KINDS, Button, EventKind, Media, Reply
 from messaging.i18n import Catalog, Markup
-from messaging.text import local_time
+from messaging.text import local_time, markup_to_plain
 from storage import audit, consultations, organisations
 from storage.consultations import AnswerValue, ConsultationStatus, Words
 from storage.models import Consultation, ConsultationQuestion
@@ -62,6 +62,11 @@ class ResidentConsultations:
 
     def _t(self, turn: Turn, key: str, /, **params: Any) -> Markup:
         return self.catalog.text(turn.lang, key, **params)
+
+    def _label(self, turn: Turn, key: str, /, **params: Any) -> str:
+        """A button's label with a person's text in it: plain text (buttons show no markup,
+        so an escaped ``<`` would be shown as ``&lt;``)."""
+        return markup_to_plain(self._t(turn, key, **params))
 
     def wants(self, action: str) -> bool:
         verb = act.split(action)[0]
@@ -162,7 +167,7 @@ class ResidentConsultations:
             buttons.append(
                 (
                     Button(
-                        self._t(turn, "consult.btn.for_org", organisation=organisation.name),
+                        self._label(turn, "consult.btn.for_org", organisation=organisation.name),
                         self._part(consultation.id, organisation.id),
                     ),
                 )
@@ -196,6 +201,15 @@ class ResidentConsultations:
             return [Reply(text=self._t(turn, "consult.closed"))]
         turn.go(FLOW_CONSULT, STEP_QUESTION)
         turn.data = {"c": consultation.id, "o": on_behalf, "q": 0, "a": {}}
+        own = await consultations.submission_of(
+            turn.session,
+            consultation_id=consultation.id,
+            resident_id=turn.resident.id,
+            on_behalf=on_behalf,
+        )
+        if own is not None and own.name:
+            # An edit: the name given before is offered again (one press, no retyping).
+            turn.data["before"] = own.name
         return await self._next(turn, consultation)
 
     async def _questions(
@@ -220,7 +234,14 @@ class ResidentConsultations:
         if turn.step == STEP_COMMENT:
             return Reply(text=self._t(turn, "consult.ask.comment"), buttons=((skip,),))
         if turn.step == STEP_NAME:
-            return Reply(text=self._t(turn, "consult.ask.name"))
+            before = turn.data.get("before")
+            if not before:
+                return Reply(text=self._t(turn, "consult.ask.name"))
+            keep = Button(
+                self._label(turn, "consult.btn.keep_name", name=before),
+                self._skip_action(consultation.id),
+            )
+            return Reply(text=self._t(turn, "consult.ask.name"), buttons=((keep,),))
         send = Button(
             self._t(turn, "consult.btn.send"),
             act.with_arg(act.CONSULT_SEND, str(consultation.id)),
@@ -279,6 +300,11 @@ class ResidentConsultations:
         return await self._next(turn, consultation)
 
     async def _skip(self, turn: Turn, consultation: Consultation) -> list[Reply]:
+        """No comment (at the comment step), or the name given before (at the name step)."""
+        if self._in_flow(turn, consultation, STEP_NAME) and turn.data.get("before"):
+            turn.data["name"] = turn.data["before"]
+            turn.go(FLOW_CONSULT, STEP_CONFIRM)
+            return await self._next(turn, consultation)
         if not self._in_flow(turn, consultation, STEP_COMMENT):
             return await self._stale(turn)
         turn.data.pop("comment", None)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from handlers import actions as act
 from messaging.contract import Button
 from messaging.i18n import Catalog, Markup
-from messaging.text import local_time
+from messaging.text import local_time, markup_to_plain
 from storage.models import Consultation
 from storage.planning import ButtonsJson
 
@@ -93,7 +93,9 @@ class ConsultationTexts:
         return rows
 
     def open_button(self, lang: str, consultation: Consultation) -> Button:
+        # A title is a person's text: plain on a button (buttons show no markup).
+        label = self.catalog.text(lang, "consult.btn.open", title=consultation.title[:40])
         return Button(
-            self.catalog.text(lang, "consult.btn.open", title=consultation.title[:40]),
+            markup_to_plain(label),
             open_action(consultation.id),
         )
