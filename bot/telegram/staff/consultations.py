@@ -34,7 +34,7 @@ from handlers.staff.core import Actor, Reason, Refused
 from handlers.staff.tickets.context import Within
 from messaging import labels
 from messaging.i18n import N_, Markup
-from messaging.text import local_time
+from messaging.text import clean_text, local_time
 from storage.models import Organisation
 from storage.vocabulary import Clock
 
@@ -125,7 +125,8 @@ class ConsultChat:
     async def on_message(self, message: Message, bot: Bot, staff_edge: Edge) -> None:
         assert message.from_user is not None
         me = await bot.me()
-        command = parse_command(message.text or "", me.username or "")
+        # Cleaned as every staff text is (NUL, lone surrogates, NFC) before it is stored.
+        command = parse_command(clean_text(message.text or ""), me.username or "")
         assert command is not None  # ``wants``
         actor, _ = await actor_of(staff_edge.session, message.from_user.id)
         within = Within(session=staff_edge.session, after=staff_edge.after)
