@@ -25,7 +25,7 @@ from handlers.staff import consultations as ops
 from handlers.staff.core import Actor, Desk, Reason, StaffCore
 from messaging.i18n import Catalog
 from storage import consultations, organisations
-from storage.consultations import AnswerValue, QuestionDraft, Words
+from storage.consultations import AnswerValue, QuestionDraft
 from storage.erasure import erase_resident
 from storage.models import (
     AuditEntry,
@@ -39,6 +39,7 @@ from storage.models import (
 )
 from storage.residents import get_or_create_resident, set_topics
 from storage.vocabulary import Role
+from tests.consultation_seed import submit
 from tests.staff_accounts import add_staff
 from tests.test_staff_core_tickets import Clock, done, refused
 
@@ -130,27 +131,17 @@ class World:
         comment: str | None,
         choice: int = 0,
         organisation_id: int | None = None,
-        name: str = "Оксана Петренко",
     ) -> int:
-        async with self.sessionmaker() as session, session.begin():
-            consultation = await consultations.get(session, consultation_id)
-            resident = await session.get(Resident, resident_id)
-            assert consultation is not None and resident is not None
-            first, second = await consultations.questions_of(session, consultation_id)
-            saved = await consultations.save_submission(
-                session,
-                consultation=consultation,
-                resident=resident,
-                channel="telegram",
-                organisation_id=organisation_id,
-                words=Words(name=name, comment=comment),
-                answers={
-                    first.id: AnswerValue(choice=choice),
-                    second.id: AnswerValue(text="Більше смітників"),
-                },
-                now=self.clock(),
-            )
-            return saved.submission.id
+        answers = {0: AnswerValue(choice=choice), 1: AnswerValue(text="Більше смітників")}
+        return await submit(
+            self.sessionmaker,
+            consultation_id,
+            resident_id,
+            answers=answers,
+            now=self.clock(),
+            comment=comment,
+            organisation_id=organisation_id,
+        )
 
     async def organisation(self, name: str = "ГО «Зелене місто»", **fields: object) -> int:
         draft = ops.OrganisationDraft(name=name, kind=str(fields.pop("kind", "ngo")), **fields)  # type: ignore[arg-type]

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from handlers.staff import consultations as ops
 from handlers.staff.core import Actor, Desk
-from storage import consultations
-from storage.consultations import AnswerValue, QuestionDraft, Words
+from storage.consultations import AnswerValue, QuestionDraft
 from storage.models import ConsultationSubmission, Resident
 from storage.residents import get_or_create_resident
 from storage.vocabulary import Role
+from tests.consultation_seed import submit
 from tests.desk_world import Browser, DeskWorld, desk_world
 from tests.test_staff_core_tickets import done
 
@@ -50,20 +50,17 @@ async def _submit(world: DeskWorld, consultation_id: int) -> int:
             now=world.clock(),
         )
         resident.district = "ternivskyi"
-        consultation = await consultations.get(session, consultation_id)
-        assert consultation is not None
-        (question,) = await consultations.questions_of(session, consultation_id)
-        saved = await consultations.save_submission(
-            session,
-            consultation=consultation,
-            resident=resident,
-            channel="viber",
-            organisation_id=None,
-            words=Words(name="Оксана Секретна", comment=COMMENT),
-            answers={question.id: AnswerValue(choice=1)},
-            now=world.clock(),
-        )
-        return saved.submission.id
+        await session.flush()
+        resident_id = resident.id
+    return await submit(
+        world.runtime.sessionmaker,
+        consultation_id,
+        resident_id,
+        answers={0: AnswerValue(choice=1)},
+        now=world.clock(),
+        comment=COMMENT,
+        name="Оксана Секретна",
+    )
 
 
 async def _action(

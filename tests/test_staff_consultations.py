@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from storage import consultations
-from storage.consultations import AnswerValue, Words
+from storage.consultations import AnswerValue
 from storage.models import AuditEntry, Consultation, Organisation, Resident
+from tests.consultation_seed import submit
 from tests.staff_world import ADMIN, OPERATOR, OUTSIDER, World, staff_world
 
 pytestmark = pytest.mark.migrated_database
@@ -40,22 +41,18 @@ def _draft(world: World) -> str:
 
 
 async def _submit(world: World, consultation_id: int, comment: str) -> int:
-    async with world.runtime.sessionmaker() as session, session.begin():
-        consultation = await consultations.get(session, consultation_id)
+    async with world.runtime.sessionmaker() as session:
         resident = (await session.scalars(select(Resident))).first()
-        assert consultation is not None and resident is not None
-        first, _ = await consultations.questions_of(session, consultation_id)
-        saved = await consultations.save_submission(
-            session,
-            consultation=consultation,
-            resident=resident,
-            channel="telegram",
-            organisation_id=None,
-            words=Words(name="Оксана Петренко", comment=comment),
-            answers={first.id: AnswerValue(choice=1)},
-            now=world.clock(),
-        )
-        return saved.submission.id
+    assert resident is not None
+    answers = {0: AnswerValue(choice=1)}
+    return await submit(
+        world.runtime.sessionmaker,
+        consultation_id,
+        resident.id,
+        answers=answers,
+        now=world.clock(),
+        comment=comment,
+    )
 
 
 async def test_consult_and_org_commands(database_url: str) -> None:

@@ -63,7 +63,7 @@ class ResidentConsultations:
     def _t(self, turn: Turn, key: str, /, **params: Any) -> Markup:
         return self.catalog.text(turn.lang, key, **params)
 
-    def _label(self, turn: Turn, key: str, /, **params: Any) -> str:
+    def _button(self, turn: Turn, key: str, /, **params: Any) -> str:
         """A button's label with a person's text in it: plain text (buttons show no markup,
         so an escaped ``<`` would be shown as ``&lt;``)."""
         return markup_to_plain(self._t(turn, key, **params))
@@ -167,7 +167,7 @@ class ResidentConsultations:
             buttons.append(
                 (
                     Button(
-                        self._label(turn, "consult.btn.for_org", organisation=organisation.name),
+                        self._button(turn, "consult.btn.for_org", organisation=organisation.name),
                         self._part(consultation.id, organisation.id),
                     ),
                 )
@@ -238,7 +238,7 @@ class ResidentConsultations:
             if not before:
                 return Reply(text=self._t(turn, "consult.ask.name"))
             keep = Button(
-                self._label(turn, "consult.btn.keep_name", name=before),
+                self._button(turn, "consult.btn.keep_name", name=before),
                 self._skip_action(consultation.id),
             )
             return Reply(text=self._t(turn, "consult.ask.name"), buttons=((keep,),))
