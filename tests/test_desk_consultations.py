@@ -92,10 +92,19 @@ async def test_page_decide_export_publish_and_close(database_url: str) -> None:
         status, page = await _action(browser, number, "publish", {})
         assert status == 200 and "опубліковано" in page
         submission = await _submit(world, number)
+        green = done(
+            await ops.register(
+                core, Actor(editor.id, desk=Desk.WEB), ops.OrganisationDraft("ГО «Зелене»", "ngo")
+            )
+        )
+        invite = ops.Invite((green.id,), consultation_id=number)
+        done(await ops.invite(core, Actor(editor.id, desk=Desk.WEB), invite))
         status, page = await browser.get(f"/desk/consultations/{number}")
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
         assert "Мешканець, Тернівський" in page and "Оксана Секретна" not in page
         assert "Ні: 1 (100%)" in page and "Так: 0 (0%)" in page
+        assert "Запрошені організації" in page and "ГО «Зелене»" in page
+        assert "ще не відповіли" in page
 
         fields = {"submission": str(submission), "decision": "rejected", "reason": ""}
         status, page = await _action(browser, number, "decide", fields)

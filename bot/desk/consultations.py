@@ -95,6 +95,7 @@ async def show(
     if isinstance(outcome, Refused):
         raise web.HTTPNotFound() if status_of(outcome) == 404 else web.HTTPForbidden()
     card = outcome.value
+    invited = await ops.responses(core_of(request), found.actor, consultation_id=consultation_id)
     async with parts(request).sessionmaker() as session:
         counts = await consultations.choice_counts(session, consultation_id=consultation_id)
         names = {o.id: o.name for o in await organisations.listing(session)}
@@ -108,6 +109,7 @@ async def show(
             "counts": counts,
             "share": share,
             "comments": [s for s in card.submissions if s.comment],
+            "invited": [] if isinstance(invited, Refused) else invited.value,
             "organisation": lambda submission: names.get(submission.organisation_id or 0),
             "district_label": lambda code: (
                 t(labels.DISTRICT[code])
