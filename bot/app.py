@@ -242,6 +242,7 @@ async def build_runtime(
                 sessionmaker=common.sessionmaker,
                 watch=metrics_route(common, telegram, viber),
                 open311=open311_api(common),
+                health=common.metrics.health,
             ),
             desk=chat_desk.desk if chat_desk is not None else None,
             staff=chat.staff if chat is not None else None,

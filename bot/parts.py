@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.broadcasting import broadcast_engine
+from bot.channel_health import ChannelHealth
 from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
 from bot.consultation_reports import REPORT_ROUTE, ReportRoute
 from bot.desk.app import mount as mount_desk
@@ -538,6 +539,7 @@ def build_web(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     watch: MetricsRoute | None = None,
     open311: Open311Api | None = None,
+    health: ChannelHealth | None = None,
 ) -> web.Application:
     """The one aiohttp application: health, metrics (``watch``), the webhooks of the
     configured channels, the route through which Viber fetches staff files that live in
@@ -563,7 +565,7 @@ def build_web(
     if sessionmaker is not None:
         # The reports of closed consultations, linked from their outcome messages.
         gets[REPORT_ROUTE] = ReportRoute(sessionmaker).handle
-    app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets)
+    app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets, health=health)
     if desk is not None:
         mount_desk(app, desk)
     if open311 is not None:

@@ -29,8 +29,10 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from bot import __version__
-from messaging.contract import PermanentChannelError, TransientChannelError
+from bot.channel_health import TOKEN_SETTINGS
+from messaging.contract import CredentialsRefused, PermanentChannelError, TransientChannelError
 from storage.errors import sqlstate
+from storage.vocabulary import Channel
 
 log = logging.getLogger("citybot")
 
@@ -38,10 +40,8 @@ T = TypeVar("T")
 
 BACKOFF_START: Final = 1.0
 BACKOFF_CAP: Final = 30.0
-# Viber's statuses for a webhook URL it cannot use (it calls the URL while registering it) and
-# for an auth token it does not know.
+# Viber's status for a webhook URL it cannot use (it calls the URL while registering it).
 VIBER_INVALID_URL: Final = 1
-VIBER_INVALID_AUTH_TOKEN: Final = 2
 # Served while starting too: the process's own metrics say what it is waiting for.
 ALWAYS_SERVED: Final = frozenset({"/metrics"})
 # SQLSTATEs a retry cannot fix: 3D000 the database does not exist, class 28 the role does not
@@ -90,18 +90,19 @@ def database_unreachable(error: BaseException) -> bool:
 
 
 def channel_problem(error: BaseException) -> ConfigProblem | None:
-    if isinstance(error, TelegramUnauthorizedError):
+    refused = error.channel if isinstance(error, CredentialsRefused) else None
+    if isinstance(error, TelegramUnauthorizedError) or refused == Channel.TELEGRAM:
         return ConfigProblem(
-            "CITYBOT_TELEGRAM_TOKEN",
+            TOKEN_SETTINGS[Channel.TELEGRAM],
             "Telegram refuses this token (401 Unauthorized); copy it again from @BotFather",
+        )
+    if refused == Channel.VIBER:
+        return ConfigProblem(
+            TOKEN_SETTINGS[Channel.VIBER], "Viber refuses this token (status 2, invalid auth token)"
         )
     if isinstance(error, TelegramBadRequest) and "webhook" in error.message.lower():
         # "bad webhook: An HTTPS URL must be provided", "…: Failed to resolve host".
         return ConfigProblem("CITYBOT_PUBLIC_URL", f"Telegram refuses the webhook: {error.message}")
-    if isinstance(error, PermanentChannelError) and error.code == VIBER_INVALID_AUTH_TOKEN:
-        return ConfigProblem(
-            "CITYBOT_VIBER_TOKEN", "Viber refuses this token (status 2, invalid auth token)"
-        )
     if isinstance(error, PermanentChannelError) and error.code == VIBER_INVALID_URL:
         return ConfigProblem(
             "CITYBOT_PUBLIC_URL",

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import __version__
+from bot.channel_health import ChannelHealth
 from storage.errors import TRY_AGAIN_LATER
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -23,8 +24,10 @@ def build_web_app(
     channels: list[str],
     routes: Mapping[str, Handler],
     gets: Mapping[str, Handler] | None = None,
+    health: ChannelHealth | None = None,
 ) -> web.Application:
-    """``routes``: the webhooks (POST); ``gets``: other GET routes (signed file links)."""
+    """``routes``: the webhooks (POST); ``gets``: other GET routes (signed file links);
+    ``health``: messengers refusing the bot's token make ``/healthz`` answer 503."""
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -34,6 +37,19 @@ def build_web_app(
         except TRY_AGAIN_LATER:
             return web.json_response(
                 {"status": "error", "database": "unavailable", "version": __version__}, status=503
+            )
+        refused = health.problems() if health is not None else {}
+        if refused:
+            # Only an administrator can fix it: the monitoring that reads /healthz should page.
+            return web.json_response(
+                {
+                    "status": "error",
+                    "database": "ok",
+                    "channels": channels,
+                    "token_refused": refused,
+                    "version": __version__,
+                },
+                status=503,
             )
         return web.json_response(
             {"status": "ok", "database": "ok", "channels": channels, "version": __version__}

@@ -22,6 +22,7 @@ from broadcasts.limits import TELEGRAM_MARGIN
 from broadcasts.quiet import QuietHours
 from messaging.contract import (
     Button,
+    CredentialsRefused,
     Media,
     PermanentChannelError,
     RateLimited,
@@ -77,6 +78,9 @@ class EngineConfig:
     idle_poll: float = 1.0
     # A database error makes the loop wait this long before the next try.
     error_pause: float = 2.0
+    # The messenger refuses the bot's token (revoked): the deliveries go back to pending,
+    # nothing counted against them, and the loop asks again after this long.
+    token_pause: float = 300.0
     # Quiet hours: only urgent broadcasts are sent inside the window (None: never quiet).
     quiet: QuietHours | None = None
 
@@ -133,6 +137,8 @@ class SenderLoop:
         self.rate_limited = 0
         self._throttle: tuple[float, float] | None = None
         self._throttle_task: asyncio.Task[None] | None = None
+        # Set by a send the messenger refused for the token; the loop then rests.
+        self.token_refused = False
 
     async def run(self) -> None:
         inflight: set[asyncio.Task[None]] = set()
@@ -144,6 +150,9 @@ class SenderLoop:
         full = False
         try:
             while not self._stop.is_set():
+                if self.token_refused:
+                    await self._rest_refused(inflight)
+                    continue
                 if len(inflight) < self.batches_in_flight:
                     claim, ahead = ahead, None
                     try:
@@ -187,6 +196,23 @@ class SenderLoop:
                     log.error("%s: batch failed at shutdown: %r", self.channel, result)
         if self._throttle_task is not None:
             await asyncio.gather(self._throttle_task, return_exceptions=True)
+
+    async def _rest_refused(self, inflight: set[asyncio.Task[None]]) -> None:
+        """The token was refused: let the batches in flight record their (released) items,
+        then send nothing until ``token_pause`` has passed (a wake-up does not shorten it)."""
+        if inflight:
+            for result in await asyncio.gather(*inflight, return_exceptions=True):
+                if isinstance(result, BaseException):
+                    log.error("%s: batch failed: %r", self.channel, result)
+            inflight.clear()
+        self.token_refused = False
+        log.warning(
+            "%s: the bot's token is refused; deliveries wait, asking again in %.0f s",
+            self.channel,
+            self._config.token_pause,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=self._config.token_pause)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -308,6 +334,12 @@ class SenderLoop:
     def blocked(self, item: Claimed, error: str) -> Outcome:
         return Outcome(item.id, DeliveryState.BLOCKED, resident_id=item.resident_id, error=error)
 
+    def refused_token(self, item: Claimed) -> Outcome:
+        """Not the recipient's fault, nor fixed by retrying soon: back to pending, uncounted,
+        and the loop rests (``token_pause``)."""
+        self.token_refused = True
+        return self.release(item)
+
     def failed(self, item: Claimed, error: str) -> Outcome:
         return Outcome(item.id, DeliveryState.FAILED, error=error, attempt=True)
 
@@ -341,6 +373,8 @@ class SenderLoop:
             return self.deferred(item, error.retry_after, str(error))
         except RecipientBlocked as error:
             return self.blocked(item, str(error))
+        except CredentialsRefused:
+            return self.refused_token(item)
         except TransientChannelError as error:
             return self.retry(item, str(error))
         except PermanentChannelError as error:

@@ -14,6 +14,7 @@ from broadcasts.limits import SlidingWindow
 from broadcasts.sender_loop import SenderLoop
 from messaging.contract import (
     ChannelError,
+    CredentialsRefused,
     Keyboard,
     PermanentChannelError,
     RateLimited,
@@ -169,6 +170,8 @@ class ViberLoop(SenderLoop):
         self._note_refusal(error)
         if isinstance(error, RateLimited):
             return [self.deferred(item, error.retry_after, str(error)) for item in live]
+        if isinstance(error, CredentialsRefused):
+            return [self.refused_token(item) for item in live]
         if isinstance(error, TransientChannelError):
             return [self.retry(item, str(error)) for item in live]
         if error.code == VIBER_BROADCAST_NOT_ALLOWED:

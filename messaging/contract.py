@@ -290,6 +290,13 @@ class TransientChannelError(ChannelError):
     """Worth retrying later: network failure, timeout, a 5xx."""
 
 
+class CredentialsRefused(TransientChannelError):
+    """The messenger refuses the bot's own token (Telegram 401, Viber status 2): it was revoked
+    or changed, and no call to this channel succeeds until an administrator sets a valid one.
+    Transient for whoever catches channel errors generically, so nothing is dropped meanwhile:
+    replies stay owed and deliveries pending; the poller and the delivery engine pause."""
+
+
 class PermanentChannelError(ChannelError):
     """Retrying the same call cannot succeed: bad request, bad token, too long."""
 

@@ -13,9 +13,12 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import TELEGRAM_API_URL
+from bot.metrics.core import Metrics
+from bot.metrics.telegram import CountedCalls
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.channel import create_bot
+from bot.telegram.lean import BotApi
 from bot.telegram.sender import TelegramSender
 from bot.viber import render
 from bot.viber.channel import ViberSender
@@ -133,20 +136,32 @@ async def wait_done(
 
 
 @contextlib.asynccontextmanager
-async def telegram_sender(fake: FakeTelegram) -> AsyncIterator[TelegramSender]:
+async def telegram_sender(
+    fake: FakeTelegram, *, metrics: Metrics | None = None
+) -> AsyncIterator[TelegramSender]:
+    """``metrics``: count every call, as the bot's wiring does (plain JSON and aiogram's)."""
     bot = create_bot(TELEGRAM_TOKEN, fake.base_url, default_api_url=TELEGRAM_API_URL)
+    if metrics is None:
+        api = None
+    else:
+        bot.session.middleware(CountedCalls(metrics))
+        api = BotApi.for_bot(bot, metrics=metrics)
     try:
-        yield TelegramSender(bot)
+        yield TelegramSender(bot, api=api)
     finally:
         await bot.session.close()
 
 
 @contextlib.asynccontextmanager
-async def viber_transport(fake: FakeViber) -> AsyncIterator[ViberTransport]:
+async def viber_transport(
+    fake: FakeViber, *, metrics: Metrics | None = None
+) -> AsyncIterator[ViberTransport]:
     # Viber refuses to send before a webhook is set; the fake's state stands in for that step.
     fake.webhook_url = "http://127.0.0.1:9/viber/webhook"
     async with aiohttp.ClientSession() as http:
-        client = ViberClient(session=http, api_url=fake.base_url, token=VIBER_TOKEN)
+        client = ViberClient(
+            session=http, api_url=fake.base_url, token=VIBER_TOKEN, metrics=metrics
+        )
         sender = ViberSender(client, name="Міська рада", avatar=None)
         yield ViberTransport(api=client, render=render.messages, sender_info=sender.sender_info)
 

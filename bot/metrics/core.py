@@ -29,7 +29,9 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from bot import __version__
+from bot.channel_health import ChannelHealth
 from messaging.contract import (
+    CredentialsRefused,
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,
@@ -53,6 +55,8 @@ def outcome_of(error: BaseException | None) -> str:
     """An outgoing call's outcome from what it raised (None: it succeeded)."""
     if error is None:
         return OK
+    if isinstance(error, CredentialsRefused):
+        return REFUSED
     if isinstance(error, RateLimited):
         return RATE_LIMITED
     if isinstance(error, RecipientBlocked):
@@ -166,6 +170,15 @@ class Metrics:
             namespace=NAMESPACE,
             registry=registry,
         )
+        self._token_refused = Gauge(
+            "channel_token_refused",
+            "1 while a messenger refuses the bot's token (revoked or changed), else 0.",
+            ["channel"],
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        # Which messengers refuse the token now: logged once, and /healthz answers 503.
+        self.health = ChannelHealth()
         # Label sets resolved once: the hot path looks them up in a plain dict.
         self._handlings: dict[tuple[str, str], _Children] = {}
         self._call_children: dict[tuple[str, str, str], Callable[[], None]] = {}
@@ -194,12 +207,22 @@ class Metrics:
             increment = self._calls.labels(channel, bounded(method), outcome).inc
             self._call_children[key] = increment
         increment()
+        if outcome == OK and self.health.refusing:
+            self.health.accepted(channel)
+            self._token_refused.labels(channel).set(0)
 
     def call_failed(self, channel: str, method: str, error: BaseException) -> None:
         """An outgoing call that raised ``error``; a 429 adds its retry_after."""
         self.call(channel, method, outcome_of(error))
         if isinstance(error, RateLimited):
             self.retry_after(channel, error.retry_after)
+        elif isinstance(error, CredentialsRefused):
+            self.token_refused(channel)
+
+    def token_refused(self, channel: str) -> None:
+        """The messenger refused the bot's own token (Telegram 401, Viber status 2)."""
+        self.health.refused(channel)
+        self._token_refused.labels(channel).set(1)
 
     def retry_after(self, channel: str, seconds: float) -> None:
         self._retry_after.labels(channel).inc(max(0.0, seconds))

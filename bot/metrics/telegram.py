@@ -15,6 +15,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import Response, TelegramMethod
 
@@ -54,6 +55,8 @@ class CountedCalls(BaseRequestMiddleware):
             self._metrics.call(CHANNEL, name, telegram_outcome(error))
             if isinstance(error, TelegramRetryAfter):
                 self._metrics.retry_after(CHANNEL, float(error.retry_after))
+            elif isinstance(error, TelegramUnauthorizedError):
+                self._metrics.token_refused(CHANNEL)
             raise
         self._metrics.call(CHANNEL, name)
         return response

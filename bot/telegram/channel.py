@@ -27,7 +27,7 @@ from bot.telegram.staff.router import staff_router
 from bot.telegram.staff.service import StaffService
 from handlers.actions import PUBLIC_COMMANDS
 from handlers.pipeline import Pipeline
-from messaging.contract import ChannelError, RateLimited
+from messaging.contract import ChannelError, CredentialsRefused, RateLimited
 from messaging.i18n import Catalog
 from storage import log_context
 
@@ -42,6 +42,9 @@ POLL_TIMEOUT = 25
 # while the network or the database is down without spinning.
 BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
+# Telegram refuses the token (revoked in @BotFather): said once (bot.channel_health) and
+# /healthz answers 503; asking again this seldom costs nothing and sees a token valid again.
+TOKEN_RETRY = 300.0
 # The last getUpdates on the way out only confirms what was stored: it must not hold shutdown.
 CONFIRM_TIMEOUT = 5
 
@@ -67,8 +70,10 @@ class TelegramChannel:
         staff: StaffService | None = None,
         metrics: Metrics | None = None,
         api: BotApi | None = None,
+        token_retry: float = TOKEN_RETRY,
     ) -> None:
         self.bot = bot
+        self._token_retry = token_retry
         self._metrics = metrics if metrics is not None else Metrics()
         # Plain JSON calls for the residents' hot path (``bot.telegram.lean``).
         self.api = api or BotApi.for_bot(bot, metrics=self._metrics)
@@ -177,6 +182,12 @@ class TelegramChannel:
                     updates = fetch.result()
                 except RateLimited as error:
                     await self._pause(stop, error.retry_after)
+                    continue
+                except CredentialsRefused as error:
+                    log.warning(
+                        "getUpdates refused: %s; asking again in %.0fs", error, self._token_retry
+                    )
+                    await self._pause(stop, self._token_retry)
                     continue
                 except ChannelError as error:
                     log.warning("getUpdates failed: %s; retrying in %.0fs", error, backoff)

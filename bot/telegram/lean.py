@@ -13,8 +13,9 @@ request machinery was about a tenth of a follow-up's CPU (two calls each). A lon
 (``getUpdates``) always goes over aiohttp: it holds its connection for up to a minute.
 
 Errors map onto the contract as ``bot.telegram.sender.channel_errors`` maps aiogram's: 429 →
-``RateLimited`` (``retry_after``), 403 → ``RecipientBlocked``, 5xx, 409, network errors and
-timeouts → ``TransientChannelError``, any other refusal → ``PermanentChannelError``.
+``RateLimited`` (``retry_after``), 401 → ``CredentialsRefused``, 403 → ``RecipientBlocked``,
+5xx, 409, network errors and timeouts → ``TransientChannelError``, any other refusal →
+``PermanentChannelError``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from bot.telegram.keepalive import HttpError, KeepAliveClient
 from broadcasts.limits import Pacer
 from messaging.contract import (
     ChannelError,
+    CredentialsRefused,
     KeyboardKind,
     PermanentChannelError,
     RateLimited,
@@ -219,6 +221,8 @@ def api_error(method: str, status: int, answer: JSON) -> Exception:
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         seconds = float(retry_after) if isinstance(retry_after, int | float) else 1.0
         return RateLimited(message, channel=CHANNEL, retry_after=seconds, code=code)
+    if code == 401:
+        return CredentialsRefused(message, channel=CHANNEL, code=code)
     if code == 403:
         return RecipientBlocked(message, channel=CHANNEL, code=code)
     if code >= 500 or code == 409:

@@ -29,6 +29,7 @@ from bot.telegram.lean import BotApi, reply_markup
 from bot.telegram.pacing import ChatPacer
 from handlers.parts import split_reply
 from messaging.contract import (
+    CredentialsRefused,
     KeyboardKind,
     PermanentChannelError,
     RateLimited,
@@ -76,9 +77,11 @@ async def channel_errors() -> AsyncIterator[None]:
     except TelegramForbiddenError as error:
         # "bot was blocked by the user", "user is deactivated", "bot can't initiate conversation"
         raise RecipientBlocked(error.message, channel=channel) from error
+    except TelegramUnauthorizedError as error:
+        raise CredentialsRefused(error.message, channel=channel, code=401) from error
     except (TelegramServerError, TelegramNetworkError) as error:
         raise TransientChannelError(str(error), channel=channel) from error
-    except (TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError) as error:
+    except (TelegramBadRequest, TelegramNotFound) as error:
         raise PermanentChannelError(error.message, channel=channel) from error
 
 

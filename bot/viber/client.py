@@ -16,6 +16,7 @@ import aiohttp
 from bot.metrics.core import Metrics
 from messaging.contract import (
     ChannelError,
+    CredentialsRefused,
     PermanentChannelError,
     RateLimited,
     RecipientBlocked,
@@ -29,6 +30,8 @@ STATUS_OK = 0
 # 5 receiver not registered, 6 receiver not subscribed: nobody to deliver to.
 BLOCKED_STATUSES = frozenset({5, 6})
 STATUS_TOO_MANY_REQUESTS = 12
+# The account's token was revoked or is wrong: nothing this channel sends can succeed.
+STATUS_INVALID_AUTH_TOKEN = 2
 # Viber gives no retry-after; its limits are counted over a few seconds, so pause one second.
 RATE_LIMIT_PAUSE = 1.0
 AUTH_HEADER = "X-Viber-Auth-Token"
@@ -91,6 +94,8 @@ class ViberClient:
         code = status if isinstance(status, int) else None
         if status in BLOCKED_STATUSES:
             raise RecipientBlocked(message, channel=channel, code=code)
+        if status == STATUS_INVALID_AUTH_TOKEN:
+            raise CredentialsRefused(message, channel=channel, code=code)
         if status == STATUS_TOO_MANY_REQUESTS:
             raise RateLimited(message, channel=channel, retry_after=RATE_LIMIT_PAUSE, code=code)
         raise PermanentChannelError(message, channel=channel, code=code)
