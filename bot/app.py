@@ -27,6 +27,7 @@ from bot.parts import (
     Common,
     build_web,
     channel_senders,
+    consultation_core,
     conversation_for,
     delivery_engine,
     incident_core,
@@ -59,6 +60,7 @@ from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import no_wake
+from handlers.staff.consultations import ConsultationCore
 from handlers.staff.incidents import IncidentCore
 from handlers.staff.tickets.context import DeskEvents
 from handlers.tickets.suggest import CategorySuggester
@@ -106,6 +108,8 @@ class Runtime:
     delivery: DeliveryEngine | None
     # The incident operations (issue 17) for the desks to call.
     incidents: IncidentCore
+    # The consultation and organisation operations (issue 18) for the desks to call.
+    consultations: ConsultationCore
     # What GET /metrics shows (bot.metrics).
     metrics: Metrics
 
@@ -188,6 +192,9 @@ async def build_runtime(
             wake=delivery.wake if delivery is not None else no_wake,
             background=outbox.submit,
         )
+        consultations = consultation_core(
+            common, wake=delivery.wake if delivery is not None else no_wake
+        )
         chat = (
             staff_chat(
                 common,
@@ -197,6 +204,7 @@ async def build_runtime(
                 wake=delivery.wake if delivery is not None else no_wake,
                 desk_on=chat_desk is not None,
                 incidents=incidents,
+                consultations=consultations,
             )
             if telegram is not None
             else None
@@ -209,6 +217,7 @@ async def build_runtime(
                 links=links,
                 telegram_files=chat is not None,
                 incidents=incidents,
+                consultations=consultations,
             )
             if StaffDesk.WEB in desks
             else None
@@ -241,6 +250,7 @@ async def build_runtime(
             viber=viber_side,
             delivery=delivery,
             incidents=incidents,
+            consultations=consultations,
             metrics=common.metrics,
         )
 

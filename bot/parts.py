@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.broadcasting import broadcast_engine
 from bot.channel_health import ChannelHealth
 from bot.config import TELEGRAM_API_URL, Settings, StaffDesk, TelegramMode
+from bot.consultation_reports import REPORT_ROUTE, ReportRoute
 from bot.desk.app import mount as mount_desk
 from bot.desk.context import DeskParts
 from bot.kept_media import KeptMedia
@@ -44,6 +45,7 @@ from bot.telegram.lean import BotApi
 from bot.telegram.pacing import ChatPacer
 from bot.telegram.sender import TelegramSender
 from bot.telegram.staff import resident_files
+from bot.telegram.staff.consultations import install_consultations
 from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.incidents import install_incidents
 from bot.telegram.staff.news.router import install_news
@@ -66,6 +68,7 @@ from handlers.outbox import Outbox
 from handlers.pipeline import Pipeline
 from handlers.sending import ReplySender
 from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.consultations import ConsultationCore
 from handlers.staff.core import StaffCore
 from handlers.staff.incidents import IncidentCore
 from handlers.staff.incidents.context import Background
@@ -354,6 +357,20 @@ def ticket_core(
     )
 
 
+def consultation_core(common: Common, *, wake: Wake) -> ConsultationCore:
+    """The consultation and organisation operations the desks call (issue 18): what they
+    plan wakes the delivery engine; the report's link is on the public URL."""
+    settings = common.settings
+    return ConsultationCore(
+        core=StaffCore(sessionmaker=common.sessionmaker, clock=common.clock),
+        catalog=common.catalog,
+        zone=settings.zone,
+        wake=wake,
+        default_language=settings.language,
+        public_url=settings.public_url,
+    )
+
+
 def incident_core(
     common: Common, tickets: TicketCore, *, wake: Wake, background: Background | None = None
 ) -> IncidentCore:
@@ -379,6 +396,7 @@ def staff_chat(
     wake: Wake,
     desk_on: bool,
     incidents: IncidentCore | None = None,
+    consultations: ConsultationCore | None = None,
 ) -> StaffChat:
     """The Telegram channel and, when staff work in Telegram (``desk_on``), the staff service
     with the composers (``wake``: tell the delivery engine a broadcast was planned) and /stats."""
@@ -412,6 +430,15 @@ def staff_chat(
                 core=incidents,
                 operator_chat_id=common.settings.operator_chat_id,
             )
+        if consultations is not None:
+            install_consultations(
+                channel.dispatcher,
+                bot=channel.bot,
+                core=consultations,
+                sessionmaker=common.sessionmaker,
+                clock=common.clock,
+                operator_chat_id=common.settings.operator_chat_id,
+            )
     return StaffChat(staff=staff, channel=channel)
 
 
@@ -423,6 +450,7 @@ def web_desk(
     links: MediaLinks | None = None,
     telegram_files: bool = False,
     incidents: IncidentCore | None = None,
+    consultations: ConsultationCore | None = None,
 ) -> DeskParts:
     """What the web desk under /desk/ is built from."""
     settings = common.settings
@@ -444,6 +472,7 @@ def web_desk(
         media=links,
         telegram_files=telegram_files and links is not None,
         incidents=incidents,
+        consultations=consultations,
     )
 
 
@@ -533,6 +562,9 @@ def build_web(
     if viber is not None:
         channels.append("viber")
         routes[VIBER_PATH] = viber.handle_webhook
+    if sessionmaker is not None:
+        # The reports of closed consultations, linked from their outcome messages.
+        gets[REPORT_ROUTE] = ReportRoute(sessionmaker).handle
     app = build_web_app(engine=engine, channels=channels, routes=routes, gets=gets, health=health)
     if desk is not None:
         mount_desk(app, desk)

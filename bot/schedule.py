@@ -26,6 +26,8 @@ from bot.telegram.staff.desk import Desk
 from bot.telegram.staff.polls.composer import PollComposer
 from bot.telegram.staff.polls.router import KEY as POLLS_KEY
 from bot.telegram.staff.stats import TelegramFiles
+from broadcasts.consultations import DUE_SECOND, ClosingReminder
+from broadcasts.consultations import JOB_NAME as CONSULTATIONS_DUE
 from broadcasts.digest import Digests
 from broadcasts.digest import register_jobs as register_digest_jobs
 from broadcasts.jobs import OnceJobs
@@ -293,6 +295,17 @@ def schedule_jobs(
     register_media(
         jobs, settings, sessionmaker=sessionmaker, catalog=catalog, clock=clock, telegram=telegram
     )
+    # Consultations whose closing time came: staff are told once to close them.
+    if telegram is not None and settings.operator_chat_id is not None:
+        reminder = ClosingReminder(
+            sessionmaker=sessionmaker,
+            catalog=catalog,
+            clock=clock,
+            poster=TelegramFiles(telegram.bot),
+            chat_id=settings.operator_chat_id,
+            language=settings.language,
+        )
+        jobs.add(CONSULTATIONS_DUE, reminder.run, second=DUE_SECOND)
     # Polls: the closing job posts results and charts, and publishes them to voters.
     if register_poll_jobs(jobs, telegram.dispatcher if telegram is not None else None) is None:
         # The web desk alone: polls still close on time and publish their results to voters

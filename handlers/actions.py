@@ -77,6 +77,23 @@ INCIDENT_SOLVED: Final = "incsolved"
 # Polls: pv:<poll id>:<option> chooses an option, pv:<poll id>:<option>:- unchooses it.
 POLL_VOTE: Final = "pv"
 
+# Public consultations (handlers/consultations/): the list, one consultation (csopen:<id>), take
+# part in it (cspart:<id>[:<organisation id>]), an option of the current question
+# (cschoice:<id>:<question position>:<option>), skip the comment or the file (csskip:<id>),
+# consent and send (cssend:<id>), an invitation's answer (csinvite:<invitation id>:<yes|no>).
+# Their arguments are checked by handlers.consultations.actions, which raises ForgedAction.
+CONSULT_LIST: Final = "cslist"
+CONSULT_OPEN: Final = "csopen"
+CONSULT_PART: Final = "cspart"
+CONSULT_CHOICE: Final = "cschoice"
+CONSULT_SKIP: Final = "csskip"
+CONSULT_SEND: Final = "cssend"
+CONSULT_INVITE: Final = "csinvite"
+CONSULT_VERBS: Final = frozenset(
+    {CONSULT_OPEN, CONSULT_PART, CONSULT_CHOICE, CONSULT_SKIP, CONSULT_SEND, CONSULT_INVITE}
+)
+CMD_CONSULTATIONS: Final = "consultations"
+
 # One resident across Telegram and Viber (handlers/linking.py): a code, or the linked screen.
 LINK: Final = "link"
 LINK_PREFER: Final = "linkvia"  # linkvia:<channel>: news and answers through that messenger
@@ -100,6 +117,7 @@ PUBLIC_COMMANDS: Final = (
     ("legalaid", N_("command.legalaid")),
     ("feedback", N_("command.feedback")),
     ("mytickets", N_("command.mytickets")),
+    (CMD_CONSULTATIONS, N_("command.consultations")),
     (CMD_SETTINGS, N_("command.settings")),
     (CMD_HELP, N_("command.help")),
     (CMD_STOP, N_("command.stop")),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import actions as act
 from handlers import forged, home, media_answers, screens
 from handlers import help as help_screen
+from handlers.consultations.flow import ResidentConsultations
 from handlers.forged import ForgedAction
 from handlers.linking import ResidentLinking
 from handlers.news import latest_screen
@@ -81,6 +82,7 @@ class Conversation:
         self.drafts = Drafts(catalog, tickets, suggester or NoSuggestions())
         self.polls = ResidentPolls(catalog, tickets.policy.zone)
         self.linking = ResidentLinking(catalog, self._text_then_screen)
+        self.consultations = ResidentConsultations(catalog, tickets.policy.zone)
 
     async def handle(
         self,
@@ -135,6 +137,10 @@ class Conversation:
             linked = await self.linking.typed_code(turn)
             if linked is not None:
                 return linked
+            # An organisation's code (``ORG-…``) typed by its representative.
+            represented = await self.consultations.typed_code(turn)
+            if represented is not None:
+                return represented
 
         if event.kind is EventKind.OPENED:
             return self._opened(turn)
@@ -183,6 +189,9 @@ class Conversation:
             replies = await self.tickets.input(turn)
             if replies is not None:
                 return replies
+        consulted = await self.consultations.input(turn)
+        if consulted is not None:
+            return consulted
         # Free text, a file, a reply to a staff answer: kept and led somewhere useful.
         replies = await self.drafts.input(turn)
         if replies is not None:
@@ -205,6 +214,8 @@ class Conversation:
                 answer = await self.polls.vote(turn, action, in_place=False)
                 keyboard = self._keyboard(turn)
                 return [with_keyboard(reply, keyboard) for reply in answer]
+        if self.consultations.wants(action) and turn.resident.onboarded_at is not None:
+            return await self.consultations.action(turn, action)
         if action == act.MENU_NEWS and turn.resident.onboarded_at is not None:
             return await self._news(turn)
         if turn.resident.onboarded_at is not None and action in _DATA_COMMANDS:
@@ -354,6 +365,8 @@ class Conversation:
             return await self._news(turn)
         if command == act.CMD_LINK:
             return await self.linking.command(turn)
+        if command == act.CMD_CONSULTATIONS and resident.onboarded_at is not None:
+            return await self.consultations.listing(turn)
         if command == act.CMD_MENU and resident.onboarded_at is not None:
             turn.go(FLOW_IDLE)
             return [self._menu(turn)]

@@ -79,6 +79,7 @@ _EXACT: Final = frozenset(
         act.LINK,
         act.LINK_UNLINK,
         act.LINK_UNLINK_YES,
+        act.CONSULT_LIST,
     }
 )
 
@@ -162,8 +163,9 @@ def check(action: str) -> None:
         if not (is_id(incident) and answer in ("yes", "no")):
             raise ForgedAction(verb, MALFORMED, _target(incident))
         return
-    if verb == act.POLL_VOTE:
-        # Votes are parsed (and refused the same way) by handlers.polls.
+    if verb == act.POLL_VOTE or verb in act.CONSULT_VERBS:
+        # Votes are parsed (and refused the same way) by handlers.polls, consultation actions
+        # by handlers.consultations.actions.
         return
     # Not a verb of ours: recorded without any of its text.
     raise ForgedAction(UNKNOWN, UNKNOWN)
@@ -175,6 +177,8 @@ _NOUNS: Final = {
     act.INCIDENT_FOLLOW: "incident",
     act.INCIDENT_FILE: "incident",
     act.INCIDENT_SOLVED: "incident",
+    **{verb: "consultation" for verb in act.CONSULT_VERBS - {act.CONSULT_INVITE}},
+    act.CONSULT_INVITE: "invitation",
 }
 
 

@@ -39,7 +39,8 @@ def buttons(catalog: Catalog, resident: Resident) -> Keyboard:
         (button("menu.news", act.MENU_NEWS), button("menu.settings", act.MENU_SETTINGS)),
         (button("btn.mydata", act.MY_DATA), button("btn.forget", act.FORGET_ASK)),
         (button("menu.policy", act.MENU_POLICY), toggle),
-        (button("settings.link", act.LINK), button("btn.home", act.MENU)),
+        (button("consult.btn.list", act.CONSULT_LIST), button("settings.link", act.LINK)),
+        (button("btn.home", act.MENU),),
     )
 
 

@@ -514,3 +514,25 @@ MEDIA_TONE: Final[Mapping[str, str]] = {
     "neutral": N_("media.tone.neutral"),
     "negative": N_("media.tone.negative"),
 }
+
+# Staff decisions on a consultation comment (storage.consultations.Decision).
+CONSULT_DECISION: Final[Mapping[str, str]] = {
+    "accepted": N_("consult.decision.accepted"),
+    "partly": N_("consult.decision.partly"),
+    "rejected": N_("consult.decision.rejected"),
+}
+
+# Kinds of civil-society organisation (storage.organisations.OrganisationKind).
+ORGANISATION_KIND: Final[Mapping[str, str]] = {
+    "initiative": N_("org.kind.initiative"),
+    "ngo": N_("org.kind.ngo"),
+    "party": N_("org.kind.party"),
+    "religious": N_("org.kind.religious"),
+}
+
+# Where a consultation stands (storage.consultations.ConsultationStatus).
+CONSULT_STATUS: Final[Mapping[str, str]] = {
+    "closed": N_("desk.consult.status.closed"),
+    "draft": N_("desk.consult.status.draft"),
+    "open": N_("desk.consult.status.open"),
+}

@@ -4,7 +4,9 @@ once for whoever asks for it (the resident's ``/forget``; per ticket, the retent
 
 Erased: the personal fields of every ticket and the words and files of its thread, the copies of
 files sent through Viber, the link to the other messenger's account (that account is erased
-too: the association of two accounts is itself personal data), the name, the consent. Votes in
+too: the association of two accounts is itself personal data), the name, the consent, the
+name, comment, file and free-text answers of consultation submissions (their district and
+chosen options stay in the counts), and the link to an organisation they represented. Votes in
 open polls are withdrawn; votes in closed polls stay in the published totals under an id that
 leads nowhere.
 
@@ -22,7 +24,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, kept_files, linking, polls
+from storage import audit, consultations, kept_files, linking, polls
 from storage.models import Open311Request, Resident, Ticket, TicketMessage
 from storage.vocabulary import POLICY_VERSION
 
@@ -89,6 +91,10 @@ async def erase_resident(
         session, channel=resident.channel, external_id=resident.external_id
     )
     votes = await polls.unlink_votes(session, resident_id=resident.id, now=now)
+    # Consultation submissions: their words go, their counts stay (storage.consultations).
+    submissions = await consultations.erase_resident_words(
+        session, resident_id=resident.id, now=now
+    )
     # The other messenger's account too: erased and no longer linked.
     alias = await linking.unlink(session, primary=resident, now=now, reason="forget")
     if alias is not None:
@@ -107,6 +113,7 @@ async def erase_resident(
             "tickets": len(own),
             "polls": votes,
             "files": files,
+            "submissions": submissions,
             "policy_version": POLICY_VERSION,
         },
     )

@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, union
+from sqlalchemy import ColumnElement, delete, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import linking
-from storage.broadcasts import BroadcastKind, BroadcastStatus
+from storage.broadcasts import BroadcastKind
 from storage.incident_match import LEAD, IncidentFacts, Match, ReportFacts, best_match
 from storage.models import (
-    Broadcast,
     Incident,
     IncidentAnswer,
     IncidentFollower,
@@ -33,7 +31,7 @@ from storage.models import (
     Ticket,
     TicketMessage,
 )
-from storage.planning import insert_deliveries
+from storage.planning import Planned, plan_by_language
 from storage.vocabulary import OPEN_STATUSES
 
 # How many linked reports' texts the matcher is given per incident (the most recent).
@@ -275,14 +273,6 @@ async def is_recipient(session: AsyncSession, *, incident_id: int, resident_id: 
     return bool(result.scalar_one())
 
 
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A status update's delivery: its broadcasts (one per language) and its recipients."""
-
-    broadcast_ids: tuple[int, ...]
-    recipients: int
-
-
 async def plan_update(
     session: AsyncSession,
     *,
@@ -299,50 +289,19 @@ async def plan_update(
     by language; residents of a language not in ``texts`` get ``default_language``'s; ``title``
     names the broadcasts where staff see them (``/stats``). Set-based
     (one ``INSERT … SELECT`` per language); each person once."""
-    ids: list[int] = []
-    total = 0
-    others = [language for language in texts if language != default_language]
-    for language, text in texts.items():
-        broadcast = Broadcast(
-            kind=BroadcastKind.INCIDENT.value,
-            title=title[:TITLE_MAX],
-            text=text,
-            topics=[],
-            districts=[],
-            channels=[],
-            urgent=False,
-            created_by=created_by,
-            status=BroadcastStatus.SENDING.value,
-            created_at=now,
-            started_at=now,
-            source=SOURCE,
-            source_ref=str(update_id),
-            buttons=(buttons or {}).get(language),
-        )
-        session.add(broadcast)
-        await session.flush()
-        speaks = (
-            Resident.language == language
-            if language != default_language
-            else or_(Resident.language.is_(None), Resident.language.not_in(others))
-        )
-        count = await insert_deliveries(
-            session,
-            broadcast_id=broadcast.id,
-            now=now,
-            recipient=(Resident.id, linking.delivery_channel(), linking.delivery_external_id()),
-            where=and_(
-                linking.reachable(),
-                Resident.erased_at.is_(None),
-                _audience_ids(incident_id),
-                speaks,
-            ),
-            source=linking.persons(),
-        )
-        broadcast.recipients = count
-        ids.append(broadcast.id)
-        total += count
-    return Planned(tuple(ids), total)
+    return await plan_by_language(
+        session,
+        kind=BroadcastKind.INCIDENT.value,
+        source=SOURCE,
+        source_ref=str(update_id),
+        title=title,
+        texts=texts,
+        buttons=buttons,
+        audience=_audience_ids(incident_id),
+        default_language=default_language,
+        created_by=created_by,
+        now=now,
+    )
 
 
 def add_update(

@@ -15,7 +15,8 @@ Who gets a broadcast:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -148,3 +149,77 @@ async def insert_deliveries(
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# A broadcast's buttons as stored (``broadcasts.buttons``): rows of [label, action].
+ButtonsJson = list[list[list[str]]]
+TITLE_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What ``plan_by_language`` queued: its broadcasts (one per language) and recipients."""
+
+    broadcast_ids: tuple[int, ...]
+    recipients: int
+
+
+async def plan_by_language(
+    session: AsyncSession,
+    *,
+    kind: str,
+    source: str,
+    source_ref: str,
+    title: str,
+    texts: Mapping[str, str],
+    buttons: Mapping[str, ButtonsJson] | None,
+    audience: ColumnElement[bool],
+    default_language: str,
+    created_by: int | None,
+    now: datetime,
+) -> Planned:
+    """Queue ``texts`` (by language, with ``buttons``) for every reachable, not erased person
+    ``audience`` selects from ``recipients_from()``; residents of a language not in ``texts``
+    get ``default_language``'s. ``title`` names the broadcasts where staff see them
+    (``/stats``). One ``INSERT … SELECT`` per language; each person once. The broadcasts
+    start at once (``sending``): what they answer (an incident update, a consultation's
+    announcement) has no draft of its own to approve."""
+    ids: list[int] = []
+    total = 0
+    others = [language for language in texts if language != default_language]
+    for language, text in texts.items():
+        broadcast = Broadcast(
+            kind=kind,
+            title=title[:TITLE_MAX],
+            text=text,
+            topics=[],
+            districts=[],
+            channels=[],
+            urgent=False,
+            created_by=created_by,
+            status=BroadcastStatus.SENDING.value,
+            created_at=now,
+            started_at=now,
+            source=source,
+            source_ref=source_ref,
+            buttons=(buttons or {}).get(language),
+        )
+        session.add(broadcast)
+        await session.flush()
+        speaks = (
+            Resident.language == language
+            if language != default_language
+            else or_(Resident.language.is_(None), Resident.language.not_in(others))
+        )
+        count = await insert_deliveries(
+            session,
+            broadcast_id=broadcast.id,
+            now=now,
+            recipient=(Resident.id, linking.delivery_channel(), linking.delivery_external_id()),
+            where=and_(linking.reachable(), Resident.erased_at.is_(None), audience, speaks),
+            source=recipients_from(),
+        )
+        broadcast.recipients = count
+        ids.append(broadcast.id)
+        total += count
+    return Planned(tuple(ids), total)

@@ -71,6 +71,11 @@ ACCESS: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/tickets/{ticket_id}/incident"): WORKERS,
     ("POST", "/tickets/{ticket_id}/incident"): WORKERS,
     ("POST", "/queue/link"): WORKERS,
+    ("GET", "/consultations"): EVERYONE,
+    ("GET", "/consultations/{id}"): EVERYONE,
+    # The CSV names who took part; decisions, publishing and closing are editors'.
+    ("GET", "/consultations/{id}/report.{fmt}"): EDITORS,
+    ("POST", "/consultations/{id}/{action}"): EDITORS,
 }
 for _path in ("/news", "/polls"):
     ACCESS.update(
@@ -125,6 +130,8 @@ LOOSE = {
     "/files/{message_id}",
     "/admin/staff/{id}/invitation",
     "/incidents/{id}",  # no incident of that id: 404
+    "/consultations/{id}",  # no consultation of that id: 404
+    "/consultations/{id}/report.{fmt}",
 }
 
 
@@ -180,6 +187,8 @@ def _concrete(path: str, things: dict[str, str]) -> str:
         path = path.replace("{id}", things["staff"])
     elif path.startswith("/incidents/"):
         path = path.replace("{action}", "update")
+    elif path.startswith("/consultations/"):
+        path = path.replace("{action}", "decide").replace("{fmt}", "pdf")
     return "/desk" + (
         path.replace("{id}", things["ticket"])
         .replace("{ticket_id}", things["ticket"])

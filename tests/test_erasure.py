@@ -149,6 +149,8 @@ async def test_erasure_keeps_what_the_council_must_and_nothing_personal(
             "tickets": 2,
             "polls": 0,
             "files": 1,
+            # Consultation submissions whose words went (none here: tests/test_consultations_*).
+            "submissions": 0,
             "policy_version": POLICY_VERSION,
         }
 

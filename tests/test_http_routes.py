@@ -11,7 +11,9 @@ over the limit reach the server as an attacker would send them.
   design: it tells only whether the database answers, the channels and the version),
   ``GET /metrics`` (a bearer token, CITYBOT_METRICS_TOKEN; 404 without one configured),
   ``/open311/v2/…`` (Open311 GeoReport v2: reading public by the spec, posting with an
-  integrator's ``api_key``; bodies over ``bot.open311.fields.BODY_MAX`` are 413).
+  integrator's ``api_key``; bodies over ``bot.open311.fields.BODY_MAX`` are 413),
+  ``GET /consultations/report/{token}.pdf`` (a closed consultation's report: public by an
+  unguessable token, 404 otherwise).
 - Sandbox page (``bot/sandbox/api.py``): no login by design (loopback only unless warned);
   "unauthenticated" means another web site (``Origin``) or another host name (DNS rebinding),
   both refused with 403 before any handler runs.
@@ -609,7 +611,7 @@ def _desk(
     desk's own tests): refused before any handler does anything."""
     target = "/desk" + path.replace("{id}", "1").replace("{name}", "x")
     target = target.replace("{ticket_id}", "1").replace("{message_id}", "1")
-    target = target.replace("{action}", "answer")
+    target = target.replace("{action}", "answer").replace("{fmt}", "pdf")
 
     def make(_ctx: Context) -> list[Probe]:
         if method == "GET":
@@ -672,6 +674,17 @@ def _desk(
 
 
 _SESSION_COOKIE = (b"Cookie", b"citybot_desk=forged-token")
+
+
+def consultation_report(_ctx: Context) -> list[Probe]:
+    """A closed consultation's report: public by an unguessable token; a guessed or malformed
+    token is simply not there."""
+    base = "/consultations/report/"
+    return [
+        _get("unauthenticated", "a guessed token", base + "A" * 32 + ".pdf", status(404)),
+        _get("malformed", "not a token", base.encode() + b"%ff%fe%00.pdf", status(404)),
+        _get("oversized", "over the request line", base + "a" * OVER_LINE + ".pdf", status(400)),
+    ]
 
 
 def _desk_static(_ctx: Context) -> list[Probe]:
@@ -787,6 +800,11 @@ DESK_ROUTES: list[Route] = [
     _desk("POST", "/incidents/new"),
     _desk("GET", "/incidents/{id}"),
     _desk("POST", "/incidents/{id}/{action}"),
+    # Consultations (tests/test_desk_roles.py has the role matrix).
+    _desk("GET", "/consultations"),
+    _desk("GET", "/consultations/{id}"),
+    _desk("GET", "/consultations/{id}/report.{fmt}"),
+    _desk("POST", "/consultations/{id}/{action}"),
     _desk("GET", "/tickets/{ticket_id}/incident"),
     _desk("POST", "/tickets/{ticket_id}/incident"),
     _desk("GET", "/files/{message_id}"),
@@ -804,6 +822,7 @@ ROUTES: list[Route] = [
     Route("GET", "/healthz", "product", healthz),
     Route("GET", "/metrics", "product", metrics),
     Route("GET", "/media/{token}", "product", media),
+    Route("GET", "/consultations/report/{token}.pdf", "product", consultation_report),
     _page_route("GET", "/", malformed=_no_input("/")),
     _page_route(
         "GET",

@@ -19,6 +19,7 @@ from bot.desk import (
     admin_staff,
     admin_templates,
     auth,
+    consultations,
     dashboard,
     files,
     incident_actions,
@@ -81,6 +82,7 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     incident_actions.routes,
     queue_link.routes,
     media.routes,
+    consultations.routes,
     files.routes,
 )
 

@@ -16,6 +16,7 @@ from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.staff.broadcasts.common import Wake, no_wake
+from handlers.staff.consultations import ConsultationCore
 from handlers.staff.core import Actor, Desk, StaffCore
 from handlers.staff.incidents import IncidentCore
 from handlers.staff.media import MediaLinks
@@ -61,6 +62,8 @@ class DeskParts:
     telegram_files: bool = False
     # The incident operations (issue 17); None: the incident pages answer 404.
     incidents: IncidentCore | None = None
+    # The consultation operations (issue 18); None: the consultation pages answer 404.
+    consultations: ConsultationCore | None = None
 
 
 PARTS = web.AppKey("desk_parts", DeskParts)

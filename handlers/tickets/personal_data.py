@@ -12,7 +12,7 @@ from handlers.linking import linked_data, messengers_shown
 from handlers.tickets.texts import TicketScreens
 from handlers.turn import FLOW_IDLE, Turn
 from messaging.contract import Button, Reply
-from storage import polls, tickets
+from storage import consultations, polls, tickets
 from storage.erasure import erase_resident
 from storage.vocabulary import MessageDirection
 
@@ -71,6 +71,29 @@ class PersonalData(TicketScreens):
                     "at": _iso(vote.voted_at),
                 }
                 for vote in await polls.resident_votes(turn.session, resident_id=resident.id)
+            ],
+            # What they said in public consultations (the words are gone after /forget).
+            "consultation_submissions": [
+                {
+                    "consultation": own.submission.consultation_id,
+                    "title": own.title,
+                    "organisation": own.submission.organisation_id,
+                    "name": own.submission.name,
+                    "district": own.submission.district,
+                    "comment": own.submission.comment,
+                    "file": own.submission.file_name or own.submission.file_kind,
+                    "answers": {
+                        str(question): value.text if value.choice is None else value.choice
+                        for question, value in own.answers.items()
+                    },
+                    "consent_at": _iso(own.submission.consent_at),
+                    "submitted_at": _iso(own.submission.submitted_at),
+                    "updated_at": _iso(own.submission.updated_at),
+                    "decision": own.submission.decision,
+                }
+                for own in await consultations.resident_submissions(
+                    turn.session, resident_id=resident.id
+                )
             ],
             # Both messenger accounts of a person linked in Telegram and Viber.
             **await linked_data(turn),

@@ -20,6 +20,15 @@ from storage.models.broadcasts import (
     PollPrompt,
     PollVote,
 )
+from storage.models.consultations import (
+    Consultation,
+    ConsultationAnswer,
+    ConsultationQuestion,
+    ConsultationReport,
+    ConsultationSubmission,
+    Invitation,
+    Organisation,
+)
 from storage.models.incidents import (
     Incident,
     IncidentAnswer,
@@ -69,6 +78,11 @@ __all__ = [
     "Broadcast",
     "CategoryKeyword",
     "CategoryRoute",
+    "Consultation",
+    "ConsultationAnswer",
+    "ConsultationQuestion",
+    "ConsultationReport",
+    "ConsultationSubmission",
     "ConversationState",
     "Delivery",
     "Department",
@@ -81,6 +95,7 @@ __all__ = [
     "IncidentFollower",
     "IncidentTicket",
     "IncidentUpdate",
+    "Invitation",
     "JobRun",
     "KeptFile",
     "LinkCode",
@@ -93,6 +108,7 @@ __all__ = [
     "NewsReport",
     "Open311Key",
     "Open311Request",
+    "Organisation",
     "Poll",
     "PollPrompt",
     "PollVote",
