@@ -11,7 +11,8 @@ once when it starts failing (and once when it recovers), and the others go on.
 
 An item is kept when it mentions a watch term (``storage.media_text.Watcher``): the built-in
 ones — the council and its bodies, the mayor, the seven districts (their names from the
-catalog), every open incident — and those an administrator added with ``citybot media term``.
+catalog), every open incident and public consultation — and those an administrator added with
+``citybot media term``.
 Kept items are stored once per URL (``storage.media_store``), tagged and grouped.
 """
 
@@ -32,6 +33,7 @@ from broadcasts.rss import USER_AGENT, Item, cut_text, parse
 from messaging import labels
 from messaging.i18n import Catalog
 from storage import media_store
+from storage.consultations import open_now
 from storage.errors import TRY_AGAIN_LATER
 from storage.incident_text import Vector, vector
 from storage.incidents import list_incidents
@@ -45,6 +47,8 @@ MAX_BYTES: Final = 2 * 1024 * 1024
 TIMEOUT_SECONDS: Final = 20.0
 # Feeds fetched at once.
 PARALLEL: Final = 4
+# Open consultations watched (the soonest to close first): a city runs a handful at a time.
+CONSULTATIONS: Final = 50
 # Items of one feed read per fetch (the newest first).
 ITEMS_PER_FEED: Final = 200
 # An item with no title is named by the start of its summary.
@@ -98,11 +102,13 @@ class MediaMonitor:
         async with self.sessionmaker() as session:
             stored = await media_store.list_terms(session)
             incidents = await list_incidents(session, open_only=True)
+            consultations = await open_now(session, now=self.clock(), limit=CONSULTATIONS)
         terms = [*COUNCIL_TERMS, *district_terms(self.catalog)]
         terms += [Watch(row.kind, row.term) for row in stored]
         titles = [f"{incident.title}\n{incident.description}" for incident in incidents]
+        drafts = [f"{item.title}\n{item.summary}" for item in consultations]
         # Compiling lemmatises every term: off the event loop.
-        return await asyncio.to_thread(Watcher, terms, titles)
+        return await asyncio.to_thread(Watcher, terms, titles, drafts)
 
     async def run_once(self, _fire_at: datetime | None = None) -> list[FeedResult]:
         """Fetch every enabled feed once; what each gave."""

@@ -3,9 +3,10 @@ titles tell the same story. Transparent on purpose, like the category suggester 
 
 - watch terms are matched by :class:`storage.classifier.Classifier` (the same lemmatiser, word
   forms, phrase gaps and typo tolerance as the category suggestion: "міського голови" matches
-  the term "міський голова", "Вілкула" the name "Вілкул"); an open incident, whose title is a
-  sentence rather than a name, matches an item whose words are close to it by the incident
-  matcher's cosine of weighted lemmas (:mod:`storage.incident_text`);
+  the term "міський голова", "Вілкула" the name "Вілкул"); an open incident or public
+  consultation, whose title is a sentence rather than a name, matches an item whose words are
+  close to its title and description by the incident matcher's cosine of weighted lemmas
+  (:mod:`storage.incident_text`);
 - the topic is a ticket category (so the digest can set media beside residents' tickets):
   the category suggester's keyword lists as shipped (``citybot keywords`` edits tune the
   residents' suggestion, not this) plus the media lexicon's topic phrases
@@ -52,7 +53,8 @@ KINDS: Final = (
 )
 # Two titles at least this close (cosine of weighted lemmas) tell the same story.
 SAME_STORY: Final = 0.5
-# An item at least this close to an open incident's title and description mentions it.
+# An item at least this close to an open incident's (or consultation's) title and description
+# mentions it.
 INCIDENT_MIN: Final = 0.45
 # Words after a negation that it may turn.
 NEGATION_REACH: Final = 2
@@ -165,25 +167,34 @@ def tag(text: str) -> Tagged:
 class Watcher:
     """The watch terms compiled once per fetch run."""
 
-    def __init__(self, terms: Iterable[Watch], incidents: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        terms: Iterable[Watch],
+        incidents: Iterable[str] = (),
+        consultations: Iterable[str] = (),
+    ) -> None:
+        """``incidents``, ``consultations``: the open ones' title and description, a line apart."""
         self.terms = tuple(dict.fromkeys(terms))
         # Each term is a "category" of its own (its index), so a match names it.
         self._classifier = build(
             Term(str(index), watch.term) for index, watch in enumerate(self.terms)
         )
-        self._incidents = [(title, vector(title)) for title in incidents if title.strip()]
+        self._subjects = [
+            (Watch(kind, text.split("\n", 1)[0][:100]).label, vector(text))
+            for kind, texts in (("incident", incidents), ("consultation", consultations))
+            for text in texts
+            if text.strip()
+        ]
 
     def matches(self, text: str) -> list[str]:
         """The labels ("kind:term") of the terms ``text`` mentions, in the terms' order."""
         ranked = self._classifier.classify(text).ranked
         hits = sorted(int(r.category) for r in ranked if r.matches and r.category.isdigit())
         labels = [self.terms[index].label for index in hits]
-        if self._incidents:
+        if self._subjects:
             found = vector(text)
             labels += [
-                Watch("incident", title.split("\n", 1)[0][:100]).label
-                for title, incident in self._incidents
-                if cosine(found, incident) >= INCIDENT_MIN
+                label for label, subject in self._subjects if cosine(found, subject) >= INCIDENT_MIN
             ]
         return labels
 

@@ -37,6 +37,10 @@ def test_terms_match_in_their_word_forms() -> None:
     watcher = Watcher(
         [*COUNCIL_TERMS, *district_terms(CATALOG), Watch("official", "Вілкул")],
         incidents=["Прорив водогону на вулиці Тбіліській\nНемає води на Тбіліській"],
+        consultations=[
+            "Проєкт рішення про тарифи на вивезення сміття\nНові тарифи на вивезення побутових "
+            "відходів з 1 березня"
+        ],
     )
     assert watcher.matches("Заява міського голови щодо опалення") == ["mayor:міський голова"]
     assert watcher.matches("У Центрально-Міському районі відремонтували дорогу") == [
@@ -46,6 +50,9 @@ def test_terms_match_in_their_word_forms() -> None:
     assert watcher.matches("Інтерв'ю з Вілкулом про бюджет") == ["official:Вілкул"]
     assert watcher.matches("Водогін на Тбіліській прорвало знову, води немає") == [
         "incident:Прорив водогону на вулиці Тбіліській"
+    ]
+    assert watcher.matches("Пропонують нові тарифи на вивезення сміття: обговорення") == [
+        "consultation:Проєкт рішення про тарифи на вивезення сміття"
     ]
     # Unrelated news, empty text, emoji only, HTML: nothing.
     for text in ("Кривбас переміг у матчі", "", "🙂🙂🙂", "<b></b>"):
