@@ -52,6 +52,7 @@ PLACEHOLDERS: dict[str, str] = {
     "how": "how a poll is answered (a label)",
     "icon": "an emoji",
     "id": "a news, poll or broadcast number, e.g. 42",
+    "incident": "an incident's number, e.g. 12",
     "items": "a list of attachments",
     "json": "the resident's data as JSON",
     "kind": "a kind of ticket or file (a label)",

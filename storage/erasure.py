@@ -6,9 +6,10 @@ Erased: the personal fields of every ticket and the words and files of its threa
 files sent through Viber, the link to the other messenger's account (that account is erased
 too: the association of two accounts is itself personal data), the name, the consent, the
 name, comment, file and free-text answers of consultation submissions (their district and
-chosen options stay in the counts), and the link to an organisation they represented. Votes in
-open polls are withdrawn; votes in closed polls stay in the published totals under an id that
-leads nowhere.
+chosen options stay in the counts), the link to an organisation they represented, the
+incidents they follow and their answers to an incident's "resolved for you?". Votes in open
+polls are withdrawn; votes in closed polls stay in the published totals under an id that leads
+nowhere.
 
 Kept, because the council must keep it: each ticket's number, kind, dates, status and queue, the
 thread's shape (who wrote when, the kind of attachment), and the resident row itself (marked
@@ -24,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, consultations, kept_files, linking, polls
+from storage import audit, consultations, incidents, kept_files, linking, polls
 from storage.models import Open311Request, Resident, Ticket, TicketMessage
 from storage.vocabulary import POLICY_VERSION
 
@@ -34,11 +35,12 @@ AUDIT_ERASED = "resident.forget"
 @dataclass(frozen=True, slots=True)
 class Erased:
     """What an erasure touched: tickets erased, polls whose vote was withdrawn or made
-    anonymous, kept files deleted."""
+    anonymous, kept files deleted, incidents no longer followed."""
 
     tickets: int
     polls: int
     files: int
+    follows: int
 
 
 def erase_ticket(ticket: Ticket, *, now: datetime) -> None:
@@ -100,6 +102,10 @@ async def erase_resident(
     if alias is not None:
         alias.name = None
         alias.erased_at = now
+    # Both accounts: an alias may have followed an incident before the two were linked.
+    follows = await incidents.forget_resident(
+        session, [resident.id] + ([alias.id] if alias is not None else [])
+    )
     resident.name = None
     resident.consent_at = None
     resident.policy_version = None
@@ -114,7 +120,8 @@ async def erase_resident(
             "polls": votes,
             "files": files,
             "submissions": submissions,
+            "incident_follows": follows,
             "policy_version": POLICY_VERSION,
         },
     )
-    return Erased(tickets=len(own), polls=votes, files=files)
+    return Erased(tickets=len(own), polls=votes, files=files, follows=follows)

@@ -230,6 +230,47 @@ async def count_followers(session: AsyncSession, incident_id: int) -> int:
     return int(result.scalar_one())
 
 
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """An incident a resident follows, for their ``/mydata``."""
+
+    incident_id: int
+    title: str
+    status: str
+    followed_at: datetime
+
+
+async def resident_follows(session: AsyncSession, resident_id: int) -> list[Followed]:
+    """Every incident the resident follows, oldest follow first."""
+    query = (
+        select(Incident.id, Incident.title, Incident.status, IncidentFollower.followed_at)
+        .join(IncidentFollower, IncidentFollower.incident_id == Incident.id)
+        .where(IncidentFollower.resident_id == resident_id)
+        .order_by(IncidentFollower.followed_at, Incident.id)
+    )
+    return [Followed(*row) for row in (await session.execute(query)).all()]
+
+
+async def forget_resident(session: AsyncSession, resident_ids: Collection[int]) -> int:
+    """``/forget``: the residents' follows and their "resolved for you?" answers go (both tie a
+    person to a problem at their address). Nothing counts the answers, and the tickets a "no"
+    reopened or filed keep their own resolution, so nothing published changes. Returns how
+    many follows went."""
+    if not resident_ids:
+        return 0
+    follows = await session.execute(
+        delete(IncidentFollower)
+        .where(IncidentFollower.resident_id.in_(resident_ids))
+        .execution_options(synchronize_session="fetch")
+    )
+    await session.execute(
+        delete(IncidentAnswer)
+        .where(IncidentAnswer.resident_id.in_(resident_ids))
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(follows, "rowcount", 0) or 0)
+
+
 async def record_answer(
     session: AsyncSession,
     *,

@@ -58,6 +58,8 @@ from storage.models import (
     AuditEntry,
     ConversationState,
     Delivery,
+    IncidentAnswer,
+    IncidentFollower,
     LinkCode,
     Poll,
     PollVote,
@@ -316,6 +318,7 @@ class Merged:
     votes: int
     votes_dropped: int
     deliveries: int
+    follows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +375,7 @@ async def redeem(session: AsyncSession, *, code: str, identity: Resident, now: d
             "votes": merged.votes,
             "votes_dropped": merged.votes_dropped,
             "deliveries": merged.deliveries,
+            "incident_follows": merged.follows,
         },
     )
     return Linked(primary=primary, alias=identity, merged=merged)
@@ -389,6 +393,9 @@ async def _merge(
       a random negative id, as ``/forget`` leaves them (results already announced never change).
     - Deliveries (unique broadcast, resident): those of broadcasts the primary did not get move;
       a broadcast both got keeps the alias's row under the alias's id (history stays whole).
+    - Incidents the alias followed, and its answers to "resolved for you?": they move (only a
+      person, never an alias, is sent an incident's updates or may answer); where both follow
+      one incident or both answered, the primary's row is the person's.
     - Settings stay the primary's (they asked for the code); a ban on either side applies to
       the person. The alias's conversation state is dropped by the caller's turn.
     """
@@ -442,6 +449,7 @@ async def _merge(
         .values(resident_id=ids["primary"])
         .execution_options(synchronize_session=False)
     )
+    follows = await _merge_incidents(session, ids)
     await session.execute(delete(LinkCode).where(LinkCode.resident_id == ids["alias"]))
     if primary.banned_at is None and alias.banned_at is not None:
         primary.banned_at, primary.banned_by = alias.banned_at, alias.banned_by
@@ -452,7 +460,32 @@ async def _merge(
         votes=int(getattr(votes, "rowcount", 0) or 0),
         votes_dropped=dropped,
         deliveries=int(getattr(deliveries, "rowcount", 0) or 0),
+        follows=follows,
     )
+
+
+async def _merge_incidents(session: AsyncSession, ids: dict[str, int]) -> int:
+    """The alias's incident follows and answers become the primary's (see ``_merge``);
+    returns how many follows moved."""
+    moved = 0
+    for table in (IncidentFollower, IncidentAnswer):
+        primary_has = select(table.incident_id).where(table.resident_id == ids["primary"])
+        both = and_(
+            table.resident_id == ids["alias"],
+            table.incident_id.in_(primary_has.scalar_subquery()),
+        )
+        await session.execute(
+            delete(table).where(both).execution_options(synchronize_session=False)
+        )
+        result = await session.execute(
+            update(table)
+            .where(table.resident_id == ids["alias"])
+            .values(resident_id=ids["primary"])
+            .execution_options(synchronize_session=False)
+        )
+        if table is IncidentFollower:
+            moved = int(getattr(result, "rowcount", 0) or 0)
+    return moved
 
 
 # -- after linking ---------------------------------------------------------------------------

@@ -7,9 +7,12 @@ fragments keep to the departments."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 from sqlalchemy import select, update
 
@@ -23,7 +26,9 @@ from storage.tickets import add_message, get_ticket
 from storage.vocabulary import MessageDirection, Role
 from tests.desk_live import desk_parts, live_feed, open_stream
 from tests.desk_world import desk_world
+from tests.harness import bot_settings, running_bot
 from tests.staff_world import FORUM_CHAT, add_resident_message
+from tests.test_open311 import PERSONAL, _key, _no_personal, _post
 
 pytestmark = pytest.mark.migrated_database
 
@@ -361,3 +366,63 @@ def test_holes_are_waited_for_a_few_seconds_then_given_up() -> None:
     cursor.settle(200.0)
     cursor.settle(200.0 + GAP_WAIT)
     assert cursor.low == 15 and not cursor.take(14)
+
+
+async def test_a_request_posted_through_open311_reaches_the_desks_open_tabs(
+    database_url: str,
+) -> None:
+    """A contact centre's request (``POST /open311/v2/requests.json``) is announced as a
+    messenger's ticket is: its department's tabs get the ``ticket`` event and can fetch its
+    queue row; other departments' do not; nothing the requester gave travels in the event.
+    The feed reads the tickets table, so a tab open on another ``citybot run`` process than
+    the one the request was posted to hears of it too (a second bot on the same database)."""
+    async with desk_world(database_url) as world, aiohttp.ClientSession() as http:
+        live_feed(world)
+        maria = await world.account("maria", Role.OPERATOR)
+        taras = await world.account("taras", Role.OPERATOR, departments=("transport",))
+        browser = await world.signed_in(maria)
+        housing = await open_stream(browser)
+        transport = await open_stream(await world.signed_in(taras))
+        async with running_bot(bot_settings(database_url)) as other:
+            other_base = f"http://127.0.0.1:{other.settings.http_port}"
+            there = dataclasses.replace(world, runtime=other, base=other_base)
+            live_feed(there)
+            elsewhere = await open_stream(await there.signed_in(maria))
+            _key_id, api_key = await _key(world.runtime)
+            for posted_to in (world.base, other_base):
+                fields = {
+                    "api_key": api_key,
+                    "service_code": "housing",
+                    "description": f"Прорвало трубу ({posted_to[-5:]}) <b>вода</b> & 💧",
+                    "address_string": "вул. Лермонтова, 5",
+                    **PERSONAL,
+                }
+                status, body = await _post(http, posted_to, fields)
+                assert status == 200, body
+                number = json.loads(body)[0]["service_request_id"]
+                for stream in (housing, elsewhere):
+                    frame = await stream.until("ticket", number=number)
+                    assert frame.data["queue"] == "housing" and frame.data["status"] == "new"
+                    assert frame.data["kind"] == "feedback"
+                    _no_personal(json.dumps(frame.data, ensure_ascii=False))
+                    assert "трубу" not in json.dumps(frame.data, ensure_ascii=False)
+                # The live page then places its row, as for a messenger's ticket.
+                status, row = await browser.get(f"/desk/tickets/{frame.data['ticket']}/row")
+                assert status == 200 and number in row and "Open311" in row
+            elsewhere.close()
+        # Transport's operator heard of neither: the first ticket event they get is their own.
+        status, body = await _post(
+            http,
+            world.base,
+            {
+                "api_key": api_key,
+                "service_code": "roads_transport",
+                "description": "Яма на дорозі",
+                "address_string": "пр. Металургів, 1",
+            },
+        )
+        assert status == 200, body
+        number = json.loads(body)[0]["service_request_id"]
+        assert (await transport.until("ticket")).data["number"] == number
+        housing.close()
+        transport.close()

@@ -5,7 +5,9 @@ reloading — a new ticket, a ticket taken, a resident's message in the thread �
 from __future__ import annotations
 
 import asyncio
+import json
 
+import aiohttp
 import pytest
 from sqlalchemy import update
 
@@ -19,6 +21,7 @@ from tests.desk_browser import PHONE, check_a11y, open_tab, sign_in
 from tests.desk_live import desk_parts, live_feed
 from tests.desk_world import DeskWorld, desk_world
 from tests.staff_world import add_resident_message
+from tests.test_open311 import _key, _post
 
 pytestmark = [pytest.mark.migrated_database, *SHARED_BROWSER]
 
@@ -137,4 +140,37 @@ async def test_a_disabled_accounts_open_page_goes_to_the_login_form(database_url
             )
         await tab.page.wait_for_url("**/desk/login")
         await tab.page.get_by_label("Логін").wait_for()
+        assert tab.errors == []
+
+
+async def test_a_request_from_open311_appears_in_an_open_queue(database_url: str) -> None:
+    async with (
+        desk_world(database_url) as world,
+        chromium() as browser,
+        aiohttp.ClientSession() as http,
+    ):
+        live_feed(world, interval=0.2)
+        maria = await world.account("maria", Role.OPERATOR, name="Марія Коваль")
+        first = await world.file(queue="housing")
+        tab = await open_tab(browser, world)
+        await sign_in(tab, world, maria)
+        await tab.page.locator(f'tr[data-ticket-id="{first}"]').wait_for()
+        await tab.page.evaluate(NO_RELOAD)
+
+        # The contact centre posts a request: it is placed in the list, announced, no reload.
+        _key_id, api_key = await _key(world.runtime)
+        fields = {
+            "api_key": api_key,
+            "service_code": "housing",
+            "description": "Прорвало трубу біля під'їзду",
+            "address_string": "вул. Лермонтова, 5",
+        }
+        status, body = await _post(http, world.base, fields)
+        assert status == 200, body
+        number = json.loads(body)[0]["service_request_id"]
+        row = tab.page.locator("tr[data-ticket-id]").filter(has_text=number)
+        await row.filter(has_text="Open311").wait_for()
+        await tab.page.get_by_role("status").filter(has_text=number).wait_for()
+        assert await tab.page.evaluate(STILL_SAME_PAGE)
+        await check_a11y(tab.page)
         assert tab.errors == []

@@ -13,7 +13,17 @@ from storage import tickets
 from storage.deadlines import TicketKind
 from storage.erasure import Erased, erase_resident
 from storage.filing import Attachment, FilingPolicy, TicketForm, file_ticket
-from storage.models import AuditEntry, KeptFile, Resident, Ticket, TicketMessage
+from storage.models import (
+    AuditEntry,
+    Incident,
+    IncidentAnswer,
+    IncidentFollower,
+    IncidentTicket,
+    KeptFile,
+    Resident,
+    Ticket,
+    TicketMessage,
+)
 from storage.vocabulary import POLICY_VERSION, MessageDirection, TicketStatus
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -98,7 +108,7 @@ async def test_erasure_keeps_what_the_council_must_and_nothing_personal(
     async with sessionmaker() as session, session.begin():
         person = await session.get_one(Resident, ids[0])
         erased = await erase_resident(session, person, now=LATER, actor=f"resident:{person.id}")
-        assert erased == Erased(tickets=2, polls=0, files=1)
+        assert erased == Erased(tickets=2, polls=0, files=1, follows=0)
     async with sessionmaker() as session:
         person = await session.get_one(Resident, ids[0])
         assert person.erased_at == LATER
@@ -151,6 +161,7 @@ async def test_erasure_keeps_what_the_council_must_and_nothing_personal(
             "files": 1,
             # Consultation submissions whose words went (none here: tests/test_consultations_*).
             "submissions": 0,
+            "incident_follows": 0,
             "policy_version": POLICY_VERSION,
         }
 
@@ -163,5 +174,58 @@ async def test_erasing_someone_with_nothing_filed(
         session.add(person)
         await session.flush()
         erased = await erase_resident(session, person, now=LATER, actor="retention")
-        assert erased == Erased(tickets=0, polls=0, files=0)
+        assert erased == Erased(tickets=0, polls=0, files=0, follows=0)
         assert person.erased_at == LATER and person.name is None
+
+
+async def test_erasure_drops_the_incident_follows_and_answers_of_both_accounts(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session, session.begin():
+        person = _resident("telegram", "601", "Олена")
+        other = _resident("telegram", "602", "Петро")
+        session.add_all([person, other])
+        await session.flush()
+        alias = _resident("viber", "alias601==", "Олена В.")
+        alias.linked_to = person.id
+        session.add(alias)
+        water, heat = (
+            Incident(title=title, status="resolved", opened_at=NOW, updated_at=NOW)
+            for title in ("Немає води", "Немає опалення")
+        )
+        session.add_all([water, heat])
+        await session.flush()
+        reported = await _file(session, person, "Немає води")
+        session.add_all(
+            [
+                IncidentFollower(incident_id=water.id, resident_id=person.id, followed_at=NOW),
+                # The alias followed another one before the accounts were linked.
+                IncidentFollower(incident_id=heat.id, resident_id=alias.id, followed_at=NOW),
+                IncidentFollower(incident_id=water.id, resident_id=other.id, followed_at=NOW),
+                IncidentAnswer(incident_id=water.id, resident_id=person.id, resolved=False, at=NOW),
+                IncidentAnswer(incident_id=water.id, resident_id=other.id, resolved=True, at=NOW),
+                IncidentTicket(
+                    ticket_id=reported.id,
+                    incident_id=water.id,
+                    linked_by="suggested",
+                    linked_at=NOW,
+                ),
+            ]
+        )
+        ids = (person.id, other.id, water.id, reported.id)
+    async with sessionmaker() as session, session.begin():
+        person = await session.get_one(Resident, ids[0])
+        erased = await erase_resident(session, person, now=LATER, actor=f"resident:{person.id}")
+        assert erased == Erased(tickets=1, polls=0, files=0, follows=2)
+    async with sessionmaker() as session:
+        followers = (await session.execute(select(IncidentFollower.resident_id))).scalars()
+        assert followers.all() == [ids[1]]
+        answers = (await session.execute(select(IncidentAnswer.resident_id))).scalars()
+        assert answers.all() == [ids[1]]
+        # The ticket stays linked: the council keeps what it answered and closed.
+        link = await session.get_one(IncidentTicket, ids[3])
+        assert link.incident_id == ids[2]
+        entry = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "resident.forget"))
+        ).one()
+        assert entry.details is not None and entry.details["incident_follows"] == 2

@@ -6,13 +6,16 @@ who both follows and reported, and "not resolved for me" reopening their own tic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import Runtime
 from handlers.staff import incidents as ops
 from handlers.staff.core import Actor, Desk
 from storage.incidents import IncidentStatus
@@ -23,6 +26,8 @@ from tests.harness import (
     Resident_,
     TelegramResident,
     ViberResident,
+    World,
+    find_resident,
     onboard,
     running_bot,
     submit_feedback,
@@ -172,3 +177,83 @@ async def test_told_at_filing_follow_updates_once_and_not_resolved_reopens(
                 # A second answer (the inline buttons stay under the message) changes nothing.
                 await r.press("✅ Так, вирішено")
                 assert "вже відповіли" in r.last_text()
+
+
+async def _resident_id(sessionmaker: async_sessionmaker[AsyncSession], r: Resident_) -> int:
+    found = await find_resident(sessionmaker, r.channel, r.external_id)
+    assert found is not None
+    return found.id
+
+
+@contextlib.asynccontextmanager
+async def staffed(world_name: str, database_url: str) -> AsyncIterator[tuple[World, Runtime]]:
+    """The bot against one messenger's fake, an operator on staff, the resident onboarded."""
+    async with (
+        WORLDS[world_name](database_url, tickets_per_hour=10) as world,
+        running_bot(world.settings) as runtime,
+    ):
+        async with runtime.sessionmaker() as session, session.begin():
+            await add_staff(session, STAFF, Role.OPERATOR, now=system_clock())
+        await onboard(world.resident)
+        yield world, runtime
+
+
+@pytest.mark.parametrize("world_name", CHANNELS)
+async def test_mydata_lists_the_follows_and_forget_erases_them(
+    world_name: str, database_url: str
+) -> None:
+    async with staffed(world_name, database_url) as (world, runtime):
+        r = world.resident
+        sessionmaker = runtime.sessionmaker
+        core = runtime.incidents
+        # A title as staff may type it: markup, an ampersand and an emoji, shown as typed.
+        title = "Немає <b>води</b> & тиску 💧"
+        draft = ops.Draft(title=title, category="housing", description="Аварія.")
+        incident_id = done(await ops.open_incident(core, WEB, draft)).incident.id
+        await submit_feedback(r, "Немає води з ранку")
+        await r.press("🔔 Стежити за цим")
+        neighbour = _neighbour(r)
+        await onboard(neighbour)
+        await submit_feedback(neighbour, "І в нас немає води")
+        await neighbour.press("🔔 Стежити за цим")
+        mine, theirs = (
+            await _resident_id(sessionmaker, r),
+            await _resident_id(sessionmaker, neighbour),
+        )
+        async with sessionmaker() as session:
+            follow = await session.get_one(IncidentFollower, (incident_id, mine))
+        since = follow.followed_at.astimezone(world.settings.zone).strftime("%d.%m.%Y")
+
+        await r.command("mydata")
+        summary, export = r.texts()[-2], r.last_text()
+        assert f"№{incident_id} «{title}» — стежите з {since}" in summary
+        assert summary.count("№") == 1  # the neighbour's follow is theirs
+        listed = json.dumps(
+            [
+                {
+                    "incident": incident_id,
+                    "title": title,
+                    "status": "investigating",
+                    "followed_at": follow.followed_at.isoformat(),
+                }
+            ],
+            ensure_ascii=False,
+            indent=1,
+        )
+        # As the export indents it (one level deeper).
+        assert '"incident_follows": ' + listed.replace("\n", "\n ") in export
+
+        await r.command("forget")
+        await r.press("🗑 Так, видалити")
+        assert "видалено" in r.last_text()
+        # Their follow is gone (no update reaches them, nothing ties them to it); the
+        # neighbour's stays.
+        followers = await _rows(sessionmaker, IncidentFollower)
+        assert [f.resident_id for f in followers if isinstance(f, IncidentFollower)] == [theirs]
+        async with sessionmaker() as session:
+            entry = (
+                await session.scalars(
+                    select(AuditEntry).where(AuditEntry.action == "resident.forget")
+                )
+            ).one()
+        assert entry.details is not None and entry.details["incident_follows"] == 1

@@ -20,9 +20,20 @@ from bot.app import Runtime
 from bot.sandbox.fakes.telegram import FakeTelegram
 from bot.sandbox.fakes.viber import FakeViber
 from bot.telegram.staff.news.composer import count_audience
-from storage import linking
+from storage import incidents, linking
 from storage.broadcasts import DeliveryState, Outcome, create_broadcast, record_outcomes
-from storage.models import AuditEntry, Broadcast, Delivery, Poll, PollVote, Resident, Ticket
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    Delivery,
+    Incident,
+    IncidentAnswer,
+    IncidentFollower,
+    Poll,
+    PollVote,
+    Resident,
+    Ticket,
+)
 from storage.planning import plan_broadcast
 from storage.polls import create_poll
 from storage.vocabulary import Role
@@ -456,6 +467,53 @@ async def _link(
         assert primary is not None and alias is not None
         issued = await linking.issue_code(session, resident=primary, now=now)
         await linking.redeem(session, code=issued.code, identity=alias, now=now)
+
+
+async def test_the_aliass_incident_follows_and_answers_become_the_persons(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await add_residents(sessionmaker, [Person("telegram", "400"), Person("viber", "a400==")])
+    person, alias = ids["400"], ids["a400=="]
+    now = datetime.now(UTC)
+    async with sessionmaker() as session, session.begin():
+        water, heat = (
+            Incident(title=title, status="resolved", opened_at=now, updated_at=now)
+            for title in ("Немає води", "Немає опалення")
+        )
+        session.add_all([water, heat])
+        await session.flush()
+        both, theirs = water.id, heat.id
+        session.add_all(
+            [
+                IncidentFollower(incident_id=both, resident_id=person, followed_at=now),
+                IncidentFollower(incident_id=both, resident_id=alias, followed_at=now),
+                IncidentFollower(incident_id=theirs, resident_id=alias, followed_at=now),
+                IncidentAnswer(incident_id=both, resident_id=person, resolved=True, at=now),
+                IncidentAnswer(incident_id=both, resident_id=alias, resolved=False, at=now),
+                IncidentAnswer(incident_id=theirs, resident_id=alias, resolved=False, at=now),
+            ]
+        )
+    await _link(sessionmaker, person, alias)
+    async with sessionmaker() as session:
+        follows = await session.execute(
+            select(IncidentFollower.incident_id, IncidentFollower.resident_id)
+        )
+        assert sorted(tuple(row) for row in follows) == sorted([(both, person), (theirs, person)])
+        answers = await session.execute(
+            select(IncidentAnswer.incident_id, IncidentAnswer.resident_id, IncidentAnswer.resolved)
+        )
+        # Where both answered, the person's answer is the primary's.
+        assert sorted(tuple(row) for row in answers) == sorted(
+            [(both, person, True), (theirs, person, False)]
+        )
+        # So the updates of what the alias followed reach the person, who may answer them.
+        assert await incidents.is_recipient(session, incident_id=theirs, resident_id=person)
+        entry = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == linking.AUDIT_LINKED)
+            )
+        ).one()
+        assert entry.details is not None and entry.details["incident_follows"] == 1
 
 
 async def test_a_global_cap_stops_guessing_from_many_accounts(

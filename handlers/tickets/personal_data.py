@@ -12,8 +12,11 @@ from handlers.linking import linked_data, messengers_shown
 from handlers.tickets.texts import TicketScreens
 from handlers.turn import FLOW_IDLE, Turn
 from messaging.contract import Button, Reply
-from storage import consultations, polls, tickets
+from messaging.i18n import Markup
+from messaging.text import format_when
+from storage import consultations, incidents, polls, tickets
 from storage.erasure import erase_resident
+from storage.incidents import Followed
 from storage.vocabulary import MessageDirection
 
 FLOW_FORGET = "forget"
@@ -24,6 +27,7 @@ class PersonalData(TicketScreens):
         turn.go(FLOW_IDLE)
         resident = turn.resident
         own = await tickets.resident_tickets(turn.session, resident_id=resident.id, limit=1000)
+        follows = await incidents.resident_follows(turn.session, resident.id)
         export = {
             "profile": {
                 "channel": resident.channel,
@@ -95,6 +99,16 @@ class PersonalData(TicketScreens):
                     turn.session, resident_id=resident.id
                 )
             ],
+            # The incidents they chose to follow instead of filing a ticket.
+            "incident_follows": [
+                {
+                    "incident": follow.incident_id,
+                    "title": follow.title,
+                    "status": follow.status,
+                    "followed_at": _iso(follow.followed_at),
+                }
+                for follow in follows
+            ],
             # Both messenger accounts of a person linked in Telegram and Viber.
             **await linked_data(turn),
         }
@@ -107,11 +121,28 @@ class PersonalData(TicketScreens):
             tickets=len(own),
             version=resident.policy_version or "—",
         )
+        if follows:
+            summary = Markup(f"{summary}\n\n{self._follows(turn, follows)}")
         dump = json.dumps(export, ensure_ascii=False, indent=1)
         return [
             Reply(text=summary),
             self._with_menu(turn, Reply(text=self._t(turn, "mydata.export", json=dump))),
         ]
+
+    def _follows(self, turn: Turn, follows: list[Followed]) -> Markup:
+        """ "Incidents you follow": number, title and since when, one a line."""
+        lines = [self._t(turn, "mydata.follows")]
+        lines.extend(
+            self._t(
+                turn,
+                "mydata.follow",
+                incident=follow.incident_id,
+                title=follow.title,
+                date=format_when(follow.followed_at, self.zone),
+            )
+            for follow in follows
+        )
+        return Markup("\n".join(lines))
 
     def forget_screen(self, turn: Turn) -> Reply:
         return Reply(
