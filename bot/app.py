@@ -356,6 +356,7 @@ async def _serve_ready(
     scheduler = AsyncIOScheduler(timezone=settings.zone)
     try:
         await _start_channels(runtime, stop, tasks)
+        runtime.metrics.health.serving()
         schedule_jobs(
             scheduler,
             settings,

@@ -31,6 +31,13 @@ TOKEN_SETTINGS: Final[Mapping[str, str]] = {
 class ChannelHealth:
     def __init__(self) -> None:
         self._refused: dict[str, str] = {}
+        # Until the channels are registered a refused token ends start-up with its own one
+        # line (bot.startup.channel_problem): said here only once the bot is serving.
+        self._serving = False
+
+    def serving(self) -> None:
+        """The channels are registered: a refusal from now on is a token revoked meanwhile."""
+        self._serving = True
 
     def refused(self, channel: str) -> None:
         """A call to ``channel`` was refused for the token: said once, until it is accepted."""
@@ -38,6 +45,8 @@ class ChannelHealth:
             return
         setting = TOKEN_SETTINGS.get(channel, "the channel's token")
         self._refused[channel] = setting
+        if not self._serving:
+            return
         log.error(
             "%s: %s refuses the bot's token (revoked or changed); nothing is sent or received "
             "there until a valid token is set and citybot is restarted",

@@ -44,6 +44,7 @@ FAMILIES = {
     "citybot_update_handling_seconds",
     "citybot_api_calls",
     "citybot_api_retry_after_seconds",
+    "citybot_channel_token_refused",
     "citybot_job_runs",
     "citybot_job_last_success_timestamp_seconds",
     "citybot_metrics_database_up",

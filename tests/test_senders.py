@@ -15,6 +15,7 @@ from bot.viber.channel import ViberSender
 from bot.viber.client import ViberClient
 from messaging.contract import (
     Button,
+    CredentialsRefused,
     KeyboardKind,
     Media,
     PermanentChannelError,
@@ -151,8 +152,13 @@ async def test_viber_statuses_are_typed() -> None:
         fake.fail_next("send_message", http_status=502)
         with pytest.raises(TransientChannelError):
             await sender.send("v3==", Reply(text="proxy down"))
+        fake.fail_next("send_message", status=3)
+        with pytest.raises(PermanentChannelError) as bad_data:
+            await sender.send("v3==", Reply(text="bad data"))
+        assert bad_data.value.code == 3
+        # A token revoked while running: the bot waits for a valid one, nothing is dropped.
         fake.fail_next("send_message", status=2)
-        with pytest.raises(PermanentChannelError) as bad_token:
+        with pytest.raises(CredentialsRefused) as bad_token:
             await sender.send("v3==", Reply(text="bad token"))
         assert bad_token.value.code == 2
         await sender.send("v3==", Reply(text="ok"))
