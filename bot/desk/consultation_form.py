@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from bot.desk.attachments import close_files
 from bot.desk.consultations import core_of
 from bot.desk.context import form_of, parts, render, see_other, translator, visitor
 from bot.desk.once import KEYS, key_of
@@ -255,11 +256,20 @@ async def edit_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _save(request: web.Request, consultation: Consultation | None) -> web.StreamResponse:
+    form = await form_of(request)
+    try:
+        return await _saved(request, consultation, form)
+    finally:
+        close_files(form)
+
+
+async def _saved(
+    request: web.Request, consultation: Consultation | None, form: Any
+) -> web.StreamResponse:
     """Check the form, keep the file, hand the draft to the core; the form again (422) with
     every problem by field, or the consultation's page."""
     desk, found = parts(request), visitor(request)
     core = core_of(request)
-    form = await form_of(request)
     typed = typed_of(form)
     once = key_of(form)
     back = f"/desk/consultations/{consultation.id}/edit" if consultation else "/desk/consultations"
