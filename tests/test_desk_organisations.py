@@ -20,6 +20,7 @@ from storage.consultations import QuestionDraft
 from storage.models import Invitation, Organisation
 from storage.vocabulary import Role
 from tests.desk_world import Browser, DeskWorld, desk_world
+from tests.test_desk_consultation_form import once_of
 from tests.test_staff_core_tickets import done
 
 pytestmark = pytest.mark.migrated_database
@@ -27,21 +28,11 @@ pytestmark = pytest.mark.migrated_database
 NAME = "ГО «Зелене <b>місто</b>» 🌳"
 
 
-def _once(page: str, action: str) -> str:
-    found = re.search(
-        rf'action="{re.escape(action)}"[^>]*>\s*<input type="hidden" name="csrf" value="[^"]*">'
-        r'\s*<input type="hidden" name="once" value="([^"]+)"',
-        page,
-    )
-    assert found is not None, action
-    return found.group(1)
-
-
 async def _post(
     browser: Browser, page_path: str, action: str, fields: list[tuple[str, str]]
 ) -> tuple[int, str, str]:
     _, page = await browser.get(page_path)
-    data = [("csrf", browser.csrf), ("once", _once(page, action)), *fields]
+    data = [("csrf", browser.csrf), ("once", once_of(page, action)), *fields]
     async with browser.http.post(browser.base + action, data=data) as response:
         body = await response.text()
         browser._keep_token(body)
@@ -112,7 +103,7 @@ async def test_add_edit_and_issue_a_code(database_url: str) -> None:
 
         code = f"/desk/organisations/{row.id}/code"
         _, listing = await browser.get("/desk/organisations")
-        key = _once(listing, code)
+        key = once_of(listing, code)
         async with browser.http.post(
             browser.base + code, data={"csrf": browser.csrf, "once": key}
         ) as response:

@@ -135,13 +135,21 @@ def typed_from(consultation: Consultation, questions: list[str], zone: Any) -> T
     )
 
 
-def _moment(typed: Typed, name: str, zone: Any) -> datetime | None:
-    day, clock = typed.values[f"{name}_date"].strip(), typed.values[f"{name}_time"].strip()
+def local_moment(day: str, clock: str, zone: Any) -> datetime | None:
+    """A date field and a time field (council time) as one moment; None when unreadable."""
     try:
-        return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), tzinfo=zone)
+        return datetime.combine(
+            date.fromisoformat(day.strip()[:10]), time.fromisoformat(clock.strip()[:5]), tzinfo=zone
+        )
     except ValueError:
-        typed.fault(name, BAD_TIME)
         return None
+
+
+def _moment(typed: Typed, name: str, zone: Any) -> datetime | None:
+    found = local_moment(typed.values[f"{name}_date"], typed.values[f"{name}_time"], zone)
+    if found is None:
+        typed.fault(name, BAD_TIME)
+    return found
 
 
 def _check(typed: Typed, name: str, refused: Refused | None) -> None:

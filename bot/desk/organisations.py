@@ -8,11 +8,12 @@ every invitation's answer. Every change is an operation of the staff core
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Any, Final
 
 from aiohttp import web
 
+from bot.desk.consultation_form import BAD_TIME, local_moment
 from bot.desk.consultations import core_of
 from bot.desk.context import form_of, parts, render, see_other, translator, visitor
 from bot.desk.once import KEYS, key_of
@@ -43,7 +44,6 @@ ERRORS: Final = {
     rules.NO_TARGET: N_("desk.org.error.no_target"),
     rules.NOT_OPEN: N_("staff.consult.refused.state"),
 }
-BAD_TIME: Final = N_("desk.consult.form.error.bad_time")
 
 
 def routes() -> list[web.RouteDef]:
@@ -123,14 +123,11 @@ def _ids(values: list[Any]) -> tuple[int, ...]:
 
 
 def _meeting_at(form: Any, zone: Any) -> datetime | str | None:
-    day = str(form.get("meeting_date", "")).strip()[:10]
-    clock = str(form.get("meeting_time", "")).strip()[:5]
-    if not day and not clock:
+    """The meeting's time; None when not given; ``BAD_TIME`` when unreadable."""
+    day, clock = str(form.get("meeting_date", "")), str(form.get("meeting_time", ""))
+    if not day.strip() and not clock.strip():
         return None
-    try:
-        return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), tzinfo=zone)
-    except ValueError:
-        return BAD_TIME
+    return local_moment(day, clock, zone) or BAD_TIME
 
 
 @roles(*EDITORS)
