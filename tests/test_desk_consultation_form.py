@@ -7,6 +7,7 @@ consultation that the core no longer lets anyone edit."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.desk.uploads import UPLOAD_MAX
 from handlers.staff import consultations as ops
 from handlers.staff.core import Actor, Desk
 from storage import consultations, kept_files
@@ -56,7 +58,7 @@ async def send_form(
     for key, value in fields:
         form.add_field(key, value)
     name, data = file if file is not None else ("", b"")
-    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    form.add_field("file", io.BytesIO(data), filename=name, content_type="application/pdf")
     async with browser.http.post(browser.base + path, data=form) as response:
         body = await response.text()
         browser._keep_token(body)
@@ -125,7 +127,11 @@ async def test_a_draft_with_every_field_and_its_file(database_url: str) -> None:
             ("Чи підтримуєте проєкт?", ["Так", "Ні", "Частково"]),
             ("Що варто змінити?", []),
         ]
-        assert 'data-field="document-file">проєкт.pdf' in page
+        # Staff open it through the same signed link the messengers fetch.
+        found = re.search(r'data-field="document-file"><a href="([^"]+)"[^>]*>проєкт.pdf<', page)
+        assert found is not None and "/media/" in found.group(1)
+        async with browser.http.get(found.group(1)) as response:
+            assert response.status == 200 and await response.read() == PDF
         assert len(await world.audit("consultation.create")) == 1
 
 
@@ -157,6 +163,7 @@ async def test_problems_are_shown_by_field_and_nothing_is_kept(database_url: str
             ({"document_url": "javascript:alert(1)"}, None, 'id="document_url-error"'),
             ({"document_url": "https://kr.gov.ua/d.pdf"}, ("d.pdf", PDF), "не обидва"),
             ({}, ("x.pdf", b"MZ\x90\x00binary\x00"), "Такий тип файлу не приймається"),
+            ({}, ("big.pdf", b"%PDF-" + b"0" * UPLOAD_MAX), "Файл завеликий"),
             ({"questions": "Одне? | Так"}, None, "Варіантів відповіді має бути від 2 до 8"),
             ({"opens_date": "завтра"}, None, 'id="opens-error">Вкажіть дату й час'),
             ({"topic": "<script>"}, None, 'id="topic-error">Виберіть зі списку.'),

@@ -106,11 +106,14 @@ async def show(
         counts = await consultations.choice_counts(session, consultation_id=consultation_id)
         names = {o.id: o.name for o in await organisations.listing(session)}
     t = translator(request)
+    media, ref = parts(request).media, card.consultation.document_ref
     return render(
         request,
         "consultation.html",
         {
             "card": card,
+            # The uploaded document, as residents' messengers fetch it (a signed link).
+            "document_link": media.url(ref) if media is not None and ref else None,
             "item": card.consultation,
             "counts": counts,
             "share": share,
