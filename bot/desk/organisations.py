@@ -149,13 +149,13 @@ async def invite(request: web.Request) -> web.StreamResponse:
         error: str | None = when
     else:
         number = int(target) if target.isascii() and target.isdigit() and len(target) < 19 else None
-        request_ = ops.Invite(
+        wanted = ops.Invite(
             chosen,
             consultation_id=number,
             meeting=None if number is not None else meeting,
             meeting_at=None if number is not None else when,
         )
-        outcome = await ops.invite(core_of(request), found.actor, request_)
+        outcome = await ops.invite(core_of(request), found.actor, wanted)
         error = None
         if isinstance(outcome, Refused):
             code = str(outcome.details.get("code", ""))
