@@ -169,6 +169,9 @@ async def build_runtime(
         )
         viber_side = viber_channel(common, viber, pipeline)
         links = media_links(common, telegram)
+        if viber is not None and links is not None:
+            # Replies to residents may carry a kept file (a consultation's document).
+            viber.sender.public_media(links.url)
         # Several `citybot run` processes on PostgreSQL: one of them polls Telegram and one
         # sends each channel's broadcasts; the others take over if it dies.
         election = election_for(engine)

@@ -116,6 +116,17 @@ async def add_questions(
     await session.flush()
 
 
+async def replace_questions(
+    session: AsyncSession, consultation_id: int, questions: Sequence[QuestionDraft]
+) -> None:
+    """A draft's questions as staff now wrote them (a draft has no answers yet to keep)."""
+    await session.execute(
+        delete(ConsultationQuestion).where(ConsultationQuestion.consultation_id == consultation_id)
+    )
+    await session.flush()
+    await add_questions(session, consultation_id, questions)
+
+
 async def get(
     session: AsyncSession, consultation_id: int, *, lock: bool = False
 ) -> Consultation | None:

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.staff.consultations.context import Draft, OrganisationDraft
-from handlers.staff.consultations.text_form import FormError, parse_draft, parse_organisation
+from handlers.staff.consultations.text_form import (
+    FormError,
+    parse_draft,
+    parse_organisation,
+    parse_questions,
+)
 from storage.consultations import QuestionDraft
 
 ZONE = ZoneInfo("Europe/Kyiv")
@@ -68,3 +73,17 @@ def test_an_organisation_line_by_line() -> None:
     assert parse_organisation("ngo") == FormError("name")
     assert parse_organisation("ngo Назва\ncolour: green") == FormError("colour")
     assert parse_organisation("ngo Назва\nпросто текст") == FormError("просто текст")
+
+
+def test_a_forms_questions_box_one_a_line() -> None:
+    """The web desk's questions box: the leading "?" optional, blank lines and empty options
+    skipped, a single option kept (the core refuses it, so staff see why)."""
+    found = parse_questions(
+        "Чи підтримуєте? | Так | Ні |\r\n\n  ? Що змінити?  \n<b>Одне</b> | 🌳\n"
+    )
+    assert found == (
+        QuestionDraft("Чи підтримуєте?", ("Так", "Ні")),
+        QuestionDraft("Що змінити?"),
+        QuestionDraft("<b>Одне</b>", ("🌳",)),
+    )
+    assert parse_questions("") == () and parse_questions(" \n\n") == ()

@@ -165,6 +165,40 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> World:
     return made
 
 
+async def test_revise_rewrites_a_draft_only(world: World) -> None:
+    """A draft is rewritten whole (its questions replaced, the file kept as given); a bad draft,
+    another role or a published consultation is refused and changes nothing."""
+    number = done(await ops.create(world.core, WEB, world.draft())).id
+    changed = world.draft(
+        title="Нова <b>назва</b> 🌳",
+        districts=(),
+        questions=(QuestionDraft("Чому?"),),
+        document_url=None,
+        document_ref="kept:7",
+        document_name="d.pdf",
+    )
+    revised = done(await ops.revise(world.core, WEB, number, changed))
+    assert revised.title == "Нова <b>назва</b> 🌳" and revised.districts == []
+    assert revised.document_ref == "kept:7" and revised.document_url is None
+    async with world.sessionmaker() as session:
+        questions = await consultations.questions_of(session, number)
+    assert [(q.text, q.options, q.position) for q in questions] == [("Чому?", [], 0)]
+
+    operator = Actor(OPERATOR, desk=Desk.WEB)
+    assert refused(await ops.revise(world.core, operator, number, changed)).reason is Reason.ROLE
+    bad = refused(await ops.revise(world.core, WEB, number, world.draft(questions=())))
+    assert bad.details["code"] == "no_questions"
+    assert refused(await ops.revise(world.core, WEB, 999999, changed)).reason is Reason.NOT_FOUND
+    done(await ops.publish(world.core, WEB, number))
+    late = refused(await ops.revise(world.core, WEB, number, world.draft()))
+    assert late.reason is Reason.STATE and late.details["code"] == "not_draft"
+    async with world.sessionmaker() as session:
+        found = await consultations.get(session, number)
+        questions = await consultations.questions_of(session, number)
+    assert found is not None and found.title == "Нова <b>назва</b> 🌳" and len(questions) == 1
+    assert await world.audit("consultation.revise") == ["consultation.revise"]
+
+
 async def test_create_refuses_bad_drafts_and_roles(world: World) -> None:
     now = world.clock()
     bad = {

@@ -76,6 +76,18 @@ ACCESS: dict[tuple[str, str], frozenset[Role] | str] = {
     # The CSV names who took part; decisions, publishing and closing are editors'.
     ("GET", "/consultations/{id}/report.{fmt}"): EDITORS,
     ("POST", "/consultations/{id}/{action}"): EDITORS,
+    # Drafts and the organisation registry: editors change, every role reads the registry.
+    ("GET", "/consultations/new"): EDITORS,
+    ("POST", "/consultations/new"): EDITORS,
+    ("GET", "/consultations/{id}/edit"): EDITORS,
+    ("POST", "/consultations/{id}/edit"): EDITORS,
+    ("GET", "/organisations"): EVERYONE,
+    ("GET", "/organisations/new"): EDITORS,
+    ("POST", "/organisations/new"): EDITORS,
+    ("GET", "/organisations/{id}/edit"): EDITORS,
+    ("POST", "/organisations/{id}/edit"): EDITORS,
+    ("POST", "/organisations/{id}/code"): EDITORS,
+    ("POST", "/organisations/invite"): EDITORS,
 }
 for _path in ("/news", "/polls"):
     ACCESS.update(
@@ -132,6 +144,8 @@ LOOSE = {
     "/incidents/{id}",  # no incident of that id: 404
     "/consultations/{id}",  # no consultation of that id: 404
     "/consultations/{id}/report.{fmt}",
+    "/consultations/{id}/edit",  # no draft of that id: 404
+    "/organisations/{id}/edit",  # no organisation of that id: 404
 }
 
 

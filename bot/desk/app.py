@@ -19,6 +19,7 @@ from bot.desk import (
     admin_staff,
     admin_templates,
     auth,
+    consultation_form,
     consultations,
     dashboard,
     files,
@@ -27,6 +28,7 @@ from bot.desk import (
     invite,
     media,
     news,
+    organisations,
     polls,
     queue_link,
     queues,
@@ -82,7 +84,9 @@ SCREENS: tuple[Callable[[], Iterable[web.RouteDef]], ...] = (
     incident_actions.routes,
     queue_link.routes,
     media.routes,
+    consultation_form.routes,
     consultations.routes,
+    organisations.routes,
     files.routes,
 )
 

@@ -2,8 +2,8 @@
 questions, the answers so far with their shares, every comment with its decision), the
 decision form on each comment, publishing and closing, and the report as CSV or PDF. Every
 change and every export is an operation of the staff core (``handlers.staff.consultations``);
-these pages render and pass forms on. Drafts are written in the operator chat
-(``/consult new``) for now.
+these pages render and pass forms on. Drafts are written here (``bot.desk.consultation_form``)
+or in the operator chat (``/consult new``).
 
 Every role reads (the page names organisations, and residents by district only); editors and
 administrators decide, publish, close and export (the CSV holds the names given).
@@ -32,6 +32,7 @@ DONE: Final[Mapping[str, str]] = {
     "decide": N_("desk.consult.done.decide"),
     "publish": N_("desk.consult.done.publish"),
     "close": N_("desk.consult.done.close"),
+    "saved": N_("desk.consult.done.saved"),
 }
 CODES: Final[Mapping[str, str]] = {
     "no_reason": N_("staff.consult.error.no_reason"),
@@ -74,7 +75,12 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     outcome = await ops.listing(core_of(request), visitor(request).actor)
     if isinstance(outcome, Refused):
         raise web.HTTPForbidden()
-    return render(request, "consultations.html", {"items": outcome.value, **_labels(request)})
+    editor = visitor(request).role in EDITORS
+    return render(
+        request,
+        "consultations.html",
+        {"items": outcome.value, "editor": editor, **_labels(request)},
+    )
 
 
 def _labels(request: web.Request) -> dict[str, Any]:
@@ -100,11 +106,14 @@ async def show(
         counts = await consultations.choice_counts(session, consultation_id=consultation_id)
         names = {o.id: o.name for o in await organisations.listing(session)}
     t = translator(request)
+    media, ref = parts(request).media, card.consultation.document_ref
     return render(
         request,
         "consultation.html",
         {
             "card": card,
+            # The uploaded document, as residents' messengers fetch it (a signed link).
+            "document_link": media.url(ref) if media is not None and ref else None,
             "item": card.consultation,
             "counts": counts,
             "share": share,

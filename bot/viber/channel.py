@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -47,6 +48,15 @@ class ViberSender:
     def __init__(self, client: ViberClient, *, name: str, avatar: str | None) -> None:
         self._client = client
         self._sender = {"name": name, **({"avatar": avatar} if avatar else {})}
+        self._render = render.with_public_media(None)
+
+    def public_media(self, to_url: Callable[[str], str] | None) -> None:
+        """Where a reply's file that is not a URL (a kept file ``kept:<id>``, e.g. a
+        consultation's document uploaded in the web desk; a Telegram file_id) is fetched from:
+        the signed media link. Set once the links exist (they are built after the channels);
+        without them such a file is left out and the text goes alone, never a bare ref Viber
+        would refuse."""
+        self._render = render.with_public_media(to_url)
 
     @property
     def sender_info(self) -> dict[str, str]:
@@ -54,7 +64,7 @@ class ViberSender:
 
     async def send(self, recipient: str, reply: Reply) -> Sent:
         token = ""
-        for message in render.messages(reply):
+        for message in self._render(reply):
             payload: dict[str, Any] = {"receiver": recipient, "sender": self._sender, **message}
             answer = await self._client.call("send_message", payload)
             token = str(answer.get("message_token", ""))

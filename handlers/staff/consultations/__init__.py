@@ -1,7 +1,8 @@
 """The staff core's consultation and organisation operations (issue 18), for every desk.
 
-- ``create`` → a draft consultation; ``publish`` → announced to residents of its topic and
-  districts and to interested organisations' representatives (delivery engine);
+- ``create`` → a draft consultation; ``revise`` it while it is a draft; ``publish`` →
+  announced to residents of its topic and districts and to interested organisations'
+  representatives (delivery engine);
   ``decide`` on a comment; ``close`` → the report (PDF + CSV) stored and the outcome sent to
   every participant with the report's link; ``card``, ``listing``, ``export`` read.
 - ``register`` / ``edit`` an organisation, ``issue_code`` for its representative, ``invite``
@@ -24,6 +25,7 @@ from handlers.staff.consultations.lifecycle import (
     export,
     listing,
     publish,
+    revise,
 )
 from handlers.staff.consultations.registry import (
     Code,
@@ -61,4 +63,5 @@ __all__ = [
     "register",
     "registry",
     "responses",
+    "revise",
 ]

@@ -133,6 +133,45 @@ async def create(
         return Done(consultation)
 
 
+async def revise(
+    core: ConsultationCore,
+    actor: Actor,
+    consultation_id: int,
+    draft: Draft,
+    *,
+    within: Within | None = None,
+) -> Outcome[Consultation]:
+    """Rewrite a draft (every field and the questions, as ``create`` checks them); once it is
+    published residents have seen it and may have answered, so only a draft changes."""
+    state = ConsultationStatus.DRAFT
+    async with _in_state(core, actor, consultation_id, within, state, NOT_DRAFT) as found:
+        if isinstance(found, Refused):
+            return found
+        call, consultation = found
+        bad = check_draft(draft, call.now)
+        if bad is not None:
+            return bad
+        consultation.title = draft.title.strip()
+        consultation.summary = draft.summary.strip()
+        consultation.topic = draft.topic
+        consultation.districts = sorted(set(draft.districts))
+        consultation.opens_at = draft.opens_at
+        consultation.closes_at = draft.closes_at
+        consultation.document_url = draft.document_url
+        consultation.document_ref = draft.document_ref
+        consultation.document_name = draft.document_name
+        await consultations.replace_questions(call.session, consultation.id, draft.questions)
+        _audit(
+            call,
+            "consultation.revise",
+            consultation.id,
+            topic=draft.topic,
+            districts=list(consultation.districts),
+            questions=len(draft.questions),
+        )
+        return Done(consultation)
+
+
 async def publish(
     core: ConsultationCore, actor: Actor, consultation_id: int, *, within: Within | None = None
 ) -> Outcome[Published]:

@@ -55,6 +55,13 @@ def _question(line: str) -> QuestionDraft:
     return QuestionDraft(text, tuple(option for option in options if option))
 
 
+def parse_questions(text: str) -> tuple[QuestionDraft, ...]:
+    """Questions one a line, as in a draft (``Question? | option | option``; no options: free
+    text), for a form's questions box: the leading ``?`` may be left out; blank lines skipped."""
+    lines = (line.strip() for line in text.splitlines())
+    return tuple(_question(line if line.startswith("?") else "?" + line) for line in lines if line)
+
+
 def parse_draft(text: str, *, zone: ZoneInfo, now: datetime) -> Draft | FormError:
     lines = [line.strip() for line in text.strip().splitlines()]
     if not lines or not lines[0]:
