@@ -68,34 +68,11 @@ class AnswerValue:
     text: str | None = None
 
 
-def create_consultation(
-    session: AsyncSession,
-    *,
-    title: str,
-    summary: str,
-    topic: str,
-    districts: Sequence[str],
-    opens_at: datetime,
-    closes_at: datetime,
-    now: datetime,
-    created_by: int | None,
-    document_url: str | None = None,
-    document_ref: str | None = None,
-    document_name: str | None = None,
-) -> Consultation:
+def new_draft(session: AsyncSession, *, created_by: int | None, now: datetime) -> Consultation:
+    """An empty draft, added to ``session``: its fields are written by the caller before the
+    flush (the staff core's ``create`` and ``revise`` write them the same way)."""
     consultation = Consultation(
-        title=title,
-        summary=summary,
-        topic=topic,
-        districts=sorted(set(districts)),
-        opens_at=opens_at,
-        closes_at=closes_at,
-        status=ConsultationStatus.DRAFT.value,
-        created_by=created_by,
-        created_at=now,
-        document_url=document_url,
-        document_ref=document_ref,
-        document_name=document_name,
+        status=ConsultationStatus.DRAFT.value, created_by=created_by, created_at=now
     )
     session.add(consultation)
     return consultation

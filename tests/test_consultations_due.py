@@ -30,17 +30,12 @@ async def _add(
     sessionmaker: async_sessionmaker[AsyncSession], title: str, closes: datetime, status: str
 ) -> int:
     async with sessionmaker() as session, session.begin():
-        consultation = consultations.create_consultation(
-            session,
-            title=title,
-            summary="Опис",
-            topic="decisions",
-            districts=(),
-            opens_at=NOW - timedelta(days=7),
-            closes_at=closes,
-            now=NOW - timedelta(days=7),
-            created_by=None,
+        consultation = consultations.new_draft(
+            session, created_by=None, now=NOW - timedelta(days=7)
         )
+        consultation.title, consultation.summary = title, "Опис"
+        consultation.topic, consultation.districts = "decisions", []
+        consultation.opens_at, consultation.closes_at = NOW - timedelta(days=7), closes
         consultation.status = status
         await session.flush()
         return consultation.id

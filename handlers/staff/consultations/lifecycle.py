@@ -106,31 +106,36 @@ async def create(
         bad = check_draft(draft, call.now)
         if bad is not None:
             return bad
-        consultation = consultations.create_consultation(
-            call.session,
-            title=draft.title.strip(),
-            summary=draft.summary.strip(),
-            topic=draft.topic,
-            districts=draft.districts,
-            opens_at=draft.opens_at,
-            closes_at=draft.closes_at,
-            now=call.now,
-            created_by=call.staff.id,
-            document_url=draft.document_url,
-            document_ref=draft.document_ref,
-            document_name=draft.document_name,
-        )
+        consultation = consultations.new_draft(call.session, created_by=call.staff.id, now=call.now)
+        _write(consultation, draft)
         await call.session.flush()
         await consultations.add_questions(call.session, consultation.id, draft.questions)
-        _audit(
-            call,
-            "consultation.create",
-            consultation.id,
-            topic=draft.topic,
-            districts=list(consultation.districts),
-            questions=len(draft.questions),
-        )
+        _audit_draft(call, "consultation.create", consultation, draft)
         return Done(consultation)
+
+
+def _write(consultation: Consultation, draft: Draft) -> None:
+    """The draft's fields on the row, as ``create`` and ``revise`` both store them."""
+    consultation.title = draft.title.strip()
+    consultation.summary = draft.summary.strip()
+    consultation.topic = draft.topic
+    consultation.districts = sorted(set(draft.districts))
+    consultation.opens_at = draft.opens_at
+    consultation.closes_at = draft.closes_at
+    consultation.document_url = draft.document_url
+    consultation.document_ref = draft.document_ref
+    consultation.document_name = draft.document_name
+
+
+def _audit_draft(call: StaffCall, action: str, consultation: Consultation, draft: Draft) -> None:
+    _audit(
+        call,
+        action,
+        consultation.id,
+        topic=draft.topic,
+        districts=list(consultation.districts),
+        questions=len(draft.questions),
+    )
 
 
 async def revise(
@@ -151,24 +156,9 @@ async def revise(
         bad = check_draft(draft, call.now)
         if bad is not None:
             return bad
-        consultation.title = draft.title.strip()
-        consultation.summary = draft.summary.strip()
-        consultation.topic = draft.topic
-        consultation.districts = sorted(set(draft.districts))
-        consultation.opens_at = draft.opens_at
-        consultation.closes_at = draft.closes_at
-        consultation.document_url = draft.document_url
-        consultation.document_ref = draft.document_ref
-        consultation.document_name = draft.document_name
+        _write(consultation, draft)
         await consultations.replace_questions(call.session, consultation.id, draft.questions)
-        _audit(
-            call,
-            "consultation.revise",
-            consultation.id,
-            topic=draft.topic,
-            districts=list(consultation.districts),
-            questions=len(draft.questions),
-        )
+        _audit_draft(call, "consultation.revise", consultation, draft)
         return Done(consultation)
 
 
