@@ -112,6 +112,7 @@ async def show(
         "consultation.html",
         {
             "card": card,
+            "form_base": f"/desk/consultations/{consultation_id}",
             # The uploaded document, as residents' messengers fetch it (a signed link).
             "document_link": media.url(ref) if media is not None and ref else None,
             "item": card.consultation,

@@ -268,6 +268,7 @@ async def show(
         "incident.html",
         {
             "card": card,
+            "form_base": f"/desk/incidents/{incident_id}",
             "incident": card.incident,
             "is_open": incidents.is_open(card.incident),
             "linked": linked,

@@ -113,6 +113,7 @@ async def show(
         "ticket.html",
         {
             "page": page,
+            "form_base": f"/desk/tickets/{page.ticket.id}",
             "ticket": page.ticket,
             "acts": found.role in WORKERS,
             "rule": deadline_rule(page.ticket),
