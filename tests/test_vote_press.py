@@ -179,14 +179,16 @@ async def test_a_press_waits_for_the_residents_press_in_flight(pg_url: str) -> N
             return await _press(maker, poll_id, resident_id, 1)
 
         async def release_when_waiting() -> None:
-            async with maker() as session:
-                for _ in range(1000):  # up to 20 s on a busy machine
+            for _ in range(1000):  # up to 20 s on a busy machine
+                # A transaction of its own each time: PostgreSQL reads pg_stat_activity once
+                # per transaction, so one kept open would never see the second press wait.
+                async with maker() as session:
                     waiting = await session.scalar(_WAITING_FOR_A_LOCK)
-                    if waiting:
-                        break
-                    await asyncio.sleep(0.02)
-                else:
-                    pytest.fail("the second press never waited for the first's lock")
+                if waiting:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                pytest.fail("the second press never waited for the first's lock")
             release_first.set()
 
         one, two, _ = await asyncio.gather(first(), second(), release_when_waiting())
